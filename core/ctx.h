@@ -1,0 +1,47 @@
+/* The execution context passed explicitly to every operation: backend, party, CUDA stream, the
+ * randomness source, the peer channel and the scope recorder. Nothing here is global or
+ * thread-local; the scope stack (scope/scope.h) is the one thread-local state, by design. */
+#ifndef FF_CORE_CTX_H
+#define FF_CORE_CTX_H
+
+#include "core/cuda.h"
+#include "core/rand.h"
+#include "core/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { FF_BACKEND_CPU = 0, FF_BACKEND_CUDA = 1 } ff_backend;
+
+#define FF_DEALER (-1) /* ff_ctx.party of the dealer */
+
+struct ff_chan; /* comm/chan.h */
+struct ff_prof; /* scope/scope.h */
+
+typedef struct ff_ctx {
+  ff_backend backend;
+  int party;               /* 0, 1, or FF_DEALER */
+  ff_stream *stream;       /* the party's CUDA stream; NULL on the CPU backend */
+  ff_rng rng;              /* masks and seeds: the OS by default, seeded only when asked */
+  struct ff_chan *chan;    /* channel to the peer; NULL for the dealer */
+  struct ff_prof *prof;    /* scope recorder; NULL when not profiling */
+} ff_ctx;
+
+/* Initialises ctx for `party` on `backend` (creating the CUDA stream when needed) with OS
+ * randomness. Channel and recorder are attached by the caller. */
+ff_status ff_ctx_init(ff_ctx *ctx, ff_backend backend, int party);
+void ff_ctx_destroy(ff_ctx *ctx);
+
+/* CUDA when this build has it and a device is present, else CPU. */
+ff_backend ff_backend_auto(void);
+const char *ff_backend_name(ff_backend b);
+/* "cpu", "cuda" or "auto"; FF_EINVAL (logged, listing the valid names) otherwise, FF_ENOTSUP for
+ * "cuda" in a build or on a machine without it. */
+ff_status ff_backend_parse(const char *s, ff_backend *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,65 @@
+/* Device discovery and streams; compiled with the CUDA runtime when FF_HAVE_CUDA, else the calls
+ * answer "no CUDA in this build". */
+#include "core/cuda.h"
+
+#include <stdio.h>
+
+#include "core/log.h"
+
+#ifdef FF_HAVE_CUDA
+#include "core/cuda_check.h"
+
+int ff_cuda_built(void) { return 1; }
+
+int ff_cuda_device_count(void) {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError(); /* no driver or no device: not an error for a CPU run */
+    return 0;
+  }
+  return n;
+}
+
+ff_status ff_cuda_device_name(char *buf, size_t n) {
+  int dev = 0;
+  struct cudaDeviceProp p;
+  ff_status st;
+  if ((st = FF_CUDA_CHECK(cudaGetDevice(&dev)))) return st;
+  if ((st = FF_CUDA_CHECK(cudaGetDeviceProperties(&p, dev)))) return st;
+  snprintf(buf, n, "%s (sm_%d%d)", p.name, p.major, p.minor);
+  return FF_OK;
+}
+
+ff_status ff_cuda_stream_create(ff_stream **out) {
+  cudaStream_t s;
+  ff_status st = FF_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  *out = st ? NULL : (ff_stream *)s;
+  return st;
+}
+
+void ff_cuda_stream_destroy(ff_stream *s) {
+  if (s) (void)FF_CUDA_CHECK(cudaStreamDestroy((cudaStream_t)s));
+}
+
+ff_status ff_cuda_stream_sync(ff_stream *s) { return FF_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s)); }
+
+#else
+
+int ff_cuda_built(void) { return 0; }
+int ff_cuda_device_count(void) { return 0; }
+
+ff_status ff_cuda_device_name(char *buf, size_t n) {
+  snprintf(buf, n, "none");
+  return FF_ENOTSUP;
+}
+
+ff_status ff_cuda_stream_create(ff_stream **out) {
+  *out = NULL;
+  FF_ERROR("this build of fusefss has no CUDA backend (configure with a CUDA compiler)");
+  return FF_ENOTSUP;
+}
+
+void ff_cuda_stream_destroy(ff_stream *s) { (void)s; }
+ff_status ff_cuda_stream_sync(ff_stream *s) { return s ? FF_ENOTSUP : FF_OK; }
+
+#endif

@@ -1,0 +1,15 @@
+/* Between the scope stack (scope.c) and the recorder (prof.c). Internal to scope/. */
+#ifndef FF_SCOPE_PROF_INTERNAL_H
+#define FF_SCOPE_PROF_INTERNAL_H
+
+#include "scope/scope.h"
+
+ff_status ff__prof_bind_thread(ff_prof *p, const char *thread_name, int has_stream);
+/* Takes ownership of rep->nodes on success. t0/t1: the repetition's clock readings. */
+ff_status ff__prof_push_rep(ff_prof *p, const ff_prof_rep *rep, uint64_t t0, uint64_t t1);
+/* One scope instance for the Chrome trace (ignored unless tracing). */
+void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, uint64_t t0, uint64_t dur,
+                        const ff_comm_delta *comm);
+uint64_t ff__scope_clock(void);
+
+#endif

@@ -1,0 +1,155 @@
+/* Local two-process launcher (loopback TCP). Party 0 announces its port through a pipe from the
+ * channel's on_listen callback, so party 1 is started only once the socket listens. */
+#include "tools/launch.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/time.h"
+
+static void ff__announce_port(int port, void *arg) {
+  int fd = *(int *)arg;
+  ssize_t w = write(fd, &port, sizeof port);
+  (void)w;
+  close(fd);
+}
+
+static int ff__exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+/* Waits for pid up to timeout_ms (-1: forever); returns 1 and stores the code when it exited. */
+static int ff__wait(pid_t pid, int timeout_ms, int *code) {
+  uint64_t deadline = ff_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+  for (;;) {
+    int status;
+    pid_t r = waitpid(pid, &status, timeout_ms < 0 ? 0 : WNOHANG);
+    if (r == pid) {
+      *code = ff__exit_code(status);
+      return 1;
+    }
+    if (r < 0 && errno != EINTR) {
+      *code = 1;
+      return 1;
+    }
+    if (timeout_ms >= 0 && ff_now_ns() >= deadline) return 0;
+    if (timeout_ms >= 0) ff_sleep_ns(5000000);
+  }
+}
+
+ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]) {
+  exit_codes[0] = exit_codes[1] = -1;
+  int fds[2];
+  if (pipe(fds) != 0) {
+    FF_ERROR("pipe: %s", strerror(errno));
+    return FF_EIO;
+  }
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid[2] = {-1, -1};
+  pid[0] = fork();
+  if (pid[0] < 0) {
+    FF_ERROR("fork: %s", strerror(errno));
+    close(fds[0]);
+    close(fds[1]);
+    return FF_ECHILD;
+  }
+  if (pid[0] == 0) {
+    close(fds[0]);
+    ff_tcp_opts t = {.party = 0, .host = "127.0.0.1", .port = 0, .run_id = run_id,
+                     .on_listen = ff__announce_port, .on_listen_arg = &fds[1]};
+    int rc = fn(&t, arg);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc);
+  }
+  close(fds[1]);
+
+  /* Party 0 either announces its port or dies; poll so that neither hangs us. */
+  int port = -1;
+  struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+  int pr = poll(&pfd, 1, 60000);
+  if (pr > 0 && read(fds[0], &port, sizeof port) != (ssize_t)sizeof port) port = -1;
+  close(fds[0]);
+  if (port <= 0) {
+    FF_ERROR("party 0 did not start listening%s", pr == 0 ? " within 60 s" : "");
+    if (!ff__wait(pid[0], grace_ms, &exit_codes[0])) {
+      kill(pid[0], SIGKILL);
+      ff__wait(pid[0], -1, &exit_codes[0]);
+    }
+    return FF_ECHILD;
+  }
+
+  pid[1] = fork();
+  if (pid[1] < 0) {
+    FF_ERROR("fork: %s", strerror(errno));
+    kill(pid[0], SIGKILL);
+    ff__wait(pid[0], -1, &exit_codes[0]);
+    return FF_ECHILD;
+  }
+  if (pid[1] == 0) {
+    ff_tcp_opts t = {.party = 1, .host = "127.0.0.1", .port = port, .run_id = run_id};
+    int rc = fn(&t, arg);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc);
+  }
+
+  /* Wait for whichever ends first; if it failed, the other gets `grace_ms` to fail on its own (it
+   * sees the closed connection) before it is killed. */
+  int done[2] = {0, 0};
+  while (!done[0] || !done[1]) {
+    int status;
+    pid_t r = waitpid(-1, &status, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    int who = r == pid[0] ? 0 : (r == pid[1] ? 1 : -1);
+    if (who < 0) continue;
+    done[who] = 1;
+    exit_codes[who] = ff__exit_code(status);
+    int other = 1 - who;
+    if (exit_codes[who] != 0 && !done[other]) {
+      if (!ff__wait(pid[other], grace_ms, &exit_codes[other])) {
+        FF_ERROR("party %d failed; stopping party %d", who, other);
+        kill(pid[other], SIGKILL);
+        ff__wait(pid[other], -1, &exit_codes[other]);
+      }
+      done[other] = 1;
+    }
+  }
+  if (exit_codes[0] == 0 && exit_codes[1] == 0) return FF_OK;
+  FF_ERROR("party 0 exited with %d, party 1 with %d", exit_codes[0], exit_codes[1]);
+  return FF_ECHILD;
+}
+
+const char *ff_cpu_name(char *buf, size_t n) {
+  snprintf(buf, n, "unknown cpu");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return buf;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) == 0) {
+      char *colon = strchr(line, ':');
+      if (colon) {
+        colon++;
+        while (*colon == ' ') colon++;
+        colon[strcspn(colon, "\n")] = 0;
+        snprintf(buf, n, "%s", colon);
+      }
+      break;
+    }
+  }
+  fclose(f);
+  return buf;
+}

@@ -1,0 +1,23 @@
+/* Runs the two parties of a local run as two child processes over loopback TCP: party 0 listens on
+ * a free port, reports it through a pipe, then party 1 connects (no race for a port, no sleep).
+ * Used by `fusefss bench comm` and, later, `fusefss run`. Test: tests/cli.cmake (bench comm). */
+#ifndef FF_TOOLS_LAUNCH_H
+#define FF_TOOLS_LAUNCH_H
+
+#include "comm/chan.h"
+#include "core/status.h"
+
+/* A party's entry point, run in a child process. `tcp` is prefilled (party, host, port, run id,
+ * and for party 0 the listen callback); the function adds its own timeouts and shaping, and returns
+ * an exit code (0 success). */
+typedef int (*ff_party_main)(const ff_tcp_opts *tcp, void *arg);
+
+/* Forks party 0 then party 1, waits for both, and stores their exit codes (a child killed by a
+ * signal gets 128 + signal). If a child fails, the other is given `grace_ms` to notice the closed
+ * connection and exit, then killed. Returns FF_OK if both exited 0, FF_ECHILD otherwise (logged). */
+ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]);
+
+/* "Intel(R) Xeon(R) ..." from /proc/cpuinfo, or "unknown cpu". */
+const char *ff_cpu_name(char *buf, size_t n);
+
+#endif
