@@ -413,7 +413,7 @@ const char *ff_amdahl_sentence(const ff_amdahl *a, const char *base_label, const
 }
 
 static const char *ff__fmt_dns(double ns, char *buf, size_t n) {
-  char t[32];
+  char t[24]; /* "-123.456 s" at most; leaves room for the sign in a 32-byte buf */
   ff_fmt_ns(fabs(ns), t, sizeof t);
   snprintf(buf, n, "%s%s", ns < 0 ? "−" : "+", t);
   return buf;
@@ -557,9 +557,12 @@ int ff_cmd_amdahl(int argc, char **argv) {
   enum { MAX_T = 32 };
   char tbuf[2048] = "";
   size_t tlen = 0;
-  static const struct option opts[] = {{"base", required_argument, NULL, 'b'}, {"cand", required_argument, NULL, 'c'},
-                                       {"micro", required_argument, NULL, 'm'}, {"target", required_argument, NULL, 't'},
-                                       {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+  static const struct option opts[] = {{"base", required_argument, NULL, 'b'},
+                                       {"cand", required_argument, NULL, 'c'},
+                                       {"micro", required_argument, NULL, 'm'},
+                                       {"target", required_argument, NULL, 't'},
+                                       {"format", required_argument, NULL, 'f'},
+                                       {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   optind = 0;
   opterr = 0;
@@ -613,7 +616,9 @@ int ff_cmd_amdahl(int argc, char **argv) {
   }
   ff_amdahl a;
   if ((st = ff_amdahl_compute(base, cand, targets, n_targets, micro, &a))) {
-    rc = ff_cli_fail(cmd, "cannot reconcile %s with %s: %s (details above)", base_path, cand_path, ff_strerror(st));
+    /* FF_ENOENT is an unknown or absent target, explained above; anything else is named here. */
+    rc = ff_cli_fail(cmd, "cannot reconcile %s with %s%s%s", base_path, cand_path, st == FF_ENOENT ? "" : ": ",
+                     st == FF_ENOENT ? "" : ff_strerror(st));
     goto out;
   }
   char bl[128], cl[128];

@@ -1,7 +1,7 @@
 /* The merged breakdown (fusefss.merged/1): loading and validation, writing, accessors and the
  * by-scope/family/layer/name groupings that report, amdahl, project and `bench comm` share.
  * DESIGN.md §6; the schema is documented field by field in docs/tools.md.
- * Tests: tests/test_merge.c, tests/test_report.c. */
+ * Tests: tests/test_merge.c (merged file, loader, groupings, report), tests/test_amdahl.c. */
 #include "tools/breakdown.h"
 
 #include <errno.h>
@@ -561,11 +561,17 @@ ff_status ff_breakdown_group(const ff_breakdown *bd, ff_group_by by, ff_grouping
   }
   if (by == FF_GROUP_LAYER) qsort(out->rows, out->n_rows, sizeof *out->rows, ff__layer_key_cmp);
 
-  /* Skew is not additive: recompute it from the summed per-party times. Inclusive = exclusive. */
+  /* Maxima and skew are not additive: a row's time is the max over the parties of each party's summed
+   * exclusive time (so each party's rows partition its own total exactly), and its skew is their
+   * difference. Inclusive = exclusive. */
   for (size_t r = 0; r < out->n_rows; r++) {
     for (size_t k = 0; k < out->n_reps; k++) {
       ff_metrics *x = &out->rows[r].excl[k];
-      x->v[FF_M_WALL_SKEW] = fabs(x->v[FF_M_WALL_P0] - x->v[FF_M_WALL_P1]);
+      double *v = x->v;
+      v[FF_M_WALL] = fmax(v[FF_M_WALL_P0], v[FF_M_WALL_P1]);
+      v[FF_M_WAIT] = fmax(v[FF_M_WAIT_P0], v[FF_M_WAIT_P1]);
+      v[FF_M_COMP] = fmax(fmax(v[FF_M_WALL_P0] - v[FF_M_WAIT_P0], v[FF_M_WALL_P1] - v[FF_M_WAIT_P1]), 0.0);
+      v[FF_M_WALL_SKEW] = fabs(v[FF_M_WALL_P0] - v[FF_M_WALL_P1]);
       out->rows[r].incl[k] = *x;
     }
   }

@@ -1,7 +1,7 @@
 /* The merged breakdown of a two-party run (schema fusefss.merged/1, docs/tools.md): the data model
  * that `fusefss merge` produces and that report, amdahl, project and `bench comm` read, with its
  * loader, accessors and grouping helpers (by scope, family, layer, name). DESIGN.md §6.
- * Tests: tests/test_merge.c (round trip, grouping), tests/test_report.c. */
+ * Tests: tests/test_merge.c (round trip, loader, groupings), tests/test_amdahl.c. */
 #ifndef FF_TOOLS_BREAKDOWN_H
 #define FF_TOOLS_BREAKDOWN_H
 

@@ -303,8 +303,6 @@ static void ff__tally_add(ff__tally *t, int rep, int dir, double a, double b) {
   }
 }
 
-/* Metrics that are inclusive − Σ children in exclusive rows (WALL_SKEW and CALLS are not). */
-static int ff__subtractive(int m) { return m != FF_M_WALL_SKEW && m != FF_M_CALLS; }
 
 static void ff__merge_pair(const ff__raw *a, const ff__raw *b, ff_metrics *x) {
   double *v = x->v;
@@ -339,7 +337,7 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
   memset(in, 0, sizeof in);
   ff_breakdown *bd = NULL;
   unsigned char *seen[2] = {NULL, NULL};
-  ff_metrics *childsum = NULL;
+  ff__raw *praw[2] = {NULL, NULL}; /* per party: Σ children, then exclusive (index nn: Other) */
   ff__tally *tally = NULL;
   ff_status st;
 
@@ -442,12 +440,13 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
 
   if ((st = ff__breakdown_alloc_reps(bd, n_reps))) goto done;
   st = FF_ENOMEM;
-  childsum = malloc((nn + 1) * sizeof *childsum);
+  praw[0] = malloc((nn + 1) * sizeof *praw[0]);
+  praw[1] = malloc((nn + 1) * sizeof *praw[1]);
   /* Per node (and the total/Other at index nn): rounds, calls and byte-direction mismatches, and
    * negative exclusive values per metric. */
   enum { T_ROUNDS, T_CALLS, T_BYTES, T_COUNT };
   tally = calloc((nn + 1) * (T_COUNT + FF_M_COUNT), sizeof *tally);
-  if (!childsum || !tally) goto done;
+  if (!praw[0] || !praw[1] || !tally) goto done;
 #define FF__TALLY(node, kind) (&tally[(size_t)(node) * (T_COUNT + FF_M_COUNT) + (kind)])
 
   static const ff__raw zero;
@@ -481,38 +480,57 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
       else if (b->sent != a->recv)
         ff__tally_add(FF__TALLY(g, T_BYTES), ra->rep, 1, b->sent, a->recv);
     }
-    free(pa);
-    free(pb);
 
-    /* Exclusive = inclusive − Σ children's inclusive; Other = total − Σ top-level nodes. */
-    memset(childsum, 0, (nn + 1) * sizeof *childsum);
-    for (size_t g = 0; g < nn; g++) {
-      int parent = bd->nodes[g].parent;
-      ff_metrics *acc = parent >= 0 ? &childsum[parent] : &childsum[nn];
-      for (int m = 0; m < FF_M_COUNT; m++) acc->v[m] += br->incl[g].v[m];
+    /* Exclusive values are taken per party first (inclusive − Σ children's inclusive, exact on one
+     * party's clock and counters), then merged like inclusive ones (time = max over parties). Merging
+     * first and subtracting after would mix the parties: when they take turns being the slower one,
+     * the children's maxima add up to more than the parent's. Other = total − Σ top-level nodes, the
+     * same way. A negative per-party value can only come from an inconsistent log: warned, clamped. */
+    for (int p = 0; p < 2; p++) {
+      const ff__raw **pn = p == 0 ? pa : pb;
+      const ff__raw *tot = p == 0 ? &ra->total : &rb->total;
+      memset(praw[p], 0, (nn + 1) * sizeof *praw[p]);
+      for (size_t g = 0; g < nn; g++) {
+        const ff__raw *x = pn[g] ? pn[g] : &zero;
+        ff__raw *acc = bd->nodes[g].parent >= 0 ? &praw[p][bd->nodes[g].parent] : &praw[p][nn];
+        acc->wall += x->wall, acc->cuda += x->cuda, acc->sent += x->sent, acc->recv += x->recv;
+        acc->msgs += x->msgs, acc->rounds += x->rounds, acc->wait += x->wait;
+      }
+      for (size_t g = 0; g <= nn; g++) { /* praw holds Σ children; turn it into exclusive */
+        const ff__raw *x = g < nn ? (pn[g] ? pn[g] : &zero) : tot;
+        ff__raw *e = &praw[p][g];
+        double *ev[] = {&e->wall, &e->cuda, &e->sent, &e->recv, &e->msgs, &e->rounds, &e->wait};
+        const double xv[] = {x->wall, x->cuda, x->sent, x->recv, x->msgs, x->rounds, x->wait};
+        const ff_metric mv[] = {p ? FF_M_WALL_P1 : FF_M_WALL_P0, FF_M_CUDA, p ? FF_M_SENT_P1 : FF_M_SENT_P0,
+                                p ? FF_M_RECV_P1 : FF_M_RECV_P0, p ? FF_M_MSGS_P1 : FF_M_MSGS_P0, FF_M_ROUNDS,
+                                p ? FF_M_WAIT_P1 : FF_M_WAIT_P0};
+        for (int k = 0; k < 7; k++) {
+          double d = xv[k] - *ev[k];
+          if (d < 0) { /* keep the worst case: its value, the inclusive value it is part of, the rep */
+            ff__tally *t = FF__TALLY(g, T_COUNT + mv[k]);
+            if (t->count++ == 0 || d < t->a) {
+              t->a = d;
+              t->b = xv[k];
+              t->first_rep = ra->rep;
+            }
+            d = 0;
+          }
+          *ev[k] = d;
+        }
+        e->calls = g < nn ? x->calls : 0;
+      }
     }
     for (size_t g = 0; g <= nn; g++) {
-      const ff_metrics *inc = g < nn ? &br->incl[g] : &br->total;
       ff_metrics *exc = g < nn ? &br->excl[g] : &br->other;
-      for (int m = 0; m < FF_M_COUNT; m++) {
-        if (!ff__subtractive(m)) continue;
-        double d = inc->v[m] - childsum[g].v[m];
-        if (d < 0) {
-          ff__tally *t = FF__TALLY(g, T_COUNT + m);
-          if (t->count == 0 || d < t->a) t->a = d; /* worst value */
-          if (t->count++ == 0) t->first_rep = ra->rep;
-          d = 0;
-        }
-        exc->v[m] = d;
-      }
-      exc->v[FF_M_WALL_SKEW] = fabs(exc->v[FF_M_WALL_P0] - exc->v[FF_M_WALL_P1]);
-      exc->v[FF_M_CALLS] = g < nn ? inc->v[FF_M_CALLS] : 0;
+      ff__merge_pair(&praw[0][g], &praw[1][g], exc);
     }
+    free(pa);
+    free(pb);
   }
 
   /* Warnings, aggregated per path over the repetitions. */
   {
-    size_t listed[T_COUNT + 1] = {0}, unlisted[T_COUNT + 1] = {0};
+    size_t listed[T_COUNT] = {0}, unlisted[T_COUNT] = {0};
     for (size_t g = 0; g <= nn; g++) {
       const char *where = g < nn ? bd->nodes[g].path : "the repetition totals";
       ff__tally *t = FF__TALLY(g, T_ROUNDS);
@@ -537,25 +555,47 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
         if (listed[T_BYTES]++ < FF__WARN_LIST_MAX)
           ff__breakdown_warn(bd, "bytes at %s do not match between the parties in %zu repetition(s) (rep %d: "
                              "P%d sent %.0f B, P%d received %.0f B); expected when a message is sent in one "
-                             "scope and received in the peer's next", where, t->count, t->first_rep, t->dir, t->a, 1 - t->dir,
-                             t->b);
+                             "scope and received in the peer's next",
+                             where, t->count, t->first_rep, t->dir, t->a, 1 - t->dir, t->b);
         else
           unlisted[T_BYTES]++;
       }
+      if (g < nn) continue;
+      /* The Other row: total − top-level scopes, one warning per metric. */
       for (int m = 0; m < FF_M_COUNT; m++) {
-        t = FF__TALLY(g, T_COUNT + m);
-        if (!t->count) continue;
-        if (listed[T_COUNT]++ < FF__WARN_LIST_MAX)
-          ff__breakdown_warn(bd, "overlap: %s %s was negative in %zu of %zu repetition(s) (worst %.0f, rep %d): "
-                             "the children's merged values exceed the parent's; clamped at 0",
-                             g < nn ? "exclusive" : "Other (total - top-level scopes)", ff_metric_name((ff_metric)m),
-                             t->count, n_reps, t->a, t->first_rep);
-        else
-          unlisted[T_COUNT]++;
+        t = FF__TALLY(nn, T_COUNT + m);
+        if (t->count)
+          ff__breakdown_warn(bd, "overlap: Other (total - top-level scopes) %s was negative in %zu of %zu "
+                             "repetition(s) (worst %.0f, rep %d): a party's top-level scopes add up to more than "
+                             "its repetition total (an inconsistent log); clamped at 0",
+                             ff_metric_name((ff_metric)m), t->count, n_reps, t->a, t->first_rep);
       }
     }
-    static const char *const what[] = {"rounds", "calls", "per-path byte", "overlap"};
-    for (int k = 0; k <= T_COUNT; k++)
+    /* Per-party exclusive values that came out negative: one warning per metric, with the worst case.
+     * Scopes nest on one thread and one clock, so this means an inconsistent log. */
+    for (int m = 0; m < FF_M_COUNT; m++) {
+      size_t paths = 0, cases = 0;
+      const ff__tally *worst = NULL;
+      size_t worst_g = 0;
+      for (size_t g = 0; g < nn; g++) {
+        const ff__tally *t = FF__TALLY(g, T_COUNT + m);
+        if (!t->count) continue;
+        paths++;
+        cases += t->count;
+        if (!worst || t->a < worst->a) {
+          worst = t;
+          worst_g = g;
+        }
+      }
+      if (!paths) continue;
+      ff__breakdown_warn(bd, "overlap: exclusive %s was negative at %zu path(s) in %zu path-repetition(s), clamped "
+                         "at 0; worst %s: %.0f (%.1f%% of its inclusive %.0f, rep %d). A party's children add up "
+                         "to more than the scope itself: the log is inconsistent",
+                         ff_metric_name((ff_metric)m), paths, cases, bd->nodes[worst_g].path, worst->a,
+                         worst->b > 0 ? -100.0 * worst->a / worst->b : 0.0, worst->b, worst->first_rep);
+    }
+    static const char *const what[] = {"rounds", "calls", "per-path byte"};
+    for (int k = 0; k < T_COUNT; k++)
       if (unlisted[k]) ff__breakdown_warn(bd, "... and %zu more %s warning(s) not listed", unlisted[k], what[k]);
   }
 #undef FF__TALLY
@@ -573,7 +613,8 @@ done:
     free(seen[p]);
     ff__log_free(&in[p]);
   }
-  free(childsum);
+  free(praw[0]);
+  free(praw[1]);
   free(tally);
   if (st) {
     ff_breakdown_free(bd);
@@ -636,7 +677,7 @@ int ff_cmd_merge(int argc, char **argv) {
   ff_stats tot;
   ff_breakdown_stats(bd, FF_BD_TOTAL, 0, FF_M_WALL, &tot);
   char tb[32];
-  printf("merged run %s: %zu scopes (paths), %zu repetitions (%zu counted, %zu warm-up), total %s median, "
+  printf("merged run %s: %zu paths, %zu repetitions (%zu counted, %zu warm-up), total %s median, "
          "%zu warning(s) -> %s\n",
          rid ? rid : "?", bd->n_nodes, bd->n_reps, counted, bd->n_reps - counted, ff_fmt_ns(tot.median, tb, sizeof tb),
          bd->n_warnings, out_path);

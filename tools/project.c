@@ -1,6 +1,7 @@
 /* LAN/WAN projection of a merged run under the seed and duplex conventions; comp is the merged
  * max over parties of (wall − wait), so the projection replaces measured waiting by modelled
- * transfer and latency. DESIGN.md §6; research/profiling.md §7(c) rule 5. Test: tests/test_project.c. */
+ * transfer and latency. DESIGN.md §6; research/profiling.md §7(c) rule 5.
+ * Test: tests/test_amdahl.c (project cases). */
 #include "tools/project.h"
 
 #include <getopt.h>
@@ -89,7 +90,7 @@ ff_status ff_project_compute(const ff_breakdown *bd, const ff_network *net, ff_c
     if (!(row->key = strdup(g.rows[i].key))) goto done;
     out->n_rows++;
     row->depth = g.rows[i].depth;
-    /* Exclusive values, so that the rows add up to the total. */
+    /* Exclusive values, so that nothing is counted in two rows. */
     ff__project_row(g.rows[i].excl, g.n_reps, net, conv, tmp, row);
   }
   st = FF_OK;
@@ -129,7 +130,8 @@ static void ff__print_md(FILE *f, const ff_projection *p) {
           ff_fmt_ns(p->net.lat_ns, lat, sizeof lat), ff_convention_name(p->conv), ff_convention_formula(p->conv));
   const ff_proj_row *t = &p->total;
   fprintf(f, "total: T = %s comp + %s bytes (%s) + %s latency (%.0f rounds) = %s   (measured wall %s)\n\n",
-          ff_fmt_ns(t->comp_ns, a, sizeof a), ff_fmt_ns(t->bytes_ns, b, sizeof b), ff_fmt_bytes(t->bytes_B, c, sizeof c),
+          ff_fmt_ns(t->comp_ns, a, sizeof a), ff_fmt_ns(t->bytes_ns, b, sizeof b),
+          ff_fmt_bytes(t->bytes_B, c, sizeof c),
           ff_fmt_ns(t->lat_ns, d, sizeof d), t->rounds, ff_fmt_ns(t->T_ns, e, sizeof e),
           ff_fmt_ns(t->wall_ns, w, sizeof w));
   ff_md_table tb;
@@ -151,7 +153,8 @@ static void ff__print_md(FILE *f, const ff_projection *p) {
     }
     snprintf(rd, sizeof rd, "%.0f", r->rounds);
     snprintf(sh, sizeof sh, "%.1f%%", t->T_ns > 0 ? 100.0 * r->T_ns / t->T_ns : 0.0);
-    ff_md_table_row(&tb, (const char *[]){lab, ff_fmt_ns(r->comp_ns, a, sizeof a), ff_fmt_bytes(r->bytes_B, c, sizeof c),
+    ff_md_table_row(&tb, (const char *[]){lab, ff_fmt_ns(r->comp_ns, a, sizeof a),
+                                          ff_fmt_bytes(r->bytes_B, c, sizeof c),
                                           ff_fmt_ns(r->bytes_ns, b, sizeof b), rd, ff_fmt_ns(r->lat_ns, d, sizeof d),
                                           ff_fmt_ns(r->T_ns, e, sizeof e), sh});
   }
@@ -274,8 +277,8 @@ int ff_cmd_project(int argc, char **argv) {
     jnets = cJSON_AddArrayToObject(root, "networks");
   } else {
     char hdr[512];
-    printf("# fusefss project\n\n%s\ncomp = max over the parties of (wall − time blocked on the peer), per repetition, "
-           "then median\n\n",
+    printf("# fusefss project\n\n%s\n"
+           "comp = max over the parties of (wall − time blocked on the peer), per repetition, then median\n\n",
            ff_report_header(bd, hdr, sizeof hdr));
   }
   int rc = FF_EXIT_OK;

@@ -1,6 +1,6 @@
 /* `fusefss project`: LAN/WAN latency projection of a merged run, T = comp + bytes term + rounds·lat,
  * under two named conventions (seed: 2·link_B/bw; duplex: max(sent_P0, sent_P1)/bw).
- * DESIGN.md §6; research/profiling.md §6–§7. Test: tests/test_project.c. */
+ * DESIGN.md §6; research/profiling.md §6–§7. Test: tests/test_amdahl.c (project cases). */
 #ifndef FF_TOOLS_PROJECT_H
 #define FF_TOOLS_PROJECT_H
 

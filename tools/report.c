@@ -1,6 +1,6 @@
 /* `fusefss report`: per-scope/family/layer/name tables of a merged breakdown (Markdown, CSV, JSON) and
  * the human summary with the coverage line. DESIGN.md §6; research/profiling.md §7(d).
- * Test: tests/test_report.c. */
+ * Test: tests/test_merge.c (report cases). */
 #include "tools/report.h"
 
 #include <errno.h>
@@ -226,7 +226,8 @@ static void ff__print_md(FILE *f, const ff_breakdown *bd, const ff_report *r) {
     if (row) {
       ff__row_label(r, row, lab, sizeof lab);
       snprintf(sh, sizeof sh, "%.1f%%", row->share);
-      snprintf(iq, sizeof iq, "%s – %s", ff_fmt_ns(row->time.p25, q1, sizeof q1), ff_fmt_ns(row->time.p75, q3, sizeof q3));
+      snprintf(iq, sizeof iq, "%s – %s", ff_fmt_ns(row->time.p25, q1, sizeof q1),
+               ff_fmt_ns(row->time.p75, q3, sizeof q3));
       ff_md_table_row(&t, (const char *[]){lab, ff_fmt_ns(row->time.median, tm, sizeof tm), sh,
                                            ff_fmt_ns(row->excl.median, ex, sizeof ex), iq,
                                            ff_fmt_bytes(row->link.median, ln, sizeof ln),
@@ -359,7 +360,8 @@ static void ff__print_summary(FILE *f, const ff_breakdown *bd, const ff_report *
   }
   fprintf(f, "\nunattributed (Other): %.1f%% of time, %.1f%% of bytes\n", r->other_time_pct, r->other_bytes_pct);
   if (bd->n_warnings)
-    fprintf(f, "%zu merge warning(s): see \"warnings\" in %s\n", bd->n_warnings, bd->source ? bd->source : "the merged file");
+    fprintf(f, "%zu merge warning(s): see \"warnings\" in %s\n", bd->n_warnings,
+            bd->source ? bd->source : "the merged file");
 }
 
 static void ff__report_usage(FILE *f) {
@@ -404,7 +406,8 @@ int ff_cmd_report(int argc, char **argv) {
       break;
     case 'b':
       by = ff_group_by_parse(optarg);
-      if (by < 0) return ff_cli_usage_error(cmd, "unknown grouping '%s' (expected scope, family, layer or name)", optarg);
+      if (by < 0)
+        return ff_cli_usage_error(cmd, "unknown grouping '%s' (expected scope, family, layer or name)", optarg);
       break;
     case 'o': out_path = optarg; break;
     case 'h': ff__report_usage(stdout); return FF_EXIT_OK;

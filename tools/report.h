@@ -1,7 +1,7 @@
 /* `fusefss report`: tables of a merged breakdown per scope, family, layer or name, as Markdown, CSV or
  * JSON, with a header line (run, tool/workload, backend, repetitions) and a short summary ending in
  * the coverage line. DESIGN.md §6. Also the Markdown table helper amdahl and project print with.
- * Test: tests/test_report.c. */
+ * Test: tests/test_merge.c (report cases). */
 #ifndef FF_TOOLS_REPORT_H
 #define FF_TOOLS_REPORT_H
 

@@ -1,0 +1,256 @@
+/* The `fusefss` command end to end (the binary named by $FUSEFSS, set by CTest): usage errors and
+ * exit codes; `bench comm` as two local processes, with the merged log checked against the byte and
+ * round counts its workload must produce; merge/report/amdahl/project on its output; a dead peer, a
+ * port in use and a peer killed mid-run, each a clear error and a non-zero exit, never a hang. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/breakdown.h"
+
+extern char **environ;
+
+static const char *fusefss(void) {
+  const char *p = getenv("FUSEFSS");
+  if (!p) fail_msg("FUSEFSS is not set (run this test through ctest)");
+  return p;
+}
+
+static char tmpdir[64];
+
+/* Starts fusefss with args (NULL-terminated), stdout and stderr to files in tmpdir; returns the pid. */
+static pid_t start(const char *tag, const char *const *args) {
+  char out[128], err[128];
+  snprintf(out, sizeof out, "%s/%s.out", tmpdir, tag);
+  snprintf(err, sizeof err, "%s/%s.err", tmpdir, tag);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const char *argv[40];
+  int n = 0;
+  argv[n++] = fusefss();
+  for (int i = 0; args[i] && n < 39; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t pid;
+  assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+static int finish(pid_t pid) {
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (WIFSIGNALED(status)) fail_msg("fusefss died of signal %d", WTERMSIG(status));
+  return WEXITSTATUS(status);
+}
+
+static char *slurp(const char *tag, const char *stream) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/%s.%s", tmpdir, tag, stream);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  static char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  return buf;
+}
+
+/* Runs fusefss to completion; asserts the exit code and that `needle` (if any) is in stderr (or in
+ * stdout when the exit code is 0). */
+static void expect(int code, const char *needle, const char *const *args) {
+  pid_t pid = start("cmd", args);
+  int rc = finish(pid);
+  const char *text = slurp("cmd", code == 0 ? "out" : "err");
+  if (rc != code) fail_msg("fusefss %s: exit %d, expected %d; output:\n%s", args[0], rc, code, text);
+  if (needle && !strstr(text, needle)) fail_msg("fusefss %s: output lacks \"%s\":\n%s", args[0], needle, text);
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/ff_test_cli_XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_usage_and_exit_codes(void **state) {
+  (void)state;
+  expect(2, "usage: fusefss", (const char *[]){NULL});
+  expect(0, "bench", (const char *[]){"--help", NULL});
+  expect(2, "unknown command 'nosuch'", (const char *[]){"nosuch", NULL});
+  expect(2, "usage: fusefss bench", (const char *[]){"bench", NULL});
+  expect(2, "unknown benchmark 'nosuch'", (const char *[]){"bench", "nosuch", NULL});
+  expect(0, "--shape-lat", (const char *[]){"bench", "comm", "--help", NULL});
+  expect(2, "--reps must be", (const char *[]){"bench", "comm", "--reps", "0", NULL});
+  expect(2, "--sizes", (const char *[]){"bench", "comm", "--sizes", "4 parsecs", NULL});
+  expect(2, "unknown option", (const char *[]){"bench", "comm", "--frobnicate", NULL});
+  expect(2, "needs --peer", (const char *[]){"bench", "comm", "--party", "1", NULL});
+  expect(2, "need --party", (const char *[]){"bench", "comm", "--peer", "h:1", NULL});
+  expect(2, NULL, (const char *[]){"merge", NULL});
+  expect(1, "/nonexistent/a.json", (const char *[]){"merge", "/nonexistent/a.json", "/nonexistent/b.json", NULL});
+  expect(1, NULL, (const char *[]){"report", "/nonexistent/m.json", NULL});
+  expect(0, "fusefss", (const char *[]){"version", NULL});
+}
+
+/* bench comm with L layers, R latency rounds, sizes S: per party and repetition it sends
+ * L·(8R + 8·(R/2) + ΣS) bytes in 1 + ... messages, and each party counts L·(R + 2·(R/2) + |S|) rounds
+ * (an exchange is one round; a ping-pong two, comm/chan.h). */
+enum { L = 2, R = 10, S0 = 64, S1 = 65536, S2 = 1048576, REPS = 3, WARM = 1 };
+
+static void test_bench_comm_end_to_end(void **state) {
+  (void)state;
+  char out[128], base[160];
+  snprintf(out, sizeof out, "%s/bc", tmpdir);
+  const char *args[] = {"bench", "comm", "--reps", "3", "--warmup", "1", "--layers", "2", "--rounds", "10",
+                        "--sizes", "64,64KiB,1MiB", "--compute", "100000", "--trace", "--out", out, NULL};
+  expect(0, "round latency", args);
+  snprintf(base, sizeof base, "%s/breakdown_merged.json", out);
+  ff_breakdown *bd = NULL;
+  assert_int_equal(ff_breakdown_load(base, &bd), FF_OK);
+  assert_int_equal(bd->n_reps, REPS + WARM);
+  assert_int_equal(ff_breakdown_counted_reps(bd), REPS);
+  assert_true(bd->reps[0].warmup);
+
+  const double per_party_B = L * (8.0 * R + 8.0 * (R / 2) + S0 + S1 + S2);
+  const double rounds = L * (R + 2 * (R / 2) + 3);
+  for (size_t r = 0; r < bd->n_reps; r++) {
+    const ff_metrics *t = ff_breakdown_rep_row(bd, r, FF_BD_TOTAL, 0);
+    /* The merge's invariants, checked here from the file too: each direction's bytes agree. */
+    assert_true(t->v[FF_M_SENT_P0] == t->v[FF_M_RECV_P1]);
+    assert_true(t->v[FF_M_SENT_P1] == t->v[FF_M_RECV_P0]);
+    assert_true(t->v[FF_M_SENT_P0] == per_party_B);
+    assert_true(t->v[FF_M_LINK] == 2 * per_party_B);
+    assert_true(t->v[FF_M_ROUNDS] == rounds);
+    const ff_metrics *o = ff_breakdown_rep_row(bd, r, FF_BD_OTHER, 0);
+    assert_true(o->v[FF_M_LINK] == 0); /* every byte was sent inside a scope */
+  }
+  /* Per scope, exactly where the workload put them. */
+  int lat = ff_breakdown_find(bd, "Forward/Layer[1]/Bench::Latency");
+  int pp = ff_breakdown_find(bd, "Forward/Layer[0]/Bench::PingPong");
+  int big = ff_breakdown_find(bd, "Forward/Layer[0]/Bench::Exchange@1MiB");
+  int cmp = ff_breakdown_find(bd, "Forward/Layer[0]/Bench::Compute");
+  assert_true(lat >= 0 && pp >= 0 && big >= 0 && cmp >= 0);
+  const ff_metrics *m = ff_breakdown_rep_row(bd, 1, lat, 0);
+  assert_true(m->v[FF_M_SENT_P0] == 8 * R && m->v[FF_M_ROUNDS] == R && m->v[FF_M_MSGS_P1] == R);
+  m = ff_breakdown_rep_row(bd, 1, pp, 0);
+  assert_true(m->v[FF_M_SENT_P1] == 8 * (R / 2) && m->v[FF_M_ROUNDS] == 2 * (R / 2));
+  m = ff_breakdown_rep_row(bd, 1, big, 0);
+  assert_true(m->v[FF_M_LINK] == 2.0 * S2 && m->v[FF_M_ROUNDS] == 1 && m->v[FF_M_CALLS] == 1);
+  m = ff_breakdown_rep_row(bd, 1, cmp, 0);
+  assert_true(m->v[FF_M_LINK] == 0 && m->v[FF_M_ROUNDS] == 0 && m->v[FF_M_WALL] > 0);
+  ff_breakdown_free(bd);
+
+  /* The tools on its output: merge again from the two logs, report in every grouping and format,
+   * amdahl against a second run with twice the local work, project. */
+  char p0[160], p1[160], remerged[160], t0[160], other[128], other_m[160];
+  snprintf(p0, sizeof p0, "%s/prof_p0.json", out);
+  snprintf(p1, sizeof p1, "%s/prof_p1.json", out);
+  snprintf(t0, sizeof t0, "%s/trace_p0.json", out);
+  snprintf(remerged, sizeof remerged, "%s/again.json", tmpdir);
+  assert_int_equal(access(t0, R_OK), 0);
+  expect(0, NULL, (const char *[]){"merge", p1, p0, "-o", remerged, NULL});
+  expect(0, "Bench::Exchange@1MiB", (const char *[]){"report", remerged, NULL});
+  expect(0, "Compute", (const char *[]){"report", remerged, "--by", "family", NULL});
+  expect(0, NULL, (const char *[]){"report", remerged, "--by", "layer", "--format", "csv", NULL});
+  expect(0, NULL, (const char *[]){"report", remerged, "--by", "name", "--format", "json", NULL});
+  expect(0, "rounds", (const char *[]){"project", remerged, "--wan", NULL});
+  snprintf(other, sizeof other, "%s/bc2", tmpdir);
+  const char *args2[] = {"bench", "comm", "--reps", "3", "--warmup", "1", "--layers", "2", "--rounds", "10",
+                         "--sizes", "64,64KiB,1MiB", "--compute", "200000", "--out", other, NULL};
+  expect(0, NULL, args2);
+  snprintf(other_m, sizeof other_m, "%s/breakdown_merged.json", other);
+  expect(0, "end to end", (const char *[]){"amdahl", "--base", other_m, "--cand", base, "--target", "Compute", NULL});
+  /* Logs of two different runs are refused. */
+  char q1[160];
+  snprintf(q1, sizeof q1, "%s/prof_p1.json", other);
+  expect(1, "different runs", (const char *[]){"merge", p0, q1, NULL});
+}
+
+/* A port that was free a moment ago (bound to 0, then closed). */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static void test_dead_peer_and_port_in_use(void **state) {
+  (void)state;
+  char addr[64], out[128];
+  snprintf(out, sizeof out, "%s/dead", tmpdir);
+  /* Nobody listens: party 1 gives up at its deadline. */
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+  expect(1, "party 1", (const char *[]){"bench", "comm", "--party", "1", "--peer", addr, "--timeout", "500ms", "--out", out, NULL});
+  /* The port is taken: party 0 says so. */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(fd, 1), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+  expect(1, "already in use", (const char *[]){"bench", "comm", "--party", "0", "--listen", addr, "--out", out, NULL});
+  close(fd);
+  /* Party 0 listens and nobody comes: it gives up at its deadline. */
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+  expect(1, "party 0", (const char *[]){"bench", "comm", "--party", "0", "--listen", addr, "--timeout", "500ms", "--out", out, NULL});
+}
+
+static void test_peer_killed_mid_run(void **state) {
+  (void)state;
+  char addr[64], peer[64], out0[128], out1[128];
+  int port = free_port();
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  snprintf(peer, sizeof peer, "127.0.0.1:%d", port);
+  snprintf(out0, sizeof out0, "%s/k0", tmpdir);
+  snprintf(out1, sizeof out1, "%s/k1", tmpdir);
+  /* Many repetitions: the run lasts far longer than the moment the peer is killed. */
+  pid_t p0 = start("k0", (const char *[]){"bench", "comm", "--party", "0", "--listen", addr, "--reps", "100000",
+                                          "--sizes", "64KiB", "--timeout", "20s", "--out", out0, NULL});
+  pid_t p1 = start("k1", (const char *[]){"bench", "comm", "--party", "1", "--peer", peer, "--reps", "100000",
+                                          "--sizes", "64KiB", "--timeout", "20s", "--out", out1, NULL});
+  struct timespec ts = {0, 500 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  assert_int_equal(kill(p1, SIGKILL), 0);
+  int status;
+  waitpid(p1, &status, 0);
+  int rc = finish(p0);
+  const char *err = slurp("k0", "err");
+  if (rc != 1 || !strstr(err, "peer")) fail_msg("party 0 after its peer was killed: exit %d, stderr:\n%s", rc, err);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_usage_and_exit_codes),
+      cmocka_unit_test(test_bench_comm_end_to_end),
+      cmocka_unit_test(test_dead_peer_and_port_in_use),
+      cmocka_unit_test(test_peer_killed_mid_run),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
