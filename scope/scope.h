@@ -50,7 +50,7 @@ void ff__scope_leave(ff__scope_frame *frame);
 #define FF__SCOPE_CAT(a, b) FF__SCOPE_CAT2(a, b)
 #define FF__SCOPE_AT(name, layer, n)                                                             \
   static int FF__SCOPE_CAT(ff__scope_id_, n) = -1;                                                \
-  ff__scope_frame FF__SCOPE_CAT(ff__scope_frame_, n) __attribute__((cleanup(ff__scope_leave))) = \
+  ff__scope_frame FF__SCOPE_CAT(ff__scope_frame_, n) __attribute__((cleanup(ff__scope_leave), unused)) = \
       ff__scope_enter(&FF__SCOPE_CAT(ff__scope_id_, n), (name), (layer))
 #define FF_SCOPE(name) FF__SCOPE_AT(name, FF_NO_LAYER, __COUNTER__)
 #define FF_SCOPE_LAYER(name, layer) FF__SCOPE_AT(name, layer, __COUNTER__)

@@ -413,9 +413,18 @@ const char *ff_amdahl_sentence(const ff_amdahl *a, const char *base_label, const
 }
 
 static const char *ff__fmt_dns(double ns, char *buf, size_t n) {
-  char t[24]; /* "-123.456 s" at most; leaves room for the sign in a 32-byte buf */
+  char t[24]; /* "123.456 s" and the like */
   ff_fmt_ns(fabs(ns), t, sizeof t);
-  snprintf(buf, n, "%s%s", ns < 0 ? "−" : "+", t);
+  size_t len = strnlen(t, sizeof t - 1);
+  const char *sign = ns < 0 ? "−" : "+"; /* U+2212, three bytes */
+  size_t sl = strlen(sign);
+  if (n < sl + len + 1) {
+    if (n) buf[0] = 0;
+    return buf;
+  }
+  memcpy(buf, sign, sl);
+  memcpy(buf + sl, t, len);
+  buf[sl + len] = 0;
   return buf;
 }
 
