@@ -8,11 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,99 +21,9 @@
 #include "tools/merge.h"
 #include "tools/project.h"
 
-/* cmocka 1.1's assert_float_equal compares floats; these values need doubles. */
-#define assert_double_equal(a, b, eps) \
-  assert_double_near((double)(a), (double)(b), (double)(eps), #a, __FILE__, __LINE__)
-static void assert_double_near(double a, double b, double eps, const char *expr, const char *file, int line) {
-  if (!(fabs(a - b) <= eps)) fail_msg("%s:%d: %s = %.17g, expected %.17g (tolerance %g)", file, line, expr, a, b, eps);
-}
+#include "fixtures.h"
 
-/* ---- Fixtures: temp files, output capture, a per-party log builder ------------------------------- */
-
-static char *g_tmp[256];
-static size_t g_ntmp;
-
-static void cleanup_tmp(void) {
-  for (size_t i = 0; i < g_ntmp; i++) {
-    unlink(g_tmp[i]);
-    free(g_tmp[i]);
-  }
-  g_ntmp = 0;
-}
-
-static char *tmp_path(void) {
-  char *p = strdup("/tmp/ff_test_amdahl_XXXXXX");
-  int fd = mkstemp(p);
-  assert_true(fd >= 0);
-  close(fd);
-  assert_true(g_ntmp < 256);
-  g_tmp[g_ntmp++] = p;
-  return p;
-}
-
-static char *write_text(const char *text) {
-  char *p = tmp_path();
-  FILE *f = fopen(p, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-  return p;
-}
-
-static char *write_json(cJSON *j) {
-  char *t = cJSON_Print(j);
-  char *p = write_text(t);
-  free(t);
-  cJSON_Delete(j);
-  return p;
-}
-
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "r");
-  assert_non_null(f);
-  char *buf = calloc(1, 1 << 20);
-  size_t n = fread(buf, 1, (1 << 20) - 1, f);
-  buf[n] = 0;
-  fclose(f);
-  return buf;
-}
-
-/* Redirects fd (1 or 2) to a temp file until capture_end, which returns what was written and echoes
- * it to stderr so that ctest --output-on-failure shows it. */
-typedef struct {
-  int fd, saved;
-  char *path;
-} capture;
-
-static capture capture_begin(int fd) {
-  fflush(stdout);
-  fflush(stderr);
-  capture c = {fd, dup(fd), tmp_path()};
-  FILE *f = fopen(c.path, "w");
-  assert_non_null(f);
-  dup2(fileno(f), fd);
-  fclose(f);
-  return c;
-}
-
-static char *capture_end(capture c) {
-  fflush(stdout);
-  fflush(stderr);
-  dup2(c.saved, c.fd);
-  close(c.saved);
-  char *t = read_text(c.path);
-  fputs(t, stderr);
-  return t;
-}
-
-typedef struct {
-  int parent, scope;
-  double wall, wait, sent, recv, rounds;
-} tnode;
-
-typedef struct {
-  double wall, wait, sent, recv, rounds;
-} ttotal;
+/* ---- Per-party logs: the scope dictionary and run fields of every log here ----------------------- */
 
 enum { FWD, LINEAR, GELU, RECON, SOFTMAX, NEXP, INV };
 static const char *const SCOPES[][2] = {
@@ -123,59 +31,11 @@ static const char *const SCOPES[][2] = {
     {"Reconstruct", "Reconstruct"}, {"Softmax", "Softmax"},        {"Softmax::nExp", "Softmax"},
     {"Softmax::Inverse", "Softmax"}};
 
-static cJSON *log_new(int party, const char *run_id, const char *suite) {
-  cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "schema", "fusefss.prof/1");
-  cJSON *run = cJSON_AddObjectToObject(j, "run");
-  cJSON_AddStringToObject(run, "run_id", run_id);
-  cJSON_AddNumberToObject(run, "party", party);
-  cJSON_AddStringToObject(run, "tool", "run");
-  cJSON_AddStringToObject(run, "backend", "cpu");
-  cJSON *wl = cJSON_AddObjectToObject(run, "workload");
-  cJSON_AddStringToObject(wl, "model", "bert-tiny");
-  if (suite) cJSON_AddStringToObject(wl, "suite", suite);
-  cJSON *sc = cJSON_AddArrayToObject(j, "scopes");
-  for (size_t i = 0; i < sizeof SCOPES / sizeof SCOPES[0]; i++) {
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "name", SCOPES[i][0]);
-    cJSON_AddStringToObject(s, "family", SCOPES[i][1]);
-    cJSON_AddItemToArray(sc, s);
-  }
-  cJSON_AddArrayToObject(j, "reps");
+/* A `run` log of bert-tiny, of the given suite (none when NULL). */
+static cJSON *party_log(int party, const char *run_id, const char *suite) {
+  cJSON *j = log_new(party, run_id, "run", SCOPES, sizeof SCOPES / sizeof SCOPES[0]);
+  if (suite) cJSON_AddStringToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "run"), "workload"), "suite", suite);
   return j;
-}
-
-static void log_rep(cJSON *j, int warmup, const ttotal *t, const tnode *nodes, size_t n) {
-  cJSON *reps = cJSON_GetObjectItem(j, "reps");
-  cJSON *r = cJSON_CreateObject();
-  cJSON_AddNumberToObject(r, "rep", cJSON_GetArraySize(reps));
-  cJSON_AddBoolToObject(r, "warmup", warmup);
-  cJSON *to = cJSON_AddObjectToObject(r, "total");
-  cJSON_AddNumberToObject(to, "wall_ns", t->wall);
-  cJSON_AddNumberToObject(to, "cuda_ns", 0);
-  cJSON_AddNumberToObject(to, "sent_B", t->sent);
-  cJSON_AddNumberToObject(to, "recv_B", t->recv);
-  cJSON_AddNumberToObject(to, "msgs", t->rounds);
-  cJSON_AddNumberToObject(to, "rounds", t->rounds);
-  cJSON_AddNumberToObject(to, "wait_ns", t->wait);
-  cJSON *na = cJSON_AddArrayToObject(r, "nodes");
-  for (size_t i = 0; i < n; i++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)i);
-    cJSON_AddNumberToObject(o, "parent", nodes[i].parent);
-    cJSON_AddNumberToObject(o, "scope", nodes[i].scope);
-    cJSON_AddNumberToObject(o, "layer", -1);
-    cJSON_AddNumberToObject(o, "calls", 1);
-    cJSON_AddNumberToObject(o, "wall_ns", nodes[i].wall);
-    cJSON_AddNumberToObject(o, "cuda_ns", 0);
-    cJSON_AddNumberToObject(o, "sent_B", nodes[i].sent);
-    cJSON_AddNumberToObject(o, "recv_B", nodes[i].recv);
-    cJSON_AddNumberToObject(o, "msgs", nodes[i].rounds);
-    cJSON_AddNumberToObject(o, "rounds", nodes[i].rounds);
-    cJSON_AddNumberToObject(o, "wait_ns", nodes[i].wait);
-    cJSON_AddItemToArray(na, o);
-  }
-  cJSON_AddItemToArray(reps, r);
 }
 
 /* Merges two logs into a merged file; returns its path. */
@@ -212,28 +72,29 @@ static ff_breakdown *load(const char *path) {
  *   base: Structure 60, Linear 400, Activation 200 + 100 = 300, Softmax 20 + 120 + 60 = 200, Other 40
  *   cand: Structure 60, Linear 410, Activation  60 +  40 = 100, Softmax 20 +  50 + 30 = 100, Other 20 */
 static char *amdahl_run(int cand) {
-  /*                               parent scope    wall wait sent recv rounds */
-  const tnode base[] = {{-1, FWD, 960, 0, 0, 0, 0},    {0, LINEAR, 400, 0, 0, 0, 0}, {0, GELU, 300, 0, 0, 0, 0},
-                        {2, RECON, 100, 0, 0, 0, 0},   {0, SOFTMAX, 200, 0, 0, 0, 0}, {4, NEXP, 120, 0, 0, 0, 0},
-                        {4, INV, 60, 0, 0, 0, 0}};
-  const tnode suf[] = {{-1, FWD, 670, 0, 0, 0, 0},   {0, LINEAR, 410, 0, 0, 0, 0}, {0, GELU, 100, 0, 0, 0, 0},
-                       {2, RECON, 40, 0, 0, 0, 0},   {0, SOFTMAX, 100, 0, 0, 0, 0}, {4, NEXP, 50, 0, 0, 0, 0},
-                       {4, INV, 30, 0, 0, 0, 0}};
+  /*                      parent scope  layer calls wall wait sent recv rounds msgs cuda */
+  const tnode base[] = {{-1, FWD, -1, 1, 960, 0, 0, 0, 0, 0, 0},
+                        {0, LINEAR, -1, 1, 400, 0, 0, 0, 0, 0, 0},
+                        {0, GELU, -1, 1, 300, 0, 0, 0, 0, 0, 0},
+                        {2, RECON, -1, 1, 100, 0, 0, 0, 0, 0, 0},
+                        {0, SOFTMAX, -1, 1, 200, 0, 0, 0, 0, 0, 0},
+                        {4, NEXP, -1, 1, 120, 0, 0, 0, 0, 0, 0},
+                        {4, INV, -1, 1, 60, 0, 0, 0, 0, 0, 0}};
+  const tnode suf[] = {{-1, FWD, -1, 1, 670, 0, 0, 0, 0, 0, 0},
+                       {0, LINEAR, -1, 1, 410, 0, 0, 0, 0, 0, 0},
+                       {0, GELU, -1, 1, 100, 0, 0, 0, 0, 0, 0},
+                       {2, RECON, -1, 1, 40, 0, 0, 0, 0, 0, 0},
+                       {0, SOFTMAX, -1, 1, 100, 0, 0, 0, 0, 0, 0},
+                       {4, NEXP, -1, 1, 50, 0, 0, 0, 0, 0, 0},
+                       {4, INV, -1, 1, 30, 0, 0, 0, 0, 0, 0}};
   const tnode *n = cand ? suf : base;
-  ttotal t = {cand ? 690 : 1000, 0, 0, 0, 0};
-  tnode warm[7];
-  for (int i = 0; i < 7; i++) {
-    warm[i] = n[i];
-    warm[i].wall *= 3;
-  }
-  ttotal tw = t;
-  tw.wall *= 3;
+  const ttotal t = {cand ? 690 : 1000, 0, 0, 0, 0, 0, 0};
   const char *id = cand ? "cand-run" : "base-run", *suite = cand ? "suf" : "sigma";
-  cJSON *p0 = log_new(0, id, suite), *p1 = log_new(1, id, suite);
-  log_rep(p0, 1, &tw, warm, 7);
-  log_rep(p1, 1, &tw, warm, 7);
-  log_rep(p0, 0, &t, n, 7);
-  log_rep(p1, 0, &t, n, 7);
+  cJSON *p0 = party_log(0, id, suite), *p1 = party_log(1, id, suite);
+  log_rep(p0, 1, &t, n, 7, 3);
+  log_rep(p1, 1, &t, n, 7, 3);
+  log_rep(p0, 0, &t, n, 7, 1);
+  log_rep(p1, 0, &t, n, 7, 1);
   return merged_file(p0, p1);
 }
 
@@ -336,11 +197,11 @@ static void test_amdahl_targets(void **state) {
 static void test_amdahl_no_default_target(void **state) {
   (void)state;
   /* A run of only Linear layers: no Activation/Softmax/LayerNorm to target by default. */
-  const tnode n[] = {{-1, FWD, 100, 0, 0, 0, 0}, {0, LINEAR, 90, 0, 0, 0, 0}};
-  const ttotal t = {100, 0, 0, 0, 0};
-  cJSON *p0 = log_new(0, "lin", NULL), *p1 = log_new(1, "lin", NULL);
-  log_rep(p0, 0, &t, n, 2);
-  log_rep(p1, 0, &t, n, 2);
+  const tnode n[] = {{-1, FWD, -1, 1, 100, 0, 0, 0, 0, 0, 0}, {0, LINEAR, -1, 1, 90, 0, 0, 0, 0, 0, 0}};
+  const ttotal t = {100, 0, 0, 0, 0, 0, 0};
+  cJSON *p0 = party_log(0, "lin", NULL), *p1 = party_log(1, "lin", NULL);
+  log_rep(p0, 0, &t, n, 2, 1);
+  log_rep(p1, 0, &t, n, 2, 1);
   ff_breakdown *bd = load(merged_file(p0, p1));
   ff_amdahl a;
   capture c = capture_begin(2);
@@ -477,17 +338,19 @@ static void test_cmd_amdahl(void **state) {
  *   (4 + 2.5 + 1 + 1.6 = 9.1e6 > 7e6); per party they add up exactly (P0 rep 1: 4 + 0 + 1 + 1 = 6e6).
  * link = 3e6 + 1e6 = 4e6 B; max(sent_P0, sent_P1) = 3e6 B; rounds 10. */
 static char *project_run(void) {
-  /*                              parent scope    wall    wait   sent   recv  rounds */
-  const tnode n0[] = {{-1, FWD, 9e6, 4e6, 3e6, 1e6, 10}, {0, LINEAR, 5e6, 1e6, 1e6, .5e6, 4},
-                      {0, SOFTMAX, 3e6, 3e6, 2e6, .5e6, 6}};
-  const tnode n1[] = {{-1, FWD, 8.5e6, 2e6, 1e6, 3e6, 10}, {0, LINEAR, 4e6, .5e6, .5e6, 1e6, 4},
-                      {0, SOFTMAX, 4e6, 1.5e6, .5e6, 2e6, 6}};
+  /*                    parent scope  layer calls wall  wait   sent   recv  rounds msgs cuda */
+  const tnode n0[] = {{-1, FWD, -1, 1, 9e6, 4e6, 3e6, 1e6, 10, 10, 0},
+                      {0, LINEAR, -1, 1, 5e6, 1e6, 1e6, .5e6, 4, 4, 0},
+                      {0, SOFTMAX, -1, 1, 3e6, 3e6, 2e6, .5e6, 6, 6, 0}};
+  const tnode n1[] = {{-1, FWD, -1, 1, 8.5e6, 2e6, 1e6, 3e6, 10, 10, 0},
+                      {0, LINEAR, -1, 1, 4e6, .5e6, .5e6, 1e6, 4, 4, 0},
+                      {0, SOFTMAX, -1, 1, 4e6, 1.5e6, .5e6, 2e6, 6, 6, 0}};
   const double w0[] = {2e7, 1e7, 1.2e7, 1.06e7}, w1[] = {2e7, 9e6, 9e6, 8.6e6};
-  cJSON *p0 = log_new(0, "proj", "sigma"), *p1 = log_new(1, "proj", "sigma");
+  cJSON *p0 = party_log(0, "proj", "sigma"), *p1 = party_log(1, "proj", "sigma");
   for (int r = 0; r < 4; r++) {
-    const ttotal t0 = {w0[r], 4e6, 3e6, 1e6, 10}, t1 = {w1[r], 2e6, 1e6, 3e6, 10};
-    log_rep(p0, r == 0, &t0, n0, 3);
-    log_rep(p1, r == 0, &t1, n1, 3);
+    const ttotal t0 = {w0[r], 4e6, 3e6, 1e6, 10, 10, 0}, t1 = {w1[r], 2e6, 1e6, 3e6, 10, 10, 0};
+    log_rep(p0, r == 0, &t0, n0, 3, 1);
+    log_rep(p1, r == 0, &t1, n1, 3, 1);
   }
   return merged_file(p0, p1);
 }
@@ -607,7 +470,7 @@ static void test_cmd_project(void **state) {
 }
 
 int main(void) {
-  atexit(cleanup_tmp);
+  fixtures_init("test_amdahl");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_amdahl_default_targets), cmocka_unit_test(test_amdahl_targets),
       cmocka_unit_test(test_amdahl_no_default_target), cmocka_unit_test(test_amdahl_micro),

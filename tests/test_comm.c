@@ -542,6 +542,18 @@ static ff_tcp_opts p0_opts(spawn *s) {
                        .on_listen_arg = s};
 }
 
+/* Opens party 0's end with o, whose on_listen forks s's child; on failure reaps the child first. */
+static ff_chan *open_p0(const ff_tcp_opts *o, spawn *s) {
+  ff_chan *ch = NULL;
+  ff_status st = ff_chan_tcp_open(&ch, o);
+  assert_true(s->pid > 0);
+  if (st) {
+    wait_child(s->pid);
+    fail_msg("party 0 open: %s", ff_status_name(st));
+  }
+  return ch;
+}
+
 static ff_status open_p1(ff_chan **ch, int port, const char *run_id) {
   ff_tcp_opts o = {.party = 1, .host = "127.0.0.1", .port = port, .connect_timeout_ms = 5000,
                    .io_timeout_ms = 5000, .run_id = run_id};
@@ -595,13 +607,7 @@ static void run_tcp_recorded(body_fn body, const expect_row *e0, const expect_ro
   spawn s = {.child = child_recorded, .arg = &job, .pid = -1};
   ff_tcp_opts o = p0_opts(&s);
   o.run_id = run_id;
-  ff_chan *ch = NULL;
-  ff_status st = ff_chan_tcp_open(&ch, &o);
-  assert_true(s.pid > 0);
-  if (st) {
-    wait_child(s.pid);
-    fail_msg("party 0 open: %s", ff_status_name(st));
-  }
+  ff_chan *ch = open_p0(&o, &s);
   assert_string_equal(ff_chan_transport(ch), "tcp");
   assert_int_equal(ff_chan_party(ch), 0);
   assert_int_equal(ff_chan_local_port(ch), s.port);
@@ -650,11 +656,7 @@ static void test_tcp_peer_killed(void **state) {
   (void)state;
   spawn s = {.child = child_then_die, .pid = -1};
   ff_tcp_opts o = p0_opts(&s);
-  ff_chan *ch = NULL;
-  ff_status st = ff_chan_tcp_open(&ch, &o);
-  assert_true(s.pid > 0);
-  if (st) wait_child(s.pid);
-  assert_int_equal(st, FF_OK);
+  ff_chan *ch = open_p0(&o, &s);
   uint8_t in[8];
   assert_int_equal(ff_chan_recv(ch, in, 8), FF_ECONN);
   ff_chan_close(ch);
@@ -677,11 +679,7 @@ static void test_tcp_silent_peer_times_out(void **state) {
   spawn s = {.child = child_silent, .pid = -1};
   ff_tcp_opts o = p0_opts(&s);
   o.io_timeout_ms = 300;
-  ff_chan *ch = NULL;
-  ff_status st = ff_chan_tcp_open(&ch, &o);
-  assert_true(s.pid > 0);
-  if (st) wait_child(s.pid);
-  assert_int_equal(st, FF_OK);
+  ff_chan *ch = open_p0(&o, &s);
   uint8_t in[8];
   uint64_t t0 = ff_now_ns();
   assert_int_equal(ff_chan_recv(ch, in, 8), FF_ETIMEDOUT);
@@ -690,8 +688,9 @@ static void test_tcp_silent_peer_times_out(void **state) {
   assert_int_equal(wait_child(s.pid), 0);
 }
 
-/* A port that nothing listens on: bound once to learn a free number, then released. */
-static int free_port(void) {
+/* A TCP socket bound to a port the system picks on 127.0.0.1; returns it (-1 on failure) and the
+ * port. */
+static int bind_loopback(int *port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -701,8 +700,25 @@ static int free_port(void) {
     if (fd >= 0) close(fd);
     return -1;
   }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* A port that nothing listens on: bound once to learn a free number, then released. */
+static int free_port(void) {
+  int port, fd = bind_loopback(&port);
+  if (fd < 0) return -1;
   close(fd);
-  return ntohs(a.sin_port);
+  return port;
+}
+
+/* Opening with o fails with FF_ETIMEDOUT, and not before its connect timeout. */
+static void expect_open_times_out(const ff_tcp_opts *o) {
+  ff_chan *ch = NULL;
+  uint64_t t0 = ff_now_ns();
+  assert_int_equal(ff_chan_tcp_open(&ch, o), FF_ETIMEDOUT);
+  assert_true(ff_now_ns() - t0 >= (uint64_t)o->connect_timeout_ms * MS);
+  assert_null(ch);
 }
 
 static void test_tcp_no_listener_times_out(void **state) {
@@ -710,41 +726,38 @@ static void test_tcp_no_listener_times_out(void **state) {
   int port = free_port();
   assert_true(port > 0);
   ff_tcp_opts o = {.party = 1, .host = "127.0.0.1", .port = port, .connect_timeout_ms = 300};
-  ff_chan *ch = NULL;
-  uint64_t t0 = ff_now_ns();
-  assert_int_equal(ff_chan_tcp_open(&ch, &o), FF_ETIMEDOUT);
-  assert_true(ff_now_ns() - t0 >= 300 * MS);
-  assert_null(ch);
+  expect_open_times_out(&o);
 }
 
 static void test_tcp_nobody_connects(void **state) {
   (void)state;
   ff_tcp_opts o = {.party = 0, .host = "127.0.0.1", .port = 0, .connect_timeout_ms = 300};
-  ff_chan *ch = NULL;
-  uint64_t t0 = ff_now_ns();
-  assert_int_equal(ff_chan_tcp_open(&ch, &o), FF_ETIMEDOUT);
-  assert_true(ff_now_ns() - t0 >= 300 * MS);
-  assert_null(ch);
+  expect_open_times_out(&o);
 }
 
 static void test_tcp_port_in_use(void **state) {
   (void)state;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port, fd = bind_loopback(&port);
   assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
   assert_int_equal(listen(fd, 1), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
   spawn s = {.pid = -1};
   ff_tcp_opts o = p0_opts(&s); /* on_listen must not fire */
-  o.port = ntohs(a.sin_port);
+  o.port = port;
   ff_chan *ch = NULL;
   assert_int_equal(ff_chan_tcp_open(&ch, &o), FF_EADDRINUSE);
   assert_null(ch);
   assert_int_equal(s.pid, -1);
   close(fd);
+}
+
+/* Party 0 refuses the peer that `child` plays (FF_EPROTO, no channel), and the child sees it (exits 0). */
+static void expect_peer_refused(child_fn child, void *arg) {
+  spawn s = {.child = child, .arg = arg, .pid = -1};
+  ff_tcp_opts o = p0_opts(&s);
+  ff_chan *ch = NULL;
+  assert_int_equal(ff_chan_tcp_open(&ch, &o), FF_EPROTO);
+  assert_null(ch);
+  assert_int_equal(wait_child(s.pid), 0);
 }
 
 static int child_other_run(int port, void *arg) {
@@ -756,12 +769,7 @@ static int child_other_run(int port, void *arg) {
 
 static void test_tcp_run_id_mismatch(void **state) {
   (void)state;
-  spawn s = {.child = child_other_run, .arg = "another-run", .pid = -1};
-  ff_tcp_opts o = p0_opts(&s);
-  ff_chan *ch = NULL;
-  assert_int_equal(ff_chan_tcp_open(&ch, &o), FF_EPROTO);
-  assert_null(ch);
-  assert_int_equal(wait_child(s.pid), 0);
+  expect_peer_refused(child_other_run, "another-run");
 }
 
 /* A raw client: sends `arg` (64 bytes), then waits (bounded) for party 0 to hang up. */
@@ -782,12 +790,7 @@ static int child_raw(int port, void *arg) {
 static void test_tcp_garbage_client(void **state) {
   (void)state;
   char garbage[64] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  spawn s = {.child = child_raw, .arg = garbage, .pid = -1};
-  ff_tcp_opts o = p0_opts(&s);
-  ff_chan *ch = NULL;
-  assert_int_equal(ff_chan_tcp_open(&ch, &o), FF_EPROTO);
-  assert_null(ch);
-  assert_int_equal(wait_child(s.pid), 0);
+  expect_peer_refused(child_raw, garbage);
 }
 
 static void test_tcp_peer_claims_same_party(void **state) {
@@ -795,12 +798,7 @@ static void test_tcp_peer_claims_same_party(void **state) {
   /* A well-formed hello (magic, version 1, party 0, empty run id) from a second "party 0". Should
      the version move on, this is still refused, as a version mismatch. */
   char hello[64] = "FFSS\x01\x00\x00\x00\x00\x00\x00\x00";
-  spawn s = {.child = child_raw, .arg = hello, .pid = -1};
-  ff_tcp_opts o = p0_opts(&s);
-  ff_chan *ch = NULL;
-  assert_int_equal(ff_chan_tcp_open(&ch, &o), FF_EPROTO);
-  assert_null(ch);
-  assert_int_equal(wait_child(s.pid), 0);
+  expect_peer_refused(child_raw, hello);
 }
 
 static void test_tcp_bad_args(void **state) {

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -22,97 +21,9 @@
 #include "tools/report.h"
 #include "tools/stats.h"
 
-/* cmocka 1.1's assert_float_equal compares floats; these values need doubles. */
-#define assert_double_equal(a, b, eps) \
-  assert_double_near((double)(a), (double)(b), (double)(eps), #a, __FILE__, __LINE__)
-static void assert_double_near(double a, double b, double eps, const char *expr, const char *file, int line) {
-  if (!(fabs(a - b) <= eps)) fail_msg("%s:%d: %s = %.17g, expected %.17g (tolerance %g)", file, line, expr, a, b, eps);
-}
+#include "fixtures.h"
 
-/* ---- Fixtures: temp files, stderr capture, a per-party log builder ------------------------------- */
-
-static char *g_tmp[256];
-static size_t g_ntmp;
-
-static void cleanup_tmp(void) {
-  for (size_t i = 0; i < g_ntmp; i++) {
-    unlink(g_tmp[i]);
-    free(g_tmp[i]);
-  }
-  g_ntmp = 0;
-}
-
-/* A fresh temp path (the file exists, empty); removed at exit. */
-static char *tmp_path(void) {
-  char *p = strdup("/tmp/ff_test_merge_XXXXXX");
-  int fd = mkstemp(p);
-  assert_true(fd >= 0);
-  close(fd);
-  assert_true(g_ntmp < 256);
-  g_tmp[g_ntmp++] = p;
-  return p;
-}
-
-static char *write_text(const char *text) {
-  char *p = tmp_path();
-  FILE *f = fopen(p, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-  return p;
-}
-
-/* Writes and deletes j. */
-static char *write_json(cJSON *j) {
-  char *t = cJSON_Print(j);
-  char *p = write_text(t);
-  free(t);
-  cJSON_Delete(j);
-  return p;
-}
-
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "r");
-  assert_non_null(f);
-  char *buf = calloc(1, 1 << 20);
-  size_t n = fread(buf, 1, (1 << 20) - 1, f);
-  buf[n] = 0;
-  fclose(f);
-  return buf;
-}
-
-/* stderr goes to a temp file between capture_begin and capture_end, which returns what was written
- * (and echoes it so that ctest --output-on-failure still shows the messages). */
-static int g_saved_fd = -1;
-static char *g_cap_path;
-
-static void capture_begin(void) {
-  fflush(stderr);
-  g_cap_path = tmp_path();
-  FILE *f = fopen(g_cap_path, "w");
-  assert_non_null(f);
-  g_saved_fd = dup(2);
-  dup2(fileno(f), 2);
-  fclose(f);
-}
-
-static char *capture_end(void) {
-  fflush(stderr);
-  dup2(g_saved_fd, 2);
-  close(g_saved_fd);
-  char *t = read_text(g_cap_path);
-  fputs(t, stderr);
-  return t;
-}
-
-typedef struct {
-  int parent, scope, layer;
-  double calls, wall, wait, sent, recv, rounds, msgs, cuda;
-} tnode;
-
-typedef struct {
-  double wall, wait, sent, recv, rounds, msgs, cuda;
-} ttotal;
+/* ---- Per-party logs: the scope dictionary and run fields of every log here ----------------------- */
 
 /* Scope dictionary used by all logs here (index: name, family). */
 enum { FWD, LAYER, LINEAR, GELU, RECON, SOFTMAX };
@@ -120,62 +31,14 @@ static const char *const SCOPES[][2] = {{"Forward", "Structure"},  {"Layer", "St
                                         {"Linear", "Linear"},      {"Activation::GELU", "Activation"},
                                         {"Reconstruct", "Reconstruct"}, {"Softmax", "Softmax"}};
 
-static cJSON *log_new(int party, const char *run_id) {
-  cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "schema", "fusefss.prof/1");
-  cJSON *run = cJSON_AddObjectToObject(j, "run");
-  cJSON_AddStringToObject(run, "run_id", run_id);
-  cJSON_AddNumberToObject(run, "party", party);
-  cJSON_AddStringToObject(run, "tool", "bench comm");
-  cJSON_AddStringToObject(run, "backend", "cpu");
-  cJSON *wl = cJSON_AddObjectToObject(run, "workload");
-  cJSON_AddStringToObject(wl, "model", "bert-tiny");
-  cJSON_AddNumberToObject(wl, "seq", 128);
+/* A `bench comm` log of bert-tiny at seq 128 with SUF_ACTIVATION on. */
+static cJSON *party_log(int party, const char *run_id) {
+  cJSON *j = log_new(party, run_id, "bench comm", SCOPES, sizeof SCOPES / sizeof SCOPES[0]);
+  cJSON *run = cJSON_GetObjectItem(j, "run");
+  cJSON_AddNumberToObject(cJSON_GetObjectItem(run, "workload"), "seq", 128);
   cJSON *kn = cJSON_AddObjectToObject(run, "knobs");
   cJSON_AddBoolToObject(kn, "SUF_ACTIVATION", 1);
-  cJSON *sc = cJSON_AddArrayToObject(j, "scopes");
-  for (size_t i = 0; i < sizeof SCOPES / sizeof SCOPES[0]; i++) {
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "name", SCOPES[i][0]);
-    cJSON_AddStringToObject(s, "family", SCOPES[i][1]);
-    cJSON_AddItemToArray(sc, s);
-  }
-  cJSON_AddArrayToObject(j, "reps");
   return j;
-}
-
-/* Appends a repetition; times (not bytes or rounds) are multiplied by time_scale. */
-static void log_rep(cJSON *j, int warmup, const ttotal *t, const tnode *nodes, size_t n, double time_scale) {
-  cJSON *reps = cJSON_GetObjectItem(j, "reps");
-  cJSON *r = cJSON_CreateObject();
-  cJSON_AddNumberToObject(r, "rep", cJSON_GetArraySize(reps));
-  cJSON_AddBoolToObject(r, "warmup", warmup);
-  cJSON *to = cJSON_AddObjectToObject(r, "total");
-  cJSON_AddNumberToObject(to, "wall_ns", t->wall * time_scale);
-  cJSON_AddNumberToObject(to, "cuda_ns", t->cuda * time_scale);
-  cJSON_AddNumberToObject(to, "sent_B", t->sent);
-  cJSON_AddNumberToObject(to, "recv_B", t->recv);
-  cJSON_AddNumberToObject(to, "msgs", t->msgs);
-  cJSON_AddNumberToObject(to, "rounds", t->rounds);
-  cJSON_AddNumberToObject(to, "wait_ns", t->wait * time_scale);
-  cJSON *na = cJSON_AddArrayToObject(r, "nodes");
-  for (size_t i = 0; i < n; i++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)i);
-    cJSON_AddNumberToObject(o, "parent", nodes[i].parent);
-    cJSON_AddNumberToObject(o, "scope", nodes[i].scope);
-    cJSON_AddNumberToObject(o, "layer", nodes[i].layer);
-    cJSON_AddNumberToObject(o, "calls", nodes[i].calls);
-    cJSON_AddNumberToObject(o, "wall_ns", nodes[i].wall * time_scale);
-    cJSON_AddNumberToObject(o, "cuda_ns", nodes[i].cuda * time_scale);
-    cJSON_AddNumberToObject(o, "sent_B", nodes[i].sent);
-    cJSON_AddNumberToObject(o, "recv_B", nodes[i].recv);
-    cJSON_AddNumberToObject(o, "msgs", nodes[i].msgs);
-    cJSON_AddNumberToObject(o, "rounds", nodes[i].rounds);
-    cJSON_AddNumberToObject(o, "wait_ns", nodes[i].wait * time_scale);
-    cJSON_AddItemToArray(na, o);
-  }
-  cJSON_AddItemToArray(reps, r);
 }
 
 /* ---- Scenario A: one layer with a Linear and a GELU that contains a Reconstruct ------------------
@@ -204,7 +67,7 @@ static const ttotal A_T0 = {1000, 200, 300, 500, 2, 3, 950};
 static const ttotal A_T1 = {1100, 100, 500, 300, 2, 3, 1000};
 
 static cJSON *scen_a(int party) {
-  cJSON *j = log_new(party, "3f9c0a1b7d2e4c55");
+  cJSON *j = party_log(party, "3f9c0a1b7d2e4c55");
   const tnode *n = party ? A_P1 : A_P0;
   const ttotal *t = party ? &A_T1 : &A_T0;
   log_rep(j, 1, t, n, N_A, 2.0);
@@ -411,26 +274,42 @@ static void test_merge_order_independent(void **state) {
   ff_breakdown_free(bd);
 }
 
+/* Forward (100) with a Linear and a Softmax child on both parties, the same in a warm-up and a
+ * counted repetition: P0's children take p0_linear and p0_softmax, P1's 40 and 60. Returns the merge
+ * and, in *err, what it printed on stderr (caller frees both). */
+static ff_breakdown *merge_two_children(double p0_linear, double p0_softmax, char **err) {
+  /*                      parent scope layer calls wall wait sent recv rounds msgs cuda */
+  const tnode p0[] = {{-1, FWD, -1, 1, 100, 0, 0, 0, 0, 0, 0},
+                      {0, LINEAR, -1, 1, p0_linear, 0, 0, 0, 0, 0, 0},
+                      {0, SOFTMAX, -1, 1, p0_softmax, 0, 0, 0, 0, 0, 0}};
+  const tnode p1[] = {{-1, FWD, -1, 1, 100, 0, 0, 0, 0, 0, 0},
+                      {0, LINEAR, -1, 1, 40, 0, 0, 0, 0, 0, 0},
+                      {0, SOFTMAX, -1, 1, 60, 0, 0, 0, 0, 0, 0}};
+  const ttotal t = {100, 0, 0, 0, 0, 0, 0};
+  cJSON *a = party_log(0, "r1"), *b = party_log(1, "r1");
+  log_rep(a, 1, &t, p0, 3, 1);
+  log_rep(a, 0, &t, p0, 3, 1);
+  log_rep(b, 1, &t, p1, 3, 1);
+  log_rep(b, 0, &t, p1, 3, 1);
+  char *pa = write_json(a), *pb = write_json(b);
+  ff_breakdown *bd = NULL;
+  capture c = capture_begin(2);
+  ff_status st = ff_merge_logs(pa, pb, &bd);
+  *err = capture_end(c);
+  assert_int_equal(st, FF_OK);
+  assert_non_null(bd);
+  return bd;
+}
+
 static void test_merge_parties_take_turns(void **state) {
   (void)state;
   /* Parent 100 on both parties; child A 60 (P0) / 40 (P1), child B 40 / 60: the parties take turns
    * being the slow one. Per party the children fill the parent exactly, so the exclusive time of the
    * parent is 0 on each party and merged, with no warning (merging the children first would give
    * 100 − (60 + 60) = −20). */
-  /*                      parent scope layer calls wall wait sent recv rounds msgs cuda */
-  const tnode p0[] = {{-1, FWD, -1, 1, 100, 0, 0, 0, 0, 0, 0},
-                      {0, LINEAR, -1, 1, 60, 0, 0, 0, 0, 0, 0},
-                      {0, SOFTMAX, -1, 1, 40, 0, 0, 0, 0, 0, 0}};
-  const tnode p1[] = {{-1, FWD, -1, 1, 100, 0, 0, 0, 0, 0, 0},
-                      {0, LINEAR, -1, 1, 40, 0, 0, 0, 0, 0, 0},
-                      {0, SOFTMAX, -1, 1, 60, 0, 0, 0, 0, 0, 0}};
-  const ttotal t = {100, 0, 0, 0, 0, 0, 0};
-  cJSON *a = log_new(0, "r1"), *b = log_new(1, "r1");
-  log_rep(a, 1, &t, p0, 3, 1);
-  log_rep(a, 0, &t, p0, 3, 1);
-  log_rep(b, 1, &t, p1, 3, 1);
-  log_rep(b, 0, &t, p1, 3, 1);
-  ff_breakdown *bd = merge_ok(a, b);
+  char *err;
+  ff_breakdown *bd = merge_two_children(60, 40, &err);
+  free(err);
   assert_double_equal(val(bd, "Forward", 1, FF_M_WALL), 0, 0);
   assert_double_equal(val(bd, "Forward/Linear", 1, FF_M_WALL), 60, 0);
   assert_double_equal(val(bd, "Forward/Softmax", 1, FF_M_WALL), 60, 0);
@@ -443,25 +322,8 @@ static void test_merge_overlap_clamped(void **state) {
   /* An inconsistent log: P0's children (60 + 50) exceed their parent (100), which cannot happen for
    * scopes nested on one thread: P0's exclusive parent time −10 is clamped at 0 with an "overlap"
    * warning naming the per-party metric. */
-  /*                      parent scope layer calls wall wait sent recv rounds msgs cuda */
-  const tnode p0[] = {{-1, FWD, -1, 1, 100, 0, 0, 0, 0, 0, 0},
-                      {0, LINEAR, -1, 1, 60, 0, 0, 0, 0, 0, 0},
-                      {0, SOFTMAX, -1, 1, 50, 0, 0, 0, 0, 0, 0}};
-  const tnode p1[] = {{-1, FWD, -1, 1, 100, 0, 0, 0, 0, 0, 0},
-                      {0, LINEAR, -1, 1, 40, 0, 0, 0, 0, 0, 0},
-                      {0, SOFTMAX, -1, 1, 60, 0, 0, 0, 0, 0, 0}};
-  const ttotal t = {100, 0, 0, 0, 0, 0, 0};
-  cJSON *a = log_new(0, "r1"), *b = log_new(1, "r1");
-  log_rep(a, 1, &t, p0, 3, 1);
-  log_rep(a, 0, &t, p0, 3, 1);
-  log_rep(b, 1, &t, p1, 3, 1);
-  log_rep(b, 0, &t, p1, 3, 1);
-  capture_begin();
-  char *pa = write_json(a), *pb = write_json(b);
-  ff_breakdown *bd = NULL;
-  ff_status st = ff_merge_logs(pa, pb, &bd);
-  char *err = capture_end();
-  assert_int_equal(st, FF_OK);
+  char *err;
+  ff_breakdown *bd = merge_two_children(60, 50, &err);
   assert_double_equal(val(bd, "Forward", 1, FF_M_WALL), 0, 0);
   assert_double_equal(val(bd, "Forward", 1, FF_M_WALL_P0), 0, 0);
   assert_double_equal(val(bd, "Forward/Linear", 1, FF_M_WALL), 60, 0);
@@ -481,9 +343,9 @@ static void test_merge_rounds_and_calls_warn(void **state) {
   cJSON *a = scen_a(0), *b = scen_a(1);
   set_num(cJSON_GetObjectItem(rep_item(b, 1), "total"), "rounds", 3);
   set_num(node_item(b, 1, 3), "calls", 2);
-  capture_begin();
+  capture c = capture_begin(2);
   ff_breakdown *bd = merge_ok(a, b);
-  char *err = capture_end();
+  char *err = capture_end(c);
   assert_double_equal(val(bd, "TOTAL", 0, FF_M_ROUNDS), 3, 0);
   assert_double_equal(val(bd, "OTHER", 0, FF_M_ROUNDS), 1, 0);
   assert_double_equal(val(bd, "Forward/Layer[0]/Activation::GELU", 0, FF_M_CALLS), 2, 0);
@@ -538,7 +400,7 @@ static void test_merge_node_created_later(void **state) {
                       {0, SOFTMAX, -1, 1, 30, 0, 0, 0, 0, 0, 0},
                       {1, GELU, -1, 1, 20, 0, 0, 0, 0, 0, 0}};
   const ttotal t = {110, 0, 0, 0, 0, 0, 0};
-  cJSON *a = log_new(0, "later"), *b = log_new(1, "later");
+  cJSON *a = party_log(0, "later"), *b = party_log(1, "later");
   log_rep(a, 1, &t, r0, 4, 1);
   log_rep(b, 1, &t, r0, 4, 1);
   log_rep(a, 0, &t, r1, 5, 1);
@@ -573,7 +435,7 @@ static void test_merge_statistics(void **state) {
    *   total = Forward + 10 on each party -> max 55 60 45 35 50: sorted 35 45 50 55 60, median 50
    *   Other = total max − Forward max = 10 in every rep. */
   const double w0[] = {10, 50, 30, 20, 40}, w1[] = {45, 15, 35, 25, 5};
-  cJSON *a = log_new(0, "stats"), *b = log_new(1, "stats");
+  cJSON *a = party_log(0, "stats"), *b = party_log(1, "stats");
   for (int r = 0; r < 7; r++) {
     int warm = r < 2;
     double x0 = warm ? 1e6 : w0[r - 2], x1 = warm ? 1e6 : w1[r - 2];
@@ -631,17 +493,17 @@ static void test_merge_statistics(void **state) {
 static char *merge_refused(cJSON *a, cJSON *b, ff_status want) {
   char *pa = write_json(a), *pb = write_json(b);
   ff_breakdown *bd = NULL;
-  capture_begin();
+  capture c = capture_begin(2);
   ff_status st = ff_merge_logs(pa, pb, &bd);
-  char *err = capture_end();
+  char *err = capture_end(c);
   assert_int_equal(st, want);
   assert_null(bd);
   /* The command refuses the same logs with exit code 1. */
   char *out = tmp_path();
   char *argv[] = {"merge", pa, pb, "-o", out, NULL};
-  capture_begin();
+  c = capture_begin(2);
   int rc = ff_cmd_merge(5, argv);
-  free(capture_end());
+  free(capture_end(c));
   assert_int_equal(rc, FF_EXIT_FAIL);
   return err;
 }
@@ -717,7 +579,7 @@ static void test_refuse_tree_shape(void **state) {
   tnode n1[N_A + 1];
   memcpy(n1, A_P1, sizeof A_P1);
   n1[N_A] = (tnode){1, SOFTMAX, -1, 1, 0, 0, 0, 0, 0, 0, 0};
-  cJSON *b = log_new(1, "3f9c0a1b7d2e4c55");
+  cJSON *b = party_log(1, "3f9c0a1b7d2e4c55");
   log_rep(b, 1, &A_T1, A_P1, N_A, 2);
   log_rep(b, 0, &A_T1, n1, N_A + 1, 1);
   char *err = merge_refused(scen_a(0), b, FF_EMISMATCH);
@@ -725,7 +587,7 @@ static void test_refuse_tree_shape(void **state) {
   assert_non_null(strstr(err, "in party 1's log"));
   free(err);
   /* Party 0 has a node (its Reconstruct) that party 1 lacks: named with party 0. */
-  b = log_new(1, "3f9c0a1b7d2e4c55");
+  b = party_log(1, "3f9c0a1b7d2e4c55");
   log_rep(b, 1, &A_T1, A_P1, N_A, 2);
   log_rep(b, 0, &A_T1, A_P1, N_A - 1, 1);
   err = merge_refused(scen_a(0), b, FF_EMISMATCH);
@@ -752,9 +614,9 @@ static void test_refuse_malformed_truncated(void **state) {
   char *bad = write_text("{\n  \"schema\": \"fusefss.prof/1\",\n  \"run\": {,}\n}\n");
   char *good = write_json(scen_a(1));
   ff_breakdown *bd = NULL;
-  capture_begin();
+  capture c = capture_begin(2);
   ff_status st = ff_merge_logs(bad, good, &bd);
-  char *err = capture_end();
+  char *err = capture_end(c);
   assert_int_equal(st, FF_EFORMAT);
   assert_non_null(strstr(err, "line 3, column 12"));
   free(err);
@@ -765,16 +627,16 @@ static void test_refuse_malformed_truncated(void **state) {
   text[strlen(text) / 2] = 0;
   char *trunc = write_text(text);
   free(text);
-  capture_begin();
+  c = capture_begin(2);
   st = ff_merge_logs(trunc, good, &bd);
-  err = capture_end();
+  err = capture_end(c);
   assert_int_equal(st, FF_EFORMAT);
   assert_non_null(strstr(err, "truncated"));
   free(err);
   /* Empty file. */
-  capture_begin();
+  c = capture_begin(2);
   st = ff_merge_logs(write_text(""), good, &bd);
-  free(capture_end());
+  free(capture_end(c));
   assert_int_equal(st, FF_EFORMAT);
 }
 
@@ -784,9 +646,9 @@ static void test_refuse_missing_field_and_file(void **state) {
   cJSON_DeleteItemFromObject(cJSON_GetObjectItem(rep_item(b, 1), "total"), "sent_B");
   char *pb = write_json(b), *pa = write_json(scen_a(0));
   ff_breakdown *bd = NULL;
-  capture_begin();
+  capture c = capture_begin(2);
   ff_status st = ff_merge_logs(pa, pb, &bd);
-  char *err = capture_end();
+  char *err = capture_end(c);
   assert_int_equal(st, FF_EFORMAT);
   /* Names the field and the file. */
   assert_non_null(strstr(err, "reps[1].total.sent_B"));
@@ -797,9 +659,9 @@ static void test_refuse_missing_field_and_file(void **state) {
   err = merge_refused(scen_a(0), b, FF_EFORMAT);
   assert_non_null(strstr(err, "run.run_id"));
   free(err);
-  capture_begin();
+  c = capture_begin(2);
   st = ff_merge_logs("/nonexistent/prof_p0.json", pa, &bd);
-  err = capture_end();
+  err = capture_end(c);
   assert_int_equal(st, FF_ENOENT);
   assert_non_null(strstr(err, "/nonexistent/prof_p0.json"));
   free(err);
@@ -807,7 +669,7 @@ static void test_refuse_missing_field_and_file(void **state) {
 
 static void test_refuse_all_warmup(void **state) {
   (void)state;
-  cJSON *a = log_new(0, "w"), *b = log_new(1, "w");
+  cJSON *a = party_log(0, "w"), *b = party_log(1, "w");
   log_rep(a, 1, &A_T0, A_P0, N_A, 1);
   log_rep(b, 1, &A_T1, A_P1, N_A, 1);
   char *err = merge_refused(a, b, FF_EFORMAT);
@@ -826,7 +688,7 @@ static void test_cmd_merge(void **state) {
   ff_breakdown_free(bd);
   char *help[] = {"merge", "--help", NULL};
   assert_int_equal(ff_cmd_merge(2, help), FF_EXIT_OK);
-  capture_begin();
+  capture c = capture_begin(2);
   char *none[] = {"merge", NULL};
   assert_int_equal(ff_cmd_merge(1, none), FF_EXIT_USAGE);
   char *one[] = {"merge", a, NULL};
@@ -837,7 +699,7 @@ static void test_cmd_merge(void **state) {
   assert_int_equal(ff_cmd_merge(4, noval), FF_EXIT_USAGE);
   char *missing[] = {"merge", a, "/nonexistent/p1.json", NULL};
   assert_int_equal(ff_cmd_merge(3, missing), FF_EXIT_FAIL);
-  free(capture_end());
+  free(capture_end(c));
 }
 
 /* ---- the merged file and its loader ------------------------------------------------------------- */
@@ -889,9 +751,9 @@ static void test_loader_refusals(void **state) {
   ff_breakdown *bd = NULL;
   /* A per-party log is not a merged file. */
   char *log = write_json(scen_a(0));
-  capture_begin();
+  capture c = capture_begin(2);
   assert_int_equal(ff_breakdown_load(log, &bd), FF_EFORMAT);
-  char *err = capture_end();
+  char *err = capture_end(c);
   assert_non_null(strstr(err, "fusefss merge"));
   free(err);
   /* A merged file with a metric removed names the field. */
@@ -902,14 +764,14 @@ static void test_loader_refusals(void **state) {
   cJSON *n2 = cJSON_GetArrayItem(cJSON_GetObjectItem(rep1, "nodes"), 2);
   cJSON_DeleteItemFromObject(cJSON_GetObjectItem(n2, "excl"), "link_B");
   char *p = write_json(j);
-  capture_begin();
+  c = capture_begin(2);
   assert_int_equal(ff_breakdown_load(p, &bd), FF_EFORMAT);
-  err = capture_end();
+  err = capture_end(c);
   assert_non_null(strstr(err, "reps[1].nodes[2].excl.link_B"));
   free(err);
-  capture_begin();
+  c = capture_begin(2);
   assert_int_equal(ff_breakdown_load("/nonexistent/breakdown_merged.json", &bd), FF_ENOENT);
-  free(capture_end());
+  free(capture_end(c));
 }
 
 /* ---- groupings ---------------------------------------------------------------------------------- */
@@ -1090,7 +952,7 @@ static void test_cmd_report(void **state) {
   }
   char *plain[] = {"report", merged, NULL};
   assert_int_equal(ff_cmd_report(2, plain), FF_EXIT_OK);
-  capture_begin();
+  capture c = capture_begin(2);
   char *badby[] = {"report", merged, "--by", "colour", NULL};
   assert_int_equal(ff_cmd_report(4, badby), FF_EXIT_USAGE);
   char *badfmt[] = {"report", merged, "--format", "xml", NULL};
@@ -1101,13 +963,13 @@ static void test_cmd_report(void **state) {
   assert_int_equal(ff_cmd_report(2, perparty), FF_EXIT_FAIL);
   char *missing[] = {"report", "/nonexistent/breakdown_merged.json", NULL};
   assert_int_equal(ff_cmd_report(2, missing), FF_EXIT_FAIL);
-  free(capture_end());
+  free(capture_end(c));
   char *help[] = {"report", "-h", NULL};
   assert_int_equal(ff_cmd_report(2, help), FF_EXIT_OK);
 }
 
 int main(void) {
-  atexit(cleanup_tmp);
+  fixtures_init("test_merge");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stats_quantiles),
       cmocka_unit_test(test_merge_time_bytes_rounds),

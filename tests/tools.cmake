@@ -2,5 +2,6 @@
 # included by tests/CMakeLists.txt.
 #   test_merge:  stats, merge rules and refusals, the merged file and its loader, groupings, report
 #   test_amdahl: amdahl (in-run, --target, --micro) and project (seed/duplex, LAN/WAN/custom)
-ff_add_test(test_merge SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_merge.c DEPS ff_tools)
-ff_add_test(test_amdahl SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_amdahl.c DEPS ff_tools)
+#   fixtures.c:  what both share (temp files, output capture, the per-party log builder)
+ff_add_test(test_merge SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_merge.c ${CMAKE_CURRENT_LIST_DIR}/fixtures.c DEPS ff_tools)
+ff_add_test(test_amdahl SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_amdahl.c ${CMAKE_CURRENT_LIST_DIR}/fixtures.c DEPS ff_tools)

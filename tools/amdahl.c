@@ -122,11 +122,6 @@ int ff_amdahl_find(const ff_amdahl *a, const char *name) {
   return -1;
 }
 
-static double ff__median(const double *x, size_t n) {
-  ff_stats s;
-  return ff_stats_compute(x, n, &s) == FF_OK ? s.median : 0.0;
-}
-
 static double ff__ratio(double a, double b) {
   if (b > 0) return a / b;
   return a > 0 ? INFINITY : NAN;
@@ -174,8 +169,8 @@ static double ff__family_rest(const ff_breakdown *bd, const ff_grouping *g, cons
         if (!bd->reps[r].warmup) rest[k++] -= bd->reps[r].incl[i].v[FF_M_WALL];
     }
   }
-  *full_median = ff__median(full, n);
-  double m = ff__median(rest, n);
+  *full_median = ff_stats_median(full, n);
+  double m = ff_stats_median(rest, n);
   free(full);
   free(rest);
   return m;
@@ -194,7 +189,7 @@ static int ff__micro_speedup(const ff_breakdown *base, const ff_micro *micro, co
     const ff_micro_gate *mg = &micro->gates[i];
     if (strcmp(row->is_scope ? mg->scope : mg->family, row->name) != 0) continue;
     matched++;
-    double t_g = ff_breakdown_scope_values(base, mg->scope, FF_M_WALL, x) ? ff__median(x, n) : 0;
+    double t_g = ff_breakdown_scope_values(base, mg->scope, FF_M_WALL, x) ? ff_stats_median(x, n) : 0;
     double s[3] = {mg->s_median, mg->s_p25, mg->s_p75};
     sum_t += t_g;
     for (int q = 0; q < 3; q++) {
@@ -291,8 +286,8 @@ ff_status ff_amdahl_compute(const ff_breakdown *base, const ff_breakdown *cand, 
   for (size_t i = 0; i < out->n_rows; i++) {
     ff_amdahl_row *r = &out->rows[i];
     if (r->is_scope) {
-      r->t_base = ff_breakdown_scope_values(base, r->name, FF_M_WALL, xb) ? ff__median(xb, nb) : 0;
-      r->t_cand = ff_breakdown_scope_values(cand, r->name, FF_M_WALL, xc) ? ff__median(xc, nc) : 0;
+      r->t_base = ff_breakdown_scope_values(base, r->name, FF_M_WALL, xb) ? ff_stats_median(xb, nb) : 0;
+      r->t_cand = ff_breakdown_scope_values(cand, r->name, FF_M_WALL, xc) ? ff_stats_median(xc, nc) : 0;
       for (size_t j = 0; j < base->n_nodes; j++) {
         const ff_bd_node *nd = &base->nodes[j];
         if (strcmp(base->scopes[nd->scope].name, r->name) != 0) continue;

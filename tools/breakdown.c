@@ -616,7 +616,7 @@ static cJSON *ff__metrics_json(const ff_metrics *x) {
   return o;
 }
 
-static cJSON *ff__stats_json(const ff_stats *s) {
+cJSON *ff_stats_to_json(const ff_stats *s) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddNumberToObject(o, "median", s->median);
@@ -633,7 +633,7 @@ static cJSON *ff__row_stats_json(const ff_breakdown *bd, int row, int excl) {
   for (int m = 0; o && m < FF_M_COUNT; m++) {
     ff_stats s;
     ff_breakdown_stats(bd, row, excl, (ff_metric)m, &s);
-    cJSON_AddItemToObject(o, ff__metric_names[m], ff__stats_json(&s));
+    cJSON_AddItemToObject(o, ff__metric_names[m], ff_stats_to_json(&s));
   }
   return o;
 }

@@ -105,6 +105,8 @@ void ff_breakdown_free(ff_breakdown *bd);
 /* The merged document (with a stats block computed by ff_breakdown_stats); caller frees. */
 cJSON *ff_breakdown_to_json(const ff_breakdown *bd);
 ff_status ff_breakdown_write(const ff_breakdown *bd, const char *path);
+/* {median, p25, p75, min, max, n}, as in the stats block of the merged file; caller frees. */
+cJSON *ff_stats_to_json(const ff_stats *s);
 
 /* Reads and parses a JSON file. `what` names it in messages ("per-party log"). Malformed or
  * truncated JSON is reported with cJSON's error position as line:column. */

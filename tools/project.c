@@ -31,26 +31,21 @@ int ff_convention_parse(const char *s) {
 ff_network ff_network_lan(void) { return (ff_network){"LAN", 1e9, 0.5e6}; }
 ff_network ff_network_wan(void) { return (ff_network){"WAN", 4e8, 4e6}; }
 
-static double ff__median(const double *x, size_t n) {
-  ff_stats s;
-  return ff_stats_compute(x, n, &s) == FF_OK ? s.median : 0.0;
-}
-
 /* Fills a row from per-repetition metrics (n counted reps). */
 static void ff__project_row(const ff_metrics *m, size_t n, const ff_network *net, ff_convention conv, double *tmp,
                             ff_proj_row *row) {
   for (size_t k = 0; k < n; k++) tmp[k] = m[k].v[FF_M_COMP];
-  row->comp_ns = ff__median(tmp, n);
+  row->comp_ns = ff_stats_median(tmp, n);
   for (size_t k = 0; k < n; k++)
     tmp[k] = conv == FF_CONV_SEED ? m[k].v[FF_M_LINK] : fmax(m[k].v[FF_M_SENT_P0], m[k].v[FF_M_SENT_P1]);
-  row->bytes_B = ff__median(tmp, n);
+  row->bytes_B = ff_stats_median(tmp, n);
   row->bytes_ns = (conv == FF_CONV_SEED ? 2.0 : 1.0) * row->bytes_B / net->bw_Bps * 1e9;
   for (size_t k = 0; k < n; k++) tmp[k] = m[k].v[FF_M_ROUNDS];
-  row->rounds = ff__median(tmp, n);
+  row->rounds = ff_stats_median(tmp, n);
   row->lat_ns = row->rounds * net->lat_ns;
   row->T_ns = row->comp_ns + row->bytes_ns + row->lat_ns;
   for (size_t k = 0; k < n; k++) tmp[k] = m[k].v[FF_M_WALL];
-  row->wall_ns = ff__median(tmp, n);
+  row->wall_ns = ff_stats_median(tmp, n);
 }
 
 ff_status ff_project_compute(const ff_breakdown *bd, const ff_network *net, ff_convention conv, ff_group_by by,
@@ -141,16 +136,10 @@ static void ff__print_md(FILE *f, const ff_projection *p) {
   for (size_t i = 0; i < p->n_rows; i++) {
     const ff_proj_row *r = &p->rows[i];
     char lab[256], rd[32], sh[16];
-    if (p->by == FF_GROUP_SCOPE && strcmp(r->key, "Other") != 0) {
-      const char *slash = strrchr(r->key, '/');
-      size_t off = 0;
-      lab[0] = 0;
-      for (int k = 0; k < r->depth && off + 4 < sizeof lab; k++)
-        off += (size_t)snprintf(lab + off, sizeof lab - off, "· ");
-      snprintf(lab + off, sizeof lab - off, "%s", slash ? slash + 1 : r->key);
-    } else {
+    if (p->by == FF_GROUP_SCOPE && strcmp(r->key, "Other") != 0)
+      ff_report_scope_label(r->key, r->depth, lab, sizeof lab);
+    else
       snprintf(lab, sizeof lab, "%s", r->key);
-    }
     snprintf(rd, sizeof rd, "%.0f", r->rounds);
     snprintf(sh, sizeof sh, "%.1f%%", t->T_ns > 0 ? 100.0 * r->T_ns / t->T_ns : 0.0);
     ff_md_table_row(&tb, (const char *[]){lab, ff_fmt_ns(r->comp_ns, a, sizeof a),

@@ -193,16 +193,21 @@ static const char *ff__fmt_count(double v, char *buf, size_t n) {
   return buf;
 }
 
+const char *ff_report_scope_label(const char *path, int depth, char *buf, size_t n) {
+  const char *slash = strrchr(path, '/');
+  size_t off = 0;
+  buf[0] = 0;
+  for (int d = 0; d < depth && off + 4 < n; d++) off += (size_t)snprintf(buf + off, n - off, "· ");
+  snprintf(buf + off, n - off, "%s", slash ? slash + 1 : path);
+  return buf;
+}
+
 /* The row's label in the Markdown table: by scope the last path component indented by depth. */
 static const char *ff__row_label(const ff_report *r, const ff_report_row *row, char *buf, size_t n) {
   if (row->node == FF_BD_OTHER) {
     snprintf(buf, n, "Other (unattributed)");
   } else if (r->by == FF_GROUP_SCOPE) {
-    const char *slash = strrchr(row->key, '/');
-    size_t off = 0;
-    buf[0] = 0;
-    for (int d = 0; d < row->depth && off + 4 < n; d++) off += (size_t)snprintf(buf + off, n - off, "· ");
-    snprintf(buf + off, n - off, "%s", slash ? slash + 1 : row->key);
+    ff_report_scope_label(row->key, row->depth, buf, n);
   } else if (r->by == FF_GROUP_LAYER && strcmp(row->key, "none") != 0 && strcmp(row->key, "Other") != 0) {
     snprintf(buf, n, "Layer %s", row->key);
   } else {
@@ -284,17 +289,6 @@ static void ff__print_csv(FILE *f, const ff_report *r) {
   }
 }
 
-static cJSON *ff__stats_obj(const ff_stats *s) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "median", s->median);
-  cJSON_AddNumberToObject(o, "p25", s->p25);
-  cJSON_AddNumberToObject(o, "p75", s->p75);
-  cJSON_AddNumberToObject(o, "min", s->min);
-  cJSON_AddNumberToObject(o, "max", s->max);
-  cJSON_AddNumberToObject(o, "n", (double)s->n);
-  return o;
-}
-
 static void ff__print_json(FILE *f, const ff_breakdown *bd, const ff_report *r) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "schema", "fusefss.report/1");
@@ -310,9 +304,9 @@ static void ff__print_json(FILE *f, const ff_breakdown *bd, const ff_report *r) 
   cJSON_AddNumberToObject(root, "reps_counted", (double)r->reps_counted);
   cJSON_AddNumberToObject(root, "reps_warmup", (double)r->reps_warmup);
   cJSON *tot = cJSON_AddObjectToObject(root, "total");
-  cJSON_AddItemToObject(tot, "wall_ns", ff__stats_obj(&r->total_wall));
-  cJSON_AddItemToObject(tot, "link_B", ff__stats_obj(&r->total_link));
-  cJSON_AddItemToObject(tot, "rounds", ff__stats_obj(&r->total_rounds));
+  cJSON_AddItemToObject(tot, "wall_ns", ff_stats_to_json(&r->total_wall));
+  cJSON_AddItemToObject(tot, "link_B", ff_stats_to_json(&r->total_link));
+  cJSON_AddItemToObject(tot, "rounds", ff_stats_to_json(&r->total_rounds));
   cJSON *rows = cJSON_AddArrayToObject(root, "rows");
   for (size_t i = 0; i < r->n_rows; i++) {
     const ff_report_row *w = &r->rows[i];
@@ -320,16 +314,16 @@ static void ff__print_json(FILE *f, const ff_breakdown *bd, const ff_report *r) 
     cJSON_AddStringToObject(o, "key", w->key);
     cJSON_AddNumberToObject(o, "depth", w->depth);
     cJSON_AddBoolToObject(o, "unattributed", w->node == FF_BD_OTHER);
-    cJSON_AddItemToObject(o, "time_ns", ff__stats_obj(&w->time));
+    cJSON_AddItemToObject(o, "time_ns", ff_stats_to_json(&w->time));
     cJSON_AddNumberToObject(o, "share_pct", w->share);
-    cJSON_AddItemToObject(o, "excl_ns", ff__stats_obj(&w->excl));
-    cJSON_AddItemToObject(o, "link_B", ff__stats_obj(&w->link));
-    cJSON_AddItemToObject(o, "sent_B_p0", ff__stats_obj(&w->sent_p0));
-    cJSON_AddItemToObject(o, "sent_B_p1", ff__stats_obj(&w->sent_p1));
-    cJSON_AddItemToObject(o, "rounds", ff__stats_obj(&w->rounds));
-    cJSON_AddItemToObject(o, "calls", ff__stats_obj(&w->calls));
-    cJSON_AddItemToObject(o, "wait_ns", ff__stats_obj(&w->wait));
-    cJSON_AddItemToObject(o, "skew_ns", ff__stats_obj(&w->skew));
+    cJSON_AddItemToObject(o, "excl_ns", ff_stats_to_json(&w->excl));
+    cJSON_AddItemToObject(o, "link_B", ff_stats_to_json(&w->link));
+    cJSON_AddItemToObject(o, "sent_B_p0", ff_stats_to_json(&w->sent_p0));
+    cJSON_AddItemToObject(o, "sent_B_p1", ff_stats_to_json(&w->sent_p1));
+    cJSON_AddItemToObject(o, "rounds", ff_stats_to_json(&w->rounds));
+    cJSON_AddItemToObject(o, "calls", ff_stats_to_json(&w->calls));
+    cJSON_AddItemToObject(o, "wait_ns", ff_stats_to_json(&w->wait));
+    cJSON_AddItemToObject(o, "skew_ns", ff_stats_to_json(&w->skew));
     cJSON_AddItemToArray(rows, o);
   }
   cJSON *cov = cJSON_AddObjectToObject(root, "coverage");

@@ -41,6 +41,9 @@ void ff_report_free(ff_report *r);
 
 /* "run ID · tool T · workload {...} · backend B · N reps counted (W warm-up excluded)" into buf. */
 const char *ff_report_header(const ff_breakdown *bd, char *buf, size_t n);
+/* A scope path's label in a by-scope table: its last component, indented "· " per level of depth,
+ * into buf (returns buf). */
+const char *ff_report_scope_label(const char *path, int depth, char *buf, size_t n);
 
 /* A Markdown table with padded columns: the first row added is the header; align has one character
  * per column, 'l' or 'r'. */

@@ -51,3 +51,8 @@ ff_status ff_stats_compute(const double *x, size_t n, ff_stats *out) {
   if (s != stack_buf) free(s);
   return FF_OK;
 }
+
+double ff_stats_median(const double *x, size_t n) {
+  ff_stats s;
+  return ff_stats_compute(x, n, &s) == FF_OK ? s.median : 0.0;
+}

@@ -21,5 +21,7 @@ double ff_quantile_sorted(const double *sorted, size_t n, double q);
 /* Statistics of x[0..n). x is not modified. n == 0 gives FF_EINVAL and *out zeroed; a NaN in x gives
  * FF_EINVAL. */
 ff_status ff_stats_compute(const double *x, size_t n, ff_stats *out);
+/* The median of x[0..n), or 0 where ff_stats_compute fails (no values, a NaN). */
+double ff_stats_median(const double *x, size_t n);
 
 #endif
