@@ -1,0 +1,822 @@
+/* Key streams (DESIGN.md §2, "Dealer modes"): a writer and a reader over memory or a file, framed in
+ * CRC32C-checked chunks with a CRC-checked header and trailer. The format is described in
+ * core/keystream.h and docs/keystream.md. Test: tests/test_keystream.c. */
+#include "core/keystream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#define FF__HAVE_SSE42_CRC 1
+#else
+#define FF__HAVE_SSE42_CRC 0
+#endif
+
+#include "core/log.h"
+
+#define FF__KS_FIXED 72u                         /* header bytes before the metadata */
+#define FF__KS_HEADER_OVERHEAD (FF__KS_FIXED + 4u) /* ... and the header CRC after it */
+#define FF__KS_TRAILER 32u
+#define FF__KS_INCOMPLETE UINT64_MAX             /* payload size while the dealer is still writing */
+#define FF__KS_PAYLOAD_MAX (UINT64_C(1) << 56)   /* keeps every offset computation far from overflow */
+
+static const uint8_t ff__ks_magic[8] = {'F', 'F', 'K', 'E', 'Y', 'S', 0, 1};
+static const uint8_t ff__ks_end_magic[8] = {'F', 'F', 'K', 'E', 'Y', 'E', 'N', 'D'};
+
+typedef enum { FF__KS_WRITE_MEM, FF__KS_WRITE_FILE, FF__KS_READ_MEM, FF__KS_READ_FILE } ff__ks_mode;
+
+struct ff_keystream {
+  ff__ks_mode mode;
+  char *name;               /* path or "<memory>" */
+  char *label;              /* "key file 'path'" or "in-memory key stream", for messages */
+  /* header */
+  int party;
+  char run_id[FF_KEYSTREAM_RUN_ID_MAX + 1];
+  char *meta;               /* NUL-terminated, meta_len bytes before the NUL */
+  size_t meta_len;
+  uint32_t chunk_size;
+  uint32_t header_size;
+  uint64_t payload_size;    /* reader: from the header; writer: bytes written so far */
+  uint64_t n_chunks;        /* reader: chunks in the stream; writer: chunks sealed so far */
+  /* progress */
+  uint64_t offset;          /* encoded bytes consumed (reader) or sealed (writer): the next chunk's offset */
+  uint64_t pos;             /* payload bytes read (reader) or written (writer) */
+  uint64_t chunk_index;     /* reader: chunks loaded so far */
+  uint64_t loaded;          /* reader: payload bytes loaded so far (the end of the current chunk) */
+  uint32_t crc_of_crcs;     /* running CRC32C over the chunk CRCs, checked against the trailer */
+  ff_status broken;         /* a failure that makes the stream unusable (sticky) */
+  FILE *f;
+  uint8_t *chunk;           /* (chunk_size) file writer: the chunk being filled; file reader: the loaded chunk */
+  size_t fill;              /* writer: bytes of the current, unsealed chunk */
+  /* memory writer */
+  uint8_t *mem;             /* (mem_cap) the encoded stream so far */
+  size_t mem_len, mem_cap;
+  int fsync, finished;
+  /* reader */
+  const uint8_t *src;       /* (src_len) memory reader: the encoded stream, borrowed */
+  size_t src_len;
+  const uint8_t *cur;       /* (cur_len) the loaded chunk's payload; cur_pos bytes of it already read */
+  size_t cur_len, cur_pos;
+  uint64_t encoded_size;    /* reader: the size the header implies */
+};
+
+/* --- CRC32C -------------------------------------------------------------------------------------- */
+
+int ff_crc32c_supported(void) {
+#if FF__HAVE_SSE42_CRC
+  return __builtin_cpu_supports("sse4.2") != 0;
+#else
+  return 0;
+#endif
+}
+
+#if FF__HAVE_SSE42_CRC
+/* One dependent crc32 per 8 bytes (about 8 GB/s): each chunk is checked once, when it is loaded, so
+ * this is far below the cost of reading it from disk or copying it to the GPU. */
+__attribute__((target("sse4.2"))) static uint32_t ff__crc32c_sse42(uint32_t crc, const uint8_t *p, size_t n) {
+  uint64_t c = (uint32_t)~crc;
+  while (n > 0 && ((uintptr_t)p & 7u)) {
+    c = _mm_crc32_u8((uint32_t)c, *p++);
+    n--;
+  }
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8); /* x86 is little-endian: the byte order CRC32C expects */
+    c = _mm_crc32_u64(c, v);
+  }
+  while (n-- > 0) c = _mm_crc32_u8((uint32_t)c, *p++);
+  return ~(uint32_t)c;
+}
+#endif
+
+uint32_t ff_crc32c(uint32_t crc, const void *data, size_t n) {
+#if FF__HAVE_SSE42_CRC
+  return ff__crc32c_sse42(crc, (const uint8_t *)data, n);
+#else
+  (void)data;
+  (void)n;
+  return crc; /* unreachable: every key stream refuses to start without ff_crc32c_supported() */
+#endif
+}
+
+static ff_status ff__ks_check_cpu(void) {
+  if (ff_crc32c_supported()) return FF_OK;
+  FF_ERROR("key streams need the SSE4.2 CRC32C instruction (x86-64), which this CPU does not have");
+  return FF_ENOTSUP;
+}
+
+/* --- Little-endian fields ------------------------------------------------------------------------ */
+
+static void ff__put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void ff__put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t ff__get32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static uint64_t ff__get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static uint64_t ff__ks_chunks_of(uint64_t payload, uint32_t chunk_size) {
+  return payload / chunk_size + (payload % chunk_size != 0);
+}
+
+/* --- Common ---------------------------------------------------------------------------------------- */
+
+static ff_keystream *ff__ks_alloc(ff__ks_mode mode, const char *path) {
+  ff_keystream *ks = calloc(1, sizeof *ks);
+  if (!ks) return NULL;
+  ks->mode = mode;
+  const char *name = path ? path : "<memory>";
+  size_t len = strlen(name);
+  ks->name = malloc(len + 1);
+  ks->label = malloc(len + 16);
+  if (!ks->name || !ks->label) {
+    free(ks->name);
+    free(ks->label);
+    free(ks);
+    return NULL;
+  }
+  memcpy(ks->name, name, len + 1);
+  if (path)
+    snprintf(ks->label, len + 16, "key file '%s'", path);
+  else
+    snprintf(ks->label, len + 16, "in-memory key stream");
+  return ks;
+}
+
+static int ff__ks_is_writer(const ff_keystream *ks) {
+  return ks->mode == FF__KS_WRITE_MEM || ks->mode == FF__KS_WRITE_FILE;
+}
+
+ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
+  if (!ks) return FF_OK;
+  ff_status st = FF_OK;
+  /* A broken stream has reported its error already; unread bytes are then no news. */
+  if (!ff__ks_is_writer(ks) && (flags & FF_KEYSTREAM_CHECK_CONSUMED) && !ks->broken && ks->pos < ks->payload_size) {
+    FF_ERROR("%s holds %llu unread key bytes: this party consumed %llu of %llu, so the dealer and this party "
+             "ran different model graphs (another model, shape or suite)",
+             ks->label, (unsigned long long)(ks->payload_size - ks->pos), (unsigned long long)ks->pos,
+             (unsigned long long)ks->payload_size);
+    st = FF_EMISMATCH;
+  }
+  if (ks->f) fclose(ks->f);
+  free(ks->name);
+  free(ks->label);
+  free(ks->meta);
+  free(ks->chunk);
+  free(ks->mem);
+  free(ks);
+  return st;
+}
+
+int ff_keystream_party(const ff_keystream *ks) { return ks->party; }
+const char *ff_keystream_run_id(const ff_keystream *ks) { return ks->run_id; }
+uint32_t ff_keystream_chunk_size(const ff_keystream *ks) { return ks->chunk_size; }
+const char *ff_keystream_name(const ff_keystream *ks) { return ks->name; }
+uint64_t ff_keystream_size(const ff_keystream *ks) { return ks->payload_size; }
+uint64_t ff_keystream_payload_bytes(const ff_keystream *ks) { return ks->pos; }
+
+const char *ff_keystream_meta(const ff_keystream *ks, size_t *len) {
+  if (len) *len = ks->meta_len;
+  return ks->meta;
+}
+
+uint64_t ff_keystream_encoded_bytes(const ff_keystream *ks) {
+  return ff__ks_is_writer(ks) ? ks->offset + ks->fill : ks->encoded_size;
+}
+
+uint64_t ff_keystream_remaining(const ff_keystream *ks) {
+  return ff__ks_is_writer(ks) ? 0 : ks->payload_size - ks->pos;
+}
+
+ff_status ff_keystream_expect(const ff_keystream *ks, int party, const char *run_id, const char *meta) {
+  if (party >= 0 && party != ks->party) {
+    FF_ERROR("%s holds the keys of party %d, but this process is party %d", ks->label, ks->party, party);
+    return FF_EMISMATCH;
+  }
+  if (run_id && strcmp(run_id, ks->run_id) != 0) {
+    FF_ERROR("%s belongs to run '%s', but this is run '%s'", ks->label, ks->run_id, run_id);
+    return FF_EMISMATCH;
+  }
+  if (meta && strcmp(meta, ks->meta) != 0) {
+    FF_ERROR("%s was made for another model or shape: its metadata is '%.400s', this run's is '%.400s'", ks->label,
+             ks->meta, meta);
+    return FF_EMISMATCH;
+  }
+  return FF_OK;
+}
+
+/* The header with the current payload size, into hdr (header_size bytes). */
+static void ff__ks_encode_header(const ff_keystream *ks, uint64_t payload_size, uint8_t *hdr) {
+  memset(hdr, 0, ks->header_size);
+  memcpy(hdr, ff__ks_magic, 8);
+  ff__put32(hdr + 8, FF_KEYSTREAM_VERSION);
+  ff__put32(hdr + 12, ks->header_size);
+  ff__put32(hdr + 16, (uint32_t)ks->party);
+  ff__put32(hdr + 20, ks->chunk_size);
+  ff__put64(hdr + 24, payload_size);
+  memcpy(hdr + 32, ks->run_id, strlen(ks->run_id));
+  ff__put32(hdr + 64, (uint32_t)ks->meta_len);
+  ff__put32(hdr + 68, 0);
+  memcpy(hdr + FF__KS_FIXED, ks->meta, ks->meta_len);
+  ff__put32(hdr + FF__KS_FIXED + ks->meta_len, ff_crc32c(0, hdr, FF__KS_FIXED + ks->meta_len));
+}
+
+/* --- Writer ----------------------------------------------------------------------------------------- */
+
+static ff_status ff__ks_mem_reserve(ff_keystream *ks, size_t more) {
+  if (more <= ks->mem_cap - ks->mem_len) return FF_OK;
+  if (more > SIZE_MAX / 2 - ks->mem_len) {
+    FF_ERROR("%s cannot grow beyond %zu bytes", ks->label, ks->mem_len);
+    return FF_ENOMEM;
+  }
+  size_t cap = ks->mem_cap ? ks->mem_cap : 4096;
+  while (cap - ks->mem_len < more) cap *= 2;
+  uint8_t *mem = realloc(ks->mem, cap);
+  if (!mem) {
+    FF_ERROR("cannot grow the %s to %zu bytes", ks->label, cap);
+    return FF_ENOMEM;
+  }
+  ks->mem = mem;
+  ks->mem_cap = cap;
+  return FF_OK;
+}
+
+/* Appends encoded bytes to the memory buffer or the file; a failure breaks the writer. */
+static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
+  if (ks->mode == FF__KS_WRITE_MEM) {
+    ff_status st = ff__ks_mem_reserve(ks, n);
+    if (st) return ks->broken = st;
+    memcpy(ks->mem + ks->mem_len, data, n);
+    ks->mem_len += n;
+    return FF_OK;
+  }
+  if (n && fwrite(data, 1, n, ks->f) != n) {
+    FF_ERROR("cannot write %s at byte %llu: %s", ks->label, (unsigned long long)ks->offset, strerror(errno));
+    return ks->broken = FF_EIO;
+  }
+  return FF_OK;
+}
+
+/* Ends the current chunk: its len payload bytes are at data (file writer) or already at the end of the
+ * memory buffer (data NULL); appends their CRC. */
+static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) {
+  ff_status st;
+  uint8_t crc_le[4];
+  if (ks->mode == FF__KS_WRITE_MEM) {
+    ff__put32(crc_le, ff_crc32c(0, ks->mem + ks->mem_len - len, len));
+  } else {
+    ff__put32(crc_le, ff_crc32c(0, data, len));
+    if ((st = ff__ks_emit(ks, data, len))) return st;
+  }
+  if ((st = ff__ks_emit(ks, crc_le, 4))) return st;
+  ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, crc_le, 4);
+  ks->n_chunks++;
+  ks->offset += len + 4;
+  ks->fill = 0;
+  return FF_OK;
+}
+
+static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, ff_keystream **out) {
+  if (!out) return FF_EINVAL;
+  *out = NULL;
+  ff_status st = ff__ks_check_cpu();
+  if (st) return st;
+  if (!p) {
+    FF_ERROR("ff_keystream_create: no parameters given");
+    return FF_EINVAL;
+  }
+  const char *run_id = p->run_id ? p->run_id : "";
+  const char *meta = p->meta ? p->meta : "";
+  size_t run_len = strlen(run_id), meta_len = strlen(meta);
+  uint32_t chunk_size = p->chunk_size ? p->chunk_size : FF_KEYSTREAM_CHUNK_DEFAULT;
+  if (p->party != 0 && p->party != 1) {
+    FF_ERROR("a key stream is for party 0 or 1, not %d", p->party);
+    return FF_EINVAL;
+  }
+  if (run_len > FF_KEYSTREAM_RUN_ID_MAX) {
+    FF_ERROR("run id '%s' has %zu characters; a key stream holds at most %d", run_id, run_len, FF_KEYSTREAM_RUN_ID_MAX);
+    return FF_EINVAL;
+  }
+  if (meta_len > FF_KEYSTREAM_META_MAX) {
+    FF_ERROR("key stream metadata has %zu bytes; at most %d fit in the header", meta_len, FF_KEYSTREAM_META_MAX);
+    return FF_EINVAL;
+  }
+  if (chunk_size > FF_KEYSTREAM_CHUNK_MAX) {
+    FF_ERROR("key stream chunk size %u is above the maximum %u", chunk_size, FF_KEYSTREAM_CHUNK_MAX);
+    return FF_EINVAL;
+  }
+
+  ff_keystream *ks = ff__ks_alloc(path ? FF__KS_WRITE_FILE : FF__KS_WRITE_MEM, path);
+  uint8_t *hdr = NULL;
+  if (!ks) goto nomem;
+  ks->party = p->party;
+  memcpy(ks->run_id, run_id, run_len + 1);
+  ks->meta_len = meta_len;
+  ks->chunk_size = chunk_size;
+  ks->header_size = FF__KS_HEADER_OVERHEAD + (uint32_t)meta_len;
+  ks->fsync = p->fsync;
+  ks->meta = malloc(meta_len + 1);
+  hdr = malloc(ks->header_size);
+  if (!ks->meta || !hdr) goto nomem;
+  memcpy(ks->meta, meta, meta_len + 1);
+  if (path) {
+    ks->chunk = malloc(chunk_size);
+    if (!ks->chunk) goto nomem;
+    ks->f = fopen(path, "wb");
+    if (!ks->f) {
+      int err = errno;
+      FF_ERROR("cannot create key file '%s': %s", path, strerror(err));
+      st = err == ENOENT ? FF_ENOENT : FF_EIO;
+      goto fail;
+    }
+  }
+  /* Marked incomplete until ff_keystream_finish writes the real payload size. */
+  ff__ks_encode_header(ks, FF__KS_INCOMPLETE, hdr);
+  if ((st = ff__ks_emit(ks, hdr, ks->header_size))) goto fail;
+  ks->offset = ks->header_size;
+  free(hdr);
+  *out = ks;
+  return FF_OK;
+
+nomem:
+  FF_ERROR("out of memory creating a key stream");
+  st = FF_ENOMEM;
+fail:
+  free(hdr);
+  ff_keystream_close(ks, 0);
+  return st;
+}
+
+ff_status ff_keystream_create_mem(const ff_keystream_params *p, ff_keystream **out) {
+  return ff__ks_create(NULL, p, out);
+}
+
+ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *p, ff_keystream **out) {
+  if (!path) {
+    if (out) *out = NULL;
+    FF_ERROR("ff_keystream_create_file: no path given");
+    return FF_EINVAL;
+  }
+  return ff__ks_create(path, p, out);
+}
+
+static ff_status ff__ks_writable(ff_keystream *ks, const char *what) {
+  if (!ff__ks_is_writer(ks)) {
+    FF_ERROR("%s on %s, which is open for reading", what, ks->label);
+    return FF_ESTATE;
+  }
+  if (ks->finished) {
+    FF_ERROR("%s on %s, which is already finished", what, ks->label);
+    return FF_ESTATE;
+  }
+  if (ks->broken) {
+    FF_ERROR("%s on %s, which is unusable after an earlier error", what, ks->label);
+    return ks->broken;
+  }
+  return FF_OK;
+}
+
+ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n) {
+  if (!ks || (n && !src)) return FF_EINVAL;
+  ff_status st = ff__ks_writable(ks, "ff_keystream_write");
+  if (st) return st;
+  const uint8_t *s = src;
+  while (n > 0) {
+    if (ks->mode == FF__KS_WRITE_FILE && ks->fill == 0 && n >= ks->chunk_size) {
+      /* A whole chunk straight from the caller's buffer, without a copy. */
+      if ((st = ff__ks_seal(ks, s, ks->chunk_size))) return st;
+      s += ks->chunk_size;
+      n -= ks->chunk_size;
+      ks->pos += ks->chunk_size;
+      continue;
+    }
+    size_t take = ks->chunk_size - ks->fill;
+    if (take > n) take = n;
+    if (ks->mode == FF__KS_WRITE_MEM) {
+      if ((st = ff__ks_emit(ks, s, take))) return st;
+    } else {
+      memcpy(ks->chunk + ks->fill, s, take);
+    }
+    ks->fill += take;
+    ks->pos += take;
+    s += take;
+    n -= take;
+    if (ks->fill == ks->chunk_size && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
+  }
+  ks->payload_size = ks->pos;
+  return FF_OK;
+}
+
+ff_status ff_keystream_finish(ff_keystream *ks) {
+  if (!ks) return FF_EINVAL;
+  ff_status st = ff__ks_writable(ks, "ff_keystream_finish");
+  if (st) return st;
+  if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
+  ks->payload_size = ks->pos;
+
+  uint8_t trailer[FF__KS_TRAILER];
+  memcpy(trailer, ff__ks_end_magic, 8);
+  ff__put64(trailer + 8, ks->payload_size);
+  ff__put64(trailer + 16, ks->n_chunks);
+  ff__put32(trailer + 24, ks->crc_of_crcs);
+  ff__put32(trailer + 28, ff_crc32c(0, trailer, 28));
+  if ((st = ff__ks_emit(ks, trailer, sizeof trailer))) return st;
+  ks->offset += sizeof trailer;
+
+  uint8_t *hdr = malloc(ks->header_size);
+  if (!hdr) {
+    FF_ERROR("out of memory finishing %s", ks->label);
+    return ks->broken = FF_ENOMEM;
+  }
+  ff__ks_encode_header(ks, ks->payload_size, hdr);
+  if (ks->mode == FF__KS_WRITE_MEM) {
+    memcpy(ks->mem, hdr, ks->header_size);
+    free(hdr);
+    ks->finished = 1;
+    return FF_OK;
+  }
+
+  FILE *f = ks->f;
+  ks->f = NULL;
+  int ok = fflush(f) == 0 && fseek(f, 0, SEEK_SET) == 0 && fwrite(hdr, 1, ks->header_size, f) == ks->header_size &&
+           fflush(f) == 0;
+  const char *step = "write";
+  if (ok && ks->fsync && fsync(fileno(f)) != 0) {
+    ok = 0;
+    step = "fsync";
+  }
+  int err = errno;
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    err = errno;
+    step = "close";
+  }
+  free(hdr);
+  if (!ok) {
+    FF_ERROR("cannot %s %s: %s", step, ks->label, strerror(err));
+    return ks->broken = FF_EIO;
+  }
+  ks->finished = 1;
+  return FF_OK;
+}
+
+ff_status ff_keystream_mem_image(const ff_keystream *ks, const void **data, size_t *size) {
+  if (!ks || !data || !size) return FF_EINVAL;
+  if (ks->mode != FF__KS_WRITE_MEM || !ks->finished) {
+    FF_ERROR("%s has no memory image: it is not a finished in-memory writer", ks->label);
+    return FF_ESTATE;
+  }
+  *data = ks->mem;
+  *size = ks->mem_len;
+  return FF_OK;
+}
+
+/* --- Reader ----------------------------------------------------------------------------------------- */
+
+/* Up to n encoded bytes at the reader's offset into dst; *got says how many there were. */
+static ff_status ff__ks_pull(ff_keystream *ks, void *dst, size_t n, size_t *got) {
+  if (ks->mode == FF__KS_READ_MEM) {
+    size_t left = ks->offset < ks->src_len ? ks->src_len - (size_t)ks->offset : 0;
+    *got = n < left ? n : left;
+    memcpy(dst, ks->src + ks->offset, *got);
+  } else {
+    *got = fread(dst, 1, n, ks->f);
+    if (*got < n && ferror(ks->f)) {
+      FF_ERROR("cannot read %s at byte %llu: %s", ks->label, (unsigned long long)(ks->offset + *got), strerror(errno));
+      return ks->broken = FF_EIO;
+    }
+  }
+  ks->offset += *got;
+  return FF_OK;
+}
+
+/* Where byte offset `at` of the encoded stream falls, in words, for truncation messages. */
+static void ff__ks_where(const ff_keystream *ks, uint64_t at, char *buf, size_t n) {
+  if (at < ks->header_size) {
+    snprintf(buf, n, "inside the header");
+    return;
+  }
+  uint64_t p = at - ks->header_size, stride = (uint64_t)ks->chunk_size + 4;
+  uint64_t chunk_bytes = ks->payload_size + 4 * ks->n_chunks;
+  if (p >= chunk_bytes) {
+    uint64_t q = p - chunk_bytes;
+    snprintf(buf, n, "%s", q == 0 ? "at a chunk boundary: after the last chunk, where the trailer starts"
+                           : q < FF__KS_TRAILER ? "inside the trailer" : "after the trailer");
+    return;
+  }
+  uint64_t k = p / stride, r = p % stride;
+  uint64_t len = k + 1 == ks->n_chunks ? ks->payload_size - k * ks->chunk_size : ks->chunk_size;
+  if (r == 0)
+    snprintf(buf, n, "at a chunk boundary: chunk %llu (payload offset %llu) is missing", (unsigned long long)k,
+             (unsigned long long)(k * ks->chunk_size));
+  else if (r < len)
+    snprintf(buf, n, "inside chunk %llu (payload offset %llu)", (unsigned long long)k,
+             (unsigned long long)(k * ks->chunk_size + r));
+  else
+    snprintf(buf, n, "inside the CRC of chunk %llu", (unsigned long long)k);
+}
+
+static ff_status ff__ks_read_trailer(ff_keystream *ks) {
+  uint8_t t[FF__KS_TRAILER];
+  uint64_t at = ks->offset;
+  size_t got;
+  ff_status st = ff__ks_pull(ks, t, sizeof t, &got);
+  if (st) return st;
+  if (got < sizeof t) {
+    FF_ERROR("%s is truncated: the trailer at file offset %llu has %zu of its %u bytes (after chunk %llu)", ks->label,
+             (unsigned long long)at, got, FF__KS_TRAILER, (unsigned long long)ks->n_chunks);
+    return ks->broken = FF_EFORMAT;
+  }
+  uint32_t stored = ff__get32(t + 28), computed = ff_crc32c(0, t, 28);
+  if (memcmp(t, ff__ks_end_magic, 8) != 0 || stored != computed) {
+    FF_ERROR("%s is corrupted: the trailer at file offset %llu fails its check (CRC32C stored 0x%08x, computed 0x%08x)",
+             ks->label, (unsigned long long)at, stored, computed);
+    return ks->broken = FF_EFORMAT;
+  }
+  uint64_t t_payload = ff__get64(t + 8), t_chunks = ff__get64(t + 16);
+  if (t_payload != ks->payload_size || t_chunks != ks->n_chunks) {
+    FF_ERROR("%s is corrupted: its trailer (file offset %llu) says %llu key bytes in %llu chunks, its header %llu in "
+             "%llu", ks->label, (unsigned long long)at, (unsigned long long)t_payload, (unsigned long long)t_chunks,
+             (unsigned long long)ks->payload_size, (unsigned long long)ks->n_chunks);
+    return ks->broken = FF_EFORMAT;
+  }
+  if (ff__get32(t + 24) != ks->crc_of_crcs) {
+    FF_ERROR("%s is corrupted: its %llu chunks are each intact but do not match the trailer (file offset %llu): "
+             "chunks were dropped, repeated or reordered",
+             ks->label, (unsigned long long)ks->n_chunks, (unsigned long long)at);
+    return ks->broken = FF_EFORMAT;
+  }
+  uint8_t extra;
+  if ((st = ff__ks_pull(ks, &extra, 1, &got))) return st;
+  if (got) {
+    FF_ERROR("%s is corrupted: unexpected bytes follow its trailer at file offset %llu", ks->label,
+             (unsigned long long)(at + sizeof t));
+    return ks->broken = FF_EFORMAT;
+  }
+  return FF_OK;
+}
+
+/* Loads and checks the next chunk: into `into` (file reader, a whole chunk for the caller) or into the
+ * reader's own buffer (memory reader: a view of the image), which then serves reads. After the last
+ * chunk, checks the trailer. */
+static ff_status ff__ks_load(ff_keystream *ks, uint8_t *into) {
+  uint64_t k = ks->chunk_index, payload_off = ks->loaded, at = ks->offset;
+  size_t len = (size_t)(ks->payload_size - ks->loaded < ks->chunk_size ? ks->payload_size - ks->loaded : ks->chunk_size);
+  const uint8_t *data;
+  uint8_t crc_le[4];
+  size_t got = 0, got_crc = 0;
+  ff_status st;
+  if (ks->mode == FF__KS_READ_MEM) {
+    got = ks->src_len - (size_t)at < len ? ks->src_len - (size_t)at : len;
+    data = ks->src + at;
+    ks->offset += got;
+  } else {
+    uint8_t *dst = into ? into : ks->chunk;
+    if ((st = ff__ks_pull(ks, dst, len, &got))) return st;
+    data = dst;
+  }
+  if (got == len && (st = ff__ks_pull(ks, crc_le, 4, &got_crc))) return st;
+  if (got < len || got_crc < 4) {
+    FF_ERROR("%s is truncated: chunk %llu of %llu (payload offset %llu, file offset %llu) needs %zu bytes with its "
+             "CRC, but the file ends after %zu of them",
+             ks->label, (unsigned long long)k, (unsigned long long)ks->n_chunks, (unsigned long long)payload_off,
+             (unsigned long long)at, len + 4, got + got_crc);
+    return ks->broken = FF_EFORMAT;
+  }
+  uint32_t stored = ff__get32(crc_le), computed = ff_crc32c(0, data, len);
+  if (stored != computed) {
+    FF_ERROR("%s is corrupted: chunk %llu of %llu (payload offset %llu, file offset %llu, %zu bytes) fails its CRC32C "
+             "check (stored 0x%08x, computed 0x%08x)",
+             ks->label, (unsigned long long)k, (unsigned long long)ks->n_chunks, (unsigned long long)payload_off,
+             (unsigned long long)at, len, stored, computed);
+    return ks->broken = FF_EFORMAT;
+  }
+  ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, crc_le, 4);
+  ks->chunk_index++;
+  ks->loaded += len;
+  if (!into) {
+    ks->cur = data;
+    ks->cur_len = len;
+    ks->cur_pos = 0;
+  }
+  if (ks->loaded == ks->payload_size) return ff__ks_read_trailer(ks);
+  return FF_OK;
+}
+
+/* Reads and checks the header; checks the stream's size against it. */
+static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MAX: unknown */) {
+  uint8_t fixed[FF__KS_FIXED], *hdr = NULL;
+  size_t got;
+  ff_status st = ff__ks_pull(ks, fixed, sizeof fixed, &got);
+  if (st) return st;
+  if (got == 0) {
+    FF_ERROR("%s is empty (0 bytes): not a fusefss key file", ks->mode == FF__KS_READ_FILE ? ks->name : "the buffer");
+    return FF_EFORMAT;
+  }
+  if (memcmp(fixed, ff__ks_magic, got < 8 ? got : 8) != 0) {
+    if (ks->mode == FF__KS_READ_FILE)
+      FF_ERROR("'%s' is not a fusefss key file (it does not start with the FFKEYS magic)", ks->name);
+    else
+      FF_ERROR("the in-memory buffer is not a fusefss key file (it does not start with the FFKEYS magic)");
+    return FF_EFORMAT;
+  }
+  if (got < FF__KS_FIXED) {
+    FF_ERROR("%s is truncated inside the header: it ends at byte %zu, the header has at least %u bytes", ks->label, got,
+             FF__KS_HEADER_OVERHEAD);
+    return FF_EFORMAT;
+  }
+  uint32_t header_size = ff__get32(fixed + 12), meta_len = ff__get32(fixed + 64);
+  if (meta_len > FF_KEYSTREAM_META_MAX || header_size != FF__KS_HEADER_OVERHEAD + meta_len) {
+    FF_ERROR("the header of %s is corrupted: header size %u and metadata length %u do not fit together", ks->label,
+             header_size, meta_len);
+    return FF_EFORMAT;
+  }
+  hdr = malloc(header_size);
+  ks->meta = malloc(meta_len + 1);
+  if (!hdr || !ks->meta) {
+    FF_ERROR("out of memory opening %s", ks->label);
+    st = FF_ENOMEM;
+    goto done;
+  }
+  memcpy(hdr, fixed, sizeof fixed);
+  if ((st = ff__ks_pull(ks, hdr + sizeof fixed, header_size - sizeof fixed, &got))) goto done;
+  if (got < header_size - sizeof fixed) {
+    FF_ERROR("%s is truncated inside the header: it ends at byte %llu, the header has %u bytes", ks->label,
+             (unsigned long long)ks->offset, header_size);
+    st = FF_EFORMAT;
+    goto done;
+  }
+  uint32_t stored = ff__get32(hdr + FF__KS_FIXED + meta_len), computed = ff_crc32c(0, hdr, FF__KS_FIXED + meta_len);
+  if (stored != computed) {
+    FF_ERROR("the header of %s is corrupted: CRC32C stored 0x%08x, computed 0x%08x", ks->label, stored, computed);
+    st = FF_EFORMAT;
+    goto done;
+  }
+  uint32_t version = ff__get32(hdr + 8), party = ff__get32(hdr + 16), flags = ff__get32(hdr + 68);
+  if (version != FF_KEYSTREAM_VERSION) {
+    FF_ERROR("%s has key file format version %u; this build reads version %d (make the keys again with this build)",
+             ks->label, version, FF_KEYSTREAM_VERSION);
+    st = FF_EFORMAT;
+    goto done;
+  }
+  ks->header_size = header_size;
+  ks->chunk_size = ff__get32(hdr + 20);
+  ks->payload_size = ff__get64(hdr + 24);
+  if (ks->payload_size == FF__KS_INCOMPLETE) {
+    FF_ERROR("%s is incomplete: the dealer did not finish writing it (keygen interrupted?)", ks->label);
+    st = FF_EFORMAT;
+    goto done;
+  }
+  if (party > 1 || flags != 0 || ks->chunk_size == 0 || ks->chunk_size > FF_KEYSTREAM_CHUNK_MAX ||
+      ks->payload_size > FF__KS_PAYLOAD_MAX) {
+    FF_ERROR("the header of %s is invalid: party %u, flags %u, chunk size %u, payload %llu bytes", ks->label, party,
+             flags, ks->chunk_size, (unsigned long long)ks->payload_size);
+    st = FF_EFORMAT;
+    goto done;
+  }
+  ks->party = (int)party;
+  memcpy(ks->run_id, hdr + 32, FF_KEYSTREAM_RUN_ID_MAX);
+  ks->run_id[FF_KEYSTREAM_RUN_ID_MAX] = '\0';
+  memcpy(ks->meta, hdr + FF__KS_FIXED, meta_len);
+  ks->meta[meta_len] = '\0';
+  ks->meta_len = meta_len;
+  ks->n_chunks = ff__ks_chunks_of(ks->payload_size, ks->chunk_size);
+  ks->encoded_size = header_size + ks->payload_size + 4 * ks->n_chunks + FF__KS_TRAILER;
+
+  /* The size check finds truncation (and appended bytes) before any online work. */
+  if (actual_size != UINT64_MAX && actual_size != ks->encoded_size) {
+    char where[160];
+    ff__ks_where(ks, actual_size, where, sizeof where);
+    if (actual_size < ks->encoded_size)
+      FF_ERROR("%s is truncated: it ends at byte %llu, %s; its header promises %llu bytes (%llu key bytes in %llu "
+               "chunks)", ks->label, (unsigned long long)actual_size, where, (unsigned long long)ks->encoded_size,
+               (unsigned long long)ks->payload_size, (unsigned long long)ks->n_chunks);
+    else
+      FF_ERROR("%s is corrupted: it has %llu bytes, %llu more than its header promises (unexpected bytes after the "
+               "trailer)", ks->label, (unsigned long long)actual_size,
+               (unsigned long long)(actual_size - ks->encoded_size));
+    st = FF_EFORMAT;
+    goto done;
+  }
+  if (ks->mode == FF__KS_READ_FILE && ks->payload_size > 0) {
+    ks->chunk = malloc(ks->payload_size < ks->chunk_size ? (size_t)ks->payload_size : ks->chunk_size);
+    if (!ks->chunk) {
+      FF_ERROR("out of memory opening %s (a chunk of %u bytes)", ks->label, ks->chunk_size);
+      st = FF_ENOMEM;
+      goto done;
+    }
+  }
+  if (ks->payload_size == 0) st = ff__ks_read_trailer(ks);
+done:
+  free(hdr);
+  return st;
+}
+
+ff_status ff_keystream_open_mem(const void *data, size_t size, ff_keystream **out) {
+  if (!out || (size && !data)) return FF_EINVAL;
+  *out = NULL;
+  ff_status st = ff__ks_check_cpu();
+  if (st) return st;
+  ff_keystream *ks = ff__ks_alloc(FF__KS_READ_MEM, NULL);
+  if (!ks) {
+    FF_ERROR("out of memory opening an in-memory key stream");
+    return FF_ENOMEM;
+  }
+  ks->src = data;
+  ks->src_len = size;
+  if ((st = ff__ks_open(ks, size))) {
+    ff_keystream_close(ks, 0);
+    return st;
+  }
+  *out = ks;
+  return FF_OK;
+}
+
+ff_status ff_keystream_open_file(const char *path, ff_keystream **out) {
+  if (!out || !path) return FF_EINVAL;
+  *out = NULL;
+  ff_status st = ff__ks_check_cpu();
+  if (st) return st;
+  ff_keystream *ks = ff__ks_alloc(FF__KS_READ_FILE, path);
+  if (!ks) {
+    FF_ERROR("out of memory opening key file '%s'", path);
+    return FF_ENOMEM;
+  }
+  ks->f = fopen(path, "rb");
+  if (!ks->f) {
+    int err = errno;
+    FF_ERROR("cannot open key file '%s': %s", path, strerror(err));
+    ff_keystream_close(ks, 0);
+    return err == ENOENT ? FF_ENOENT : FF_EIO;
+  }
+  struct stat sb;
+  uint64_t size = UINT64_MAX; /* a pipe or device: truncation shows up chunk by chunk instead */
+  if (fstat(fileno(ks->f), &sb) == 0 && S_ISREG(sb.st_mode)) size = (uint64_t)sb.st_size;
+  if ((st = ff__ks_open(ks, size))) {
+    ff_keystream_close(ks, 0);
+    return st;
+  }
+  *out = ks;
+  return FF_OK;
+}
+
+ff_status ff_keystream_read(ff_keystream *ks, void *dst, size_t n) {
+  if (!ks || (n && !dst)) return FF_EINVAL;
+  if (ff__ks_is_writer(ks)) {
+    FF_ERROR("ff_keystream_read on %s, which is open for writing", ks->label);
+    return FF_ESTATE;
+  }
+  if (ks->broken) {
+    FF_ERROR("%s is unusable after an earlier error", ks->label);
+    return ks->broken;
+  }
+  uint64_t left = ks->payload_size - ks->pos;
+  if (n > left) {
+    FF_ERROR("the %s ends at byte %llu, but %llu more bytes were requested (a read of %zu bytes at byte %llu): keys "
+             "were made for another model or shape",
+             ks->label, (unsigned long long)ks->payload_size, (unsigned long long)(n - left), n,
+             (unsigned long long)ks->pos);
+    return FF_ERANGE;
+  }
+  uint8_t *d = dst;
+  ff_status st;
+  while (n > 0) {
+    if (ks->cur_pos == ks->cur_len) {
+      uint64_t next = ks->payload_size - ks->loaded < ks->chunk_size ? ks->payload_size - ks->loaded : ks->chunk_size;
+      if (ks->mode == FF__KS_READ_FILE && n >= next) {
+        /* A whole chunk straight into the caller's buffer, checked there. */
+        if ((st = ff__ks_load(ks, d))) return st;
+        d += next;
+        n -= (size_t)next;
+        ks->pos += next;
+        continue;
+      }
+      if ((st = ff__ks_load(ks, NULL))) return st;
+    }
+    size_t take = ks->cur_len - ks->cur_pos;
+    if (take > n) take = n;
+    memcpy(d, ks->cur + ks->cur_pos, take);
+    ks->cur_pos += take;
+    ks->pos += take;
+    d += take;
+    n -= take;
+  }
+  return FF_OK;
+}

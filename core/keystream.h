@@ -1,0 +1,134 @@
+/* Key streams: the dealer's keys travel from keygen to one party as one ordered byte stream, written
+ * as the model graph runs and read back in the same order and sizes (DESIGN.md §2, "One model graph,
+ * two roles" and "Dealer modes"). Test: tests/test_keystream.c; format reference: docs/keystream.md.
+ *
+ * A stream lives in memory (a growable buffer) or in a file (written and read chunk by chunk, so a
+ * multi-GiB key file never has to fit in memory). Both hold the same bytes, the key file format
+ * (all integers little-endian):
+ *
+ *   header   off  size  field
+ *              0     8  magic "FFKEYS\0\1" (46 46 4B 45 59 53 00 01)
+ *              8     4  format version (1)
+ *             12     4  header size in bytes = 76 + metadata length
+ *             16     4  party (0 or 1)
+ *             20     4  chunk size C (1 B .. FF_KEYSTREAM_CHUNK_MAX)
+ *             24     8  payload size P in bytes (all ones while the dealer is still writing)
+ *             32    32  run id, NUL-padded (up to 32 characters)
+ *             64     4  metadata length M (up to FF_KEYSTREAM_META_MAX)
+ *             68     4  flags (0)
+ *             72     M  metadata: free-form text the dealer supplies (suite, model, shapes; JSON or not)
+ *           72+M     4  CRC32C of the header bytes before it
+ *   chunks   ceil(P / C) times: C payload bytes (the last chunk: the rest), then their CRC32C
+ *   trailer        8  magic "FFKEYEND"
+ *                  8  payload size P again
+ *                  8  number of chunks
+ *                  4  CRC32C of the chunk CRCs (each 4 bytes LE, in order): catches dropped or
+ *                     reordered chunks
+ *                  4  CRC32C of the 28 trailer bytes before it
+ *
+ * CRC32C is Castagnoli's CRC (iSCSI, ext4), computed with the SSE4.2 crc32 instruction; a CPU
+ * without SSE4.2 gets FF_ENOTSUP. The reader checks the header when it opens a stream, the file size
+ * against the header (so truncation is found before any online work), and each chunk once, when it
+ * loads it; reads are then served by memcpy. */
+#ifndef FF_CORE_KEYSTREAM_H
+#define FF_CORE_KEYSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FF_KEYSTREAM_VERSION 1
+#define FF_KEYSTREAM_RUN_ID_MAX 32                /* characters, without the NUL */
+#define FF_KEYSTREAM_META_MAX 8192                /* metadata bytes */
+#define FF_KEYSTREAM_CHUNK_DEFAULT (UINT32_C(1) << 20)
+#define FF_KEYSTREAM_CHUNK_MAX (UINT32_C(1) << 28)
+
+/* A key stream: either a writer (the dealer) or a reader (a party). Not thread-safe. */
+typedef struct ff_keystream ff_keystream;
+
+typedef struct {
+  int party;             /* the party that will read the stream: 0 or 1 */
+  const char *run_id;    /* at most FF_KEYSTREAM_RUN_ID_MAX characters; NULL for "" */
+  const char *meta;      /* free-form text (suite, model, shapes), at most FF_KEYSTREAM_META_MAX bytes; NULL for "" */
+  uint32_t chunk_size;   /* payload bytes per chunk; 0 for FF_KEYSTREAM_CHUNK_DEFAULT (1 MiB) */
+  int fsync;             /* file writer: fsync the file in ff_keystream_finish */
+} ff_keystream_params;
+
+/* --- CRC32C ------------------------------------------------------------------------------------ */
+
+/* 1 when this CPU has the SSE4.2 CRC32C instruction that key streams need. */
+int ff_crc32c_supported(void);
+/* CRC32C of n bytes, continuing from crc (0 to start): ff_crc32c(ff_crc32c(0, a, n), b, m) is the
+ * CRC of a followed by b. Call only when ff_crc32c_supported(); CRC32C("123456789") = 0xE3069283. */
+uint32_t ff_crc32c(uint32_t crc, const void *data, size_t n);
+
+/* --- Writer (the dealer) ----------------------------------------------------------------------- */
+
+/* A writer into a growable memory buffer; its image (ff_keystream_mem_image) is the key file. */
+ff_status ff_keystream_create_mem(const ff_keystream_params *p, ff_keystream **out);
+/* A writer into a new file at path (truncated if it exists). Chunks go to disk as they fill. Until
+ * ff_keystream_finish succeeds the header says "incomplete", so an interrupted keygen never leaves a
+ * file that a party would accept. */
+ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *p, ff_keystream **out);
+/* Appends n key bytes (n may be 0). FF_EIO when the disk write fails (the writer is then unusable). */
+ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n);
+/* Writes the last chunk and the trailer, fills in the header's payload size; a file is flushed,
+ * fsynced if asked, and closed. Writes after it give FF_ESTATE. */
+ff_status ff_keystream_finish(ff_keystream *ks);
+/* The finished memory writer's bytes (valid until ff_keystream_close); FF_ESTATE before finish. */
+ff_status ff_keystream_mem_image(const ff_keystream *ks, const void **data, size_t *size);
+
+/* --- Reader (a party) -------------------------------------------------------------------------- */
+
+/* Reads a key stream from memory the caller keeps alive until ff_keystream_close (not copied). */
+ff_status ff_keystream_open_mem(const void *data, size_t size, ff_keystream **out);
+/* Opens a key file. Both openers check the magic ("not a fusefss key file"), the header CRC, the
+ * version and the total size (FF_EFORMAT, "corrupted" / "truncated"); FF_ENOENT / FF_EIO when the
+ * file cannot be opened. Check ff_keystream_expect (party, run, metadata) before any online work. */
+ff_status ff_keystream_open_file(const char *path, ff_keystream **out);
+/* Copies the next n key bytes to dst. FF_ERANGE (nothing consumed) when fewer than n remain: the keys
+ * were made for another model or shape. FF_EFORMAT when the chunk it loads fails its CRC, the file
+ * is short, or the trailer is wrong; the message names the chunk and offsets, and the reader is then
+ * unusable. */
+ff_status ff_keystream_read(ff_keystream *ks, void *dst, size_t n);
+/* Key bytes not yet read. */
+uint64_t ff_keystream_remaining(const ff_keystream *ks);
+/* FF_EMISMATCH with a message naming the field unless the stream's party equals party (skipped when
+ * negative), its run id equals run_id and its metadata equals meta (each skipped when NULL). */
+ff_status ff_keystream_expect(const ff_keystream *ks, int party, const char *run_id, const char *meta);
+
+/* --- Both ------------------------------------------------------------------------------------- */
+
+/* ff_keystream_close flag: a reader with unread bytes gives FF_EMISMATCH (the dealer and this
+ * party ran different graphs). */
+#define FF_KEYSTREAM_CHECK_CONSUMED 1u
+
+/* Frees the stream (NULL is fine), always. A writer closed before ff_keystream_finish leaves its file
+ * marked incomplete. Returns FF_OK, or FF_EMISMATCH as described for FF_KEYSTREAM_CHECK_CONSUMED. */
+ff_status ff_keystream_close(ff_keystream *ks, unsigned flags);
+
+int ff_keystream_party(const ff_keystream *ks);
+const char *ff_keystream_run_id(const ff_keystream *ks);
+/* The metadata, NUL-terminated; *len (when not NULL) gets its length. */
+const char *ff_keystream_meta(const ff_keystream *ks, size_t *len);
+uint32_t ff_keystream_chunk_size(const ff_keystream *ks);
+/* "<memory>" or the file's path, as used in messages. */
+const char *ff_keystream_name(const ff_keystream *ks);
+/* Payload bytes in the stream: a reader's total from the header; a writer's bytes written so far. */
+uint64_t ff_keystream_size(const ff_keystream *ks);
+/* Payload bytes written (writer) or read (reader) so far: the key bytes of a party, for reports. */
+uint64_t ff_keystream_payload_bytes(const ff_keystream *ks);
+/* Bytes of the encoded stream (header, chunks with their CRCs, trailer): for a writer, so far (the
+ * file's size once finished); for a reader, the whole file. */
+uint64_t ff_keystream_encoded_bytes(const ff_keystream *ks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,691 @@
+/* core/keystream: the dealer's key stream (DESIGN.md §2, "Dealer modes"). Round trips over memory and
+ * files, header fields, and every way a key file can be wrong: flipped bits, truncation, foreign
+ * files, reads past the end, leftover keys. Chunks are tiny here so that boundaries are cheap. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/keystream.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/status.h"
+
+#define HDR(meta_len) (76u + (meta_len)) /* header size for a metadata length */
+#define TRAILER 32u
+
+static char g_dir[64];       /* mkdtemp directory, removed at the end */
+static char g_msg[16384];    /* the last captured stderr */
+
+static const char *path_in_dir(const char *name) {
+  static char paths[8][sizeof g_dir + 256];
+  static int next;
+  char *p = paths[next++ % 8];
+  snprintf(p, sizeof paths[0], "%s/%.255s", g_dir, name);
+  return p;
+}
+
+/* --- Capturing FF_ERROR messages ---------------------------------------------------------------- */
+
+static int g_saved_stderr = -1;
+
+static void capture_begin(void) {
+  fflush(stderr);
+  g_saved_stderr = dup(2);
+  int fd = open(path_in_dir("stderr.txt"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0 && g_saved_stderr >= 0);
+  dup2(fd, 2);
+  close(fd);
+  ff_log_set_level(FF_LOG_ERROR);
+}
+
+static const char *capture_end(void) {
+  fflush(stderr);
+  dup2(g_saved_stderr, 2);
+  close(g_saved_stderr);
+  ff_log_set_level(FF_LOG_WARN);
+  FILE *f = fopen(path_in_dir("stderr.txt"), "rb");
+  size_t n = f ? fread(g_msg, 1, sizeof g_msg - 1, f) : 0;
+  if (f) fclose(f);
+  g_msg[n] = '\0';
+  if (n) fprintf(stderr, "  (expected) %s", g_msg); /* ctest --output-on-failure shows what was said */
+  return g_msg;
+}
+
+/* expr must give code and log a message containing every one of the strings that follow. */
+#define EXPECT_FAIL(expr, code, ...)                                                             \
+  do {                                                                                           \
+    capture_begin();                                                                             \
+    ff_status st_ = (expr);                                                                      \
+    const char *msg_ = capture_end();                                                            \
+    assert_int_equal(st_, code);                                                                 \
+    const char *subs_[] = {__VA_ARGS__, NULL};                                                   \
+    for (int i_ = 0; subs_[i_]; i_++)                                                            \
+      if (!strstr(msg_, subs_[i_])) fail_msg("message lacks \"%s\": %s", subs_[i_], msg_);       \
+  } while (0)
+
+/* --- Building streams ---------------------------------------------------------------------------- */
+
+/* Odd write sizes against 16-byte chunks: empty writes, exact chunks, writes spanning several chunks. */
+static const size_t k_sizes[] = {0, 1, 7, 16, 17, 0, 33, 100, 3, 16, 0, 64, 5, 129, 2, 31, 1, 0, 48};
+#define N_SIZES (sizeof k_sizes / sizeof k_sizes[0])
+#define CHUNK 16u
+
+static size_t total_of(const size_t *sizes, size_t n) {
+  size_t t = 0;
+  for (size_t i = 0; i < n; i++) t += sizes[i];
+  return t;
+}
+
+static uint8_t *random_bytes(size_t n, uint64_t seed) {
+  uint8_t *b = malloc(n ? n : 1);
+  assert_non_null(b);
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, seed);
+  assert_int_equal(ff_rng_bytes(&rng, b, n), FF_OK);
+  return b;
+}
+
+static ff_keystream_params params(int party, const char *run_id, const char *meta, uint32_t chunk) {
+  ff_keystream_params p = {.party = party, .run_id = run_id, .meta = meta, .chunk_size = chunk, .fsync = 0};
+  return p;
+}
+
+static void write_sizes(ff_keystream *ks, const uint8_t *data, const size_t *sizes, size_t n) {
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(ff_keystream_write(ks, data + off, sizes[i]), FF_OK);
+    off += sizes[i];
+    assert_int_equal(ff_keystream_payload_bytes(ks), off);
+  }
+}
+
+static void read_sizes(ff_keystream *ks, const uint8_t *data, const size_t *sizes, size_t n) {
+  uint8_t buf[512];
+  size_t off = 0, total = total_of(sizes, n);
+  for (size_t i = 0; i < n; i++) {
+    assert_true(sizes[i] <= sizeof buf);
+    assert_int_equal(ff_keystream_remaining(ks), total - off);
+    assert_int_equal(ff_keystream_read(ks, buf, sizes[i]), FF_OK);
+    if (sizes[i]) assert_memory_equal(buf, data + off, sizes[i]);
+    off += sizes[i];
+    assert_int_equal(ff_keystream_payload_bytes(ks), off);
+  }
+  assert_int_equal(ff_keystream_remaining(ks), 0);
+}
+
+/* A finished in-memory stream of `total` random bytes written in the given sizes; returns a copy of its
+ * image (caller frees) and its size. */
+static uint8_t *make_image(const uint8_t *data, const size_t *sizes, size_t n, uint32_t chunk, const char *meta,
+                           size_t *size) {
+  ff_keystream *w;
+  ff_keystream_params p = params(0, "run-a", meta, chunk);
+  assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+  write_sizes(w, data, sizes, n);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  const void *img;
+  assert_int_equal(ff_keystream_mem_image(w, &img, size), FF_OK);
+  uint8_t *copy = malloc(*size);
+  assert_non_null(copy);
+  memcpy(copy, img, *size);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  return copy;
+}
+
+static void put_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, n, f), n);
+  assert_int_equal(fclose(f), 0);
+}
+
+static uint8_t *get_file(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(*n ? *n : 1);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, *n, f), *n);
+  fclose(f);
+  return b;
+}
+
+/* Opens an image from memory (file = 0) or from a file holding it (file = 1). */
+static ff_status open_image(const uint8_t *img, size_t n, int file, ff_keystream **ks) {
+  if (!file) return ff_keystream_open_mem(img, n, ks);
+  const char *path = path_in_dir("image.ffk");
+  put_file(path, img, n);
+  return ff_keystream_open_file(path, ks);
+}
+
+/* --- Tests --------------------------------------------------------------------------------------- */
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(g_dir, sizeof g_dir, "/tmp/ff_keystream_XXXXXX");
+  return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  DIR *d = opendir(g_dir);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) unlink(path_in_dir(e->d_name));
+    closedir(d);
+  }
+  return rmdir(g_dir);
+}
+
+static void skip_without_sse42(void) {
+  if (!ff_crc32c_supported()) {
+    ff_keystream *ks;
+    ff_keystream_params p = params(0, "", "", 0);
+    EXPECT_FAIL(ff_keystream_create_mem(&p, &ks), FF_ENOTSUP, "SSE4.2");
+    skip();
+  }
+}
+
+static void test_crc32c_known_answers(void **state) {
+  (void)state;
+  skip_without_sse42();
+  assert_int_equal(ff_crc32c(0, "123456789", 9), 0xE3069283u);
+  assert_int_equal(ff_crc32c(0, "", 0), 0);
+  /* RFC 3720 B.4: 32 zero bytes give 0x8A9136AA, 32 bytes of 0xFF give 0x62A8AB43. */
+  uint8_t b[40];
+  memset(b, 0, sizeof b);
+  assert_int_equal(ff_crc32c(0, b, 32), 0x8A9136AAu);
+  memset(b, 0xFF, sizeof b);
+  assert_int_equal(ff_crc32c(0, b, 32), 0x62A8AB43u);
+  /* Chaining, and every alignment of the start. */
+  uint8_t *r = random_bytes(301, 1);
+  uint32_t whole = ff_crc32c(0, r, 301);
+  for (size_t cut = 0; cut <= 301; cut += 13) assert_int_equal(ff_crc32c(ff_crc32c(0, r, cut), r + cut, 301 - cut), whole);
+  char unaligned[16];
+  for (int a = 0; a < 7; a++) {
+    memcpy(unaligned + a, "123456789", 9);
+    assert_int_equal(ff_crc32c(0, unaligned + a, 9), 0xE3069283u);
+  }
+  free(r);
+}
+
+static void test_roundtrip_mem(void **state) {
+  (void)state;
+  skip_without_sse42();
+  size_t total = total_of(k_sizes, N_SIZES);
+  uint8_t *data = random_bytes(total, 2);
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(1, "run-7", "{\"suite\": \"sigma\", \"model\": \"bert-tiny\"}", CHUNK);
+  assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+  write_sizes(w, data, k_sizes, N_SIZES);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  const void *img;
+  size_t n;
+  assert_int_equal(ff_keystream_mem_image(w, &img, &n), FF_OK);
+  size_t chunks = (total + CHUNK - 1) / CHUNK;
+  size_t meta_len = strlen(p.meta);
+  assert_int_equal(n, HDR(meta_len) + total + 4 * chunks + TRAILER);
+  assert_int_equal(ff_keystream_encoded_bytes(w), n);
+  assert_int_equal(ff_keystream_size(w), total);
+
+  assert_int_equal(ff_keystream_open_mem(img, n, &r), FF_OK);
+  assert_int_equal(ff_keystream_party(r), 1);
+  assert_string_equal(ff_keystream_run_id(r), "run-7");
+  size_t len;
+  assert_string_equal(ff_keystream_meta(r, &len), p.meta);
+  assert_int_equal(len, meta_len);
+  assert_int_equal(ff_keystream_chunk_size(r), CHUNK);
+  assert_int_equal(ff_keystream_size(r), total);
+  assert_int_equal(ff_keystream_encoded_bytes(r), n);
+  assert_string_equal(ff_keystream_name(r), "<memory>");
+  assert_int_equal(ff_keystream_expect(r, 1, "run-7", p.meta), FF_OK);
+  read_sizes(r, data, k_sizes, N_SIZES);
+  assert_int_equal(ff_keystream_read(r, NULL, 0), FF_OK);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+
+  /* The byte stream does not care how it is split: read it in one go, then byte by byte. */
+  uint8_t *back = malloc(total);
+  assert_int_equal(ff_keystream_open_mem(img, n, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
+  assert_memory_equal(back, data, total);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  assert_int_equal(ff_keystream_open_mem(img, n, &r), FF_OK);
+  for (size_t i = 0; i < total; i++) assert_int_equal(ff_keystream_read(r, back + i, 1), FF_OK);
+  assert_memory_equal(back, data, total);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  free(back);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  free(data);
+}
+
+static void test_roundtrip_file(void **state) {
+  (void)state;
+  skip_without_sse42();
+  size_t total = total_of(k_sizes, N_SIZES);
+  uint8_t *data = random_bytes(total, 3);
+  size_t img_n;
+  uint8_t *img = make_image(data, k_sizes, N_SIZES, CHUNK, "model=gpt2 seq=128", &img_n);
+
+  const char *path = path_in_dir("p0.ffk");
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(0, "run-a", "model=gpt2 seq=128", CHUNK);
+  p.fsync = 1;
+  assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+  write_sizes(w, data, k_sizes, N_SIZES);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_encoded_bytes(w), img_n);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+
+  /* The file holds exactly the bytes of the memory image. */
+  size_t file_n;
+  uint8_t *file = get_file(path, &file_n);
+  assert_int_equal(file_n, img_n);
+  assert_memory_equal(file, img, img_n);
+
+  assert_int_equal(ff_keystream_open_file(path, &r), FF_OK);
+  assert_string_equal(ff_keystream_name(r), path);
+  assert_int_equal(ff_keystream_party(r), 0);
+  assert_string_equal(ff_keystream_meta(r, NULL), "model=gpt2 seq=128");
+  read_sizes(r, data, k_sizes, N_SIZES);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+
+  /* Whole-chunk reads go straight into the caller's buffer; mix them with partial ones. */
+  const size_t mixed[] = {3, 13, 64, 5, 40, 200, 1};
+  uint8_t *back = malloc(total);
+  assert_int_equal(ff_keystream_open_file(path, &r), FF_OK);
+  size_t off = 0;
+  for (size_t i = 0; off < total; i++) {
+    size_t want = mixed[i % 7] < total - off ? mixed[i % 7] : total - off;
+    assert_int_equal(ff_keystream_read(r, back + off, want), FF_OK);
+    off += want;
+  }
+  assert_memory_equal(back, data, total);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+
+  /* A memory image written to disk is a key file, and the other way round. */
+  assert_int_equal(ff_keystream_open_mem(file, file_n, &r), FF_OK);
+  read_sizes(r, data, k_sizes, N_SIZES);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  free(back);
+  free(file);
+  free(img);
+  free(data);
+}
+
+static void test_large_chunks(void **state) {
+  (void)state;
+  skip_without_sse42();
+  /* Default 1 MiB chunks, writes and reads larger than a chunk, through a file. */
+  size_t total = (3u << 20) + 12345;
+  uint8_t *data = random_bytes(total, 4), *back = malloc(total);
+  const char *path = path_in_dir("big.ffk");
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(1, "big", NULL, 0);
+  assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, 100), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data + 100, total - 100), FF_OK);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  assert_int_equal(ff_keystream_open_file(path, &r), FF_OK);
+  assert_int_equal(ff_keystream_chunk_size(r), FF_KEYSTREAM_CHUNK_DEFAULT);
+  assert_string_equal(ff_keystream_meta(r, NULL), "");
+  assert_int_equal(ff_keystream_encoded_bytes(r), HDR(0) + total + 4 * 4 + TRAILER);
+  assert_int_equal(ff_keystream_read(r, back, 5), FF_OK);
+  assert_int_equal(ff_keystream_read(r, back + 5, (2u << 20)), FF_OK);
+  assert_int_equal(ff_keystream_read(r, back + 5 + (2u << 20), total - 5 - (2u << 20)), FF_OK);
+  assert_memory_equal(back, data, total);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  free(back);
+  free(data);
+}
+
+static void test_empty_stream(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const char *path = path_in_dir("empty.ffk");
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(0, "r0", "nothing", 8);
+  assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, NULL, 0), FF_OK);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  assert_int_equal(ff_keystream_open_file(path, &r), FF_OK);
+  assert_int_equal(ff_keystream_size(r), 0);
+  assert_int_equal(ff_keystream_remaining(r), 0);
+  uint8_t b;
+  EXPECT_FAIL(ff_keystream_read(r, &b, 1), FF_ERANGE, "ends at byte 0", "1 more bytes");
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+}
+
+static void test_header_fields_and_expect(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const char *run32 = "0123456789abcdef0123456789abcdef"; /* exactly the maximum */
+  char meta[FF_KEYSTREAM_META_MAX + 1];
+  memset(meta, 'm', FF_KEYSTREAM_META_MAX);
+  meta[FF_KEYSTREAM_META_MAX] = '\0';
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(1, run32, meta, 4);
+  assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, "abcdefghij", 10), FF_OK);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  const void *img;
+  size_t n;
+  assert_int_equal(ff_keystream_mem_image(w, &img, &n), FF_OK);
+  assert_int_equal(ff_keystream_open_mem(img, n, &r), FF_OK);
+  assert_int_equal(ff_keystream_party(r), 1);
+  assert_string_equal(ff_keystream_run_id(r), run32);
+  size_t len;
+  assert_string_equal(ff_keystream_meta(r, &len), meta);
+  assert_int_equal(len, FF_KEYSTREAM_META_MAX);
+  assert_int_equal(ff_keystream_chunk_size(r), 4);
+  assert_int_equal(ff_keystream_size(r), 10);
+  assert_int_equal(ff_keystream_expect(r, -1, NULL, NULL), FF_OK);
+  EXPECT_FAIL(ff_keystream_expect(r, 0, NULL, NULL), FF_EMISMATCH, "party 1", "this process is party 0");
+  EXPECT_FAIL(ff_keystream_expect(r, 1, "other-run", NULL), FF_EMISMATCH, "belongs to run '0123456789abcdef",
+              "this is run 'other-run'");
+  EXPECT_FAIL(ff_keystream_expect(r, 1, run32, "model=gpt2"), FF_EMISMATCH, "another model or shape", "model=gpt2");
+  assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+}
+
+static void test_flipped_bits(void **state) {
+  (void)state;
+  skip_without_sse42();
+  /* 100 key bytes in 16-byte chunks: chunks 0..5 full, chunk 6 has 4 bytes. */
+  const size_t sizes[] = {100};
+  const char *meta = "suite=suf";
+  const size_t hdr = HDR(9), stride = CHUNK + 4, chunks = 7;
+  uint8_t *data = random_bytes(100, 5), buf[100];
+  size_t n;
+  uint8_t *img = make_image(data, sizes, 1, CHUNK, meta, &n);
+  assert_int_equal(n, hdr + 100 + 4 * chunks + TRAILER);
+  ff_keystream *r;
+
+  for (int file = 0; file <= 1; file++) {
+    /* The header: run id, metadata, version, the header CRC itself, the header size field. */
+    const size_t header_bytes[] = {40, 74, 8, hdr - 2};
+    for (size_t i = 0; i < 4; i++) {
+      img[header_bytes[i]] ^= 0x10;
+      EXPECT_FAIL(open_image(img, n, file, &r), FF_EFORMAT, "header", "corrupted");
+      assert_null(r);
+      img[header_bytes[i]] ^= 0x10;
+    }
+    img[13] ^= 0x01; /* header size */
+    EXPECT_FAIL(open_image(img, n, file, &r), FF_EFORMAT, "header", "corrupted");
+    img[13] ^= 0x01;
+    img[2] ^= 0x01; /* the magic */
+    EXPECT_FAIL(open_image(img, n, file, &r), FF_EFORMAT, "not a fusefss key file");
+    img[2] ^= 0x01;
+
+    /* A payload byte of chunk 3 (payload offset 48 + 5): found when chunk 3 is loaded, not before. */
+    size_t at = hdr + 3 * stride + 5;
+    img[at] ^= 0x80;
+    assert_int_equal(open_image(img, n, file, &r), FF_OK);
+    assert_int_equal(ff_keystream_read(r, buf, 48), FF_OK);
+    assert_memory_equal(buf, data, 48);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 1), FF_EFORMAT, "corrupted", "chunk 3 of 7", "payload offset 48",
+                "file offset 145");
+    EXPECT_FAIL(ff_keystream_read(r, buf, 1), FF_EFORMAT, "unusable after an earlier error");
+    assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK); /* already reported */
+    /* ... also when one read spans it (the file reader checks whole chunks in the caller's buffer). */
+    assert_int_equal(open_image(img, n, file, &r), FF_OK);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 100), FF_EFORMAT, "corrupted", "chunk 3 of 7");
+    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+    img[at] ^= 0x80;
+
+    /* The CRC of chunk 2. */
+    at = hdr + 2 * stride + CHUNK + 1;
+    img[at] ^= 0x04;
+    assert_int_equal(open_image(img, n, file, &r), FF_OK);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 100), FF_EFORMAT, "corrupted", "chunk 2 of 7", "payload offset 32");
+    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+    img[at] ^= 0x04;
+
+    /* The trailer: found when the last chunk is loaded. */
+    at = n - 10;
+    img[at] ^= 0x01;
+    assert_int_equal(open_image(img, n, file, &r), FF_OK);
+    assert_int_equal(ff_keystream_read(r, buf, 96), FF_OK);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 1), FF_EFORMAT, "corrupted", "trailer");
+    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+    img[at] ^= 0x01;
+
+    /* Chunks 1 and 2 swapped: each chunk is intact, the trailer catches the order. */
+    uint8_t tmp[CHUNK + 4];
+    memcpy(tmp, img + hdr + stride, stride);
+    memcpy(img + hdr + stride, img + hdr + 2 * stride, stride);
+    memcpy(img + hdr + 2 * stride, tmp, stride);
+    assert_int_equal(open_image(img, n, file, &r), FF_OK);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 100), FF_EFORMAT, "corrupted", "reordered");
+    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+    memcpy(img + hdr + 2 * stride, img + hdr + stride, stride);
+    memcpy(img + hdr + stride, tmp, stride);
+
+    /* Untouched again: reads back whole. */
+    assert_int_equal(open_image(img, n, file, &r), FF_OK);
+    assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK);
+    assert_memory_equal(buf, data, 100);
+    assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  }
+  free(img);
+  free(data);
+}
+
+static void test_version(void **state) {
+  (void)state;
+  skip_without_sse42();
+  size_t n;
+  const size_t sizes[] = {5};
+  uint8_t *img = make_image((const uint8_t *)"hello", sizes, 1, CHUNK, "", &n);
+  img[8] = 2; /* a future format version, with a valid header CRC */
+  uint32_t crc = ff_crc32c(0, img, 72);
+  for (int i = 0; i < 4; i++) img[72 + i] = (uint8_t)(crc >> (8 * i));
+  ff_keystream *r;
+  EXPECT_FAIL(ff_keystream_open_mem(img, n, &r), FF_EFORMAT, "format version 2", "reads version 1");
+  free(img);
+}
+
+static void test_truncation(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t sizes[] = {100};
+  const size_t hdr = HDR(0), stride = CHUNK + 4;
+  uint8_t *data = random_bytes(100, 6);
+  size_t n;
+  uint8_t *img = make_image(data, sizes, 1, CHUNK, "", &n);
+  ff_keystream *r;
+  for (int file = 0; file <= 1; file++) {
+    EXPECT_FAIL(open_image(img, hdr + 2 * stride + 5, file, &r), FF_EFORMAT, "truncated", "inside chunk 2",
+                "payload offset 37");
+    EXPECT_FAIL(open_image(img, hdr + 3 * stride, file, &r), FF_EFORMAT, "truncated", "chunk boundary",
+                "chunk 3 (payload offset 48) is missing");
+    EXPECT_FAIL(open_image(img, hdr + 2 * stride + CHUNK + 2, file, &r), FF_EFORMAT, "truncated",
+                "inside the CRC of chunk 2");
+    EXPECT_FAIL(open_image(img, n - TRAILER, file, &r), FF_EFORMAT, "truncated", "chunk boundary",
+                "after the last chunk");
+    EXPECT_FAIL(open_image(img, n - 1, file, &r), FF_EFORMAT, "truncated", "inside the trailer");
+    EXPECT_FAIL(open_image(img, 50, file, &r), FF_EFORMAT, "truncated inside the header");
+    EXPECT_FAIL(open_image(img, hdr - 1, file, &r), FF_EFORMAT, "truncated inside the header");
+    EXPECT_FAIL(open_image(img, 5, file, &r), FF_EFORMAT, "truncated inside the header");
+    EXPECT_FAIL(open_image(img, 0, file, &r), FF_EFORMAT, "empty", "not a fusefss key file");
+    assert_null(r);
+  }
+  /* Bytes appended after the trailer. */
+  uint8_t *longer = malloc(n + 3);
+  memcpy(longer, img, n);
+  memset(longer + n, 0, 3);
+  EXPECT_FAIL(ff_keystream_open_mem(longer, n + 3, &r), FF_EFORMAT, "3 more than its header promises");
+  free(longer);
+  free(img);
+  free(data);
+}
+
+static void test_truncated_while_reading(void **state) {
+  (void)state;
+  skip_without_sse42();
+  /* The file shrinks after it was opened (the size check at open cannot see it): each chunk load
+   * notices. Chunks of 1000 bytes keep the cut far beyond what stdio reads ahead. */
+  const size_t total = 64000, chunk = 1000, stride = chunk + 4, hdr = HDR(0);
+  uint8_t *data = random_bytes(total, 7), *buf = malloc(total);
+  const char *path = path_in_dir("shrinks.ffk");
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(0, "", "", (uint32_t)chunk);
+  for (int boundary = 0; boundary <= 1; boundary++) {
+    assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+    assert_int_equal(ff_keystream_write(w, data, total), FF_OK);
+    assert_int_equal(ff_keystream_finish(w), FF_OK);
+    assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+    assert_int_equal(ff_keystream_open_file(path, &r), FF_OK);
+    assert_int_equal(truncate(path, (off_t)(hdr + 40 * stride + (boundary ? 0 : 123))), 0);
+    assert_int_equal(ff_keystream_read(r, buf, 40 * chunk), FF_OK);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 10), FF_EFORMAT, "truncated", "chunk 40 of 64", "payload offset 40000",
+                boundary ? "ends after 0 of them" : "ends after 123 of them");
+    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+  }
+  free(buf);
+  free(data);
+}
+
+static void test_read_past_end(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t sizes[] = {60, 40};
+  uint8_t *data = random_bytes(100, 8), buf[128];
+  size_t n;
+  uint8_t *img = make_image(data, sizes, 2, CHUNK, "", &n);
+  for (int file = 0; file <= 1; file++) {
+    ff_keystream *r;
+    assert_int_equal(open_image(img, n, file, &r), FF_OK);
+    assert_int_equal(ff_keystream_read(r, buf, 60), FF_OK);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 45), FF_ERANGE, "ends at byte 100", "5 more bytes were requested",
+                "keys were made for another model or shape");
+    /* Nothing was consumed: the rest is still there. */
+    assert_int_equal(ff_keystream_remaining(r), 40);
+    assert_int_equal(ff_keystream_read(r, buf, 40), FF_OK);
+    assert_memory_equal(buf, data + 60, 40);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 1), FF_ERANGE, "ends at byte 100", "1 more bytes");
+    assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  }
+  free(img);
+  free(data);
+}
+
+static void test_leftover_at_close(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t sizes[] = {70};
+  uint8_t *data = random_bytes(70, 9), buf[70];
+  size_t n;
+  uint8_t *img = make_image(data, sizes, 1, CHUNK, "", &n);
+  ff_keystream *r;
+  assert_int_equal(ff_keystream_open_mem(img, n, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, buf, 50), FF_OK);
+  EXPECT_FAIL(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_EMISMATCH, "20 unread key bytes",
+              "consumed 50 of 70", "ran different model graphs");
+  assert_int_equal(ff_keystream_open_mem(img, n, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, buf, 50), FF_OK);
+  assert_int_equal(ff_keystream_close(r, 0), FF_OK); /* not asked to check */
+  free(img);
+  free(data);
+}
+
+static void test_not_a_key_file(void **state) {
+  (void)state;
+  skip_without_sse42();
+  ff_keystream *r;
+  uint8_t *noise = random_bytes(4096, 10);
+  noise[0] = 'x'; /* not by chance the magic */
+  const char *path = path_in_dir("noise.bin");
+  put_file(path, noise, 4096);
+  EXPECT_FAIL(ff_keystream_open_file(path, &r), FF_EFORMAT, "not a fusefss key file", "noise.bin");
+  EXPECT_FAIL(ff_keystream_open_mem(noise, 4096, &r), FF_EFORMAT, "not a fusefss key file");
+  const char *json = "{\"schema\": \"fusefss.prof/1\", \"run\": {\"party\": 0}}\n";
+  path = path_in_dir("log.json");
+  put_file(path, json, strlen(json));
+  EXPECT_FAIL(ff_keystream_open_file(path, &r), FF_EFORMAT, "not a fusefss key file");
+  EXPECT_FAIL(ff_keystream_open_mem("FF", 2, &r), FF_EFORMAT, "truncated inside the header");
+  EXPECT_FAIL(ff_keystream_open_file(path_in_dir("missing.ffk"), &r), FF_ENOENT, "cannot open key file",
+              "missing.ffk");
+  assert_null(r);
+  free(noise);
+}
+
+static void test_incomplete_file(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const char *path = path_in_dir("interrupted.ffk");
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(0, "x", "", CHUNK);
+  assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, "0123456789012345678901234567890123456789", 40), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK); /* never finished: keygen was interrupted */
+  EXPECT_FAIL(ff_keystream_open_file(path, &r), FF_EFORMAT, "incomplete", "did not finish");
+}
+
+static void test_bad_arguments_and_states(void **state) {
+  (void)state;
+  skip_without_sse42();
+  ff_keystream *w, *r;
+  ff_keystream_params p = params(2, "", "", 0);
+  EXPECT_FAIL(ff_keystream_create_mem(&p, &w), FF_EINVAL, "party 0 or 1, not 2");
+  assert_null(w);
+  p = params(0, "0123456789abcdef0123456789abcdefX", "", 0);
+  EXPECT_FAIL(ff_keystream_create_mem(&p, &w), FF_EINVAL, "33 characters");
+  char *big = malloc(FF_KEYSTREAM_META_MAX + 2);
+  memset(big, 'x', FF_KEYSTREAM_META_MAX + 1);
+  big[FF_KEYSTREAM_META_MAX + 1] = '\0';
+  p = params(0, "", big, 0);
+  EXPECT_FAIL(ff_keystream_create_mem(&p, &w), FF_EINVAL, "metadata has 8193 bytes");
+  free(big);
+  p = params(0, "", "", FF_KEYSTREAM_CHUNK_MAX + 1);
+  EXPECT_FAIL(ff_keystream_create_mem(&p, &w), FF_EINVAL, "chunk size");
+  p = params(0, "", "", CHUNK);
+  EXPECT_FAIL(ff_keystream_create_file(path_in_dir("no/such/dir.ffk"), &p, &w), FF_ENOENT, "cannot create key file");
+  assert_int_equal(ff_keystream_create_mem(NULL, NULL), FF_EINVAL);
+
+  assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+  const void *img;
+  size_t n;
+  uint8_t b[4];
+  EXPECT_FAIL(ff_keystream_mem_image(w, &img, &n), FF_ESTATE, "not a finished in-memory writer");
+  EXPECT_FAIL(ff_keystream_read(w, b, 1), FF_ESTATE, "open for writing");
+  assert_int_equal(ff_keystream_remaining(w), 0);
+  assert_int_equal(ff_keystream_write(w, "abcd", 4), FF_OK);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  EXPECT_FAIL(ff_keystream_write(w, "e", 1), FF_ESTATE, "already finished");
+  EXPECT_FAIL(ff_keystream_finish(w), FF_ESTATE, "already finished");
+  assert_int_equal(ff_keystream_mem_image(w, &img, &n), FF_OK);
+  assert_int_equal(ff_keystream_open_mem(img, n, &r), FF_OK);
+  EXPECT_FAIL(ff_keystream_write(r, "e", 1), FF_ESTATE, "open for reading");
+  assert_int_equal(ff_keystream_read(r, b, 4), FF_OK);
+  assert_memory_equal(b, "abcd", 4);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  assert_int_equal(ff_keystream_close(NULL, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_crc32c_known_answers),    cmocka_unit_test(test_roundtrip_mem),
+      cmocka_unit_test(test_roundtrip_file),          cmocka_unit_test(test_large_chunks),
+      cmocka_unit_test(test_empty_stream),            cmocka_unit_test(test_header_fields_and_expect),
+      cmocka_unit_test(test_flipped_bits),            cmocka_unit_test(test_version),
+      cmocka_unit_test(test_truncation),              cmocka_unit_test(test_truncated_while_reading),
+      cmocka_unit_test(test_read_past_end),           cmocka_unit_test(test_leftover_at_close),
+      cmocka_unit_test(test_not_a_key_file),          cmocka_unit_test(test_incomplete_file),
+      cmocka_unit_test(test_bad_arguments_and_states),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
