@@ -1,0 +1,348 @@
+/* BGI16 DPF with 1-bit output and early termination at 7 levels, CPU reference: keygen, point
+ * evaluation, comparison from the DPF key (SIGMA's doDcf idea, research/sigma.md §3) and full-domain
+ * evaluation. Work is batched level by level so each ff_prg_expand* call keeps AES-NI busy.
+ * Test: tests/test_dpf.c. */
+#include "gates/fss/dpf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/ring.h"
+#include "scope/scope.h"
+
+#define FF__CHUNK 256 /* points or elements per level batch: state stays in L1 */
+
+/* ---- Block helpers ------------------------------------------------------------------------------ */
+
+static inline ff_block ff__xor(ff_block a, ff_block b) { return (ff_block){a.lo ^ b.lo, a.hi ^ b.hi}; }
+static inline ff_block ff__and(ff_block a, ff_block b) { return (ff_block){a.lo & b.lo, a.hi & b.hi}; }
+static inline int ff__lsb(ff_block a) { return (int)(a.lo & 1); }
+static inline ff_block ff__clear_lsb(ff_block a) { return (ff_block){a.lo & ~UINT64_C(1), a.hi}; }
+static inline ff_block ff__set_lsb(ff_block a, int b) { return (ff_block){(a.lo & ~UINT64_C(1)) | (uint64_t)(b & 1), a.hi}; }
+static inline int ff__bit(ff_block a, int k) { return (int)((k < 64 ? a.lo >> k : a.hi >> (k - 64)) & 1); }
+static inline int ff__parity(ff_block a) { return __builtin_parityll(a.lo ^ a.hi); }
+/* The all-ones block when t is 1, zero otherwise: corrections are applied without branches. */
+static inline ff_block ff__spread(int t) {
+  uint64_t m = (uint64_t)0 - (uint64_t)(t & 1);
+  return (ff_block){m, m};
+}
+/* Bits 0..pos set (0 <= pos < 128). */
+static inline ff_block ff__mask_upto(int pos) {
+  if (pos < 64) return (ff_block){pos == 63 ? ~UINT64_C(0) : (UINT64_C(1) << (pos + 1)) - 1, 0};
+  return (ff_block){~UINT64_C(0), pos == 127 ? ~UINT64_C(0) : (UINT64_C(1) << (pos - 63)) - 1};
+}
+
+static inline int ff__get_bit(const uint8_t *bits, size_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
+static inline void ff__put_bit(uint8_t *bits, size_t i, int b) { bits[i >> 3] |= (uint8_t)((b & 1) << (i & 7)); }
+
+/* ---- Keys ------------------------------------------------------------------------------------------- */
+
+size_t ff_dpf_key_bytes(int n, size_t N) {
+  if (n < FF_DPF_MIN_BITS || n > FF_DPF_MAX_BITS || N == 0) return 0;
+  size_t levels = (size_t)(n - FF_DPF_LEAF_BITS), blocks, bits, total;
+  /* (n-7) blocks of seed + scw, then l0 and l1: (n-5) blocks per element. */
+  if (__builtin_mul_overflow(levels + 2, N, &blocks) || __builtin_mul_overflow(blocks, (size_t)16, &total)) return 0;
+  if (__builtin_mul_overflow(levels, N, &bits)) return 0;
+  if (__builtin_add_overflow(total, bits / 8 + (bits % 8 != 0), &total)) return 0;
+  return total;
+}
+
+/* Points k's named arrays into its buffer (layout in dpf.h). */
+static void ff__dpf_key_layout(ff_dpf_key *k) {
+  ff_block *b = (ff_block *)k->buf;
+  size_t N = k->N, levels = (size_t)(k->n - FF_DPF_LEAF_BITS);
+  k->seed = b;
+  k->scw = b + N;
+  k->l0 = b + levels * N;
+  k->l1 = k->l0 + N;
+  k->tR = (uint8_t *)(k->l1 + N);
+}
+
+ff_status ff_dpf_key_alloc(ff_dpf_key *k, int n, size_t N) {
+  if (!k) {
+    FF_ERROR("ff_dpf_key_alloc: key is NULL");
+    return FF_EINVAL;
+  }
+  memset(k, 0, sizeof *k);
+  size_t bytes = ff_dpf_key_bytes(n, N);
+  if (!bytes) {
+    FF_ERROR("ff_dpf_key_alloc: need %d <= n <= %d and 0 < N with a size that fits memory (n = %d, N = %zu)",
+             FF_DPF_MIN_BITS, FF_DPF_MAX_BITS, n, N);
+    return FF_EINVAL;
+  }
+  k->buf = calloc(1, bytes);
+  if (!k->buf) {
+    FF_ERROR("ff_dpf_key_alloc: cannot allocate %zu bytes for %zu keys of %d bits", bytes, N, n);
+    return FF_ENOMEM;
+  }
+  k->n = n;
+  k->N = N;
+  k->bytes = bytes;
+  ff__dpf_key_layout(k);
+  return FF_OK;
+}
+
+void ff_dpf_key_free(ff_dpf_key *k) {
+  if (!k) return;
+  free(k->buf);
+  memset(k, 0, sizeof *k);
+}
+
+static ff_status ff__dpf_key_check(const char *fn, const ff_dpf_key *k) {
+  if (!k || !k->buf || k->bytes != ff_dpf_key_bytes(k->n, k->N)) {
+    FF_ERROR("%s: key is NULL or not allocated with ff_dpf_key_alloc", fn);
+    return FF_EINVAL;
+  }
+  return FF_OK;
+}
+
+ff_status ff_dpf_key_serialize(const ff_dpf_key *k, void *out, size_t cap) {
+  ff_status st = ff__dpf_key_check("ff_dpf_key_serialize", k);
+  if (st) return st;
+  if (!out || cap < k->bytes) {
+    FF_ERROR("ff_dpf_key_serialize: need %zu bytes of output, have %zu%s", k->bytes, cap, out ? "" : " (NULL)");
+    return out ? FF_ERANGE : FF_EINVAL;
+  }
+  memcpy(out, k->buf, k->bytes);
+  return FF_OK;
+}
+
+ff_status ff_dpf_key_deserialize(ff_dpf_key *k, int n, size_t N, const void *in, size_t len) {
+  if (!in) {
+    FF_ERROR("ff_dpf_key_deserialize: input is NULL");
+    return FF_EINVAL;
+  }
+  ff_status st = ff_dpf_key_alloc(k, n, N);
+  if (st) return st;
+  if (len != k->bytes) {
+    FF_ERROR("ff_dpf_key_deserialize: %zu keys of %d bits take %zu bytes, got %zu", N, n, k->bytes, len);
+    ff_dpf_key_free(k);
+    return FF_EFORMAT;
+  }
+  memcpy(k->buf, in, len);
+  return FF_OK;
+}
+
+/* ---- Keygen --------------------------------------------------------------------------------------- */
+
+ff_status ff_dpf_keygen(const uint64_t *alpha, ff_rng *rng, ff_dpf_key *k0, ff_dpf_key *k1) {
+  ff_status st;
+  if ((st = ff__dpf_key_check("ff_dpf_keygen", k0)) || (st = ff__dpf_key_check("ff_dpf_keygen", k1))) return st;
+  if (!alpha || !rng) {
+    FF_ERROR("ff_dpf_keygen: alpha or rng is NULL");
+    return FF_EINVAL;
+  }
+  if (k0->n != k1->n || k0->N != k1->N) {
+    FF_ERROR("ff_dpf_keygen: the two keys have different shapes (n %d/%d, N %zu/%zu)", k0->n, k1->n, k0->N, k1->N);
+    return FF_EINVAL;
+  }
+  const int n = k0->n, L = n - FF_DPF_LEAF_BITS;
+  const size_t N = k0->N;
+  memset(k0->tR, 0, (size_t)L * N / 8 + ((size_t)L * N % 8 != 0));
+  memset(k1->tR, 0, (size_t)L * N / 8 + ((size_t)L * N % 8 != 0));
+
+  /* Per chunk of elements: both parties' current seeds s[b][q], expanded together in one PRG call. */
+  ff_block s[2][FF__CHUNK], in[2 * FF__CHUNK], left[2 * FF__CHUNK], right[2 * FF__CHUNK];
+  for (size_t j0 = 0; j0 < N; j0 += FF__CHUNK) {
+    const size_t c = N - j0 < FF__CHUNK ? N - j0 : FF__CHUNK;
+    if ((st = ff_rng_bytes(rng, s[0], c * sizeof(ff_block))) || (st = ff_rng_bytes(rng, s[1], c * sizeof(ff_block))))
+      return st;
+    for (size_t q = 0; q < c; q++) {
+      /* The roots' control bits differ: alpha is below the root. */
+      s[1][q] = ff__set_lsb(s[1][q], ff__lsb(s[0][q]) ^ 1);
+      k0->seed[j0 + q] = s[0][q];
+      k1->seed[j0 + q] = s[1][q];
+    }
+    for (int i = 0; i < L; i++) {
+      for (size_t q = 0; q < c; q++) {
+        in[q] = ff__clear_lsb(s[0][q]);
+        in[c + q] = ff__clear_lsb(s[1][q]);
+      }
+      ff_prg_expand(in, left, right, 2 * c);
+      for (size_t q = 0; q < c; q++) {
+        const size_t j = j0 + q;
+        const uint64_t a = alpha[j] & ff_ring_mask(n);
+        const int keep = (int)(a >> (n - 1 - i)) & 1; /* alpha's bit at this level, MSB first */
+        const ff_block dL = ff__xor(left[q], left[c + q]), dR = ff__xor(right[q], right[c + q]);
+        if (i < L - 1) {
+          /* Seed CW: makes the two seeds of the child off alpha's path equal. Control CWs: the
+           * children's control bits differ on the path (keep side) and agree off it. */
+          const ff_block scw = ff__clear_lsb(keep ? dL : dR);
+          const int tL = ff__lsb(dL) ^ keep ^ 1, tR = ff__lsb(dR) ^ keep;
+          const ff_block cw = ff__set_lsb(scw, tL);
+          k0->scw[(size_t)i * N + j] = cw;
+          k1->scw[(size_t)i * N + j] = cw;
+          if (tR) {
+            ff__put_bit(k0->tR, (size_t)i * N + j, 1);
+            ff__put_bit(k1->tR, (size_t)i * N + j, 1);
+          }
+          const ff_block corr = ff__set_lsb(scw, keep ? tR : tL);
+          for (int b = 0; b < 2; b++) {
+            const ff_block child = keep ? right[b * c + q] : left[b * c + q];
+            s[b][q] = ff__xor(child, ff__and(corr, ff__spread(ff__lsb(s[b][q]))));
+          }
+        } else {
+          /* Leaf CWs: the parties' leaf blocks XOR to the unit vector at alpha mod 128 on the
+           * path and to zero beside it. The party whose control bit is 1 applies the CW. */
+          const int pos = (int)(a & 127);
+          const ff_block unit = pos < 64 ? (ff_block){UINT64_C(1) << pos, 0} : (ff_block){0, UINT64_C(1) << (pos - 64)};
+          const ff_block l0 = keep ? dL : ff__xor(dL, unit), l1 = keep ? ff__xor(dR, unit) : dR;
+          k0->l0[j] = k1->l0[j] = l0;
+          k0->l1[j] = k1->l1[j] = l1;
+        }
+      }
+    }
+  }
+  return FF_OK;
+}
+
+/* ---- Evaluation along a path ------------------------------------------------------------------- */
+
+static ff_status ff__dpf_eval_check(const char *fn, const ff_dpf_key *k, size_t E, const uint64_t *x,
+                                    const uint8_t *out, size_t *total) {
+  ff_status st = ff__dpf_key_check(fn, k);
+  if (st) return st;
+  if (!x || !out) {
+    FF_ERROR("%s: points or output is NULL", fn);
+    return FF_EINVAL;
+  }
+  if (E == 0 || __builtin_mul_overflow(E, k->N, total)) {
+    FF_ERROR("%s: need 0 < E and E*N to fit size_t (E = %zu, N = %zu)", fn, E, k->N);
+    return FF_EINVAL;
+  }
+  return FF_OK;
+}
+
+/* One traversal per point, batched: all points of a chunk advance one level per PRG call. lt
+ * selects the comparison (dpf.h explains the accumulation) instead of the point value. */
+static void ff__dpf_paths(const ff_dpf_key *k, size_t total, const uint64_t *x, int lt, uint8_t *out) {
+  const int n = k->n, L = n - FF_DPF_LEAF_BITS;
+  const size_t N = k->N;
+  const uint64_t mask = ff_ring_mask(n);
+  ff_block s[FF__CHUNK];
+  uint64_t xv[FF__CHUNK];
+  size_t el[FF__CHUNK];
+  uint8_t dir[FF__CHUNK], prev[FF__CHUNK], acc[FF__CHUNK], t[FF__CHUNK];
+
+  memset(out, 0, total / 8 + (total % 8 != 0));
+  for (size_t p0 = 0; p0 < total; p0 += FF__CHUNK) {
+    const size_t c = total - p0 < FF__CHUNK ? total - p0 : FF__CHUNK;
+    for (size_t q = 0; q < c; q++) {
+      el[q] = (p0 + q) % N;
+      xv[q] = x[p0 + q] & mask;
+      s[q] = k->seed[el[q]];
+      acc[q] = 0;
+      prev[q] = 1; /* as if the path had come from the right: a first left turn opens a run */
+    }
+    for (int i = 0; i < L; i++) {
+      for (size_t q = 0; q < c; q++) {
+        dir[q] = (uint8_t)((xv[q] >> (n - 1 - i)) & 1);
+        t[q] = (uint8_t)ff__lsb(s[q]);
+        acc[q] ^= (uint8_t)(t[q] & (dir[q] ^ prev[q]));
+        prev[q] = dir[q];
+        s[q] = ff__clear_lsb(s[q]);
+      }
+      ff_prg_expand_dir(s, dir, s, c);
+      if (i < L - 1) {
+        const ff_block *scw = k->scw + (size_t)i * N;
+        for (size_t q = 0; q < c; q++) {
+          const ff_block cw = scw[el[q]];
+          const int tcw = dir[q] ? ff__get_bit(k->tR, (size_t)i * N + el[q]) : ff__lsb(cw);
+          s[q] = ff__xor(s[q], ff__and(ff__set_lsb(cw, tcw), ff__spread(t[q])));
+        }
+      } else {
+        for (size_t q = 0; q < c; q++) {
+          const ff_block cw = dir[q] ? k->l1[el[q]] : k->l0[el[q]];
+          s[q] = ff__xor(s[q], ff__and(cw, ff__spread(t[q])));
+        }
+      }
+    }
+    for (size_t q = 0; q < c; q++) {
+      const int pos = (int)(xv[q] & 127);
+      int bit;
+      if (!lt) {
+        bit = ff__bit(s[q], pos);
+      } else {
+        /* Leaves above x; when the last turn was left, the run it ends adds the whole block, which
+         * leaves the leaves at or below x. */
+        const ff_block upto = ff__mask_upto(pos);
+        const ff_block above = {~upto.lo, ~upto.hi};
+        bit = acc[q] ^ ff__parity(ff__and(s[q], prev[q] ? above : upto));
+      }
+      ff__put_bit(out, p0 + q, bit);
+    }
+  }
+}
+
+ff_status ff_dpf_eval_point(const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
+  FF_SCOPE("FSS::DPF");
+  size_t total;
+  ff_status st = ff__dpf_eval_check("ff_dpf_eval_point", k, E, x, out, &total);
+  if (st) return st;
+  ff__dpf_paths(k, total, x, 0, out);
+  return FF_OK;
+}
+
+ff_status ff_dpf_eval_lt(const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
+  FF_SCOPE("FSS::DPF");
+  size_t total;
+  ff_status st = ff__dpf_eval_check("ff_dpf_eval_lt", k, E, x, out, &total);
+  if (st) return st;
+  ff__dpf_paths(k, total, x, 1, out);
+  return FF_OK;
+}
+
+/* ---- Full domain ------------------------------------------------------------------------------------ */
+
+ff_status ff_dpf_eval_all(const ff_dpf_key *k, uint8_t *out) {
+  FF_SCOPE("FSS::DPF");
+  ff_status st = ff__dpf_key_check("ff_dpf_eval_all", k);
+  if (st) return st;
+  if (!out) {
+    FF_ERROR("ff_dpf_eval_all: output is NULL");
+    return FF_EINVAL;
+  }
+  if (k->n > FF_DPF_EVAL_ALL_MAX_BITS) {
+    FF_ERROR("ff_dpf_eval_all: full-domain evaluation is for n <= %d, got n = %d", FF_DPF_EVAL_ALL_MAX_BITS, k->n);
+    return FF_EINVAL;
+  }
+  const int L = k->n - FF_DPF_LEAF_BITS;
+  const size_t N = k->N, width = (size_t)1 << (L - 1); /* nodes at the last tree level */
+  ff_block *buf = malloc(4 * width * sizeof(ff_block));
+  if (!buf) {
+    FF_ERROR("ff_dpf_eval_all: cannot allocate %zu bytes of scratch", 4 * width * sizeof(ff_block));
+    return FF_ENOMEM;
+  }
+  /* Breadth first: level i holds 2^i nodes; node m's children are 2m and 2m+1. */
+  ff_block *cur = buf, *in = buf + width, *left = buf + 2 * width, *right = buf + 3 * width;
+  for (size_t j = 0; j < N; j++) {
+    uint8_t *leaves = out + j * (((size_t)1 << k->n) / 8);
+    cur[0] = k->seed[j];
+    for (int i = 0; i < L; i++) {
+      const size_t m = (size_t)1 << i;
+      for (size_t v = 0; v < m; v++) in[v] = ff__clear_lsb(cur[v]);
+      ff_prg_expand(in, left, right, m);
+      if (i < L - 1) {
+        const ff_block cw = k->scw[(size_t)i * N + j];
+        const ff_block cwL = cw, cwR = ff__set_lsb(cw, ff__get_bit(k->tR, (size_t)i * N + j));
+        /* In place, last node first: children 2v, 2v+1 land on nodes already read. */
+        for (size_t v = m; v-- > 0;) {
+          const ff_block on = ff__spread(ff__lsb(cur[v]));
+          cur[2 * v] = ff__xor(left[v], ff__and(cwL, on));
+          cur[2 * v + 1] = ff__xor(right[v], ff__and(cwR, on));
+        }
+      } else {
+        /* Leaf blocks go straight to the output; memcpy because out is only byte aligned. */
+        for (size_t v = 0; v < m; v++) {
+          const ff_block on = ff__spread(ff__lsb(cur[v]));
+          const ff_block a = ff__xor(left[v], ff__and(k->l0[j], on)), b = ff__xor(right[v], ff__and(k->l1[j], on));
+          memcpy(leaves + 32 * v, &a, sizeof a);
+          memcpy(leaves + 32 * v + 16, &b, sizeof b);
+        }
+      }
+    }
+  }
+  free(buf);
+  return FF_OK;
+}

@@ -1,0 +1,387 @@
+/* gates/fss/dpf and sstab: reconstructed point function 1{x == alpha} and comparison 1{x < alpha}
+ * for every alpha and every x at n = 8, 9, 10 (and 1..7 for the truth tables), full-domain against
+ * pointwise evaluation, E points per element, random points at n = 32..64, exact key sizes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/ring.h"
+#include "gates/fss/dpf.h"
+#include "gates/fss/sstab.h"
+#include "scope/scope.h"
+
+static int bit_at(const uint8_t *bits, size_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
+static size_t bit_bytes(size_t nbits) { return nbits / 8 + (nbits % 8 != 0); }
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n);
+  assert_non_null(p);
+  return p;
+}
+
+static void dpf_keys(int n, size_t N, const uint64_t *alpha, uint64_t seed, ff_dpf_key *k0, ff_dpf_key *k1) {
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, seed);
+  assert_int_equal(ff_dpf_key_alloc(k0, n, N), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(k1, n, N), FF_OK);
+  assert_int_equal(ff_dpf_keygen(alpha, &rng, k0, k1), FF_OK);
+}
+
+/* Both parties' shares at E points per element, for the point function and the comparison. */
+typedef struct {
+  uint8_t *pt[2], *lt[2];
+} shares;
+
+static shares eval_both(const ff_dpf_key *k0, const ff_dpf_key *k1, size_t E, const uint64_t *x) {
+  shares s;
+  size_t bytes = bit_bytes(E * k0->N);
+  const ff_dpf_key *k[2] = {k0, k1};
+  for (int b = 0; b < 2; b++) {
+    s.pt[b] = xmalloc(bytes);
+    s.lt[b] = xmalloc(bytes);
+    assert_int_equal(ff_dpf_eval_point(k[b], E, x, s.pt[b]), FF_OK);
+    assert_int_equal(ff_dpf_eval_lt(k[b], E, x, s.lt[b]), FF_OK);
+  }
+  return s;
+}
+
+static void shares_free(shares *s) {
+  for (int b = 0; b < 2; b++) {
+    free(s->pt[b]);
+    free(s->lt[b]);
+  }
+}
+
+/* Every alpha (element j has alpha = j) and every x (point e of every element is e). */
+static void check_exhaustive(int n) {
+  const size_t D = (size_t)1 << n, N = D, E = D;
+  uint64_t *alpha = xmalloc(N * sizeof *alpha), *x = xmalloc(E * N * sizeof *x);
+  for (size_t j = 0; j < N; j++) alpha[j] = j;
+  for (size_t e = 0; e < E; e++)
+    for (size_t j = 0; j < N; j++) x[e * N + j] = e;
+  ff_dpf_key k0, k1;
+  dpf_keys(n, N, alpha, 100 + (uint64_t)n, &k0, &k1);
+
+  /* Full domain: element j's table reconstructs to the unit vector at j. */
+  const size_t row = D / 8;
+  uint8_t *all0 = xmalloc(N * row), *all1 = xmalloc(N * row);
+  assert_int_equal(ff_dpf_eval_all(&k0, all0), FF_OK);
+  assert_int_equal(ff_dpf_eval_all(&k1, all1), FF_OK);
+  shares s = eval_both(&k0, &k1, E, x);
+  size_t wrong_pt = 0, wrong_lt = 0, wrong_all = 0, diff_all = 0;
+  for (size_t j = 0; j < N; j++) {
+    for (size_t y = 0; y < D; y++) {
+      const size_t p = y * N + j; /* point y of element j */
+      const int a0 = bit_at(all0 + j * row, y), a1 = bit_at(all1 + j * row, y);
+      wrong_all += (size_t)((a0 ^ a1) != (y == j));
+      /* Each party's pointwise share is its full-domain share. */
+      diff_all += (size_t)(bit_at(s.pt[0], p) != a0) + (size_t)(bit_at(s.pt[1], p) != a1);
+      wrong_pt += (size_t)((bit_at(s.pt[0], p) ^ bit_at(s.pt[1], p)) != (y == j));
+      wrong_lt += (size_t)((bit_at(s.lt[0], p) ^ bit_at(s.lt[1], p)) != (y < j));
+    }
+  }
+  assert_int_equal(wrong_all, 0);
+  assert_int_equal(diff_all, 0);
+  assert_int_equal(wrong_pt, 0);
+  assert_int_equal(wrong_lt, 0);
+  shares_free(&s);
+  free(all0);
+  free(all1);
+  free(alpha);
+  free(x);
+  ff_dpf_key_free(&k0);
+  ff_dpf_key_free(&k1);
+}
+
+static void test_dpf_exhaustive_8(void **state) { (void)state; check_exhaustive(8); }
+static void test_dpf_exhaustive_9(void **state) { (void)state; check_exhaustive(9); }
+static void test_dpf_exhaustive_10(void **state) { (void)state; check_exhaustive(10); }
+
+/* Random alphas at large n with the edge points x = alpha, alpha +- 1, 0, 2^n - 1 and a random x,
+ * E = 6 points per element; alphas include 0, 1, 2^n - 2, 2^n - 1. Inputs carry garbage above bit n,
+ * which the DPF must ignore. */
+static void check_random(int n, size_t N, uint64_t seed) {
+  enum { E = 6 };
+  const uint64_t m = ff_ring_mask(n);
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, seed);
+  uint64_t *alpha = xmalloc(N * sizeof *alpha), *alpha_in = xmalloc(N * sizeof *alpha), *x = xmalloc(E * N * sizeof *x);
+  for (size_t j = 0; j < N; j++) alpha[j] = ff_rng_u64(&rng) & m;
+  alpha[0] = 0, alpha[1] = 1, alpha[2] = m - 1, alpha[3] = m;
+  for (size_t j = 0; j < N; j++) alpha_in[j] = alpha[j] | (ff_rng_u64(&rng) & ~m);
+  for (size_t j = 0; j < N; j++) {
+    const uint64_t pts[E] = {alpha[j], (alpha[j] + 1) & m, (alpha[j] - 1) & m, 0, m, ff_rng_u64(&rng)};
+    for (size_t e = 0; e < E; e++) x[e * N + j] = pts[e] | (ff_rng_u64(&rng) & ~m);
+  }
+  ff_dpf_key k0, k1;
+  dpf_keys(n, N, alpha_in, seed + 1, &k0, &k1);
+  shares s = eval_both(&k0, &k1, E, x);
+  size_t wrong_pt = 0, wrong_lt = 0, hits = 0;
+  for (size_t e = 0; e < E; e++) {
+    for (size_t j = 0; j < N; j++) {
+      const size_t p = e * N + j;
+      const uint64_t xv = x[p] & m;
+      hits += xv == alpha[j];
+      wrong_pt += (size_t)((bit_at(s.pt[0], p) ^ bit_at(s.pt[1], p)) != (xv == alpha[j]));
+      wrong_lt += (size_t)((bit_at(s.lt[0], p) ^ bit_at(s.lt[1], p)) != (xv < alpha[j]));
+    }
+  }
+  assert_true(hits >= N); /* x = alpha was really tried */
+  assert_int_equal(wrong_pt, 0);
+  assert_int_equal(wrong_lt, 0);
+  shares_free(&s);
+  free(alpha);
+  free(alpha_in);
+  free(x);
+  ff_dpf_key_free(&k0);
+  ff_dpf_key_free(&k1);
+}
+
+static void test_dpf_random_large(void **state) {
+  (void)state;
+  check_random(32, 1000, 32);
+  check_random(48, 1000, 48);
+  check_random(50, 1000, 50);
+  check_random(64, 1000, 64);
+  check_random(11, 300, 11); /* an n whose tree ends mid-byte of tR, N not a multiple of 8 */
+}
+
+/* E = 3 points per element, SIGMA-style offsets from one masked value: x, x + c1, x + c2. */
+static void test_dpf_multipoint(void **state) {
+  (void)state;
+  const int n = 12;
+  const size_t N = 777, E = 3;
+  const uint64_t m = ff_ring_mask(n);
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 3);
+  uint64_t *alpha = xmalloc(N * sizeof *alpha), *x = xmalloc(E * N * sizeof *x);
+  for (size_t j = 0; j < N; j++) {
+    alpha[j] = ff_rng_u64(&rng) & m;
+    const uint64_t xh = (j % 3 == 0) ? alpha[j] : ff_rng_u64(&rng) & m;
+    x[j] = xh;
+    x[N + j] = (xh + 1000) & m;
+    x[2 * N + j] = (xh - 1) & m;
+  }
+  ff_dpf_key k0, k1;
+  dpf_keys(n, N, alpha, 4, &k0, &k1);
+  shares s = eval_both(&k0, &k1, E, x);
+  for (size_t p = 0; p < E * N; p++) {
+    const size_t j = p % N;
+    assert_int_equal(bit_at(s.pt[0], p) ^ bit_at(s.pt[1], p), x[p] == alpha[j]);
+    assert_int_equal(bit_at(s.lt[0], p) ^ bit_at(s.lt[1], p), x[p] < alpha[j]);
+  }
+  /* Each point's share is the share of a one-point call at that point. */
+  uint64_t *x1 = xmalloc(N * sizeof *x1);
+  uint8_t *one = xmalloc(bit_bytes(N));
+  for (size_t e = 0; e < E; e++) {
+    memcpy(x1, x + e * N, N * sizeof *x1);
+    assert_int_equal(ff_dpf_eval_lt(&k1, 1, x1, one), FF_OK);
+    for (size_t j = 0; j < N; j++) assert_int_equal(bit_at(one, j), bit_at(s.lt[1], e * N + j));
+  }
+  /* Pad bits of the packed output are zero. */
+  assert_int_equal(s.lt[0][bit_bytes(E * N) - 1] >> ((E * N) % 8), 0);
+  free(x1);
+  free(one);
+  shares_free(&s);
+  free(alpha);
+  free(x);
+  ff_dpf_key_free(&k0);
+  ff_dpf_key_free(&k1);
+}
+
+/* Key bytes: 16(n-7) + 32 + (n-7)/8 per element, exact for N a multiple of 8, and the same for
+ * every mask. */
+static void test_dpf_key_bytes(void **state) {
+  (void)state;
+  assert_int_equal(ff_dpf_key_bytes(50, 8), 5803); /* 725.375 B per element */
+  assert_int_equal(ff_dpf_key_bytes(12, 8), 901);  /* 112.625 */
+  assert_int_equal(ff_dpf_key_bytes(32, 8), 3481); /* 435.125 (sigma.md's "403.1" contradicts its own formula) */
+  assert_int_equal(ff_dpf_key_bytes(38, 8), 4255); /* 531.875 */
+  assert_int_equal(ff_dpf_key_bytes(8, 8), 385);   /* 48.125 */
+  for (int n = FF_DPF_MIN_BITS; n <= FF_DPF_MAX_BITS; n++) {
+    for (size_t N = 8; N <= 4096; N *= 2)
+      assert_int_equal(8 * ff_dpf_key_bytes(n, N), N * (8 * (16 * (size_t)(n - 7) + 32) + (size_t)(n - 7)));
+    /* Otherwise the tR bits are rounded up once per batch. */
+    assert_int_equal(ff_dpf_key_bytes(n, 3), 3 * (16 * (size_t)(n - 7) + 32) + bit_bytes(3 * (size_t)(n - 7)));
+  }
+  assert_int_equal(ff_dpf_key_bytes(7, 8), 0);
+  assert_int_equal(ff_dpf_key_bytes(65, 8), 0);
+  assert_int_equal(ff_dpf_key_bytes(50, 0), 0);
+  assert_int_equal(ff_dpf_key_bytes(64, SIZE_MAX / 8), 0);
+
+  /* Serialized keys of n = 50, N = 8 for 64 different mask sets: always 5803 bytes, and a key read
+   * back evaluates as the original. */
+  const int n = 50;
+  const size_t N = 8;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 9);
+  uint8_t buf[2][5803 + 16];
+  for (int trial = 0; trial < 64; trial++) {
+    uint64_t alpha[8], x[8];
+    for (size_t j = 0; j < N; j++) {
+      alpha[j] = trial == 0 ? 0 : trial == 1 ? ff_ring_mask(n) : ff_rng_u64(&rng) & ff_ring_mask(n);
+      x[j] = ff_rng_u64(&rng);
+    }
+    ff_dpf_key k0, k1, r0;
+    dpf_keys(n, N, alpha, 1000 + (uint64_t)trial, &k0, &k1);
+    assert_int_equal(k0.bytes, 5803);
+    assert_int_equal(k1.bytes, 5803);
+    assert_int_equal(ff_dpf_key_serialize(&k0, buf[0], sizeof buf[0]), FF_OK);
+    assert_int_equal(ff_dpf_key_serialize(&k1, buf[1], sizeof buf[1]), FF_OK);
+    assert_int_equal(ff_dpf_key_deserialize(&r0, n, N, buf[0], 5803), FF_OK);
+    uint8_t o0, o1;
+    assert_int_equal(ff_dpf_eval_lt(&k0, 1, x, &o0), FF_OK);
+    assert_int_equal(ff_dpf_eval_lt(&r0, 1, x, &o1), FF_OK);
+    assert_int_equal(o0, o1);
+    /* The tR row SIGMA keeps for the last level is unused and zero in both keys. */
+    for (size_t j = 0; j < N; j++) {
+      assert_int_equal(bit_at(k0.tR, (size_t)(n - 8) * N + j), 0);
+      assert_int_equal(bit_at(k1.tR, (size_t)(n - 8) * N + j), 0);
+    }
+    ff_dpf_key_free(&k0);
+    ff_dpf_key_free(&k1);
+    ff_dpf_key_free(&r0);
+  }
+}
+
+/* Truth tables, n = 1..7: every alpha, every x; 2^n bits per element, at least one byte. */
+static void test_sstab_exhaustive(void **state) {
+  (void)state;
+  for (int n = 1; n <= FF_SSTAB_MAX_BITS; n++) {
+    const size_t D = (size_t)1 << n, N = D, E = D;
+    assert_int_equal(ff_sstab_elem_bytes(n), D < 8 ? 1 : D / 8);
+    uint64_t alpha[128], *x = xmalloc(E * N * sizeof *x);
+    for (size_t j = 0; j < N; j++) alpha[j] = j | ((uint64_t)j << 20); /* garbage above bit n */
+    for (size_t e = 0; e < E; e++)
+      for (size_t j = 0; j < N; j++) x[e * N + j] = e | (UINT64_C(1) << 40);
+    ff_rng rng;
+    ff_rng_init_seeded(&rng, (uint64_t)n);
+    ff_sstab_key k[2];
+    assert_int_equal(ff_sstab_key_alloc(&k[0], n, N), FF_OK);
+    assert_int_equal(ff_sstab_key_alloc(&k[1], n, N), FF_OK);
+    assert_int_equal(ff_sstab_keygen(alpha, &rng, &k[0], &k[1]), FF_OK);
+    assert_int_equal(k[0].bytes, N * ff_sstab_elem_bytes(n));
+    uint8_t *pt[2], *lt[2];
+    for (int b = 0; b < 2; b++) {
+      pt[b] = xmalloc(bit_bytes(E * N));
+      lt[b] = xmalloc(bit_bytes(E * N));
+      assert_int_equal(ff_sstab_eval_point(&k[b], E, x, pt[b]), FF_OK);
+      assert_int_equal(ff_sstab_eval_lt(&k[b], E, x, lt[b]), FF_OK);
+      if (n < 3)
+        for (size_t j = 0; j < N; j++) assert_int_equal(k[b].tab[j] >> D, 0);
+    }
+    for (size_t e = 0; e < E; e++)
+      for (size_t j = 0; j < N; j++) {
+        const size_t p = e * N + j;
+        assert_int_equal(bit_at(pt[0], p) ^ bit_at(pt[1], p), e == j);
+        assert_int_equal(bit_at(lt[0], p) ^ bit_at(lt[1], p), e < j);
+      }
+    for (int b = 0; b < 2; b++) {
+      free(pt[b]);
+      free(lt[b]);
+      ff_sstab_key_free(&k[b]);
+    }
+    free(x);
+  }
+}
+
+static void test_bad_arguments(void **state) {
+  (void)state;
+  ff_log_level saved = ff_log_get_level();
+  ff_log_set_level(FF_LOG_OFF);
+  ff_dpf_key k0, k1, k17;
+  assert_int_equal(ff_dpf_key_alloc(&k0, 7, 8), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(&k0, 65, 8), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(&k0, 20, 0), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(NULL, 20, 8), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(&k0, 17, 4), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&k1, 18, 4), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&k17, 17, 4), FF_OK);
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 1);
+  uint64_t alpha[4] = {1, 2, 3, 4};
+  uint8_t out[1 << 15];
+  assert_int_equal(ff_dpf_keygen(alpha, &rng, &k0, &k1), FF_EINVAL); /* shapes differ */
+  assert_int_equal(ff_dpf_keygen(NULL, &rng, &k0, &k17), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen(alpha, NULL, &k0, &k17), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen(alpha, &rng, &k0, &k17), FF_OK);
+  assert_int_equal(ff_dpf_eval_point(NULL, 1, alpha, out), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_point(&k0, 1, NULL, out), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_lt(&k0, 1, alpha, NULL), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_lt(&k0, 0, alpha, out), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_all(&k0, out), FF_EINVAL); /* n = 17 > 16 */
+  assert_int_equal(ff_dpf_key_serialize(&k0, out, 10), FF_ERANGE);
+  ff_dpf_key r;
+  assert_int_equal(ff_dpf_key_deserialize(&r, 17, 4, out, 10), FF_EFORMAT);
+  assert_null(r.buf);
+  ff_dpf_key_free(&k0);
+  ff_dpf_key_free(&k1);
+  ff_dpf_key_free(&k17);
+  ff_dpf_key_free(&k17); /* twice is harmless */
+  assert_int_equal(ff_dpf_eval_point(&k0, 1, alpha, out), FF_EINVAL); /* freed */
+
+  ff_sstab_key t0, t1;
+  assert_int_equal(ff_sstab_key_alloc(&t0, 0, 4), FF_EINVAL);
+  assert_int_equal(ff_sstab_key_alloc(&t0, 8, 4), FF_EINVAL);
+  assert_int_equal(ff_sstab_key_alloc(&t0, 5, 4), FF_OK);
+  assert_int_equal(ff_sstab_key_alloc(&t1, 6, 4), FF_OK);
+  assert_int_equal(ff_sstab_keygen(alpha, &rng, &t0, &t1), FF_EINVAL);
+  assert_int_equal(ff_sstab_eval_lt(&t0, 1, NULL, out), FF_EINVAL);
+  ff_sstab_key_free(&t0);
+  ff_sstab_key_free(&t1);
+  ff_log_set_level(saved);
+}
+
+/* Every evaluation is billed to FSS::DPF; keygen opens no scope. */
+static void test_scope(void **state) {
+  (void)state;
+  ff_prof *p = NULL;
+  ff_prof_opts o = {.party = 0, .run_id = "test-dpf"};
+  assert_int_equal(ff_prof_create(&p, &o), FF_OK);
+  assert_int_equal(ff_prof_thread_attach(p, "test", NULL), FF_OK);
+  assert_int_equal(ff_prof_rep_begin(p, 0), FF_OK);
+  ff_dpf_key k0, k1;
+  uint64_t alpha[2] = {5, 300}, x[2] = {5, 7};
+  dpf_keys(10, 2, alpha, 5, &k0, &k1);
+  uint8_t out[256];
+  assert_int_equal(ff_dpf_eval_point(&k0, 1, x, out), FF_OK);
+  assert_int_equal(ff_dpf_eval_lt(&k0, 1, x, out), FF_OK);
+  assert_int_equal(ff_dpf_eval_all(&k0, out), FF_OK);
+  ff_sstab_key t0, t1;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 1);
+  assert_int_equal(ff_sstab_key_alloc(&t0, 4, 2), FF_OK);
+  assert_int_equal(ff_sstab_key_alloc(&t1, 4, 2), FF_OK);
+  assert_int_equal(ff_sstab_keygen(alpha, &rng, &t0, &t1), FF_OK);
+  assert_int_equal(ff_sstab_eval_lt(&t0, 1, x, out), FF_OK);
+  assert_int_equal(ff_prof_rep_end(p), FF_OK);
+  const ff_prof_rep *rep = ff_prof_rep_get(p, 0);
+  int i = ff_prof_find(rep, "FSS::DPF");
+  assert_true(i >= 0);
+  assert_int_equal(rep->nodes[i].calls, 4);
+  assert_int_equal(rep->n_nodes, 1);
+  ff_dpf_key_free(&k0);
+  ff_dpf_key_free(&k1);
+  ff_sstab_key_free(&t0);
+  ff_sstab_key_free(&t1);
+  ff_prof_thread_detach();
+  ff_prof_destroy(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_dpf_exhaustive_8),  cmocka_unit_test(test_dpf_exhaustive_9),
+      cmocka_unit_test(test_dpf_exhaustive_10), cmocka_unit_test(test_dpf_random_large),
+      cmocka_unit_test(test_dpf_multipoint),    cmocka_unit_test(test_dpf_key_bytes),
+      cmocka_unit_test(test_sstab_exhaustive),  cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_scope),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
