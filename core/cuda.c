@@ -43,6 +43,17 @@ void ff_cuda_stream_destroy(ff_stream *s) {
 
 ff_status ff_cuda_stream_sync(ff_stream *s) { return FF_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s)); }
 
+ff_status ff_cuda_malloc(void **p, size_t n) { return FF_CUDA_CHECK(cudaMalloc(p, n ? n : 1)); }
+void ff_cuda_free(void *p) {
+  if (p) (void)FF_CUDA_CHECK(cudaFree(p));
+}
+ff_status ff_cuda_copy_to_device(void *dst, const void *src, size_t n) {
+  return FF_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
+}
+ff_status ff_cuda_copy_to_host(void *dst, const void *src, size_t n) {
+  return FF_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
+}
+
 #else
 
 int ff_cuda_built(void) { return 0; }
@@ -61,5 +72,24 @@ ff_status ff_cuda_stream_create(ff_stream **out) {
 
 void ff_cuda_stream_destroy(ff_stream *s) { (void)s; }
 ff_status ff_cuda_stream_sync(ff_stream *s) { return s ? FF_ENOTSUP : FF_OK; }
+
+static ff_status ff__no_cuda(void) {
+  FF_ERROR("this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff_cuda_malloc(void **p, size_t n) {
+  (void)n;
+  *p = NULL;
+  return ff__no_cuda();
+}
+void ff_cuda_free(void *p) { (void)p; }
+ff_status ff_cuda_copy_to_device(void *dst, const void *src, size_t n) {
+  (void)dst, (void)src, (void)n;
+  return ff__no_cuda();
+}
+ff_status ff_cuda_copy_to_host(void *dst, const void *src, size_t n) {
+  (void)dst, (void)src, (void)n;
+  return ff__no_cuda();
+}
 
 #endif

@@ -1,6 +1,7 @@
 /* gates/fss/dpf and sstab: reconstructed point function 1{x == alpha} and comparison 1{x < alpha}
  * for every alpha and every x at n = 8, 9, 10 (and 1..7 for the truth tables), full-domain against
- * pointwise evaluation, E points per element, random points at n = 32..64, exact key sizes. */
+ * pointwise evaluation, E points per element, random points at n = 32..64, exact key sizes; the
+ * CPU backend through the dispatchers and the _cpu references (CUDA: tests/test_fss_cuda.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/ctx.h"
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/ring.h"
@@ -26,12 +28,15 @@ static void *xmalloc(size_t n) {
   return p;
 }
 
+/* The CPU context of every test; its rng is reseeded wherever keys must be reproducible. */
+static ff_ctx ctx;
+
 static void dpf_keys(int n, size_t N, const uint64_t *alpha, uint64_t seed, ff_dpf_key *k0, ff_dpf_key *k1) {
-  ff_rng rng;
-  ff_rng_init_seeded(&rng, seed);
-  assert_int_equal(ff_dpf_key_alloc(k0, n, N), FF_OK);
-  assert_int_equal(ff_dpf_key_alloc(k1, n, N), FF_OK);
-  assert_int_equal(ff_dpf_keygen(alpha, &rng, k0, k1), FF_OK);
+  ff_rng_init_seeded(&ctx.rng, seed);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, k0, n, N), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, k1, n, N), FF_OK);
+  assert_int_equal(k0->where, FF_MEM_HOST);
+  assert_int_equal(ff_dpf_keygen(&ctx, alpha, k0, k1), FF_OK);
 }
 
 /* Both parties' shares at E points per element, for the point function and the comparison. */
@@ -46,8 +51,8 @@ static shares eval_both(const ff_dpf_key *k0, const ff_dpf_key *k1, size_t E, co
   for (int b = 0; b < 2; b++) {
     s.pt[b] = xmalloc(bytes);
     s.lt[b] = xmalloc(bytes);
-    assert_int_equal(ff_dpf_eval_point(k[b], E, x, s.pt[b]), FF_OK);
-    assert_int_equal(ff_dpf_eval_lt(k[b], E, x, s.lt[b]), FF_OK);
+    assert_int_equal(ff_dpf_eval_point(&ctx, k[b], E, x, s.pt[b]), FF_OK);
+    assert_int_equal(ff_dpf_eval_lt(&ctx, k[b], E, x, s.lt[b]), FF_OK);
   }
   return s;
 }
@@ -72,8 +77,8 @@ static void check_exhaustive(int n) {
   /* Full domain: element j's table reconstructs to the unit vector at j. */
   const size_t row = D / 8;
   uint8_t *all0 = xmalloc(N * row), *all1 = xmalloc(N * row);
-  assert_int_equal(ff_dpf_eval_all(&k0, all0), FF_OK);
-  assert_int_equal(ff_dpf_eval_all(&k1, all1), FF_OK);
+  assert_int_equal(ff_dpf_eval_all(&ctx, &k0, all0), FF_OK);
+  assert_int_equal(ff_dpf_eval_all(&ctx, &k1, all1), FF_OK);
   shares s = eval_both(&k0, &k1, E, x);
   size_t wrong_pt = 0, wrong_lt = 0, wrong_all = 0, diff_all = 0;
   for (size_t j = 0; j < N; j++) {
@@ -182,7 +187,7 @@ static void test_dpf_multipoint(void **state) {
   uint8_t *one = xmalloc(bit_bytes(N));
   for (size_t e = 0; e < E; e++) {
     memcpy(x1, x + e * N, N * sizeof *x1);
-    assert_int_equal(ff_dpf_eval_lt(&k1, 1, x1, one), FF_OK);
+    assert_int_equal(ff_dpf_eval_lt(&ctx, &k1, 1, x1, one), FF_OK);
     for (size_t j = 0; j < N; j++) assert_int_equal(bit_at(one, j), bit_at(s.lt[1], e * N + j));
   }
   /* Pad bits of the packed output are zero. */
@@ -237,8 +242,8 @@ static void test_dpf_key_bytes(void **state) {
     assert_int_equal(ff_dpf_key_serialize(&k1, buf[1], sizeof buf[1]), FF_OK);
     assert_int_equal(ff_dpf_key_deserialize(&r0, n, N, buf[0], 5803), FF_OK);
     uint8_t o0, o1;
-    assert_int_equal(ff_dpf_eval_lt(&k0, 1, x, &o0), FF_OK);
-    assert_int_equal(ff_dpf_eval_lt(&r0, 1, x, &o1), FF_OK);
+    assert_int_equal(ff_dpf_eval_lt(&ctx, &k0, 1, x, &o0), FF_OK);
+    assert_int_equal(ff_dpf_eval_lt(&ctx, &r0, 1, x, &o1), FF_OK);
     assert_int_equal(o0, o1);
     /* The tR row SIGMA keeps for the last level is unused and zero in both keys. */
     for (size_t j = 0; j < N; j++) {
@@ -251,6 +256,39 @@ static void test_dpf_key_bytes(void **state) {
   }
 }
 
+/* Keygen is a function of alpha and the roots: the same roots give the same bytes, party 1's given
+ * control bit is ignored, and a copied key evaluates as the original. */
+static void test_dpf_keygen_roots(void **state) {
+  (void)state;
+  const int n = 20;
+  const size_t N = 301;
+  ff_rng_init_seeded(&ctx.rng, 77);
+  uint64_t alpha[301];
+  ff_block roots[2 * 301];
+  for (size_t j = 0; j < N; j++) alpha[j] = ff_rng_u64(&ctx.rng);
+  assert_int_equal(ff_rng_bytes(&ctx.rng, roots, sizeof roots), FF_OK);
+  ff_dpf_key a0, a1, b0, b1;
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &a0, n, N), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &a1, n, N), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &b0, n, N), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &b1, n, N), FF_OK);
+  assert_int_equal(ff_dpf_keygen_cpu(&ctx, alpha, roots, &a0, &a1), FF_OK);
+  for (size_t j = 0; j < N; j++) roots[N + j].lo ^= 1;
+  memset(b1.buf, 0xab, b1.bytes); /* keygen overwrites every byte, tR included */
+  assert_int_equal(ff_dpf_keygen_cpu(&ctx, alpha, roots, &b0, &b1), FF_OK);
+  assert_memory_equal(a0.buf, b0.buf, a0.bytes);
+  assert_memory_equal(a1.buf, b1.buf, a1.bytes);
+  assert_memory_equal(a0.seed, roots, N * sizeof *roots);
+  for (size_t j = 0; j < N; j++) assert_int_equal((a0.seed[j].lo ^ a1.seed[j].lo) & 1, 1);
+  memset(b0.buf, 0, b0.bytes);
+  assert_int_equal(ff_dpf_key_copy(&ctx, &b0, &a1), FF_OK);
+  assert_memory_equal(b0.buf, a1.buf, a1.bytes);
+  ff_dpf_key_free(&a0);
+  ff_dpf_key_free(&a1);
+  ff_dpf_key_free(&b0);
+  ff_dpf_key_free(&b1);
+}
+
 /* Truth tables, n = 1..7: every alpha, every x; 2^n bits per element, at least one byte. */
 static void test_sstab_exhaustive(void **state) {
   (void)state;
@@ -261,19 +299,18 @@ static void test_sstab_exhaustive(void **state) {
     for (size_t j = 0; j < N; j++) alpha[j] = j | ((uint64_t)j << 20); /* garbage above bit n */
     for (size_t e = 0; e < E; e++)
       for (size_t j = 0; j < N; j++) x[e * N + j] = e | (UINT64_C(1) << 40);
-    ff_rng rng;
-    ff_rng_init_seeded(&rng, (uint64_t)n);
+    ff_rng_init_seeded(&ctx.rng, (uint64_t)n);
     ff_sstab_key k[2];
-    assert_int_equal(ff_sstab_key_alloc(&k[0], n, N), FF_OK);
-    assert_int_equal(ff_sstab_key_alloc(&k[1], n, N), FF_OK);
-    assert_int_equal(ff_sstab_keygen(alpha, &rng, &k[0], &k[1]), FF_OK);
+    assert_int_equal(ff_sstab_key_alloc(&ctx, &k[0], n, N), FF_OK);
+    assert_int_equal(ff_sstab_key_alloc(&ctx, &k[1], n, N), FF_OK);
+    assert_int_equal(ff_sstab_keygen(&ctx, alpha, &k[0], &k[1]), FF_OK);
     assert_int_equal(k[0].bytes, N * ff_sstab_elem_bytes(n));
     uint8_t *pt[2], *lt[2];
     for (int b = 0; b < 2; b++) {
       pt[b] = xmalloc(bit_bytes(E * N));
       lt[b] = xmalloc(bit_bytes(E * N));
-      assert_int_equal(ff_sstab_eval_point(&k[b], E, x, pt[b]), FF_OK);
-      assert_int_equal(ff_sstab_eval_lt(&k[b], E, x, lt[b]), FF_OK);
+      assert_int_equal(ff_sstab_eval_point(&ctx, &k[b], E, x, pt[b]), FF_OK);
+      assert_int_equal(ff_sstab_eval_lt(&ctx, &k[b], E, x, lt[b]), FF_OK);
       if (n < 3)
         for (size_t j = 0; j < N; j++) assert_int_equal(k[b].tab[j] >> D, 0);
     }
@@ -297,26 +334,31 @@ static void test_bad_arguments(void **state) {
   ff_log_level saved = ff_log_get_level();
   ff_log_set_level(FF_LOG_OFF);
   ff_dpf_key k0, k1, k17;
-  assert_int_equal(ff_dpf_key_alloc(&k0, 7, 8), FF_EINVAL);
-  assert_int_equal(ff_dpf_key_alloc(&k0, 65, 8), FF_EINVAL);
-  assert_int_equal(ff_dpf_key_alloc(&k0, 20, 0), FF_EINVAL);
-  assert_int_equal(ff_dpf_key_alloc(NULL, 20, 8), FF_EINVAL);
-  assert_int_equal(ff_dpf_key_alloc(&k0, 17, 4), FF_OK);
-  assert_int_equal(ff_dpf_key_alloc(&k1, 18, 4), FF_OK);
-  assert_int_equal(ff_dpf_key_alloc(&k17, 17, 4), FF_OK);
-  ff_rng rng;
-  ff_rng_init_seeded(&rng, 1);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &k0, 7, 8), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &k0, 65, 8), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &k0, 20, 0), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, NULL, 20, 8), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &k0, 17, 4), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &k1, 18, 4), FF_OK);
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &k17, 17, 4), FF_OK);
+  ff_rng_init_seeded(&ctx.rng, 1);
   uint64_t alpha[4] = {1, 2, 3, 4};
   uint8_t out[1 << 15];
-  assert_int_equal(ff_dpf_keygen(alpha, &rng, &k0, &k1), FF_EINVAL); /* shapes differ */
-  assert_int_equal(ff_dpf_keygen(NULL, &rng, &k0, &k17), FF_EINVAL);
-  assert_int_equal(ff_dpf_keygen(alpha, NULL, &k0, &k17), FF_EINVAL);
-  assert_int_equal(ff_dpf_keygen(alpha, &rng, &k0, &k17), FF_OK);
-  assert_int_equal(ff_dpf_eval_point(NULL, 1, alpha, out), FF_EINVAL);
-  assert_int_equal(ff_dpf_eval_point(&k0, 1, NULL, out), FF_EINVAL);
-  assert_int_equal(ff_dpf_eval_lt(&k0, 1, alpha, NULL), FF_EINVAL);
-  assert_int_equal(ff_dpf_eval_lt(&k0, 0, alpha, out), FF_EINVAL);
-  assert_int_equal(ff_dpf_eval_all(&k0, out), FF_EINVAL); /* n = 17 > 16 */
+  assert_int_equal(ff_dpf_keygen(&ctx, alpha, &k0, &k1), FF_EINVAL); /* shapes differ */
+  assert_int_equal(ff_dpf_keygen(&ctx, NULL, &k0, &k17), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen(NULL, alpha, &k0, &k17), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen_cpu(&ctx, alpha, NULL, &k0, &k17), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen(&ctx, alpha, &k0, &k17), FF_OK);
+  /* Host keys on the CUDA twins: refused (wrong memory, or no CUDA in this build). */
+  assert_int_not_equal(ff_dpf_eval_point_cuda(&ctx, &k0, 1, alpha, out), FF_OK);
+  assert_int_not_equal(ff_dpf_keygen_cuda(&ctx, alpha, (const ff_block *)out, &k0, &k17), FF_OK);
+  assert_int_equal(ff_dpf_eval_lt(NULL, &k0, 1, alpha, out), FF_EINVAL);
+  assert_int_equal(ff_dpf_key_copy(&ctx, &k0, &k1), FF_EINVAL); /* shapes differ */
+  assert_int_equal(ff_dpf_eval_point(&ctx, NULL, 1, alpha, out), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_point(&ctx, &k0, 1, NULL, out), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_lt(&ctx, &k0, 1, alpha, NULL), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_lt(&ctx, &k0, 0, alpha, out), FF_EINVAL);
+  assert_int_equal(ff_dpf_eval_all(&ctx, &k0, out), FF_EINVAL); /* n = 17 > 16 */
   assert_int_equal(ff_dpf_key_serialize(&k0, out, 10), FF_ERANGE);
   ff_dpf_key r;
   assert_int_equal(ff_dpf_key_deserialize(&r, 17, 4, out, 10), FF_EFORMAT);
@@ -325,15 +367,17 @@ static void test_bad_arguments(void **state) {
   ff_dpf_key_free(&k1);
   ff_dpf_key_free(&k17);
   ff_dpf_key_free(&k17); /* twice is harmless */
-  assert_int_equal(ff_dpf_eval_point(&k0, 1, alpha, out), FF_EINVAL); /* freed */
+  assert_int_equal(ff_dpf_eval_point(&ctx, &k0, 1, alpha, out), FF_EINVAL); /* freed */
 
   ff_sstab_key t0, t1;
-  assert_int_equal(ff_sstab_key_alloc(&t0, 0, 4), FF_EINVAL);
-  assert_int_equal(ff_sstab_key_alloc(&t0, 8, 4), FF_EINVAL);
-  assert_int_equal(ff_sstab_key_alloc(&t0, 5, 4), FF_OK);
-  assert_int_equal(ff_sstab_key_alloc(&t1, 6, 4), FF_OK);
-  assert_int_equal(ff_sstab_keygen(alpha, &rng, &t0, &t1), FF_EINVAL);
-  assert_int_equal(ff_sstab_eval_lt(&t0, 1, NULL, out), FF_EINVAL);
+  assert_int_equal(ff_sstab_key_alloc(&ctx, &t0, 0, 4), FF_EINVAL);
+  assert_int_equal(ff_sstab_key_alloc(&ctx, &t0, 8, 4), FF_EINVAL);
+  assert_int_equal(ff_sstab_key_alloc(&ctx, &t0, 5, 4), FF_OK);
+  assert_int_equal(ff_sstab_key_alloc(&ctx, &t1, 6, 4), FF_OK);
+  assert_int_equal(ff_sstab_keygen(&ctx, alpha, &t0, &t1), FF_EINVAL);
+  assert_int_equal(ff_sstab_keygen(NULL, alpha, &t0, &t0), FF_EINVAL);
+  assert_int_not_equal(ff_sstab_eval_point_cuda(&ctx, &t0, 1, alpha, out), FF_OK);
+  assert_int_equal(ff_sstab_eval_lt(&ctx, &t0, 1, NULL, out), FF_EINVAL);
   ff_sstab_key_free(&t0);
   ff_sstab_key_free(&t1);
   ff_log_set_level(saved);
@@ -351,16 +395,15 @@ static void test_scope(void **state) {
   uint64_t alpha[2] = {5, 300}, x[2] = {5, 7};
   dpf_keys(10, 2, alpha, 5, &k0, &k1);
   uint8_t out[256];
-  assert_int_equal(ff_dpf_eval_point(&k0, 1, x, out), FF_OK);
-  assert_int_equal(ff_dpf_eval_lt(&k0, 1, x, out), FF_OK);
-  assert_int_equal(ff_dpf_eval_all(&k0, out), FF_OK);
+  assert_int_equal(ff_dpf_eval_point(&ctx, &k0, 1, x, out), FF_OK);
+  assert_int_equal(ff_dpf_eval_lt(&ctx, &k0, 1, x, out), FF_OK);
+  assert_int_equal(ff_dpf_eval_all(&ctx, &k0, out), FF_OK);
   ff_sstab_key t0, t1;
-  ff_rng rng;
-  ff_rng_init_seeded(&rng, 1);
-  assert_int_equal(ff_sstab_key_alloc(&t0, 4, 2), FF_OK);
-  assert_int_equal(ff_sstab_key_alloc(&t1, 4, 2), FF_OK);
-  assert_int_equal(ff_sstab_keygen(alpha, &rng, &t0, &t1), FF_OK);
-  assert_int_equal(ff_sstab_eval_lt(&t0, 1, x, out), FF_OK);
+  ff_rng_init_seeded(&ctx.rng, 1);
+  assert_int_equal(ff_sstab_key_alloc(&ctx, &t0, 4, 2), FF_OK);
+  assert_int_equal(ff_sstab_key_alloc(&ctx, &t1, 4, 2), FF_OK);
+  assert_int_equal(ff_sstab_keygen(&ctx, alpha, &t0, &t1), FF_OK);
+  assert_int_equal(ff_sstab_eval_lt(&ctx, &t0, 1, x, out), FF_OK);
   assert_int_equal(ff_prof_rep_end(p), FF_OK);
   const ff_prof_rep *rep = ff_prof_rep_get(p, 0);
   int i = ff_prof_find(rep, "FSS::DPF");
@@ -380,8 +423,11 @@ int main(void) {
       cmocka_unit_test(test_dpf_exhaustive_8),  cmocka_unit_test(test_dpf_exhaustive_9),
       cmocka_unit_test(test_dpf_exhaustive_10), cmocka_unit_test(test_dpf_random_large),
       cmocka_unit_test(test_dpf_multipoint),    cmocka_unit_test(test_dpf_key_bytes),
-      cmocka_unit_test(test_sstab_exhaustive),  cmocka_unit_test(test_bad_arguments),
-      cmocka_unit_test(test_scope),
+      cmocka_unit_test(test_dpf_keygen_roots),  cmocka_unit_test(test_sstab_exhaustive),
+      cmocka_unit_test(test_bad_arguments),     cmocka_unit_test(test_scope),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  if (ff_ctx_init(&ctx, FF_BACKEND_CPU, 0) != FF_OK) return 1;
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  ff_ctx_destroy(&ctx);
+  return rc;
 }

@@ -8,6 +8,7 @@
 #include "scope/scope.h"
 #include "tools/amdahl.h"
 #include "tools/bench_comm.h"
+#include "tools/bench_fss.h"
 #include "tools/bench_scope.h"
 #include "tools/cli.h"
 #include "tools/merge.h"
@@ -24,7 +25,7 @@ static int ff__cmd_bench(int argc, char **argv);
 static int ff__cmd_version(int argc, char **argv);
 
 static const ff__command ff__commands[] = {
-    {"bench", ff__cmd_bench, "benchmarks: `bench comm` (the two-party link), `bench scope` (scope overhead)"},
+    {"bench", ff__cmd_bench, "benchmarks: `bench comm` (two-party link), `bench scope` (scope overhead), `bench fss`"},
     {"merge", ff_cmd_merge, "merge the two parties' logs into breakdown_merged.json"},
     {"report", ff_cmd_report, "tables of a merged breakdown by scope, family, layer or name"},
     {"amdahl", ff_cmd_amdahl, "reconcile per-family speedups with the end-to-end speedup"},
@@ -35,6 +36,7 @@ static const ff__command ff__commands[] = {
 static const ff__command ff__bench_kinds[] = {
     {"comm", ff_cmd_bench_comm, "two-party channel: round latency, bandwidth, scoped logs, merge"},
     {"scope", ff_cmd_bench_scope, "cost of one scope enter/exit (on, off, with CUDA events)"},
+    {"fss", ff_cmd_bench_fss, "FSS primitives: AES, DPF keygen/comparison, full-domain evaluation, CPU and GPU"},
 };
 
 #define FF__COUNT(a) (sizeof(a) / sizeof((a)[0]))

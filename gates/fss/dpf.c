@@ -1,7 +1,8 @@
 /* BGI16 DPF with 1-bit output and early termination at 7 levels, CPU reference: keygen, point
  * evaluation, comparison from the DPF key (SIGMA's doDcf idea, research/sigma.md §3) and full-domain
- * evaluation. Work is batched level by level so each ff_prg_expand* call keeps AES-NI busy.
- * Test: tests/test_dpf.c. */
+ * evaluation; key memory on either backend and the dispatchers (CUDA twins: dpf_cuda.cu). Work is
+ * batched level by level so each ff_prg_expand* call keeps AES-NI busy.
+ * Test: tests/test_dpf.c (CPU), tests/test_fss_cuda.c (CUDA against CPU). */
 #include "gates/fss/dpf.h"
 
 #include <stdlib.h>
@@ -10,6 +11,10 @@
 #include "core/log.h"
 #include "core/ring.h"
 #include "scope/scope.h"
+
+#ifdef FF_HAVE_CUDA
+#include "core/cuda_check.h"
+#endif
 
 #define FF__CHUNK 256 /* points or elements per level batch: state stays in L1 */
 
@@ -59,7 +64,87 @@ static void ff__dpf_key_layout(ff_dpf_key *k) {
   k->tR = (uint8_t *)(k->l1 + N);
 }
 
-ff_status ff_dpf_key_alloc(ff_dpf_key *k, int n, size_t N) {
+/* ---- Buffers on either backend (also used by sstab.c) --------------------------------------------- */
+
+#ifndef FF_HAVE_CUDA
+static ff_status ff__no_cuda(const char *fn) {
+  FF_ERROR("%s: this build of fusefss has no CUDA backend (configure with a CUDA compiler)", fn);
+  return FF_ENOTSUP;
+}
+#endif
+
+ff_status ff__fss_buf_alloc(ff_ctx *ctx, const char *fn, size_t bytes, void **buf, ff_mem *where) {
+  *buf = NULL;
+  *where = FF_MEM_HOST;
+  if (!ctx) {
+    FF_ERROR("%s: context is NULL", fn);
+    return FF_EINVAL;
+  }
+  /* Rounded up to 16 bytes: device code updates packed bits with 32-bit atomics, which may reach
+   * past the last key byte into this zero pad. */
+  const size_t padded = (bytes + 15) & ~(size_t)15;
+  if (padded < bytes) {
+    FF_ERROR("%s: %zu bytes do not fit memory", fn, bytes);
+    return FF_ENOMEM;
+  }
+  if (ctx->backend == FF_BACKEND_CUDA) {
+#ifdef FF_HAVE_CUDA
+    if (FF_CUDA_CHECK(cudaMalloc(buf, padded))) {
+      *buf = NULL;
+      FF_ERROR("%s: cannot allocate %zu bytes of device memory", fn, padded);
+      return FF_ENOMEM;
+    }
+    ff_status st = FF_CUDA_CHECK(cudaMemsetAsync(*buf, 0, padded, (cudaStream_t)ctx->stream));
+    if (st) {
+      (void)FF_CUDA_CHECK(cudaFree(*buf));
+      *buf = NULL;
+      return st;
+    }
+    *where = FF_MEM_DEVICE;
+    return FF_OK;
+#else
+    return ff__no_cuda(fn);
+#endif
+  }
+  *buf = calloc(1, padded);
+  if (!*buf) {
+    FF_ERROR("%s: cannot allocate %zu bytes", fn, padded);
+    return FF_ENOMEM;
+  }
+  return FF_OK;
+}
+
+void ff__fss_buf_free(void *buf, ff_mem where) {
+  if (!buf) return;
+  if (where == FF_MEM_DEVICE) {
+#ifdef FF_HAVE_CUDA
+    (void)FF_CUDA_CHECK(cudaFree(buf));
+#endif
+    return;
+  }
+  free(buf);
+}
+
+ff_status ff__fss_buf_copy(ff_ctx *ctx, const char *fn, void *dst, ff_mem dst_where, const void *src, ff_mem src_where,
+                           size_t bytes) {
+  if (dst_where == FF_MEM_HOST && src_where == FF_MEM_HOST) {
+    memcpy(dst, src, bytes);
+    return FF_OK;
+  }
+#ifdef FF_HAVE_CUDA
+  /* cudaMemcpyDefault: unified addressing tells host from device memory on either side. */
+  cudaStream_t s = ctx ? (cudaStream_t)ctx->stream : 0;
+  ff_status st = FF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
+  if (!st && dst_where == FF_MEM_HOST) st = FF_CUDA_CHECK(cudaStreamSynchronize(s)); /* readable on return */
+  return st;
+#else
+  return ff__no_cuda(fn);
+#endif
+}
+
+/* ---- Key memory --------------------------------------------------------------------------------------- */
+
+ff_status ff_dpf_key_alloc(ff_ctx *ctx, ff_dpf_key *k, int n, size_t N) {
   if (!k) {
     FF_ERROR("ff_dpf_key_alloc: key is NULL");
     return FF_EINVAL;
@@ -71,11 +156,8 @@ ff_status ff_dpf_key_alloc(ff_dpf_key *k, int n, size_t N) {
              FF_DPF_MIN_BITS, FF_DPF_MAX_BITS, n, N);
     return FF_EINVAL;
   }
-  k->buf = calloc(1, bytes);
-  if (!k->buf) {
-    FF_ERROR("ff_dpf_key_alloc: cannot allocate %zu bytes for %zu keys of %d bits", bytes, N, n);
-    return FF_ENOMEM;
-  }
+  ff_status st = ff__fss_buf_alloc(ctx, "ff_dpf_key_alloc", bytes, &k->buf, &k->where);
+  if (st) return st;
   k->n = n;
   k->N = N;
   k->bytes = bytes;
@@ -85,20 +167,43 @@ ff_status ff_dpf_key_alloc(ff_dpf_key *k, int n, size_t N) {
 
 void ff_dpf_key_free(ff_dpf_key *k) {
   if (!k) return;
-  free(k->buf);
+  ff__fss_buf_free(k->buf, k->where);
   memset(k, 0, sizeof *k);
 }
 
-static ff_status ff__dpf_key_check(const char *fn, const ff_dpf_key *k) {
+static const char *ff__mem_name(ff_mem where) { return where == FF_MEM_DEVICE ? "device" : "host"; }
+
+ff_status ff__dpf_key_check(const char *fn, const ff_dpf_key *k, ff_mem where) {
   if (!k || !k->buf || k->bytes != ff_dpf_key_bytes(k->n, k->N)) {
     FF_ERROR("%s: key is NULL or not allocated with ff_dpf_key_alloc", fn);
+    return FF_EINVAL;
+  }
+  if (k->where != where) {
+    FF_ERROR("%s: the key is in %s memory, this backend needs it in %s memory (see ff_dpf_key_copy)", fn,
+             ff__mem_name(k->where), ff__mem_name(where));
     return FF_EINVAL;
   }
   return FF_OK;
 }
 
+ff_status ff_dpf_key_copy(ff_ctx *ctx, ff_dpf_key *dst, const ff_dpf_key *src) {
+  if (!dst || !src) {
+    FF_ERROR("ff_dpf_key_copy: key is NULL");
+    return FF_EINVAL;
+  }
+  ff_status st;
+  if ((st = ff__dpf_key_check("ff_dpf_key_copy", src, src->where)) ||
+      (st = ff__dpf_key_check("ff_dpf_key_copy", dst, dst->where)))
+    return st;
+  if (dst->n != src->n || dst->N != src->N) {
+    FF_ERROR("ff_dpf_key_copy: the keys have different shapes (n %d/%d, N %zu/%zu)", dst->n, src->n, dst->N, src->N);
+    return FF_EINVAL;
+  }
+  return ff__fss_buf_copy(ctx, "ff_dpf_key_copy", dst->buf, dst->where, src->buf, src->where, src->bytes);
+}
+
 ff_status ff_dpf_key_serialize(const ff_dpf_key *k, void *out, size_t cap) {
-  ff_status st = ff__dpf_key_check("ff_dpf_key_serialize", k);
+  ff_status st = ff__dpf_key_check("ff_dpf_key_serialize", k, FF_MEM_HOST);
   if (st) return st;
   if (!out || cap < k->bytes) {
     FF_ERROR("ff_dpf_key_serialize: need %zu bytes of output, have %zu%s", k->bytes, cap, out ? "" : " (NULL)");
@@ -113,7 +218,8 @@ ff_status ff_dpf_key_deserialize(ff_dpf_key *k, int n, size_t N, const void *in,
     FF_ERROR("ff_dpf_key_deserialize: input is NULL");
     return FF_EINVAL;
   }
-  ff_status st = ff_dpf_key_alloc(k, n, N);
+  ff_ctx host = {.backend = FF_BACKEND_CPU};
+  ff_status st = ff_dpf_key_alloc(&host, k, n, N);
   if (st) return st;
   if (len != k->bytes) {
     FF_ERROR("ff_dpf_key_deserialize: %zu keys of %d bits take %zu bytes, got %zu", N, n, k->bytes, len);
@@ -126,17 +232,24 @@ ff_status ff_dpf_key_deserialize(ff_dpf_key *k, int n, size_t N, const void *in,
 
 /* ---- Keygen --------------------------------------------------------------------------------------- */
 
-ff_status ff_dpf_keygen(const uint64_t *alpha, ff_rng *rng, ff_dpf_key *k0, ff_dpf_key *k1) {
+ff_status ff__dpf_keygen_check(const char *fn, const uint64_t *alpha, const ff_block *roots, const ff_dpf_key *k0,
+                               const ff_dpf_key *k1, ff_mem where) {
   ff_status st;
-  if ((st = ff__dpf_key_check("ff_dpf_keygen", k0)) || (st = ff__dpf_key_check("ff_dpf_keygen", k1))) return st;
-  if (!alpha || !rng) {
-    FF_ERROR("ff_dpf_keygen: alpha or rng is NULL");
+  if ((st = ff__dpf_key_check(fn, k0, where)) || (st = ff__dpf_key_check(fn, k1, where))) return st;
+  if (!alpha || !roots) {
+    FF_ERROR("%s: alpha or roots is NULL", fn);
     return FF_EINVAL;
   }
   if (k0->n != k1->n || k0->N != k1->N) {
-    FF_ERROR("ff_dpf_keygen: the two keys have different shapes (n %d/%d, N %zu/%zu)", k0->n, k1->n, k0->N, k1->N);
+    FF_ERROR("%s: the two keys have different shapes (n %d/%d, N %zu/%zu)", fn, k0->n, k1->n, k0->N, k1->N);
     return FF_EINVAL;
   }
+  return FF_OK;
+}
+
+ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1) {
+  ff_status st = ff__dpf_keygen_check("ff_dpf_keygen_cpu", alpha, roots, k0, k1, FF_MEM_HOST);
+  if (st) return st;
   const int n = k0->n, L = n - FF_DPF_LEAF_BITS;
   const size_t N = k0->N;
   memset(k0->tR, 0, (size_t)L * N / 8 + ((size_t)L * N % 8 != 0));
@@ -146,11 +259,10 @@ ff_status ff_dpf_keygen(const uint64_t *alpha, ff_rng *rng, ff_dpf_key *k0, ff_d
   ff_block s[2][FF__CHUNK], in[2 * FF__CHUNK], left[2 * FF__CHUNK], right[2 * FF__CHUNK];
   for (size_t j0 = 0; j0 < N; j0 += FF__CHUNK) {
     const size_t c = N - j0 < FF__CHUNK ? N - j0 : FF__CHUNK;
-    if ((st = ff_rng_bytes(rng, s[0], c * sizeof(ff_block))) || (st = ff_rng_bytes(rng, s[1], c * sizeof(ff_block))))
-      return st;
     for (size_t q = 0; q < c; q++) {
+      s[0][q] = roots[j0 + q];
       /* The roots' control bits differ: alpha is below the root. */
-      s[1][q] = ff__set_lsb(s[1][q], ff__lsb(s[0][q]) ^ 1);
+      s[1][q] = ff__set_lsb(roots[N + j0 + q], ff__lsb(s[0][q]) ^ 1);
       k0->seed[j0 + q] = s[0][q];
       k1->seed[j0 + q] = s[1][q];
     }
@@ -199,9 +311,9 @@ ff_status ff_dpf_keygen(const uint64_t *alpha, ff_rng *rng, ff_dpf_key *k0, ff_d
 
 /* ---- Evaluation along a path ------------------------------------------------------------------- */
 
-static ff_status ff__dpf_eval_check(const char *fn, const ff_dpf_key *k, size_t E, const uint64_t *x,
-                                    const uint8_t *out, size_t *total) {
-  ff_status st = ff__dpf_key_check(fn, k);
+ff_status ff__dpf_eval_check(const char *fn, const ff_dpf_key *k, ff_mem where, size_t E, const uint64_t *x,
+                             const uint8_t *out, size_t *total) {
+  ff_status st = ff__dpf_key_check(fn, k, where);
   if (st) return st;
   if (!x || !out) {
     FF_ERROR("%s: points or output is NULL", fn);
@@ -275,19 +387,17 @@ static void ff__dpf_paths(const ff_dpf_key *k, size_t total, const uint64_t *x, 
   }
 }
 
-ff_status ff_dpf_eval_point(const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
-  FF_SCOPE("FSS::DPF");
+ff_status ff_dpf_eval_point_cpu(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
   size_t total;
-  ff_status st = ff__dpf_eval_check("ff_dpf_eval_point", k, E, x, out, &total);
+  ff_status st = ff__dpf_eval_check("ff_dpf_eval_point_cpu", k, FF_MEM_HOST, E, x, out, &total);
   if (st) return st;
   ff__dpf_paths(k, total, x, 0, out);
   return FF_OK;
 }
 
-ff_status ff_dpf_eval_lt(const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
-  FF_SCOPE("FSS::DPF");
+ff_status ff_dpf_eval_lt_cpu(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
   size_t total;
-  ff_status st = ff__dpf_eval_check("ff_dpf_eval_lt", k, E, x, out, &total);
+  ff_status st = ff__dpf_eval_check("ff_dpf_eval_lt_cpu", k, FF_MEM_HOST, E, x, out, &total);
   if (st) return st;
   ff__dpf_paths(k, total, x, 1, out);
   return FF_OK;
@@ -295,18 +405,23 @@ ff_status ff_dpf_eval_lt(const ff_dpf_key *k, size_t E, const uint64_t *x, uint8
 
 /* ---- Full domain ------------------------------------------------------------------------------------ */
 
-ff_status ff_dpf_eval_all(const ff_dpf_key *k, uint8_t *out) {
-  FF_SCOPE("FSS::DPF");
-  ff_status st = ff__dpf_key_check("ff_dpf_eval_all", k);
+ff_status ff__dpf_eval_all_check(const char *fn, const ff_dpf_key *k, ff_mem where, const uint8_t *out) {
+  ff_status st = ff__dpf_key_check(fn, k, where);
   if (st) return st;
   if (!out) {
-    FF_ERROR("ff_dpf_eval_all: output is NULL");
+    FF_ERROR("%s: output is NULL", fn);
     return FF_EINVAL;
   }
   if (k->n > FF_DPF_EVAL_ALL_MAX_BITS) {
-    FF_ERROR("ff_dpf_eval_all: full-domain evaluation is for n <= %d, got n = %d", FF_DPF_EVAL_ALL_MAX_BITS, k->n);
+    FF_ERROR("%s: full-domain evaluation is for n <= %d, got n = %d", fn, FF_DPF_EVAL_ALL_MAX_BITS, k->n);
     return FF_EINVAL;
   }
+  return FF_OK;
+}
+
+ff_status ff_dpf_eval_all_cpu(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out) {
+  ff_status st = ff__dpf_eval_all_check("ff_dpf_eval_all_cpu", k, FF_MEM_HOST, out);
+  if (st) return st;
   const int L = k->n - FF_DPF_LEAF_BITS;
   const size_t N = k->N, width = (size_t)1 << (L - 1); /* nodes at the last tree level */
   ff_block *buf = malloc(4 * width * sizeof(ff_block));
@@ -345,4 +460,86 @@ ff_status ff_dpf_eval_all(const ff_dpf_key *k, uint8_t *out) {
   }
   free(buf);
   return FF_OK;
+}
+
+/* ---- Dispatch --------------------------------------------------------------------------------------- */
+
+#ifndef FF_HAVE_CUDA
+ff_status ff_dpf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1) {
+  return ff__no_cuda("ff_dpf_keygen_cuda");
+}
+ff_status ff_dpf_eval_point_cuda(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
+  return ff__no_cuda("ff_dpf_eval_point_cuda");
+}
+ff_status ff_dpf_eval_lt_cuda(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
+  return ff__no_cuda("ff_dpf_eval_lt_cuda");
+}
+ff_status ff_dpf_eval_all_cuda(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out) { return ff__no_cuda("ff_dpf_eval_all_cuda"); }
+#endif
+
+static ff_status ff__ctx_check(const char *fn, const ff_ctx *ctx) {
+  if (!ctx) {
+    FF_ERROR("%s: context is NULL", fn);
+    return FF_EINVAL;
+  }
+  return FF_OK;
+}
+
+ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_dpf_key *k1) {
+  ff_status st = ff__ctx_check("ff_dpf_keygen", ctx);
+  if (st) return st;
+  const ff_mem where = ctx->backend == FF_BACKEND_CUDA ? FF_MEM_DEVICE : FF_MEM_HOST;
+  /* Checked before drawing, with a dummy roots pointer, so that bad arguments consume no randomness. */
+  if ((st = ff__dpf_keygen_check("ff_dpf_keygen", alpha, (const ff_block *)alpha, k0, k1, where))) return st;
+  const size_t N = k0->N;
+  ff_block *roots = malloc(2 * N * sizeof *roots); /* 2N cannot overflow: the key of N elements fits */
+  if (!roots) {
+    FF_ERROR("ff_dpf_keygen: cannot allocate %zu root seeds", 2 * N);
+    return FF_ENOMEM;
+  }
+  if ((st = ff_rng_bytes(&ctx->rng, roots, 2 * N * sizeof *roots))) goto done;
+  if (where == FF_MEM_HOST) {
+    st = ff_dpf_keygen_cpu(ctx, alpha, roots, k0, k1);
+    goto done;
+  }
+#ifdef FF_HAVE_CUDA
+  {
+    /* Stream-ordered scratch for the roots: no device-wide sync. A copy from pageable memory returns
+     * once the bytes are staged, so the host copy may be wiped right after. */
+    cudaStream_t s = (cudaStream_t)ctx->stream;
+    void *droots = NULL;
+    if ((st = FF_CUDA_CHECK(cudaMallocAsync(&droots, 2 * N * sizeof *roots, s)))) goto done;
+    if (!(st = FF_CUDA_CHECK(cudaMemcpyAsync(droots, roots, 2 * N * sizeof *roots, cudaMemcpyHostToDevice, s))))
+      st = ff_dpf_keygen_cuda(ctx, alpha, droots, k0, k1);
+    ff_status st2 = FF_CUDA_CHECK(cudaFreeAsync(droots, s));
+    if (!st) st = st2;
+  }
+#else
+  st = ff__no_cuda("ff_dpf_keygen");
+#endif
+done:
+  explicit_bzero(roots, 2 * N * sizeof *roots); /* the roots are secret */
+  free(roots);
+  return st;
+}
+
+ff_status ff_dpf_eval_point(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
+  FF_SCOPE("FSS::DPF");
+  ff_status st = ff__ctx_check("ff_dpf_eval_point", ctx);
+  if (st) return st;
+  return ctx->backend == FF_BACKEND_CUDA ? ff_dpf_eval_point_cuda(ctx, k, E, x, out) : ff_dpf_eval_point_cpu(ctx, k, E, x, out);
+}
+
+ff_status ff_dpf_eval_lt(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out) {
+  FF_SCOPE("FSS::DPF");
+  ff_status st = ff__ctx_check("ff_dpf_eval_lt", ctx);
+  if (st) return st;
+  return ctx->backend == FF_BACKEND_CUDA ? ff_dpf_eval_lt_cuda(ctx, k, E, x, out) : ff_dpf_eval_lt_cpu(ctx, k, E, x, out);
+}
+
+ff_status ff_dpf_eval_all(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out) {
+  FF_SCOPE("FSS::DPF");
+  ff_status st = ff__ctx_check("ff_dpf_eval_all", ctx);
+  if (st) return st;
+  return ctx->backend == FF_BACKEND_CUDA ? ff_dpf_eval_all_cuda(ctx, k, out) : ff_dpf_eval_all_cpu(ctx, k, out);
 }

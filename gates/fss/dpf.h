@@ -1,15 +1,17 @@
 /* Distributed point functions (Boyle-Gilboa-Ishai 2016, tree construction) with 1-bit output and
  * early termination at 7 levels, and the comparison 1{x < alpha} read off the same key along x's
  * path, as SIGMA does (research/sigma.md §3 "DPF" and "Comparison"). Batched over N elements, one
- * secret point each. Test: tests/test_dpf.c. */
+ * secret point each; CPU reference in dpf.c, CUDA twins in dpf_cuda.cu.
+ * Test: tests/test_dpf.c, tests/test_fss_cuda.c (CUDA against CPU). */
 #ifndef FF_GATES_FSS_DPF_H
 #define FF_GATES_FSS_DPF_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/rand.h"
+#include "core/ctx.h"
 #include "core/status.h"
+#include "core/tensor.h"
 #include "gates/fss/prg.h"
 
 #ifdef __cplusplus
@@ -30,7 +32,10 @@ extern "C" {
  *   seed (N) blocks | scw (n-8, N) blocks | l0 (N) blocks | l1 (N) blocks | tR ceil((n-7)N/8) bytes
  * i.e. ff_dpf_key_bytes(n, N) = 16(n-7)N + 32N + ceil((n-7)N/8), SIGMA's 16(n-7) + 32 + (n-7)/8 B
  * per element. SIGMA keeps one tR row per level, n-7 rows, although the last level uses l0/l1
- * instead; we keep that row too (always zero) so the bytes match exactly. */
+ * instead; we keep that row too (always zero) so the bytes match exactly. The buffer is allocated
+ * rounded up to a multiple of 16 bytes (zero, not part of the key) so that device code may update
+ * tR with 32-bit atomics. The layout is the same in host and device memory: `where` says which
+ * holds the buffer, and the pointers below point into it (device pointers when FF_MEM_DEVICE). */
 typedef struct {
   int n;            /* input bits, 8..64; inputs and points are taken mod 2^n */
   size_t N;         /* elements */
@@ -41,6 +46,7 @@ typedef struct {
   uint8_t *tR;      /* (n-7, N) bits, bit i*N + j (LSB first): right control CW of level i of element j */
   void *buf;        /* the one allocation holding all of the above */
   size_t bytes;     /* = ff_dpf_key_bytes(n, N) */
+  ff_mem where;     /* FF_MEM_HOST or FF_MEM_DEVICE */
 } ff_dpf_key;
 
 /* Exact serialized size of one party's key for N elements: 16(n-7)N + 32N + ceil((n-7)N/8) bytes
@@ -48,19 +54,43 @@ typedef struct {
  * 8..64, N is 0 or the size overflows size_t. */
 size_t ff_dpf_key_bytes(int n, size_t N);
 
-/* Allocates a zeroed key for N elements of n bits (FF_EINVAL for bad n/N, FF_ENOMEM). */
-ff_status ff_dpf_key_alloc(ff_dpf_key *k, int n, size_t N);
-/* Frees k's buffer and zeroes k; safe on a zeroed or already freed key. */
+/* Allocates a zeroed key for N elements of n bits in the memory of ctx's backend: host memory on
+ * the CPU, device memory on CUDA (zeroed in order on ctx's stream). FF_EINVAL for bad n/N,
+ * FF_ENOMEM, FF_ENOTSUP for CUDA in a build without it. */
+ff_status ff_dpf_key_alloc(ff_ctx *ctx, ff_dpf_key *k, int n, size_t N);
+/* Copies src's buffer into dst (allocated beforehand with the same n and N, in either memory):
+ * host to host, host to device, device to host or device to device, one copy on ctx's stream (pass
+ * the context whose stream made or will use the device key: a CPU context's NULL stream does not
+ * order against non-blocking streams). When dst is in host memory the call waits for the stream,
+ * so dst is readable on return. */
+ff_status ff_dpf_key_copy(ff_ctx *ctx, ff_dpf_key *dst, const ff_dpf_key *src);
+/* Frees k's buffer (host or device; cudaFree waits for the device, so free keys outside hot loops)
+ * and zeroes k; safe on a zeroed or already freed key. */
 void ff_dpf_key_free(ff_dpf_key *k);
-/* Writes k's serialized form (k->bytes bytes) to out; FF_ERANGE when cap is smaller. */
+/* Writes k's serialized form (k->bytes bytes) to out; FF_ERANGE when cap is smaller. Host keys only
+ * (copy a device key to the host first). */
 ff_status ff_dpf_key_serialize(const ff_dpf_key *k, void *out, size_t cap);
-/* Allocates k and reads a key of N elements of n bits from in; FF_EFORMAT unless len is exactly
- * ff_dpf_key_bytes(n, N). */
+/* Allocates a host key k and reads a key of N elements of n bits from in; FF_EFORMAT unless len is
+ * exactly ff_dpf_key_bytes(n, N). */
 ff_status ff_dpf_key_deserialize(ff_dpf_key *k, int n, size_t N, const void *in, size_t len);
 
-/* Dealer: keys of both parties for the point functions f_j(x) = 1{x == alpha[j] mod 2^n},
- * j < N. k0 and k1 must be allocated with the same n and N (ff_dpf_key_alloc); seeds come from rng. */
-ff_status ff_dpf_keygen(const uint64_t *alpha, ff_rng *rng, ff_dpf_key *k0, ff_dpf_key *k1);
+/* ---- Kernels ----------------------------------------------------------------------------------------
+ * Each kernel comes three times with the same arguments: ff_X_cpu (the reference; host pointers
+ * and host keys), ff_X_cuda (device pointers and device keys; the work is enqueued on ctx->stream
+ * and the call returns without waiting unless its comment says otherwise) and ff_X, which picks
+ * by ctx->backend (pointers as that backend wants them) and bills the call to the scope FSS::DPF.
+ * In a build without CUDA, ff_X_cuda and a CUDA ff_X log an error and return FF_ENOTSUP. CPU and
+ * CUDA give byte-identical keys and outputs (tests/test_fss_cuda.c). */
+
+/* Dealer: keys of both parties for the point functions f_j(x) = 1{x == alpha[j] mod 2^n}, j < N.
+ * k0 and k1 must be allocated with the same n and N (ff_dpf_key_alloc). roots is (2, N): party 0's
+ * root seeds, then party 1's; keygen keeps party 0's control bit (bit 0) and sets party 1's to its
+ * complement, ignoring the given bit. The keys are a deterministic function of alpha and roots. */
+ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1);
+ff_status ff_dpf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1);
+/* As above with the 2N roots drawn from ctx->rng on the host (and uploaded for CUDA, through a
+ * temporary device buffer freed in stream order). Opens no scope: keygen is the dealer's. */
+ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_dpf_key *k1);
 
 /* Evaluation at E public points per element. Points are laid out like the key, element fastest:
  * point e of element j is x[e*N + j] (taken mod 2^n). The result bit for (e, j) is bit e*N + j of
@@ -69,7 +99,9 @@ ff_status ff_dpf_keygen(const uint64_t *alpha, ff_rng *rng, ff_dpf_key *k0, ff_d
  * does not depend on which party evaluates (no party argument is needed). */
 
 /* Shares of 1{x == alpha}: n-7 AES per point. */
-ff_status ff_dpf_eval_point(const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
+ff_status ff_dpf_eval_point_cpu(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
+ff_status ff_dpf_eval_point_cuda(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
+ff_status ff_dpf_eval_point(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
 
 /* Shares of 1{x < alpha} (unsigned n-bit comparison, strict; the same key as the point function):
  * n-7 AES per point plus one parity of the leaf block. Each node's control bit is a share of "alpha
@@ -80,12 +112,33 @@ ff_status ff_dpf_eval_point(const ff_dpf_key *k, size_t E, const uint64_t *x, ui
  * taken to arrive from the right), then the parity of the leaves above x, or, when a run of left
  * turns reaches the leaf block, of the leaves at or below x (the whole block's parity closes the run).
  * (SIGMA accumulates 1{alpha <= x} and has party 1 flip it; this form needs no party argument.) */
-ff_status ff_dpf_eval_lt(const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
+ff_status ff_dpf_eval_lt_cpu(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
+ff_status ff_dpf_eval_lt_cuda(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
+ff_status ff_dpf_eval_lt(ff_ctx *ctx, const ff_dpf_key *k, size_t E, const uint64_t *x, uint8_t *out);
 
 /* Full-domain evaluation for n <= 16 (FF_EINVAL above): shares of 1{y == alpha[j]} for every
  * y < 2^n. Element j's 2^n bits start at out + j * 2^(n-3) bytes, bit y at byte y/8, bit y%8
- * (N * 2^(n-3) bytes in all). About 2^(n-7) AES per element. */
-ff_status ff_dpf_eval_all(const ff_dpf_key *k, uint8_t *out);
+ * (N * 2^(n-3) bytes in all). About 2^(n-7) AES per element on the CPU; the CUDA twin walks one
+ * path per last-level node (dpf_cuda.cu says why) and needs out 16-byte aligned. */
+ff_status ff_dpf_eval_all_cpu(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
+ff_status ff_dpf_eval_all_cuda(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
+ff_status ff_dpf_eval_all(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
+
+/* Internal, shared by dpf.c and dpf_cuda.cu: argument checks that log under fn's name. The key
+ * must be allocated and in memory `where`; for the evaluations E*N must fit size_t (*total). */
+ff_status ff__dpf_key_check(const char *fn, const ff_dpf_key *k, ff_mem where);
+ff_status ff__dpf_keygen_check(const char *fn, const uint64_t *alpha, const ff_block *roots, const ff_dpf_key *k0,
+                               const ff_dpf_key *k1, ff_mem where);
+ff_status ff__dpf_eval_check(const char *fn, const ff_dpf_key *k, ff_mem where, size_t E, const uint64_t *x,
+                             const uint8_t *out, size_t *total);
+ff_status ff__dpf_eval_all_check(const char *fn, const ff_dpf_key *k, ff_mem where, const uint8_t *out);
+/* Internal, shared with sstab.c: a zeroed buffer of `bytes` (rounded up to 16) in the memory of
+ * ctx's backend (device memory zeroed on ctx's stream), its release, and a copy between any two
+ * memories on ctx's stream that waits for the stream when dst is host memory. */
+ff_status ff__fss_buf_alloc(ff_ctx *ctx, const char *fn, size_t bytes, void **buf, ff_mem *where);
+void ff__fss_buf_free(void *buf, ff_mem where);
+ff_status ff__fss_buf_copy(ff_ctx *ctx, const char *fn, void *dst, ff_mem dst_where, const void *src, ff_mem src_where,
+                           size_t bytes);
 
 #ifdef __cplusplus
 }

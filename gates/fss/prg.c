@@ -9,6 +9,8 @@
 
 #include <wmmintrin.h>
 
+#include "core/log.h"
+
 _Static_assert(sizeof(ff_block) == 16, "ff_block is one AES block");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ff_block's byte layout assumes a little-endian host");
 
@@ -220,3 +222,20 @@ void ff_prg_expand_dir(const ff_block *s, const uint8_t *dir, ff_block *out, siz
   ff__prg_ready();
   ff__mmo(s, dir, 0, out, n);
 }
+
+#ifndef FF_HAVE_CUDA
+/* The CUDA twins live in prg_cuda.cu; a build without CUDA answers clearly. */
+static ff_status ff__prg_no_cuda(const char *fn) {
+  FF_ERROR("%s: this build of fusefss has no CUDA backend (configure with a CUDA compiler)", fn);
+  return FF_ENOTSUP;
+}
+ff_status ff_aes128_encrypt_blocks_cuda(ff_ctx *ctx, const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n) {
+  return ff__prg_no_cuda("ff_aes128_encrypt_blocks_cuda");
+}
+ff_status ff_prg_expand_cuda(ff_ctx *ctx, const ff_block *s, ff_block *left, ff_block *right, size_t n) {
+  return ff__prg_no_cuda("ff_prg_expand_cuda");
+}
+ff_status ff_prg_expand_dir_cuda(ff_ctx *ctx, const ff_block *s, const uint8_t *dir, ff_block *out, size_t n) {
+  return ff__prg_no_cuda("ff_prg_expand_dir_cuda");
+}
+#endif

@@ -1,12 +1,15 @@
 /* AES-128 and the GGM-tree PRG of every DPF in fusefss: fixed-key AES in Matyas-Meyer-Oseas form,
  * G(s) = (AES_k0(s) ^ s, AES_k1(s) ^ s) (DESIGN.md §2; SIGMA re-keys AES per node instead, see
- * research/sigma.md §3). AES-NI on the CPU, a portable byte-wise AES where the CPU lacks it.
- * Test: tests/test_prg.c. */
+ * research/sigma.md §3). AES-NI on the CPU, a portable byte-wise AES where the CPU lacks it, table
+ * AES in shared memory on CUDA (prg_cuda.cu). Test: tests/test_prg.c, tests/test_fss_cuda.c. */
 #ifndef FF_GATES_FSS_PRG_H
 #define FF_GATES_FSS_PRG_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/ctx.h"
+#include "core/status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,8 +46,18 @@ void ff_prg_expand(const ff_block *s, ff_block *left, ff_block *right, size_t n)
 /* out[i] = AES_k(dir[i])(s[i]) ^ s[i]: only the child a DPF evaluation follows (dir[i] = 0 left,
  * nonzero right), one AES per block. s and out may be the same array. */
 void ff_prg_expand_dir(const ff_block *s, const uint8_t *dir, ff_block *out, size_t n);
-/* The expanded schedule of k0 (side 0) or k1 (side 1), e.g. for upload to a GPU. */
+/* The expanded schedule of k0 (side 0) or k1 (side 1). The CUDA kernels take both schedules from
+ * here as a kernel parameter (fss_cuda.h), so no device computes a key schedule. */
 const ff_aes128_key *ff_prg_key(int side);
+
+/* CUDA twins of the three calls above (prg_cuda.cu), bit-identical to them: in, out, s, left, right,
+ * dir are device arrays, the block arrays 16-byte aligned (cudaMalloc's are; FF_EINVAL otherwise);
+ * ks is a host pointer whose round keys travel as a kernel parameter. The work is enqueued on
+ * ctx->stream and the calls return without waiting. FF_ENOTSUP in a build without CUDA. Aliasing as
+ * for the CPU versions. */
+ff_status ff_aes128_encrypt_blocks_cuda(ff_ctx *ctx, const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n);
+ff_status ff_prg_expand_cuda(ff_ctx *ctx, const ff_block *s, ff_block *left, ff_block *right, size_t n);
+ff_status ff_prg_expand_dir_cuda(ff_ctx *ctx, const ff_block *s, const uint8_t *dir, ff_block *out, size_t n);
 
 /* Internal, for tests: the portable AES whatever the CPU supports, and a switch that makes every
  * call above use it (on = 1) or go back to the CPU's choice (on = 0). Not thread-safe. */
