@@ -1,7 +1,7 @@
 /* `fusefss bench fss`: throughput of the FSS primitives (gates/fss) on the CPU (one core) and on the
  * GPU, each next to its ceiling: the measured AES rate of the same backend divided by the AES calls
- * the primitive needs (n-7 per comparison, 2(2^(b-7) - 1) per full-domain evaluation, 4(n-7) per
- * keygen). Medians over repetitions; nothing here is asserted by tests. Results: docs/results.md. */
+ * the primitive needs (n-7 per comparison, 2(2^(b-7) - 1) per full-domain evaluation or lookup,
+ * 4(n-7) per keygen). Medians over repetitions; nothing here is asserted by tests. Results: docs/results.md. */
 #include "tools/bench_fss.h"
 
 #include <getopt.h>
@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "gates/fss/dpf.h"
+#include "gates/fss/lut.h"
 #include "gates/fss/prg.h"
 #include "tools/cli.h"
 #include "tools/stats.h"
@@ -84,6 +85,17 @@ static ff_status ff__aes(void *a) {
   else
     ff_aes128_encrypt_blocks(ff_prg_key(0), x->in, x->out, x->n);
   return FF_OK;
+}
+
+typedef struct {
+  ff_ctx *ctx;
+  ff_lut_key k;
+  uint64_t *xhat, *tab, *u, *v; /* backend memory */
+} ff__lut_arg;
+
+static ff_status ff__lut(void *a) {
+  ff__lut_arg *l = a;
+  return ff_lut_eval_local(l->ctx, &l->k, l->xhat, l->tab, l->u, l->v);
 }
 
 typedef struct {
@@ -192,6 +204,38 @@ static ff_status ff__bench_backend(ff_ctx *ctx, const ff__fss_opts *o) {
     ff__free(ctx, d.alpha);
     ff__free(ctx, d.x);
     ff__free(ctx, d.out);
+  }
+
+  /* The lookup table's local work (full-domain DPF plus the u and v sums against a public table of
+   * 2^b entries, one table, 50-bit outputs): what SIGMA's nExp, reciprocal and rsqrt tables cost. */
+  for (int b = 8; b <= 13 && !st; b += b == 8 ? 2 : 3) {
+    size_t Nn = N / (size_t)(b == 8 ? 1 : b == 10 ? 4 : 16), T = (size_t)1 << b;
+    ff__lut_arg l = {.ctx = ctx};
+    ff_lut_key k1;
+    memset(&k1, 0, sizeof k1);
+    uint64_t *r_out = NULL;
+    if ((st = ff_lut_key_alloc(ctx, &l.k, b, 50, 1, Nn)) || (st = ff_lut_key_alloc(ctx, &k1, b, 50, 1, Nn)) ||
+        (st = ff__alloc(ctx, (void **)&l.xhat, Nn * sizeof(uint64_t))) ||
+        (st = ff__alloc(ctx, (void **)&l.tab, T * sizeof(uint64_t))) ||
+        (st = ff__alloc(ctx, (void **)&l.u, Nn * sizeof(uint64_t))) ||
+        (st = ff__alloc(ctx, (void **)&l.v, Nn * sizeof(uint64_t))) ||
+        (st = ff__alloc(ctx, (void **)&r_out, Nn * sizeof(uint64_t))))
+      goto lut_done;
+    if ((st = ff__upload(ctx, l.xhat, h, Nn * sizeof(uint64_t))) || (st = ff__upload(ctx, l.tab, h + N, T * sizeof(uint64_t))) ||
+        (st = ff_lut_keygen(ctx, l.xhat, &l.k, &k1, r_out)))
+      goto lut_done;
+    if ((st = ff__time(ctx, ff__lut, &l, o->reps, &sec))) goto lut_done;
+    char what[64];
+    snprintf(what, sizeof what, "LUT local eval, b=%d, 1 table", b);
+    ff__row(what, be, (double)Nn / sec, "lookups/s", aes / (2.0 * ((1 << (b - 7)) - 1)));
+  lut_done:
+    ff_lut_key_free(&l.k);
+    ff_lut_key_free(&k1);
+    ff__free(ctx, l.xhat);
+    ff__free(ctx, l.tab);
+    ff__free(ctx, l.u);
+    ff__free(ctx, l.v);
+    ff__free(ctx, r_out);
   }
   free(h);
   return st;
