@@ -202,6 +202,37 @@ static void test_dpf_multipoint(void **state) {
   ff_dpf_key_free(&k1);
 }
 
+/* Multi-point evaluation, exhaustively on small domains: one key per threshold (N = 2^n elements,
+ * alpha_j = j) evaluated at E = 2^n points in one call, point e of element j being (j + e) mod 2^n,
+ * so every (threshold, input) pair occurs and every input occurs in every point slot. */
+static void check_multipoint_exhaustive(int n) {
+  const size_t N = (size_t)1 << n, E = N;
+  uint64_t *alpha = xmalloc(N * sizeof *alpha), *x = xmalloc(E * N * sizeof *x);
+  for (size_t j = 0; j < N; j++) alpha[j] = j;
+  for (size_t e = 0; e < E; e++)
+    for (size_t j = 0; j < N; j++) x[e * N + j] = (j + e) & (N - 1);
+  ff_dpf_key k0, k1;
+  dpf_keys(n, N, alpha, 17, &k0, &k1);
+  shares s = eval_both(&k0, &k1, E, x);
+  for (size_t p = 0; p < E * N; p++) {
+    const size_t j = p % N;
+    if ((bit_at(s.pt[0], p) ^ bit_at(s.pt[1], p)) != (x[p] == alpha[j]) ||
+        (bit_at(s.lt[0], p) ^ bit_at(s.lt[1], p)) != (x[p] < alpha[j]))
+      fail_msg("n=%d: alpha %zu, point slot %zu, x %llu: wrong share", n, j, p / N, (unsigned long long)x[p]);
+  }
+  shares_free(&s);
+  free(alpha);
+  free(x);
+  ff_dpf_key_free(&k0);
+  ff_dpf_key_free(&k1);
+}
+
+static void test_dpf_multipoint_exhaustive(void **state) {
+  (void)state;
+  check_multipoint_exhaustive(8);
+  check_multipoint_exhaustive(10);
+}
+
 /* Key bytes: 16(n-7) + 32 + (n-7)/8 per element, exact for N a multiple of 8, and the same for
  * every mask. */
 static void test_dpf_key_bytes(void **state) {
@@ -486,7 +517,7 @@ static void test_keys_through_keystream(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_keys_through_keystream),
+      cmocka_unit_test(test_keys_through_keystream), cmocka_unit_test(test_dpf_multipoint_exhaustive),
       cmocka_unit_test(test_dpf_exhaustive_8),  cmocka_unit_test(test_dpf_exhaustive_9),
       cmocka_unit_test(test_dpf_exhaustive_10), cmocka_unit_test(test_dpf_random_large),
       cmocka_unit_test(test_dpf_multipoint),    cmocka_unit_test(test_dpf_key_bytes),
