@@ -9,6 +9,7 @@
 #include "tools/amdahl.h"
 #include "tools/bench_comm.h"
 #include "tools/bench_fss.h"
+#include "tools/bench_gemm.h"
 #include "tools/bench_scope.h"
 #include "tools/cli.h"
 #include "tools/merge.h"
@@ -37,6 +38,7 @@ static const ff__command ff__bench_kinds[] = {
     {"comm", ff_cmd_bench_comm, "two-party channel: round latency, bandwidth, scoped logs, merge"},
     {"scope", ff_cmd_bench_scope, "cost of one scope enter/exit (on, off, with CUDA events)"},
     {"fss", ff_cmd_bench_fss, "FSS primitives: AES, DPF keygen/comparison, full-domain evaluation, CPU and GPU"},
+    {"gemm", ff_cmd_bench_gemm, "ring GEMM mod 2^bw: CPU, CUDA SIMT and int8 tensor-core limbs at BERT-base shapes"},
 };
 
 #define FF__COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,0 +1,140 @@
+/* Masked Beaver matmul, CPU reference (research/sigma.md §4 "Matmul / FC"; GPU-MPC
+ * fss/gpu_matmul.cu): ring GEMM, dealer, kernel and gate; matmul.h gives the algebra.
+ * Test: tests/test_sigma_gates.c. */
+#include "gates/sigma/matmul.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/pack.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/sigma/op_internal.h"
+#include "gates/sigma/truncate.h"
+
+static ff_status ff__sigma_matmul_no_cuda(const char *fn) {
+  FF_ERROR("%s: the sigma gates have no CUDA kernels yet; run them on the CPU backend", fn);
+  return FF_ENOTSUP;
+}
+
+ff_status ff_sigma_gemm_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *A, const uint64_t *B,
+                            uint64_t *C) {
+  (void)ctx;
+  /* i-k-j order: the inner loop streams a row of B and a row of C. Unsigned wrap-around is the ring
+   * Z_2^64, and reducing once at the end is exact mod 2^bw. */
+  memset(C, 0, M * N * sizeof *C);
+  for (size_t i = 0; i < M; i++) {
+    uint64_t *c = C + i * N;
+    for (size_t k = 0; k < K; k++) {
+      const uint64_t a = A[i * K + k];
+      const uint64_t *b = B + k * N;
+      for (size_t j = 0; j < N; j++) c[j] += a * b[j];
+    }
+    for (size_t j = 0; j < N; j++) c[j] = ff_ring_reduce(c[j], bw);
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_gemm(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *A, const uint64_t *B,
+                        uint64_t *C) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__sigma_matmul_no_cuda("ff_sigma_gemm");
+  return ff_sigma_gemm_cpu(ctx, bw, M, K, N, A, B, C);
+}
+
+ff_status ff_sigma_matmul_local_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
+                                    const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
+                                    uint64_t *out) {
+  uint64_t *wb = malloc(K * N * sizeof *wb), *aw = malloc(M * N * sizeof *aw);
+  if (!wb || !aw) {
+    free(wb);
+    free(aw);
+    FF_ERROR("ff_sigma_matmul_local_cpu: out of memory (%zu x %zu x %zu)", M, K, N);
+    return FF_ENOMEM;
+  }
+  const uint64_t p1 = ctx->party == 1;
+  for (size_t i = 0; i < K * N; i++) wb[i] = p1 * what[i] - b[i];
+  ff_sigma_gemm_cpu(ctx, bw, M, K, N, xhat, wb, out);
+  ff_sigma_gemm_cpu(ctx, bw, M, K, N, a, what, aw);
+  for (size_t i = 0; i < M * N; i++) out[i] = ff_ring_reduce(out[i] - aw[i] + c[i], bw);
+  free(wb);
+  free(aw);
+  return FF_OK;
+}
+
+ff_status ff_sigma_matmul_local(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
+                                const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
+                                uint64_t *out) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__sigma_matmul_no_cuda("ff_sigma_matmul_local");
+  return ff_sigma_matmul_local_cpu(ctx, bw, M, K, N, xhat, what, a, b, c, out);
+}
+
+void ff_sigma_matmul_cost(size_t M, size_t K, size_t N, int bw, int scale, ff_gate_cost *c) {
+  ff_gate_cost t;
+  const uint64_t outs = (uint64_t)M * N;
+  memset(c, 0, sizeof *c);
+  c->key_bytes = 8 * ((uint64_t)M * K + (uint64_t)K * N + outs);
+  c->bits_sent = outs * (uint64_t)bw;
+  c->bytes_sent = ff_packed_size(M * N, bw);
+  c->rounds = 1;
+  ff_sigma_trfloor_cost(M * N, bw, scale, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+ff_status ff_op_matmul(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y) {
+  if (!op || !x || !w || !y || (op->role != FF_OP_COST && (!x->v || !w->v))) {
+    FF_ERROR("ff_op_matmul: op, an input or the output wire is NULL or empty");
+    return FF_EINVAL;
+  }
+  if (x->ndim != 2 || w->ndim != 2 || x->shape[1] != w->shape[0] || x->bw != w->bw) {
+    FF_ERROR("ff_op_matmul: need X (M, K) and W (K, N) of one width (got %d and %d dimensions, bw %d and %d)",
+             x->ndim, w->ndim, x->bw, w->bw);
+    return FF_EINVAL;
+  }
+  if (op->scale < 1 || op->scale > x->bw - 1) {
+    FF_ERROR("ff_op_matmul: scale %d is outside 1..bw-1 = %d", op->scale, x->bw - 1);
+    return FF_EINVAL;
+  }
+  memset(y, 0, sizeof *y);
+  FF_SCOPE("Linear");
+  const int bw = x->bw;
+  const size_t M = (size_t)x->shape[0], K = (size_t)x->shape[1], N = (size_t)w->shape[1];
+  const int64_t cshape[2] = {(int64_t)M, (int64_t)N};
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_matmul_cost(M, K, N, bw, op->scale, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, y, bw, 2, cshape);
+  }
+  const ff__sg_tag tag = {FF__SG_MATMUL, (uint32_t)bw, (uint32_t)op->scale, 0, {M, K, N}};
+  ff_wire prod = {0};
+  uint64_t *key = NULL;
+  const size_t nk = M * K + K * N + M * N;
+  ff_status st;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff__op_wire_alloc(op, &prod, bw, 2, cshape))) goto done;
+  if (!(key = ff__op_alloc(nk * sizeof *key, "Matmul"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  uint64_t *ka = key, *kb = key + M * K, *kc = key + M * K + K * N;
+  if (op->role == FF_OP_DEALER) {
+    /* prod.v: R_C, the mask of the product before truncation. */
+    if ((st = ff__op_draw(op, prod.v, M * N, bw))) goto done;
+    memcpy(ka, x->v, M * K * sizeof *ka);
+    memcpy(kb, w->v, K * N * sizeof *kb);
+    ff_sigma_gemm_cpu(op->ctx, bw, M, K, N, x->v, w->v, kc);
+    for (size_t i = 0; i < M * N; i++) kc[i] = ff_ring_reduce(kc[i] + prod.v[i], bw);
+    if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
+  } else {
+    if ((st = ff__op_get(op, key, nk * sizeof *key, "Matmul")) ||
+        (st = ff_sigma_matmul_local(op->ctx, bw, M, K, N, x->v, w->v, ka, kb, kc, prod.v)) ||
+        (st = ff_op_reconstruct(op, prod.v, M * N, bw)))
+      goto done;
+  }
+  st = ff__sigma_trfloor_run(op, &prod, op->scale, y);
+done:
+  ff__op_leave(op);
+  ff_wire_free(&prod);
+  free(key);
+  return st;
+}

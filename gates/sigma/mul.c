@@ -1,0 +1,98 @@
+/* Elementwise multiplication, CPU reference (research/sigma.md §4; GPU-MPC fss/gpu_mul.cu): dealer,
+ * kernel and gate; mul.h gives the algebra. Test: tests/test_sigma_gates.c. */
+#include "gates/sigma/mul.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/pack.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/sigma/op_internal.h"
+#include "gates/sigma/truncate.h"
+
+ff_status ff_sigma_mul_local_cpu(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat, const uint64_t *yhat,
+                                 const uint64_t *key, uint64_t *out) {
+  const uint64_t *a = key, *b = key + N, *c = key + 2 * N;
+  const uint64_t p1 = ctx->party == 1;
+  for (size_t i = 0; i < N; i++)
+    out[i] = ff_ring_reduce(p1 * xhat[i] * yhat[i] - xhat[i] * b[i] - yhat[i] * a[i] + c[i], bw);
+  return FF_OK;
+}
+
+ff_status ff_sigma_mul_local(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat, const uint64_t *yhat,
+                             const uint64_t *key, uint64_t *out) {
+  if (ctx->backend == FF_BACKEND_CUDA) {
+    FF_ERROR("ff_sigma_mul_local: the sigma gates have no CUDA kernels yet; run them on the CPU backend");
+    return FF_ENOTSUP;
+  }
+  return ff_sigma_mul_local_cpu(ctx, bw, N, xhat, yhat, key, out);
+}
+
+void ff_sigma_mul_cost(size_t N, int bw, int scale, ff_gate_cost *c) {
+  ff_gate_cost t;
+  memset(c, 0, sizeof *c);
+  c->key_bytes = 3 * 8 * (uint64_t)N;
+  c->bits_sent = (uint64_t)N * (uint64_t)bw;
+  c->bytes_sent = ff_packed_size(N, bw);
+  c->rounds = 1;
+  ff_sigma_trfloor_cost(N, bw, scale, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+ff_status ff_op_mul(ff_op *op, const ff_wire *x, const ff_wire *y, ff_wire *z) {
+  if (!op || !x || !y || !z || (op->role != FF_OP_COST && (!x->v || !y->v))) {
+    FF_ERROR("ff_op_mul: op, an input or the output wire is NULL or empty");
+    return FF_EINVAL;
+  }
+  if (x->bw != y->bw || x->numel != y->numel || x->ndim != y->ndim ||
+      memcmp(x->shape, y->shape, (size_t)x->ndim * sizeof x->shape[0]) != 0) {
+    FF_ERROR("ff_op_mul: the inputs differ in shape or width (bw %d and %d)", x->bw, y->bw);
+    return FF_EINVAL;
+  }
+  if (op->scale < 1 || op->scale > x->bw - 1) {
+    FF_ERROR("ff_op_mul: scale %d is outside 1..bw-1 = %d", op->scale, x->bw - 1);
+    return FF_EINVAL;
+  }
+  memset(z, 0, sizeof *z);
+  FF_SCOPE("Mul");
+  const int bw = x->bw;
+  const size_t N = x->numel;
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_mul_cost(N, bw, op->scale, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, z, bw, x->ndim, x->shape);
+  }
+  const ff__sg_tag tag = {FF__SG_MUL, (uint32_t)bw, (uint32_t)op->scale, 0, {N, 0, 0}};
+  ff_wire prod = {0};
+  uint64_t *key = NULL;
+  ff_status st;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff__op_wire_alloc(op, &prod, bw, x->ndim, x->shape))) goto done;
+  if (!(key = ff__op_alloc(3 * N * sizeof *key, "Mul"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  if (op->role == FF_OP_DEALER) {
+    /* prod.v: r_z, the mask of the product before truncation. */
+    if ((st = ff__op_draw(op, prod.v, N, bw))) goto done;
+    for (size_t i = 0; i < N; i++) {
+      key[i] = x->v[i];
+      key[N + i] = y->v[i];
+      key[2 * N + i] = ff_ring_reduce(x->v[i] * y->v[i] + prod.v[i], bw);
+    }
+    if ((st = ff__op_put_shares(op, key, 3 * N, bw))) goto done;
+  } else {
+    if ((st = ff__op_get(op, key, 3 * N * sizeof *key, "Mul")) ||
+        (st = ff_sigma_mul_local(op->ctx, bw, N, x->v, y->v, key, prod.v)) ||
+        (st = ff_op_reconstruct(op, prod.v, N, bw)))
+      goto done;
+  }
+  st = ff__sigma_trfloor_run(op, &prod, op->scale, z);
+done:
+  ff__op_leave(op);
+  ff_wire_free(&prod);
+  free(key);
+  return st;
+}

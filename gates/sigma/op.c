@@ -1,0 +1,434 @@
+/* The sigma op session (DESIGN.md §2 "One model graph, two roles"): roles, key stream framing and
+ * accounting, inputs, outputs, reconstruct, and the masked comparison the gates share
+ * (research/sigma.md §3-§4). Test: tests/test_sigma_gates.c. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/pack.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/fss/dpf.h"
+#include "gates/fss/select.h"
+#include "gates/fss/sstab.h"
+#include "gates/sigma/op_internal.h"
+
+#define FF__SG_MAGIC UINT32_C(0x47534646) /* "FFSG" little-endian */
+
+static const char *const ff__sg_names[] = {"?",     "Input", "Output", "TrFloor", "TrWithSlack",
+                                           "DReLU", "ReLU",  "Mul",    "Matmul"};
+
+static const char *ff__sg_name(uint32_t gate) {
+  return gate < sizeof ff__sg_names / sizeof ff__sg_names[0] ? ff__sg_names[gate] : "?";
+}
+
+/* ---- Session ---------------------------------------------------------------------------------------- */
+
+void ff_wire_free(ff_wire *w) {
+  if (!w) return;
+  free(w->v);
+  memset(w, 0, sizeof *w);
+}
+
+void *ff__op_alloc(size_t n, const char *what) {
+  void *p = calloc(1, n ? n : 1);
+  if (!p) FF_ERROR("%s: cannot allocate %zu bytes", what, n);
+  return p;
+}
+
+ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
+  if (!out || !p) {
+    FF_ERROR("ff_op_create: out or params is NULL");
+    return FF_EINVAL;
+  }
+  *out = NULL;
+  if (p->role != FF_OP_DEALER && p->role != FF_OP_PARTY && p->role != FF_OP_COST) {
+    FF_ERROR("ff_op_create: role %d is not dealer, party or cost", (int)p->role);
+    return FF_EINVAL;
+  }
+  if (!ff_ring_params_valid(p->bw, p->scale) || p->bw < 2) {
+    FF_ERROR("ff_op_create: need 2 <= bw <= 64 and 0 <= scale < bw (bw = %d, scale = %d)", p->bw, p->scale);
+    return FF_EINVAL;
+  }
+  int party = -1;
+  if (p->role == FF_OP_DEALER) {
+    if (!p->ctx || !p->keys[0] || !p->keys[1] || p->ctx->backend != FF_BACKEND_CPU) {
+      FF_ERROR("ff_op_create: the dealer needs a CPU context and a key stream writer per party");
+      return FF_EINVAL;
+    }
+  } else if (p->role == FF_OP_PARTY) {
+    if (!p->ctx || (p->ctx->party != 0 && p->ctx->party != 1) || !p->ctx->chan) {
+      FF_ERROR("ff_op_create: a party needs a context of party 0 or 1 with a channel");
+      return FF_EINVAL;
+    }
+    party = p->ctx->party;
+    if (!p->keys[party]) {
+      FF_ERROR("ff_op_create: party %d has no key stream", party);
+      return FF_EINVAL;
+    }
+    if (ff_keystream_party(p->keys[party]) != party) {
+      FF_ERROR("ff_op_create: key stream %s holds party %d's keys, not party %d's",
+               ff_keystream_name(p->keys[party]), ff_keystream_party(p->keys[party]), party);
+      return FF_EMISMATCH;
+    }
+    if (p->ctx->backend != FF_BACKEND_CPU) {
+      FF_ERROR("ff_op_create: the sigma gates run on the CPU backend only so far (CUDA twins to come)");
+      return FF_ENOTSUP;
+    }
+  }
+  ff_op *op = ff__op_alloc(sizeof *op, "ff_op_create");
+  if (!op) return FF_ENOMEM;
+  op->role = p->role;
+  op->bw = p->bw;
+  op->scale = p->scale;
+  op->party = party;
+  op->ctx = p->ctx;
+  if (p->role != FF_OP_COST) {
+    op->keys[0] = p->keys[0];
+    op->keys[1] = p->keys[1];
+  }
+  *out = op;
+  return FF_OK;
+}
+
+void ff_op_destroy(ff_op *op) { free(op); }
+
+ff_op_role ff_op_get_role(const ff_op *op) { return op->role; }
+int ff_op_bw(const ff_op *op) { return op->bw; }
+int ff_op_scale(const ff_op *op) { return op->scale; }
+
+ff_gate_cost ff_op_cost(const ff_op *op, int p) {
+  ff_gate_cost zero = {0, 0, 0, 0};
+  return (op && (p == 0 || p == 1)) ? op->cost[p] : zero;
+}
+
+uint64_t ff_op_tag_bytes(const ff_op *op, int p) { return (op && (p == 0 || p == 1)) ? op->tag_bytes[p] : 0; }
+
+/* ---- Accounting ------------------------------------------------------------------------------------ */
+
+void ff__op_enter(ff_op *op) {
+  if (op->role == FF_OP_PARTY && op->depth++ == 0) op->comm0 = ff_scope_thread_comm();
+}
+
+void ff__op_leave(ff_op *op) {
+  if (op->role != FF_OP_PARTY || --op->depth > 0) return;
+  const ff_comm_delta now = ff_scope_thread_comm();
+  op->cost[op->party].bytes_sent += now.sent_B - op->comm0.sent_B;
+  op->cost[op->party].rounds += now.rounds - op->comm0.rounds;
+}
+
+void ff__op_charge(ff_op *op, const ff_gate_cost c[2]) {
+  for (int p = 0; p < 2; p++) op->cost[p] = ff_gate_cost_add(op->cost[p], c[p]);
+}
+
+void ff__op_charge_both(ff_op *op, const ff_gate_cost *c) {
+  const ff_gate_cost cc[2] = {*c, *c};
+  ff__op_charge(op, cc);
+}
+
+/* ---- Key stream framing ------------------------------------------------------------------------------ */
+
+static void ff__tag_encode(const ff__sg_tag *t, uint8_t out[FF_OP_TAG_BYTES]) {
+  const uint32_t w[4] = {FF__SG_MAGIC, t->gate, t->bw, t->a};
+  memcpy(out, w, 16);
+  memcpy(out + 16, &t->b, 4);
+  memset(out + 20, 0, 4);
+  memcpy(out + 24, t->d, 24);
+}
+
+static const char *ff__tag_str(const uint8_t in[FF_OP_TAG_BYTES], char *buf, size_t n) {
+  uint32_t w[5];
+  uint64_t d[3];
+  memcpy(w, in, 16);
+  memcpy(&w[4], in + 16, 4);
+  memcpy(d, in + 24, 24);
+  if (w[0] != FF__SG_MAGIC) {
+    snprintf(buf, n, "no op tag (bytes of another stream layout)");
+    return buf;
+  }
+  snprintf(buf, n, "%s(bw %" PRIu32 ", params %" PRIu32 "/%" PRIu32 ", shape %" PRIu64 "x%" PRIu64 "x%" PRIu64 ")",
+           ff__sg_name(w[1]), w[2], w[3], w[4], d[0], d[1], d[2]);
+  return buf;
+}
+
+ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t) {
+  if (op->role == FF_OP_COST) return FF_OK;
+  uint8_t mine[FF_OP_TAG_BYTES];
+  ff__tag_encode(t, mine);
+  if (op->role == FF_OP_DEALER) {
+    for (int p = 0; p < 2; p++) {
+      ff_status st = ff_keystream_write(op->keys[p], mine, sizeof mine);
+      if (st) {
+        FF_ERROR("sigma dealer: cannot write the tag of %s into party %d's key stream", ff__sg_name(t->gate), p);
+        return st;
+      }
+      op->tag_bytes[p] += sizeof mine;
+    }
+    return FF_OK;
+  }
+  ff_keystream *ks = op->keys[op->party];
+  uint8_t got[FF_OP_TAG_BYTES];
+  char a[160], b[160];
+  ff_status st = ff_keystream_read(ks, got, sizeof got);
+  if (st == FF_ERANGE) {
+    FF_ERROR("sigma party %d: key stream %s is exhausted at %s (%" PRIu64 " bytes left): the keys were made "
+             "for a smaller graph",
+             op->party, ff_keystream_name(ks), ff__tag_str(mine, a, sizeof a), ff_keystream_remaining(ks));
+    return st;
+  }
+  if (st) return st;
+  op->tag_bytes[op->party] += sizeof got;
+  if (memcmp(got, mine, sizeof got) != 0) {
+    FF_ERROR("sigma party %d: the graph runs %s but key stream %s holds keys for %s: dealer and party ran "
+             "different graphs or shapes",
+             op->party, ff__tag_str(mine, a, sizeof a), ff_keystream_name(ks), ff__tag_str(got, b, sizeof b));
+    return FF_EMISMATCH;
+  }
+  return FF_OK;
+}
+
+ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n) {
+  ff_status st = ff_keystream_write(op->keys[p], src, n);
+  if (st) {
+    FF_ERROR("sigma dealer: cannot write %zu key bytes into party %d's key stream", n, p);
+    return st;
+  }
+  op->cost[p].key_bytes += n;
+  return FF_OK;
+}
+
+ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits) {
+  uint64_t *s = ff__op_alloc(2 * n * sizeof *s, "sigma dealer");
+  if (!s) return FF_ENOMEM;
+  ff_status st = ff_rng_ring(&op->ctx->rng, s, n, bits);
+  for (size_t i = 0; !st && i < n; i++) s[n + i] = ff_ring_reduce(v[i] - s[i], bits);
+  if (!st) st = ff__op_put(op, 0, s, n * sizeof *s);
+  if (!st) st = ff__op_put(op, 1, s + n, n * sizeof *s);
+  free(s);
+  return st;
+}
+
+ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what) {
+  ff_keystream *ks = op->keys[op->party];
+  ff_status st = ff_keystream_read(ks, dst, n);
+  if (st == FF_ERANGE)
+    FF_ERROR("sigma party %d: %s needs %zu key bytes but key stream %s has %" PRIu64 " left", op->party, what, n,
+             ff_keystream_name(ks), ff_keystream_remaining(ks));
+  if (st) return st;
+  op->cost[op->party].key_bytes += n;
+  return FF_OK;
+}
+
+ff_status ff__op_wire_alloc(ff_op *op, ff_wire *w, int bw, int ndim, const int64_t *shape) {
+  memset(w, 0, sizeof *w);
+  if (bw < 1 || bw > 64 || ndim < 1 || ndim > FF_TENSOR_MAX_DIMS || !shape) {
+    FF_ERROR("sigma: bad wire (bw %d, %d dimensions)", bw, ndim);
+    return FF_EINVAL;
+  }
+  ff_status st = FF_OK;
+  const size_t n = ff_shape_numel(ndim, shape, &st);
+  if (st || n == 0) {
+    char buf[96];
+    FF_ERROR("sigma: bad wire shape %s", ff_shape_str(ndim, shape, buf, sizeof buf));
+    return st ? st : FF_EINVAL;
+  }
+  if (n > SIZE_MAX / sizeof(uint64_t)) return FF_ERANGE;
+  w->bw = bw;
+  w->ndim = ndim;
+  memcpy(w->shape, shape, (size_t)ndim * sizeof *shape);
+  w->numel = n;
+  if (op->role != FF_OP_COST) {
+    w->v = ff__op_alloc(n * sizeof *w->v, "sigma wire");
+    if (!w->v) return FF_ENOMEM;
+  }
+  return FF_OK;
+}
+
+ff_status ff__op_draw(ff_op *op, uint64_t *v, size_t n, int bw) { return ff_rng_ring(&op->ctx->rng, v, n, bw); }
+
+/* ---- Inputs, outputs, reconstruct ------------------------------------------------------------------ */
+
+void ff_sigma_input_cost(size_t N, int bw, int owner, ff_gate_cost c[2]) {
+  memset(c, 0, 2 * sizeof *c);
+  c[owner].key_bytes = 8 * (uint64_t)N;
+  c[owner].bits_sent = (uint64_t)N * (uint64_t)bw;
+  c[owner].bytes_sent = ff_packed_size(N, bw);
+  c[0].rounds = c[1].rounds = 1; /* merged: one one-way message */
+}
+
+void ff_sigma_output_cost(size_t N, ff_gate_cost c[2]) {
+  memset(c, 0, 2 * sizeof *c);
+  c[1].key_bytes = 8 * (uint64_t)N;
+}
+
+ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain, ff_wire *out) {
+  FF_SCOPE("Input");
+  if (!op || !out || (owner != 0 && owner != 1)) {
+    FF_ERROR("ff_op_input: op or out is NULL, or owner %d is not 0 or 1", owner);
+    return FF_EINVAL;
+  }
+  ff_status st = ff__op_wire_alloc(op, out, op->bw, ndim, shape);
+  if (st) return st;
+  const size_t N = out->numel;
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c[2];
+    ff_sigma_input_cost(N, op->bw, owner, c);
+    ff__op_charge(op, c);
+    return FF_OK;
+  }
+  const ff__sg_tag tag = {FF__SG_INPUT, (uint32_t)op->bw, (uint32_t)owner, 0, {N, 0, 0}};
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag))) goto done;
+  if (op->role == FF_OP_DEALER) {
+    if (!(st = ff__op_draw(op, out->v, N, op->bw))) st = ff__op_put(op, owner, out->v, N * sizeof *out->v);
+    goto done;
+  }
+  if (op->party == owner) {
+    if (!plain) {
+      FF_ERROR("ff_op_input: party %d owns this input but gave no plaintext", owner);
+      st = FF_EINVAL;
+      goto done;
+    }
+    if ((st = ff__op_get(op, out->v, N * sizeof *out->v, "Input"))) goto done;
+    for (size_t i = 0; i < N; i++) out->v[i] = ff_ring_reduce(plain[i] + out->v[i], op->bw);
+    uint8_t *buf = ff__op_alloc(ff_packed_size(N, op->bw), "ff_op_input");
+    if (!buf) {
+      st = FF_ENOMEM;
+      goto done;
+    }
+    ff_pack_bits(out->v, N, op->bw, buf);
+    st = ff_chan_send(op->ctx->chan, buf, ff_packed_size(N, op->bw));
+    free(buf);
+    if (!st) op->cost[op->party].bits_sent += (uint64_t)N * (uint64_t)op->bw;
+  } else {
+    uint8_t *buf = ff__op_alloc(ff_packed_size(N, op->bw), "ff_op_input");
+    if (!buf) {
+      st = FF_ENOMEM;
+      goto done;
+    }
+    st = ff_chan_recv(op->ctx->chan, buf, ff_packed_size(N, op->bw));
+    if (!st) ff_unpack_bits(buf, N, op->bw, out->v);
+    free(buf);
+  }
+done:
+  ff__op_leave(op);
+  if (st) ff_wire_free(out);
+  return st;
+}
+
+ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain) {
+  FF_SCOPE("Output");
+  if (!op || !x || (op->role != FF_OP_COST && !x->v)) {
+    FF_ERROR("ff_op_output: op or wire is NULL or empty");
+    return FF_EINVAL;
+  }
+  const size_t N = x->numel;
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c[2];
+    ff_sigma_output_cost(N, c);
+    ff__op_charge(op, c);
+    return FF_OK;
+  }
+  const ff__sg_tag tag = {FF__SG_OUTPUT, (uint32_t)x->bw, 0, 0, {N, 0, 0}};
+  ff_status st;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag))) goto done;
+  if (op->role == FF_OP_DEALER) {
+    st = ff__op_put(op, 1, x->v, N * sizeof *x->v);
+  } else if (op->party == 1) {
+    if (!plain) {
+      FF_ERROR("ff_op_output: party 1 gave no buffer for the output");
+      st = FF_EINVAL;
+      goto done;
+    }
+    uint64_t *r = ff__op_alloc(N * sizeof *r, "ff_op_output");
+    if (!r) {
+      st = FF_ENOMEM;
+      goto done;
+    }
+    if (!(st = ff__op_get(op, r, N * sizeof *r, "Output")))
+      for (size_t i = 0; i < N; i++) plain[i] = ff_ring_reduce(x->v[i] - r[i], x->bw);
+    free(r);
+  }
+done:
+  ff__op_leave(op);
+  return st;
+}
+
+ff_status ff_op_reconstruct(ff_op *op, uint64_t *vals, size_t n, int bits) {
+  FF_SCOPE("Reconstruct");
+  if (!op || op->role != FF_OP_PARTY) {
+    FF_ERROR("ff_op_reconstruct: only a party reconstructs");
+    return FF_ESTATE;
+  }
+  ff_status st = ff__fss_reconstruct(op->ctx, FF_MEM_HOST, vals, n, bits);
+  if (!st) op->cost[op->party].bits_sent += (uint64_t)n * (uint64_t)bits;
+  return st;
+}
+
+/* ---- Masked comparison --------------------------------------------------------------------------- */
+
+uint64_t ff__dcf_key_bytes(int n, size_t N) {
+  return n >= FF_DPF_MIN_BITS ? ff_dpf_key_bytes(n, N) : ff_sstab_key_bytes(n, N);
+}
+
+uint64_t ff__cmp_key_bytes(int n, size_t N) { return ff__dcf_key_bytes(n, N) + (N + 7) / 8; }
+
+ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const uint64_t *bits) {
+  ff_ctx *ctx = op->ctx;
+  ff_status st = FF_OK;
+  const size_t mb = (N + 7) / 8;
+  uint8_t *m = ff__op_alloc(2 * mb, "sigma comparison keygen");
+  if (!m) return FF_ENOMEM;
+  if (n >= FF_DPF_MIN_BITS) {
+    ff_dpf_key k[2] = {{0}, {0}};
+    if (!(st = ff_dpf_key_alloc(ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(ctx, &k[1], n, N)) &&
+        !(st = ff_dpf_keygen(ctx, alpha, &k[0], &k[1])))
+      for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
+    ff_dpf_key_free(&k[0]);
+    ff_dpf_key_free(&k[1]);
+  } else {
+    ff_sstab_key k[2] = {{0}, {0}};
+    if (!(st = ff_sstab_key_alloc(ctx, &k[0], n, N)) && !(st = ff_sstab_key_alloc(ctx, &k[1], n, N)) &&
+        !(st = ff_sstab_keygen(ctx, alpha, &k[0], &k[1])))
+      for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].tab, k[p].bytes);
+    ff_sstab_key_free(&k[0]);
+    ff_sstab_key_free(&k[1]);
+  }
+  /* XOR shares of the dealer's bits, packed 8 to a byte (SIGMA's 1/8 B per element). */
+  if (!st) st = ff_rng_bytes(&ctx->rng, m, mb);
+  if (!st) {
+    if (N % 8) m[mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
+    memcpy(m + mb, m, mb);
+    for (size_t i = 0; i < N; i++) m[mb + i / 8] ^= (uint8_t)((bits[i] & 1) << (i % 8));
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + p * mb, mb);
+  }
+  free(m);
+  return st;
+}
+
+ff_status ff__cmp_eval(ff_op *op, int n, size_t N, const uint64_t *points, uint64_t *share, const char *what) {
+  ff_ctx *ctx = op->ctx;
+  const size_t kb = ff__dcf_key_bytes(n, N), mb = (N + 7) / 8;
+  uint8_t *buf = ff__op_alloc(kb + mb, "sigma comparison"), *bitsout = ff__op_alloc(mb, "sigma comparison");
+  ff_status st = (buf && bitsout) ? FF_OK : FF_ENOMEM;
+  if (!st) st = ff__op_get(op, buf, kb + mb, what);
+  if (!st && n >= FF_DPF_MIN_BITS) {
+    ff_dpf_key k = {0};
+    if (!(st = ff_dpf_key_deserialize(&k, n, N, buf, kb))) st = ff_dpf_eval_lt(ctx, &k, 1, points, bitsout);
+    ff_dpf_key_free(&k);
+  } else if (!st) {
+    ff_sstab_key k = {0};
+    if (!(st = ff_sstab_key_alloc(ctx, &k, n, N))) {
+      memcpy(k.tab, buf, kb);
+      st = ff_sstab_eval_lt(ctx, &k, 1, points, bitsout);
+    }
+    ff_sstab_key_free(&k);
+  }
+  if (!st)
+    for (size_t i = 0; i < N; i++) share[i] = (uint64_t)(((bitsout[i / 8] ^ buf[kb + i / 8]) >> (i % 8)) & 1);
+  free(buf);
+  free(bitsout);
+  return st;
+}

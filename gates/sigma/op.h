@@ -1,0 +1,112 @@
+/* The sigma suite's op API: one model graph written once and run in three roles (DESIGN.md §2 "One
+ * model graph, two roles"; research/sigma.md §4 "Masked-wire model"). The dealer draws masks and
+ * writes keys into one key stream per party; a party reads its stream back in the same order and
+ * evaluates on public masked values; the cost-only mode adds up every gate's exact cost without any
+ * cryptography (`fusefss cost`). Shapes drive all three roles, never data. Test: tests/test_sigma_gates.c.
+ *
+ * Key stream framing. Before its key material every op writes a 48-byte tag into BOTH parties'
+ * streams: magic "FFSG", gate id, bw, two gate parameters and three shape words. A party reads the
+ * tag back and compares it with the op it is running, so a stream made for another graph or shape
+ * fails with FF_EMISMATCH naming both ops, and an exhausted stream fails with FF_ERANGE, before any
+ * key byte is misread or any message is sent. The tags are always written (one per op call, not per
+ * element: negligible next to the keys) and are NOT key material: ff_op_cost's key_bytes and the
+ * gates' cost functions exclude them, ff_op_tag_bytes reports them separately, and
+ * ff_keystream_size = key bytes + tag bytes exactly. */
+#ifndef FF_GATES_SIGMA_OP_H
+#define FF_GATES_SIGMA_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ctx.h"
+#include "core/keystream.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "gates/fss/cost.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  FF_OP_DEALER = 0, /* draws masks, writes keys; holds the masks r on its wires */
+  FF_OP_PARTY = 1,  /* reads keys, talks to the peer; holds the public x^ = x + r on its wires */
+  FF_OP_COST = 2,   /* no cryptography, no data: adds every gate's cost function for both parties */
+} ff_op_role;
+
+#define FF_OP_TAG_BYTES 48 /* per op call, in both parties' streams; not key material */
+
+/* A tensor wire of the graph. Its shape and width are the same in every role; only v differs. */
+typedef struct {
+  int bw;                              /* ring bits of the wire, 1..64 (1: a bit, XOR-masked) */
+  int ndim;
+  int64_t shape[FF_TENSOR_MAX_DIMS];
+  size_t numel;
+  uint64_t *v; /* (shape...) mod 2^bw. dealer: the mask r; party: the masked value x^ = x + r;
+                  NULL in cost-only mode */
+} ff_wire;
+
+/* Frees v and zeroes the wire; safe on a zeroed or already freed wire. */
+void ff_wire_free(ff_wire *w);
+
+typedef struct ff_op ff_op;
+
+typedef struct {
+  ff_op_role role;
+  int bw;               /* ring bits of the model's wires (37, 50, 51, 48 for SIGMA's models) */
+  int scale;            /* fractional bits (12); the multiplications truncate by it */
+  ff_ctx *ctx;          /* dealer: the randomness (ctx->rng; CPU backend); party: party, backend and
+                           chan; unused (may be NULL) in cost-only mode. Borrowed. */
+  ff_keystream *keys[2];/* dealer: writers for P0 and P1; party: keys[ctx->party] is its reader (the
+                           other entry is ignored); unused in cost-only mode. Borrowed. */
+} ff_op_params;
+
+/* FF_EINVAL (logged) for a bad role, bw/scale, a missing context/channel/stream, or a party
+ * stream whose header names the other party. */
+ff_status ff_op_create(ff_op **out, const ff_op_params *p);
+void ff_op_destroy(ff_op *op);
+
+ff_op_role ff_op_get_role(const ff_op *op);
+int ff_op_bw(const ff_op *op);
+int ff_op_scale(const ff_op *op);
+
+/* Running totals for party p (0 or 1) since create:
+ *   dealer: key_bytes = key bytes written into p's stream (tags excluded); nothing else.
+ *   party: its own entry only: key bytes read (tags excluded), payload bits it sent (exact widths),
+ *          bytes it sent and rounds it began as its channel charged them (chan.h). The other
+ *          party's entry stays zero.
+ *   cost-only: the sum of the gates' cost functions, both parties.
+ * Rounds are per party: the merged run's rounds are the max over the parties (DESIGN.md §6). */
+ff_gate_cost ff_op_cost(const ff_op *op, int p);
+/* Tag bytes written into / read from party p's stream so far (FF_OP_TAG_BYTES per op call). */
+uint64_t ff_op_tag_bytes(const ff_op *op, int p);
+
+/* ---- Inputs and outputs ----------------------------------------------------------------------------
+ * ff_op_input, scope Input: a wire of shape (ndim, shape) holding `owner`'s plaintext (values taken
+ * mod 2^bw). The dealer draws r and gives it to the owner through the owner's key stream (8 B per
+ * element); the owner sends x^ = x + r (bw bits per element, packed) to the other party: one
+ * one-way message. `plain` is read by the owning party only (NULL elsewhere is fine). */
+ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain, ff_wire *out);
+/* ff_op_output, scope Output: reveals x to P1, which receives the wire's mask r in its key stream
+ * (8 B per element) and computes x = x^ - r mod 2^bw into plain (x->numel values). Nothing is sent:
+ * both parties already hold x^, and P0 learns nothing. plain is written by P1 only. */
+ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain);
+
+/* Costs for both parties (c[0], c[1]). Input: the owner holds 8N key bytes and sends bw*N bits in
+ * one message, the other party receives it; the merged run counts 1 round (a one-way message).
+ * Output: P1 holds 8N key bytes; no traffic, no round. */
+void ff_sigma_input_cost(size_t N, int bw, int owner, ff_gate_cost c[2]);
+void ff_sigma_output_cost(size_t N, ff_gate_cost c[2]);
+
+/* ---- Reconstruct -------------------------------------------------------------------------------------
+ * In scope Reconstruct (nested in the calling gate's scope): both parties send their additive shares
+ * of n values of `bits` bits, packed to exactly that width, and add the peer's (XOR for bits == 1):
+ * one exchange, one round. vals (n) host memory: this party's shares in, the public sums out.
+ * Party role only (FF_ESTATE otherwise). */
+ff_status ff_op_reconstruct(ff_op *op, uint64_t *vals, size_t n, int bits);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,81 @@
+/* Internal to gates/sigma: the op session's fields and the helpers every gate uses (key stream
+ * framing and accounting, additive sharing, the masked comparison built on gates/fss). Not a public
+ * header. Test: tests/test_sigma_gates.c. */
+#ifndef FF_GATES_SIGMA_OP_INTERNAL_H
+#define FF_GATES_SIGMA_OP_INTERNAL_H
+
+#include "comm/chan.h"
+#include "gates/sigma/op.h"
+#include "scope/scope.h"
+
+struct ff_op {
+  ff_op_role role;
+  int bw, scale;
+  int party;                /* party role: 0 or 1; else -1 */
+  ff_ctx *ctx;
+  ff_keystream *keys[2];
+  ff_gate_cost cost[2];
+  uint64_t tag_bytes[2];
+  int depth;                /* nesting of op calls: only the outermost charges the channel's deltas */
+  ff_comm_delta comm0;      /* the thread's channel totals when the outermost op call began */
+};
+
+/* Gate ids in the tags (never reorder: they are part of key files). */
+typedef enum {
+  FF__SG_INPUT = 1,
+  FF__SG_OUTPUT = 2,
+  FF__SG_TRFLOOR = 3,
+  FF__SG_TRSLACK = 4,
+  FF__SG_DRELU = 5,
+  FF__SG_RELU = 6,
+  FF__SG_MUL = 7,
+  FF__SG_MATMUL = 8,
+} ff__sg_gate;
+
+/* One op call: the tag (below) and the bracket that charges the channel's deltas to the party. */
+typedef struct {
+  uint32_t gate, bw, a, b;
+  uint64_t d[3];
+} ff__sg_tag;
+
+/* Dealer: writes the tag into both streams. Party: reads its stream's tag and compares
+ * (FF_EMISMATCH naming both ops; FF_ERANGE when the stream is exhausted). Cost-only: nothing. */
+ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t);
+/* Opens/closes an op call (party role: channel deltas to cost[party] at the outermost level). */
+void ff__op_enter(ff_op *op);
+void ff__op_leave(ff_op *op);
+/* Cost-only role: adds c[0], c[1]. */
+void ff__op_charge(ff_op *op, const ff_gate_cost c[2]);
+/* Symmetric gates: both parties pay c. */
+void ff__op_charge_both(ff_op *op, const ff_gate_cost *c);
+
+/* Dealer: n raw key bytes into party p's stream (counted as key bytes). */
+ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n);
+/* Dealer: additive shares mod 2^bits of v (n values) as n u64 words per party: P0's share from
+ * the dealer's rng, P1's = v - P0's. */
+ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits);
+/* Party: n key bytes from its stream; `what` names the op in the error message. */
+ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what);
+
+/* A wire of the given shape and width, v allocated (zeroed) except in cost-only mode. */
+ff_status ff__op_wire_alloc(ff_op *op, ff_wire *w, int bw, int ndim, const int64_t *shape);
+/* Dealer: draws v uniformly mod 2^bw (a fresh mask). */
+ff_status ff__op_draw(ff_op *op, uint64_t *v, size_t n, int bw);
+/* Allocation helper that logs. */
+void *ff__op_alloc(size_t n, const char *what);
+
+/* ---- Masked comparison --------------------------------------------------------------------------------
+ * SIGMA's comparison step shared by TR and DReLU (research/sigma.md §3 "Comparison"): a comparison
+ * key DCF(n) for 1{x < alpha} on n-bit points (the DPF of gates/fss/dpf.h for n >= 8, the truth
+ * table of gates/fss/sstab.h below) followed by one mask bit per element (ceil(N/8) bytes): an XOR
+ * share of a bit the dealer chooses (the output mask, possibly XOR a public-to-the-dealer term). */
+/* DCF(n) + ceil(N/8): the serialized bytes one party holds. */
+uint64_t ff__cmp_key_bytes(int n, size_t N);
+uint64_t ff__dcf_key_bytes(int n, size_t N);
+/* Dealer: keys for alpha (N values mod 2^n) and the shared bits (N values, bit 0). */
+ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const uint64_t *bits);
+/* Party: reads the key, evaluates at points (N values mod 2^n) and writes this party's XOR share of
+ * 1{point < alpha} ^ bit into share (N values, 0 or 1). */
+ff_status ff__cmp_eval(ff_op *op, int n, size_t N, const uint64_t *points, uint64_t *share, const char *what);
+
+#endif

@@ -1,0 +1,185 @@
+/* DReLU and ReLU, CPU reference (research/sigma.md §4; GPU-MPC fss/gpu_relu.cu): dealer, kernels and
+ * gates; relu.h derives the comparison. Test: tests/test_sigma_gates.c. */
+#include "gates/sigma/relu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/pack.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/fss/select.h"
+#include "gates/sigma/op_internal.h"
+
+/* ---- Kernels ---------------------------------------------------------------------------------------- */
+
+ff_status ff_sigma_drelu_points_cpu(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *pts) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++) pts[i] = ff_ring_reduce(xhat[i], bin - 1);
+  return FF_OK;
+}
+
+ff_status ff_sigma_drelu_local_cpu(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *share) {
+  if (ctx->party != 1) return FF_OK;
+  for (size_t i = 0; i < N; i++) share[i] ^= 1 ^ ((xhat[i] >> (bin - 1)) & 1);
+  return FF_OK;
+}
+
+static ff_status ff__relu_no_cuda(const char *fn) {
+  FF_ERROR("%s: the sigma gates have no CUDA kernels yet; run them on the CPU backend", fn);
+  return FF_ENOTSUP;
+}
+
+ff_status ff_sigma_drelu_points(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *pts) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__relu_no_cuda("ff_sigma_drelu_points");
+  return ff_sigma_drelu_points_cpu(ctx, bin, N, xhat, pts);
+}
+
+ff_status ff_sigma_drelu_local(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *share) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__relu_no_cuda("ff_sigma_drelu_local");
+  return ff_sigma_drelu_local_cpu(ctx, bin, N, xhat, share);
+}
+
+/* ---- Costs ---------------------------------------------------------------------------------------------- */
+
+void ff_sigma_drelu_cost(size_t N, int bin, ff_gate_cost *c) {
+  memset(c, 0, sizeof *c);
+  c->key_bytes = ff__cmp_key_bytes(bin - 1, N);
+  c->bits_sent = N;
+  c->bytes_sent = ff_packed_size(N, 1);
+  c->rounds = 1;
+}
+
+void ff_sigma_relu_cost(size_t N, int bin, int b_out, ff_gate_cost *c) {
+  ff_gate_cost sel;
+  ff_sigma_drelu_cost(N, bin, c);
+  ff_select_cost(b_out, N, 1, &sel);
+  *c = ff_gate_cost_add(*c, sel);
+}
+
+/* ---- Gates -------------------------------------------------------------------------------------------- */
+
+/* The DReLU body (no tag, no bracket): d gets the 1-bit wire. */
+static ff_status ff__drelu_run(ff_op *op, const ff_wire *x, ff_wire *d) {
+  const int bin = x->bw;
+  const size_t N = x->numel;
+  ff_status st = ff__op_wire_alloc(op, d, 1, x->ndim, x->shape);
+  if (st) return st;
+  uint64_t *tmp = ff__op_alloc(N * sizeof *tmp, "DReLU");
+  if (!tmp) {
+    ff_wire_free(d);
+    return FF_ENOMEM;
+  }
+  if (op->role == FF_OP_DEALER) {
+    /* d->v: the output mask m; tmp: first alpha = r mod 2^(bin-1), then msb(r) ^ m. */
+    uint64_t *alpha = ff__op_alloc(N * sizeof *alpha, "DReLU");
+    if (!alpha) {
+      st = FF_ENOMEM;
+    } else if (!(st = ff__op_draw(op, d->v, N, 1))) {
+      for (size_t i = 0; i < N; i++) {
+        alpha[i] = ff_ring_reduce(x->v[i], bin - 1);
+        tmp[i] = ((x->v[i] >> (bin - 1)) & 1) ^ d->v[i];
+      }
+      st = ff__cmp_deal(op, bin - 1, N, alpha, tmp);
+    }
+    free(alpha);
+  } else {
+    if (!(st = ff_sigma_drelu_points(op->ctx, bin, N, x->v, tmp)) &&
+        !(st = ff__cmp_eval(op, bin - 1, N, tmp, d->v, "DReLU")) &&
+        !(st = ff_sigma_drelu_local(op->ctx, bin, N, x->v, d->v)))
+      st = ff_op_reconstruct(op, d->v, N, 1);
+  }
+  free(tmp);
+  if (st) ff_wire_free(d);
+  return st;
+}
+
+static ff_status ff__relu_check(const ff_op *op, const ff_wire *x, const ff_wire *y, const char *fn) {
+  if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
+    FF_ERROR("%s: op, input or output wire is NULL or empty", fn);
+    return FF_EINVAL;
+  }
+  if (x->bw < 2) {
+    FF_ERROR("%s: the input needs at least 2 bits (bw %d)", fn, x->bw);
+    return FF_EINVAL;
+  }
+  return FF_OK;
+}
+
+ff_status ff_op_drelu(ff_op *op, const ff_wire *x, ff_wire *y) {
+  ff_status st = ff__relu_check(op, x, y, "ff_op_drelu");
+  if (st) return st;
+  memset(y, 0, sizeof *y);
+  FF_SCOPE("Activation::DReLU");
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_drelu_cost(x->numel, x->bw, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, y, 1, x->ndim, x->shape);
+  }
+  const ff__sg_tag tag = {FF__SG_DRELU, (uint32_t)x->bw, 0, 0, {x->numel, 0, 0}};
+  ff__op_enter(op);
+  if (!(st = ff__op_tag(op, &tag))) st = ff__drelu_run(op, x, y);
+  ff__op_leave(op);
+  return st;
+}
+
+ff_status ff_op_relu(ff_op *op, const ff_wire *x, int b_out, ff_wire *y) {
+  ff_status st = ff__relu_check(op, x, y, "ff_op_relu");
+  if (st) return st;
+  memset(y, 0, sizeof *y);
+  if (b_out < 1 || b_out > x->bw) {
+    FF_ERROR("ff_op_relu: b_out %d is outside 1..bin = %d", b_out, x->bw);
+    return FF_EINVAL;
+  }
+  FF_SCOPE("Activation::ReLU");
+  const size_t N = x->numel;
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_relu_cost(N, x->bw, b_out, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, y, b_out, x->ndim, x->shape);
+  }
+  const ff__sg_tag tag = {FF__SG_RELU, (uint32_t)x->bw, (uint32_t)b_out, 0, {N, 0, 0}};
+  ff_wire d = {0};
+  ff_select_key k[2] = {{0}, {0}};
+  uint64_t *xs = NULL;
+  uint8_t *buf = NULL;
+  const size_t kb = ff_select_key_bytes(N);
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff__drelu_run(op, x, &d)) ||
+      (st = ff__op_wire_alloc(op, y, b_out, x->ndim, x->shape)))
+    goto done;
+  /* The select works mod 2^b_out: x^ mod 2^b_out = x + r mod 2^b_out. */
+  if (!(xs = ff__op_alloc(N * sizeof *xs, "ReLU"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < N; i++) xs[i] = ff_ring_reduce(x->v[i], b_out);
+  if (op->role == FF_OP_DEALER) {
+    /* Select key for r_x = m (d's mask), r_y = r mod 2^b_out, r_out = y's fresh mask. */
+    if ((st = ff__op_draw(op, y->v, N, b_out)) || (st = ff_select_key_alloc(op->ctx, &k[0], b_out, N)) ||
+        (st = ff_select_key_alloc(op->ctx, &k[1], b_out, N)) ||
+        (st = ff_select_keygen(op->ctx, d.v, xs, y->v, &k[0], &k[1])))
+      goto done;
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
+    goto done;
+  }
+  if (!(buf = ff__op_alloc(kb, "ReLU"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  if ((st = ff__op_get(op, buf, kb, "ReLU")) || (st = ff_select_key_deserialize(&k[0], b_out, N, buf, kb)) ||
+      (st = ff_select_eval(op->ctx, &k[0], N, d.v, xs, y->v)))
+    goto done;
+  st = ff_op_reconstruct(op, y->v, N, b_out);
+done:
+  ff__op_leave(op);
+  ff_select_key_free(&k[0]);
+  ff_select_key_free(&k[1]);
+  ff_wire_free(&d);
+  free(xs);
+  free(buf);
+  if (st) ff_wire_free(y);
+  return st;
+}
