@@ -3,6 +3,8 @@
  * Test: tests/test_sigma_gates.c. */
 #include "gates/sigma/matmul.h"
 
+#include "gates/gemm/ring_gemm.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,30 +19,6 @@ static ff_status ff__sigma_matmul_no_cuda(const char *fn) {
   return FF_ENOTSUP;
 }
 
-ff_status ff_sigma_gemm_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *A, const uint64_t *B,
-                            uint64_t *C) {
-  (void)ctx;
-  /* i-k-j order: the inner loop streams a row of B and a row of C. Unsigned wrap-around is the ring
-   * Z_2^64, and reducing once at the end is exact mod 2^bw. */
-  memset(C, 0, M * N * sizeof *C);
-  for (size_t i = 0; i < M; i++) {
-    uint64_t *c = C + i * N;
-    for (size_t k = 0; k < K; k++) {
-      const uint64_t a = A[i * K + k];
-      const uint64_t *b = B + k * N;
-      for (size_t j = 0; j < N; j++) c[j] += a * b[j];
-    }
-    for (size_t j = 0; j < N; j++) c[j] = ff_ring_reduce(c[j], bw);
-  }
-  return FF_OK;
-}
-
-ff_status ff_sigma_gemm(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *A, const uint64_t *B,
-                        uint64_t *C) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sigma_matmul_no_cuda("ff_sigma_gemm");
-  return ff_sigma_gemm_cpu(ctx, bw, M, K, N, A, B, C);
-}
-
 ff_status ff_sigma_matmul_local_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
                                     const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
                                     uint64_t *out) {
@@ -53,12 +31,13 @@ ff_status ff_sigma_matmul_local_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, siz
   }
   const uint64_t p1 = ctx->party == 1;
   for (size_t i = 0; i < K * N; i++) wb[i] = p1 * what[i] - b[i];
-  ff_sigma_gemm_cpu(ctx, bw, M, K, N, xhat, wb, out);
-  ff_sigma_gemm_cpu(ctx, bw, M, K, N, a, what, aw);
-  for (size_t i = 0; i < M * N; i++) out[i] = ff_ring_reduce(out[i] - aw[i] + c[i], bw);
+  ff_status st = ff_ring_gemm_cpu(ctx, bw, M, N, K, xhat, wb, out);
+  if (!st) st = ff_ring_gemm_cpu(ctx, bw, M, N, K, a, what, aw);
+  if (!st)
+    for (size_t i = 0; i < M * N; i++) out[i] = ff_ring_reduce(out[i] - aw[i] + c[i], bw);
   free(wb);
   free(aw);
-  return FF_OK;
+  return st;
 }
 
 ff_status ff_sigma_matmul_local(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
@@ -122,7 +101,7 @@ ff_status ff_op_matmul(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y
     if ((st = ff__op_draw(op, prod.v, M * N, bw))) goto done;
     memcpy(ka, x->v, M * K * sizeof *ka);
     memcpy(kb, w->v, K * N * sizeof *kb);
-    ff_sigma_gemm_cpu(op->ctx, bw, M, K, N, x->v, w->v, kc);
+    if ((st = ff_ring_gemm_cpu(op->ctx, bw, M, N, K, x->v, w->v, kc))) goto done;
     for (size_t i = 0; i < M * N; i++) kc[i] = ff_ring_reduce(kc[i] + prod.v[i], bw);
     if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
   } else {

@@ -22,12 +22,6 @@
 extern "C" {
 #endif
 
-/* C (M, N) = A (M, K) B (K, N) mod 2^bw (u64 products and sums wrap mod 2^64 first: exact mod 2^bw). */
-ff_status ff_sigma_gemm_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *A, const uint64_t *B,
-                            uint64_t *C);
-ff_status ff_sigma_gemm(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *A, const uint64_t *B,
-                        uint64_t *C);
-
 /* Party ctx->party's share of X W + R_C mod 2^bw: out (M, N) = X^ ([p1] W^ - b) - a W^ + c, where
  * a (M, K), b (K, N), c (M, N) are its key shares. Host pointers. */
 ff_status ff_sigma_matmul_local_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
