@@ -47,11 +47,20 @@ ff_status ff_cuda_malloc(void **p, size_t n) { return FF_CUDA_CHECK(cudaMalloc(p
 void ff_cuda_free(void *p) {
   if (p) (void)FF_CUDA_CHECK(cudaFree(p));
 }
+/* Contexts run on non-blocking streams, which the legacy default stream used by cudaMemcpy does not
+ * order against; and a pageable host-to-device cudaMemcpy may return before its DMA has landed. So
+ * these copies wait for the whole device before and after: slow, and meant for tools and tests. */
+static ff_status ff__copy_sync(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind) {
+  ff_status st = FF_CUDA_CHECK(cudaDeviceSynchronize());
+  if (!st) st = FF_CUDA_CHECK(cudaMemcpy(dst, src, n, kind));
+  if (!st) st = FF_CUDA_CHECK(cudaDeviceSynchronize());
+  return st;
+}
 ff_status ff_cuda_copy_to_device(void *dst, const void *src, size_t n) {
-  return FF_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
+  return ff__copy_sync(dst, src, n, cudaMemcpyHostToDevice);
 }
 ff_status ff_cuda_copy_to_host(void *dst, const void *src, size_t n) {
-  return FF_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
+  return ff__copy_sync(dst, src, n, cudaMemcpyDeviceToHost);
 }
 
 #else

@@ -24,7 +24,9 @@ ff_status ff_cuda_stream_create(ff_stream **out);
 void ff_cuda_stream_destroy(ff_stream *s);
 ff_status ff_cuda_stream_sync(ff_stream *s);
 /* Device memory for code that must stay free of CUDA types (tools, tests): allocate, free, and
- * synchronous copies host<->device. All report FF_ECUDA (logged) on failure, FF_ENOTSUP without CUDA. */
+ * copies host<->device that wait for the whole device before and after (so they are ordered with
+ * every stream's work; never use them on a hot path). All report FF_ECUDA (logged) on failure,
+ * FF_ENOTSUP without CUDA. */
 ff_status ff_cuda_malloc(void **p, size_t n);
 void ff_cuda_free(void *p);
 ff_status ff_cuda_copy_to_device(void *dst, const void *src, size_t n);
