@@ -45,6 +45,9 @@ static void *dev_garbage(size_t n) {
   void *d = NULL;
   assert_int_equal(ff_cuda_malloc(&d, n ? n : 1), FF_OK);
   assert_int_equal(FF_CUDA_CHECK(cudaMemset(d, 0xa5, n ? n : 1)), FF_OK);
+  /* cudaMemset runs on the legacy stream, which the context's non-blocking stream does not wait for:
+   * without this, the fill could land after the kernel's first writes. */
+  assert_int_equal(FF_CUDA_CHECK(cudaDeviceSynchronize()), FF_OK);
   return d;
 }
 
