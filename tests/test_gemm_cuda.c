@@ -104,6 +104,7 @@ static void check_case(const char *what, size_t batch, size_t M, size_t N, size_
     const int bw = bws[bi];
     for (int how = 0; how < RUN_COUNT; how++) {
       assert_int_equal(FF_CUDA_CHECK(cudaMemset(dC, 0xa5, c_len * sizeof *dC)), FF_OK);
+      assert_int_equal(FF_CUDA_CHECK(cudaDeviceSynchronize()), FF_OK); /* legacy stream: see dev_garbage */
       ff_status st = run_gpu(how, bw, batch, M, N, K, dA, sa, dB, sb, dC, sc);
       if (st) fprintf(stderr, "%s, %s, bw %d: %s\n", what, run_names[how], bw, ff_strerror(st));
       assert_int_equal(st, FF_OK);
