@@ -427,8 +427,10 @@ done:
 // ---- Entry points ---------------------------------------------------------------------------------------
 
 // AUTO: the limbs once the product has at least this many multiply-adds (below it the conversions and
-// up to 8 cuBLAS launches cost more than SIMT's one kernel). To be tuned with `fusefss bench gemm`.
-#define FF__AUTO_INT8_MIN_MACS ((size_t)1 << 24)
+// up to 8 cuBLAS launches cost more than SIMT's one kernel). Set from `fusefss bench gemm` on an H200
+// at bw 50 (docs/results.md): SIMT wins at 128x768x768 (75M MACs, 1.8x) and on the 12-head attention
+// products (12.6M, 2.2-2.9x); the limbs win at 128x768x3072 (302M, 1.6x) and tie at 128x3072x768.
+#define FF__AUTO_INT8_MIN_MACS ((size_t)1 << 28)
 
 // 1 when batch*M*N*K >= at_least (saturating).
 static int ff__macs_at_least(size_t batch, size_t M, size_t N, size_t K, size_t at_least) {
