@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +26,7 @@
 #include "gates/sigma/relu.h"
 #include "gates/sigma/truncate.h"
 #include "scope/scope.h"
-
-static void *xmalloc(size_t n) {
-  void *p = calloc(1, n ? n : 1);
-  assert_non_null(p);
-  return p;
-}
+#include "sigma_harness.h"
 
 /* ---- One gate as a graph ------------------------------------------------------------------------------ */
 
@@ -52,21 +46,6 @@ typedef struct {
   gate_kind party_kind;
 } spec;
 
-typedef struct {
-  ff_gate_cost gate[2];  /* what the gate alone cost, per party, in this role */
-  ff_gate_cost total[2]; /* the whole graph */
-  uint64_t tags[2];
-  uint64_t *out;         /* P1: the revealed output */
-  size_t n_out;
-  int out_bw;
-} result;
-
-static ff_gate_cost cost_sub(ff_gate_cost a, ff_gate_cost b) {
-  ff_gate_cost c = {a.key_bytes - b.key_bytes, a.bits_sent - b.bits_sent, a.bytes_sent - b.bytes_sent,
-                    a.rounds - b.rounds};
-  return c;
-}
-
 static ff_status run_gate(ff_op *op, const spec *sp, const ff_wire *x, const ff_wire *w, int s, ff_wire *y) {
   const gate_kind kind = ff_op_get_role(op) == FF_OP_PARTY && sp->party_other ? sp->party_kind : sp->kind;
   switch (kind) {
@@ -81,7 +60,8 @@ static ff_status run_gate(ff_op *op, const spec *sp, const ff_wire *x, const ff_
 }
 
 /* The graph, written once for every role. */
-static ff_status graph(ff_op *op, const spec *sp, result *r) {
+static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
+  const spec *sp = arg;
   const int party = ff_op_get_role(op) == FF_OP_PARTY;
   const size_t N = party && sp->party_N ? sp->party_N : sp->N;
   const int s = party && sp->party_s ? sp->party_s : sp->s;
@@ -95,19 +75,13 @@ static ff_status graph(ff_op *op, const spec *sp, result *r) {
     if ((st = ff_op_input(op, 1, 1, xs, sp->x, &x))) goto done;
     if (sp->kind == G_MUL && (st = ff_op_input(op, 0, 1, xs, sp->y, &w))) goto done;
   }
-  const ff_gate_cost before[2] = {ff_op_cost(op, 0), ff_op_cost(op, 1)};
+  ff_gate_cost before[2];
+  sh_gate_begin(op, before);
   if ((st = run_gate(op, sp, &x, &w, s, &y))) goto done;
-  for (int p = 0; p < 2; p++) r->gate[p] = cost_sub(ff_op_cost(op, p), before[p]);
-  r->n_out = y.numel;
-  r->out_bw = y.bw;
-  r->out = xmalloc(y.numel * sizeof *r->out);
-  if ((st = ff_op_output(op, &y, r->out))) goto done;
+  sh_gate_end(op, before, r);
+  if ((st = sh_output(op, &y, r))) goto done;
   if (party && sp->party_repeat) st = run_gate(op, sp, &x, &w, s, &y2);
 done:
-  for (int p = 0; p < 2; p++) {
-    r->total[p] = ff_op_cost(op, p);
-    r->tags[p] = ff_op_tag_bytes(op, p);
-  }
   ff_wire_free(&x);
   ff_wire_free(&w);
   ff_wire_free(&y);
@@ -115,125 +89,14 @@ done:
   return st;
 }
 
-/* ---- Roles -------------------------------------------------------------------------------------------- */
-
-typedef struct {
-  const spec *sp;
-  int party;
-  ff_chan *ch;
-  const void *keys;
-  size_t keys_len;
-  ff_prof *prof;
-  result r;
-  uint64_t stream_bytes;
-  ff_status st;
-} party_arg;
-
-static void *party_main(void *arg) {
-  party_arg *a = arg;
-  ff_ctx ctx;
-  ff_keystream *ks = NULL;
-  ff_op *op = NULL;
-  if ((a->st = ff_ctx_init(&ctx, FF_BACKEND_CPU, a->party))) return NULL;
-  ctx.chan = a->ch;
-  if (a->prof && ((a->st = ff_prof_thread_attach(a->prof, a->party ? "P1" : "P0", NULL)) ||
-                  (a->st = ff_prof_rep_begin(a->prof, 0))))
-    goto done;
-  ff_op_params p = {.role = FF_OP_PARTY, .bw = a->sp->bw, .scale = a->sp->scale, .ctx = &ctx};
-  if ((a->st = ff_keystream_open_mem(a->keys, a->keys_len, &ks))) goto done;
-  p.keys[a->party] = ks;
-  a->stream_bytes = ff_keystream_size(ks);
-  if ((a->st = ff_op_create(&op, &p))) goto done;
-  a->st = graph(op, a->sp, &a->r);
-  if (a->prof) {
-    ff_status st = ff_prof_rep_end(a->prof);
-    if (!a->st) a->st = st;
-    ff_prof_thread_detach();
-  }
-  if (!a->st) a->st = ff_keystream_close(ks, FF_KEYSTREAM_CHECK_CONSUMED);
-  else ff_keystream_close(ks, 0);
-  ks = NULL;
-done:
-  if (a->st && a->ch) { /* unblock the peer: its next receive fails instead of waiting */
-    ff_chan_close(a->ch);
-    a->ch = NULL;
-  }
-  ff_keystream_close(ks, 0);
-  ff_op_destroy(op);
-  ff_ctx_destroy(&ctx);
-  return NULL;
-}
-
-typedef struct {
-  result dealer, party[2], cost;
-  uint64_t stream_bytes[2];
-  ff_status st[2];
-} run_result;
-
-static void run_free(run_result *rr) {
-  free(rr->dealer.out);
-  free(rr->party[0].out);
-  free(rr->party[1].out);
-  free(rr->cost.out);
-}
-
-/* Dealer (seeded), both parties, cost-only. The dealer must succeed; the parties' statuses are
- * returned (the faults make them fail). prof: optional recorders of the parties. */
-static void run_all(const spec *sp, uint64_t seed, run_result *rr, ff_prof *prof[2]) {
-  memset(rr, 0, sizeof *rr);
-  ff_ctx dealer;
-  assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  ff_rng_init_seeded(&dealer.rng, seed);
-  ff_keystream *w[2];
-  for (int p = 0; p < 2; p++) {
-    ff_keystream_params kp = {.party = p, .run_id = "test-sigma"};
-    assert_int_equal(ff_keystream_create_mem(&kp, &w[p]), FF_OK);
-  }
-  ff_op *op;
-  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = sp->scale, .ctx = &dealer, .keys = {w[0], w[1]}};
-  assert_int_equal(ff_op_create(&op, &dp), FF_OK);
-  assert_int_equal(graph(op, sp, &rr->dealer), FF_OK);
-  ff_op_destroy(op);
-  const void *img[2];
-  size_t len[2];
-  for (int p = 0; p < 2; p++) {
-    assert_int_equal(ff_keystream_finish(w[p]), FF_OK);
-    assert_int_equal(ff_keystream_mem_image(w[p], &img[p], &len[p]), FF_OK);
-  }
-
-  ff_chan *ends[2];
-  assert_int_equal(ff_chan_mem_pair(ends, NULL), FF_OK);
-  party_arg a[2];
-  pthread_t th[2];
-  for (int p = 0; p < 2; p++) {
-    a[p] = (party_arg){.sp = sp, .party = p, .ch = ends[p], .keys = img[p], .keys_len = len[p],
-                       .prof = prof ? prof[p] : NULL};
-    assert_int_equal(pthread_create(&th[p], NULL, party_main, &a[p]), 0);
-  }
-  for (int p = 0; p < 2; p++) pthread_join(th[p], NULL);
-  for (int p = 0; p < 2; p++) {
-    ff_chan_close(a[p].ch);
-    rr->party[p] = a[p].r;
-    rr->st[p] = a[p].st;
-    rr->stream_bytes[p] = a[p].stream_bytes;
-  }
-  for (int p = 0; p < 2; p++) ff_keystream_close(w[p], 0);
-  ff_ctx_destroy(&dealer);
-
-  ff_op_params cp = {.role = FF_OP_COST, .bw = sp->bw, .scale = sp->scale};
-  assert_int_equal(ff_op_create(&op, &cp), FF_OK);
-  assert_int_equal(graph(op, sp, &rr->cost), FF_OK);
-  ff_op_destroy(op);
+/* Dealer (seeded), both parties, cost-only (tests/sigma_harness.c). The dealer must succeed; the
+ * parties' statuses are returned (the faults make them fail). prof: optional recorders of the parties. */
+static void run_all(const spec *sp, uint64_t seed, sh_run *rr, ff_prof *prof[2]) {
+  const sh_spec hs = {.bw = sp->bw, .scale = sp->scale, .graph = graph, .arg = sp};
+  sh_run_all(&hs, seed, rr, prof);
 }
 
 /* ---- References and checks ------------------------------------------------------------------------------ */
-
-static int64_t floor_div_pow2(int64_t v, int s) {
-  const int64_t d = (int64_t)1 << s;
-  int64_t q = v / d;
-  if (v % d != 0 && v < 0) q--;
-  return q;
-}
 
 /* The cleartext reference of the gate on the ring, into ref (n_out values). */
 static void reference(const spec *sp, uint64_t *ref) {
@@ -241,11 +104,11 @@ static void reference(const spec *sp, uint64_t *ref) {
   switch (sp->kind) {
     case G_TRFLOOR:
       for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), bw);
+        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), bw);
       break;
     case G_TRSLACK:
       for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), sp->b_out);
+        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), sp->b_out);
       break;
     case G_DRELU:
       for (size_t i = 0; i < sp->N; i++) ref[i] = ff_ring_signed(sp->x[i], bw) >= 0;
@@ -259,7 +122,7 @@ static void reference(const spec *sp, uint64_t *ref) {
     case G_MUL:
       for (size_t i = 0; i < sp->N; i++) {
         const int64_t xv = ff_ring_signed(sp->x[i], bw), yv = ff_ring_signed(sp->y[i], bw);
-        ref[i] = ff_ring_from_signed(floor_div_pow2(xv * yv, sp->scale), bw); /* |x y| < 2^(bw-1) */
+        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(xv * yv, sp->scale), bw); /* |x y| < 2^(bw-1) */
       }
       break;
     case G_MATMUL:
@@ -268,7 +131,7 @@ static void reference(const spec *sp, uint64_t *ref) {
           int64_t acc = 0;
           for (size_t k = 0; k < sp->K; k++)
             acc += ff_ring_signed(sp->x[i * sp->K + k], bw) * ff_ring_signed(sp->y[k * sp->N + j], bw);
-          ref[i * sp->N + j] = ff_ring_from_signed(floor_div_pow2(acc, sp->scale), bw);
+          ref[i * sp->N + j] = ff_ring_from_signed(sh_floor_div_pow2(acc, sp->scale), bw);
         }
       break;
   }
@@ -285,21 +148,14 @@ static void formula(const spec *sp, ff_gate_cost *c) {
   }
 }
 
-static void assert_cost_equal(ff_gate_cost got, ff_gate_cost want) {
-  assert_int_equal(got.key_bytes, want.key_bytes);
-  assert_int_equal(got.bits_sent, want.bits_sent);
-  assert_int_equal(got.bytes_sent, want.bytes_sent);
-  assert_int_equal(got.rounds, want.rounds);
-}
-
 /* Runs sp for seed and checks output and every cost. */
 static void check_gate(const spec *sp, uint64_t seed) {
-  run_result rr;
+  sh_run rr;
   run_all(sp, seed, &rr, NULL);
   assert_int_equal(rr.st[0], FF_OK);
   assert_int_equal(rr.st[1], FF_OK);
   const size_t n = rr.party[1].n_out;
-  uint64_t *ref = xmalloc(n * sizeof *ref);
+  uint64_t *ref = sh_xmalloc(n * sizeof *ref);
   reference(sp, ref);
   for (size_t i = 0; i < n; i++) {
     if (rr.party[1].out[i] != ref[i])
@@ -309,44 +165,15 @@ static void check_gate(const spec *sp, uint64_t seed) {
   }
   ff_gate_cost want;
   formula(sp, &want);
-  for (int p = 0; p < 2; p++) {
-    /* The party measured the gate exactly as the formula says; the dealer wrote as much. */
-    assert_cost_equal(rr.party[p].gate[p], want);
-    assert_int_equal(rr.dealer.gate[p].key_bytes, want.key_bytes);
-    assert_cost_equal(rr.cost.gate[p], want);
-    /* The stream held exactly the key bytes plus the tags. */
-    assert_int_equal(rr.stream_bytes[p], rr.party[p].total[p].key_bytes + rr.party[p].tags[p]);
-    assert_int_equal(rr.party[p].total[p].key_bytes, rr.dealer.total[p].key_bytes);
-    /* Cost-only totals equal the run's (rounds: the merged run's, max over parties). */
-    assert_int_equal(rr.cost.total[p].key_bytes, rr.party[p].total[p].key_bytes);
-    assert_int_equal(rr.cost.total[p].bits_sent, rr.party[p].total[p].bits_sent);
-    assert_int_equal(rr.cost.total[p].bytes_sent, rr.party[p].total[p].bytes_sent);
-  }
-  const uint64_t r0 = rr.party[0].total[0].rounds, r1 = rr.party[1].total[1].rounds;
-  assert_int_equal(rr.cost.total[0].rounds, r0 > r1 ? r0 : r1);
+  const ff_gate_cost want2[2] = {want, want};
+  sh_check_costs(&rr, want2);
   free(ref);
-  run_free(&rr);
+  sh_run_free(&rr);
 }
 
 /* ---- Inputs ------------------------------------------------------------------------------------------------ */
 
-/* n values: edge cases first (0, +-1, the extremes of [lo, hi), multiples of 2^s and their
- * neighbours), then uniform in [lo, hi), as ring elements mod 2^bw. */
-static uint64_t *make_inputs(ff_rng *rng, size_t n, int bw, int64_t lo, int64_t hi, int s) {
-  uint64_t *x = xmalloc(n * sizeof *x);
-  const int64_t edge[] = {0, 1, -1, lo, hi - 1, lo + 1, hi - 2, (int64_t)1 << s, -((int64_t)1 << s),
-                          ((int64_t)1 << s) - 1, -((int64_t)1 << s) + 1, ((int64_t)1 << s) + 1};
-  const uint64_t span = (uint64_t)hi - (uint64_t)lo; /* unsigned: the full 64-bit range does not overflow */
-  for (size_t i = 0; i < n; i++) {
-    int64_t v;
-    if (i < sizeof edge / sizeof edge[0] && edge[i] >= lo && edge[i] < hi)
-      v = edge[i];
-    else
-      v = (int64_t)((uint64_t)lo + ff_rng_u64(rng) % span);
-    x[i] = ff_ring_from_signed(v, bw);
-  }
-  return x;
-}
+#define make_inputs sh_make_inputs
 
 static const uint64_t seeds[] = {1, 2, 0x5eed5eedULL};
 
@@ -553,7 +380,7 @@ static void test_scopes(void **state) {
     ff_prof_opts o = {.party = p, .run_id = "test-sigma"};
     assert_int_equal(ff_prof_create(&prof[p], &o), FF_OK);
   }
-  run_result rr;
+  sh_run rr;
   run_all(&sp, 7, &rr, prof);
   assert_int_equal(rr.st[0], FF_OK);
   assert_int_equal(rr.st[1], FF_OK);
@@ -576,7 +403,7 @@ static void test_scopes(void **state) {
     assert_int_equal(rep->nodes[out].sent_B, 0);
     ff_prof_destroy(prof[p]);
   }
-  run_free(&rr);
+  sh_run_free(&rr);
   free(x);
   free(y);
 }
@@ -590,34 +417,34 @@ static void test_wrong_keys(void **state) {
   ff_rng rng;
   ff_rng_init_seeded(&rng, 11);
   uint64_t *x = make_inputs(&rng, 72, 50, -(1 << 30), 1 << 30, 12);
-  run_result rr;
+  sh_run rr;
   /* Another shape: the parties' first op (Input) finds the dealer's tag for 64 elements. */
   spec sp = {.kind = G_TRFLOOR, .bw = 50, .scale = 12, .s = 12, .N = 64, .x = x, .party_N = 72};
   run_all(&sp, 1, &rr, NULL);
   assert_int_equal(rr.st[0], FF_EMISMATCH);
   assert_int_equal(rr.st[1], FF_EMISMATCH);
-  run_free(&rr);
+  sh_run_free(&rr);
   /* Another gate parameter: inputs pass, the truncation's tag differs, before any of its traffic. */
   sp.party_N = 0;
   sp.party_s = 11;
   run_all(&sp, 1, &rr, NULL);
   assert_int_equal(rr.st[0], FF_EMISMATCH);
   assert_int_equal(rr.st[1], FF_EMISMATCH);
-  run_free(&rr);
+  sh_run_free(&rr);
   /* Another gate altogether: the dealer made ReLU keys, the parties run DReLU. */
   spec relu = {.kind = G_RELU, .bw = 40, .scale = 12, .b_out = 40, .N = 64, .x = x, .party_other = 1,
                .party_kind = G_DRELU};
   run_all(&relu, 1, &rr, NULL);
   assert_int_equal(rr.st[0], FF_EMISMATCH);
   assert_int_equal(rr.st[1], FF_EMISMATCH);
-  run_free(&rr);
+  sh_run_free(&rr);
   /* Exhausted: after the output the parties run the gate once more; the stream has nothing left. */
   sp.party_s = 0;
   sp.party_repeat = 1;
   run_all(&sp, 1, &rr, NULL);
   assert_int_equal(rr.st[0], FF_ERANGE);
   assert_int_equal(rr.st[1], FF_ERANGE);
-  run_free(&rr);
+  sh_run_free(&rr);
   ff_log_set_level(saved);
   free(x);
 }

@@ -14,11 +14,6 @@
 #include "gates/sigma/op_internal.h"
 #include "gates/sigma/truncate.h"
 
-static ff_status ff__sigma_matmul_no_cuda(const char *fn) {
-  FF_ERROR("%s: the sigma gates have no CUDA kernels yet; run them on the CPU backend", fn);
-  return FF_ENOTSUP;
-}
-
 ff_status ff_sigma_matmul_local_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
                                     const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
                                     uint64_t *out) {
@@ -40,10 +35,20 @@ ff_status ff_sigma_matmul_local_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, siz
   return st;
 }
 
+#ifndef FF_HAVE_CUDA
+ff_status ff_sigma_matmul_local_cuda(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
+                                     const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
+                                     uint64_t *out) {
+  (void)ctx, (void)bw, (void)M, (void)K, (void)N, (void)xhat, (void)what, (void)a, (void)b, (void)c, (void)out;
+  FF_ERROR("ff_sigma_matmul_local_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+#endif
+
 ff_status ff_sigma_matmul_local(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
                                 const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
                                 uint64_t *out) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sigma_matmul_no_cuda("ff_sigma_matmul_local");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_matmul_local_cuda(ctx, bw, M, K, N, xhat, what, a, b, c, out);
   return ff_sigma_matmul_local_cpu(ctx, bw, M, K, N, xhat, what, a, b, c, out);
 }
 
@@ -91,10 +96,7 @@ ff_status ff_op_matmul(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y
   ff_status st;
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag)) || (st = ff__op_wire_alloc(op, &prod, bw, 2, cshape))) goto done;
-  if (!(key = ff__op_alloc(nk * sizeof *key, "Matmul"))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
+  if ((st = ff__op_buf_alloc(op, nk * sizeof *key, "Matmul", (void **)&key))) goto done; /* the wires' memory */
   uint64_t *ka = key, *kb = key + M * K, *kc = key + M * K + K * N;
   if (op->role == FF_OP_DEALER) {
     /* prod.v: R_C, the mask of the product before truncation. */
@@ -105,7 +107,7 @@ ff_status ff_op_matmul(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y
     for (size_t i = 0; i < M * N; i++) kc[i] = ff_ring_reduce(kc[i] + prod.v[i], bw);
     if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
   } else {
-    if ((st = ff__op_get(op, key, nk * sizeof *key, "Matmul")) ||
+    if ((st = ff__op_get_mem(op, key, nk * sizeof *key, "Matmul")) ||
         (st = ff_sigma_matmul_local(op->ctx, bw, M, K, N, x->v, w->v, ka, kb, kc, prod.v)) ||
         (st = ff_op_reconstruct(op, prod.v, M * N, bw)))
       goto done;
@@ -114,6 +116,6 @@ ff_status ff_op_matmul(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y
 done:
   ff__op_leave(op);
   ff_wire_free(&prod);
-  free(key);
+  ff__op_buf_free(op, key);
   return st;
 }

@@ -1,7 +1,8 @@
 /* SIGMA's matrix product of two masked wires (GPU-MPC fss/gpu_matmul.cu; research/sigma.md §4 row
  * "Matmul / FC"): the masked Beaver product, one reconstruct of C, then TrFloor by the op's scale.
- * Scope Linear, its truncation in Linear/TruncRescale. Plain CPU ring GEMM (u64, wrap-around) here;
- * the CUDA twin will use tensor-core / SIMT GEMMs with the same signature. Test: tests/test_sigma_gates.c.
+ * Scope Linear, its truncation in Linear/TruncRescale. The local products are gates/gemm's ring GEMMs
+ * (CPU, or on CUDA its SIMT / int8 tensor-core algorithms through the _cuda twin in sigma_cuda.cu).
+ * Test: tests/test_sigma_gates.c, tests/test_sigma_cuda.c.
  *
  * With X^ = X + R_X (M, K) and W^ = W + R_W (K, N):
  *   X W = X^ W^ - X^ R_W - R_X W^ + R_X R_W,
@@ -23,10 +24,14 @@ extern "C" {
 #endif
 
 /* Party ctx->party's share of X W + R_C mod 2^bw: out (M, N) = X^ ([p1] W^ - b) - a W^ + c, where
- * a (M, K), b (K, N), c (M, N) are its key shares. Host pointers. */
+ * a (M, K), b (K, N), c (M, N) are its key shares. _cpu: host pointers; _cuda: device pointers on
+ * ctx->stream (its two temporaries allocated and freed in stream order); the plain name dispatches. */
 ff_status ff_sigma_matmul_local_cpu(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
                                     const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
                                     uint64_t *out);
+ff_status ff_sigma_matmul_local_cuda(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
+                                     const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
+                                     uint64_t *out);
 ff_status ff_sigma_matmul_local(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N, const uint64_t *xhat,
                                 const uint64_t *what, const uint64_t *a, const uint64_t *b, const uint64_t *c,
                                 uint64_t *out);

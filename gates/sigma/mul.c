@@ -20,12 +20,18 @@ ff_status ff_sigma_mul_local_cpu(ff_ctx *ctx, int bw, size_t N, const uint64_t *
   return FF_OK;
 }
 
+#ifndef FF_HAVE_CUDA
+ff_status ff_sigma_mul_local_cuda(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat, const uint64_t *yhat,
+                                  const uint64_t *key, uint64_t *out) {
+  (void)ctx, (void)bw, (void)N, (void)xhat, (void)yhat, (void)key, (void)out;
+  FF_ERROR("ff_sigma_mul_local_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+#endif
+
 ff_status ff_sigma_mul_local(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat, const uint64_t *yhat,
                              const uint64_t *key, uint64_t *out) {
-  if (ctx->backend == FF_BACKEND_CUDA) {
-    FF_ERROR("ff_sigma_mul_local: the sigma gates have no CUDA kernels yet; run them on the CPU backend");
-    return FF_ENOTSUP;
-  }
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_mul_local_cuda(ctx, bw, N, xhat, yhat, key, out);
   return ff_sigma_mul_local_cpu(ctx, bw, N, xhat, yhat, key, out);
 }
 
@@ -70,10 +76,7 @@ ff_status ff_op_mul(ff_op *op, const ff_wire *x, const ff_wire *y, ff_wire *z) {
   ff_status st;
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag)) || (st = ff__op_wire_alloc(op, &prod, bw, x->ndim, x->shape))) goto done;
-  if (!(key = ff__op_alloc(3 * N * sizeof *key, "Mul"))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
+  if ((st = ff__op_buf_alloc(op, 3 * N * sizeof *key, "Mul", (void **)&key))) goto done; /* the wires' memory */
   if (op->role == FF_OP_DEALER) {
     /* prod.v: r_z, the mask of the product before truncation. */
     if ((st = ff__op_draw(op, prod.v, N, bw))) goto done;
@@ -84,7 +87,7 @@ ff_status ff_op_mul(ff_op *op, const ff_wire *x, const ff_wire *y, ff_wire *z) {
     }
     if ((st = ff__op_put_shares(op, key, 3 * N, bw))) goto done;
   } else {
-    if ((st = ff__op_get(op, key, 3 * N * sizeof *key, "Mul")) ||
+    if ((st = ff__op_get_mem(op, key, 3 * N * sizeof *key, "Mul")) ||
         (st = ff_sigma_mul_local(op->ctx, bw, N, x->v, y->v, key, prod.v)) ||
         (st = ff_op_reconstruct(op, prod.v, N, bw)))
       goto done;
@@ -93,6 +96,6 @@ ff_status ff_op_mul(ff_op *op, const ff_wire *x, const ff_wire *y, ff_wire *z) {
 done:
   ff__op_leave(op);
   ff_wire_free(&prod);
-  free(key);
+  ff__op_buf_free(op, key);
   return st;
 }

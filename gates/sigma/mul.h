@@ -1,7 +1,7 @@
 /* SIGMA's elementwise multiplication of two masked wires (GPU-MPC fss/gpu_mul.cu; research/sigma.md
  * §4 row "Elementwise mul"): the Beaver form on masked values, then TrFloor by the op's scale.
  * Scope Mul (SIGMA counts it in no category), its truncation in Mul/TruncRescale.
- * Test: tests/test_sigma_gates.c.
+ * Test: tests/test_sigma_gates.c, tests/test_sigma_cuda.c.
  *
  * With x^ = x + r_x, y^ = y + r_y:  x y = x^ y^ - x^ r_y - y^ r_x + r_x r_y, so a key of 3 ring
  * elements (shares of r_x, r_y and r_x r_y + r_z) gives each party an additive share of x y + r_z
@@ -22,10 +22,12 @@ extern "C" {
 #endif
 
 /* Party ctx->party's share of x y + r_z mod 2^bw: out = [party 1] x^ y^ - x^ b - y^ a + c, with
- * key (3, N) = a | b | c (shares of r_x, r_y, r_x r_y + r_z). Host pointers; the dispatcher refuses
- * CUDA until the twin exists. */
+ * key (3, N) = a | b | c (shares of r_x, r_y, r_x r_y + r_z). _cpu: host pointers; _cuda: device
+ * pointers on ctx->stream (sigma_cuda.cu); the plain name dispatches on ctx->backend. */
 ff_status ff_sigma_mul_local_cpu(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat, const uint64_t *yhat,
                                  const uint64_t *key, uint64_t *out);
+ff_status ff_sigma_mul_local_cuda(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat, const uint64_t *yhat,
+                                  const uint64_t *key, uint64_t *out);
 ff_status ff_sigma_mul_local(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat, const uint64_t *yhat,
                              const uint64_t *key, uint64_t *out);
 

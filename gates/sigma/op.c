@@ -14,6 +14,10 @@
 #include "gates/fss/sstab.h"
 #include "gates/sigma/op_internal.h"
 
+#ifdef FF_HAVE_CUDA
+#include "core/cuda_check.h"
+#endif
+
 #define FF__SG_MAGIC UINT32_C(0x47534646) /* "FFSG" little-endian */
 
 static const char *const ff__sg_names[] = {"?",     "Input", "Output", "TrFloor", "TrWithSlack",
@@ -27,7 +31,7 @@ static const char *ff__sg_name(uint32_t gate) {
 
 void ff_wire_free(ff_wire *w) {
   if (!w) return;
-  free(w->v);
+  ff__fss_buf_free(w->v, w->where); /* free() for host wires, cudaFree for a CUDA party's */
   memset(w, 0, sizeof *w);
 }
 
@@ -72,8 +76,8 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
                ff_keystream_name(p->keys[party]), ff_keystream_party(p->keys[party]), party);
       return FF_EMISMATCH;
     }
-    if (p->ctx->backend != FF_BACKEND_CPU) {
-      FF_ERROR("ff_op_create: the sigma gates run on the CPU backend only so far (CUDA twins to come)");
+    if (p->ctx->backend == FF_BACKEND_CUDA && !ff_cuda_built()) {
+      FF_ERROR("ff_op_create: a CUDA party needs a build of fusefss with the CUDA backend");
       return FF_ENOTSUP;
     }
   }
@@ -92,7 +96,10 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
   return FF_OK;
 }
 
-void ff_op_destroy(ff_op *op) { free(op); }
+void ff_op_destroy(ff_op *op) {
+  if (op) free(op->stage);
+  free(op);
+}
 
 ff_op_role ff_op_get_role(const ff_op *op) { return op->role; }
 int ff_op_bw(const ff_op *op) { return op->bw; }
@@ -152,8 +159,30 @@ static const char *ff__tag_str(const uint8_t in[FF_OP_TAG_BYTES], char *buf, siz
   return buf;
 }
 
+/* The gates whose party role runs on CUDA (their kernels have _cuda twins and their bodies keep to
+ * the memory of the wires). A gate missing here is refused on a CUDA party before it reads a key
+ * byte or touches a device wire from the host; add it once its twins exist. */
+static int ff__sg_on_cuda(uint32_t gate) {
+  switch (gate) {
+    case FF__SG_INPUT:
+    case FF__SG_OUTPUT:
+    case FF__SG_TRFLOOR:
+    case FF__SG_TRSLACK:
+    case FF__SG_DRELU:
+    case FF__SG_RELU:
+    case FF__SG_MUL:
+    case FF__SG_MATMUL: return 1;
+    default: return 0;
+  }
+}
+
 ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t) {
   if (op->role == FF_OP_COST) return FF_OK;
+  if (ff__op_on_device(op) && !ff__sg_on_cuda(t->gate)) {
+    FF_ERROR("sigma party %d: %s has no CUDA kernels yet; run it on the CPU backend", op->party,
+             ff__sg_name(t->gate));
+    return FF_ENOTSUP;
+  }
   uint8_t mine[FF_OP_TAG_BYTES];
   ff__tag_encode(t, mine);
   if (op->role == FF_OP_DEALER) {
@@ -238,14 +267,111 @@ ff_status ff__op_wire_alloc(ff_op *op, ff_wire *w, int bw, int ndim, const int64
   w->ndim = ndim;
   memcpy(w->shape, shape, (size_t)ndim * sizeof *shape);
   w->numel = n;
-  if (op->role != FF_OP_COST) {
-    w->v = ff__op_alloc(n * sizeof *w->v, "sigma wire");
-    if (!w->v) return FF_ENOMEM;
+  if (op->role == FF_OP_COST) return FF_OK;
+  if (ff__op_on_device(op)) {
+    void *v = NULL;
+    ff_status st2 = ff__fss_buf_alloc(op->ctx, "sigma wire", n * sizeof *w->v, &v, &w->where);
+    w->v = v;
+    return st2;
   }
-  return FF_OK;
+  w->v = ff__op_alloc(n * sizeof *w->v, "sigma wire");
+  return w->v ? FF_OK : FF_ENOMEM;
 }
 
 ff_status ff__op_draw(ff_op *op, uint64_t *v, size_t n, int bw) { return ff_rng_ring(&op->ctx->rng, v, n, bw); }
+
+/* ---- Memory of the party's wires ------------------------------------------------------------------- */
+
+ff_status ff__op_buf_alloc(ff_op *op, size_t n, const char *what, void **out) {
+  *out = NULL;
+  if (!ff__op_on_device(op)) {
+    *out = ff__op_alloc(n, what);
+    return *out ? FF_OK : FF_ENOMEM;
+  }
+#ifdef FF_HAVE_CUDA
+  cudaStream_t s = (cudaStream_t)op->ctx->stream;
+  ff_status st = FF_CUDA_CHECK(cudaMallocAsync(out, n ? n : 1, s));
+  if (st) {
+    *out = NULL;
+    FF_ERROR("%s: cannot allocate %zu bytes of device memory", what, n);
+    return FF_ENOMEM;
+  }
+  if ((st = FF_CUDA_CHECK(cudaMemsetAsync(*out, 0, n ? n : 1, s)))) {
+    (void)FF_CUDA_CHECK(cudaFreeAsync(*out, s));
+    *out = NULL;
+  }
+  return st;
+#else
+  FF_ERROR("%s: this build of fusefss has no CUDA backend", what);
+  return FF_ENOTSUP;
+#endif
+}
+
+void ff__op_buf_free(ff_op *op, void *p) {
+  if (!p) return;
+  if (!ff__op_on_device(op)) {
+    free(p);
+    return;
+  }
+#ifdef FF_HAVE_CUDA
+  (void)FF_CUDA_CHECK(cudaFreeAsync(p, (cudaStream_t)op->ctx->stream));
+#endif
+}
+
+/* The copies wait for the stream: host memory on either side is then free to change (a pageable
+ * upload may otherwise still be reading it), and a download is readable. */
+static ff_status ff__op_copy_wait(ff_op *op, void *dst, ff_mem dw, const void *src, ff_mem sw, size_t n) {
+  if (!n) return FF_OK;
+  ff_status st = ff__fss_buf_copy(op->ctx, "sigma", dst, dw, src, sw, n);
+#ifdef FF_HAVE_CUDA
+  if (!st && (dw == FF_MEM_DEVICE || sw == FF_MEM_DEVICE))
+    st = FF_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)op->ctx->stream));
+#endif
+  return st;
+}
+
+ff_status ff__op_download(ff_op *op, void *host_dst, const void *src, size_t n) {
+  return ff__op_copy_wait(op, host_dst, FF_MEM_HOST, src, ff__op_mem(op), n);
+}
+
+ff_status ff__op_upload(ff_op *op, void *dst, const void *host_src, size_t n) {
+  return ff__op_copy_wait(op, dst, ff__op_mem(op), host_src, FF_MEM_HOST, n);
+}
+
+ff_status ff__op_get_mem(ff_op *op, void *dst, size_t n, const char *what) {
+  if (!ff__op_on_device(op)) return ff__op_get(op, dst, n, what);
+  if (n > op->stage_cap) {
+    uint8_t *p = realloc(op->stage, n);
+    if (!p) {
+      FF_ERROR("%s: cannot allocate %zu bytes of key staging", what, n);
+      return FF_ENOMEM;
+    }
+    op->stage = p;
+    op->stage_cap = n;
+  }
+  ff_status st = ff__op_get(op, op->stage, n, what);
+  if (!st) st = ff__op_upload(op, dst, op->stage, n);
+  return st;
+}
+
+ff_status ff__op_reduce(ff_op *op, const uint64_t *in, uint64_t *out, size_t n, int bits) {
+  if (ff__op_on_device(op)) return ff__sigma_reduce_cuda(op->ctx, n, bits, in, out);
+  for (size_t i = 0; i < n; i++) out[i] = ff_ring_reduce(in[i], bits);
+  return FF_OK;
+}
+
+#ifndef FF_HAVE_CUDA
+ff_status ff__sigma_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out) {
+  (void)ctx, (void)n, (void)bits, (void)in, (void)out;
+  FF_ERROR("ff__sigma_reduce_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff__sigma_cmp_share_cuda(ff_ctx *ctx, size_t N, const uint8_t *dcf, const uint8_t *mask, uint64_t *share) {
+  (void)ctx, (void)N, (void)dcf, (void)mask, (void)share;
+  FF_ERROR("ff__sigma_cmp_share_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+#endif
 
 /* ---- Inputs, outputs, reconstruct ------------------------------------------------------------------ */
 
@@ -278,10 +404,18 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
     return FF_OK;
   }
   const ff__sg_tag tag = {FF__SG_INPUT, (uint32_t)op->bw, (uint32_t)owner, 0, {N, 0, 0}};
+  uint64_t *h = NULL;
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag))) goto done;
   if (op->role == FF_OP_DEALER) {
     if (!(st = ff__op_draw(op, out->v, N, op->bw))) st = ff__op_put(op, owner, out->v, N * sizeof *out->v);
+    goto done;
+  }
+  /* A CUDA party computes x^ in host memory (the plaintext and the channel are on the host) and
+   * uploads it into its wire. */
+  h = ff__op_on_device(op) ? ff__op_alloc(N * sizeof *h, "ff_op_input") : out->v;
+  if (!h) {
+    st = FF_ENOMEM;
     goto done;
   }
   if (op->party == owner) {
@@ -290,14 +424,14 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
       st = FF_EINVAL;
       goto done;
     }
-    if ((st = ff__op_get(op, out->v, N * sizeof *out->v, "Input"))) goto done;
-    for (size_t i = 0; i < N; i++) out->v[i] = ff_ring_reduce(plain[i] + out->v[i], op->bw);
+    if ((st = ff__op_get(op, h, N * sizeof *h, "Input"))) goto done;
+    for (size_t i = 0; i < N; i++) h[i] = ff_ring_reduce(plain[i] + h[i], op->bw);
     uint8_t *buf = ff__op_alloc(ff_packed_size(N, op->bw), "ff_op_input");
     if (!buf) {
       st = FF_ENOMEM;
       goto done;
     }
-    ff_pack_bits(out->v, N, op->bw, buf);
+    ff_pack_bits(h, N, op->bw, buf);
     st = ff_chan_send(op->ctx->chan, buf, ff_packed_size(N, op->bw));
     free(buf);
     if (!st) op->cost[op->party].bits_sent += (uint64_t)N * (uint64_t)op->bw;
@@ -308,10 +442,12 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
       goto done;
     }
     st = ff_chan_recv(op->ctx->chan, buf, ff_packed_size(N, op->bw));
-    if (!st) ff_unpack_bits(buf, N, op->bw, out->v);
+    if (!st) ff_unpack_bits(buf, N, op->bw, h);
     free(buf);
   }
+  if (!st && h != out->v) st = ff__op_upload(op, out->v, h, N * sizeof *h);
 done:
+  if (h != out->v) free(h); /* NULL for the dealer */
   ff__op_leave(op);
   if (st) ff_wire_free(out);
   return st;
@@ -347,8 +483,9 @@ ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain) {
       st = FF_ENOMEM;
       goto done;
     }
-    if (!(st = ff__op_get(op, r, N * sizeof *r, "Output")))
-      for (size_t i = 0; i < N; i++) plain[i] = ff_ring_reduce(x->v[i] - r[i], x->bw);
+    /* x^ into plain first (a download for a CUDA party), then x = x^ - r in place. */
+    if (!(st = ff__op_get(op, r, N * sizeof *r, "Output")) && !(st = ff__op_download(op, plain, x->v, N * sizeof *r)))
+      for (size_t i = 0; i < N; i++) plain[i] = ff_ring_reduce(plain[i] - r[i], x->bw);
     free(r);
   }
 done:
@@ -362,7 +499,7 @@ ff_status ff_op_reconstruct(ff_op *op, uint64_t *vals, size_t n, int bits) {
     FF_ERROR("ff_op_reconstruct: only a party reconstructs");
     return FF_ESTATE;
   }
-  ff_status st = ff__fss_reconstruct(op->ctx, FF_MEM_HOST, vals, n, bits);
+  ff_status st = ff__fss_reconstruct(op->ctx, ff__op_mem(op), vals, n, bits);
   if (!st) op->cost[op->party].bits_sent += (uint64_t)n * (uint64_t)bits;
   return st;
 }
@@ -409,26 +546,31 @@ ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const 
 }
 
 ff_status ff__cmp_eval(ff_op *op, int n, size_t N, const uint64_t *points, uint64_t *share, const char *what) {
+  /* The key goes straight into a key of the party's memory: its serialized form is its buffer. */
   ff_ctx *ctx = op->ctx;
   const size_t kb = ff__dcf_key_bytes(n, N), mb = (N + 7) / 8;
-  uint8_t *buf = ff__op_alloc(kb + mb, "sigma comparison"), *bitsout = ff__op_alloc(mb, "sigma comparison");
-  ff_status st = (buf && bitsout) ? FF_OK : FF_ENOMEM;
-  if (!st) st = ff__op_get(op, buf, kb + mb, what);
-  if (!st && n >= FF_DPF_MIN_BITS) {
-    ff_dpf_key k = {0};
-    if (!(st = ff_dpf_key_deserialize(&k, n, N, buf, kb))) st = ff_dpf_eval_lt(ctx, &k, 1, points, bitsout);
-    ff_dpf_key_free(&k);
-  } else if (!st) {
-    ff_sstab_key k = {0};
-    if (!(st = ff_sstab_key_alloc(ctx, &k, n, N))) {
-      memcpy(k.tab, buf, kb);
-      st = ff_sstab_eval_lt(ctx, &k, 1, points, bitsout);
-    }
-    ff_sstab_key_free(&k);
+  void *bits = NULL; /* (2, mb): the DCF's output bits | the mask bits of the key */
+  ff_status st = ff__op_buf_alloc(op, 2 * mb, what, &bits);
+  uint8_t *dcf = bits, *mask = dcf + mb;
+  ff_dpf_key dk = {0};
+  ff_sstab_key tk = {0};
+  if (st) return st;
+  if (n >= FF_DPF_MIN_BITS) {
+    if (!(st = ff_dpf_key_alloc(ctx, &dk, n, N)) && !(st = ff__op_get_mem(op, dk.buf, kb, what)))
+      st = ff_dpf_eval_lt(ctx, &dk, 1, points, dcf);
+  } else {
+    if (!(st = ff_sstab_key_alloc(ctx, &tk, n, N)) && !(st = ff__op_get_mem(op, tk.tab, kb, what)))
+      st = ff_sstab_eval_lt(ctx, &tk, 1, points, dcf);
   }
-  if (!st)
-    for (size_t i = 0; i < N; i++) share[i] = (uint64_t)(((bitsout[i / 8] ^ buf[kb + i / 8]) >> (i % 8)) & 1);
-  free(buf);
-  free(bitsout);
+  if (!st) st = ff__op_get_mem(op, mask, mb, what);
+  if (!st) {
+    if (ff__op_on_device(op))
+      st = ff__sigma_cmp_share_cuda(ctx, N, dcf, mask, share);
+    else
+      for (size_t i = 0; i < N; i++) share[i] = (uint64_t)(((dcf[i / 8] ^ mask[i / 8]) >> (i % 8)) & 1);
+  }
+  ff_dpf_key_free(&dk);
+  ff_sstab_key_free(&tk);
+  ff__op_buf_free(op, bits);
   return st;
 }

@@ -11,7 +11,17 @@
  * key byte is misread or any message is sent. The tags are always written (one per op call, not per
  * element: negligible next to the keys) and are NOT key material: ff_op_cost's key_bytes and the
  * gates' cost functions exclude them, ff_op_tag_bytes reports them separately, and
- * ff_keystream_size = key bytes + tag bytes exactly. */
+ * ff_keystream_size = key bytes + tag bytes exactly.
+ *
+ * What runs where (DESIGN.md §2 "Where keys live"). The dealer runs on the host (a CPU context);
+ * keys it makes are evaluated by parties on either backend (the same stream bytes). A party on the
+ * CPU keeps its wires and key material in host memory. A party on CUDA keeps its wires (ff_wire.v)
+ * in device memory and runs the gates' per-element kernels (the ff_X_cuda twins of truncate.h,
+ * relu.h, mul.h, matmul.h; gates/fss's DPF, truth tables and select; gates/gemm's ring GEMM) on its
+ * context's stream; key placement is "device": each gate's keys are read from the stream on the host
+ * into a staging buffer and uploaded before its kernels run. Reconstructs stage their shares
+ * through host memory, since the channel works on host buffers; inputs and outputs take and give
+ * host plaintext. The gates that do not yet have CUDA twins refuse a CUDA party (FF_ENOTSUP). */
 #ifndef FF_GATES_SIGMA_OP_H
 #define FF_GATES_SIGMA_OP_H
 
@@ -44,9 +54,11 @@ typedef struct {
   size_t numel;
   uint64_t *v; /* (shape...) mod 2^bw. dealer: the mask r; party: the masked value x^ = x + r;
                   NULL in cost-only mode */
+  ff_mem where; /* which memory holds v: host (dealer, CPU party; a zeroed wire) or device (CUDA party) */
 } ff_wire;
 
-/* Frees v and zeroes the wire; safe on a zeroed or already freed wire. */
+/* Frees v (host or device memory) and zeroes the wire; safe on a zeroed or already freed wire. A
+ * device wire is freed with cudaFree, which waits for the device: free wires outside hot loops. */
 void ff_wire_free(ff_wire *w);
 
 typedef struct ff_op ff_op;
@@ -55,8 +67,8 @@ typedef struct {
   ff_op_role role;
   int bw;               /* ring bits of the model's wires (37, 50, 51, 48 for SIGMA's models) */
   int scale;            /* fractional bits (12); the multiplications truncate by it */
-  ff_ctx *ctx;          /* dealer: the randomness (ctx->rng; CPU backend); party: party, backend and
-                           chan; unused (may be NULL) in cost-only mode. Borrowed. */
+  ff_ctx *ctx;          /* dealer: the randomness (ctx->rng; CPU backend); party: party, backend (CPU
+                           or CUDA) and chan; unused (may be NULL) in cost-only mode. Borrowed. */
   ff_keystream *keys[2];/* dealer: writers for P0 and P1; party: keys[ctx->party] is its reader (the
                            other entry is ignored); unused in cost-only mode. Borrowed. */
 } ff_op_params;
@@ -85,11 +97,11 @@ uint64_t ff_op_tag_bytes(const ff_op *op, int p);
  * ff_op_input, scope Input: a wire of shape (ndim, shape) holding `owner`'s plaintext (values taken
  * mod 2^bw). The dealer draws r and gives it to the owner through the owner's key stream (8 B per
  * element); the owner sends x^ = x + r (bw bits per element, packed) to the other party: one
- * one-way message. `plain` is read by the owning party only (NULL elsewhere is fine). */
+ * one-way message. `plain` (host memory) is read by the owning party only (NULL elsewhere is fine). */
 ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain, ff_wire *out);
 /* ff_op_output, scope Output: reveals x to P1, which receives the wire's mask r in its key stream
  * (8 B per element) and computes x = x^ - r mod 2^bw into plain (x->numel values). Nothing is sent:
- * both parties already hold x^, and P0 learns nothing. plain is written by P1 only. */
+ * both parties already hold x^, and P0 learns nothing. plain (host memory) is written by P1 only. */
 ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain);
 
 /* Costs for both parties (c[0], c[1]). Input: the owner holds 8N key bytes and sends bw*N bits in
@@ -101,7 +113,8 @@ void ff_sigma_output_cost(size_t N, ff_gate_cost c[2]);
 /* ---- Reconstruct -------------------------------------------------------------------------------------
  * In scope Reconstruct (nested in the calling gate's scope): both parties send their additive shares
  * of n values of `bits` bits, packed to exactly that width, and add the peer's (XOR for bits == 1):
- * one exchange, one round. vals (n) host memory: this party's shares in, the public sums out.
+ * one exchange, one round. vals (n) in the memory of the party's wires (host on the CPU, device on
+ * CUDA, staged through the host there): this party's shares in, the public sums out.
  * Party role only (FF_ESTATE otherwise). */
 ff_status ff_op_reconstruct(ff_op *op, uint64_t *vals, size_t n, int bits);
 

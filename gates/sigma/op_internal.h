@@ -18,6 +18,8 @@ struct ff_op {
   uint64_t tag_bytes[2];
   int depth;                /* nesting of op calls: only the outermost charges the channel's deltas */
   ff_comm_delta comm0;      /* the thread's channel totals when the outermost op call began */
+  uint8_t *stage;           /* CUDA party: host staging buffer for key uploads (grown on demand) */
+  size_t stage_cap;
 };
 
 /* Gate ids in the tags (never reorder: they are part of key files). */
@@ -30,6 +32,10 @@ typedef enum {
   FF__SG_RELU = 6,
   FF__SG_MUL = 7,
   FF__SG_MATMUL = 8,
+  FF__SG_GELU = 16,   /* GELU and SiLU (gelu.h): parameter a = clip bits (8 / 10), b = scale */
+  FF__SG_SOFTMAX = 24, /* softmax.h: parameter a = scale, R rows of n in d[0], d[1] */
+  FF__SG_LAYERNORM = 32, /* layernorm.h: parameter a = scale, R rows of d in d[0], d[1] */
+  FF__SG_RMSNORM = 33,   /* layernorm.h: as LayerNorm */
 } ff__sg_gate;
 
 /* One op call: the tag (below) and the bracket that charges the channel's deltas to the party. */
@@ -39,7 +45,8 @@ typedef struct {
 } ff__sg_tag;
 
 /* Dealer: writes the tag into both streams. Party: reads its stream's tag and compares
- * (FF_EMISMATCH naming both ops; FF_ERANGE when the stream is exhausted). Cost-only: nothing. */
+ * (FF_EMISMATCH naming both ops; FF_ERANGE when the stream is exhausted). Cost-only: nothing.
+ * A CUDA party gets FF_ENOTSUP for a gate not listed in op.c's ff__sg_on_cuda (no CUDA twins yet). */
 ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t);
 /* Opens/closes an op call (party role: channel deltas to cost[party] at the outermost level). */
 void ff__op_enter(ff_op *op);
@@ -64,6 +71,32 @@ ff_status ff__op_draw(ff_op *op, uint64_t *v, size_t n, int bw);
 /* Allocation helper that logs. */
 void *ff__op_alloc(size_t n, const char *what);
 
+/* ---- Memory of the party's wires (op.h "What runs where") --------------------------------------------
+ * Device memory for a CUDA party, host memory otherwise (dealer, CPU party). Gates whose kernels
+ * have no CUDA twin yet refuse a CUDA party at entry: if (ff__op_on_device(op)) return FF_ENOTSUP. */
+static inline ff_mem ff__op_mem(const ff_op *op) {
+  return op->role == FF_OP_PARTY && op->ctx->backend == FF_BACKEND_CUDA ? FF_MEM_DEVICE : FF_MEM_HOST;
+}
+static inline int ff__op_on_device(const ff_op *op) { return ff__op_mem(op) == FF_MEM_DEVICE; }
+/* A zeroed scratch buffer of n bytes in ff__op_mem(op) (device: allocated, zeroed and freed in the
+ * order of ctx's stream), and its release (NULL is fine). */
+ff_status ff__op_buf_alloc(ff_op *op, size_t n, const char *what, void **out);
+void ff__op_buf_free(ff_op *op, void *p);
+/* Party: n key bytes from its stream into dst in ff__op_mem(op): on CUDA read into the op's host
+ * staging buffer and uploaded on ctx's stream (the call waits for the upload before returning, so
+ * the staging buffer may be reused). */
+ff_status ff__op_get_mem(ff_op *op, void *dst, size_t n, const char *what);
+/* n bytes between host memory and ff__op_mem(op) on ctx's stream; returns once host memory on
+ * either side may be used again (waits for the stream when the op's memory is the device's). */
+ff_status ff__op_download(ff_op *op, void *host_dst, const void *src, size_t n);
+ff_status ff__op_upload(ff_op *op, void *dst, const void *host_src, size_t n);
+/* out[i] = in[i] mod 2^bits (n values in ff__op_mem(op); out may alias in). */
+ff_status ff__op_reduce(ff_op *op, const uint64_t *in, uint64_t *out, size_t n, int bits);
+/* CUDA kernels of the helpers above and of the comparison (sigma_cuda.cu; FF_ENOTSUP without CUDA):
+ * out[i] = in[i] mod 2^bits; share[i] = bit i of (dcf ^ mask) (both ceil(N/8) bytes). */
+ff_status ff__sigma_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out);
+ff_status ff__sigma_cmp_share_cuda(ff_ctx *ctx, size_t N, const uint8_t *dcf, const uint8_t *mask, uint64_t *share);
+
 /* ---- Masked comparison --------------------------------------------------------------------------------
  * SIGMA's comparison step shared by TR and DReLU (research/sigma.md §3 "Comparison"): a comparison
  * key DCF(n) for 1{x < alpha} on n-bit points (the DPF of gates/fss/dpf.h for n >= 8, the truth
@@ -75,7 +108,8 @@ uint64_t ff__dcf_key_bytes(int n, size_t N);
 /* Dealer: keys for alpha (N values mod 2^n) and the shared bits (N values, bit 0). */
 ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const uint64_t *bits);
 /* Party: reads the key, evaluates at points (N values mod 2^n) and writes this party's XOR share of
- * 1{point < alpha} ^ bit into share (N values, 0 or 1). */
+ * 1{point < alpha} ^ bit into share (N values, 0 or 1). points and share in ff__op_mem(op); they may
+ * alias. */
 ff_status ff__cmp_eval(ff_op *op, int n, size_t N, const uint64_t *points, uint64_t *share, const char *what);
 
 #endif

@@ -25,18 +25,30 @@ ff_status ff_sigma_drelu_local_cpu(ff_ctx *ctx, int bin, size_t N, const uint64_
   return FF_OK;
 }
 
+#ifndef FF_HAVE_CUDA
 static ff_status ff__relu_no_cuda(const char *fn) {
-  FF_ERROR("%s: the sigma gates have no CUDA kernels yet; run them on the CPU backend", fn);
+  FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
   return FF_ENOTSUP;
 }
 
+ff_status ff_sigma_drelu_points_cuda(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *pts) {
+  (void)ctx, (void)bin, (void)N, (void)xhat, (void)pts;
+  return ff__relu_no_cuda("ff_sigma_drelu_points_cuda");
+}
+
+ff_status ff_sigma_drelu_local_cuda(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *share) {
+  (void)ctx, (void)bin, (void)N, (void)xhat, (void)share;
+  return ff__relu_no_cuda("ff_sigma_drelu_local_cuda");
+}
+#endif
+
 ff_status ff_sigma_drelu_points(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *pts) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__relu_no_cuda("ff_sigma_drelu_points");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_drelu_points_cuda(ctx, bin, N, xhat, pts);
   return ff_sigma_drelu_points_cpu(ctx, bin, N, xhat, pts);
 }
 
 ff_status ff_sigma_drelu_local(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *share) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__relu_no_cuda("ff_sigma_drelu_local");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_drelu_local_cuda(ctx, bin, N, xhat, share);
   return ff_sigma_drelu_local_cpu(ctx, bin, N, xhat, share);
 }
 
@@ -65,10 +77,10 @@ static ff_status ff__drelu_run(ff_op *op, const ff_wire *x, ff_wire *d) {
   const size_t N = x->numel;
   ff_status st = ff__op_wire_alloc(op, d, 1, x->ndim, x->shape);
   if (st) return st;
-  uint64_t *tmp = ff__op_alloc(N * sizeof *tmp, "DReLU");
-  if (!tmp) {
+  uint64_t *tmp = NULL; /* in the memory of the wires */
+  if ((st = ff__op_buf_alloc(op, N * sizeof *tmp, "DReLU", (void **)&tmp))) {
     ff_wire_free(d);
-    return FF_ENOMEM;
+    return st;
   }
   if (op->role == FF_OP_DEALER) {
     /* d->v: the output mask m; tmp: first alpha = r mod 2^(bin-1), then msb(r) ^ m. */
@@ -89,7 +101,7 @@ static ff_status ff__drelu_run(ff_op *op, const ff_wire *x, ff_wire *d) {
         !(st = ff_sigma_drelu_local(op->ctx, bin, N, x->v, d->v)))
       st = ff_op_reconstruct(op, d->v, N, 1);
   }
-  free(tmp);
+  ff__op_buf_free(op, tmp);
   if (st) ff_wire_free(d);
   return st;
 }
@@ -143,19 +155,15 @@ ff_status ff_op_relu(ff_op *op, const ff_wire *x, int b_out, ff_wire *y) {
   const ff__sg_tag tag = {FF__SG_RELU, (uint32_t)x->bw, (uint32_t)b_out, 0, {N, 0, 0}};
   ff_wire d = {0};
   ff_select_key k[2] = {{0}, {0}};
-  uint64_t *xs = NULL;
-  uint8_t *buf = NULL;
-  const size_t kb = ff_select_key_bytes(N);
+  uint64_t *xs = NULL; /* in the memory of the wires */
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag)) || (st = ff__drelu_run(op, x, &d)) ||
       (st = ff__op_wire_alloc(op, y, b_out, x->ndim, x->shape)))
     goto done;
   /* The select works mod 2^b_out: x^ mod 2^b_out = x + r mod 2^b_out. */
-  if (!(xs = ff__op_alloc(N * sizeof *xs, "ReLU"))) {
-    st = FF_ENOMEM;
+  if ((st = ff__op_buf_alloc(op, N * sizeof *xs, "ReLU", (void **)&xs)) ||
+      (st = ff__op_reduce(op, x->v, xs, N, b_out)))
     goto done;
-  }
-  for (size_t i = 0; i < N; i++) xs[i] = ff_ring_reduce(x->v[i], b_out);
   if (op->role == FF_OP_DEALER) {
     /* Select key for r_x = m (d's mask), r_y = r mod 2^b_out, r_out = y's fresh mask. */
     if ((st = ff__op_draw(op, y->v, N, b_out)) || (st = ff_select_key_alloc(op->ctx, &k[0], b_out, N)) ||
@@ -165,11 +173,8 @@ ff_status ff_op_relu(ff_op *op, const ff_wire *x, int b_out, ff_wire *y) {
     for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
     goto done;
   }
-  if (!(buf = ff__op_alloc(kb, "ReLU"))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  if ((st = ff__op_get(op, buf, kb, "ReLU")) || (st = ff_select_key_deserialize(&k[0], b_out, N, buf, kb)) ||
+  /* The key's serialized form is its buffer: read it straight into a key in the party's memory. */
+  if ((st = ff_select_key_alloc(op->ctx, &k[0], b_out, N)) || (st = ff__op_get_mem(op, k[0].buf, k[0].bytes, "ReLU")) ||
       (st = ff_select_eval(op->ctx, &k[0], N, d.v, xs, y->v)))
     goto done;
   st = ff_op_reconstruct(op, y->v, N, b_out);
@@ -178,8 +183,7 @@ done:
   ff_select_key_free(&k[0]);
   ff_select_key_free(&k[1]);
   ff_wire_free(&d);
-  free(xs);
-  free(buf);
+  ff__op_buf_free(op, xs);
   if (st) ff_wire_free(y);
   return st;
 }

@@ -2,7 +2,8 @@
  * "Select"): DReLU(x) = 1{x >= 0} on a bin-bit masked input from one comparison DCF(bin-1) and the
  * public MSB of x^, revealed as a masked bit (1 bit, 1 round); ReLU(x) = select(DReLU(x), x) with
  * gates/fss/select.h's 5-element key, revealed in b_out bits (1 more round). Exact for every input.
- * Scopes Activation::DReLU, Activation::ReLU. Test: tests/test_sigma_gates.c.
+ * Scopes Activation::DReLU, Activation::ReLU. CUDA twins of the kernels in sigma_cuda.cu.
+ * Test: tests/test_sigma_gates.c, tests/test_sigma_cuda.c.
  *
  * With n = bin-1, x^ = x + r mod 2^bin and the low parts x^_l = x^ mod 2^n, r_l = r mod 2^n,
  *   msb(x) = msb(x^) ^ msb(r) ^ [x^_l < r_l]
@@ -24,12 +25,15 @@
 extern "C" {
 #endif
 
-/* ---- Kernel (host pointers; the dispatcher refuses CUDA until the twin exists) ---------------------- */
+/* ---- Kernels: _cpu (host pointers), _cuda (device pointers on ctx->stream; sigma_cuda.cu), and the
+ * dispatcher on ctx->backend, as in truncate.h ---------------------------------------------------------- */
 /* pts[i] = x^[i] mod 2^(bin-1). */
 ff_status ff_sigma_drelu_points_cpu(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *pts);
+ff_status ff_sigma_drelu_points_cuda(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *pts);
 ff_status ff_sigma_drelu_points(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *pts);
 /* share[i] ^= [party 1] (1 ^ msb_bin(x^[i])): the public part of the DReLU share (in place). */
 ff_status ff_sigma_drelu_local_cpu(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *share);
+ff_status ff_sigma_drelu_local_cuda(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *share);
 ff_status ff_sigma_drelu_local(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat, uint64_t *share);
 
 /* ---- Gates ---------------------------------------------------------------------------------------------

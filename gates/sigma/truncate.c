@@ -34,20 +34,34 @@ ff_status ff_sigma_tr_local_cpu(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t
   return FF_OK;
 }
 
+#ifndef FF_HAVE_CUDA
 static ff_status ff__sigma_no_cuda(const char *fn) {
-  FF_ERROR("%s: the sigma gates have no CUDA kernels yet; run them on the CPU backend", fn);
+  FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
   return FF_ENOTSUP;
 }
 
+ff_status ff_sigma_tr_points_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
+                                  uint64_t *pts) {
+  (void)ctx, (void)p, (void)N, (void)xhat, (void)pts;
+  return ff__sigma_no_cuda("ff_sigma_tr_points_cuda");
+}
+
+ff_status ff_sigma_tr_local_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
+                                 const uint64_t *chat, const uint64_t *key, uint64_t *out) {
+  (void)ctx, (void)p, (void)N, (void)xhat, (void)chat, (void)key, (void)out;
+  return ff__sigma_no_cuda("ff_sigma_tr_local_cuda");
+}
+#endif
+
 ff_status ff_sigma_tr_points(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
                              uint64_t *pts) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sigma_no_cuda("ff_sigma_tr_points");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_tr_points_cuda(ctx, p, N, xhat, pts);
   return ff_sigma_tr_points_cpu(ctx, p, N, xhat, pts);
 }
 
 ff_status ff_sigma_tr_local(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
                             const uint64_t *chat, const uint64_t *key, uint64_t *out) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sigma_no_cuda("ff_sigma_tr_local");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_tr_local_cuda(ctx, p, N, xhat, chat, key, out);
   return ff_sigma_tr_local_cpu(ctx, p, N, xhat, chat, key, out);
 }
 
@@ -66,11 +80,11 @@ static ff_status ff__tr_stage(ff_op *op, const ff_sigma_tr_params *p, const ff_w
   ff_status st = ff__op_wire_alloc(op, y, p->bw_out, x->ndim, x->shape);
   if (st || op->role == FF_OP_COST) return st;
   const size_t N = x->numel, nk = p->slack ? 3 : 2;
-  uint64_t *tmp = ff__op_alloc(N * sizeof *tmp, what), *key = ff__op_alloc(nk * N * sizeof *key, what);
-  if (!tmp || !key) {
-    st = FF_ENOMEM;
+  /* Scratch in the memory of the wires (device for a CUDA party). */
+  uint64_t *tmp = NULL, *key = NULL;
+  if ((st = ff__op_buf_alloc(op, N * sizeof *tmp, what, (void **)&tmp)) ||
+      (st = ff__op_buf_alloc(op, nk * N * sizeof *key, what, (void **)&key)))
     goto done;
-  }
   if (op->role == FF_OP_DEALER) {
     /* tmp: alpha = r mod 2^n, then the mask bits m; y->v: r_out. */
     const uint64_t *r = x->v;
@@ -94,13 +108,13 @@ static ff_status ff__tr_stage(ff_op *op, const ff_sigma_tr_params *p, const ff_w
   }
   /* Party: comparison share, reconstruct c^, correction, reconstruct y^. */
   if ((st = ff_sigma_tr_points(op->ctx, p, N, x->v, tmp)) || (st = ff__cmp_eval(op, p->n_cmp, N, tmp, tmp, what)) ||
-      (st = ff_op_reconstruct(op, tmp, N, 1)) || (st = ff__op_get(op, key, nk * N * sizeof *key, what)) ||
+      (st = ff_op_reconstruct(op, tmp, N, 1)) || (st = ff__op_get_mem(op, key, nk * N * sizeof *key, what)) ||
       (st = ff_sigma_tr_local(op->ctx, p, N, x->v, tmp, key, y->v)))
     goto done;
   st = ff_op_reconstruct(op, y->v, N, p->bw_out);
 done:
-  free(tmp);
-  free(key);
+  ff__op_buf_free(op, tmp);
+  ff__op_buf_free(op, key);
   if (st) ff_wire_free(y);
   return st;
 }

@@ -1,8 +1,8 @@
 /* SIGMA's truncations (GPU-MPC fss/gpu_truncate.cu; research/sigma.md §4 rows "TrFloor" and
  * "TrWithSlack", §10): exact arithmetic shift right (TrFloor, after every multiplication) and the
  * cheaper shift that relies on slack in the input (TrWithSlack, inside the nonlinear gates). Both run
- * in scope TruncRescale. CPU reference here; the per-element kernel has the _cpu / dispatcher pair
- * so that a _cuda twin can join with the same signature. Test: tests/test_sigma_gates.c.
+ * in scope TruncRescale. CPU reference in truncate.c, CUDA twins of the kernels in sigma_cuda.cu.
+ * Test: tests/test_sigma_gates.c, tests/test_sigma_cuda.c (CUDA parties against CPU parties).
  *
  * Both are built from one "TR stage" (x^ = x + r mod 2^bw_in, public constant `add`, shift s):
  *   x' = x + add, x^' = x^ + add = x' + r;  as integers x' = x^' - r + 2^bw_in [x^' < r], so
@@ -45,11 +45,15 @@ typedef struct {
   int slack;      /* 1: the key has the third element W (TrWithSlack) */
 } ff_sigma_tr_params;
 
-/* ---- Kernels (host pointers; ff_X dispatches on ctx->backend, CUDA twins to come: FF_ENOTSUP) ----- */
+/* ---- Kernels: ff_X_cpu (host pointers), ff_X_cuda (device pointers, enqueued on ctx->stream without
+ * waiting; sigma_cuda.cu; FF_ENOTSUP in a build without CUDA), ff_X dispatching on ctx->backend.
+ * CPU and CUDA give identical outputs (tests/test_sigma_cuda.c). -------------------------------------- */
 
 /* pts[i] = ((x^[i] + add) mod 2^bw_in) mod 2^n_cmp: the comparison points. */
 ff_status ff_sigma_tr_points_cpu(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
                                  uint64_t *pts);
+ff_status ff_sigma_tr_points_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
+                                  uint64_t *pts);
 ff_status ff_sigma_tr_points(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
                              uint64_t *pts);
 /* Party ctx->party's share of the masked output, mod 2^bw_out:
@@ -57,6 +61,8 @@ ff_status ff_sigma_tr_points(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N,
  * chat (N) the public masked comparison bits; key (2 or 3, N): K0 | K1 | W. */
 ff_status ff_sigma_tr_local_cpu(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
                                 const uint64_t *chat, const uint64_t *key, uint64_t *out);
+ff_status ff_sigma_tr_local_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
+                                 const uint64_t *chat, const uint64_t *key, uint64_t *out);
 ff_status ff_sigma_tr_local(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
                             const uint64_t *chat, const uint64_t *key, uint64_t *out);
 

@@ -1,0 +1,380 @@
+/* GELU and SiLU, CPU reference (research/sigma.md §4 "GELU per element"; GPU-MPC fss/gpu_gelu.cu):
+ * tables, kernels, cost and gate; gelu.h gives the algebra of each step.
+ * Test: tests/test_sigma_gelu.c. */
+#include "gates/sigma/gelu.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/pack.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/fss/dpf.h"
+#include "gates/fss/lut.h"
+#include "gates/fss/select.h"
+#include "gates/sigma/op_internal.h"
+#include "gates/sigma/truncate.h"
+
+/* ---- Tables -------------------------------------------------------------------------------------------- */
+
+int ff_sigma_act_clip_bits(ff_sigma_act a) { return a == FF_SIGMA_GELU ? 8 : a == FF_SIGMA_SILU ? 10 : 0; }
+
+int ff_sigma_act_trunc_bits(int bw, int scale) { return bw - 2 * scale + 7; }
+
+ff_status ff_sigma_act_table(ff_sigma_act a, int scale, int bw, uint64_t *tab) {
+  const int k = ff_sigma_act_clip_bits(a);
+  if (!k || !tab || scale < 0 || scale > 40 || bw < 1 || bw > 64) return FF_EINVAL;
+  for (uint64_t i = 0; i < (UINT64_C(1) << k); i++) {
+    const double x = (double)i / 64.0;
+    const double f = a == FF_SIGMA_GELU ? x * 0.5 * (1 + erf(x * (1.0 / sqrt(2.0)))) : x / (1 + exp(-x));
+    tab[i] = ff_ring_reduce((uint64_t)((fmax(0.0, x) - f) * (double)(UINT64_C(1) << scale)), bw);
+  }
+  return FF_OK;
+}
+
+/* ---- Kernels --------------------------------------------------------------------------------------------- */
+
+static inline uint64_t ff__msb(uint64_t v, int bits) { return (v >> (bits - 1)) & 1; }
+
+ff_status ff_sigma_gelu_points_cpu(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
+                                   uint64_t *pts) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++) {
+    pts[i] = ff_ring_reduce(xthat[i], bt - 1);
+    pts[N + i] = ff_ring_reduce(xthat[i] - clip, bt - 1);
+    pts[2 * N + i] = ff_ring_reduce(xthat[i] + clip, bt - 1);
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_gelu_bits_cpu(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
+                                 const uint64_t *cmp, const uint64_t *md, const uint64_t *mic, uint64_t *out) {
+  const uint64_t p1 = ctx->party == 1;
+  for (size_t i = 0; i < N; i++) {
+    const uint64_t x = xthat[i];
+    out[i] = (cmp[i] ^ md[i] ^ (p1 & (1 ^ ff__msb(x, bt)))) & 1;
+    out[N + i] = (cmp[N + i] ^ cmp[2 * N + i] ^ mic[i] ^
+                  (p1 & (ff__msb(ff_ring_reduce(x - clip, bt), bt) ^ ff__msb(ff_ring_reduce(x + clip, bt), bt)))) &
+                 1;
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_gelu_mux_cpu(ff_ctx *ctx, int k, size_t N, const uint64_t *dhat, const uint64_t *ichat,
+                                const uint64_t *xthat, const uint64_t *c0, const uint64_t *c1, uint64_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++) {
+    const size_t j = 4 * i + 2 * (ichat[i] & 1) + (dhat[i] & 1);
+    out[i] = ff_ring_reduce(c1[j] * xthat[i] + c0[j], k);
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_gelu_final_cpu(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++) relu[i] = ff_ring_reduce(relu[i] - lut[i], bw);
+  return FF_OK;
+}
+
+static ff_status ff__gelu_no_cuda(const char *fn) {
+  FF_ERROR("%s: GELU/SiLU have no CUDA kernels yet; run them on the CPU backend", fn);
+  return FF_ENOTSUP;
+}
+
+ff_status ff_sigma_gelu_points(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat, uint64_t *pts) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_points");
+  return ff_sigma_gelu_points_cpu(ctx, bt, clip, N, xthat, pts);
+}
+
+ff_status ff_sigma_gelu_bits(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
+                             const uint64_t *cmp, const uint64_t *md, const uint64_t *mic, uint64_t *out) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_bits");
+  return ff_sigma_gelu_bits_cpu(ctx, bt, clip, N, xthat, cmp, md, mic, out);
+}
+
+ff_status ff_sigma_gelu_mux(ff_ctx *ctx, int k, size_t N, const uint64_t *dhat, const uint64_t *ichat,
+                            const uint64_t *xthat, const uint64_t *c0, const uint64_t *c1, uint64_t *out) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_mux");
+  return ff_sigma_gelu_mux_cpu(ctx, k, N, dhat, ichat, xthat, c0, c1, out);
+}
+
+ff_status ff_sigma_gelu_final(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_final");
+  return ff_sigma_gelu_final_cpu(ctx, bw, N, relu, lut);
+}
+
+/* ---- Costs ------------------------------------------------------------------------------------------------ */
+
+/* Bytes of one mux table entry: SIGMA's TClip (u8 for GELU, u16 for SiLU). */
+static size_t ff__mux_entry_bytes(int k) { return k <= 8 ? 1 : 2; }
+
+void ff_sigma_act_cost(size_t N, ff_sigma_act a, int bw, int scale, ff_gate_cost *c) {
+  memset(c, 0, sizeof *c);
+  const int k = ff_sigma_act_clip_bits(a), bt = ff_sigma_act_trunc_bits(bw, scale);
+  ff_gate_cost part;
+  ff_sigma_trslack_cost(N, bw, scale - 6, bt, c);
+  /* DCF(bt-1) with the DReLU mask bits, the ic mask bits; 2 bits in one message. */
+  part = (ff_gate_cost){ff__cmp_key_bytes(bt - 1, N) + (N + 7) / 8, 2 * (uint64_t)N, ff_packed_size(2 * N, 1), 1};
+  *c = ff_gate_cost_add(*c, part);
+  /* The mux: two 4-entry tables; k bits. */
+  part = (ff_gate_cost){8 * (uint64_t)N * ff__mux_entry_bytes(k), (uint64_t)N * (uint64_t)k, ff_packed_size(N, k), 1};
+  *c = ff_gate_cost_add(*c, part);
+  ff_lut_cost_vec(k, bw, N, 1, 0, &part);
+  *c = ff_gate_cost_add(*c, part);
+  ff_select_cost(bw, N, 0, &part);
+  *c = ff_gate_cost_add(*c, part);
+  /* The final reconstruct of ReLU - LUT. */
+  part = (ff_gate_cost){0, (uint64_t)N * (uint64_t)bw, ff_packed_size(N, bw), 1};
+  *c = ff_gate_cost_add(*c, part);
+}
+
+void ff_sigma_gelu_cost(size_t N, int bw, int scale, ff_gate_cost *c) {
+  ff_sigma_act_cost(N, FF_SIGMA_GELU, bw, scale, c);
+}
+
+void ff_sigma_silu_cost(size_t N, int bw, int scale, ff_gate_cost *c) {
+  ff_sigma_act_cost(N, FF_SIGMA_SILU, bw, scale, c);
+}
+
+/* ---- Dealer ------------------------------------------------------------------------------------------------ */
+
+/* XOR shares of bits (N values, bit 0) packed 8 to a byte into both streams. */
+static ff_status ff__put_bit_shares(ff_op *op, size_t N, const uint64_t *bits) {
+  const size_t mb = (N + 7) / 8;
+  uint8_t *m = ff__op_alloc(2 * mb, "GELU keygen");
+  if (!m) return FF_ENOMEM;
+  ff_status st = ff_rng_bytes(&op->ctx->rng, m, mb);
+  if (!st) {
+    if (N % 8) m[mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
+    memcpy(m + mb, m, mb);
+    for (size_t i = 0; i < N; i++) m[mb + i / 8] ^= (uint8_t)((bits[i] & 1) << (i % 8));
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + p * mb, mb);
+  }
+  free(m);
+  return st;
+}
+
+/* Shares mod 2^k of n values, each written in eb little-endian bytes, into both streams. */
+static ff_status ff__put_small_shares(ff_op *op, const uint64_t *v, size_t n, int k, size_t eb) {
+  uint64_t *s = ff__op_alloc(n * sizeof *s, "GELU keygen");
+  uint8_t *buf = ff__op_alloc(2 * n * eb, "GELU keygen");
+  ff_status st = s && buf ? ff_rng_ring(&op->ctx->rng, s, n, k) : FF_ENOMEM;
+  for (size_t i = 0; !st && i < n; i++) {
+    const uint64_t s1 = ff_ring_reduce(v[i] - s[i], k);
+    for (size_t b = 0; b < eb; b++) {
+      buf[i * eb + b] = (uint8_t)(s[i] >> (8 * b));
+      buf[(n + i) * eb + b] = (uint8_t)(s1 >> (8 * b));
+    }
+  }
+  for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, buf + (size_t)p * n * eb, n * eb);
+  free(s);
+  free(buf);
+  return st;
+}
+
+/* Dealer body: xt holds r_xt; y->v gets the output mask. */
+static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, const ff_wire *xt, ff_wire *y) {
+  const size_t N = x->numel;
+  const int bw = x->bw, bt = xt->bw, k = ff_sigma_act_clip_bits(a);
+  const uint64_t clip = (UINT64_C(1) << k) - 1;
+  ff_status st = FF_OK;
+  uint64_t *md = ff__op_alloc(N * sizeof *md, "GELU"), *mic = ff__op_alloc(N * sizeof *mic, "GELU"),
+           *tmp = ff__op_alloc(N * sizeof *tmp, "GELU"), *alpha = ff__op_alloc(N * sizeof *alpha, "GELU"),
+           *rclip = ff__op_alloc(N * sizeof *rclip, "GELU"), *c01 = ff__op_alloc(8 * N * sizeof *c01, "GELU"),
+           *rlut = ff__op_alloc(N * sizeof *rlut, "GELU");
+  ff_lut_key lk[2] = {{0}, {0}};
+  ff_select_key sk[2] = {{0}, {0}};
+  uint8_t *lbuf = NULL;
+  if (!md || !mic || !tmp || !alpha || !rclip || !c01 || !rlut) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  /* 2. The comparison key and the two mask rows. */
+  if ((st = ff__op_draw(op, md, N, 1)) || (st = ff__op_draw(op, mic, N, 1))) goto done;
+  for (size_t i = 0; i < N; i++) {
+    alpha[i] = ff_ring_reduce(xt->v[i], bt - 1);
+    tmp[i] = ff__msb(xt->v[i], bt) ^ md[i];
+  }
+  if ((st = ff__cmp_deal(op, bt - 1, N, alpha, tmp)) || (st = ff__put_bit_shares(op, N, mic))) goto done;
+  /* 3. The mux tables, as SIGMA's keyGenGeluMuxKernel. */
+  if ((st = ff__op_draw(op, rclip, N, k))) goto done;
+  {
+    const uint64_t L0[4] = {clip, clip, 0, 0}, L1[4] = {0, 0, ff_ring_mask(k), 1};
+    uint64_t *c0 = c01, *c1 = c01 + 4 * N;
+    for (size_t i = 0; i < N; i++) {
+      const size_t mm = 2 * mic[i] + md[i];
+      for (size_t j = 0; j < 4; j++) {
+        const size_t idx = 4 * i + (j ^ mm);
+        c0[idx] = ff_ring_reduce(L0[j] - L1[j] * xt->v[i] + rclip[i], k);
+        c1[idx] = L1[j];
+      }
+    }
+  }
+  if ((st = ff__put_small_shares(op, c01, 8 * N, k, ff__mux_entry_bytes(k)))) goto done;
+  /* 4. The LUT key at r_clip; its output mask r_lut (mod 2^bw). */
+  const size_t lb = ff_lut_key_bytes(k, bw, 1, N);
+  if ((st = ff_lut_key_alloc(op->ctx, &lk[0], k, bw, 1, N)) || (st = ff_lut_key_alloc(op->ctx, &lk[1], k, bw, 1, N)) ||
+      (st = ff_lut_keygen(op->ctx, rclip, &lk[0], &lk[1], rlut)))
+    goto done;
+  if (!(lbuf = ff__op_alloc(lb, "GELU"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  for (int p = 0; p < 2 && !st; p++)
+    if (!(st = ff_lut_key_serialize(&lk[p], lbuf, lb))) st = ff__op_put(op, p, lbuf, lb);
+  if (st) goto done;
+  /* 5. ReLU's select key: r_x = m_d, r_y = x's mask, r_out = r_relu (into y->v, then - r_lut). */
+  if ((st = ff__op_draw(op, y->v, N, bw)) || (st = ff_select_key_alloc(op->ctx, &sk[0], bw, N)) ||
+      (st = ff_select_key_alloc(op->ctx, &sk[1], bw, N)) ||
+      (st = ff_select_keygen(op->ctx, md, x->v, y->v, &sk[0], &sk[1])))
+    goto done;
+  for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, sk[p].buf, sk[p].bytes);
+  if (!st)
+    for (size_t i = 0; i < N; i++) y->v[i] = ff_ring_reduce(y->v[i] - rlut[i], bw);
+done:
+  ff_lut_key_free(&lk[0]);
+  ff_lut_key_free(&lk[1]);
+  ff_select_key_free(&sk[0]);
+  ff_select_key_free(&sk[1]);
+  free(md);
+  free(mic);
+  free(tmp);
+  free(alpha);
+  free(rclip);
+  free(c01);
+  free(rlut);
+  free(lbuf);
+  return st;
+}
+
+/* ---- Party ------------------------------------------------------------------------------------------------- */
+
+static ff_status ff__gelu_eval(ff_op *op, ff_sigma_act a, const ff_wire *x, const ff_wire *xt, ff_wire *y) {
+  ff_ctx *ctx = op->ctx;
+  const size_t N = x->numel;
+  const int bw = x->bw, bt = xt->bw, k = ff_sigma_act_clip_bits(a), n = bt - 1;
+  const uint64_t clip = (UINT64_C(1) << k) - 1;
+  const size_t kb = ff_dpf_key_bytes(n, N), mb = (N + 7) / 8, eb = ff__mux_entry_bytes(k);
+  const size_t lb = ff_lut_key_bytes(k, bw, 1, N), sb = ff_select_key_bytes(N);
+  size_t cap = kb + 2 * mb;
+  if (8 * N * eb > cap) cap = 8 * N * eb;
+  if (lb > cap) cap = lb;
+  if (sb > cap) cap = sb;
+  ff_status st = FF_OK;
+  uint8_t *buf = ff__op_alloc(cap, "GELU"), *cmpbits = ff__op_alloc((3 * N + 7) / 8, "GELU");
+  uint64_t *pts = ff__op_alloc(3 * N * sizeof *pts, "GELU"), *md = ff__op_alloc(2 * N * sizeof *md, "GELU"),
+           *dic = ff__op_alloc(2 * N * sizeof *dic, "GELU"), *c01 = ff__op_alloc(8 * N * sizeof *c01, "GELU"),
+           *cl = ff__op_alloc(N * sizeof *cl, "GELU"), *lut = ff__op_alloc(N * sizeof *lut, "GELU"),
+           *tab = ff__op_alloc(((size_t)1 << k) * sizeof *tab, "GELU");
+  ff_dpf_key dk = {0};
+  ff_lut_key lk = {0};
+  ff_select_key sk = {0};
+  if (!buf || !cmpbits || !pts || !md || !dic || !c01 || !cl || !lut || !tab) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  /* 2. Three comparisons from one key; d and ic in one 2-bit reconstruct. */
+  if ((st = ff__op_get(op, buf, kb + 2 * mb, "GELU comparison")) || (st = ff_dpf_key_deserialize(&dk, n, N, buf, kb)) ||
+      (st = ff_sigma_gelu_points(ctx, bt, clip, N, xt->v, pts)) || (st = ff_dpf_eval_lt(ctx, &dk, 3, pts, cmpbits)))
+    goto done;
+  for (size_t i = 0; i < 3 * N; i++) pts[i] = (cmpbits[i / 8] >> (i % 8)) & 1; /* pts now holds cmp */
+  for (size_t i = 0; i < N; i++) {
+    md[i] = (buf[kb + i / 8] >> (i % 8)) & 1;
+    md[N + i] = (buf[kb + mb + i / 8] >> (i % 8)) & 1;
+  }
+  if ((st = ff_sigma_gelu_bits(ctx, bt, clip, N, xt->v, pts, md, md + N, dic)) ||
+      (st = ff_op_reconstruct(op, dic, 2 * N, 1)))
+    goto done;
+  /* 3. The mux, reconstructed in k bits. */
+  if ((st = ff__op_get(op, buf, 8 * N * eb, "GELU mux"))) goto done;
+  for (size_t i = 0; i < 8 * N; i++) {
+    uint64_t v = 0;
+    for (size_t b = 0; b < eb; b++) v |= (uint64_t)buf[i * eb + b] << (8 * b);
+    c01[i] = v;
+  }
+  if ((st = ff_sigma_gelu_mux(ctx, k, N, dic, dic + N, xt->v, c01, c01 + 4 * N, cl)) ||
+      (st = ff_op_reconstruct(op, cl, N, k)))
+    goto done;
+  /* 4. The LUT, output kept shared. */
+  if ((st = ff__op_get(op, buf, lb, "GELU LUT")) || (st = ff_lut_key_deserialize(&lk, k, bw, 1, N, buf, lb)) ||
+      (st = ff_sigma_act_table(a, op->scale, bw, tab)) || (st = ff_lut_eval(ctx, &lk, cl, tab, 0, lut)))
+    goto done;
+  op->cost[op->party].bits_sent += (uint64_t)N * (1 + (uint64_t)bw); /* u, then v (lut.h) */
+  /* 5. ReLU = select(d^, x^), kept shared; ReLU - LUT reconstructed in bw bits. */
+  if ((st = ff__op_get(op, buf, sb, "GELU ReLU select")) || (st = ff_select_key_deserialize(&sk, bw, N, buf, sb)) ||
+      (st = ff_select_eval(ctx, &sk, N, dic, x->v, y->v)) || (st = ff_sigma_gelu_final(ctx, bw, N, y->v, lut)))
+    goto done;
+  st = ff_op_reconstruct(op, y->v, N, bw);
+done:
+  ff_dpf_key_free(&dk);
+  ff_lut_key_free(&lk);
+  ff_select_key_free(&sk);
+  free(buf);
+  free(cmpbits);
+  free(pts);
+  free(md);
+  free(dic);
+  free(c01);
+  free(cl);
+  free(lut);
+  free(tab);
+  return st;
+}
+
+/* ---- Gate -------------------------------------------------------------------------------------------------- */
+
+/* The gate body; the caller has opened the activation's scope (FF_SCOPE caches one name per site). */
+static ff_status ff__act_run(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wire *y) {
+  const char *fn = a == FF_SIGMA_SILU ? "ff_op_silu" : "ff_op_gelu";
+  if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
+    FF_ERROR("%s: op, input or output wire is NULL or empty", fn);
+    return FF_EINVAL;
+  }
+  memset(y, 0, sizeof *y);
+  const int k = ff_sigma_act_clip_bits(a), scale = op->scale, bw = x->bw, bt = ff_sigma_act_trunc_bits(bw, scale);
+  if (!k || scale < 7 || bt < FF_DPF_MIN_BITS + 1 || k > bt - 2 || bt > bw) {
+    FF_ERROR("%s: unsupported activation or widths (bw %d, scale %d: truncated ring %d bits, clip %d bits; "
+             "needs scale >= 7, %d <= truncated ring <= bw, clip <= truncated ring - 2)",
+             fn, bw, scale, bt, k, FF_DPF_MIN_BITS + 1);
+    return FF_EINVAL;
+  }
+  if (op->role == FF_OP_PARTY && op->ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda(fn);
+  const size_t N = x->numel;
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_act_cost(N, a, bw, scale, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
+  }
+  const ff__sg_tag tag = {FF__SG_GELU, (uint32_t)bw, (uint32_t)k, (uint32_t)scale, {N, 0, 0}};
+  ff_wire xt = {0};
+  ff_status st;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff_op_trslack(op, x, scale - 6, bt, &xt)) ||
+      (st = ff__op_wire_alloc(op, y, bw, x->ndim, x->shape)))
+    goto done;
+  st = op->role == FF_OP_DEALER ? ff__gelu_deal(op, a, x, &xt, y) : ff__gelu_eval(op, a, x, &xt, y);
+done:
+  ff__op_leave(op);
+  ff_wire_free(&xt);
+  if (st) ff_wire_free(y);
+  return st;
+}
+
+ff_status ff_op_gelu(ff_op *op, const ff_wire *x, ff_wire *y) {
+  FF_SCOPE("Activation::GELU");
+  return ff__act_run(op, FF_SIGMA_GELU, x, y);
+}
+
+ff_status ff_op_silu(ff_op *op, const ff_wire *x, ff_wire *y) {
+  FF_SCOPE("Activation::SiLU");
+  return ff__act_run(op, FF_SIGMA_SILU, x, y);
+}
+
+ff_status ff_op_act(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wire *y) {
+  if (a == FF_SIGMA_GELU) return ff_op_gelu(op, x, y);
+  if (a == FF_SIGMA_SILU) return ff_op_silu(op, x, y);
+  FF_ERROR("ff_op_act: unknown activation %d", (int)a);
+  return FF_EINVAL;
+}

@@ -1,0 +1,545 @@
+/* LayerNorm and RMSNorm, CPU reference (research/sigma.md §4; GPU-MPC fss/gpu_layernorm.cu, with the
+ * rsqrt on our FSS primitives): kernels, the rsqrt table, dealer and party, the emulation and the
+ * costs; layernorm.h lists every step. Test: tests/test_sigma_layernorm.c. */
+#include "gates/sigma/layernorm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/pack.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/fss/dpf.h"
+#include "gates/fss/lut.h"
+#include "gates/sigma/op_internal.h"
+#include "gates/sigma/truncate.h"
+
+#define FF__LN_LUT FF_SIGMA_RSQRT_LUT_BITS
+#define FF__LN_MANT FF_SIGMA_RSQRT_MANT_BITS
+
+/* L: the position of the leading one after normalisation (V' < 2^(L+1) = 2^(bw-2), TrWithSlack's range). */
+static int ff__ln_top(int bw) { return bw - 3; }
+
+/* log2 d for a power of two, else -1. */
+static int ff__ln_log2(size_t d) {
+  if (d < 2 || (d & (d - 1))) return -1;
+  int s = 0;
+  while (((size_t)1 << s) < d) s++;
+  return s;
+}
+
+/* ---- Kernels ---------------------------------------------------------------------------------------- */
+
+ff_status ff_sigma_ln_rowsum_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t mult, const uint64_t *x,
+                                 uint64_t *sum) {
+  (void)ctx;
+  for (size_t i = 0; i < R; i++) {
+    uint64_t acc = 0;
+    for (size_t j = 0; j < d; j++) acc += x[i * d + j];
+    sum[i] = ff_ring_reduce(acc * mult, bw);
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_ln_center_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *x, const uint64_t *mu,
+                                 uint64_t *xc) {
+  (void)ctx;
+  for (size_t i = 0; i < R; i++)
+    for (size_t j = 0; j < d; j++) xc[i * d + j] = ff_ring_reduce(x[i * d + j] - mu[i], bw);
+  return FF_OK;
+}
+
+ff_status ff_sigma_ln_square_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *xhat, const uint64_t *key,
+                                 uint64_t *out) {
+  const size_t N = R * d;
+  const uint64_t *A = key, *B = key + N, p1 = ctx->party == 1;
+  for (size_t i = 0; i < R; i++) {
+    uint64_t acc = 0;
+    for (size_t j = 0; j < d; j++) {
+      const size_t e = i * d + j;
+      acc += p1 * xhat[e] * xhat[e] - A[e] * xhat[e] + B[e];
+    }
+    out[i] = ff_ring_reduce(acc, bw);
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_rsqrt_normalize_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
+                                       const uint64_t *key, uint64_t *out) {
+  const int L = ff__ln_top(bw);
+  const size_t J = (size_t)L + 1;
+  const uint64_t *rho = key, *rhorv = key + J * R, *rv = key + 2 * J * R, *rvp = rv + R, *rk = rvp + R;
+  const uint64_t p1 = ctx->party == 1;
+  for (size_t i = 0; i < R; i++) {
+    uint64_t vp = rvp[i], ex = rk[i];
+    for (size_t j = 0; j <= (size_t)L; j++) {
+      /* o^_j = c^_(j+1) ^ c^_j with the public ends c_0 = 0, c_(L+1) = 1. */
+      const uint64_t lo = j == 0 ? 0 : chat[(j - 1) * R + i] & 1;
+      const uint64_t hi = j == (size_t)L ? 1 : chat[j * R + i] & 1;
+      const uint64_t oh = lo ^ hi, sgn = 1 - 2 * oh; /* 1 - 2 o^ as a ring element */
+      const uint64_t pw = UINT64_C(1) << (L - (int)j);
+      /* o_j V = o^ V^ - o^ r_V + (1 - 2 o^) (rho V^ - rho r_V), times 2^(L-j). */
+      const uint64_t prod = p1 * oh * vhat[i] - oh * rv[i] + sgn * (rho[j * R + i] * vhat[i] - rhorv[j * R + i]);
+      vp += pw * prod;
+      /* o_j = [p1] o^ + (1 - 2 o^) rho, times 128 j. */
+      ex += ((uint64_t)j << FF__LN_MANT) * (p1 * oh + sgn * rho[j * R + i]);
+    }
+    out[i] = ff_ring_reduce(vp, bw);
+    out[R + i] = ff_ring_reduce(ex, FF__LN_LUT);
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_ln_wmul_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
+                               const uint64_t *what, const uint64_t *key, uint64_t *out) {
+  const size_t N = R * d, W = per_row ? R : d;
+  const uint64_t *A = key, *B = key + N, *C = key + N + W, p1 = ctx->party == 1;
+  for (size_t i = 0; i < R; i++)
+    for (size_t j = 0; j < d; j++) {
+      const size_t e = i * d + j, w = per_row ? i : j;
+      out[e] = ff_ring_reduce(p1 * xhat[e] * what[w] - xhat[e] * B[w] - what[w] * A[e] + C[e], bw);
+    }
+  return FF_OK;
+}
+
+static ff_status ff__ln_no_cuda(ff_ctx *ctx, const char *fn) {
+  if (ctx->backend != FF_BACKEND_CUDA) return FF_OK;
+  FF_ERROR("%s: the LayerNorm kernels have no CUDA twin yet; run them on the CPU backend", fn);
+  return FF_ENOTSUP;
+}
+
+ff_status ff_sigma_ln_rowsum(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t mult, const uint64_t *x,
+                             uint64_t *sum) {
+  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_rowsum");
+  return st ? st : ff_sigma_ln_rowsum_cpu(ctx, bw, R, d, mult, x, sum);
+}
+
+ff_status ff_sigma_ln_center(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *x, const uint64_t *mu,
+                             uint64_t *xc) {
+  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_center");
+  return st ? st : ff_sigma_ln_center_cpu(ctx, bw, R, d, x, mu, xc);
+}
+
+ff_status ff_sigma_ln_square(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *xhat, const uint64_t *key,
+                             uint64_t *out) {
+  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_square");
+  return st ? st : ff_sigma_ln_square_cpu(ctx, bw, R, d, xhat, key, out);
+}
+
+ff_status ff_sigma_rsqrt_normalize(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
+                                   const uint64_t *key, uint64_t *out) {
+  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_rsqrt_normalize");
+  return st ? st : ff_sigma_rsqrt_normalize_cpu(ctx, bw, R, chat, vhat, key, out);
+}
+
+ff_status ff_sigma_ln_wmul(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
+                           const uint64_t *what, const uint64_t *key, uint64_t *out) {
+  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_wmul");
+  return st ? st : ff_sigma_ln_wmul_cpu(ctx, bw, R, d, per_row, xhat, what, key, out);
+}
+
+/* ---- Table ------------------------------------------------------------------------------------------ */
+
+void ff_sigma_rsqrt_table(int bw, int scale, size_t d, uint64_t *tab) {
+  const int L = ff__ln_top(bw);
+  for (uint64_t I = 0; I < (UINT64_C(1) << FF__LN_LUT); I++) {
+    const int k = (int)(I >> FF__LN_MANT);
+    const uint64_t m = I & ((UINT64_C(1) << FF__LN_MANT) - 1);
+    if (k > L) {
+      tab[I] = 0;
+      continue;
+    }
+    const double w = k > FF__LN_MANT ? ldexp(1.0, k - FF__LN_MANT) : 1.0;
+    const double v = ldexp((double)((UINT64_C(1) << FF__LN_MANT) + m), k - FF__LN_MANT) + (w - 1) / 2;
+    tab[I] = ff_ring_reduce((uint64_t)llround(ldexp(sqrt((double)d / v), 2 * scale)), bw);
+  }
+}
+
+/* ---- Costs ------------------------------------------------------------------------------------------ */
+
+static void ff__ln_msg(ff_gate_cost *c, uint64_t n, int bits) {
+  c->bits_sent += n * (uint64_t)bits;
+  c->bytes_sent += ff_packed_size(n, bits);
+  c->rounds += 1;
+}
+
+void ff_sigma_rsqrt_cost(size_t R, int bw, ff_gate_cost *c) {
+  const int L = ff__ln_top(bw);
+  ff_gate_cost t, lut;
+  memset(c, 0, sizeof *c);
+  c->key_bytes = ff_dpf_key_bytes(bw, R) + ((uint64_t)L * R + 7) / 8 + 8 * (2 * ((uint64_t)L + 1) + 3) * R;
+  ff__ln_msg(c, (uint64_t)L * R, 1);           /* a. the masked comparison bits */
+  c->bits_sent += (uint64_t)R * (uint64_t)(bw + FF__LN_LUT); /* b. V^' and E^ in one message */
+  c->bytes_sent += ff_packed_size(R, bw + FF__LN_LUT);
+  c->rounds += 1;
+  ff_sigma_trslack_cost(R, bw, L - FF__LN_MANT, FF__LN_LUT, &t); /* c. */
+  ff_lut_cost_vec(FF__LN_LUT, bw, R, 1, 1, &lut);               /* d. */
+  *c = ff_gate_cost_add(ff_gate_cost_add(*c, t), lut);
+}
+
+static void ff__ln_wmul_cost(size_t N, size_t W, int bw, int scale, ff_gate_cost *c) {
+  ff_gate_cost t;
+  memset(c, 0, sizeof *c);
+  c->key_bytes = 8 * (2 * (uint64_t)N + W);
+  ff__ln_msg(c, N, bw);
+  ff_sigma_trslack_cost(N, bw, scale, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+static void ff__ln_cost(size_t R, size_t d, int bw, int scale, int rms, ff_gate_cost *c) {
+  const size_t N = R * d;
+  ff_gate_cost part;
+  memset(c, 0, sizeof *c);
+  if (!rms) {
+    const int lg = ff__ln_log2(d);
+    ff_sigma_trfloor_cost(R, bw, lg >= 0 ? lg : scale, &part);
+    *c = ff_gate_cost_add(*c, part);
+  }
+  c->key_bytes += 16 * (uint64_t)N; /* squares */
+  ff__ln_msg(c, R, bw);
+  ff_sigma_rsqrt_cost(R, bw, &part);
+  *c = ff_gate_cost_add(*c, part);
+  ff__ln_wmul_cost(N, R, bw, scale, &part);
+  *c = ff_gate_cost_add(*c, part);
+  ff__ln_wmul_cost(N, d, bw, scale, &part);
+  *c = ff_gate_cost_add(*c, part);
+}
+
+void ff_sigma_layernorm_cost(size_t R, size_t d, int bw, int scale, ff_gate_cost *c) {
+  ff__ln_cost(R, d, bw, scale, 0, c);
+}
+
+void ff_sigma_rmsnorm_cost(size_t R, size_t d, int bw, int scale, ff_gate_cost *c) {
+  ff__ln_cost(R, d, bw, scale, 1, c);
+}
+
+/* ---- Emulation -------------------------------------------------------------------------------------- */
+
+static int64_t ff__floor_shift(int64_t v, int s) { return v >= 0 ? v >> s : -((-v + ((int64_t)1 << s) - 1) >> s); }
+
+void ff_sigma_layernorm_emulate(int bw, int scale, size_t R, size_t d, int rms, const uint64_t *x,
+                                const uint64_t *gamma, const uint64_t *beta, uint64_t *y) {
+  const int L = ff__ln_top(bw), lg = ff__ln_log2(d);
+  uint64_t *tab = malloc(((size_t)1 << FF__LN_LUT) * sizeof *tab), *xc = malloc(d * sizeof *xc);
+  if (!tab || !xc) {
+    free(tab);
+    free(xc);
+    return;
+  }
+  ff_sigma_rsqrt_table(bw, scale, d, tab);
+  for (size_t i = 0; i < R; i++) {
+    const uint64_t *row = x + i * d;
+    uint64_t mu = 0;
+    if (!rms) {
+      uint64_t s = 0;
+      for (size_t j = 0; j < d; j++) s += row[j];
+      const uint64_t mult = lg >= 0 ? 1 : (UINT64_C(1) << scale) / d;
+      mu = ff_ring_from_signed(ff__floor_shift(ff_ring_signed(ff_ring_reduce(s * mult, bw), bw), lg >= 0 ? lg : scale), bw);
+    }
+    uint64_t V = 0;
+    for (size_t j = 0; j < d; j++) {
+      xc[j] = ff_ring_reduce(row[j] - mu, bw);
+      V += xc[j] * xc[j];
+    }
+    V = ff_ring_reduce(V, bw);
+    int k = 0;
+    while (k < 63 && (V >> (k + 1)) != 0) k++; /* msnzb; 0 for V = 0, 1 */
+    const uint64_t Vp = k <= L ? V << (L - k) : V >> (k - L); /* k > L breaks the precondition */
+    const uint64_t M = ff_ring_reduce(Vp >> (L - FF__LN_MANT), FF__LN_LUT);
+    const uint64_t I = ff_ring_reduce(((uint64_t)k << FF__LN_MANT) + M - (UINT64_C(1) << FF__LN_MANT), FF__LN_LUT);
+    const int64_t rsq = ff_ring_signed(tab[I], bw);
+    for (size_t j = 0; j < d; j++) {
+      const uint64_t y1 = ff_ring_from_signed(ff__floor_shift(ff_ring_signed(ff_ring_reduce((uint64_t)ff_ring_signed(xc[j], bw) * (uint64_t)rsq, bw), bw), scale), bw);
+      const uint64_t p = ff_ring_reduce((uint64_t)ff_ring_signed(y1, bw) * (uint64_t)ff_ring_signed(gamma[j], bw), bw);
+      uint64_t y2 = ff_ring_from_signed(ff__floor_shift(ff_ring_signed(p, bw), scale), bw);
+      if (beta) y2 = ff_ring_reduce(y2 + beta[j], bw);
+      y[i * d + j] = y2;
+    }
+  }
+  free(tab);
+  free(xc);
+}
+
+/* ---- Protocol pieces -------------------------------------------------------------------------------- */
+
+/* Reconstructs n pairs (a mod 2^bw_a, b mod 2^bw_b) in ONE exchange of bw_a + bw_b bits each: both
+ * fields travel side by side in one packed word and are added field by field (scope Reconstruct). */
+static ff_status ff__ln_reconstruct2(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
+  FF_SCOPE("Reconstruct");
+  const int bits = bw_a + bw_b;
+  uint64_t *mine = ff__op_alloc(2 * n * sizeof *mine, "LayerNorm reconstruct"), *peer = mine ? mine + n : NULL;
+  if (!mine) return FF_ENOMEM;
+  for (size_t i = 0; i < n; i++) mine[i] = ff_ring_reduce(a[i], bw_a) | (ff_ring_reduce(b[i], bw_b) << bw_a);
+  ff_status st = ff_chan_exchange_bits(op->ctx->chan, mine, peer, n, bits);
+  if (!st) {
+    for (size_t i = 0; i < n; i++) {
+      a[i] = ff_ring_reduce(mine[i] + peer[i], bw_a);
+      b[i] = ff_ring_reduce((mine[i] >> bw_a) + (peer[i] >> bw_a), bw_b);
+    }
+    op->cost[op->party].bits_sent += (uint64_t)n * (uint64_t)bits;
+  }
+  free(mine);
+  return st;
+}
+
+/* Dealer: XOR shares of n bits (bit 0 of bits[i]) packed 8 to a byte, ceil(n/8) bytes per party. */
+static ff_status ff__ln_put_bits(ff_op *op, const uint64_t *bits, size_t n) {
+  const size_t nb = (n + 7) / 8;
+  uint8_t *m = ff__op_alloc(2 * nb, "LayerNorm keygen");
+  if (!m) return FF_ENOMEM;
+  ff_status st = ff_rng_bytes(&op->ctx->rng, m, nb);
+  if (!st) {
+    if (n % 8) m[nb - 1] &= (uint8_t)((1u << (n % 8)) - 1);
+    memcpy(m + nb, m, nb);
+    for (size_t i = 0; i < n; i++) m[nb + i / 8] ^= (uint8_t)((bits[i] & 1) << (i % 8));
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + p * nb, nb);
+  }
+  free(m);
+  return st;
+}
+
+/* Step 4: V (R) -> rsq (R), both bw bits. */
+static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, ff_wire *rsq) {
+  const int bw = V->bw, L = ff__ln_top(bw);
+  const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R;
+  const int64_t rshape[1] = {(int64_t)R};
+  ff_wire Vp = {0}, M = {0};
+  ff_dpf_key dk[2] = {{0}, {0}};
+  ff_lut_key lk[2] = {{0}, {0}};
+  uint64_t *c = NULL, *key = NULL, *pts = NULL, *idx = NULL, *tab = NULL;
+  uint8_t *buf = NULL;
+  const size_t dkb = ff_dpf_key_bytes(bw, R), mb = ((size_t)L * R + 7) / 8,
+               lkb = ff_lut_key_bytes(FF__LN_LUT, bw, 1, R);
+  ff_status st;
+  if ((st = ff__op_wire_alloc(op, rsq, bw, 1, rshape)) || (st = ff__op_wire_alloc(op, &Vp, bw, 1, rshape))) goto done;
+  c = ff__op_alloc((size_t)L * R * sizeof *c, "rsqrt");
+  key = ff__op_alloc(nkey * sizeof *key, "rsqrt");
+  idx = ff__op_alloc(2 * R * sizeof *idx, "rsqrt");
+  buf = ff__op_alloc(dkb > lkb ? dkb + mb : lkb + mb, "rsqrt");
+  if (!c || !key || !idx || !buf) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  if (op->role == FF_OP_DEALER) {
+    const uint64_t *rv = V->v;
+    /* a. one DCF(bw) key per row at r_V, and the L mask bits m_t (c: (L, R)). */
+    if ((st = ff_dpf_key_alloc(op->ctx, &dk[0], bw, R)) || (st = ff_dpf_key_alloc(op->ctx, &dk[1], bw, R)) ||
+        (st = ff_dpf_keygen(op->ctx, rv, &dk[0], &dk[1])))
+      goto done;
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, dk[p].buf, dk[p].bytes);
+    if (st || (st = ff__op_draw(op, c, (size_t)L * R, 1)) || (st = ff__ln_put_bits(op, c, (size_t)L * R))) goto done;
+    /* b. rho_j = m_(j+1) ^ m_j (m_0 = m_(L+1) = 0), rho_j r_V, r_V, r_V' (Vp's mask), r_k. */
+    uint64_t *rho = key, *rhorv = key + J * R, *krv = key + 2 * J * R, *rvp = krv + R, *rk = rvp + R;
+    for (size_t j = 0; j < J; j++)
+      for (size_t i = 0; i < R; i++) {
+        const uint64_t lo = j == 0 ? 0 : c[(j - 1) * R + i], hi = j == (size_t)L ? 0 : c[j * R + i];
+        rho[j * R + i] = lo ^ hi;
+        rhorv[j * R + i] = ff_ring_reduce((lo ^ hi) * rv[i], bw);
+      }
+    memcpy(krv, rv, R * sizeof *rv);
+    if ((st = ff__op_draw(op, Vp.v, R, bw)) || (st = ff__op_draw(op, rk, R, FF__LN_LUT))) goto done;
+    memcpy(rvp, Vp.v, R * sizeof *rvp);
+    if ((st = ff__op_put_shares(op, key, nkey, bw))) goto done;
+    /* c. */
+    if ((st = ff_op_trslack(op, &Vp, L - FF__LN_MANT, FF__LN_LUT, &M))) goto done;
+    /* d. the LUT at mask r_k + r_M. */
+    for (size_t i = 0; i < R; i++) idx[i] = ff_ring_reduce(rk[i] + M.v[i], FF__LN_LUT);
+    if ((st = ff_lut_key_alloc(op->ctx, &lk[0], FF__LN_LUT, bw, 1, R)) ||
+        (st = ff_lut_key_alloc(op->ctx, &lk[1], FF__LN_LUT, bw, 1, R)) ||
+        (st = ff_lut_keygen(op->ctx, idx, &lk[0], &lk[1], rsq->v)))
+      goto done;
+    for (int p = 0; p < 2 && !st; p++)
+      if (!(st = ff_lut_key_serialize(&lk[p], buf, lkb))) st = ff__op_put(op, p, buf, lkb);
+    goto done;
+  }
+  /* Party. a. comparisons at V^ and V^ - 2^t, reconstruct c^. */
+  if (!(pts = ff__op_alloc(J * R * sizeof *pts, "rsqrt"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < R; i++) pts[i] = V->v[i];
+  for (size_t t = 1; t < J; t++)
+    for (size_t i = 0; i < R; i++) pts[t * R + i] = ff_ring_reduce(V->v[i] - (UINT64_C(1) << t), bw);
+  if ((st = ff__op_get(op, buf, dkb + mb, "rsqrt")) || (st = ff_dpf_key_deserialize(&dk[0], bw, R, buf, dkb)))
+    goto done;
+  {
+    uint8_t *lt = ff__op_alloc((J * R + 7) / 8, "rsqrt");
+    if (!lt) {
+      st = FF_ENOMEM;
+      goto done;
+    }
+    st = ff_dpf_eval_lt(op->ctx, &dk[0], J, pts, lt);
+    const uint64_t p1 = op->party == 1;
+    for (size_t t = 1; !st && t < J; t++)
+      for (size_t i = 0; i < R; i++) {
+        const size_t e = t * R + i, f = (t - 1) * R + i;
+        const uint64_t pub = p1 & (V->v[i] < (UINT64_C(1) << t));
+        c[f] = ((lt[e / 8] >> (e % 8)) ^ (lt[i / 8] >> (i % 8)) ^ (buf[dkb + f / 8] >> (f % 8)) ^ pub) & 1;
+      }
+    free(lt);
+  }
+  if (st || (st = ff_op_reconstruct(op, c, (size_t)L * R, 1))) goto done;
+  /* b. normalise, reconstruct V^' and E^ together. */
+  if ((st = ff__op_get(op, key, nkey * sizeof *key, "rsqrt")) ||
+      (st = ff_sigma_rsqrt_normalize(op->ctx, bw, R, c, V->v, key, idx)))
+    goto done;
+  if ((st = ff__ln_reconstruct2(op, idx, idx + R, R, bw, FF__LN_LUT))) goto done;
+  memcpy(Vp.v, idx, R * sizeof *idx);
+  /* c. mantissa. */
+  if ((st = ff_op_trslack(op, &Vp, L - FF__LN_MANT, FF__LN_LUT, &M))) goto done;
+  /* d. LUT at I^ = E^ + M^ - 128. */
+  for (size_t i = 0; i < R; i++)
+    idx[i] = ff_ring_reduce(idx[R + i] + M.v[i] - (UINT64_C(1) << FF__LN_MANT), FF__LN_LUT);
+  if (!(tab = ff__op_alloc(((size_t)1 << FF__LN_LUT) * sizeof *tab, "rsqrt"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  ff_sigma_rsqrt_table(bw, op->scale, d, tab);
+  if ((st = ff__op_get(op, buf, lkb, "rsqrt")) ||
+      (st = ff_lut_key_deserialize(&lk[0], FF__LN_LUT, bw, 1, R, buf, lkb)) ||
+      (st = ff_lut_eval(op->ctx, &lk[0], idx, tab, 1, rsq->v)))
+    goto done;
+  op->cost[op->party].bits_sent += (uint64_t)R * (1 + 2 * (uint64_t)bw); /* the LUT's exchanges */
+done:
+  ff_dpf_key_free(&dk[0]);
+  ff_dpf_key_free(&dk[1]);
+  ff_lut_key_free(&lk[0]);
+  ff_lut_key_free(&lk[1]);
+  ff_wire_free(&Vp);
+  ff_wire_free(&M);
+  free(c);
+  free(key);
+  free(pts);
+  free(idx);
+  free(tab);
+  free(buf);
+  if (st) ff_wire_free(rsq);
+  return st;
+}
+
+/* Steps 5-6: y = TrWithSlack(x w, s) with w broadcast per row (w: R) or per column (w: d). */
+static ff_status ff__ln_wmul(ff_op *op, const ff_wire *x, const ff_wire *w, size_t R, size_t d, int per_row,
+                             ff_wire *y) {
+  const int bw = x->bw;
+  const size_t N = R * d, W = per_row ? R : d;
+  ff_wire z = {0};
+  uint64_t *key = ff__op_alloc((2 * N + W) * sizeof *key, "LayerNorm windowMul");
+  ff_status st = key ? ff__op_wire_alloc(op, &z, bw, x->ndim, x->shape) : FF_ENOMEM;
+  if (st) goto done;
+  if (op->role == FF_OP_DEALER) {
+    if ((st = ff__op_draw(op, z.v, N, bw))) goto done;
+    memcpy(key, x->v, N * sizeof *key);
+    memcpy(key + N, w->v, W * sizeof *key);
+    for (size_t i = 0; i < R; i++)
+      for (size_t j = 0; j < d; j++) {
+        const size_t e = i * d + j;
+        key[N + W + e] = ff_ring_reduce(x->v[e] * w->v[per_row ? i : j] + z.v[e], bw);
+      }
+    if ((st = ff__op_put_shares(op, key, 2 * N + W, bw))) goto done;
+  } else if ((st = ff__op_get(op, key, (2 * N + W) * sizeof *key, "LayerNorm windowMul")) ||
+             (st = ff_sigma_ln_wmul(op->ctx, bw, R, d, per_row, x->v, w->v, key, z.v)) ||
+             (st = ff_op_reconstruct(op, z.v, N, bw))) {
+    goto done;
+  }
+  st = ff_op_trslack(op, &z, op->scale, bw, y);
+done:
+  ff_wire_free(&z);
+  free(key);
+  return st;
+}
+
+/* ---- The gates ---------------------------------------------------------------------------------------- */
+
+static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, const ff_wire *beta, int rms,
+                           ff_wire *y) {
+  const char *fn = rms ? "ff_op_rmsnorm" : "ff_op_layernorm";
+  if (!op || !x || !gamma || !y || (!rms && !beta) ||
+      (op->role != FF_OP_COST && (!x->v || !gamma->v || (!rms && !beta->v)))) {
+    FF_ERROR("%s: op, an input or the output wire is NULL or empty", fn);
+    return FF_EINVAL;
+  }
+  memset(y, 0, sizeof *y);
+  const int bw = x->bw, s = op->scale;
+  const size_t d = x->ndim >= 1 ? (size_t)x->shape[x->ndim - 1] : 0;
+  if (bw != op->bw || bw < 20 || bw > 64 - FF__LN_LUT || d < 2 || gamma->numel != d || gamma->bw != bw ||
+      (!rms && (beta->numel != d || beta->bw != bw)) || s < 1 || 2 * s + 8 > bw) {
+    FF_ERROR("%s: need the op's ring of 20..51 bits, a last dimension d >= 2, gamma and beta of d values of the same "
+             "width, and 2 scale + 8 <= bw (bw %d, d %zu, scale %d)", fn, bw, d, s);
+    return FF_EINVAL;
+  }
+  if (op->role == FF_OP_PARTY && ff__op_on_device(op)) {
+    FF_ERROR("%s: LayerNorm has no CUDA kernels yet; run the party on the CPU backend", fn);
+    return FF_ENOTSUP;
+  }
+  FF_SCOPE("LayerNorm");
+  const size_t N = x->numel, R = N / d;
+  const int64_t rshape[1] = {(int64_t)R};
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    (rms ? ff_sigma_rmsnorm_cost : ff_sigma_layernorm_cost)(R, d, bw, s, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
+  }
+  const ff__sg_tag tag = {rms ? FF__SG_RMSNORM : FF__SG_LAYERNORM, (uint32_t)bw, (uint32_t)s, 0, {R, d, 0}};
+  ff_wire S = {0}, mu = {0}, xc = {0}, V = {0}, rsq = {0}, y1 = {0};
+  uint64_t *key = NULL;
+  ff_status st;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag))) goto done;
+  /* 1-2. mean and centring (RMSNorm: xc = x). */
+  if ((st = ff__op_wire_alloc(op, &xc, bw, x->ndim, x->shape))) goto done;
+  if (rms) {
+    memcpy(xc.v, x->v, N * sizeof *xc.v);
+  } else {
+    const int lg = ff__ln_log2(d);
+    const uint64_t mult = lg >= 0 ? 1 : (UINT64_C(1) << s) / d;
+    if ((st = ff__op_wire_alloc(op, &S, bw, 1, rshape)) ||
+        (st = ff_sigma_ln_rowsum(op->ctx, bw, R, d, mult, x->v, S.v)) ||
+        (st = ff_op_trfloor(op, &S, lg >= 0 ? lg : s, &mu)) ||
+        (st = ff_sigma_ln_center(op->ctx, bw, R, d, x->v, mu.v, xc.v)))
+      goto done;
+  }
+  /* 3. squares and their row sums, reconstructed. */
+  if ((st = ff__op_wire_alloc(op, &V, bw, 1, rshape))) goto done;
+  if (!(key = ff__op_alloc(2 * N * sizeof *key, "LayerNorm squares"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  if (op->role == FF_OP_DEALER) {
+    if ((st = ff__op_draw(op, V.v, R, bw))) goto done;
+    for (size_t e = 0; e < N; e++) {
+      key[e] = ff_ring_reduce(2 * xc.v[e], bw);
+      key[N + e] = ff_ring_reduce(xc.v[e] * xc.v[e] + (e % d == 0 ? V.v[e / d] : 0), bw);
+    }
+    if ((st = ff__op_put_shares(op, key, 2 * N, bw))) goto done;
+  } else if ((st = ff__op_get(op, key, 2 * N * sizeof *key, "LayerNorm squares")) ||
+             (st = ff_sigma_ln_square(op->ctx, bw, R, d, xc.v, key, V.v)) || (st = ff_op_reconstruct(op, V.v, R, bw))) {
+    goto done;
+  }
+  /* 4-6. */
+  if ((st = ff__ln_rsqrt(op, &V, d, &rsq)) || (st = ff__ln_wmul(op, &xc, &rsq, R, d, 1, &y1)) ||
+      (st = ff__ln_wmul(op, &y1, gamma, R, d, 0, y)))
+    goto done;
+  if (!rms)
+    for (size_t e = 0; e < N; e++) y->v[e] = ff_ring_reduce(y->v[e] + beta->v[e % d], bw);
+done:
+  ff__op_leave(op);
+  ff_wire_free(&S);
+  ff_wire_free(&mu);
+  ff_wire_free(&xc);
+  ff_wire_free(&V);
+  ff_wire_free(&rsq);
+  ff_wire_free(&y1);
+  free(key);
+  if (st) ff_wire_free(y);
+  return st;
+}
+
+ff_status ff_op_layernorm(ff_op *op, const ff_wire *x, const ff_wire *gamma, const ff_wire *beta, ff_wire *y) {
+  return ff__ln_run(op, x, gamma, beta, 0, y);
+}
+
+ff_status ff_op_rmsnorm(ff_op *op, const ff_wire *x, const ff_wire *gamma, ff_wire *y) {
+  return ff__ln_run(op, x, gamma, NULL, 1, y);
+}

@@ -1,0 +1,193 @@
+// CUDA twins of the sigma gates' per-element kernels (research/sigma.md §4; GPU-MPC fss/gpu_truncate.cu,
+// gpu_relu.cu, gpu_mul.cu, gpu_matmul.cu): TR stage, DReLU, elementwise mul, matmul (through gates/gemm)
+// and the op session's helpers. Same signatures and bit-identical outputs as the _cpu references in
+// truncate.c, relu.c, mul.c, matmul.c, op.c; device pointers, enqueued on ctx->stream, no waiting.
+// Test: tests/test_sigma_cuda.c.
+#include <cuda_runtime.h>
+
+#include "core/cuda_check.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/gemm/ring_gemm.h"
+#include "gates/sigma/matmul.h"
+#include "gates/sigma/mul.h"
+#include "gates/sigma/relu.h"
+#include "gates/sigma/truncate.h"
+
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+unsigned blocks_for(size_t n) { return (unsigned)((n + kThreads - 1) / kThreads); }
+
+cudaStream_t stream_of(const ff_ctx *ctx) { return (cudaStream_t)ctx->stream; }
+
+__device__ __forceinline__ uint64_t ring_mask(int bw) { return bw >= 64 ? ~0ull : (1ull << bw) - 1; }
+
+// Common argument check: a CUDA context of party 0 or 1 (the kernels that need the party) and
+// non-NULL pointers when there is work.
+ff_status check(const char *fn, const ff_ctx *ctx, size_t n, const void *a, const void *b) {
+  if (!ctx || ctx->backend != FF_BACKEND_CUDA) {
+    FF_ERROR("%s: needs a CUDA context", fn);
+    return FF_EINVAL;
+  }
+  if (n && (!a || !b)) {
+    FF_ERROR("%s: NULL buffer for %zu elements", fn, n);
+    return FF_EINVAL;
+  }
+  return FF_OK;
+}
+
+ff_status launched(void) { return FF_CUDA_CHECK(cudaGetLastError()); }
+
+__global__ void tr_points_kernel(size_t N, uint64_t add, uint64_t in_mask, uint64_t cmp_mask, const uint64_t *xhat,
+                                 uint64_t *pts) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N) pts[i] = ((xhat[i] + add) & in_mask) & cmp_mask;
+}
+
+__global__ void tr_local_kernel(size_t N, ff_sigma_tr_params p, int p1, const uint64_t *xhat, const uint64_t *chat,
+                                const uint64_t *__restrict__ key, uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= N) return;
+  const uint64_t xp = (xhat[i] + p.add) & ring_mask(p.bw_in);
+  uint64_t v = (chat[i] & 1) ? key[N + i] : key[i];
+  if (p.slack && !((xp >> (p.bw_in - 1)) & 1)) v += key[2 * N + i];
+  if (p1) v += xp >> p.shift;
+  out[i] = v & ring_mask(p.bw_out);
+}
+
+__global__ void mask_kernel(size_t N, uint64_t m, const uint64_t *in, uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N) out[i] = in[i] & m;
+}
+
+__global__ void drelu_local_kernel(size_t N, int bin, const uint64_t *xhat, uint64_t *share) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N) share[i] ^= 1 ^ ((xhat[i] >> (bin - 1)) & 1);
+}
+
+__global__ void mul_local_kernel(size_t N, uint64_t p1, uint64_t m, const uint64_t *xhat, const uint64_t *yhat,
+                                 const uint64_t *__restrict__ key, uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= N) return;
+  const uint64_t x = xhat[i], y = yhat[i];
+  out[i] = (p1 * x * y - x * key[N + i] - y * key[i] + key[2 * N + i]) & m;
+}
+
+// wb = [p1] W^ - b (mod 2^64; the GEMM reduces its inputs mod 2^bw).
+__global__ void matmul_wb_kernel(size_t n, uint64_t p1, const uint64_t *what, const uint64_t *b, uint64_t *wb) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) wb[i] = p1 * what[i] - b[i];
+}
+
+__global__ void matmul_finish_kernel(size_t n, uint64_t m, const uint64_t *aw, const uint64_t *c, uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = (out[i] - aw[i] + c[i]) & m;
+}
+
+__global__ void cmp_share_kernel(size_t N, const uint8_t *dcf, const uint8_t *mask, uint64_t *share) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N) share[i] = (uint64_t)(((dcf[i / 8] ^ mask[i / 8]) >> (i % 8)) & 1);
+}
+
+}  // namespace
+
+// ---- truncate.h ---------------------------------------------------------------------------------------
+
+extern "C" ff_status ff_sigma_tr_points_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N,
+                                             const uint64_t *xhat, uint64_t *pts) {
+  ff_status st = check("ff_sigma_tr_points_cuda", ctx, N, xhat, pts);
+  if (st || !N) return st;
+  tr_points_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, p->add, ff_ring_mask(p->bw_in),
+                                                                    ff_ring_mask(p->n_cmp), xhat, pts);
+  return launched();
+}
+
+extern "C" ff_status ff_sigma_tr_local_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
+                                            const uint64_t *chat, const uint64_t *key, uint64_t *out) {
+  ff_status st = check("ff_sigma_tr_local_cuda", ctx, N, xhat, out);
+  if (!st) st = check("ff_sigma_tr_local_cuda", ctx, N, chat, key);
+  if (st || !N) return st;
+  tr_local_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, *p, ctx->party == 1, xhat, chat, key, out);
+  return launched();
+}
+
+// ---- relu.h -----------------------------------------------------------------------------------------------
+
+extern "C" ff_status ff_sigma_drelu_points_cuda(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat,
+                                                uint64_t *pts) {
+  ff_status st = check("ff_sigma_drelu_points_cuda", ctx, N, xhat, pts);
+  if (st || !N) return st;
+  mask_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, ff_ring_mask(bin - 1), xhat, pts);
+  return launched();
+}
+
+extern "C" ff_status ff_sigma_drelu_local_cuda(ff_ctx *ctx, int bin, size_t N, const uint64_t *xhat,
+                                               uint64_t *share) {
+  ff_status st = check("ff_sigma_drelu_local_cuda", ctx, N, xhat, share);
+  if (st || !N || ctx->party != 1) return st;  // only party 1 adds the public term
+  drelu_local_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, bin, xhat, share);
+  return launched();
+}
+
+// ---- mul.h -------------------------------------------------------------------------------------------------
+
+extern "C" ff_status ff_sigma_mul_local_cuda(ff_ctx *ctx, int bw, size_t N, const uint64_t *xhat,
+                                             const uint64_t *yhat, const uint64_t *key, uint64_t *out) {
+  ff_status st = check("ff_sigma_mul_local_cuda", ctx, N, xhat, yhat);
+  if (!st) st = check("ff_sigma_mul_local_cuda", ctx, N, key, out);
+  if (st || !N) return st;
+  mul_local_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, (uint64_t)(ctx->party == 1),
+                                                                    ff_ring_mask(bw), xhat, yhat, key, out);
+  return launched();
+}
+
+// ---- matmul.h -------------------------------------------------------------------------------------------
+
+extern "C" ff_status ff_sigma_matmul_local_cuda(ff_ctx *ctx, int bw, size_t M, size_t K, size_t N,
+                                                const uint64_t *xhat, const uint64_t *what, const uint64_t *a,
+                                                const uint64_t *b, const uint64_t *c, uint64_t *out) {
+  const char *fn = "ff_sigma_matmul_local_cuda";
+  ff_status st = check(fn, ctx, M * N, c, out);
+  if (!st) st = check(fn, ctx, M * K, xhat, a);
+  if (!st) st = check(fn, ctx, K * N, what, b);
+  if (st || !M || !N) return st;
+  cudaStream_t s = stream_of(ctx);
+  uint64_t *wb = NULL, *aw = NULL;
+  if ((st = FF_CUDA_CHECK(cudaMallocAsync(&wb, (K * N > 0 ? K * N : 1) * sizeof *wb, s))) ||
+      (st = FF_CUDA_CHECK(cudaMallocAsync(&aw, M * N * sizeof *aw, s))))
+    goto done;
+  if (K * N > 0) {
+    matmul_wb_kernel<<<blocks_for(K * N), kThreads, 0, s>>>(K * N, (uint64_t)(ctx->party == 1), what, b, wb);
+    if ((st = launched())) goto done;
+  }
+  if ((st = ff_ring_gemm_cuda(ctx, bw, M, N, K, xhat, wb, out)) ||
+      (st = ff_ring_gemm_cuda(ctx, bw, M, N, K, a, what, aw)))
+    goto done;
+  matmul_finish_kernel<<<blocks_for(M * N), kThreads, 0, s>>>(M * N, ff_ring_mask(bw), aw, c, out);
+  st = launched();
+done:
+  // Freed in stream order, after the kernels that read them.
+  if (wb) (void)FF_CUDA_CHECK(cudaFreeAsync(wb, s));
+  if (aw) (void)FF_CUDA_CHECK(cudaFreeAsync(aw, s));
+  return st;
+}
+
+// ---- op_internal.h ----------------------------------------------------------------------------------------
+
+extern "C" ff_status ff__sigma_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out) {
+  ff_status st = check("ff__sigma_reduce_cuda", ctx, n, in, out);
+  if (st || !n) return st;
+  mask_kernel<<<blocks_for(n), kThreads, 0, stream_of(ctx)>>>(n, ff_ring_mask(bits), in, out);
+  return launched();
+}
+
+extern "C" ff_status ff__sigma_cmp_share_cuda(ff_ctx *ctx, size_t N, const uint8_t *dcf, const uint8_t *mask,
+                                              uint64_t *share) {
+  ff_status st = check("ff__sigma_cmp_share_cuda", ctx, N, dcf, mask);
+  if (!st) st = check("ff__sigma_cmp_share_cuda", ctx, N, share, share);
+  if (st || !N) return st;
+  cmp_share_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, dcf, mask, share);
+  return launched();
+}

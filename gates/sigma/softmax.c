@@ -1,0 +1,485 @@
+/* Softmax per attention row, CPU reference (research/sigma.md §4; GPU-MPC fss/gpu_softmax.cu and the
+ * gates it calls): kernels, tables, dealer and parties, cost and the fixed-point emulation; softmax.h
+ * gives the steps. Test: tests/test_sigma_softmax.c. */
+#include "gates/sigma/softmax.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/pack.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/fss/lut.h"
+#include "gates/fss/select.h"
+#include "gates/sigma/mul.h"
+#include "gates/sigma/op_internal.h"
+#include "gates/sigma/relu.h"
+#include "gates/sigma/truncate.h"
+
+#define FF__SM_SCALE 12
+#define FF__SM_CLIP ((UINT64_C(1) << 16) - 1)
+
+/* ---- Kernels ---------------------------------------------------------------------------------------- */
+
+ff_status ff_sigma_maxtree_diff_cpu(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d) {
+  (void)ctx;
+  const size_t h = m / 2;
+  for (size_t r = 0; r < R; r++)
+    for (size_t j = 0; j < h; j++) d[r * h + j] = ff_ring_reduce(v[r * m + 2 * j] - v[r * m + 2 * j + 1], ring);
+  return FF_OK;
+}
+
+ff_status ff_sigma_maxtree_next_cpu(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v,
+                                    const uint64_t *relu, uint64_t *next) {
+  (void)ctx;
+  const size_t h = m / 2, m2 = (m + 1) / 2;
+  for (size_t r = 0; r < R; r++) {
+    for (size_t j = 0; j < h; j++) next[r * m2 + j] = ff_ring_reduce(relu[r * h + j] + v[r * m + 2 * j + 1], ring);
+    if (m % 2) next[r * m2 + h] = v[r * m + m - 1];
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_softmax_sub_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
+                                   uint64_t *x1) {
+  (void)ctx;
+  for (size_t r = 0; r < R; r++)
+    for (size_t j = 0; j < n; j++) x1[r * n + j] = ff_ring_reduce(max[r] - x[r * n + j], ring);
+  return FF_OK;
+}
+
+ff_status ff_sigma_rowsum_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum) {
+  (void)ctx;
+  for (size_t r = 0; r < R; r++) {
+    uint64_t s = 0;
+    for (size_t j = 0; j < n; j++) s += e[r * n + j];
+    sum[r] = ff_ring_reduce(s, ring);
+  }
+  return FF_OK;
+}
+
+static ff_status ff__sm_no_cuda(const char *fn) {
+  FF_ERROR("%s: the sigma gates have no CUDA kernels yet; run them on the CPU backend", fn);
+  return FF_ENOTSUP;
+}
+
+ff_status ff_sigma_maxtree_diff(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_maxtree_diff");
+  return ff_sigma_maxtree_diff_cpu(ctx, ring, R, m, v, d);
+}
+
+ff_status ff_sigma_maxtree_next(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, const uint64_t *relu,
+                                uint64_t *next) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_maxtree_next");
+  return ff_sigma_maxtree_next_cpu(ctx, ring, R, m, v, relu, next);
+}
+
+ff_status ff_sigma_softmax_sub(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
+                               uint64_t *x1) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_softmax_sub");
+  return ff_sigma_softmax_sub_cpu(ctx, ring, R, n, max, x, x1);
+}
+
+ff_status ff_sigma_rowsum(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_rowsum");
+  return ff_sigma_rowsum_cpu(ctx, ring, R, n, e, sum);
+}
+
+/* ---- Tables --------------------------------------------------------------------------------------------- */
+
+void ff_sigma_nexp_lsb_table(uint64_t *tab) {
+  for (int i = 0; i < 256; i++) tab[i] = (uint64_t)(exp(-i / 4096.0) * 4096.0);
+}
+
+void ff_sigma_nexp_msb_table(uint64_t *tab) {
+  for (int i = 0; i < 256; i++) tab[i] = (uint64_t)(exp(-i / 16.0) * 4096.0);
+}
+
+void ff_sigma_inv_table(int bits, uint64_t *tab) {
+  const size_t n = (size_t)1 << bits;
+  tab[0] = (uint64_t)(262144.0 / (double)n);
+  for (size_t i = 1; i < n; i++) tab[i] = (uint64_t)(262144.0 / (double)i);
+}
+
+/* ---- Shapes and costs ------------------------------------------------------------------------------------ */
+
+static int ff__ceil_log2(size_t n) {
+  int k = 0;
+  while (((size_t)1 << k) < n) k++;
+  return k;
+}
+
+/* DReLU(bin) then select revealed in b_out bits, C elements (relu.h's cost for any bin/b_out pair). */
+static void ff__relu_sel_cost(size_t C, int bin, int b_out, ff_gate_cost *c) {
+  ff_gate_cost sel;
+  ff_sigma_drelu_cost(C, bin, c);
+  ff_select_cost(b_out, C, 1, &sel);
+  *c = ff_gate_cost_add(*c, sel);
+}
+
+/* Beaver product (key_words u64 words per party) revealed in bw bits, then TrWithSlack by 12. */
+static void ff__beaver_cost(size_t N, uint64_t key_words, int bw, ff_gate_cost *c) {
+  ff_gate_cost t;
+  memset(c, 0, sizeof *c);
+  c->key_bytes = 8 * key_words;
+  c->bits_sent = (uint64_t)N * (uint64_t)bw;
+  c->bytes_sent = ff_packed_size(N, bw);
+  c->rounds = 1;
+  ff_sigma_trslack_cost(N, bw, FF__SM_SCALE, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+static void ff__max_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
+  const int bin = bw - FF__SM_SCALE;
+  memset(c, 0, sizeof *c);
+  for (size_t m = n; m > 1; m = (m + 1) / 2) {
+    ff_gate_cost l;
+    ff__relu_sel_cost(R * (m / 2), bin + 1, bin + 2, &l);
+    *c = ff_gate_cost_add(*c, l);
+  }
+}
+
+static void ff__nexp_cost(size_t N, int bw, ff_gate_cost *c) {
+  const int bin = bw - FF__SM_SCALE;
+  ff_gate_cost t;
+  ff__relu_sel_cost(N, bin + 2, 16, c);
+  ff_lut_cost(8, bw, N, &t);
+  *c = ff_gate_cost_add(*c, t);
+  ff_sigma_trslack_cost(N, 16, 8, 8, &t);
+  *c = ff_gate_cost_add(*c, t);
+  ff_lut_cost(8, bw, N, &t);
+  *c = ff_gate_cost_add(*c, t);
+  ff__beaver_cost(N, 3 * (uint64_t)N, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+static void ff__inv_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
+  const int k = FF__SM_SCALE + ff__ceil_log2(n);
+  ff_gate_cost t;
+  ff_sigma_trslack_cost(R, k, 6, k - 6, c);
+  ff_lut_cost(k - 6, bw, R, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+void ff_sigma_softmax_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
+  const size_t N = R * n;
+  ff_gate_cost t;
+  ff__max_cost(R, n, bw, c);
+  ff__nexp_cost(N, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+  ff__inv_cost(R, n, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+  ff__beaver_cost(N, 2 * (uint64_t)N + R, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+/* ---- Emulation ---------------------------------------------------------------------------------------------- */
+
+void ff_sigma_softmax_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y) {
+  uint64_t lsb[256], msb[256];
+  const int k = FF__SM_SCALE + ff__ceil_log2(n);
+  uint64_t *inv = malloc(((size_t)1 << (k - 6)) * sizeof *inv), *e = malloc(n * sizeof *e);
+  if (!inv || !e) {
+    free(inv);
+    free(e);
+    return;
+  }
+  ff_sigma_nexp_lsb_table(lsb);
+  ff_sigma_nexp_msb_table(msb);
+  ff_sigma_inv_table(k - 6, inv);
+  for (size_t r = 0; r < R; r++) {
+    const uint64_t *xr = x + r * n;
+    int64_t mx = ff_ring_signed(xr[0], bw);
+    for (size_t j = 1; j < n; j++)
+      if (ff_ring_signed(xr[j], bw) > mx) mx = ff_ring_signed(xr[j], bw);
+    uint64_t s = 0;
+    for (size_t j = 0; j < n; j++) {
+      const uint64_t x1 = (uint64_t)(mx - ff_ring_signed(xr[j], bw));
+      const uint64_t cl = x1 < FF__SM_CLIP ? x1 : FF__SM_CLIP;
+      e[j] = (msb[cl >> 8] * lsb[cl & 255]) >> FF__SM_SCALE;
+      s += e[j];
+    }
+    const uint64_t iv = inv[ff_ring_reduce(s, k) >> 6];
+    for (size_t j = 0; j < n; j++) y[r * n + j] = ff_ring_reduce((e[j] * iv) >> FF__SM_SCALE, bw);
+  }
+  free(inv);
+  free(e);
+}
+
+/* ---- Steps (dealer: v holds masks; party: masked values) ------------------------------------------------- */
+
+/* A temporary wire of shape (R, m) that shares nothing with the graph's wires. */
+static ff_status ff__sm_wire(ff_op *op, ff_wire *w, int bw, size_t R, size_t m) {
+  const int64_t shape[2] = {(int64_t)R, (int64_t)m};
+  return ff__op_wire_alloc(op, w, bw, 2, shape);
+}
+
+/* y = select(DReLU_bin(x) ^ flip, x mod 2^b_out), revealed in b_out bits; x's values mod 2^ring >= bin
+ * (only the low bin bits decide the sign). relu.c's ReLU with a DReLU narrower than the select. */
+static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int flip, size_t C, const uint64_t *x, uint64_t *y,
+                              const char *what) {
+  ff_status st = FF_OK;
+  ff_select_key k[2] = {{0}, {0}};
+  uint64_t *d = ff__op_alloc(C * sizeof *d, what), *t = ff__op_alloc(C * sizeof *t, what),
+           *xs = ff__op_alloc(C * sizeof *xs, what);
+  uint8_t *buf = NULL;
+  if (!d || !t || !xs) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < C; i++) xs[i] = ff_ring_reduce(x[i], b_out);
+  if (op->role == FF_OP_DEALER) {
+    /* d: the DReLU output mask m; t: alpha = r mod 2^(bin-1), then msb_bin(r) ^ m; y: the output mask. */
+    if ((st = ff__op_draw(op, d, C, 1)) || (st = ff__op_draw(op, y, C, b_out))) goto done;
+    for (size_t i = 0; i < C; i++) t[i] = ff_ring_reduce(x[i], bin - 1);
+    uint64_t *bits = ff__op_alloc(C * sizeof *bits, what);
+    if (!bits) {
+      st = FF_ENOMEM;
+      goto done;
+    }
+    for (size_t i = 0; i < C; i++) bits[i] = ((x[i] >> (bin - 1)) & 1) ^ d[i];
+    st = ff__cmp_deal(op, bin - 1, C, t, bits);
+    free(bits);
+    if (st || (st = ff_select_key_alloc(op->ctx, &k[0], b_out, C)) ||
+        (st = ff_select_key_alloc(op->ctx, &k[1], b_out, C)) ||
+        (st = ff_select_keygen(op->ctx, d, xs, y, &k[0], &k[1])))
+      goto done;
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
+    goto done;
+  }
+  const size_t kb = ff_select_key_bytes(C);
+  if ((st = ff_sigma_drelu_points(op->ctx, bin, C, x, t)) || (st = ff__cmp_eval(op, bin - 1, C, t, d, what)) ||
+      (st = ff_sigma_drelu_local(op->ctx, bin, C, x, d)) || (st = ff_op_reconstruct(op, d, C, 1)))
+    goto done;
+  if (flip)
+    for (size_t i = 0; i < C; i++) d[i] ^= 1;
+  if (!(buf = ff__op_alloc(kb, what))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  if ((st = ff__op_get(op, buf, kb, what)) || (st = ff_select_key_deserialize(&k[0], b_out, C, buf, kb)) ||
+      (st = ff_select_eval(op->ctx, &k[0], C, d, xs, y)))
+    goto done;
+  st = ff_op_reconstruct(op, y, C, b_out);
+done:
+  ff_select_key_free(&k[0]);
+  ff_select_key_free(&k[1]);
+  free(d);
+  free(t);
+  free(xs);
+  free(buf);
+  return st;
+}
+
+/* y = T[x mod 2^b] revealed in b_out bits (dealer: y gets the output mask), C elements. */
+static ff_status ff__lut(ff_op *op, int b, int b_out, size_t C, const uint64_t *x, const uint64_t *tab, uint64_t *y) {
+  ff_status st = FF_OK;
+  ff_lut_key k[2] = {{0}, {0}};
+  const size_t kb = ff_lut_key_bytes(b, b_out, 1, C);
+  uint64_t *xs = ff__op_alloc(C * sizeof *xs, "LUT");
+  uint8_t *buf = ff__op_alloc(kb, "LUT");
+  if (!xs || !buf) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < C; i++) xs[i] = ff_ring_reduce(x[i], b);
+  if (op->role == FF_OP_DEALER) {
+    if ((st = ff_lut_key_alloc(op->ctx, &k[0], b, b_out, 1, C)) ||
+        (st = ff_lut_key_alloc(op->ctx, &k[1], b, b_out, 1, C)) || (st = ff_lut_keygen(op->ctx, xs, &k[0], &k[1], y)))
+      goto done;
+    for (int p = 0; p < 2 && !st; p++)
+      if (!(st = ff_lut_key_serialize(&k[p], buf, kb))) st = ff__op_put(op, p, buf, kb);
+    goto done;
+  }
+  if (!(st = ff__op_get(op, buf, kb, "LUT")) && !(st = ff_lut_key_deserialize(&k[0], b, b_out, 1, C, buf, kb)))
+    st = ff_lut_eval(op->ctx, &k[0], xs, tab, 1, y);
+  /* ff_lut_eval talks to the channel itself (which charges bytes and rounds to the op); the payload
+   * bits, which only ff_op_reconstruct counts, are added here: u, v and the revealed output. */
+  if (!st) op->cost[op->party].bits_sent += (uint64_t)C * (1 + 2 * (uint64_t)b_out);
+done:
+  ff_lut_key_free(&k[0]);
+  ff_lut_key_free(&k[1]);
+  free(xs);
+  free(buf);
+  return st;
+}
+
+/* z = floor(x y / 2^12) mod 2^bw, x (R, n), y (R, per): per = n elementwise, per = 1 one value per
+ * row (windowMul). Beaver key a (N) | b (R per) | c (N); b expanded to N on use. */
+static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y, size_t R, size_t n, ff_wire *z) {
+  const int bw = x->bw;
+  const size_t N = R * n, Ny = y->numel, nk = 2 * N + Ny;
+  ff_wire prod = {0};
+  uint64_t *key = ff__op_alloc(nk * sizeof *key, "windowMul"), *full = ff__op_alloc(3 * N * sizeof *full, "windowMul");
+  uint64_t *yfull = ff__op_alloc(N * sizeof *yfull, "windowMul");
+  ff_status st = (key && full && yfull) ? FF_OK : FF_ENOMEM;
+  if (st || (st = ff__sm_wire(op, &prod, bw, R, n))) goto done;
+  for (size_t i = 0; i < N; i++) yfull[i] = y->v[Ny == N ? i : i / n];
+  if (op->role == FF_OP_DEALER) {
+    if ((st = ff__op_draw(op, prod.v, N, bw))) goto done;
+    memcpy(key, x->v, N * sizeof *key);
+    memcpy(key + N, y->v, Ny * sizeof *key);
+    for (size_t i = 0; i < N; i++) key[N + Ny + i] = ff_ring_reduce(x->v[i] * yfull[i] + prod.v[i], bw);
+    if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
+  } else {
+    if ((st = ff__op_get(op, key, nk * sizeof *key, "windowMul"))) goto done;
+    memcpy(full, key, N * sizeof *key);
+    for (size_t i = 0; i < N; i++) full[N + i] = key[N + (Ny == N ? i : i / n)];
+    memcpy(full + 2 * N, key + N + Ny, N * sizeof *key);
+    if ((st = ff_sigma_mul_local(op->ctx, bw, N, x->v, yfull, full, prod.v)) ||
+        (st = ff_op_reconstruct(op, prod.v, N, bw)))
+      goto done;
+  }
+  st = ff_op_trslack(op, &prod, FF__SM_SCALE, bw, z);
+done:
+  ff_wire_free(&prod);
+  free(key);
+  free(full);
+  free(yfull);
+  return st;
+}
+
+/* Step 1: mx (R, 1) in ring bits from xr (R, n) in ring bits. */
+static ff_status ff__sm_max(ff_op *op, int bin, size_t R, size_t n, const ff_wire *xr, ff_wire *mx) {
+  FF_SCOPE("Softmax::Max");
+  const int ring = bin + 2;
+  ff_status st;
+  uint64_t *cur = ff__op_alloc(R * n * sizeof *cur, "Softmax::Max"), *d = ff__op_alloc(R * n * sizeof *d, "Softmax::Max"),
+           *rl = ff__op_alloc(R * n * sizeof *rl, "Softmax::Max");
+  if (!cur || !d || !rl) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  memcpy(cur, xr->v, R * n * sizeof *cur);
+  size_t m = n;
+  for (; m > 1; m = (m + 1) / 2) {
+    /* The dealer runs the same linear kernels on the masks: the ReLU's fresh output mask lands in rl. */
+    if ((st = ff_sigma_maxtree_diff(op->ctx, ring, R, m, cur, d)) ||
+        (st = ff__relu_sel(op, bin + 1, ring, 0, R * (m / 2), d, rl, "Softmax::Max")) ||
+        (st = ff_sigma_maxtree_next(op->ctx, ring, R, m, cur, rl, d)))
+      goto done;
+    memcpy(cur, d, R * ((m + 1) / 2) * sizeof *cur);
+  }
+  if (!(st = ff__sm_wire(op, mx, ring, R, 1))) memcpy(mx->v, cur, R * sizeof *cur);
+done:
+  free(cur);
+  free(d);
+  free(rl);
+  return st;
+}
+
+/* Step 3: e (R, n) bw bits from x1 (R, n) in bin + 2 bits. */
+static ff_status ff__sm_nexp(ff_op *op, int bin, size_t R, size_t n, const ff_wire *x1, ff_wire *e) {
+  FF_SCOPE("Softmax::nExp");
+  const int bw = op->bw;
+  const size_t N = R * n;
+  uint64_t lsb_tab[256], msb_tab[256];
+  ff_wire clip = {0}, hi = {0}, lsb = {0}, msb = {0};
+  ff_status st;
+  ff_sigma_nexp_lsb_table(lsb_tab);
+  ff_sigma_nexp_msb_table(msb_tab);
+  if ((st = ff__sm_wire(op, &clip, 16, R, n)) || (st = ff__sm_wire(op, &lsb, bw, R, n)) ||
+      (st = ff__sm_wire(op, &msb, bw, R, n)))
+    goto done;
+  /* z = x1 - p: the dealer's mask is x1's; the party shifts x1^. */
+  uint64_t *z = ff__op_alloc(N * sizeof *z, "Softmax::nExp");
+  if (!z) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < N; i++)
+    z[i] = op->role == FF_OP_DEALER ? x1->v[i] : ff_ring_reduce(x1->v[i] - FF__SM_CLIP, bin + 2);
+  st = ff__relu_sel(op, bin + 2, 16, 1, N, z, clip.v, "Softmax::nExp");
+  free(z);
+  if (st) goto done;
+  if (op->role == FF_OP_PARTY)
+    for (size_t i = 0; i < N; i++) clip.v[i] = ff_ring_reduce(clip.v[i] + FF__SM_CLIP, 16);
+  if ((st = ff__lut(op, 8, bw, N, clip.v, lsb_tab, lsb.v)) || (st = ff_op_trslack(op, &clip, 8, 8, &hi)) ||
+      (st = ff__lut(op, 8, bw, N, hi.v, msb_tab, msb.v)))
+    goto done;
+  st = ff__beaver_slack(op, &msb, &lsb, R, n, e);
+done:
+  ff_wire_free(&clip);
+  ff_wire_free(&hi);
+  ff_wire_free(&lsb);
+  ff_wire_free(&msb);
+  return st;
+}
+
+/* Step 5: inv (R, 1) bw bits from the row sums s (R, 1) bw bits. */
+static ff_status ff__sm_inverse(ff_op *op, size_t R, size_t n, const ff_wire *s, ff_wire *inv) {
+  FF_SCOPE("Softmax::Inverse");
+  const int k = FF__SM_SCALE + ff__ceil_log2(n), bw = op->bw;
+  ff_wire sk = {0}, t = {0};
+  uint64_t *tab = NULL;
+  ff_status st;
+  if ((st = ff__sm_wire(op, &sk, k, R, 1)) || (st = ff__sm_wire(op, inv, bw, R, 1))) goto done;
+  for (size_t i = 0; i < R; i++) sk.v[i] = ff_ring_reduce(s->v[i], k);
+  if (!(tab = ff__op_alloc(((size_t)1 << (k - 6)) * sizeof *tab, "Softmax::Inverse"))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  ff_sigma_inv_table(k - 6, tab);
+  if (!(st = ff_op_trslack(op, &sk, 6, k - 6, &t))) st = ff__lut(op, k - 6, bw, R, t.v, tab, inv->v);
+done:
+  ff_wire_free(&sk);
+  ff_wire_free(&t);
+  free(tab);
+  return st;
+}
+
+/* ---- The gate ---------------------------------------------------------------------------------------------- */
+
+ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y) {
+  if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
+    FF_ERROR("ff_op_softmax: op, input or output wire is NULL or empty");
+    return FF_EINVAL;
+  }
+  memset(y, 0, sizeof *y);
+  const int bw = x->bw, bin = bw - FF__SM_SCALE;
+  const size_t n = x->ndim >= 1 ? (size_t)x->shape[x->ndim - 1] : 0;
+  if (op->scale != FF__SM_SCALE || bw != op->bw || bin + 2 > bw || bin < 8 || n < 3 ||
+      FF__SM_SCALE + ff__ceil_log2(n) - 6 > FF_LUT_MAX_BITS) {
+    FF_ERROR("ff_op_softmax: need scale 12 (have %d), the op's ring (bw %d, op %d) of at least 22 bits and rows of "
+             "3..%d values (have %zu)",
+             op->scale, bw, op->bw, 1 << (FF_LUT_MAX_BITS - 6), n);
+    return FF_EINVAL;
+  }
+  if (op->role == FF_OP_PARTY && op->ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_op_softmax");
+  const size_t N = x->numel, R = N / n;
+  FF_SCOPE("Softmax");
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_softmax_cost(R, n, bw, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
+  }
+  const ff__sg_tag tag = {FF__SG_SOFTMAX, (uint32_t)bw, (uint32_t)op->scale, 0, {R, n, 0}};
+  ff_wire xr = {0}, mx = {0}, x1 = {0}, e = {0}, s = {0}, inv = {0}, out = {0};
+  ff_status st;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff__sm_wire(op, &xr, bin + 2, R, n))) goto done;
+  for (size_t i = 0; i < N; i++) xr.v[i] = ff_ring_reduce(x->v[i], bin + 2);
+  if ((st = ff__sm_max(op, bin, R, n, &xr, &mx)) || (st = ff__sm_wire(op, &x1, bin + 2, R, n)) ||
+      (st = ff_sigma_softmax_sub(op->ctx, bin + 2, R, n, mx.v, xr.v, x1.v)) ||
+      (st = ff__sm_nexp(op, bin, R, n, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||
+      (st = ff_sigma_rowsum(op->ctx, bw, R, n, e.v, s.v)) || (st = ff__sm_inverse(op, R, n, &s, &inv)) ||
+      (st = ff__beaver_slack(op, &e, &inv, R, n, &out)))
+    goto done;
+  /* out has shape (R, n); give y x's shape. */
+  *y = out;
+  y->ndim = x->ndim;
+  memcpy(y->shape, x->shape, (size_t)x->ndim * sizeof x->shape[0]);
+  memset(&out, 0, sizeof out);
+done:
+  ff__op_leave(op);
+  ff_wire_free(&xr);
+  ff_wire_free(&mx);
+  ff_wire_free(&x1);
+  ff_wire_free(&e);
+  ff_wire_free(&s);
+  ff_wire_free(&inv);
+  ff_wire_free(&out);
+  return st;
+}

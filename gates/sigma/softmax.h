@@ -1,0 +1,93 @@
+/* SIGMA's softmax per attention row (GPU-MPC fss/gpu_softmax.cu, gpu_maxpool.cu, gpu_nexp.cu,
+ * gpu_inverse.cu, gpu_window.cu; research/sigma.md §4 "Softmax per attention row", §10), non-causal
+ * rows of equal length n. Scope Softmax with children Softmax::Max, Softmax::nExp, Softmax::Inverse.
+ * Test: tests/test_sigma_softmax.c.
+ *
+ * Input x (R rows of n, bw bits, scale 12), bin = bw - scale; all steps as SIGMA orders them:
+ *  1. Max (ring bin + 2 = 40 bits at bw 50): log-depth tree, level by level over all rows at once;
+ *     max(a, b) = ReLU(a - b) + b, the DReLU on the (bin+1)-bit value of a - b (DCF(bin)), the select
+ *     on a^ - b^ mod 2^(bin+2), revealed (1 + bin + 2 bits, 2 rounds). ceil(log2 n) levels, n - 1
+ *     comparisons per row; an odd element passes to the next level unchanged.
+ *  2. x1 = max - x >= 0, local.
+ *  3. nExp: clip c = min(x1, 2^16 - 1) = select(!DReLU(x1 - p), x1 - p) + p, p = 2^16 - 1, the DReLU
+ *     in bin + 2 bits (DCF(bin+1)), the select mod 2^16 (17 bits, 2 rounds); LSB LUT_8 on c mod 2^8
+ *     of floor(e^(-i/4096) 2^12) (revealed, bw bits: 1 + 2 bw, 3 rounds); TrWithSlack 16 -> 8 by 8
+ *     (c >> 8, exact: the output drops exactly the shifted bits, so no wrap survives mod 2^8; 9 bits,
+ *     2 rounds); MSB LUT_8 on c >> 8 of floor(e^(-j/16) 2^12) (3 rounds); Beaver product of the two
+ *     (bw bits, 1 round) and TrWithSlack by 12 (1 + bw bits, 2 rounds). e = floor(msb lsb / 2^12).
+ *  4. s = sum of the row's e, local.
+ *  5. Inverse, per row: TrWithSlack of s mod 2^k, k = 12 + ceil(log2 n), by 6 to k - 6 bits (exact
+ *     as in 3), then LUT_{k-6} of floor(2^18 / i), entry 0 = 2^18 / 2^(k-6) (revealed, 3 rounds).
+ *  6. windowMul: y = floor(e inv / 2^12): Beaver with the row's inverse broadcast (key: shares of
+ *     r_e (N), r_inv (R), r_e r_inv + r_y (N)), reconstruct bw bits, TrWithSlack by 12.
+ * SIGMA's own preconditions hold: |x| < 2^(bin-1), scale == 12, n >= 3 (the inverse LUT has >= 8
+ * input bits). When n is a power of two and all of a row's scores are equal, s = n 2^12 wraps to 0
+ * mod 2^k in step 5 and the row comes out as 0 (SIGMA does the same; the emulation mirrors it).
+ *
+ * Key elements are stored as u64 words throughout (as every gate here): the clip's select key is 40 B
+ * where SIGMA's u16 key has 10, and the u8/u16 TrWithSlack keys 24 B where SIGMA has 3 and 6; see
+ * ff_sigma_softmax_cost. */
+#ifndef FF_GATES_SIGMA_SOFTMAX_H
+#define FF_GATES_SIGMA_SOFTMAX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ctx.h"
+#include "core/status.h"
+#include "gates/fss/cost.h"
+#include "gates/sigma/op.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Kernels (host pointers; linear, so the dealer runs them on masks and the parties on masked
+ * values; the dispatchers refuse CUDA until the twins exist) ------------------------------------------ */
+/* One max-tree level over R rows of m values (v (R, m) mod 2^ring): d (R, m/2) = v[2j] - v[2j+1]. */
+ff_status ff_sigma_maxtree_diff_cpu(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d);
+ff_status ff_sigma_maxtree_diff(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d);
+/* next (R, ceil(m/2)): relu[j] + v[2j+1], and the odd last element v[m-1] carried. */
+ff_status ff_sigma_maxtree_next_cpu(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v,
+                                    const uint64_t *relu, uint64_t *next);
+ff_status ff_sigma_maxtree_next(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, const uint64_t *relu,
+                                uint64_t *next);
+/* x1 (R, n) = max[row] - x mod 2^ring (x taken mod 2^ring). */
+ff_status ff_sigma_softmax_sub_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
+                                   uint64_t *x1);
+ff_status ff_sigma_softmax_sub(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
+                               uint64_t *x1);
+/* sum (R) = sum over the row of e (R, n) mod 2^ring. */
+ff_status ff_sigma_rowsum_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
+ff_status ff_sigma_rowsum(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
+
+/* ---- Tables (SIGMA's genLUT: the double value truncated toward zero) --------------------------------- */
+/* tab (256): floor(e^(-i / 2^12) 2^12) (nExpLsb) or floor(e^(-i / 16) 2^12) (nExpMsb). */
+void ff_sigma_nexp_lsb_table(uint64_t *tab);
+void ff_sigma_nexp_msb_table(uint64_t *tab);
+/* tab (2^bits): floor(2^18 / i), entry 0 = floor(2^18 / 2^bits). */
+void ff_sigma_inv_table(int bits, uint64_t *tab);
+
+/* ---- The gate ------------------------------------------------------------------------------------------
+ * x: ndim >= 1 wire of bw = op's ring bits; softmax over the last dimension (n = shape[ndim-1] >= 3).
+ * y: same shape and width, scale 12. op's scale must be 12 (SIGMA's tables assume it). */
+ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y);
+
+/* The cleartext fixed-point emulation of exactly the steps above: y (R, n) mod 2^bw from x (R, n). */
+void ff_sigma_softmax_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y);
+
+/* Exact per-party cost of R rows of n (both parties pay the same), the sum of the steps as run:
+ *   Max: per level l with m_l values per row, C = R floor(m_l / 2) comparisons:
+ *        DCF(bin) of C + ceil(C/8) + 40 C B; C (1 + bin + 2) bits; 2 rounds.
+ *   nExp (N = R n): clip DCF(bin+1) + N/8 + 40N; 17N bits; 2 rounds | 2 x LUT(8 -> bw) revealed
+ *        | TrWithSlack(16, 8 -> 8) | Beaver 24N B, bw N bits, 1 round + TrWithSlack(bw, 12 -> bw).
+ *   Inverse: TrWithSlack(k, 6 -> k-6) and LUT(k-6 -> bw) revealed, R elements; k = 12 + ceil(log2 n).
+ *   windowMul: 16N + 8R B, bw N bits, 1 round + TrWithSlack(bw, 12 -> bw) on N.
+ * At n = 128, bw = 50: 35 rounds; 1727.3 B/elem (SIGMA's narrow key words: 1676.2) and 471.6 bits. */
+void ff_sigma_softmax_cost(size_t R, size_t n, int bw, ff_gate_cost *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,78 @@
+/* The two-party gate-test harness of the gates/sigma tests (tests/test_sigma_gates.c and the
+ * per-gate tests): a graph written once for every role, run by the dealer into memory key streams,
+ * then by both parties in two threads over ff_chan_mem_pair, then cost-only (DESIGN.md §2). */
+#ifndef FF_TESTS_SIGMA_HARNESS_H
+#define FF_TESTS_SIGMA_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rand.h"
+#include "core/status.h"
+#include "gates/fss/cost.h"
+#include "gates/sigma/op.h"
+#include "scope/scope.h"
+
+/* What one role's run of the graph recorded. The graph fills gate[] (sh_gate_begin/end) and out
+ * (sh_output); the harness fills total[] and tags[] after the graph returns. */
+typedef struct {
+  ff_gate_cost gate[2];  /* what the gate alone cost, per party, in this role */
+  ff_gate_cost total[2]; /* the whole graph */
+  uint64_t tags[2];
+  uint64_t *out; /* P1: the revealed output (every role allocates it; only P1's holds values) */
+  size_t n_out;
+  int out_bw;
+} sh_result;
+
+/* A graph: the same calls for the dealer, each party and cost-only (ff_op_get_role tells which).
+ * arg is the test's description; r is this role's record. */
+typedef ff_status (*sh_graph_fn)(ff_op *op, const void *arg, sh_result *r);
+
+typedef struct {
+  int bw, scale;       /* the op's ring and fixed-point scale */
+  sh_graph_fn graph;
+  const void *arg;
+} sh_spec;
+
+typedef struct {
+  sh_result dealer, party[2], cost;
+  uint64_t stream_bytes[2]; /* each party's key stream, tags included */
+  ff_status st[2];          /* the parties' statuses (the dealer and cost-only runs must succeed) */
+} sh_run;
+
+/* calloc that fails the test on NULL (n = 0 gives a 1-byte block). */
+void *sh_xmalloc(size_t n);
+ff_gate_cost sh_cost_sub(ff_gate_cost a, ff_gate_cost b);
+void sh_assert_cost_equal(ff_gate_cost got, ff_gate_cost want);
+/* floor(v / 2^s), s < 63. */
+int64_t sh_floor_div_pow2(int64_t v, int s);
+
+/* Dealer (seeded with seed), both parties, cost-only. prof: optional recorders of the parties. */
+void sh_run_all(const sh_spec *sp, uint64_t seed, sh_run *rr, ff_prof *prof[2]);
+void sh_run_free(sh_run *rr);
+
+/* Inside a graph: measure the gate between begin and end (before: 2 entries), then reveal y to P1. */
+void sh_gate_begin(ff_op *op, ff_gate_cost before[2]);
+void sh_gate_end(ff_op *op, const ff_gate_cost before[2], sh_result *r);
+ff_status sh_output(ff_op *op, const ff_wire *y, sh_result *r);
+
+/* Checks both parties' runs succeeded and every cost: each party's measured gate == want (per
+ * party: want[p]), the dealer wrote want[p].key_bytes, cost-only == want, the streams held exactly
+ * the key bytes plus tags, and the cost-only totals equal the run's. */
+void sh_check_costs(const sh_run *rr, const ff_gate_cost want[2]);
+
+/* The common unary case: P1 inputs N values x (bw bits), fn computes y from x, y is revealed to P1. */
+typedef ff_status (*sh_unary_fn)(ff_op *op, const ff_wire *x, ff_wire *y, const void *user);
+typedef struct {
+  size_t N;
+  const uint64_t *x;
+  sh_unary_fn fn;
+  const void *user;
+} sh_unary;
+ff_status sh_unary_graph(ff_op *op, const void *arg, sh_result *r); /* arg: const sh_unary * */
+
+/* n values: edge cases first (0, +-1, the extremes of [lo, hi), multiples of 2^s and their
+ * neighbours), then uniform in [lo, hi), as ring elements mod 2^bw. Caller frees. */
+uint64_t *sh_make_inputs(ff_rng *rng, size_t n, int bw, int64_t lo, int64_t hi, int s);
+
+#endif

@@ -1,0 +1,575 @@
+/* gates/sigma on the CUDA backend (op.h "What runs where"): for TrFloor, TrWithSlack, DReLU, ReLU,
+ * elementwise mul and matmul, one dealer (CPU) makes the keys, which both CPU parties and both CUDA
+ * parties (own contexts and streams, two threads, ff_chan_mem_pair) evaluate: the CUDA run reveals
+ * the CPU run's output byte for byte, both equal the cleartext reference, and every measured cost
+ * equals the cost function. Then each _cuda kernel against its _cpu twin on random inputs. Needs a
+ * GPU; exits 77 (skipped) without one. A minimal harness of its own (tests/sigma_harness.h runs its
+ * parties on the CPU only). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/chan.h"
+#include "core/ctx.h"
+#include "core/cuda.h"
+#include "core/keystream.h"
+#include "core/rand.h"
+#include "core/ring.h"
+#include "gates/sigma/matmul.h"
+#include "gates/sigma/mul.h"
+#include "gates/sigma/op.h"
+#include "gates/sigma/op_internal.h"
+#include "gates/sigma/relu.h"
+#include "gates/sigma/truncate.h"
+
+static ff_ctx cpu, gpu; /* kernel tests: one context per backend; party set per call */
+
+static void *xmalloc(size_t n) {
+  void *p = calloc(1, n ? n : 1);
+  assert_non_null(p);
+  return p;
+}
+
+/* ---- Device buffers (the copies wait for the whole device: tests only) ------------------------------- */
+
+static void *dev_up(const void *h, size_t bytes) {
+  void *d = NULL;
+  assert_int_equal(ff_cuda_malloc(&d, bytes), FF_OK);
+  assert_int_equal(ff_cuda_copy_to_device(d, h, bytes), FF_OK);
+  return d;
+}
+
+/* A device buffer of garbage (0xa5 bytes), so that an output the kernel leaves unwritten shows. */
+static void *dev_garbage(size_t bytes) {
+  uint8_t *h = xmalloc(bytes);
+  memset(h, 0xa5, bytes);
+  void *d = dev_up(h, bytes);
+  free(h);
+  return d;
+}
+
+static void dev_down_cmp(const void *d, const void *want, size_t bytes, const char *what) {
+  uint8_t *h = xmalloc(bytes);
+  assert_int_equal(ff_cuda_copy_to_host(h, d, bytes), FF_OK);
+  if (memcmp(h, want, bytes) != 0) {
+    size_t i = 0;
+    while (((const uint8_t *)want)[i] == h[i]) i++;
+    fail_msg("%s: CUDA differs from CPU at byte %zu (%02x, want %02x)", what, i, h[i], ((const uint8_t *)want)[i]);
+  }
+  free(h);
+}
+
+static uint64_t *rand_u64(ff_rng *rng, size_t n) {
+  uint64_t *v = xmalloc(n * sizeof *v);
+  for (size_t i = 0; i < n; i++) v[i] = ff_rng_u64(rng);
+  return v;
+}
+
+/* ---- One gate as a graph -------------------------------------------------------------------------------- */
+
+typedef enum { G_TRFLOOR, G_TRSLACK, G_DRELU, G_RELU, G_MUL, G_MATMUL } gate_kind;
+
+typedef struct {
+  gate_kind kind;
+  int bw, scale, s, b_out;
+  size_t M, K, N;    /* elementwise: N elements; matmul: X (M, K), W (K, N) */
+  const uint64_t *x; /* P1's input */
+  const uint64_t *y; /* P0's input (mul, matmul) */
+} spec;
+
+typedef struct {
+  ff_gate_cost gate[2], total[2];
+  uint64_t tags[2];
+  uint64_t *out; /* P1: the revealed output */
+  size_t n_out;
+} result;
+
+static ff_gate_cost cost_sub(ff_gate_cost a, ff_gate_cost b) {
+  ff_gate_cost c = {a.key_bytes - b.key_bytes, a.bits_sent - b.bits_sent, a.bytes_sent - b.bytes_sent,
+                    a.rounds - b.rounds};
+  return c;
+}
+
+static ff_status graph(ff_op *op, const spec *sp, result *r) {
+  ff_wire x = {0}, w = {0}, y = {0};
+  ff_status st;
+  if (sp->kind == G_MATMUL) {
+    const int64_t xs[2] = {(int64_t)sp->M, (int64_t)sp->K}, ws[2] = {(int64_t)sp->K, (int64_t)sp->N};
+    if ((st = ff_op_input(op, 1, 2, xs, sp->x, &x)) || (st = ff_op_input(op, 0, 2, ws, sp->y, &w))) goto done;
+  } else {
+    const int64_t xs[1] = {(int64_t)sp->N};
+    if ((st = ff_op_input(op, 1, 1, xs, sp->x, &x))) goto done;
+    if (sp->kind == G_MUL && (st = ff_op_input(op, 0, 1, xs, sp->y, &w))) goto done;
+  }
+  const ff_gate_cost before[2] = {ff_op_cost(op, 0), ff_op_cost(op, 1)};
+  switch (sp->kind) {
+    case G_TRFLOOR: st = ff_op_trfloor(op, &x, sp->s, &y); break;
+    case G_TRSLACK: st = ff_op_trslack(op, &x, sp->s, sp->b_out, &y); break;
+    case G_DRELU: st = ff_op_drelu(op, &x, &y); break;
+    case G_RELU: st = ff_op_relu(op, &x, sp->b_out, &y); break;
+    case G_MUL: st = ff_op_mul(op, &x, &w, &y); break;
+    case G_MATMUL: st = ff_op_matmul(op, &x, &w, &y); break;
+  }
+  if (st) goto done;
+  for (int p = 0; p < 2; p++) r->gate[p] = cost_sub(ff_op_cost(op, p), before[p]);
+  r->n_out = y.numel;
+  r->out = xmalloc(y.numel * sizeof *r->out);
+  st = ff_op_output(op, &y, r->out);
+done:
+  for (int p = 0; p < 2; p++) {
+    r->total[p] = ff_op_cost(op, p);
+    r->tags[p] = ff_op_tag_bytes(op, p);
+  }
+  ff_wire_free(&x);
+  ff_wire_free(&w);
+  ff_wire_free(&y);
+  return st;
+}
+
+typedef struct {
+  const spec *sp;
+  ff_backend backend;
+  int party;
+  ff_chan *ch;
+  const void *keys;
+  size_t keys_len;
+  result r;
+  uint64_t stream_bytes;
+  ff_status st;
+} party_arg;
+
+static void *party_main(void *arg) {
+  party_arg *a = arg;
+  ff_ctx ctx;
+  ff_keystream *ks = NULL;
+  ff_op *op = NULL;
+  if ((a->st = ff_ctx_init(&ctx, a->backend, a->party))) goto out;
+  ctx.chan = a->ch;
+  ff_op_params p = {.role = FF_OP_PARTY, .bw = a->sp->bw, .scale = a->sp->scale, .ctx = &ctx};
+  if ((a->st = ff_keystream_open_mem(a->keys, a->keys_len, &ks))) goto done;
+  p.keys[a->party] = ks;
+  a->stream_bytes = ff_keystream_size(ks);
+  if ((a->st = ff_op_create(&op, &p))) goto done;
+  a->st = graph(op, a->sp, &a->r);
+  if (!a->st) a->st = ff_keystream_close(ks, FF_KEYSTREAM_CHECK_CONSUMED);
+  else ff_keystream_close(ks, 0);
+  ks = NULL;
+done:
+  ff_keystream_close(ks, 0);
+  ff_op_destroy(op);
+  ff_ctx_destroy(&ctx);
+out:
+  if (a->st) ff_chan_close(a->ch); /* unblock the peer */
+  return NULL;
+}
+
+/* Both parties of `backend` on the key images; results into r[2], statuses into st[2]. */
+static void run_parties(const spec *sp, ff_backend backend, const void *img[2], const size_t len[2], result r[2],
+                        uint64_t stream_bytes[2], ff_status st[2]) {
+  ff_chan *ends[2];
+  assert_int_equal(ff_chan_mem_pair(ends, NULL), FF_OK);
+  party_arg a[2];
+  pthread_t th[2];
+  for (int p = 0; p < 2; p++) {
+    a[p] = (party_arg){.sp = sp, .backend = backend, .party = p, .ch = ends[p], .keys = img[p], .keys_len = len[p]};
+    assert_int_equal(pthread_create(&th[p], NULL, party_main, &a[p]), 0);
+  }
+  for (int p = 0; p < 2; p++) pthread_join(th[p], NULL);
+  for (int p = 0; p < 2; p++) {
+    if (!a[p].st) ff_chan_close(ends[p]);
+    r[p] = a[p].r;
+    st[p] = a[p].st;
+    stream_bytes[p] = a[p].stream_bytes;
+  }
+}
+
+/* ---- Reference and checks ---------------------------------------------------------------------------------- */
+
+static int64_t floor_div_pow2(int64_t v, int s) {
+  const int64_t d = (int64_t)1 << s;
+  int64_t q = v / d;
+  if (v % d != 0 && v < 0) q--;
+  return q;
+}
+
+static void reference(const spec *sp, uint64_t *ref) {
+  const int bw = sp->bw;
+  switch (sp->kind) {
+    case G_TRFLOOR:
+      for (size_t i = 0; i < sp->N; i++)
+        ref[i] = ff_ring_from_signed(floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), bw);
+      break;
+    case G_TRSLACK:
+      for (size_t i = 0; i < sp->N; i++)
+        ref[i] = ff_ring_from_signed(floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), sp->b_out);
+      break;
+    case G_DRELU:
+      for (size_t i = 0; i < sp->N; i++) ref[i] = ff_ring_signed(sp->x[i], bw) >= 0;
+      break;
+    case G_RELU:
+      for (size_t i = 0; i < sp->N; i++) {
+        const int64_t v = ff_ring_signed(sp->x[i], bw);
+        ref[i] = ff_ring_from_signed(v > 0 ? v : 0, sp->b_out);
+      }
+      break;
+    case G_MUL:
+      for (size_t i = 0; i < sp->N; i++)
+        ref[i] = ff_ring_from_signed(
+            floor_div_pow2(ff_ring_signed(sp->x[i], bw) * ff_ring_signed(sp->y[i], bw), sp->scale), bw);
+      break;
+    case G_MATMUL:
+      for (size_t i = 0; i < sp->M; i++)
+        for (size_t j = 0; j < sp->N; j++) {
+          int64_t acc = 0;
+          for (size_t k = 0; k < sp->K; k++)
+            acc += ff_ring_signed(sp->x[i * sp->K + k], bw) * ff_ring_signed(sp->y[k * sp->N + j], bw);
+          ref[i * sp->N + j] = ff_ring_from_signed(floor_div_pow2(acc, sp->scale), bw);
+        }
+      break;
+  }
+}
+
+static void formula(const spec *sp, ff_gate_cost *c) {
+  switch (sp->kind) {
+    case G_TRFLOOR: ff_sigma_trfloor_cost(sp->N, sp->bw, sp->s, c); break;
+    case G_TRSLACK: ff_sigma_trslack_cost(sp->N, sp->bw, sp->s, sp->b_out, c); break;
+    case G_DRELU: ff_sigma_drelu_cost(sp->N, sp->bw, c); break;
+    case G_RELU: ff_sigma_relu_cost(sp->N, sp->bw, sp->b_out, c); break;
+    case G_MUL: ff_sigma_mul_cost(sp->N, sp->bw, sp->scale, c); break;
+    case G_MATMUL: ff_sigma_matmul_cost(sp->M, sp->K, sp->N, sp->bw, sp->scale, c); break;
+  }
+}
+
+static void assert_cost_equal(ff_gate_cost got, ff_gate_cost want) {
+  assert_int_equal(got.key_bytes, want.key_bytes);
+  assert_int_equal(got.bits_sent, want.bits_sent);
+  assert_int_equal(got.bytes_sent, want.bytes_sent);
+  assert_int_equal(got.rounds, want.rounds);
+}
+
+/* One dealer (CPU, seeded), its keys evaluated by CPU parties and by CUDA parties. */
+static void check_gate(const spec *sp, uint64_t seed) {
+  ff_ctx dealer;
+  assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  ff_rng_init_seeded(&dealer.rng, seed);
+  ff_keystream *w[2];
+  for (int p = 0; p < 2; p++) {
+    ff_keystream_params kp = {.party = p, .run_id = "test-sigma-cuda"};
+    assert_int_equal(ff_keystream_create_mem(&kp, &w[p]), FF_OK);
+  }
+  ff_op *op;
+  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = sp->scale, .ctx = &dealer, .keys = {w[0], w[1]}};
+  assert_int_equal(ff_op_create(&op, &dp), FF_OK);
+  result dr = {0};
+  assert_int_equal(graph(op, sp, &dr), FF_OK);
+  ff_op_destroy(op);
+  const void *img[2];
+  size_t len[2];
+  for (int p = 0; p < 2; p++) {
+    assert_int_equal(ff_keystream_finish(w[p]), FF_OK);
+    assert_int_equal(ff_keystream_mem_image(w[p], &img[p], &len[p]), FF_OK);
+  }
+  result rc[2], rg[2];
+  memset(rc, 0, sizeof rc);
+  memset(rg, 0, sizeof rg);
+  uint64_t bc[2], bg[2];
+  ff_status sc[2], sg[2];
+  run_parties(sp, FF_BACKEND_CPU, img, len, rc, bc, sc);
+  run_parties(sp, FF_BACKEND_CUDA, img, len, rg, bg, sg);
+  for (int p = 0; p < 2; p++) {
+    assert_int_equal(sc[p], FF_OK);
+    assert_int_equal(sg[p], FF_OK);
+  }
+  /* The CUDA run reveals the CPU run's output, byte for byte, and both are the reference. */
+  const size_t n = rc[1].n_out;
+  assert_int_equal(rg[1].n_out, n);
+  uint64_t *ref = xmalloc(n * sizeof *ref);
+  reference(sp, ref);
+  if (memcmp(rg[1].out, rc[1].out, n * sizeof *ref) != 0) fail_msg("gate %d seed %llu: CUDA != CPU", (int)sp->kind,
+                                                                    (unsigned long long)seed);
+  for (size_t i = 0; i < n; i++)
+    if (rc[1].out[i] != ref[i])
+      fail_msg("gate %d, seed %llu, element %zu: got %llu, want %llu", (int)sp->kind, (unsigned long long)seed, i,
+               (unsigned long long)rc[1].out[i], (unsigned long long)ref[i]);
+  /* Every measured cost is the formula's, on both backends; the streams were read to the end. */
+  ff_gate_cost want;
+  formula(sp, &want);
+  for (int p = 0; p < 2; p++) {
+    assert_cost_equal(rc[p].gate[p], want);
+    assert_cost_equal(rg[p].gate[p], want);
+    assert_int_equal(dr.gate[p].key_bytes, want.key_bytes);
+    assert_cost_equal(rg[p].total[p], rc[p].total[p]);
+    assert_int_equal(bg[p], rg[p].total[p].key_bytes + rg[p].tags[p]);
+    assert_int_equal(bc[p], bg[p]);
+  }
+  free(ref);
+  for (int p = 0; p < 2; p++) {
+    free(rc[p].out);
+    free(rg[p].out);
+    ff_keystream_close(w[p], 0);
+  }
+  free(dr.out);
+  ff_ctx_destroy(&dealer);
+}
+
+/* n values: edge cases first, then uniform in [lo, hi), as ring elements mod 2^bw. */
+static uint64_t *make_inputs(ff_rng *rng, size_t n, int bw, int64_t lo, int64_t hi, int s) {
+  uint64_t *x = xmalloc(n * sizeof *x);
+  const int64_t edge[] = {0, 1, -1, lo, hi - 1, lo + 1, hi - 2, (int64_t)1 << s, -((int64_t)1 << s),
+                          ((int64_t)1 << s) - 1, -((int64_t)1 << s) + 1};
+  const uint64_t span = (uint64_t)hi - (uint64_t)lo;
+  for (size_t i = 0; i < n; i++) {
+    int64_t v;
+    if (i < sizeof edge / sizeof edge[0] && edge[i] >= lo && edge[i] < hi)
+      v = edge[i];
+    else
+      v = (int64_t)((uint64_t)lo + ff_rng_u64(rng) % span);
+    x[i] = ff_ring_from_signed(v, bw);
+  }
+  return x;
+}
+
+static const uint64_t seeds[] = {1, 0x5eed5eedULL};
+
+/* ---- Gates, CUDA parties against CPU parties ---------------------------------------------------------------- */
+
+static void test_gate_trfloor(void **state) {
+  (void)state;
+  /* s = 3: the comparison is a truth table (sstab) rather than a DPF. */
+  const struct { int bw, s; size_t N; } cases[] = {{50, 12, 64}, {37, 12, 1000}, {16, 3, 64}, {64, 12, 40}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t k = 0; k < 2; k++) {
+      ff_rng rng;
+      ff_rng_init_seeded(&rng, 100 + seeds[k]);
+      const int bw = cases[c].bw;
+      const int64_t half = bw == 64 ? INT64_MAX : (int64_t)1 << (bw - 1);
+      uint64_t *x = make_inputs(&rng, cases[c].N, bw, bw == 64 ? INT64_MIN : -half, half, cases[c].s);
+      spec sp = {.kind = G_TRFLOOR, .bw = bw, .scale = 12, .s = cases[c].s, .N = cases[c].N, .x = x};
+      check_gate(&sp, seeds[k]);
+      free(x);
+    }
+}
+
+static void test_gate_trslack(void **state) {
+  (void)state;
+  const struct { int bw, s, b_out; size_t N; } cases[] = {{50, 12, 50, 64}, {50, 6, 33, 300}, {37, 6, 20, 40}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t k = 0; k < 2; k++) {
+      ff_rng rng;
+      ff_rng_init_seeded(&rng, 200 + seeds[k]);
+      const int bw = cases[c].bw;
+      const int64_t q = (int64_t)1 << (bw - 2);
+      uint64_t *x = make_inputs(&rng, cases[c].N, bw, -q, q, cases[c].s);
+      spec sp = {.kind = G_TRSLACK, .bw = bw, .scale = 12, .s = cases[c].s, .b_out = cases[c].b_out,
+                 .N = cases[c].N, .x = x};
+      check_gate(&sp, seeds[k]);
+      free(x);
+    }
+}
+
+static void test_gate_drelu_relu(void **state) {
+  (void)state;
+  const struct { int bin, b_out; size_t N; } cases[] = {{50, 50, 64}, {40, 16, 500}, {8, 8, 64}, {6, 4, 32}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t k = 0; k < 2; k++) {
+      ff_rng rng;
+      ff_rng_init_seeded(&rng, 300 + seeds[k]);
+      const int bw = cases[c].bin;
+      const int64_t half = (int64_t)1 << (bw - 1);
+      uint64_t *x = make_inputs(&rng, cases[c].N, bw, -half, half, 2);
+      spec sp = {.kind = G_DRELU, .bw = bw, .scale = 1, .N = cases[c].N, .x = x};
+      check_gate(&sp, seeds[k]);
+      sp.kind = G_RELU;
+      sp.b_out = cases[c].b_out;
+      check_gate(&sp, seeds[k]);
+      free(x);
+    }
+}
+
+static void test_gate_mul(void **state) {
+  (void)state;
+  const struct { int bw, scale; size_t N; } cases[] = {{50, 12, 64}, {37, 12, 700}, {64, 12, 16}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t k = 0; k < 2; k++) {
+      ff_rng rng;
+      ff_rng_init_seeded(&rng, 400 + seeds[k]);
+      const int bw = cases[c].bw;
+      const int64_t m = (int64_t)1 << ((bw - 2) / 2);
+      uint64_t *x = make_inputs(&rng, cases[c].N, bw, -m, m, 6), *y = make_inputs(&rng, cases[c].N, bw, -m, m, 1);
+      spec sp = {.kind = G_MUL, .bw = bw, .scale = cases[c].scale, .N = cases[c].N, .x = x, .y = y};
+      check_gate(&sp, seeds[k]);
+      free(x);
+      free(y);
+    }
+}
+
+static void test_gate_matmul(void **state) {
+  (void)state;
+  const struct { int bw; size_t M, K, N; } cases[] = {{50, 4, 8, 8}, {37, 8, 3, 5}, {50, 1, 16, 8}, {50, 64, 128, 96}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t k = 0; k < 2; k++) {
+      ff_rng rng;
+      ff_rng_init_seeded(&rng, 500 + seeds[k]);
+      const int bw = cases[c].bw;
+      uint64_t *x = make_inputs(&rng, cases[c].M * cases[c].K, bw, -(1 << 16), 1 << 16, 12);
+      uint64_t *w = make_inputs(&rng, cases[c].K * cases[c].N, bw, -(1 << 16), 1 << 16, 12);
+      spec sp = {.kind = G_MATMUL, .bw = bw, .scale = 12, .M = cases[c].M, .K = cases[c].K, .N = cases[c].N,
+                 .x = x, .y = w};
+      check_gate(&sp, seeds[k]);
+      free(x);
+      free(w);
+    }
+}
+
+/* ---- Kernels: _cuda against _cpu on random inputs ----------------------------------------------------------- */
+
+static void test_kernel_tr(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 41);
+  const size_t N = 1000;
+  /* TrFloor's two stages, TrWithSlack, and 64-bit rings. */
+  const ff_sigma_tr_params ps[] = {
+      {.bw_in = 50, .add = 0, .shift = 12, .n_cmp = 12, .bw_out = 38, .coef = ff_ring_mask(38), .cst = 0, .slack = 0},
+      {.bw_in = 38, .add = UINT64_C(1) << 37, .shift = 0, .n_cmp = 38, .bw_out = 50, .coef = UINT64_C(1) << 38,
+       .cst = ff_ring_reduce(-(UINT64_C(1) << 37), 50), .slack = 0},
+      {.bw_in = 50, .add = UINT64_C(1) << 48, .shift = 12, .n_cmp = 12, .bw_out = 33, .coef = ff_ring_mask(33),
+       .cst = 5, .slack = 1},
+      {.bw_in = 64, .add = UINT64_C(1) << 62, .shift = 20, .n_cmp = 20, .bw_out = 64, .coef = ~UINT64_C(0),
+       .cst = 0, .slack = 1},
+  };
+  for (size_t c = 0; c < sizeof ps / sizeof ps[0]; c++)
+    for (int party = 0; party < 2; party++) {
+      cpu.party = gpu.party = party;
+      uint64_t *xhat = rand_u64(&rng, N), *chat = rand_u64(&rng, N), *key = rand_u64(&rng, 3 * N);
+      uint64_t *pts = xmalloc(N * sizeof *pts), *out = xmalloc(N * sizeof *out);
+      assert_int_equal(ff_sigma_tr_points_cpu(&cpu, &ps[c], N, xhat, pts), FF_OK);
+      assert_int_equal(ff_sigma_tr_local_cpu(&cpu, &ps[c], N, xhat, chat, key, out), FF_OK);
+      uint64_t *dx = dev_up(xhat, N * 8), *dc = dev_up(chat, N * 8), *dk = dev_up(key, 3 * N * 8);
+      uint64_t *dp = dev_garbage(N * 8), *dout = dev_garbage(N * 8);
+      assert_int_equal(ff_sigma_tr_points(&gpu, &ps[c], N, dx, dp), FF_OK);
+      assert_int_equal(ff_sigma_tr_local(&gpu, &ps[c], N, dx, dc, dk, dout), FF_OK);
+      dev_down_cmp(dp, pts, N * 8, "ff_sigma_tr_points_cuda");
+      dev_down_cmp(dout, out, N * 8, "ff_sigma_tr_local_cuda");
+      ff_cuda_free(dx), ff_cuda_free(dc), ff_cuda_free(dk), ff_cuda_free(dp), ff_cuda_free(dout);
+      free(xhat), free(chat), free(key), free(pts), free(out);
+    }
+}
+
+static void test_kernel_drelu(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 42);
+  const size_t N = 777;
+  const int bins[] = {2, 8, 40, 50, 64};
+  for (size_t c = 0; c < sizeof bins / sizeof bins[0]; c++)
+    for (int party = 0; party < 2; party++) {
+      cpu.party = gpu.party = party;
+      uint64_t *xhat = rand_u64(&rng, N), *share = xmalloc(N * 8), *pts = xmalloc(N * 8);
+      for (size_t i = 0; i < N; i++) share[i] = ff_rng_u64(&rng) & 1;
+      uint64_t *dx = dev_up(xhat, N * 8), *ds = dev_up(share, N * 8), *dp = dev_garbage(N * 8);
+      assert_int_equal(ff_sigma_drelu_points_cpu(&cpu, bins[c], N, xhat, pts), FF_OK);
+      assert_int_equal(ff_sigma_drelu_local_cpu(&cpu, bins[c], N, xhat, share), FF_OK);
+      assert_int_equal(ff_sigma_drelu_points(&gpu, bins[c], N, dx, dp), FF_OK);
+      assert_int_equal(ff_sigma_drelu_local(&gpu, bins[c], N, dx, ds), FF_OK);
+      dev_down_cmp(dp, pts, N * 8, "ff_sigma_drelu_points_cuda");
+      dev_down_cmp(ds, share, N * 8, "ff_sigma_drelu_local_cuda");
+      ff_cuda_free(dx), ff_cuda_free(ds), ff_cuda_free(dp);
+      free(xhat), free(share), free(pts);
+    }
+}
+
+static void test_kernel_mul(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 43);
+  const size_t N = 1025;
+  const int bws[] = {37, 50, 64};
+  for (size_t c = 0; c < sizeof bws / sizeof bws[0]; c++)
+    for (int party = 0; party < 2; party++) {
+      cpu.party = gpu.party = party;
+      uint64_t *x = rand_u64(&rng, N), *y = rand_u64(&rng, N), *key = rand_u64(&rng, 3 * N), *out = xmalloc(N * 8);
+      assert_int_equal(ff_sigma_mul_local_cpu(&cpu, bws[c], N, x, y, key, out), FF_OK);
+      uint64_t *dx = dev_up(x, N * 8), *dy = dev_up(y, N * 8), *dk = dev_up(key, 3 * N * 8), *dout = dev_garbage(N * 8);
+      assert_int_equal(ff_sigma_mul_local(&gpu, bws[c], N, dx, dy, dk, dout), FF_OK);
+      dev_down_cmp(dout, out, N * 8, "ff_sigma_mul_local_cuda");
+      ff_cuda_free(dx), ff_cuda_free(dy), ff_cuda_free(dk), ff_cuda_free(dout);
+      free(x), free(y), free(key), free(out);
+    }
+}
+
+static void test_kernel_matmul(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 44);
+  /* The last case has 2^28 multiply-adds: gates/gemm's AUTO picks its int8 tensor-core limbs there. */
+  const struct { int bw; size_t M, K, N; } cases[] = {
+      {50, 4, 8, 8}, {37, 33, 70, 17}, {64, 1, 1, 1}, {50, 128, 256, 64}, {50, 512, 1024, 512}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (int party = 0; party < 2; party++) {
+      cpu.party = gpu.party = party;
+      const size_t M = cases[c].M, K = cases[c].K, N = cases[c].N;
+      uint64_t *x = rand_u64(&rng, M * K), *w = rand_u64(&rng, K * N), *a = rand_u64(&rng, M * K),
+               *b = rand_u64(&rng, K * N), *cc = rand_u64(&rng, M * N), *out = xmalloc(M * N * 8);
+      assert_int_equal(ff_sigma_matmul_local_cpu(&cpu, cases[c].bw, M, K, N, x, w, a, b, cc, out), FF_OK);
+      uint64_t *dx = dev_up(x, M * K * 8), *dw = dev_up(w, K * N * 8), *da = dev_up(a, M * K * 8),
+               *db = dev_up(b, K * N * 8), *dc = dev_up(cc, M * N * 8), *dout = dev_garbage(M * N * 8);
+      assert_int_equal(ff_sigma_matmul_local(&gpu, cases[c].bw, M, K, N, dx, dw, da, db, dc, dout), FF_OK);
+      dev_down_cmp(dout, out, M * N * 8, "ff_sigma_matmul_local_cuda");
+      ff_cuda_free(dx), ff_cuda_free(dw), ff_cuda_free(da), ff_cuda_free(db), ff_cuda_free(dc), ff_cuda_free(dout);
+      free(x), free(w), free(a), free(b), free(cc), free(out);
+    }
+}
+
+/* The op session's device helpers: reduction mod 2^bits and the comparison's share bits. */
+static void test_kernel_helpers(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 45);
+  const size_t N = 1001, mb = (N + 7) / 8;
+  uint64_t *v = rand_u64(&rng, N), *want = xmalloc(N * 8);
+  const int bits[] = {1, 13, 50, 64};
+  for (size_t c = 0; c < sizeof bits / sizeof bits[0]; c++) {
+    for (size_t i = 0; i < N; i++) want[i] = ff_ring_reduce(v[i], bits[c]);
+    uint64_t *dv = dev_up(v, N * 8), *dout = dev_garbage(N * 8);
+    assert_int_equal(ff__sigma_reduce_cuda(&gpu, N, bits[c], dv, dout), FF_OK);
+    dev_down_cmp(dout, want, N * 8, "ff__sigma_reduce_cuda");
+    ff_cuda_free(dv), ff_cuda_free(dout);
+  }
+  uint8_t *dcf = xmalloc(mb), *mask = xmalloc(mb);
+  assert_int_equal(ff_rng_bytes(&rng, dcf, mb), FF_OK);
+  assert_int_equal(ff_rng_bytes(&rng, mask, mb), FF_OK);
+  for (size_t i = 0; i < N; i++) want[i] = (uint64_t)(((dcf[i / 8] ^ mask[i / 8]) >> (i % 8)) & 1);
+  void *dd = dev_up(dcf, mb), *dm = dev_up(mask, mb), *ds = dev_garbage(N * 8);
+  assert_int_equal(ff__sigma_cmp_share_cuda(&gpu, N, dd, dm, ds), FF_OK);
+  dev_down_cmp(ds, want, N * 8, "ff__sigma_cmp_share_cuda");
+  ff_cuda_free(dd), ff_cuda_free(dm), ff_cuda_free(ds);
+  free(v), free(want), free(dcf), free(mask);
+}
+
+int main(void) {
+  if (ff_cuda_device_count() == 0) {
+    fprintf(stderr, "test_sigma_cuda: no CUDA device, skipped\n");
+    return 77;
+  }
+  if (ff_ctx_init(&cpu, FF_BACKEND_CPU, 0) != FF_OK || ff_ctx_init(&gpu, FF_BACKEND_CUDA, 0) != FF_OK) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_kernel_tr),       cmocka_unit_test(test_kernel_drelu),
+      cmocka_unit_test(test_kernel_mul),      cmocka_unit_test(test_kernel_matmul),
+      cmocka_unit_test(test_kernel_helpers),  cmocka_unit_test(test_gate_trfloor),
+      cmocka_unit_test(test_gate_trslack),    cmocka_unit_test(test_gate_drelu_relu),
+      cmocka_unit_test(test_gate_mul),        cmocka_unit_test(test_gate_matmul),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  ff_ctx_destroy(&gpu);
+  ff_ctx_destroy(&cpu);
+  return rc;
+}
