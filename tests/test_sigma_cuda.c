@@ -1,5 +1,5 @@
 /* gates/sigma on the CUDA backend (op.h "What runs where"): for TrFloor, TrWithSlack, DReLU, ReLU,
- * elementwise mul and matmul, one dealer (CPU) makes the keys, which both CPU parties and both CUDA
+ * elementwise mul, matmul, GELU and SiLU, one dealer (CPU) makes the keys, which both CPU parties and both CUDA
  * parties (own contexts and streams, two threads, ff_chan_mem_pair) evaluate: the CUDA run reveals
  * the CPU run's output byte for byte, both equal the cleartext reference, and every measured cost
  * equals the cost function. Then each _cuda kernel against its _cpu twin on random inputs. Needs a
@@ -23,6 +23,7 @@
 #include "core/keystream.h"
 #include "core/rand.h"
 #include "core/ring.h"
+#include "gates/sigma/gelu.h"
 #include "gates/sigma/matmul.h"
 #include "gates/sigma/mul.h"
 #include "gates/sigma/op.h"
@@ -75,7 +76,7 @@ static uint64_t *rand_u64(ff_rng *rng, size_t n) {
 
 /* ---- One gate as a graph -------------------------------------------------------------------------------- */
 
-typedef enum { G_TRFLOOR, G_TRSLACK, G_DRELU, G_RELU, G_MUL, G_MATMUL } gate_kind;
+typedef enum { G_TRFLOOR, G_TRSLACK, G_DRELU, G_RELU, G_MUL, G_MATMUL, G_GELU, G_SILU } gate_kind;
 
 typedef struct {
   gate_kind kind;
@@ -117,6 +118,8 @@ static ff_status graph(ff_op *op, const spec *sp, result *r) {
     case G_RELU: st = ff_op_relu(op, &x, sp->b_out, &y); break;
     case G_MUL: st = ff_op_mul(op, &x, &w, &y); break;
     case G_MATMUL: st = ff_op_matmul(op, &x, &w, &y); break;
+    case G_GELU: st = ff_op_gelu(op, &x, &y); break;
+    case G_SILU: st = ff_op_silu(op, &x, &y); break;
   }
   if (st) goto done;
   for (int p = 0; p < 2; p++) r->gate[p] = cost_sub(ff_op_cost(op, p), before[p]);
@@ -234,6 +237,22 @@ static void reference(const spec *sp, uint64_t *ref) {
           ref[i * sp->N + j] = ff_ring_from_signed(floor_div_pow2(acc, sp->scale), bw);
         }
       break;
+    case G_GELU:
+    case G_SILU: {
+      /* gelu.h's fixed-point emulation: ReLU(x) - T[min(|floor(x / 2^(scale-6))|, 2^k - 1)]. */
+      const ff_sigma_act a = sp->kind == G_GELU ? FF_SIGMA_GELU : FF_SIGMA_SILU;
+      const int k = ff_sigma_act_clip_bits(a);
+      const int64_t c = ((int64_t)1 << k) - 1;
+      uint64_t *tab = xmalloc(((size_t)1 << k) * sizeof *tab);
+      assert_int_equal(ff_sigma_act_table(a, sp->scale, bw, tab), FF_OK);
+      for (size_t i = 0; i < sp->N; i++) {
+        const int64_t v = ff_ring_signed(sp->x[i], bw), t = floor_div_pow2(v, sp->scale - 6);
+        const int64_t idx = t < 0 ? (-t < c ? -t : c) : (t < c ? t : c);
+        ref[i] = ff_ring_reduce(ff_ring_from_signed(v > 0 ? v : 0, bw) - tab[idx], bw);
+      }
+      free(tab);
+      break;
+    }
   }
 }
 
@@ -245,6 +264,8 @@ static void formula(const spec *sp, ff_gate_cost *c) {
     case G_RELU: ff_sigma_relu_cost(sp->N, sp->bw, sp->b_out, c); break;
     case G_MUL: ff_sigma_mul_cost(sp->N, sp->bw, sp->scale, c); break;
     case G_MATMUL: ff_sigma_matmul_cost(sp->M, sp->K, sp->N, sp->bw, sp->scale, c); break;
+    case G_GELU: ff_sigma_gelu_cost(sp->N, sp->bw, sp->scale, c); break;
+    case G_SILU: ff_sigma_silu_cost(sp->N, sp->bw, sp->scale, c); break;
   }
 }
 
@@ -429,6 +450,24 @@ static void test_gate_matmul(void **state) {
     }
 }
 
+/* GELU (bw 50) and SiLU (bw 48) at scale 12: the whole domain |x| < 2^(bw - scale - 1), and the
+ * clipped region around 0 where the LUT correction is non-zero. */
+static void test_gate_gelu_silu(void **state) {
+  (void)state;
+  const struct { gate_kind kind; int bw; size_t N; int64_t lim; } cases[] = {
+      {G_GELU, 50, 64, (int64_t)1 << 37}, {G_GELU, 50, 1000, (int64_t)1 << 17}, {G_GELU, 50, 13, (int64_t)1 << 15},
+      {G_SILU, 48, 64, (int64_t)1 << 35}, {G_SILU, 48, 777, (int64_t)1 << 17}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t k = 0; k < 2; k++) {
+      ff_rng rng;
+      ff_rng_init_seeded(&rng, 600 + seeds[k]);
+      uint64_t *x = make_inputs(&rng, cases[c].N, cases[c].bw, -cases[c].lim + 1, cases[c].lim, 6);
+      spec sp = {.kind = cases[c].kind, .bw = cases[c].bw, .scale = 12, .N = cases[c].N, .x = x};
+      check_gate(&sp, seeds[k]);
+      free(x);
+    }
+}
+
 /* ---- Kernels: _cuda against _cpu on random inputs ----------------------------------------------------------- */
 
 static void test_kernel_tr(void **state) {
@@ -555,6 +594,71 @@ static void test_kernel_helpers(void **state) {
   free(v), free(want), free(dcf), free(mask);
 }
 
+static void test_kernel_gelu(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 46);
+  const size_t N = 1003;
+  const struct { int bt, k, bw; } cases[] = {{33, 8, 50}, {31, 10, 48}, {10, 8, 20}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (int party = 0; party < 2; party++) {
+      cpu.party = gpu.party = party;
+      const int bt = cases[c].bt, k = cases[c].k, bw = cases[c].bw;
+      const uint64_t clip = (UINT64_C(1) << k) - 1;
+      uint64_t *xt = rand_u64(&rng, N), *cmp = xmalloc(3 * N * 8), *md = xmalloc(2 * N * 8);
+      uint64_t *c01 = rand_u64(&rng, 8 * N), *relu = rand_u64(&rng, N), *lut = rand_u64(&rng, N);
+      for (size_t i = 0; i < N; i++) xt[i] = ff_ring_reduce(xt[i], bt);
+      for (size_t i = 0; i < 3 * N; i++) cmp[i] = ff_rng_u64(&rng) & 1;
+      for (size_t i = 0; i < 2 * N; i++) md[i] = ff_rng_u64(&rng) & 1;
+      uint64_t *pts = xmalloc(3 * N * 8), *dic = xmalloc(2 * N * 8), *mux = xmalloc(N * 8), *fin = xmalloc(N * 8);
+      memcpy(fin, relu, N * 8);
+      assert_int_equal(ff_sigma_gelu_points_cpu(&cpu, bt, clip, N, xt, pts), FF_OK);
+      assert_int_equal(ff_sigma_gelu_bits_cpu(&cpu, bt, clip, N, xt, cmp, md, md + N, dic), FF_OK);
+      assert_int_equal(ff_sigma_gelu_mux_cpu(&cpu, k, N, dic, dic + N, xt, c01, c01 + 4 * N, mux), FF_OK);
+      assert_int_equal(ff_sigma_gelu_final_cpu(&cpu, bw, N, fin, lut), FF_OK);
+      uint64_t *dx = dev_up(xt, N * 8), *dcmp = dev_up(cmp, 3 * N * 8), *dmd = dev_up(md, 2 * N * 8),
+               *dc01 = dev_up(c01, 8 * N * 8), *drelu = dev_up(relu, N * 8), *dlut = dev_up(lut, N * 8);
+      uint64_t *dpts = dev_garbage(3 * N * 8), *ddic = dev_garbage(2 * N * 8), *dmux = dev_garbage(N * 8);
+      assert_int_equal(ff_sigma_gelu_points(&gpu, bt, clip, N, dx, dpts), FF_OK);
+      assert_int_equal(ff_sigma_gelu_bits(&gpu, bt, clip, N, dx, dcmp, dmd, dmd + N, ddic), FF_OK);
+      assert_int_equal(ff_sigma_gelu_mux(&gpu, k, N, ddic, ddic + N, dx, dc01, dc01 + 4 * N, dmux), FF_OK);
+      assert_int_equal(ff_sigma_gelu_final(&gpu, bw, N, drelu, dlut), FF_OK);
+      dev_down_cmp(dpts, pts, 3 * N * 8, "ff_sigma_gelu_points_cuda");
+      dev_down_cmp(ddic, dic, 2 * N * 8, "ff_sigma_gelu_bits_cuda");
+      dev_down_cmp(dmux, mux, N * 8, "ff_sigma_gelu_mux_cuda");
+      dev_down_cmp(drelu, fin, N * 8, "ff_sigma_gelu_final_cuda");
+      ff_cuda_free(dx), ff_cuda_free(dcmp), ff_cuda_free(dmd), ff_cuda_free(dc01), ff_cuda_free(drelu);
+      ff_cuda_free(dlut), ff_cuda_free(dpts), ff_cuda_free(ddic), ff_cuda_free(dmux);
+      free(xt), free(cmp), free(md), free(c01), free(relu), free(lut), free(pts), free(dic), free(mux), free(fin);
+    }
+}
+
+/* The unpacking helpers of op_internal.h: bits to 0/1 words, eb-byte values to words. */
+static void test_kernel_unpack(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 47);
+  const size_t n = 1001;
+  uint8_t *in = xmalloc(8 * n);
+  uint64_t *want = xmalloc(n * 8);
+  assert_int_equal(ff_rng_bytes(&rng, in, 8 * n), FF_OK);
+  void *din = dev_up(in, 8 * n);
+  uint64_t *dout = dev_garbage(n * 8);
+  for (size_t i = 0; i < n; i++) want[i] = (in[i / 8] >> (i % 8)) & 1;
+  assert_int_equal(ff__sigma_unpack_bits_cuda(&gpu, n, din, dout), FF_OK);
+  dev_down_cmp(dout, want, n * 8, "ff__sigma_unpack_bits_cuda");
+  for (int eb = 1; eb <= 8; eb++) {
+    for (size_t i = 0; i < n; i++) {
+      want[i] = 0;
+      for (int b = 0; b < eb; b++) want[i] |= (uint64_t)in[i * (size_t)eb + (size_t)b] << (8 * b);
+    }
+    assert_int_equal(ff__sigma_widen_cuda(&gpu, n, eb, din, dout), FF_OK);
+    dev_down_cmp(dout, want, n * 8, "ff__sigma_widen_cuda");
+  }
+  ff_cuda_free(din), ff_cuda_free(dout);
+  free(in), free(want);
+}
+
 int main(void) {
   if (ff_cuda_device_count() == 0) {
     fprintf(stderr, "test_sigma_cuda: no CUDA device, skipped\n");
@@ -567,6 +671,8 @@ int main(void) {
       cmocka_unit_test(test_kernel_helpers),  cmocka_unit_test(test_gate_trfloor),
       cmocka_unit_test(test_gate_trslack),    cmocka_unit_test(test_gate_drelu_relu),
       cmocka_unit_test(test_gate_mul),        cmocka_unit_test(test_gate_matmul),
+      cmocka_unit_test(test_kernel_gelu),     cmocka_unit_test(test_kernel_unpack),
+      cmocka_unit_test(test_gate_gelu_silu),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);

@@ -9,6 +9,7 @@
 #include "tools/amdahl.h"
 #include "tools/bench_comm.h"
 #include "tools/bench_fss.h"
+#include "tools/bench_gate.h"
 #include "tools/bench_gemm.h"
 #include "tools/bench_scope.h"
 #include "tools/cli.h"
@@ -39,6 +40,7 @@ static const ff__command ff__bench_kinds[] = {
     {"scope", ff_cmd_bench_scope, "cost of one scope enter/exit (on, off, with CUDA events)"},
     {"fss", ff_cmd_bench_fss, "FSS primitives: AES, DPF keygen/comparison, full-domain evaluation, CPU and GPU"},
     {"gemm", ff_cmd_bench_gemm, "ring GEMM mod 2^bw: CPU, CUDA SIMT and int8 tensor-core limbs at BERT-base shapes"},
+    {"gate", ff_cmd_bench_gate, "sigma gates alone at BERT-base sizes: keygen, party time, key B, bits, rounds"},
 };
 
 #define FF__COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -77,30 +77,55 @@ ff_status ff_sigma_gelu_final_cpu(ff_ctx *ctx, int bw, size_t N, uint64_t *relu,
   return FF_OK;
 }
 
+#ifndef FF_HAVE_CUDA
 static ff_status ff__gelu_no_cuda(const char *fn) {
-  FF_ERROR("%s: GELU/SiLU have no CUDA kernels yet; run them on the CPU backend", fn);
+  FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
   return FF_ENOTSUP;
 }
 
+ff_status ff_sigma_gelu_points_cuda(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
+                                    uint64_t *pts) {
+  (void)ctx, (void)bt, (void)clip, (void)N, (void)xthat, (void)pts;
+  return ff__gelu_no_cuda("ff_sigma_gelu_points_cuda");
+}
+
+ff_status ff_sigma_gelu_bits_cuda(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
+                                  const uint64_t *cmp, const uint64_t *md, const uint64_t *mic, uint64_t *out) {
+  (void)ctx, (void)bt, (void)clip, (void)N, (void)xthat, (void)cmp, (void)md, (void)mic, (void)out;
+  return ff__gelu_no_cuda("ff_sigma_gelu_bits_cuda");
+}
+
+ff_status ff_sigma_gelu_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *dhat, const uint64_t *ichat,
+                                 const uint64_t *xthat, const uint64_t *c0, const uint64_t *c1, uint64_t *out) {
+  (void)ctx, (void)k, (void)N, (void)dhat, (void)ichat, (void)xthat, (void)c0, (void)c1, (void)out;
+  return ff__gelu_no_cuda("ff_sigma_gelu_mux_cuda");
+}
+
+ff_status ff_sigma_gelu_final_cuda(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut) {
+  (void)ctx, (void)bw, (void)N, (void)relu, (void)lut;
+  return ff__gelu_no_cuda("ff_sigma_gelu_final_cuda");
+}
+#endif
+
 ff_status ff_sigma_gelu_points(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat, uint64_t *pts) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_points");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_gelu_points_cuda(ctx, bt, clip, N, xthat, pts);
   return ff_sigma_gelu_points_cpu(ctx, bt, clip, N, xthat, pts);
 }
 
 ff_status ff_sigma_gelu_bits(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
                              const uint64_t *cmp, const uint64_t *md, const uint64_t *mic, uint64_t *out) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_bits");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_gelu_bits_cuda(ctx, bt, clip, N, xthat, cmp, md, mic, out);
   return ff_sigma_gelu_bits_cpu(ctx, bt, clip, N, xthat, cmp, md, mic, out);
 }
 
 ff_status ff_sigma_gelu_mux(ff_ctx *ctx, int k, size_t N, const uint64_t *dhat, const uint64_t *ichat,
                             const uint64_t *xthat, const uint64_t *c0, const uint64_t *c1, uint64_t *out) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_mux");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_gelu_mux_cuda(ctx, k, N, dhat, ichat, xthat, c0, c1, out);
   return ff_sigma_gelu_mux_cpu(ctx, k, N, dhat, ichat, xthat, c0, c1, out);
 }
 
 ff_status ff_sigma_gelu_final(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda("ff_sigma_gelu_final");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_gelu_final_cuda(ctx, bw, N, relu, lut);
   return ff_sigma_gelu_final_cpu(ctx, bw, N, relu, lut);
 }
 
@@ -250,75 +275,71 @@ done:
 
 /* ---- Party ------------------------------------------------------------------------------------------------- */
 
+/* Every wire-sized buffer and key in ff__op_mem(op) (device for a CUDA party); only the LUT key's
+ * serialized bytes and the table are made on the host. */
 static ff_status ff__gelu_eval(ff_op *op, ff_sigma_act a, const ff_wire *x, const ff_wire *xt, ff_wire *y) {
   ff_ctx *ctx = op->ctx;
   const size_t N = x->numel;
   const int bw = x->bw, bt = xt->bw, k = ff_sigma_act_clip_bits(a), n = bt - 1;
   const uint64_t clip = (UINT64_C(1) << k) - 1;
   const size_t kb = ff_dpf_key_bytes(n, N), mb = (N + 7) / 8, eb = ff__mux_entry_bytes(k);
-  const size_t lb = ff_lut_key_bytes(k, bw, 1, N), sb = ff_select_key_bytes(N);
-  size_t cap = kb + 2 * mb;
-  if (8 * N * eb > cap) cap = 8 * N * eb;
-  if (lb > cap) cap = lb;
-  if (sb > cap) cap = sb;
+  const size_t lb = ff_lut_key_bytes(k, bw, 1, N), nt = (size_t)1 << k;
+  const int dev = ff__op_on_device(op);
   ff_status st = FF_OK;
-  uint8_t *buf = ff__op_alloc(cap, "GELU"), *cmpbits = ff__op_alloc((3 * N + 7) / 8, "GELU");
-  uint64_t *pts = ff__op_alloc(3 * N * sizeof *pts, "GELU"), *md = ff__op_alloc(2 * N * sizeof *md, "GELU"),
-           *dic = ff__op_alloc(2 * N * sizeof *dic, "GELU"), *c01 = ff__op_alloc(8 * N * sizeof *c01, "GELU"),
-           *cl = ff__op_alloc(N * sizeof *cl, "GELU"), *lut = ff__op_alloc(N * sizeof *lut, "GELU"),
-           *tab = ff__op_alloc(((size_t)1 << k) * sizeof *tab, "GELU");
+  /* Host: the LUT key's bytes, the table. */
+  uint8_t *lbuf = ff__op_alloc(lb, "GELU");
+  uint64_t *tabh = ff__op_alloc(nt * sizeof *tabh, "GELU");
+  /* The op's memory: one scratch block, carved below. */
+  const size_t cmpb = (3 * N + 7) / 8, bytes8 = (3 * N + 2 * N + 2 * N + 8 * N + N + N + nt) * sizeof(uint64_t);
+  const size_t total = bytes8 + 2 * mb + cmpb + 8 * N * eb;
+  void *blk = NULL;
   ff_dpf_key dk = {0};
-  ff_lut_key lk = {0};
+  ff_lut_key lkh = {0}, lkd = {0};
   ff_select_key sk = {0};
-  if (!buf || !cmpbits || !pts || !md || !dic || !c01 || !cl || !lut || !tab) {
+  if (!lbuf || !tabh) {
     st = FF_ENOMEM;
     goto done;
   }
+  if ((st = ff__op_buf_alloc(op, total, "GELU", &blk))) goto done;
+  uint64_t *pts = blk, *md = pts + 3 * N, *dic = md + 2 * N, *c01 = dic + 2 * N, *cl = c01 + 8 * N, *lut = cl + N,
+           *tab = lut + N;
+  uint8_t *maskbits = (uint8_t *)(tab + nt), *cmpbits = maskbits + 2 * mb, *craw = cmpbits + cmpb;
   /* 2. Three comparisons from one key; d and ic in one 2-bit reconstruct. */
-  if ((st = ff__op_get(op, buf, kb + 2 * mb, "GELU comparison")) || (st = ff_dpf_key_deserialize(&dk, n, N, buf, kb)) ||
-      (st = ff_sigma_gelu_points(ctx, bt, clip, N, xt->v, pts)) || (st = ff_dpf_eval_lt(ctx, &dk, 3, pts, cmpbits)))
-    goto done;
-  for (size_t i = 0; i < 3 * N; i++) pts[i] = (cmpbits[i / 8] >> (i % 8)) & 1; /* pts now holds cmp */
-  for (size_t i = 0; i < N; i++) {
-    md[i] = (buf[kb + i / 8] >> (i % 8)) & 1;
-    md[N + i] = (buf[kb + mb + i / 8] >> (i % 8)) & 1;
-  }
-  if ((st = ff_sigma_gelu_bits(ctx, bt, clip, N, xt->v, pts, md, md + N, dic)) ||
+  if ((st = ff_dpf_key_alloc(ctx, &dk, n, N)) || (st = ff__op_get_mem(op, dk.buf, kb, "GELU comparison")) ||
+      (st = ff__op_get_mem(op, maskbits, 2 * mb, "GELU comparison")) ||
+      (st = ff_sigma_gelu_points(ctx, bt, clip, N, xt->v, pts)) || (st = ff_dpf_eval_lt(ctx, &dk, 3, pts, cmpbits)) ||
+      (st = ff__op_unpack_bits(op, 3 * N, cmpbits, pts)) || /* pts now holds cmp */
+      (st = ff__op_unpack_bits(op, N, maskbits, md)) || (st = ff__op_unpack_bits(op, N, maskbits + mb, md + N)) ||
+      (st = ff_sigma_gelu_bits(ctx, bt, clip, N, xt->v, pts, md, md + N, dic)) ||
       (st = ff_op_reconstruct(op, dic, 2 * N, 1)))
     goto done;
   /* 3. The mux, reconstructed in k bits. */
-  if ((st = ff__op_get(op, buf, 8 * N * eb, "GELU mux"))) goto done;
-  for (size_t i = 0; i < 8 * N; i++) {
-    uint64_t v = 0;
-    for (size_t b = 0; b < eb; b++) v |= (uint64_t)buf[i * eb + b] << (8 * b);
-    c01[i] = v;
-  }
-  if ((st = ff_sigma_gelu_mux(ctx, k, N, dic, dic + N, xt->v, c01, c01 + 4 * N, cl)) ||
+  if ((st = ff__op_get_mem(op, craw, 8 * N * eb, "GELU mux")) || (st = ff__op_widen(op, 8 * N, (int)eb, craw, c01)) ||
+      (st = ff_sigma_gelu_mux(ctx, k, N, dic, dic + N, xt->v, c01, c01 + 4 * N, cl)) ||
       (st = ff_op_reconstruct(op, cl, N, k)))
     goto done;
   /* 4. The LUT, output kept shared. */
-  if ((st = ff__op_get(op, buf, lb, "GELU LUT")) || (st = ff_lut_key_deserialize(&lk, k, bw, 1, N, buf, lb)) ||
-      (st = ff_sigma_act_table(a, op->scale, bw, tab)) || (st = ff_lut_eval(ctx, &lk, cl, tab, 0, lut)))
+  if ((st = ff__op_get(op, lbuf, lb, "GELU LUT")) || (st = ff_lut_key_deserialize(&lkh, k, bw, 1, N, lbuf, lb)) ||
+      (st = ff_sigma_act_table(a, op->scale, bw, tabh)) || (st = ff__op_upload(op, tab, tabh, nt * sizeof *tab)))
     goto done;
+  if (dev && ((st = ff_lut_key_alloc(ctx, &lkd, k, bw, 1, N)) || (st = ff_lut_key_copy(ctx, &lkd, &lkh)) ||
+              (st = ff__op_sync(op))))
+    goto done;
+  if ((st = ff_lut_eval(ctx, dev ? &lkd : &lkh, cl, tab, 0, lut))) goto done;
   op->cost[op->party].bits_sent += (uint64_t)N * (1 + (uint64_t)bw); /* u, then v (lut.h) */
   /* 5. ReLU = select(d^, x^), kept shared; ReLU - LUT reconstructed in bw bits. */
-  if ((st = ff__op_get(op, buf, sb, "GELU ReLU select")) || (st = ff_select_key_deserialize(&sk, bw, N, buf, sb)) ||
+  if ((st = ff_select_key_alloc(ctx, &sk, bw, N)) || (st = ff__op_get_mem(op, sk.buf, sk.bytes, "GELU ReLU select")) ||
       (st = ff_select_eval(ctx, &sk, N, dic, x->v, y->v)) || (st = ff_sigma_gelu_final(ctx, bw, N, y->v, lut)))
     goto done;
   st = ff_op_reconstruct(op, y->v, N, bw);
 done:
   ff_dpf_key_free(&dk);
-  ff_lut_key_free(&lk);
+  ff_lut_key_free(&lkh);
+  ff_lut_key_free(&lkd);
   ff_select_key_free(&sk);
-  free(buf);
-  free(cmpbits);
-  free(pts);
-  free(md);
-  free(dic);
-  free(c01);
-  free(cl);
-  free(lut);
-  free(tab);
+  ff__op_buf_free(op, blk);
+  free(lbuf);
+  free(tabh);
   return st;
 }
 
@@ -339,7 +360,6 @@ static ff_status ff__act_run(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wir
              fn, bw, scale, bt, k, FF_DPF_MIN_BITS + 1);
     return FF_EINVAL;
   }
-  if (op->role == FF_OP_PARTY && op->ctx->backend == FF_BACKEND_CUDA) return ff__gelu_no_cuda(fn);
   const size_t N = x->numel;
   if (op->role == FF_OP_COST) {
     ff_gate_cost c;

@@ -1,6 +1,7 @@
 /* SIGMA's GELU and SiLU, "ReLU minus a clipped-|x| lookup table" (GPU-MPC fss/gpu_gelu.cu;
  * research/sigma.md §4 "GELU per element", §3 LUT tables, §10). Scopes Activation::GELU and
- * Activation::SiLU. CPU reference; CUDA twins return FF_ENOTSUP for now. Test: tests/test_sigma_gelu.c.
+ * Activation::SiLU. CPU reference here, CUDA twins in sigma_act_cuda.cu. Tests: tests/test_sigma_gelu.c,
+ * tests/test_sigma_cuda.c (CUDA parties against CPU parties).
  *
  * On a wire x of bw bits at `scale` fractional bits, with clip bits k (GELU 8, SiLU 10), c = 2^k - 1,
  * s = scale - 6 and bt = bw - 2 scale + 7 (33 at bw 50, scale 12), each element goes through:
@@ -53,29 +54,37 @@ int ff_sigma_act_trunc_bits(int bw, int scale);
  * x = i / 64, for i < 2^k, mod 2^bw (entries are >= 0, so the cast truncates toward 0 = floor). */
 ff_status ff_sigma_act_table(ff_sigma_act a, int scale, int bw, uint64_t *tab);
 
-/* ---- Kernels (host pointers; the dispatchers refuse CUDA until the twins exist) --------------------
- * bt: the truncated ring; clip = 2^k - 1. */
+/* ---- Kernels (twins as in truncate.h: _cpu host pointers, _cuda device pointers on ctx->stream, the
+ * plain name dispatches on ctx->backend). bt: the truncated ring; clip = 2^k - 1. */
 /* The 3 comparison points per element, pts (3, N): x^t, x^t - clip, x^t + clip, each mod 2^(bt-1). */
 ff_status ff_sigma_gelu_points_cpu(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat, uint64_t *pts);
+ff_status ff_sigma_gelu_points_cuda(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat, uint64_t *pts);
 ff_status ff_sigma_gelu_points(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat, uint64_t *pts);
 /* The shares of d^ and ic^ (out (2, N), 0/1) from the comparison shares cmp (3, N) and the key's
  * mask shares md, mic (N each, 0/1), plus party 1's public part:
  *   d  = cmp0 ^ md  ^ [p1] (1 ^ msb(x^t)),  ic = cmp1 ^ cmp2 ^ mic ^ [p1] (msb(x^t - clip) ^ msb(x^t + clip)). */
 ff_status ff_sigma_gelu_bits_cpu(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
                                  const uint64_t *cmp, const uint64_t *md, const uint64_t *mic, uint64_t *out);
+ff_status ff_sigma_gelu_bits_cuda(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
+                                  const uint64_t *cmp, const uint64_t *md, const uint64_t *mic, uint64_t *out);
 ff_status ff_sigma_gelu_bits(ff_ctx *ctx, int bt, uint64_t clip, size_t N, const uint64_t *xthat,
                              const uint64_t *cmp, const uint64_t *md, const uint64_t *mic, uint64_t *out);
 /* The mux: out[i] = c1[4i + j] x^t[i] + c0[4i + j] mod 2^k, j = 2 ic^[i] + d^[i]; c0, c1 (N, 4). */
 ff_status ff_sigma_gelu_mux_cpu(ff_ctx *ctx, int k, size_t N, const uint64_t *dhat, const uint64_t *ichat,
                                 const uint64_t *xthat, const uint64_t *c0, const uint64_t *c1, uint64_t *out);
+ff_status ff_sigma_gelu_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *dhat, const uint64_t *ichat,
+                                 const uint64_t *xthat, const uint64_t *c0, const uint64_t *c1, uint64_t *out);
 ff_status ff_sigma_gelu_mux(ff_ctx *ctx, int k, size_t N, const uint64_t *dhat, const uint64_t *ichat,
                             const uint64_t *xthat, const uint64_t *c0, const uint64_t *c1, uint64_t *out);
 /* relu[i] = relu[i] - lut[i] mod 2^bw (in place). */
 ff_status ff_sigma_gelu_final_cpu(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut);
+ff_status ff_sigma_gelu_final_cuda(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut);
 ff_status ff_sigma_gelu_final(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut);
 
 /* ---- Gates -------------------------------------------------------------------------------------------
- * y = f(x) on the op's scale, bw = x->bw bits (see above for the domain). y is allocated. CPU only. */
+ * y = f(x) on the op's scale, bw = x->bw bits (see above for the domain). y is allocated. A CUDA party
+ * keeps every wire-sized buffer and key on the device (op.h "What runs where"); the LUT key is
+ * deserialized on the host (its serialized tR layout differs from its memory layout) and copied up. */
 ff_status ff_op_act(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wire *y);
 ff_status ff_op_gelu(ff_op *op, const ff_wire *x, ff_wire *y);
 ff_status ff_op_silu(ff_op *op, const ff_wire *x, ff_wire *y);

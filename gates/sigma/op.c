@@ -24,6 +24,13 @@ static const char *const ff__sg_names[] = {"?",     "Input", "Output", "TrFloor"
                                            "DReLU", "ReLU",  "Mul",    "Matmul"};
 
 static const char *ff__sg_name(uint32_t gate) {
+  switch (gate) { /* the ids past the dense table (op_internal.h) */
+    case FF__SG_GELU: return "GELU/SiLU";
+    case FF__SG_SOFTMAX: return "Softmax";
+    case FF__SG_LAYERNORM: return "LayerNorm";
+    case FF__SG_RMSNORM: return "RMSNorm";
+    default: break;
+  }
   return gate < sizeof ff__sg_names / sizeof ff__sg_names[0] ? ff__sg_names[gate] : "?";
 }
 
@@ -171,7 +178,8 @@ static int ff__sg_on_cuda(uint32_t gate) {
     case FF__SG_DRELU:
     case FF__SG_RELU:
     case FF__SG_MUL:
-    case FF__SG_MATMUL: return 1;
+    case FF__SG_MATMUL:
+    case FF__SG_GELU: return 1;
     default: return 0;
   }
 }
@@ -360,7 +368,41 @@ ff_status ff__op_reduce(ff_op *op, const uint64_t *in, uint64_t *out, size_t n, 
   return FF_OK;
 }
 
+ff_status ff__op_unpack_bits(ff_op *op, size_t n, const uint8_t *bits, uint64_t *out) {
+  if (ff__op_on_device(op)) return ff__sigma_unpack_bits_cuda(op->ctx, n, bits, out);
+  for (size_t i = 0; i < n; i++) out[i] = (bits[i / 8] >> (i % 8)) & 1;
+  return FF_OK;
+}
+
+ff_status ff__op_widen(ff_op *op, size_t n, int eb, const uint8_t *in, uint64_t *out) {
+  if (ff__op_on_device(op)) return ff__sigma_widen_cuda(op->ctx, n, eb, in, out);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t v = 0;
+    for (int b = 0; b < eb; b++) v |= (uint64_t)in[i * (size_t)eb + (size_t)b] << (8 * b);
+    out[i] = v;
+  }
+  return FF_OK;
+}
+
+ff_status ff__op_sync(ff_op *op) {
+#ifdef FF_HAVE_CUDA
+  if (ff__op_on_device(op)) return FF_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)op->ctx->stream));
+#endif
+  (void)op;
+  return FF_OK;
+}
+
 #ifndef FF_HAVE_CUDA
+ff_status ff__sigma_unpack_bits_cuda(ff_ctx *ctx, size_t n, const uint8_t *bits, uint64_t *out) {
+  (void)ctx, (void)n, (void)bits, (void)out;
+  FF_ERROR("ff__sigma_unpack_bits_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff__sigma_widen_cuda(ff_ctx *ctx, size_t n, int eb, const uint8_t *in, uint64_t *out) {
+  (void)ctx, (void)n, (void)eb, (void)in, (void)out;
+  FF_ERROR("ff__sigma_widen_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
 ff_status ff__sigma_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out) {
   (void)ctx, (void)n, (void)bits, (void)in, (void)out;
   FF_ERROR("ff__sigma_reduce_cuda: this build of fusefss has no CUDA backend");

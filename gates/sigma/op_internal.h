@@ -96,6 +96,15 @@ ff_status ff__op_reduce(ff_op *op, const uint64_t *in, uint64_t *out, size_t n, 
  * out[i] = in[i] mod 2^bits; share[i] = bit i of (dcf ^ mask) (both ceil(N/8) bytes). */
 ff_status ff__sigma_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out);
 ff_status ff__sigma_cmp_share_cuda(ff_ctx *ctx, size_t N, const uint8_t *dcf, const uint8_t *mask, uint64_t *share);
+/* out[i] = bit i of bits (LSB first, comm/pack.h's 1-bit packing), i < n; out[i] = the eb-byte
+ * little-endian value i of in (1 <= eb <= 8), i < n. In ff__op_mem(op); CUDA twins in sigma_act_cuda.cu. */
+ff_status ff__op_unpack_bits(ff_op *op, size_t n, const uint8_t *bits, uint64_t *out);
+ff_status ff__op_widen(ff_op *op, size_t n, int eb, const uint8_t *in, uint64_t *out);
+ff_status ff__sigma_unpack_bits_cuda(ff_ctx *ctx, size_t n, const uint8_t *bits, uint64_t *out);
+ff_status ff__sigma_widen_cuda(ff_ctx *ctx, size_t n, int eb, const uint8_t *in, uint64_t *out);
+/* Waits for ctx's stream when the op's memory is the device's (host memory handed to an async copy
+ * may then be freed or reused); nothing otherwise. */
+ff_status ff__op_sync(ff_op *op);
 
 /* ---- Masked comparison --------------------------------------------------------------------------------
  * SIGMA's comparison step shared by TR and DReLU (research/sigma.md §3 "Comparison"): a comparison

@@ -1,0 +1,292 @@
+/* `fusefss bench gate --suite sigma`: every sigma gate alone at BERT-base sizes (research/sigma.md §4),
+ * dealer and both parties in one process through ff_sigma_run_local (gates/sigma/local.h): keygen
+ * time, party time, key bytes, bits and rounds per element on the CPU and CUDA. The runner is tested in
+ * tests/test_bench_gate.c; nothing printed here is asserted. */
+#include "tools/bench_gate.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ctx.h"
+#include "core/cuda.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/ring.h"
+#include "gates/sigma/gelu.h"
+#include "gates/sigma/layernorm.h"
+#include "gates/sigma/local.h"
+#include "gates/sigma/matmul.h"
+#include "gates/sigma/mul.h"
+#include "gates/sigma/relu.h"
+#include "gates/sigma/softmax.h"
+#include "gates/sigma/truncate.h"
+#include "tools/cli.h"
+
+enum { FF__BW = 50, FF__SCALE = 12, FF__SMALL = 16 };
+
+typedef enum { FF__TRFLOOR, FF__RELU, FF__GELU, FF__SOFTMAX, FF__LAYERNORM, FF__MUL, FF__MATMUL } ff__gate_kind;
+
+/* One gate at BERT-base sizes (128 tokens). x is (rows, cols), owned by P1; --small divides rows by
+ * 16, which keeps every per-element figure except matmul's (its weight share is per product). The
+ * SIGMA columns are research/sigma.md §4's per-gate figures at bw 50 (NULL: that table gives none). */
+typedef struct {
+  const char *name;
+  ff__gate_kind kind;
+  size_t rows, cols;      /* x */
+  size_t wcols;           /* matmul: W is (cols, wcols) */
+  const char *sigma_key, *sigma_bits, *sigma_rounds;
+} ff__gate;
+
+static const ff__gate ff__gates[] = {
+    {"trfloor", FF__TRFLOOR, 128, 3072, 0, "676.75", "90", "4"},
+    {"relu", FF__RELU, 128, 3072, 0, NULL, "51", "2"},
+    {"gelu", FF__GELU, 128, 3072, 0, "611.6", "145", "7"},
+    {"softmax", FF__SOFTMAX, 12 * 128, 128, 0, "~1676", "~471.6", "35"},
+    {"layernorm", FF__LAYERNORM, 128, 768, 0, "~322", "~202", "11+8 LLAMA"},
+    {"mul", FF__MUL, 128, 3072, 0, "700.75", "140", "5"},
+    {"matmul", FF__MATMUL, 128, 768, 3072, NULL, "140", "5"},
+};
+#define FF__NGATES (sizeof ff__gates / sizeof ff__gates[0])
+
+typedef struct {
+  int reps, small;
+  int cpu, gpu;
+  int want[FF__NGATES];
+} ff__gate_opts;
+
+static void ff__usage(FILE *f) {
+  fprintf(f,
+          "usage: fusefss bench gate --suite sigma [options]\n"
+          "\n"
+          "Each gate of the suite alone at BERT-base sizes (128 tokens, bw 50, scale 12): the dealer on the CPU\n"
+          "into memory key streams, then both parties in two threads of this process over the in-memory\n"
+          "channel. Per gate: keygen time, party time, key bytes and bits sent per output element, rounds.\n"
+          "Gates: trfloor (128x3072, shift 12), relu (128x3072), gelu (128x3072), softmax (12x128 rows of 128),\n"
+          "layernorm (128x768), mul (elementwise, 128x3072), matmul (128x768 by 768x3072).\n"
+          "\n"
+          "options:\n"
+          "  --suite sigma            the gate suite (only sigma so far)\n"
+          "  --backend cpu|cuda|all   the parties' backend (default all that this machine has); a gate that a\n"
+          "                           backend lacks is reported as n/a\n"
+          "  --reps N                 party repetitions on the same keys, median reported (default 3)\n"
+          "  --gate NAME,...          only these gates (default all)\n"
+          "  --small                  128 tokens / 16 (8 tokens; softmax 96 rows of 128) for a quick run\n"
+          "  -h, --help               this help\n");
+}
+
+/* ---- The graph: inputs, the gate bracketed, the output ------------------------------------------------- */
+
+typedef struct {
+  const ff__gate *g;
+  size_t rows;
+  uint64_t *x, *w, *b; /* P1's x (rows, cols); P0's second operand and LayerNorm's beta */
+} ff__gate_arg;
+
+static ff_status ff__gate_graph(ff_op *op, void *arg, ff_sigma_local_rec *rec) {
+  const ff__gate_arg *a = arg;
+  const ff__gate *g = a->g;
+  ff_wire x = {0}, w = {0}, b = {0}, y = {0};
+  const int64_t xs[2] = {(int64_t)a->rows, (int64_t)g->cols};
+  const int64_t ws[2] = {(int64_t)g->cols, (int64_t)g->wcols};
+  ff_status st = ff_op_input(op, 1, 2, xs, a->x, &x);
+  if (!st && g->kind == FF__MUL) st = ff_op_input(op, 0, 2, xs, a->w, &w);
+  if (!st && g->kind == FF__MATMUL) st = ff_op_input(op, 0, 2, ws, a->w, &w);
+  if (!st && g->kind == FF__LAYERNORM) st = ff_op_input(op, 0, 1, ws, a->w, &w); /* gamma (cols) */
+  if (!st && g->kind == FF__LAYERNORM) st = ff_op_input(op, 0, 1, ws, a->b, &b); /* beta (cols) */
+  if (st) goto done;
+  ff_sigma_local_gate_begin(rec);
+  switch (g->kind) {
+    case FF__TRFLOOR: st = ff_op_trfloor(op, &x, FF__SCALE, &y); break;
+    case FF__RELU: st = ff_op_relu(op, &x, x.bw, &y); break;
+    case FF__GELU: st = ff_op_gelu(op, &x, &y); break;
+    case FF__SOFTMAX: st = ff_op_softmax(op, &x, &y); break;
+    case FF__LAYERNORM: st = ff_op_layernorm(op, &x, &w, &b, &y); break;
+    case FF__MUL: st = ff_op_mul(op, &x, &w, &y); break;
+    case FF__MATMUL: st = ff_op_matmul(op, &x, &w, &y); break;
+  }
+  if (!st) st = ff_sigma_local_gate_end(rec);
+  if (!st) st = ff_sigma_local_output(rec, &y);
+done:
+  ff_wire_free(&x);
+  ff_wire_free(&w);
+  ff_wire_free(&b);
+  ff_wire_free(&y);
+  return st;
+}
+
+/* n values uniform in [-8, 8) at scale 12: inside every gate's domain (GELU's clip is |x| < 4, the
+ * products and LayerNorm's sums stay far below 2^48). */
+static uint64_t *ff__inputs(ff_rng *rng, size_t n) {
+  uint64_t *v = malloc((n ? n : 1) * sizeof *v);
+  if (!v) return NULL;
+  const int64_t lim = (int64_t)8 << FF__SCALE;
+  for (size_t i = 0; i < n; i++)
+    v[i] = ff_ring_from_signed(-lim + (int64_t)(ff_rng_u64(rng) % (uint64_t)(2 * lim)), FF__BW);
+  return v;
+}
+
+/* ---- Rows ------------------------------------------------------------------------------------------------ */
+
+static uint64_t ff__max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+static void ff__row(const ff__gate *g, size_t rows, const char *on, const ff_sigma_local_result *r, int ran) {
+  const size_t n_out = rows * (g->kind == FF__MATMUL ? g->wcols : g->cols);
+  /* Costs: the parties' own measurements when they ran, else the cost functions (equal; the test checks). */
+  const ff_gate_cost *c = ran ? r->gate : r->cost_gate;
+  const uint64_t key = ff__max_u64(r->keygen_gate[0].key_bytes, r->keygen_gate[1].key_bytes);
+  const uint64_t bits = ff__max_u64(c[0].bits_sent, c[1].bits_sent), rounds = ff__max_u64(c[0].rounds, c[1].rounds);
+  char shape[40], party[24], sigma_key[24];
+  if (g->kind == FF__MATMUL)
+    snprintf(shape, sizeof shape, "%zux%zux%zu", rows, g->cols, g->wcols);
+  else if (g->kind == FF__TRFLOOR)
+    snprintf(shape, sizeof shape, "%zux%zu, s %d", rows, g->cols, FF__SCALE);
+  else if (g->kind == FF__SOFTMAX)
+    snprintf(shape, sizeof shape, "%zu rows of %zu", rows, g->cols);
+  else
+    snprintf(shape, sizeof shape, "%zux%zu", rows, g->cols);
+  if (ran)
+    snprintf(party, sizeof party, "%.3f", (r->gate_s[0] > r->gate_s[1] ? r->gate_s[0] : r->gate_s[1]) * 1e3);
+  else
+    snprintf(party, sizeof party, "n/a");
+  if (g->kind == FF__MATMUL) /* SIGMA's formula, sigma.md §4: 8(|A| + |B|)/|C| + 8 + 676.75 */
+    snprintf(sigma_key, sizeof sigma_key, "%.2f",
+             8.0 * (double)(rows * g->cols + g->cols * g->wcols) / (double)n_out + 8 + 676.75);
+  else
+    snprintf(sigma_key, sizeof sigma_key, "%s", g->sigma_key ? g->sigma_key : "-");
+  printf("| %-9s | %-18s | %-4s | %10.3f | %10s | %10.2f | %9.2f | %6llu | %9s | %9s | %-10s |\n", g->name, shape,
+         on, r->keygen_gate_s * 1e3, party, (double)key / (double)n_out, (double)bits / (double)n_out,
+         (unsigned long long)rounds, sigma_key, g->sigma_bits, g->sigma_rounds);
+}
+
+/* Runs gate g on backend b and prints its row; FF_ENOTSUP from the parties prints n/a. */
+static ff_status ff__bench_one(const ff__gate_opts *o, const ff__gate *g, ff_backend b, ff_rng *rng) {
+  ff__gate_arg a = {.g = g, .rows = o->small ? g->rows / FF__SMALL : g->rows};
+  size_t nw = 0;
+  if (g->kind == FF__MUL) nw = a.rows * g->cols;
+  if (g->kind == FF__MATMUL) nw = g->cols * g->wcols;
+  if (g->kind == FF__LAYERNORM) nw = g->cols;
+  a.x = ff__inputs(rng, a.rows * g->cols);
+  a.w = ff__inputs(rng, nw);
+  a.b = ff__inputs(rng, g->kind == FF__LAYERNORM ? g->cols : 0);
+  ff_status st = FF_ENOMEM;
+  if (a.x && a.w && a.b) {
+    const ff_sigma_local_opts lo = {.bw = FF__BW, .scale = FF__SCALE, .backend = b, .reps = o->reps};
+    ff_sigma_local_result r;
+    st = ff_sigma_run_local(&lo, ff__gate_graph, &a, &r);
+    if (st == FF_OK || st == FF_ENOTSUP) {
+      ff__row(g, a.rows, ff_backend_name(b), &r, st == FF_OK);
+      fflush(stdout);
+      st = FF_OK;
+    }
+    ff_sigma_local_result_free(&r);
+  }
+  free(a.x);
+  free(a.w);
+  free(a.b);
+  return st;
+}
+
+static int ff__parse_gates(const char *cmd, const char *list, ff__gate_opts *o) {
+  memset(o->want, 0, sizeof o->want);
+  const char *p = list;
+  while (*p) {
+    const size_t n = strcspn(p, ",");
+    size_t i = 0;
+    while (i < FF__NGATES && !(strlen(ff__gates[i].name) == n && strncmp(p, ff__gates[i].name, n) == 0)) i++;
+    if (i == FF__NGATES) {
+      char valid[128] = "";
+      for (size_t j = 0; j < FF__NGATES; j++) {
+        strcat(valid, j ? ", " : "");
+        strcat(valid, ff__gates[j].name);
+      }
+      return ff_cli_usage_error(cmd, "unknown gate '%.*s' (valid: %s)", (int)n, p, valid);
+    }
+    o->want[i] = 1;
+    p += n;
+    if (*p == ',') p++;
+  }
+  for (size_t i = 0; i < FF__NGATES; i++)
+    if (o->want[i]) return FF_EXIT_OK;
+  return ff_cli_usage_error(cmd, "--gate needs at least one gate name");
+}
+
+int ff_cmd_bench_gate(int argc, char **argv) {
+  const char *cmd = "bench gate";
+  ff__gate_opts o = {.reps = 3, .cpu = 1, .gpu = -1};
+  for (size_t i = 0; i < FF__NGATES; i++) o.want[i] = 1;
+  static const struct option opts[] = {{"suite", required_argument, 0, 's'}, {"backend", required_argument, 0, 'b'},
+                                       {"reps", required_argument, 0, 'r'},  {"gate", required_argument, 0, 'g'},
+                                       {"small", no_argument, 0, 'm'},       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  optind = 1;
+  opterr = 0;
+  int c, rc;
+  long long v;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'h': ff__usage(stdout); return FF_EXIT_OK;
+      case 's':
+        if (strcmp(optarg, "sigma") != 0) return ff_cli_usage_error(cmd, "unknown suite '%s' (valid: sigma)", optarg);
+        break;
+      case 'b':
+        if (strcmp(optarg, "cpu") == 0)
+          o.cpu = 1, o.gpu = 0;
+        else if (strcmp(optarg, "cuda") == 0)
+          o.cpu = 0, o.gpu = 1;
+        else if (strcmp(optarg, "all") == 0)
+          o.cpu = 1, o.gpu = -1;
+        else
+          return ff_cli_usage_error(cmd, "--backend must be cpu, cuda or all, not '%s'", optarg);
+        break;
+      case 'r':
+        if (ff_parse_int(optarg, 1, 1000, &v)) return ff_cli_usage_error(cmd, "--reps must be 1..1000, not '%s'", optarg);
+        o.reps = (int)v;
+        break;
+      case 'g':
+        if ((rc = ff__parse_gates(cmd, optarg, &o)) != FF_EXIT_OK) return rc;
+        break;
+      case 'm': o.small = 1; break;
+      case ':': return ff_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+      default: return ff_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return ff_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+  const int have_gpu = ff_cuda_device_count() > 0;
+  if (o.gpu == 1 && !have_gpu) return ff_cli_fail(cmd, "--backend cuda: no CUDA device is visible (or this build has no CUDA)");
+  if (o.gpu < 0) o.gpu = have_gpu;
+
+  char dev[256] = "";
+  printf("fusefss bench gate --suite sigma: bw %d, scale %d, %s sizes (128 tokens%s); dealer on the CPU (once),\n"
+         "parties in two threads over the in-memory channel, %d repetition%s on the same keys.\n",
+         FF__BW, FF__SCALE, o.small ? "small" : "BERT-base", o.small ? " / 16" : "", o.reps, o.reps == 1 ? "" : "s");
+  if (o.gpu && ff_cuda_device_name(dev, sizeof dev) == FF_OK) printf("GPU: %s\n", dev);
+  printf("Units: keygen ms = the dealer's time for the gate alone; party ms = the gate alone (inputs and outputs\n"
+         "excluded), median over the repetitions, max over the two parties; key B/el = one party's key bytes per\n"
+         "output element; bits/el = payload bits one party sends per output element; rounds of the gate; all\n"
+         "costs max over the parties. SIGMA columns: research/sigma.md §4's per-gate figures at bw 50 (- : none\n"
+         "given as a number); n/a: the backend has no such gate yet.\n");
+  printf("\n| %-9s | %-18s | %-4s | %10s | %10s | %10s | %9s | %6s | %9s | %9s | %-10s |\n", "gate", "shape", "on",
+         "keygen ms", "party ms", "key B/el", "bits/el", "rounds", "SIGMA key", "SIGMA bit", "SIGMA rnds");
+  printf("|:----------|:-------------------|:-----|-----------:|-----------:|-----------:|----------:|-------:|"
+         "----------:|----------:|:-----------|\n");
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 2024);
+  const ff_backend backends[2] = {FF_BACKEND_CPU, FF_BACKEND_CUDA};
+  const int use[2] = {o.cpu, o.gpu};
+  for (size_t i = 0; i < FF__NGATES; i++) {
+    if (!o.want[i]) continue;
+    for (int k = 0; k < 2; k++) {
+      if (!use[k]) continue;
+      ff_status st = ff__bench_one(&o, &ff__gates[i], backends[k], &rng);
+      if (st)
+        return ff_cli_fail(cmd, "%s on %s failed: %s", ff__gates[i].name, ff_backend_name(backends[k]), ff_strerror(st));
+    }
+  }
+  printf("\nSIGMA's own measured times (../shared/gpu/README.md: EzPC GPU-MPC on one H200, bert-base, seq 128)\n"
+         "are whole-model category totals, not per-gate times: online 2305 ms, of which softmax 636, LayerNorm\n"
+         "500, truncation 243, GELU 204, matmul 182 (summed over all 12 layers and calls; categories overlap);\n"
+         "keygen 2071 ms for the whole model. No per-gate SIGMA time is given there, so none is printed above.\n");
+  return FF_EXIT_OK;
+}
