@@ -10,7 +10,10 @@ ff_add_test(test_sigma_softmax SOURCES test_sigma_softmax.c ${FF_SIGMA_HARNESS} 
 # (GPU; exits 77 without one).
 if(FF_HAVE_CUDA)
   ff_add_test(test_sigma_cuda SOURCES test_sigma_cuda.c DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
+  ff_add_test(test_sigma_cuda_layernorm SOURCES test_sigma_cuda_layernorm.c DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
+  ff_add_test(test_sigma_cuda_softmax SOURCES test_sigma_cuda_softmax.c DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
 endif()
 ff_add_test(test_sigma_gelu SOURCES test_sigma_gelu.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
 ff_add_test(test_sigma_layernorm SOURCES test_sigma_layernorm.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
+ff_add_test(test_sigma_rotary SOURCES test_sigma_rotary.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
 ff_add_test(test_bench_gate SOURCES test_bench_gate.c DEPS ff_sigma)

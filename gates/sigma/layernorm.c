@@ -1,6 +1,7 @@
-/* LayerNorm and RMSNorm, CPU reference (research/sigma.md §4; GPU-MPC fss/gpu_layernorm.cu, with the
- * rsqrt on our FSS primitives): kernels, the rsqrt table, dealer and party, the emulation and the
- * costs; layernorm.h lists every step. Test: tests/test_sigma_layernorm.c. */
+/* LayerNorm and RMSNorm (research/sigma.md §4; GPU-MPC fss/gpu_layernorm.cu, with the rsqrt on our FSS
+ * primitives): _cpu kernels (CUDA twins in layernorm_cuda.cu), the rsqrt table, dealer and party (either
+ * backend), the emulation and the costs; layernorm.h lists every step. Tests: tests/test_sigma_layernorm.c,
+ * tests/test_sigma_cuda_layernorm.c. */
 #include "gates/sigma/layernorm.h"
 
 #include <math.h>
@@ -103,40 +104,143 @@ ff_status ff_sigma_ln_wmul_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, int per_
   return FF_OK;
 }
 
-static ff_status ff__ln_no_cuda(ff_ctx *ctx, const char *fn) {
-  if (ctx->backend != FF_BACKEND_CUDA) return FF_OK;
-  FF_ERROR("%s: the LayerNorm kernels have no CUDA twin yet; run them on the CPU backend", fn);
+ff_status ff_sigma_ln_addcol_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t *y, const uint64_t *b) {
+  (void)ctx;
+  for (size_t e = 0; e < R * d; e++) y[e] = ff_ring_reduce(y[e] + b[e % d], bw);
+  return FF_OK;
+}
+
+ff_status ff_sigma_rsqrt_points_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, uint64_t *pts) {
+  (void)ctx;
+  const size_t J = (size_t)ff__ln_top(bw) + 1;
+  for (size_t i = 0; i < R; i++) pts[i] = vhat[i];
+  for (size_t t = 1; t < J; t++)
+    for (size_t i = 0; i < R; i++) pts[t * R + i] = ff_ring_reduce(vhat[i] - (UINT64_C(1) << t), bw);
+  return FF_OK;
+}
+
+ff_status ff_sigma_rsqrt_bits_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, const uint8_t *lt,
+                                  const uint8_t *mask, uint64_t *c) {
+  const size_t J = (size_t)ff__ln_top(bw) + 1;
+  const uint64_t p1 = ctx->party == 1;
+  for (size_t t = 1; t < J; t++)
+    for (size_t i = 0; i < R; i++) {
+      const size_t e = t * R + i, f = (t - 1) * R + i;
+      const uint64_t pub = p1 & (vhat[i] < (UINT64_C(1) << t));
+      c[f] = ((lt[e / 8] >> (e % 8)) ^ (lt[i / 8] >> (i % 8)) ^ (mask[f / 8] >> (f % 8)) ^ pub) & 1;
+    }
+  return FF_OK;
+}
+
+ff_status ff_sigma_rsqrt_index_cpu(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx) {
+  (void)ctx;
+  for (size_t i = 0; i < R; i++)
+    idx[i] = ff_ring_reduce(ehat[i] + mhat[i] - (UINT64_C(1) << FF__LN_MANT), FF__LN_LUT);
+  return FF_OK;
+}
+
+#ifndef FF_HAVE_CUDA
+static ff_status ff__ln_no_cuda(const char *fn) {
+  FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
   return FF_ENOTSUP;
 }
 
+ff_status ff_sigma_ln_rowsum_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t mult, const uint64_t *x,
+                                  uint64_t *sum) {
+  (void)ctx, (void)bw, (void)R, (void)d, (void)mult, (void)x, (void)sum;
+  return ff__ln_no_cuda("ff_sigma_ln_rowsum_cuda");
+}
+
+ff_status ff_sigma_ln_center_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *x, const uint64_t *mu,
+                                  uint64_t *xc) {
+  (void)ctx, (void)bw, (void)R, (void)d, (void)x, (void)mu, (void)xc;
+  return ff__ln_no_cuda("ff_sigma_ln_center_cuda");
+}
+
+ff_status ff_sigma_ln_square_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *xhat, const uint64_t *key,
+                                  uint64_t *out) {
+  (void)ctx, (void)bw, (void)R, (void)d, (void)xhat, (void)key, (void)out;
+  return ff__ln_no_cuda("ff_sigma_ln_square_cuda");
+}
+
+ff_status ff_sigma_rsqrt_normalize_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
+                                        const uint64_t *key, uint64_t *out) {
+  (void)ctx, (void)bw, (void)R, (void)chat, (void)vhat, (void)key, (void)out;
+  return ff__ln_no_cuda("ff_sigma_rsqrt_normalize_cuda");
+}
+
+ff_status ff_sigma_ln_wmul_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
+                                const uint64_t *what, const uint64_t *key, uint64_t *out) {
+  (void)ctx, (void)bw, (void)R, (void)d, (void)per_row, (void)xhat, (void)what, (void)key, (void)out;
+  return ff__ln_no_cuda("ff_sigma_ln_wmul_cuda");
+}
+
+ff_status ff_sigma_ln_addcol_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t *y, const uint64_t *b) {
+  (void)ctx, (void)bw, (void)R, (void)d, (void)y, (void)b;
+  return ff__ln_no_cuda("ff_sigma_ln_addcol_cuda");
+}
+
+ff_status ff_sigma_rsqrt_points_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, uint64_t *pts) {
+  (void)ctx, (void)bw, (void)R, (void)vhat, (void)pts;
+  return ff__ln_no_cuda("ff_sigma_rsqrt_points_cuda");
+}
+
+ff_status ff_sigma_rsqrt_bits_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, const uint8_t *lt,
+                                   const uint8_t *mask, uint64_t *c) {
+  (void)ctx, (void)bw, (void)R, (void)vhat, (void)lt, (void)mask, (void)c;
+  return ff__ln_no_cuda("ff_sigma_rsqrt_bits_cuda");
+}
+
+ff_status ff_sigma_rsqrt_index_cuda(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat,
+                                   uint64_t *idx) {
+  (void)ctx, (void)R, (void)ehat, (void)mhat, (void)idx;
+  return ff__ln_no_cuda("ff_sigma_rsqrt_index_cuda");
+}
+#endif
+
+#define FF__LN_DISPATCH(ctx, name, ...) \
+  ((ctx)->backend == FF_BACKEND_CUDA ? name##_cuda((ctx), __VA_ARGS__) : name##_cpu((ctx), __VA_ARGS__))
+
 ff_status ff_sigma_ln_rowsum(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t mult, const uint64_t *x,
                              uint64_t *sum) {
-  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_rowsum");
-  return st ? st : ff_sigma_ln_rowsum_cpu(ctx, bw, R, d, mult, x, sum);
+  return FF__LN_DISPATCH(ctx, ff_sigma_ln_rowsum, bw, R, d, mult, x, sum);
 }
 
 ff_status ff_sigma_ln_center(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *x, const uint64_t *mu,
                              uint64_t *xc) {
-  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_center");
-  return st ? st : ff_sigma_ln_center_cpu(ctx, bw, R, d, x, mu, xc);
+  return FF__LN_DISPATCH(ctx, ff_sigma_ln_center, bw, R, d, x, mu, xc);
 }
 
 ff_status ff_sigma_ln_square(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *xhat, const uint64_t *key,
                              uint64_t *out) {
-  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_square");
-  return st ? st : ff_sigma_ln_square_cpu(ctx, bw, R, d, xhat, key, out);
+  return FF__LN_DISPATCH(ctx, ff_sigma_ln_square, bw, R, d, xhat, key, out);
 }
 
 ff_status ff_sigma_rsqrt_normalize(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
                                    const uint64_t *key, uint64_t *out) {
-  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_rsqrt_normalize");
-  return st ? st : ff_sigma_rsqrt_normalize_cpu(ctx, bw, R, chat, vhat, key, out);
+  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_normalize, bw, R, chat, vhat, key, out);
 }
 
 ff_status ff_sigma_ln_wmul(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
                            const uint64_t *what, const uint64_t *key, uint64_t *out) {
-  ff_status st = ff__ln_no_cuda(ctx, "ff_sigma_ln_wmul");
-  return st ? st : ff_sigma_ln_wmul_cpu(ctx, bw, R, d, per_row, xhat, what, key, out);
+  return FF__LN_DISPATCH(ctx, ff_sigma_ln_wmul, bw, R, d, per_row, xhat, what, key, out);
+}
+
+ff_status ff_sigma_ln_addcol(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t *y, const uint64_t *b) {
+  return FF__LN_DISPATCH(ctx, ff_sigma_ln_addcol, bw, R, d, y, b);
+}
+
+ff_status ff_sigma_rsqrt_points(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, uint64_t *pts) {
+  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_points, bw, R, vhat, pts);
+}
+
+ff_status ff_sigma_rsqrt_bits(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, const uint8_t *lt,
+                              const uint8_t *mask, uint64_t *c) {
+  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_bits, bw, R, vhat, lt, mask, c);
+}
+
+ff_status ff_sigma_rsqrt_index(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx) {
+  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_index, R, ehat, mhat, idx);
 }
 
 /* ---- Table ------------------------------------------------------------------------------------------ */
@@ -265,7 +369,7 @@ void ff_sigma_layernorm_emulate(int bw, int scale, size_t R, size_t d, int rms, 
 
 /* Reconstructs n pairs (a mod 2^bw_a, b mod 2^bw_b) in ONE exchange of bw_a + bw_b bits each: both
  * fields travel side by side in one packed word and are added field by field (scope Reconstruct). */
-static ff_status ff__ln_reconstruct2(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
+static ff_status ff__ln_reconstruct2_host(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
   FF_SCOPE("Reconstruct");
   const int bits = bw_a + bw_b;
   uint64_t *mine = ff__op_alloc(2 * n * sizeof *mine, "LayerNorm reconstruct"), *peer = mine ? mine + n : NULL;
@@ -280,6 +384,19 @@ static ff_status ff__ln_reconstruct2(ff_op *op, uint64_t *a, uint64_t *b, size_t
     op->cost[op->party].bits_sent += (uint64_t)n * (uint64_t)bits;
   }
   free(mine);
+  return st;
+}
+
+/* a and b in ff__op_mem(op): a CUDA party stages them through host memory (the channel's side). */
+static ff_status ff__ln_reconstruct2(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
+  if (!ff__op_on_device(op)) return ff__ln_reconstruct2_host(op, a, b, n, bw_a, bw_b);
+  uint64_t *h = ff__op_alloc(2 * n * sizeof *h, "LayerNorm reconstruct");
+  ff_status st = h ? FF_OK : FF_ENOMEM;
+  const size_t nb = n * sizeof *h;
+  if (!st && !(st = ff__op_download(op, h, a, nb)) && !(st = ff__op_download(op, h + n, b, nb)) &&
+      !(st = ff__ln_reconstruct2_host(op, h, h + n, n, bw_a, bw_b)) && !(st = ff__op_upload(op, a, h, nb)))
+    st = ff__op_upload(op, b, h + n, nb);
+  free(h);
   return st;
 }
 
@@ -299,6 +416,59 @@ static ff_status ff__ln_put_bits(ff_op *op, const uint64_t *bits, size_t n) {
   return st;
 }
 
+/* Step 4, party: every buffer and key in ff__op_mem(op) (device for a CUDA party); the LUT key's
+ * bytes and the table are made on the host (the key deserialized there and copied to a device key). */
+static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, ff_wire *rsq, ff_wire *Vp, ff_wire *M) {
+  ff_ctx *ctx = op->ctx;
+  const int bw = V->bw, L = ff__ln_top(bw), dev = ff__op_on_device(op);
+  const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R, nt = (size_t)1 << FF__LN_LUT;
+  const size_t dkb = ff_dpf_key_bytes(bw, R), mb = ((size_t)L * R + 7) / 8, ltb = (J * R + 7) / 8,
+               lkb = ff_lut_key_bytes(FF__LN_LUT, bw, 1, R);
+  const size_t w64 = J * R + (size_t)L * R + nkey + 2 * R + nt;
+  ff_dpf_key dk = {0};
+  ff_lut_key lkh = {0}, lkd = {0};
+  uint8_t *lbuf = ff__op_alloc(lkb, "rsqrt");
+  uint64_t *tabh = ff__op_alloc(nt * sizeof *tabh, "rsqrt");
+  void *blk = NULL;
+  ff_status st = lbuf && tabh ? ff__op_buf_alloc(op, w64 * sizeof(uint64_t) + ltb + mb, "rsqrt", &blk) : FF_ENOMEM;
+  if (st) goto done;
+  uint64_t *pts = blk, *c = pts + J * R, *key = c + (size_t)L * R, *idx = key + nkey, *tab = idx + 2 * R;
+  uint8_t *lt = (uint8_t *)(tab + nt), *mask = lt + ltb;
+  /* a. comparisons at V^ and V^ - 2^t from one DCF key, reconstruct c^. */
+  if ((st = ff_sigma_rsqrt_points(ctx, bw, R, V->v, pts)) || (st = ff_dpf_key_alloc(ctx, &dk, bw, R)) ||
+      (st = ff__op_get_mem(op, dk.buf, dkb, "rsqrt")) || (st = ff__op_get_mem(op, mask, mb, "rsqrt")) ||
+      (st = ff_dpf_eval_lt(ctx, &dk, J, pts, lt)) || (st = ff_sigma_rsqrt_bits(ctx, bw, R, V->v, lt, mask, c)) ||
+      (st = ff_op_reconstruct(op, c, (size_t)L * R, 1)))
+    goto done;
+  /* b. normalise, reconstruct V^' and E^ together. */
+  if ((st = ff__op_get_mem(op, key, nkey * sizeof *key, "rsqrt")) ||
+      (st = ff_sigma_rsqrt_normalize(ctx, bw, R, c, V->v, key, idx)) ||
+      (st = ff__ln_reconstruct2(op, idx, idx + R, R, bw, FF__LN_LUT)) ||
+      (st = ff__fss_buf_copy(ctx, "rsqrt", Vp->v, ff__op_mem(op), idx, ff__op_mem(op), R * sizeof *idx)))
+    goto done;
+  /* c. mantissa. */
+  if ((st = ff_op_trslack(op, Vp, L - FF__LN_MANT, FF__LN_LUT, M))) goto done;
+  /* d. LUT at I^ = E^ + M^ - 128, revealed. */
+  ff_sigma_rsqrt_table(bw, op->scale, d, tabh);
+  if ((st = ff_sigma_rsqrt_index(ctx, R, idx + R, M->v, idx)) ||
+      (st = ff__op_upload(op, tab, tabh, nt * sizeof *tab)) || (st = ff__op_get(op, lbuf, lkb, "rsqrt")) ||
+      (st = ff_lut_key_deserialize(&lkh, FF__LN_LUT, bw, 1, R, lbuf, lkb)))
+    goto done;
+  if (dev && ((st = ff_lut_key_alloc(ctx, &lkd, FF__LN_LUT, bw, 1, R)) || (st = ff_lut_key_copy(ctx, &lkd, &lkh)) ||
+              (st = ff__op_sync(op))))
+    goto done;
+  if ((st = ff_lut_eval(ctx, dev ? &lkd : &lkh, idx, tab, 1, rsq->v))) goto done;
+  op->cost[op->party].bits_sent += (uint64_t)R * (1 + 2 * (uint64_t)bw); /* the LUT's exchanges */
+done:
+  ff_dpf_key_free(&dk);
+  ff_lut_key_free(&lkh);
+  ff_lut_key_free(&lkd);
+  ff__op_buf_free(op, blk);
+  free(lbuf);
+  free(tabh);
+  return st;
+}
+
 /* Step 4: V (R) -> rsq (R), both bw bits. */
 static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, ff_wire *rsq) {
   const int bw = V->bw, L = ff__ln_top(bw);
@@ -307,21 +477,25 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, ff_wire *rs
   ff_wire Vp = {0}, M = {0};
   ff_dpf_key dk[2] = {{0}, {0}};
   ff_lut_key lk[2] = {{0}, {0}};
-  uint64_t *c = NULL, *key = NULL, *pts = NULL, *idx = NULL, *tab = NULL;
+  uint64_t *c = NULL, *key = NULL, *idx = NULL;
   uint8_t *buf = NULL;
-  const size_t dkb = ff_dpf_key_bytes(bw, R), mb = ((size_t)L * R + 7) / 8,
-               lkb = ff_lut_key_bytes(FF__LN_LUT, bw, 1, R);
+  const size_t lkb = ff_lut_key_bytes(FF__LN_LUT, bw, 1, R);
   ff_status st;
   if ((st = ff__op_wire_alloc(op, rsq, bw, 1, rshape)) || (st = ff__op_wire_alloc(op, &Vp, bw, 1, rshape))) goto done;
+  if (op->role != FF_OP_DEALER) {
+    st = ff__ln_rsqrt_eval(op, V, d, rsq, &Vp, &M);
+    goto done;
+  }
   c = ff__op_alloc((size_t)L * R * sizeof *c, "rsqrt");
   key = ff__op_alloc(nkey * sizeof *key, "rsqrt");
   idx = ff__op_alloc(2 * R * sizeof *idx, "rsqrt");
-  buf = ff__op_alloc(dkb > lkb ? dkb + mb : lkb + mb, "rsqrt");
+  buf = ff__op_alloc(lkb, "rsqrt");
   if (!c || !key || !idx || !buf) {
     st = FF_ENOMEM;
     goto done;
   }
-  if (op->role == FF_OP_DEALER) {
+  {
+    /* Dealer. */
     const uint64_t *rv = V->v;
     /* a. one DCF(bw) key per row at r_V, and the L mask bits m_t (c: (L, R)). */
     if ((st = ff_dpf_key_alloc(op->ctx, &dk[0], bw, R)) || (st = ff_dpf_key_alloc(op->ctx, &dk[1], bw, R)) ||
@@ -351,56 +525,7 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, ff_wire *rs
       goto done;
     for (int p = 0; p < 2 && !st; p++)
       if (!(st = ff_lut_key_serialize(&lk[p], buf, lkb))) st = ff__op_put(op, p, buf, lkb);
-    goto done;
   }
-  /* Party. a. comparisons at V^ and V^ - 2^t, reconstruct c^. */
-  if (!(pts = ff__op_alloc(J * R * sizeof *pts, "rsqrt"))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < R; i++) pts[i] = V->v[i];
-  for (size_t t = 1; t < J; t++)
-    for (size_t i = 0; i < R; i++) pts[t * R + i] = ff_ring_reduce(V->v[i] - (UINT64_C(1) << t), bw);
-  if ((st = ff__op_get(op, buf, dkb + mb, "rsqrt")) || (st = ff_dpf_key_deserialize(&dk[0], bw, R, buf, dkb)))
-    goto done;
-  {
-    uint8_t *lt = ff__op_alloc((J * R + 7) / 8, "rsqrt");
-    if (!lt) {
-      st = FF_ENOMEM;
-      goto done;
-    }
-    st = ff_dpf_eval_lt(op->ctx, &dk[0], J, pts, lt);
-    const uint64_t p1 = op->party == 1;
-    for (size_t t = 1; !st && t < J; t++)
-      for (size_t i = 0; i < R; i++) {
-        const size_t e = t * R + i, f = (t - 1) * R + i;
-        const uint64_t pub = p1 & (V->v[i] < (UINT64_C(1) << t));
-        c[f] = ((lt[e / 8] >> (e % 8)) ^ (lt[i / 8] >> (i % 8)) ^ (buf[dkb + f / 8] >> (f % 8)) ^ pub) & 1;
-      }
-    free(lt);
-  }
-  if (st || (st = ff_op_reconstruct(op, c, (size_t)L * R, 1))) goto done;
-  /* b. normalise, reconstruct V^' and E^ together. */
-  if ((st = ff__op_get(op, key, nkey * sizeof *key, "rsqrt")) ||
-      (st = ff_sigma_rsqrt_normalize(op->ctx, bw, R, c, V->v, key, idx)))
-    goto done;
-  if ((st = ff__ln_reconstruct2(op, idx, idx + R, R, bw, FF__LN_LUT))) goto done;
-  memcpy(Vp.v, idx, R * sizeof *idx);
-  /* c. mantissa. */
-  if ((st = ff_op_trslack(op, &Vp, L - FF__LN_MANT, FF__LN_LUT, &M))) goto done;
-  /* d. LUT at I^ = E^ + M^ - 128. */
-  for (size_t i = 0; i < R; i++)
-    idx[i] = ff_ring_reduce(idx[R + i] + M.v[i] - (UINT64_C(1) << FF__LN_MANT), FF__LN_LUT);
-  if (!(tab = ff__op_alloc(((size_t)1 << FF__LN_LUT) * sizeof *tab, "rsqrt"))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  ff_sigma_rsqrt_table(bw, op->scale, d, tab);
-  if ((st = ff__op_get(op, buf, lkb, "rsqrt")) ||
-      (st = ff_lut_key_deserialize(&lk[0], FF__LN_LUT, bw, 1, R, buf, lkb)) ||
-      (st = ff_lut_eval(op->ctx, &lk[0], idx, tab, 1, rsq->v)))
-    goto done;
-  op->cost[op->party].bits_sent += (uint64_t)R * (1 + 2 * (uint64_t)bw); /* the LUT's exchanges */
 done:
   ff_dpf_key_free(&dk[0]);
   ff_dpf_key_free(&dk[1]);
@@ -410,9 +535,7 @@ done:
   ff_wire_free(&M);
   free(c);
   free(key);
-  free(pts);
   free(idx);
-  free(tab);
   free(buf);
   if (st) ff_wire_free(rsq);
   return st;
@@ -424,9 +547,9 @@ static ff_status ff__ln_wmul(ff_op *op, const ff_wire *x, const ff_wire *w, size
   const int bw = x->bw;
   const size_t N = R * d, W = per_row ? R : d;
   ff_wire z = {0};
-  uint64_t *key = ff__op_alloc((2 * N + W) * sizeof *key, "LayerNorm windowMul");
-  ff_status st = key ? ff__op_wire_alloc(op, &z, bw, x->ndim, x->shape) : FF_ENOMEM;
-  if (st) goto done;
+  uint64_t *key = NULL; /* in ff__op_mem(op) */
+  ff_status st = ff__op_buf_alloc(op, (2 * N + W) * sizeof *key, "LayerNorm windowMul", (void **)&key);
+  if (st || (st = ff__op_wire_alloc(op, &z, bw, x->ndim, x->shape))) goto done;
   if (op->role == FF_OP_DEALER) {
     if ((st = ff__op_draw(op, z.v, N, bw))) goto done;
     memcpy(key, x->v, N * sizeof *key);
@@ -437,7 +560,7 @@ static ff_status ff__ln_wmul(ff_op *op, const ff_wire *x, const ff_wire *w, size
         key[N + W + e] = ff_ring_reduce(x->v[e] * w->v[per_row ? i : j] + z.v[e], bw);
       }
     if ((st = ff__op_put_shares(op, key, 2 * N + W, bw))) goto done;
-  } else if ((st = ff__op_get(op, key, (2 * N + W) * sizeof *key, "LayerNorm windowMul")) ||
+  } else if ((st = ff__op_get_mem(op, key, (2 * N + W) * sizeof *key, "LayerNorm windowMul")) ||
              (st = ff_sigma_ln_wmul(op->ctx, bw, R, d, per_row, x->v, w->v, key, z.v)) ||
              (st = ff_op_reconstruct(op, z.v, N, bw))) {
     goto done;
@@ -445,7 +568,7 @@ static ff_status ff__ln_wmul(ff_op *op, const ff_wire *x, const ff_wire *w, size
   st = ff_op_trslack(op, &z, op->scale, bw, y);
 done:
   ff_wire_free(&z);
-  free(key);
+  ff__op_buf_free(op, key);
   return st;
 }
 
@@ -468,10 +591,6 @@ static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, c
              "width, and 2 scale + 8 <= bw (bw %d, d %zu, scale %d)", fn, bw, d, s);
     return FF_EINVAL;
   }
-  if (op->role == FF_OP_PARTY && ff__op_on_device(op)) {
-    FF_ERROR("%s: LayerNorm has no CUDA kernels yet; run the party on the CPU backend", fn);
-    return FF_ENOTSUP;
-  }
   FF_SCOPE("LayerNorm");
   const size_t N = x->numel, R = N / d;
   const int64_t rshape[1] = {(int64_t)R};
@@ -487,42 +606,40 @@ static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, c
   ff_status st;
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag))) goto done;
-  /* 1-2. mean and centring (RMSNorm: xc = x). */
-  if ((st = ff__op_wire_alloc(op, &xc, bw, x->ndim, x->shape))) goto done;
-  if (rms) {
-    memcpy(xc.v, x->v, N * sizeof *xc.v);
-  } else {
+  /* 1-2. mean and centring (RMSNorm: xc is x). Wires and keys in ff__op_mem(op). */
+  const ff_wire *xcw = rms ? x : &xc;
+  if (!rms) {
     const int lg = ff__ln_log2(d);
     const uint64_t mult = lg >= 0 ? 1 : (UINT64_C(1) << s) / d;
-    if ((st = ff__op_wire_alloc(op, &S, bw, 1, rshape)) ||
+    if ((st = ff__op_wire_alloc(op, &xc, bw, x->ndim, x->shape)) ||
+        (st = ff__op_wire_alloc(op, &S, bw, 1, rshape)) ||
         (st = ff_sigma_ln_rowsum(op->ctx, bw, R, d, mult, x->v, S.v)) ||
         (st = ff_op_trfloor(op, &S, lg >= 0 ? lg : s, &mu)) ||
         (st = ff_sigma_ln_center(op->ctx, bw, R, d, x->v, mu.v, xc.v)))
       goto done;
   }
   /* 3. squares and their row sums, reconstructed. */
-  if ((st = ff__op_wire_alloc(op, &V, bw, 1, rshape))) goto done;
-  if (!(key = ff__op_alloc(2 * N * sizeof *key, "LayerNorm squares"))) {
-    st = FF_ENOMEM;
+  if ((st = ff__op_wire_alloc(op, &V, bw, 1, rshape)) ||
+      (st = ff__op_buf_alloc(op, 2 * N * sizeof *key, "LayerNorm squares", (void **)&key)))
     goto done;
-  }
   if (op->role == FF_OP_DEALER) {
+    const uint64_t *r = xcw->v;
     if ((st = ff__op_draw(op, V.v, R, bw))) goto done;
     for (size_t e = 0; e < N; e++) {
-      key[e] = ff_ring_reduce(2 * xc.v[e], bw);
-      key[N + e] = ff_ring_reduce(xc.v[e] * xc.v[e] + (e % d == 0 ? V.v[e / d] : 0), bw);
+      key[e] = ff_ring_reduce(2 * r[e], bw);
+      key[N + e] = ff_ring_reduce(r[e] * r[e] + (e % d == 0 ? V.v[e / d] : 0), bw);
     }
     if ((st = ff__op_put_shares(op, key, 2 * N, bw))) goto done;
-  } else if ((st = ff__op_get(op, key, 2 * N * sizeof *key, "LayerNorm squares")) ||
-             (st = ff_sigma_ln_square(op->ctx, bw, R, d, xc.v, key, V.v)) || (st = ff_op_reconstruct(op, V.v, R, bw))) {
+  } else if ((st = ff__op_get_mem(op, key, 2 * N * sizeof *key, "LayerNorm squares")) ||
+             (st = ff_sigma_ln_square(op->ctx, bw, R, d, xcw->v, key, V.v)) ||
+             (st = ff_op_reconstruct(op, V.v, R, bw))) {
     goto done;
   }
-  /* 4-6. */
-  if ((st = ff__ln_rsqrt(op, &V, d, &rsq)) || (st = ff__ln_wmul(op, &xc, &rsq, R, d, 1, &y1)) ||
-      (st = ff__ln_wmul(op, &y1, gamma, R, d, 0, y)))
+  /* 4-6 (+ beta: masks at the dealer, masked values at the parties). */
+  if ((st = ff__ln_rsqrt(op, &V, d, &rsq)) || (st = ff__ln_wmul(op, xcw, &rsq, R, d, 1, &y1)) ||
+      (st = ff__ln_wmul(op, &y1, gamma, R, d, 0, y)) ||
+      (!rms && (st = ff_sigma_ln_addcol(op->ctx, bw, R, d, y->v, beta->v))))
     goto done;
-  if (!rms)
-    for (size_t e = 0; e < N; e++) y->v[e] = ff_ring_reduce(y->v[e] + beta->v[e % d], bw);
 done:
   ff__op_leave(op);
   ff_wire_free(&S);
@@ -531,7 +648,7 @@ done:
   ff_wire_free(&V);
   ff_wire_free(&rsq);
   ff_wire_free(&y1);
-  free(key);
+  ff__op_buf_free(op, key);
   if (st) ff_wire_free(y);
   return st;
 }

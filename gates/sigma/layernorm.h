@@ -56,35 +56,67 @@ extern "C" {
 #define FF_SIGMA_RSQRT_LUT_BITS 13 /* 6-bit exponent, 7-bit mantissa */
 #define FF_SIGMA_RSQRT_MANT_BITS 7
 
-/* ---- Kernels (host pointers; linear ones run on masks at the dealer and on masked values at the
- * parties; the dispatchers refuse CUDA until the twins exist) ------------------------------------------ */
+/* ---- Kernels (linear ones run on masks at the dealer and on masked values at the parties). ff_X_cpu:
+ * host pointers; ff_X_cuda (layernorm_cuda.cu): device pointers, enqueued on ctx->stream, bit-identical
+ * outputs; ff_X dispatches on ctx->backend. ------------------------------------------------------------- */
 /* sum (R) = sum over each row of x (R, d), times mult, mod 2^bw. */
 ff_status ff_sigma_ln_rowsum_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t mult, const uint64_t *x,
                                  uint64_t *sum);
+ff_status ff_sigma_ln_rowsum_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t mult, const uint64_t *x,
+                                  uint64_t *sum);
 ff_status ff_sigma_ln_rowsum(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t mult, const uint64_t *x,
                              uint64_t *sum);
 /* xc (R, d) = x - mu[row] mod 2^bw. */
 ff_status ff_sigma_ln_center_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *x, const uint64_t *mu,
                                  uint64_t *xc);
+ff_status ff_sigma_ln_center_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *x, const uint64_t *mu,
+                                  uint64_t *xc);
 ff_status ff_sigma_ln_center(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *x, const uint64_t *mu,
                              uint64_t *xc);
 /* Party's share of sum_j xc^2 + r_V per row: out (R) = sum_j [p1] x^^2 - A x^ + B, key (2, N) = A | B. */
 ff_status ff_sigma_ln_square_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *xhat, const uint64_t *key,
                                  uint64_t *out);
+ff_status ff_sigma_ln_square_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *xhat, const uint64_t *key,
+                                  uint64_t *out);
 ff_status ff_sigma_ln_square(ff_ctx *ctx, int bw, size_t R, size_t d, const uint64_t *xhat, const uint64_t *key,
                              uint64_t *out);
 /* Step 4b: chat (L, R) the public masked c_1..c_L, vhat (R); key rho (L+1, R) | rho r_V (L+1, R) |
  * r_V (R) | r_V' (R) | r_k (R). out (2, R): shares of V' + r_V' mod 2^bw, then of 128 k + r_k mod 2^13. */
 ff_status ff_sigma_rsqrt_normalize_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
                                        const uint64_t *key, uint64_t *out);
+ff_status ff_sigma_rsqrt_normalize_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
+                                        const uint64_t *key, uint64_t *out);
 ff_status ff_sigma_rsqrt_normalize(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
                                    const uint64_t *key, uint64_t *out);
 /* Beaver product with a broadcast factor: out (R, d) = [p1] x^ w^ - x^ B[w] - w^ A + C, w^ and B
  * indexed by the row (per_row) or by the column; key A (N) | B (R or d) | C (N). */
 ff_status ff_sigma_ln_wmul_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
                                const uint64_t *what, const uint64_t *key, uint64_t *out);
+ff_status ff_sigma_ln_wmul_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
+                                const uint64_t *what, const uint64_t *key, uint64_t *out);
 ff_status ff_sigma_ln_wmul(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
                            const uint64_t *what, const uint64_t *key, uint64_t *out);
+/* y (R, d) += b[column] mod 2^bw (LayerNorm's beta). */
+ff_status ff_sigma_ln_addcol_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t *y, const uint64_t *b);
+ff_status ff_sigma_ln_addcol_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t *y, const uint64_t *b);
+ff_status ff_sigma_ln_addcol(ff_ctx *ctx, int bw, size_t R, size_t d, uint64_t *y, const uint64_t *b);
+/* Step 4a's points, L = bw - 3: pts (L+1, R) = V^, then V^ - 2^t mod 2^bw for t = 1..L. */
+ff_status ff_sigma_rsqrt_points_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, uint64_t *pts);
+ff_status ff_sigma_rsqrt_points_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, uint64_t *pts);
+ff_status ff_sigma_rsqrt_points(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, uint64_t *pts);
+/* Step 4a's shares: lt the DCF's bits at pts ((L+1) R bits, packed LSB first), mask the dealer's
+ * bits (L R, packed); c (L, R) = lt[t] ^ lt[0] ^ mask[t-1] ^ [p1] [V^ < 2^t], t = 1..L (0 or 1). */
+ff_status ff_sigma_rsqrt_bits_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, const uint8_t *lt,
+                                  const uint8_t *mask, uint64_t *c);
+ff_status ff_sigma_rsqrt_bits_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, const uint8_t *lt,
+                                   const uint8_t *mask, uint64_t *c);
+ff_status ff_sigma_rsqrt_bits(ff_ctx *ctx, int bw, size_t R, const uint64_t *vhat, const uint8_t *lt,
+                              const uint8_t *mask, uint64_t *c);
+/* Step 4d's LUT input: idx (R) = E^ + M^ - 128 mod 2^13 (idx may alias ehat or mhat). */
+ff_status ff_sigma_rsqrt_index_cpu(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx);
+ff_status ff_sigma_rsqrt_index_cuda(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat,
+                                   uint64_t *idx);
+ff_status ff_sigma_rsqrt_index(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx);
 
 /* The rsqrt table (2^13 entries mod 2^bw): entry 128 k + m (k <= bw - 3) is
  * round(2^(2 scale) sqrt(d / v)), v the middle of the integers V with msnzb k and mantissa m

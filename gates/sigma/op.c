@@ -29,6 +29,7 @@ static const char *ff__sg_name(uint32_t gate) {
     case FF__SG_SOFTMAX: return "Softmax";
     case FF__SG_LAYERNORM: return "LayerNorm";
     case FF__SG_RMSNORM: return "RMSNorm";
+    case FF__SG_ROTARY: return "Rotary";
     default: break;
   }
   return gate < sizeof ff__sg_names / sizeof ff__sg_names[0] ? ff__sg_names[gate] : "?";
@@ -179,7 +180,10 @@ static int ff__sg_on_cuda(uint32_t gate) {
     case FF__SG_RELU:
     case FF__SG_MUL:
     case FF__SG_MATMUL:
-    case FF__SG_GELU: return 1;
+    case FF__SG_GELU:
+    case FF__SG_SOFTMAX:
+    case FF__SG_LAYERNORM:
+    case FF__SG_RMSNORM: return 1;
     default: return 0;
   }
 }

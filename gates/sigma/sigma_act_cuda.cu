@@ -11,28 +11,9 @@
 
 namespace {
 
-constexpr unsigned kThreads = 256;
+#include "gates/sigma/sigma_cuda_util.cuh"
 
-unsigned blocks_for(size_t n) { return (unsigned)((n + kThreads - 1) / kThreads); }
-
-cudaStream_t stream_of(const ff_ctx *ctx) { return (cudaStream_t)ctx->stream; }
-
-__device__ __forceinline__ uint64_t ring_mask(int bw) { return bw >= 64 ? ~0ull : (1ull << bw) - 1; }
 __device__ __forceinline__ uint64_t msb(uint64_t v, int bits) { return (v >> (bits - 1)) & 1; }
-
-ff_status check(const char *fn, const ff_ctx *ctx, size_t n, const void *a, const void *b) {
-  if (!ctx || ctx->backend != FF_BACKEND_CUDA) {
-    FF_ERROR("%s: needs a CUDA context", fn);
-    return FF_EINVAL;
-  }
-  if (n && (!a || !b)) {
-    FF_ERROR("%s: NULL buffer for %zu elements", fn, n);
-    return FF_EINVAL;
-  }
-  return FF_OK;
-}
-
-ff_status launched(void) { return FF_CUDA_CHECK(cudaGetLastError()); }
 
 __global__ void gelu_points_kernel(size_t N, int bt, uint64_t clip, const uint64_t *xt, uint64_t *pts) {
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;

@@ -1,6 +1,6 @@
-/* Softmax per attention row, CPU reference (research/sigma.md §4; GPU-MPC fss/gpu_softmax.cu and the
- * gates it calls): kernels, tables, dealer and parties, cost and the fixed-point emulation; softmax.h
- * gives the steps. Test: tests/test_sigma_softmax.c. */
+/* Softmax per attention row (research/sigma.md §4; GPU-MPC fss/gpu_softmax.cu and the gates it calls):
+ * _cpu kernels, tables, dealer and parties (either backend; _cuda twins in softmax_cuda.cu), cost and the
+ * fixed-point emulation; softmax.h gives the steps. Tests: tests/test_sigma_softmax.c, test_sigma_cuda_softmax.c. */
 #include "gates/sigma/softmax.h"
 
 #include <math.h>
@@ -59,31 +59,88 @@ ff_status ff_sigma_rowsum_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const u
   return FF_OK;
 }
 
+ff_status ff_sigma_add_const_cpu(ff_ctx *ctx, int ring, size_t N, const uint64_t *in, uint64_t c, uint64_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++) out[i] = ff_ring_reduce(in[i] + c, ring);
+  return FF_OK;
+}
+
+ff_status ff_sigma_row_bcast_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out) {
+  (void)ctx;
+  for (size_t r = 0; r < R; r++)
+    for (size_t j = 0; j < n; j++) out[r * n + j] = in[r];
+  return FF_OK;
+}
+
+#ifndef FF_HAVE_CUDA
 static ff_status ff__sm_no_cuda(const char *fn) {
-  FF_ERROR("%s: the sigma gates have no CUDA kernels yet; run them on the CPU backend", fn);
+  FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
   return FF_ENOTSUP;
 }
 
+ff_status ff_sigma_maxtree_diff_cuda(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d) {
+  (void)ctx, (void)ring, (void)R, (void)m, (void)v, (void)d;
+  return ff__sm_no_cuda("ff_sigma_maxtree_diff_cuda");
+}
+
+ff_status ff_sigma_maxtree_next_cuda(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v,
+                                     const uint64_t *relu, uint64_t *next) {
+  (void)ctx, (void)ring, (void)R, (void)m, (void)v, (void)relu, (void)next;
+  return ff__sm_no_cuda("ff_sigma_maxtree_next_cuda");
+}
+
+ff_status ff_sigma_softmax_sub_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
+                                    uint64_t *x1) {
+  (void)ctx, (void)ring, (void)R, (void)n, (void)max, (void)x, (void)x1;
+  return ff__sm_no_cuda("ff_sigma_softmax_sub_cuda");
+}
+
+ff_status ff_sigma_rowsum_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum) {
+  (void)ctx, (void)ring, (void)R, (void)n, (void)e, (void)sum;
+  return ff__sm_no_cuda("ff_sigma_rowsum_cuda");
+}
+
+ff_status ff_sigma_add_const_cuda(ff_ctx *ctx, int ring, size_t N, const uint64_t *in, uint64_t c, uint64_t *out) {
+  (void)ctx, (void)ring, (void)N, (void)in, (void)c, (void)out;
+  return ff__sm_no_cuda("ff_sigma_add_const_cuda");
+}
+
+ff_status ff_sigma_row_bcast_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out) {
+  (void)ctx, (void)R, (void)n, (void)in, (void)out;
+  return ff__sm_no_cuda("ff_sigma_row_bcast_cuda");
+}
+#endif
+
 ff_status ff_sigma_maxtree_diff(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_maxtree_diff");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_maxtree_diff_cuda(ctx, ring, R, m, v, d);
   return ff_sigma_maxtree_diff_cpu(ctx, ring, R, m, v, d);
 }
 
 ff_status ff_sigma_maxtree_next(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, const uint64_t *relu,
                                 uint64_t *next) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_maxtree_next");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_maxtree_next_cuda(ctx, ring, R, m, v, relu, next);
   return ff_sigma_maxtree_next_cpu(ctx, ring, R, m, v, relu, next);
 }
 
 ff_status ff_sigma_softmax_sub(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
                                uint64_t *x1) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_softmax_sub");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_softmax_sub_cuda(ctx, ring, R, n, max, x, x1);
   return ff_sigma_softmax_sub_cpu(ctx, ring, R, n, max, x, x1);
 }
 
 ff_status ff_sigma_rowsum(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum) {
-  if (ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_sigma_rowsum");
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_rowsum_cuda(ctx, ring, R, n, e, sum);
   return ff_sigma_rowsum_cpu(ctx, ring, R, n, e, sum);
+}
+
+ff_status ff_sigma_add_const(ff_ctx *ctx, int ring, size_t N, const uint64_t *in, uint64_t c, uint64_t *out) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_add_const_cuda(ctx, ring, N, in, c, out);
+  return ff_sigma_add_const_cpu(ctx, ring, N, in, c, out);
+}
+
+ff_status ff_sigma_row_bcast(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_row_bcast_cuda(ctx, R, n, in, out);
+  return ff_sigma_row_bcast_cpu(ctx, R, n, in, out);
 }
 
 /* ---- Tables --------------------------------------------------------------------------------------------- */
@@ -216,19 +273,17 @@ static ff_status ff__sm_wire(ff_op *op, ff_wire *w, int bw, size_t R, size_t m) 
 }
 
 /* y = select(DReLU_bin(x) ^ flip, x mod 2^b_out), revealed in b_out bits; x's values mod 2^ring >= bin
- * (only the low bin bits decide the sign). relu.c's ReLU with a DReLU narrower than the select. */
+ * (only the low bin bits decide the sign). relu.c's ReLU with a DReLU narrower than the select. x, y
+ * and the scratch in ff__op_mem(op). */
 static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int flip, size_t C, const uint64_t *x, uint64_t *y,
                               const char *what) {
+  ff_ctx *ctx = op->ctx;
   ff_status st = FF_OK;
   ff_select_key k[2] = {{0}, {0}};
-  uint64_t *d = ff__op_alloc(C * sizeof *d, what), *t = ff__op_alloc(C * sizeof *t, what),
-           *xs = ff__op_alloc(C * sizeof *xs, what);
-  uint8_t *buf = NULL;
-  if (!d || !t || !xs) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < C; i++) xs[i] = ff_ring_reduce(x[i], b_out);
+  void *blk = NULL; /* d | t | xs, C values each */
+  if ((st = ff__op_buf_alloc(op, 3 * C * sizeof(uint64_t), what, &blk))) return st;
+  uint64_t *d = blk, *t = d + C, *xs = t + C;
+  if ((st = ff__op_reduce(op, x, xs, C, b_out))) goto done;
   if (op->role == FF_OP_DEALER) {
     /* d: the DReLU output mask m; t: alpha = r mod 2^(bin-1), then msb_bin(r) ^ m; y: the output mask. */
     if ((st = ff__op_draw(op, d, C, 1)) || (st = ff__op_draw(op, y, C, b_out))) goto done;
@@ -241,66 +296,69 @@ static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int flip, size_t C,
     for (size_t i = 0; i < C; i++) bits[i] = ((x[i] >> (bin - 1)) & 1) ^ d[i];
     st = ff__cmp_deal(op, bin - 1, C, t, bits);
     free(bits);
-    if (st || (st = ff_select_key_alloc(op->ctx, &k[0], b_out, C)) ||
-        (st = ff_select_key_alloc(op->ctx, &k[1], b_out, C)) ||
-        (st = ff_select_keygen(op->ctx, d, xs, y, &k[0], &k[1])))
+    if (st || (st = ff_select_key_alloc(ctx, &k[0], b_out, C)) || (st = ff_select_key_alloc(ctx, &k[1], b_out, C)) ||
+        (st = ff_select_keygen(ctx, d, xs, y, &k[0], &k[1])))
       goto done;
     for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
     goto done;
   }
-  const size_t kb = ff_select_key_bytes(C);
-  if ((st = ff_sigma_drelu_points(op->ctx, bin, C, x, t)) || (st = ff__cmp_eval(op, bin - 1, C, t, d, what)) ||
-      (st = ff_sigma_drelu_local(op->ctx, bin, C, x, d)) || (st = ff_op_reconstruct(op, d, C, 1)))
+  if ((st = ff_sigma_drelu_points(ctx, bin, C, x, t)) || (st = ff__cmp_eval(op, bin - 1, C, t, d, what)) ||
+      (st = ff_sigma_drelu_local(ctx, bin, C, x, d)) || (st = ff_op_reconstruct(op, d, C, 1)))
     goto done;
-  if (flip)
-    for (size_t i = 0; i < C; i++) d[i] ^= 1;
-  if (!(buf = ff__op_alloc(kb, what))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  if ((st = ff__op_get(op, buf, kb, what)) || (st = ff_select_key_deserialize(&k[0], b_out, C, buf, kb)) ||
-      (st = ff_select_eval(op->ctx, &k[0], C, d, xs, y)))
+  /* The revealed bit's flip: d ^ 1 = d + 1 mod 2. */
+  if (flip && (st = ff_sigma_add_const(ctx, 1, C, d, 1, d))) goto done;
+  /* The select key's serialized form is its buffer: read it straight into a key in the party's memory. */
+  if ((st = ff_select_key_alloc(ctx, &k[0], b_out, C)) || (st = ff__op_get_mem(op, k[0].buf, k[0].bytes, what)) ||
+      (st = ff_select_eval(ctx, &k[0], C, d, xs, y)))
     goto done;
   st = ff_op_reconstruct(op, y, C, b_out);
 done:
   ff_select_key_free(&k[0]);
   ff_select_key_free(&k[1]);
-  free(d);
-  free(t);
-  free(xs);
-  free(buf);
+  ff__op_buf_free(op, blk);
   return st;
 }
 
-/* y = T[x mod 2^b] revealed in b_out bits (dealer: y gets the output mask), C elements. */
-static ff_status ff__lut(ff_op *op, int b, int b_out, size_t C, const uint64_t *x, const uint64_t *tab, uint64_t *y) {
+/* y = T[x mod 2^b] revealed in b_out bits (dealer: y gets the output mask), C elements; x, y in
+ * ff__op_mem(op), the table tabh (2^b) on the host. A CUDA party deserializes the key on the host and
+ * copies it to a device key, and uploads the table. */
+static ff_status ff__lut(ff_op *op, int b, int b_out, size_t C, const uint64_t *x, const uint64_t *tabh, uint64_t *y) {
+  ff_ctx *ctx = op->ctx;
+  const int dev = ff__op_on_device(op);
+  const size_t nt = (size_t)1 << b;
   ff_status st = FF_OK;
-  ff_lut_key k[2] = {{0}, {0}};
+  ff_lut_key k[2] = {{0}, {0}}, kd = {0};
   const size_t kb = ff_lut_key_bytes(b, b_out, 1, C);
-  uint64_t *xs = ff__op_alloc(C * sizeof *xs, "LUT");
+  void *blk = NULL; /* xs (C) | the device table (2^b, CUDA party only) */
   uint8_t *buf = ff__op_alloc(kb, "LUT");
-  if (!xs || !buf) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < C; i++) xs[i] = ff_ring_reduce(x[i], b);
+  if (!buf) return FF_ENOMEM;
+  if ((st = ff__op_buf_alloc(op, (C + (dev ? nt : 0)) * sizeof(uint64_t), "LUT", &blk))) goto done;
+  uint64_t *xs = blk, *tabd = xs + C;
+  const uint64_t *tab = dev ? tabd : tabh;
+  if ((st = ff__op_reduce(op, x, xs, C, b))) goto done;
   if (op->role == FF_OP_DEALER) {
-    if ((st = ff_lut_key_alloc(op->ctx, &k[0], b, b_out, 1, C)) ||
-        (st = ff_lut_key_alloc(op->ctx, &k[1], b, b_out, 1, C)) || (st = ff_lut_keygen(op->ctx, xs, &k[0], &k[1], y)))
+    if ((st = ff_lut_key_alloc(ctx, &k[0], b, b_out, 1, C)) || (st = ff_lut_key_alloc(ctx, &k[1], b, b_out, 1, C)) ||
+        (st = ff_lut_keygen(ctx, xs, &k[0], &k[1], y)))
       goto done;
     for (int p = 0; p < 2 && !st; p++)
       if (!(st = ff_lut_key_serialize(&k[p], buf, kb))) st = ff__op_put(op, p, buf, kb);
     goto done;
   }
-  if (!(st = ff__op_get(op, buf, kb, "LUT")) && !(st = ff_lut_key_deserialize(&k[0], b, b_out, 1, C, buf, kb)))
-    st = ff_lut_eval(op->ctx, &k[0], xs, tab, 1, y);
+  if ((st = ff__op_get(op, buf, kb, "LUT")) || (st = ff_lut_key_deserialize(&k[0], b, b_out, 1, C, buf, kb)))
+    goto done;
+  if (dev && ((st = ff__op_upload(op, tabd, tabh, nt * sizeof *tab)) ||
+              (st = ff_lut_key_alloc(ctx, &kd, b, b_out, 1, C)) || (st = ff_lut_key_copy(ctx, &kd, &k[0])) ||
+              (st = ff__op_sync(op))))
+    goto done;
+  st = ff_lut_eval(ctx, dev ? &kd : &k[0], xs, tab, 1, y);
   /* ff_lut_eval talks to the channel itself (which charges bytes and rounds to the op); the payload
    * bits, which only ff_op_reconstruct counts, are added here: u, v and the revealed output. */
   if (!st) op->cost[op->party].bits_sent += (uint64_t)C * (1 + 2 * (uint64_t)b_out);
 done:
   ff_lut_key_free(&k[0]);
   ff_lut_key_free(&k[1]);
-  free(xs);
+  ff_lut_key_free(&kd);
+  ff__op_buf_free(op, blk);
   free(buf);
   return st;
 }
@@ -308,14 +366,16 @@ done:
 /* z = floor(x y / 2^12) mod 2^bw, x (R, n), y (R, per): per = n elementwise, per = 1 one value per
  * row (windowMul). Beaver key a (N) | b (R per) | c (N); b expanded to N on use. */
 static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y, size_t R, size_t n, ff_wire *z) {
+  ff_ctx *ctx = op->ctx;
   const int bw = x->bw;
   const size_t N = R * n, Ny = y->numel, nk = 2 * N + Ny;
+  const size_t yr = Ny == N ? N : R, yn = Ny == N ? 1 : n; /* y broadcast as yr rows of yn */
   ff_wire prod = {0};
-  uint64_t *key = ff__op_alloc(nk * sizeof *key, "windowMul"), *full = ff__op_alloc(3 * N * sizeof *full, "windowMul");
-  uint64_t *yfull = ff__op_alloc(N * sizeof *yfull, "windowMul");
-  ff_status st = (key && full && yfull) ? FF_OK : FF_ENOMEM;
-  if (st || (st = ff__sm_wire(op, &prod, bw, R, n))) goto done;
-  for (size_t i = 0; i < N; i++) yfull[i] = y->v[Ny == N ? i : i / n];
+  void *blk = NULL; /* key (nk) | full (3N) | yfull (N) */
+  ff_status st = ff__op_buf_alloc(op, (nk + 4 * N) * sizeof(uint64_t), "windowMul", &blk);
+  if (st) return st;
+  uint64_t *key = blk, *full = key + nk, *yfull = full + 3 * N;
+  if ((st = ff__sm_wire(op, &prod, bw, R, n)) || (st = ff_sigma_row_bcast(ctx, yr, yn, y->v, yfull))) goto done;
   if (op->role == FF_OP_DEALER) {
     if ((st = ff__op_draw(op, prod.v, N, bw))) goto done;
     memcpy(key, x->v, N * sizeof *key);
@@ -323,78 +383,67 @@ static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y,
     for (size_t i = 0; i < N; i++) key[N + Ny + i] = ff_ring_reduce(x->v[i] * yfull[i] + prod.v[i], bw);
     if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
   } else {
-    if ((st = ff__op_get(op, key, nk * sizeof *key, "windowMul"))) goto done;
-    memcpy(full, key, N * sizeof *key);
-    for (size_t i = 0; i < N; i++) full[N + i] = key[N + (Ny == N ? i : i / n)];
-    memcpy(full + 2 * N, key + N + Ny, N * sizeof *key);
-    if ((st = ff_sigma_mul_local(op->ctx, bw, N, x->v, yfull, full, prod.v)) ||
+    if ((st = ff__op_get_mem(op, key, nk * sizeof *key, "windowMul")) ||
+        (st = ff_sigma_row_bcast(ctx, N, 1, key, full)) || (st = ff_sigma_row_bcast(ctx, yr, yn, key + N, full + N)) ||
+        (st = ff_sigma_row_bcast(ctx, N, 1, key + N + Ny, full + 2 * N)) ||
+        (st = ff_sigma_mul_local(ctx, bw, N, x->v, yfull, full, prod.v)) ||
         (st = ff_op_reconstruct(op, prod.v, N, bw)))
       goto done;
   }
   st = ff_op_trslack(op, &prod, FF__SM_SCALE, bw, z);
 done:
   ff_wire_free(&prod);
-  free(key);
-  free(full);
-  free(yfull);
+  ff__op_buf_free(op, blk);
   return st;
 }
 
 /* Step 1: mx (R, 1) in ring bits from xr (R, n) in ring bits. */
 static ff_status ff__sm_max(ff_op *op, int bin, size_t R, size_t n, const ff_wire *xr, ff_wire *mx) {
   FF_SCOPE("Softmax::Max");
+  ff_ctx *ctx = op->ctx;
   const int ring = bin + 2;
-  ff_status st;
-  uint64_t *cur = ff__op_alloc(R * n * sizeof *cur, "Softmax::Max"), *d = ff__op_alloc(R * n * sizeof *d, "Softmax::Max"),
-           *rl = ff__op_alloc(R * n * sizeof *rl, "Softmax::Max");
-  if (!cur || !d || !rl) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  memcpy(cur, xr->v, R * n * sizeof *cur);
-  size_t m = n;
-  for (; m > 1; m = (m + 1) / 2) {
+  void *blk = NULL; /* two level buffers and the ReLU outputs, R n values each */
+  ff_status st = ff__op_buf_alloc(op, 3 * R * n * sizeof(uint64_t), "Softmax::Max", &blk);
+  if (st) return st;
+  uint64_t *cur = blk, *d = cur + R * n, *rl = d + R * n;
+  if ((st = ff_sigma_row_bcast(ctx, R * n, 1, xr->v, cur))) goto done;
+  for (size_t m = n; m > 1; m = (m + 1) / 2) {
     /* The dealer runs the same linear kernels on the masks: the ReLU's fresh output mask lands in rl. */
-    if ((st = ff_sigma_maxtree_diff(op->ctx, ring, R, m, cur, d)) ||
+    if ((st = ff_sigma_maxtree_diff(ctx, ring, R, m, cur, d)) ||
         (st = ff__relu_sel(op, bin + 1, ring, 0, R * (m / 2), d, rl, "Softmax::Max")) ||
-        (st = ff_sigma_maxtree_next(op->ctx, ring, R, m, cur, rl, d)))
+        (st = ff_sigma_maxtree_next(ctx, ring, R, m, cur, rl, d)))
       goto done;
-    memcpy(cur, d, R * ((m + 1) / 2) * sizeof *cur);
+    uint64_t *tmp = cur; /* the next level becomes the current one */
+    cur = d;
+    d = tmp;
   }
-  if (!(st = ff__sm_wire(op, mx, ring, R, 1))) memcpy(mx->v, cur, R * sizeof *cur);
+  if (!(st = ff__sm_wire(op, mx, ring, R, 1))) st = ff_sigma_row_bcast(ctx, R, 1, cur, mx->v);
 done:
-  free(cur);
-  free(d);
-  free(rl);
+  ff__op_buf_free(op, blk);
   return st;
 }
 
 /* Step 3: e (R, n) bw bits from x1 (R, n) in bin + 2 bits. */
 static ff_status ff__sm_nexp(ff_op *op, int bin, size_t R, size_t n, const ff_wire *x1, ff_wire *e) {
   FF_SCOPE("Softmax::nExp");
+  ff_ctx *ctx = op->ctx;
   const int bw = op->bw;
   const size_t N = R * n;
   uint64_t lsb_tab[256], msb_tab[256];
-  ff_wire clip = {0}, hi = {0}, lsb = {0}, msb = {0};
+  ff_wire clip = {0}, hi = {0}, lsb = {0}, msb = {0}, z = {0};
   ff_status st;
   ff_sigma_nexp_lsb_table(lsb_tab);
   ff_sigma_nexp_msb_table(msb_tab);
   if ((st = ff__sm_wire(op, &clip, 16, R, n)) || (st = ff__sm_wire(op, &lsb, bw, R, n)) ||
-      (st = ff__sm_wire(op, &msb, bw, R, n)))
+      (st = ff__sm_wire(op, &msb, bw, R, n)) || (st = ff__sm_wire(op, &z, bin + 2, R, n)))
     goto done;
   /* z = x1 - p: the dealer's mask is x1's; the party shifts x1^. */
-  uint64_t *z = ff__op_alloc(N * sizeof *z, "Softmax::nExp");
-  if (!z) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < N; i++)
-    z[i] = op->role == FF_OP_DEALER ? x1->v[i] : ff_ring_reduce(x1->v[i] - FF__SM_CLIP, bin + 2);
-  st = ff__relu_sel(op, bin + 2, 16, 1, N, z, clip.v, "Softmax::nExp");
-  free(z);
-  if (st) goto done;
-  if (op->role == FF_OP_PARTY)
-    for (size_t i = 0; i < N; i++) clip.v[i] = ff_ring_reduce(clip.v[i] + FF__SM_CLIP, 16);
+  if (op->role == FF_OP_DEALER)
+    st = ff_sigma_row_bcast(ctx, N, 1, x1->v, z.v);
+  else
+    st = ff_sigma_add_const(ctx, bin + 2, N, x1->v, (uint64_t)0 - FF__SM_CLIP, z.v);
+  if (st || (st = ff__relu_sel(op, bin + 2, 16, 1, N, z.v, clip.v, "Softmax::nExp"))) goto done;
+  if (op->role == FF_OP_PARTY && (st = ff_sigma_add_const(ctx, 16, N, clip.v, FF__SM_CLIP, clip.v))) goto done;
   if ((st = ff__lut(op, 8, bw, N, clip.v, lsb_tab, lsb.v)) || (st = ff_op_trslack(op, &clip, 8, 8, &hi)) ||
       (st = ff__lut(op, 8, bw, N, hi.v, msb_tab, msb.v)))
     goto done;
@@ -404,6 +453,7 @@ done:
   ff_wire_free(&hi);
   ff_wire_free(&lsb);
   ff_wire_free(&msb);
+  ff_wire_free(&z);
   return st;
 }
 
@@ -414,8 +464,9 @@ static ff_status ff__sm_inverse(ff_op *op, size_t R, size_t n, const ff_wire *s,
   ff_wire sk = {0}, t = {0};
   uint64_t *tab = NULL;
   ff_status st;
-  if ((st = ff__sm_wire(op, &sk, k, R, 1)) || (st = ff__sm_wire(op, inv, bw, R, 1))) goto done;
-  for (size_t i = 0; i < R; i++) sk.v[i] = ff_ring_reduce(s->v[i], k);
+  if ((st = ff__sm_wire(op, &sk, k, R, 1)) || (st = ff__sm_wire(op, inv, bw, R, 1)) ||
+      (st = ff__op_reduce(op, s->v, sk.v, R, k)))
+    goto done;
   if (!(tab = ff__op_alloc(((size_t)1 << (k - 6)) * sizeof *tab, "Softmax::Inverse"))) {
     st = FF_ENOMEM;
     goto done;
@@ -446,7 +497,6 @@ ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y) {
              op->scale, bw, op->bw, 1 << (FF_LUT_MAX_BITS - 6), n);
     return FF_EINVAL;
   }
-  if (op->role == FF_OP_PARTY && op->ctx->backend == FF_BACKEND_CUDA) return ff__sm_no_cuda("ff_op_softmax");
   const size_t N = x->numel, R = N / n;
   FF_SCOPE("Softmax");
   if (op->role == FF_OP_COST) {
@@ -459,8 +509,9 @@ ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y) {
   ff_wire xr = {0}, mx = {0}, x1 = {0}, e = {0}, s = {0}, inv = {0}, out = {0};
   ff_status st;
   ff__op_enter(op);
-  if ((st = ff__op_tag(op, &tag)) || (st = ff__sm_wire(op, &xr, bin + 2, R, n))) goto done;
-  for (size_t i = 0; i < N; i++) xr.v[i] = ff_ring_reduce(x->v[i], bin + 2);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff__sm_wire(op, &xr, bin + 2, R, n)) ||
+      (st = ff__op_reduce(op, x->v, xr.v, N, bin + 2)))
+    goto done;
   if ((st = ff__sm_max(op, bin, R, n, &xr, &mx)) || (st = ff__sm_wire(op, &x1, bin + 2, R, n)) ||
       (st = ff_sigma_softmax_sub(op->ctx, bin + 2, R, n, mx.v, xr.v, x1.v)) ||
       (st = ff__sm_nexp(op, bin, R, n, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||

@@ -1,7 +1,7 @@
 /* SIGMA's softmax per attention row (GPU-MPC fss/gpu_softmax.cu, gpu_maxpool.cu, gpu_nexp.cu,
  * gpu_inverse.cu, gpu_window.cu; research/sigma.md §4 "Softmax per attention row", §10), non-causal
  * rows of equal length n. Scope Softmax with children Softmax::Max, Softmax::nExp, Softmax::Inverse.
- * Test: tests/test_sigma_softmax.c.
+ * Test: tests/test_sigma_softmax.c (CPU); tests/test_sigma_cuda_softmax.c (CUDA parties, _cuda kernels).
  *
  * Input x (R rows of n, bw bits, scale 12), bin = bw - scale; all steps as SIGMA orders them:
  *  1. Max (ring bin + 2 = 40 bits at bw 50): log-depth tree, level by level over all rows at once;
@@ -42,24 +42,41 @@
 extern "C" {
 #endif
 
-/* ---- Kernels (host pointers; linear, so the dealer runs them on masks and the parties on masked
- * values; the dispatchers refuse CUDA until the twins exist) ------------------------------------------ */
+/* ---- Kernels (linear, so the dealer runs them on masks and the parties on masked values). _cpu: host
+ * pointers; _cuda: device pointers, enqueued on ctx->stream (softmax_cuda.cu, FF_ENOTSUP in a build
+ * without CUDA); the plain name dispatches on ctx->backend. ------------------------------------------- */
 /* One max-tree level over R rows of m values (v (R, m) mod 2^ring): d (R, m/2) = v[2j] - v[2j+1]. */
 ff_status ff_sigma_maxtree_diff_cpu(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d);
+ff_status ff_sigma_maxtree_diff_cuda(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d);
 ff_status ff_sigma_maxtree_diff(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d);
 /* next (R, ceil(m/2)): relu[j] + v[2j+1], and the odd last element v[m-1] carried. */
 ff_status ff_sigma_maxtree_next_cpu(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v,
                                     const uint64_t *relu, uint64_t *next);
+ff_status ff_sigma_maxtree_next_cuda(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v,
+                                     const uint64_t *relu, uint64_t *next);
 ff_status ff_sigma_maxtree_next(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, const uint64_t *relu,
                                 uint64_t *next);
 /* x1 (R, n) = max[row] - x mod 2^ring (x taken mod 2^ring). */
 ff_status ff_sigma_softmax_sub_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
                                    uint64_t *x1);
+ff_status ff_sigma_softmax_sub_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
+                                    uint64_t *x1);
 ff_status ff_sigma_softmax_sub(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *x,
                                uint64_t *x1);
 /* sum (R) = sum over the row of e (R, n) mod 2^ring. */
 ff_status ff_sigma_rowsum_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
+ff_status ff_sigma_rowsum_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
 ff_status ff_sigma_rowsum(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
+/* out (N) = in + c mod 2^ring (out may alias in): the nExp clip's public shifts by -p and +p, and the
+ * flip of a revealed bit (ring 1, c = 1). */
+ff_status ff_sigma_add_const_cpu(ff_ctx *ctx, int ring, size_t N, const uint64_t *in, uint64_t c, uint64_t *out);
+ff_status ff_sigma_add_const_cuda(ff_ctx *ctx, int ring, size_t N, const uint64_t *in, uint64_t c, uint64_t *out);
+ff_status ff_sigma_add_const(ff_ctx *ctx, int ring, size_t N, const uint64_t *in, uint64_t c, uint64_t *out);
+/* out (R, n) = in[row] (in (R), no reduction; out must not alias in): windowMul's per-row broadcast of
+ * the inverse and of its key words; n = 1 is a plain copy of R values. */
+ff_status ff_sigma_row_bcast_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
+ff_status ff_sigma_row_bcast_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
+ff_status ff_sigma_row_bcast(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
 
 /* ---- Tables (SIGMA's genLUT: the double value truncated toward zero) --------------------------------- */
 /* tab (256): floor(e^(-i / 2^12) 2^12) (nExpLsb) or floor(e^(-i / 16) 2^12) (nExpMsb). */

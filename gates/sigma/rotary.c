@@ -1,0 +1,121 @@
+/* SIGMA's rotary position embedding (rotary.h; research/sigma.md §4 "Attention"): the public table,
+ * the local linear map on x^ (parties) or r (dealer), then TrWithSlack by scale - 3.
+ * Test: tests/test_sigma_rotary.c. */
+#include "gates/sigma/rotary.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/ring.h"
+#include "gates/sigma/op_internal.h"
+#include "gates/sigma/truncate.h"
+
+/* Tag gate id (op_internal.h's ff__sg_gate has no entry yet; keep this value when it moves there). */
+
+ff_status ff_sigma_rotary_table(int T, int d, int f, int64_t *cs, int64_t *sn) {
+  if (T < 1 || d < 2 || d % 2 || f < 1 || f > 30 || !cs || !sn) {
+    FF_ERROR("ff_sigma_rotary_table: need T >= 1, d even >= 2, 1 <= f <= 30 (T %d, d %d, f %d)", T, d, f);
+    return FF_EINVAL;
+  }
+  const int h = d / 2;
+  const double one = ldexp(1.0, f);
+  for (int t = 0; t < T; t++)
+    for (int k = 0; k < h; k++) {
+      const double th = (double)t / pow(10000.0, 2.0 * k / (double)d);
+      int64_t c = (int64_t)(cos(th) * one), s = (int64_t)(sin(th) * one); /* toward zero */
+      if (c == (int64_t)1 << f) c--;
+      if (s == (int64_t)1 << f) s--;
+      cs[(size_t)t * h + k] = c;
+      sn[(size_t)t * h + k] = s;
+    }
+  return FF_OK;
+}
+
+ff_status ff_sigma_rotary_apply_cpu(ff_ctx *ctx, int bw, size_t rows, int T, int d, const int64_t *cs,
+                                    const int64_t *sn, const uint64_t *x, uint64_t *u) {
+  (void)ctx;
+  const size_t h = (size_t)d / 2;
+  for (size_t r = 0; r < rows; r++) {
+    const size_t t = r % (size_t)T;
+    const uint64_t *xr = x + r * (size_t)d;
+    uint64_t *ur = u + r * (size_t)d;
+    for (size_t k = 0; k < h; k++) {
+      const uint64_t c = (uint64_t)cs[t * h + k], s = (uint64_t)sn[t * h + k];
+      ur[k] = ff_ring_reduce(c * xr[k] - s * xr[k + h], bw);
+      ur[k + h] = ff_ring_reduce(c * xr[k + h] + s * xr[k], bw);
+    }
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_rotary_apply_cuda(ff_ctx *ctx, int bw, size_t rows, int T, int d, const int64_t *cs,
+                                     const int64_t *sn, const uint64_t *x, uint64_t *u) {
+  (void)ctx, (void)bw, (void)rows, (void)T, (void)d, (void)cs, (void)sn, (void)x, (void)u;
+  FF_ERROR("ff_sigma_rotary_apply_cuda: no CUDA twin yet");
+  return FF_ENOTSUP;
+}
+
+ff_status ff_sigma_rotary_apply(ff_ctx *ctx, int bw, size_t rows, int T, int d, const int64_t *cs,
+                                const int64_t *sn, const uint64_t *x, uint64_t *u) {
+  if (ctx && ctx->backend == FF_BACKEND_CUDA) return ff_sigma_rotary_apply_cuda(ctx, bw, rows, T, d, cs, sn, x, u);
+  return ff_sigma_rotary_apply_cpu(ctx, bw, rows, T, d, cs, sn, x, u);
+}
+
+void ff_sigma_rotary_cost(size_t N, int bw, int scale, ff_gate_cost c[2]) {
+  ff_sigma_trslack_cost(N, bw, ff_sigma_rotary_frac_bits(scale), bw, &c[0]);
+  c[1] = c[0];
+}
+
+/* The gate body inside scope Rotary. */
+static ff_status ff__rotary_run(ff_op *op, const ff_wire *x, ff_wire *y) {
+  if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
+    FF_ERROR("ff_op_rotary: op, input or output wire is NULL or empty");
+    return FF_EINVAL;
+  }
+  memset(y, 0, sizeof *y);
+  const int bw = x->bw, f = ff_sigma_rotary_frac_bits(op->scale);
+  const int64_t d = x->ndim >= 2 ? x->shape[x->ndim - 1] : 0, T = x->ndim >= 2 ? x->shape[x->ndim - 2] : 0;
+  if (x->ndim < 2 || d < 2 || d % 2 || d > (1 << 20) || T < 1 || T > (1 << 24) || f < 1 || f > 30 || f > bw - 2) {
+    FF_ERROR("ff_op_rotary: need a wire (..., T, d) with d even, and 1 <= scale-3 <= min(30, bw-2) "
+             "(ndim %d, T %lld, d %lld, bw %d, scale %d)", x->ndim, (long long)T, (long long)d, bw, op->scale);
+    return FF_EINVAL;
+  }
+  if (ff__op_on_device(op)) {
+    FF_ERROR("ff_op_rotary: no CUDA twin yet");
+    return FF_ENOTSUP;
+  }
+  const size_t N = x->numel, rows = N / (size_t)d;
+  ff_wire u = {0};
+  ff_status st;
+  if (op->role == FF_OP_COST) { /* TrWithSlack charges its own cost (ff_sigma_rotary_cost) */
+    if (!(st = ff__op_wire_alloc(op, &u, bw, x->ndim, x->shape))) st = ff_op_trslack(op, &u, f, bw, y);
+    ff_wire_free(&u);
+    return st;
+  }
+  const ff__sg_tag tag = {FF__SG_ROTARY, (uint32_t)bw, (uint32_t)op->scale, (uint32_t)f,
+                          {N, (uint64_t)T, (uint64_t)d}};
+  const size_t nt = (size_t)T * (size_t)(d / 2);
+  int64_t *cs = ff__op_alloc(2 * nt * sizeof *cs, "ff_op_rotary table");
+  if (!cs) return FF_ENOMEM;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff_sigma_rotary_table((int)T, (int)d, f, cs, cs + nt)) ||
+      (st = ff__op_wire_alloc(op, &u, bw, x->ndim, x->shape)))
+    goto done;
+  /* Dealer: u's mask R r; party: u^ = R x^ = R x + R r. */
+  if ((st = ff_sigma_rotary_apply(op->ctx, bw, rows, (int)T, (int)d, cs, cs + nt, x->v, u.v))) goto done;
+  st = ff_op_trslack(op, &u, f, bw, y);
+done:
+  ff__op_leave(op);
+  free(cs);
+  ff_wire_free(&u);
+  if (st) ff_wire_free(y);
+  return st;
+}
+
+ff_status ff_op_rotary(ff_op *op, const ff_wire *x, ff_wire *y) {
+  (void)ff_scope_register("Rotary", "Linear"); /* before FF_SCOPE names it (else family Other) */
+  FF_SCOPE("Rotary");
+  return ff__rotary_run(op, x, y);
+}
