@@ -183,7 +183,8 @@ static int ff__sg_on_cuda(uint32_t gate) {
     case FF__SG_GELU:
     case FF__SG_SOFTMAX:
     case FF__SG_LAYERNORM:
-    case FF__SG_RMSNORM: return 1;
+    case FF__SG_RMSNORM:
+    case FF__SG_ROTARY: return 1;
     default: return 0;
   }
 }
@@ -247,6 +248,39 @@ ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits) {
   if (!st) st = ff__op_put(op, 0, s, n * sizeof *s);
   if (!st) st = ff__op_put(op, 1, s + n, n * sizeof *s);
   free(s);
+  return st;
+}
+
+ff_status ff__op_put_words(ff_op *op, int p, const uint64_t *v, size_t n, int eb) {
+  if (eb == 8) return ff__op_put(op, p, v, n * sizeof *v);
+  uint8_t *buf = ff__op_alloc(n * (size_t)eb, "sigma dealer");
+  if (!buf) return FF_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    for (int b = 0; b < eb; b++) buf[i * (size_t)eb + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
+  ff_status st = ff__op_put(op, p, buf, n * (size_t)eb);
+  free(buf);
+  return st;
+}
+
+ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bits, int eb) {
+  if (eb == 8) return ff__op_put_shares(op, v, n, bits);
+  uint64_t *s = ff__op_alloc(2 * n * sizeof *s, "sigma dealer");
+  if (!s) return FF_ENOMEM;
+  ff_status st = ff_rng_ring(&op->ctx->rng, s, n, bits);
+  for (size_t i = 0; !st && i < n; i++) s[n + i] = ff_ring_reduce(v[i] - s[i], bits);
+  if (!st) st = ff__op_put_words(op, 0, s, n, eb);
+  if (!st) st = ff__op_put_words(op, 1, s + n, n, eb);
+  free(s);
+  return st;
+}
+
+ff_status ff__op_get_words(ff_op *op, uint64_t *dst, size_t n, int eb, const char *what) {
+  if (eb == 8) return ff__op_get_mem(op, dst, n * sizeof *dst, what);
+  void *raw = NULL;
+  ff_status st = ff__op_buf_alloc(op, n * (size_t)eb, what, &raw);
+  if (!st) st = ff__op_get_mem(op, raw, n * (size_t)eb, what);
+  if (!st) st = ff__op_widen(op, n, eb, raw, dst);
+  ff__op_buf_free(op, raw);
   return st;
 }
 

@@ -17,7 +17,7 @@
  * keys it makes are evaluated by parties on either backend (the same stream bytes). A party on the
  * CPU keeps its wires and key material in host memory. A party on CUDA keeps its wires (ff_wire.v)
  * in device memory and runs the gates' per-element kernels (the ff_X_cuda twins of truncate.h,
- * relu.h, mul.h, matmul.h, gelu.h, softmax.h, layernorm.h; gates/fss's DPF, truth tables and select;
+ * relu.h, mul.h, matmul.h, gelu.h, softmax.h, layernorm.h, rotary.h; gates/fss's DPF, truth tables and select;
  * gates/gemm's ring GEMM) on its context's stream; key placement is "device": each gate's keys are
  * read from the stream on the host into a staging buffer and uploaded before its kernels run.
  * Reconstructs stage their shares through host memory, since the channel works on host buffers;

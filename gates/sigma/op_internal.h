@@ -65,6 +65,19 @@ ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits);
 /* Party: n key bytes from its stream; `what` names the op in the error message. */
 ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what);
 
+/* ---- Narrow key words ------------------------------------------------------------------------------------
+ * SIGMA keeps a key element of a narrow ring in its narrowest type (u8, u16): these put and get n key
+ * elements as eb-byte little-endian words (1 <= eb <= 8; the value must fit, i.e. be < 2^(8 eb)), widened
+ * to u64 on read. ff__op_word_bytes(bits) = ceil(bits / 8) is the width for a ring of `bits`. Gates that
+ * keep u64 words (eb 8) read exactly what ff__op_put / ff__op_put_shares wrote. */
+static inline int ff__op_word_bytes(int bits) { return (bits + 7) / 8; }
+/* Dealer: n values (host) as eb-byte words into party p's stream (counted as key bytes). */
+ff_status ff__op_put_words(ff_op *op, int p, const uint64_t *v, size_t n, int eb);
+/* Dealer: as ff__op_put_shares, each share written as eb-byte words (bits <= 8 eb). */
+ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bits, int eb);
+/* Party: n eb-byte words from its stream into dst (n u64 values in ff__op_mem(op)). */
+ff_status ff__op_get_words(ff_op *op, uint64_t *dst, size_t n, int eb, const char *what);
+
 /* A wire of the given shape and width, v allocated (zeroed) except in cost-only mode. */
 ff_status ff__op_wire_alloc(ff_op *op, ff_wire *w, int bw, int ndim, const int64_t *shape);
 /* Dealer: draws v uniformly mod 2^bw (a fresh mask). */

@@ -1,6 +1,6 @@
 /* SIGMA's rotary position embedding (rotary.h; research/sigma.md §4 "Attention"): the public table,
  * the local linear map on x^ (parties) or r (dealer), then TrWithSlack by scale - 3.
- * Test: tests/test_sigma_rotary.c. */
+ * Tests: tests/test_sigma_rotary.c, tests/test_sigma_cuda_rotary.c. */
 #include "gates/sigma/rotary.h"
 
 #include <math.h>
@@ -11,8 +11,6 @@
 #include "core/ring.h"
 #include "gates/sigma/op_internal.h"
 #include "gates/sigma/truncate.h"
-
-/* Tag gate id (op_internal.h's ff__sg_gate has no entry yet; keep this value when it moves there). */
 
 ff_status ff_sigma_rotary_table(int T, int d, int f, int64_t *cs, int64_t *sn) {
   if (T < 1 || d < 2 || d % 2 || f < 1 || f > 30 || !cs || !sn) {
@@ -50,12 +48,14 @@ ff_status ff_sigma_rotary_apply_cpu(ff_ctx *ctx, int bw, size_t rows, int T, int
   return FF_OK;
 }
 
+#ifndef FF_HAVE_CUDA /* the twin is in rotary_cuda.cu */
 ff_status ff_sigma_rotary_apply_cuda(ff_ctx *ctx, int bw, size_t rows, int T, int d, const int64_t *cs,
                                      const int64_t *sn, const uint64_t *x, uint64_t *u) {
   (void)ctx, (void)bw, (void)rows, (void)T, (void)d, (void)cs, (void)sn, (void)x, (void)u;
-  FF_ERROR("ff_sigma_rotary_apply_cuda: no CUDA twin yet");
+  FF_ERROR("ff_sigma_rotary_apply_cuda: this build of fusefss has no CUDA backend");
   return FF_ENOTSUP;
 }
+#endif
 
 ff_status ff_sigma_rotary_apply(ff_ctx *ctx, int bw, size_t rows, int T, int d, const int64_t *cs,
                                 const int64_t *sn, const uint64_t *x, uint64_t *u) {
@@ -82,10 +82,6 @@ static ff_status ff__rotary_run(ff_op *op, const ff_wire *x, ff_wire *y) {
              "(ndim %d, T %lld, d %lld, bw %d, scale %d)", x->ndim, (long long)T, (long long)d, bw, op->scale);
     return FF_EINVAL;
   }
-  if (ff__op_on_device(op)) {
-    FF_ERROR("ff_op_rotary: no CUDA twin yet");
-    return FF_ENOTSUP;
-  }
   const size_t N = x->numel, rows = N / (size_t)d;
   ff_wire u = {0};
   ff_status st;
@@ -97,17 +93,22 @@ static ff_status ff__rotary_run(ff_op *op, const ff_wire *x, ff_wire *y) {
   const ff__sg_tag tag = {FF__SG_ROTARY, (uint32_t)bw, (uint32_t)op->scale, (uint32_t)f,
                           {N, (uint64_t)T, (uint64_t)d}};
   const size_t nt = (size_t)T * (size_t)(d / 2);
-  int64_t *cs = ff__op_alloc(2 * nt * sizeof *cs, "ff_op_rotary table");
+  int64_t *cs = ff__op_alloc(2 * nt * sizeof *cs, "ff_op_rotary table"), *tab = NULL; /* tab: in ff__op_mem */
   if (!cs) return FF_ENOMEM;
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag)) || (st = ff_sigma_rotary_table((int)T, (int)d, f, cs, cs + nt)) ||
       (st = ff__op_wire_alloc(op, &u, bw, x->ndim, x->shape)))
     goto done;
+  if (!ff__op_on_device(op)) tab = cs;
+  else if ((st = ff__op_buf_alloc(op, 2 * nt * sizeof *tab, "ff_op_rotary table", (void **)&tab)) ||
+           (st = ff__op_upload(op, tab, cs, 2 * nt * sizeof *tab))) /* the same bits as the host's */
+    goto done;
   /* Dealer: u's mask R r; party: u^ = R x^ = R x + R r. */
-  if ((st = ff_sigma_rotary_apply(op->ctx, bw, rows, (int)T, (int)d, cs, cs + nt, x->v, u.v))) goto done;
+  if ((st = ff_sigma_rotary_apply(op->ctx, bw, rows, (int)T, (int)d, tab, tab + nt, x->v, u.v))) goto done;
   st = ff_op_trslack(op, &u, f, bw, y);
 done:
   ff__op_leave(op);
+  if (tab != cs) ff__op_buf_free(op, tab);
   free(cs);
   ff_wire_free(&u);
   if (st) ff_wire_free(y);

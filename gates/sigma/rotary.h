@@ -1,6 +1,7 @@
 /* SIGMA's rotary position embedding on masked wires (research/sigma.md §4 "Attention"; GPU-MPC
  * fss/gpu_mha.cu, rotEmbKernel / gpuRotEmb): a public fixed-point linear map, then one TrWithSlack.
- * CPU reference in rotary.c (no CUDA twin yet). Test: tests/test_sigma_rotary.c.
+ * CPU reference in rotary.c, CUDA twin of the map in rotary_cuda.cu. Tests: tests/test_sigma_rotary.c,
+ * tests/test_sigma_cuda_rotary.c (CUDA party against CPU party).
  *
  * The map (SIGMA's, the "rotate_half" form of Llama / Hugging Face, NOT interleaved pairs): a wire of
  * shape (..., T, d) holds rows of head dimension d (even) at positions t = 0..T-1 (the row index in
@@ -40,7 +41,7 @@ static inline int ff_sigma_rotary_frac_bits(int scale) { return scale - 3; }
 ff_status ff_sigma_rotary_table(int T, int d, int f, int64_t *cs, int64_t *sn);
 
 /* ---- Kernels: u = the map above on rows rows of d values (row r at position r mod T), mod 2^bw.
- * x and u: rows*d values, must not alias. _cuda: FF_ENOTSUP (no CUDA twin yet). ---------------------- */
+ * x and u: rows*d values, must not alias. _cuda: x, u, cs, sn in device memory, on ctx->stream. ------ */
 ff_status ff_sigma_rotary_apply_cpu(ff_ctx *ctx, int bw, size_t rows, int T, int d, const int64_t *cs,
                                     const int64_t *sn, const uint64_t *x, uint64_t *u);
 ff_status ff_sigma_rotary_apply_cuda(ff_ctx *ctx, int bw, size_t rows, int T, int d, const int64_t *cs,
@@ -50,7 +51,8 @@ ff_status ff_sigma_rotary_apply(ff_ctx *ctx, int bw, size_t rows, int T, int d, 
 
 /* ---- Gate (scope Rotary) --------------------------------------------------------------------------------
  * y = rotary(x) as above, same shape and width; x has ndim >= 2, shape[-1] = d even, shape[-2] = T.
- * Needs 4 <= scale (f >= 1), f <= bw - 2, f <= 30. A CUDA party gets FF_ENOTSUP. y is allocated. */
+ * Needs 4 <= scale (f >= 1), f <= bw - 2, f <= 30. y is allocated. A CUDA party computes the table on
+ * the host (ff_sigma_rotary_table, as the CPU party and the dealer) and uploads it. */
 ff_status ff_op_rotary(ff_op *op, const ff_wire *x, ff_wire *y);
 
 /* Exact per-party cost of one call on N elements: one TrWithSlack(shift scale-3, bw -> bw):

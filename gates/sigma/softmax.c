@@ -159,6 +159,19 @@ void ff_sigma_inv_table(int bits, uint64_t *tab) {
   for (size_t i = 1; i < n; i++) tab[i] = (uint64_t)(262144.0 / (double)i);
 }
 
+/* Causal packing (host memory only): row r of R has (r mod n) + 1 entries, packed one after another. */
+static size_t ff__causal_numel(size_t R, size_t n) {
+  size_t t = 0;
+  for (size_t r = 0; r < R; r++) t += r % n + 1;
+  return t;
+}
+
+/* out (packed) = in[row] on each of the row's entries. */
+static void ff__causal_bcast(size_t R, size_t n, const uint64_t *in, uint64_t *out) {
+  for (size_t r = 0, k = 0; r < R; r++)
+    for (size_t j = 0; j <= r % n; j++) out[k++] = in[r];
+}
+
 /* ---- Shapes and costs ------------------------------------------------------------------------------------ */
 
 static int ff__ceil_log2(size_t n) {
@@ -167,11 +180,13 @@ static int ff__ceil_log2(size_t n) {
   return k;
 }
 
-/* DReLU(bin) then select revealed in b_out bits, C elements (relu.h's cost for any bin/b_out pair). */
-static void ff__relu_sel_cost(size_t C, int bin, int b_out, ff_gate_cost *c) {
+/* DReLU(bin) then select revealed in b_out bits, C elements (relu.h's cost for any bin/b_out pair),
+ * the select key's 5 elements in eb-byte words (8, or 2 for SIGMA's u16 clip). */
+static void ff__relu_sel_cost(size_t C, int bin, int b_out, int eb, ff_gate_cost *c) {
   ff_gate_cost sel;
   ff_sigma_drelu_cost(C, bin, c);
   ff_select_cost(b_out, C, 1, &sel);
+  sel.key_bytes = (uint64_t)FF_SELECT_KEY_ELEMS * (uint64_t)eb * C;
   *c = ff_gate_cost_add(*c, sel);
 }
 
@@ -192,7 +207,7 @@ static void ff__max_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
   memset(c, 0, sizeof *c);
   for (size_t m = n; m > 1; m = (m + 1) / 2) {
     ff_gate_cost l;
-    ff__relu_sel_cost(R * (m / 2), bin + 1, bin + 2, &l);
+    ff__relu_sel_cost(R * (m / 2), bin + 1, bin + 2, 8, &l);
     *c = ff_gate_cost_add(*c, l);
   }
 }
@@ -200,10 +215,10 @@ static void ff__max_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
 static void ff__nexp_cost(size_t N, int bw, ff_gate_cost *c) {
   const int bin = bw - FF__SM_SCALE;
   ff_gate_cost t;
-  ff__relu_sel_cost(N, bin + 2, 16, c);
+  ff__relu_sel_cost(N, bin + 2, 16, ff__op_word_bytes(16), c);
   ff_lut_cost(8, bw, N, &t);
   *c = ff_gate_cost_add(*c, t);
-  ff_sigma_trslack_cost(N, 16, 8, 8, &t);
+  ff__sigma_trslack_narrow_cost(N, 16, 8, 8, &t);
   *c = ff_gate_cost_add(*c, t);
   ff_lut_cost(8, bw, N, &t);
   *c = ff_gate_cost_add(*c, t);
@@ -214,8 +229,34 @@ static void ff__nexp_cost(size_t N, int bw, ff_gate_cost *c) {
 static void ff__inv_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
   const int k = FF__SM_SCALE + ff__ceil_log2(n);
   ff_gate_cost t;
-  ff_sigma_trslack_cost(R, k, 6, k - 6, c);
+  ff__sigma_trslack_narrow_cost(R, k, 6, k - 6, c);
   ff_lut_cost(k - 6, bw, R, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+/* Causal max tree: L = ceil(log2 n) levels for every row; at level l a row of len entries makes
+ * ceil(len / 2^l) comparisons (an unpaired value is compared against itself through a 0 difference). */
+static void ff__max_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
+  const int bin = bw - FF__SM_SCALE, L = ff__ceil_log2(n);
+  memset(c, 0, sizeof *c);
+  for (int l = 1; l <= L; l++) {
+    size_t C = 0;
+    for (size_t r = 0; r < R; r++) C += ((r % n + 1) + ((size_t)1 << l) - 1) >> l;
+    ff_gate_cost t;
+    ff__relu_sel_cost(C, bin + 1, bin + 2, 8, &t);
+    *c = ff_gate_cost_add(*c, t);
+  }
+}
+
+void ff_sigma_softmax_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
+  const size_t Np = ff__causal_numel(R, n);
+  ff_gate_cost t;
+  ff__max_causal_cost(R, n, bw, c);
+  ff__nexp_cost(Np, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+  ff__inv_cost(R, n, bw, &t);
+  *c = ff_gate_cost_add(*c, t);
+  ff__beaver_cost(Np, 2 * (uint64_t)Np + R, bw, &t);
   *c = ff_gate_cost_add(*c, t);
 }
 
@@ -233,7 +274,24 @@ void ff_sigma_softmax_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
 
 /* ---- Emulation ---------------------------------------------------------------------------------------------- */
 
-void ff_sigma_softmax_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y) {
+/* One row of len values (k: the inverse's ring bits from the full row length). */
+static void ff__emulate_row(int bw, int k, size_t len, const uint64_t *xr, const uint64_t *lsb, const uint64_t *msb,
+                            const uint64_t *inv, uint64_t *e, uint64_t *yr) {
+  int64_t mx = ff_ring_signed(xr[0], bw);
+  for (size_t j = 1; j < len; j++)
+    if (ff_ring_signed(xr[j], bw) > mx) mx = ff_ring_signed(xr[j], bw);
+  uint64_t s = 0;
+  for (size_t j = 0; j < len; j++) {
+    const uint64_t x1 = (uint64_t)(mx - ff_ring_signed(xr[j], bw));
+    const uint64_t cl = x1 < FF__SM_CLIP ? x1 : FF__SM_CLIP;
+    e[j] = (msb[cl >> 8] * lsb[cl & 255]) >> FF__SM_SCALE;
+    s += e[j];
+  }
+  const uint64_t iv = inv[ff_ring_reduce(s, k) >> 6];
+  for (size_t j = 0; j < len; j++) yr[j] = ff_ring_reduce((e[j] * iv) >> FF__SM_SCALE, bw);
+}
+
+static void ff__emulate(int bw, size_t R, size_t n, int causal, const uint64_t *x, uint64_t *y) {
   uint64_t lsb[256], msb[256];
   const int k = FF__SM_SCALE + ff__ceil_log2(n);
   uint64_t *inv = malloc(((size_t)1 << (k - 6)) * sizeof *inv), *e = malloc(n * sizeof *e);
@@ -246,22 +304,20 @@ void ff_sigma_softmax_emulate(int bw, size_t R, size_t n, const uint64_t *x, uin
   ff_sigma_nexp_msb_table(msb);
   ff_sigma_inv_table(k - 6, inv);
   for (size_t r = 0; r < R; r++) {
-    const uint64_t *xr = x + r * n;
-    int64_t mx = ff_ring_signed(xr[0], bw);
-    for (size_t j = 1; j < n; j++)
-      if (ff_ring_signed(xr[j], bw) > mx) mx = ff_ring_signed(xr[j], bw);
-    uint64_t s = 0;
-    for (size_t j = 0; j < n; j++) {
-      const uint64_t x1 = (uint64_t)(mx - ff_ring_signed(xr[j], bw));
-      const uint64_t cl = x1 < FF__SM_CLIP ? x1 : FF__SM_CLIP;
-      e[j] = (msb[cl >> 8] * lsb[cl & 255]) >> FF__SM_SCALE;
-      s += e[j];
-    }
-    const uint64_t iv = inv[ff_ring_reduce(s, k) >> 6];
-    for (size_t j = 0; j < n; j++) y[r * n + j] = ff_ring_reduce((e[j] * iv) >> FF__SM_SCALE, bw);
+    const size_t len = causal ? r % n + 1 : n;
+    ff__emulate_row(bw, k, len, x + r * n, lsb, msb, inv, e, y + r * n);
+    for (size_t j = len; j < n; j++) y[r * n + j] = 0;
   }
   free(inv);
   free(e);
+}
+
+void ff_sigma_softmax_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y) {
+  ff__emulate(bw, R, n, 0, x, y);
+}
+
+void ff_sigma_softmax_causal_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y) {
+  ff__emulate(bw, R, n, 1, x, y);
 }
 
 /* ---- Steps (dealer: v holds masks; party: masked values) ------------------------------------------------- */
@@ -273,10 +329,11 @@ static ff_status ff__sm_wire(ff_op *op, ff_wire *w, int bw, size_t R, size_t m) 
 }
 
 /* y = select(DReLU_bin(x) ^ flip, x mod 2^b_out), revealed in b_out bits; x's values mod 2^ring >= bin
- * (only the low bin bits decide the sign). relu.c's ReLU with a DReLU narrower than the select. x, y
- * and the scratch in ff__op_mem(op). */
-static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int flip, size_t C, const uint64_t *x, uint64_t *y,
-                              const char *what) {
+ * (only the low bin bits decide the sign). relu.c's ReLU with a DReLU narrower than the select, whose
+ * key elements travel as eb-byte words (8, or ff__op_word_bytes(b_out)). x, y and the scratch in
+ * ff__op_mem(op). */
+static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int eb, int flip, size_t C, const uint64_t *x,
+                              uint64_t *y, const char *what) {
   ff_ctx *ctx = op->ctx;
   ff_status st = FF_OK;
   ff_select_key k[2] = {{0}, {0}};
@@ -299,7 +356,7 @@ static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int flip, size_t C,
     if (st || (st = ff_select_key_alloc(ctx, &k[0], b_out, C)) || (st = ff_select_key_alloc(ctx, &k[1], b_out, C)) ||
         (st = ff_select_keygen(ctx, d, xs, y, &k[0], &k[1])))
       goto done;
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put_words(op, p, k[p].buf, FF_SELECT_KEY_ELEMS * C, eb);
     goto done;
   }
   if ((st = ff_sigma_drelu_points(ctx, bin, C, x, t)) || (st = ff__cmp_eval(op, bin - 1, C, t, d, what)) ||
@@ -307,8 +364,9 @@ static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int flip, size_t C,
     goto done;
   /* The revealed bit's flip: d ^ 1 = d + 1 mod 2. */
   if (flip && (st = ff_sigma_add_const(ctx, 1, C, d, 1, d))) goto done;
-  /* The select key's serialized form is its buffer: read it straight into a key in the party's memory. */
-  if ((st = ff_select_key_alloc(ctx, &k[0], b_out, C)) || (st = ff__op_get_mem(op, k[0].buf, k[0].bytes, what)) ||
+  /* The select key's buffer is its 5 C u64 elements: widen the words straight into a key in the party's memory. */
+  if ((st = ff_select_key_alloc(ctx, &k[0], b_out, C)) ||
+      (st = ff__op_get_words(op, k[0].buf, FF_SELECT_KEY_ELEMS * C, eb, what)) ||
       (st = ff_select_eval(ctx, &k[0], C, d, xs, y)))
     goto done;
   st = ff_op_reconstruct(op, y, C, b_out);
@@ -364,18 +422,25 @@ done:
 }
 
 /* z = floor(x y / 2^12) mod 2^bw, x (R, n), y (R, per): per = n elementwise, per = 1 one value per
- * row (windowMul). Beaver key a (N) | b (R per) | c (N); b expanded to N on use. */
-static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y, size_t R, size_t n, ff_wire *z) {
+ * row (windowMul). Beaver key a (N) | b (R per) | c (N); b expanded to N on use. causal: x is packed
+ * (ff__causal_numel(R, n) values), y one value per row (host memory only). */
+static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y, size_t R, size_t n, int causal,
+                                  ff_wire *z) {
   ff_ctx *ctx = op->ctx;
   const int bw = x->bw;
-  const size_t N = R * n, Ny = y->numel, nk = 2 * N + Ny;
+  const size_t N = causal ? x->numel : R * n, Ny = y->numel, nk = 2 * N + Ny;
   const size_t yr = Ny == N ? N : R, yn = Ny == N ? 1 : n; /* y broadcast as yr rows of yn */
   ff_wire prod = {0};
   void *blk = NULL; /* key (nk) | full (3N) | yfull (N) */
   ff_status st = ff__op_buf_alloc(op, (nk + 4 * N) * sizeof(uint64_t), "windowMul", &blk);
   if (st) return st;
   uint64_t *key = blk, *full = key + nk, *yfull = full + 3 * N;
-  if ((st = ff__sm_wire(op, &prod, bw, R, n)) || (st = ff_sigma_row_bcast(ctx, yr, yn, y->v, yfull))) goto done;
+  if (causal) {
+    if ((st = ff__sm_wire(op, &prod, bw, 1, N))) goto done;
+    ff__causal_bcast(R, n, y->v, yfull);
+  } else if ((st = ff__sm_wire(op, &prod, bw, R, n)) || (st = ff_sigma_row_bcast(ctx, yr, yn, y->v, yfull))) {
+    goto done;
+  }
   if (op->role == FF_OP_DEALER) {
     if ((st = ff__op_draw(op, prod.v, N, bw))) goto done;
     memcpy(key, x->v, N * sizeof *key);
@@ -384,7 +449,9 @@ static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y,
     if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
   } else {
     if ((st = ff__op_get_mem(op, key, nk * sizeof *key, "windowMul")) ||
-        (st = ff_sigma_row_bcast(ctx, N, 1, key, full)) || (st = ff_sigma_row_bcast(ctx, yr, yn, key + N, full + N)) ||
+        (st = ff_sigma_row_bcast(ctx, N, 1, key, full)) ||
+        (causal ? (ff__causal_bcast(R, n, key + N, full + N), 0)
+                : (st = ff_sigma_row_bcast(ctx, yr, yn, key + N, full + N))) ||
         (st = ff_sigma_row_bcast(ctx, N, 1, key + N + Ny, full + 2 * N)) ||
         (st = ff_sigma_mul_local(ctx, bw, N, x->v, yfull, full, prod.v)) ||
         (st = ff_op_reconstruct(op, prod.v, N, bw)))
@@ -410,7 +477,7 @@ static ff_status ff__sm_max(ff_op *op, int bin, size_t R, size_t n, const ff_wir
   for (size_t m = n; m > 1; m = (m + 1) / 2) {
     /* The dealer runs the same linear kernels on the masks: the ReLU's fresh output mask lands in rl. */
     if ((st = ff_sigma_maxtree_diff(ctx, ring, R, m, cur, d)) ||
-        (st = ff__relu_sel(op, bin + 1, ring, 0, R * (m / 2), d, rl, "Softmax::Max")) ||
+        (st = ff__relu_sel(op, bin + 1, ring, 8, 0, R * (m / 2), d, rl, "Softmax::Max")) ||
         (st = ff_sigma_maxtree_next(ctx, ring, R, m, cur, rl, d)))
       goto done;
     uint64_t *tmp = cur; /* the next level becomes the current one */
@@ -442,12 +509,12 @@ static ff_status ff__sm_nexp(ff_op *op, int bin, size_t R, size_t n, const ff_wi
     st = ff_sigma_row_bcast(ctx, N, 1, x1->v, z.v);
   else
     st = ff_sigma_add_const(ctx, bin + 2, N, x1->v, (uint64_t)0 - FF__SM_CLIP, z.v);
-  if (st || (st = ff__relu_sel(op, bin + 2, 16, 1, N, z.v, clip.v, "Softmax::nExp"))) goto done;
+  if (st || (st = ff__relu_sel(op, bin + 2, 16, ff__op_word_bytes(16), 1, N, z.v, clip.v, "Softmax::nExp"))) goto done;
   if (op->role == FF_OP_PARTY && (st = ff_sigma_add_const(ctx, 16, N, clip.v, FF__SM_CLIP, clip.v))) goto done;
-  if ((st = ff__lut(op, 8, bw, N, clip.v, lsb_tab, lsb.v)) || (st = ff_op_trslack(op, &clip, 8, 8, &hi)) ||
+  if ((st = ff__lut(op, 8, bw, N, clip.v, lsb_tab, lsb.v)) || (st = ff__sigma_trslack_narrow(op, &clip, 8, 8, &hi)) ||
       (st = ff__lut(op, 8, bw, N, hi.v, msb_tab, msb.v)))
     goto done;
-  st = ff__beaver_slack(op, &msb, &lsb, R, n, e);
+  st = ff__beaver_slack(op, &msb, &lsb, R, n, 0, e);
 done:
   ff_wire_free(&clip);
   ff_wire_free(&hi);
@@ -472,7 +539,7 @@ static ff_status ff__sm_inverse(ff_op *op, size_t R, size_t n, const ff_wire *s,
     goto done;
   }
   ff_sigma_inv_table(k - 6, tab);
-  if (!(st = ff_op_trslack(op, &sk, 6, k - 6, &t))) st = ff__lut(op, k - 6, bw, R, t.v, tab, inv->v);
+  if (!(st = ff__sigma_trslack_narrow(op, &sk, 6, k - 6, &t))) st = ff__lut(op, k - 6, bw, R, t.v, tab, inv->v);
 done:
   ff_wire_free(&sk);
   ff_wire_free(&t);
@@ -516,7 +583,7 @@ ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y) {
       (st = ff_sigma_softmax_sub(op->ctx, bin + 2, R, n, mx.v, xr.v, x1.v)) ||
       (st = ff__sm_nexp(op, bin, R, n, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||
       (st = ff_sigma_rowsum(op->ctx, bw, R, n, e.v, s.v)) || (st = ff__sm_inverse(op, R, n, &s, &inv)) ||
-      (st = ff__beaver_slack(op, &e, &inv, R, n, &out)))
+      (st = ff__beaver_slack(op, &e, &inv, R, n, 0, &out)))
     goto done;
   /* out has shape (R, n); give y x's shape. */
   *y = out;
@@ -527,6 +594,109 @@ done:
   ff__op_leave(op);
   ff_wire_free(&xr);
   ff_wire_free(&mx);
+  ff_wire_free(&x1);
+  ff_wire_free(&e);
+  ff_wire_free(&s);
+  ff_wire_free(&inv);
+  ff_wire_free(&out);
+  return st;
+}
+
+/* ---- Causal (lower-triangle) softmax: host memory only ---------------------------------------------------- */
+
+/* Step 1 on packed rows (row r: (r mod n) + 1 values): L = ceil(log2 n) levels for every row as SIGMA
+ * pads them; an unpaired value takes part through a 0 difference (ReLU(0) + itself). mx (R, 1). */
+static ff_status ff__sm_max_causal(ff_op *op, int bin, size_t R, size_t n, const ff_wire *xp, ff_wire *mx) {
+  FF_SCOPE("Softmax::Max");
+  const int ring = bin + 2, L = ff__ceil_log2(n);
+  const size_t Np = xp->numel;
+  ff_status st = FF_OK;
+  uint64_t *cur = ff__op_alloc(4 * Np * sizeof *cur, "Softmax::Max");
+  size_t *m = ff__op_alloc(R * sizeof *m, "Softmax::Max");
+  if (!cur || !m) {
+    st = FF_ENOMEM;
+    goto done;
+  }
+  uint64_t *d = cur + Np, *rl = d + Np, *nx = rl + Np;
+  memcpy(cur, xp->v, Np * sizeof *cur);
+  for (size_t r = 0; r < R; r++) m[r] = r % n + 1;
+  for (int l = 0; l < L; l++) {
+    size_t C = 0, off = 0;
+    for (size_t r = 0; r < R; off += m[r], r++)
+      for (size_t j = 0; j < (m[r] + 1) / 2; j++, C++)
+        d[C] = 2 * j + 1 < m[r] ? ff_ring_reduce(cur[off + 2 * j] - cur[off + 2 * j + 1], ring) : 0;
+    if ((st = ff__relu_sel(op, bin + 1, ring, 8, 0, C, d, rl, "Softmax::Max"))) goto done;
+    C = 0, off = 0;
+    for (size_t r = 0; r < R; off += m[r], m[r] = (m[r] + 1) / 2, r++)
+      for (size_t j = 0; j < (m[r] + 1) / 2; j++, C++)
+        nx[C] = ff_ring_reduce(rl[C] + cur[off + 2 * j + (2 * j + 1 < m[r])], ring);
+    memcpy(cur, nx, C * sizeof *cur);
+  }
+  if (!(st = ff__sm_wire(op, mx, ring, R, 1))) memcpy(mx->v, cur, R * sizeof *cur);
+done:
+  free(cur);
+  free(m);
+  return st;
+}
+
+ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y) {
+  if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
+    FF_ERROR("ff_op_softmax_causal: op, input or output wire is NULL or empty");
+    return FF_EINVAL;
+  }
+  memset(y, 0, sizeof *y);
+  const int bw = x->bw, bin = bw - FF__SM_SCALE;
+  const size_t n = x->ndim >= 2 ? (size_t)x->shape[x->ndim - 1] : 0;
+  if (op->scale != FF__SM_SCALE || bw != op->bw || bin + 2 > bw || bin < 8 || n < 3 ||
+      (size_t)x->shape[x->ndim - 2] != n || FF__SM_SCALE + ff__ceil_log2(n) - 6 > FF_LUT_MAX_BITS) {
+    FF_ERROR("ff_op_softmax_causal: need scale 12 (have %d), the op's ring (bw %d, op %d) of at least 22 bits and "
+             "square (.., n, n) scores, n in 3..%d (have %zu)",
+             op->scale, bw, op->bw, 1 << (FF_LUT_MAX_BITS - 6), n);
+    return FF_EINVAL;
+  }
+  if (ff__op_on_device(op)) {
+    FF_ERROR("ff_op_softmax_causal: no CUDA kernels for the packed rows yet");
+    return FF_ENOTSUP;
+  }
+  const size_t N = x->numel, R = N / n, Np = ff__causal_numel(R, n);
+  FF_SCOPE("Softmax");
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_softmax_causal_cost(R, n, bw, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
+  }
+  const ff__sg_tag tag = {FF__SG_SOFTMAX, (uint32_t)bw, (uint32_t)op->scale, 1, {R, n, 0}};
+  ff_wire xp = {0}, mx = {0}, mxb = {0}, x1 = {0}, e = {0}, s = {0}, inv = {0}, out = {0};
+  ff_status st;
+  ff__op_enter(op);
+  if ((st = ff__op_tag(op, &tag)) || (st = ff__sm_wire(op, &xp, bin + 2, 1, Np))) goto done;
+  /* Pack the lower triangle (masks for the dealer, masked values for the party). */
+  for (size_t r = 0, k = 0; r < R; r++)
+    for (size_t j = 0; j <= r % n; j++) xp.v[k++] = ff_ring_reduce(x->v[r * n + j], bin + 2);
+  if ((st = ff__sm_max_causal(op, bin, R, n, &xp, &mx)) || (st = ff__sm_wire(op, &mxb, bin + 2, 1, Np)) ||
+      (st = ff__sm_wire(op, &x1, bin + 2, 1, Np)))
+    goto done;
+  ff__causal_bcast(R, n, mx.v, mxb.v);
+  for (size_t i = 0; i < Np; i++) x1.v[i] = ff_ring_reduce(mxb.v[i] - xp.v[i], bin + 2);
+  if ((st = ff__sm_nexp(op, bin, 1, Np, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1))) goto done;
+  for (size_t r = 0, k = 0; r < R; r++) {
+    uint64_t t = 0;
+    for (size_t j = 0; j <= r % n; j++) t += e.v[k++];
+    s.v[r] = ff_ring_reduce(t, bw);
+  }
+  if ((st = ff__sm_inverse(op, R, n, &s, &inv)) || (st = ff__beaver_slack(op, &e, &inv, R, n, 1, &out)) ||
+      (st = ff__op_wire_alloc(op, y, bw, x->ndim, x->shape)))
+    goto done;
+  /* Re-expand: the upper triangle is a public 0 (mask 0, masked value 0), as SIGMA's expansion. */
+  for (size_t r = 0, k = 0; r < R; r++)
+    for (size_t j = 0; j < n; j++) y->v[r * n + j] = j <= r % n ? out.v[k++] : 0;
+done:
+  ff__op_leave(op);
+  if (st) ff_wire_free(y);
+  ff_wire_free(&xp);
+  ff_wire_free(&mx);
+  ff_wire_free(&mxb);
   ff_wire_free(&x1);
   ff_wire_free(&e);
   ff_wire_free(&s);

@@ -24,9 +24,9 @@
  * input bits). When n is a power of two and all of a row's scores are equal, s = n 2^12 wraps to 0
  * mod 2^k in step 5 and the row comes out as 0 (SIGMA does the same; the emulation mirrors it).
  *
- * Key elements are stored as u64 words throughout (as every gate here): the clip's select key is 40 B
- * where SIGMA's u16 key has 10, and the u8/u16 TrWithSlack keys 24 B where SIGMA has 3 and 6; see
- * ff_sigma_softmax_cost. */
+ * Key words as SIGMA's (op_internal.h "Narrow key words"): the clip's select key in u16 (10 B), the
+ * 16 -> 8 TrWithSlack's correction in u8 (3 B) and the inverse's (k-6 bits) in ceil((k-6)/8)-byte words
+ * (u16 at n = 128: 6 B); every other key element in u64. See ff_sigma_softmax_cost. */
 #ifndef FF_GATES_SIGMA_SOFTMAX_H
 #define FF_GATES_SIGMA_SOFTMAX_H
 
@@ -96,12 +96,27 @@ void ff_sigma_softmax_emulate(int bw, size_t R, size_t n, const uint64_t *x, uin
 /* Exact per-party cost of R rows of n (both parties pay the same), the sum of the steps as run:
  *   Max: per level l with m_l values per row, C = R floor(m_l / 2) comparisons:
  *        DCF(bin) of C + ceil(C/8) + 40 C B; C (1 + bin + 2) bits; 2 rounds.
- *   nExp (N = R n): clip DCF(bin+1) + N/8 + 40N; 17N bits; 2 rounds | 2 x LUT(8 -> bw) revealed
- *        | TrWithSlack(16, 8 -> 8) | Beaver 24N B, bw N bits, 1 round + TrWithSlack(bw, 12 -> bw).
- *   Inverse: TrWithSlack(k, 6 -> k-6) and LUT(k-6 -> bw) revealed, R elements; k = 12 + ceil(log2 n).
+ *   nExp (N = R n): clip DCF(bin+1) + N/8 + 10N (u16 select); 17N bits; 2 rounds | 2 x LUT(8 -> bw)
+ *        revealed | TrWithSlack(16, 8 -> 8), u8 words (3N B) | Beaver 24N B, bw N bits, 1 round +
+ *        TrWithSlack(bw, 12 -> bw).
+ *   Inverse: TrWithSlack(k, 6 -> k-6) in ceil((k-6)/8)-byte words and LUT(k-6 -> bw) revealed, R
+ *        elements; k = 12 + ceil(log2 n).
  *   windowMul: 16N + 8R B, bw N bits, 1 round + TrWithSlack(bw, 12 -> bw) on N.
- * At n = 128, bw = 50: 35 rounds; 1727.3 B/elem (SIGMA's narrow key words: 1676.2) and 471.6 bits. */
+ * At n = 128, bw = 50: 35 rounds; 1676.17 B/elem (1727.31 with u64 key words) and 471.6 bits. */
 void ff_sigma_softmax_cost(size_t R, size_t n, int bw, ff_gate_cost *c);
+
+/* ---- Causal (SIGMA's lower-triangle packing, gpu_softmax.cu / gpu_maxpool.cu isLowerTriangular) ----------
+ * x: (.., n, n), row i of each (n, n) block (i = row mod n) keeps entries 0..i, packed one row after
+ * another (N' = n(n+1)/2 per block); y = softmax over those, 0 elsewhere (a public 0: mask 0). The max
+ * tree runs ceil(log2 n) levels on every row, ceil(len / 2^l) comparisons at level l (SIGMA pads an
+ * unpaired value through a 0 difference: 4160 + 2112 + ... = 8576 per block at n = 128); nExp and
+ * windowMul on N', the inverse per row with k = 12 + ceil(log2 n) as non-causal. CPU party and dealer
+ * only for now (a CUDA party gets FF_ENOTSUP). Tag: FF__SG_SOFTMAX with b = 1. */
+ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y);
+/* y (R, n) from x (R, n), rows i = r mod n over entries 0..i, 0 above. */
+void ff_sigma_softmax_causal_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y);
+/* Exact per-party cost; per packed element at n = 128, bw = 50: see tests/test_sigma_softmax.c. */
+void ff_sigma_softmax_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c);
 
 #ifdef __cplusplus
 }

@@ -67,16 +67,18 @@ ff_status ff_sigma_tr_local(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, 
 
 /* ---- One TR stage ------------------------------------------------------------------------------------ */
 
-static void ff__tr_stage_cost(size_t N, const ff_sigma_tr_params *p, ff_gate_cost *c) {
+/* eb: bytes per key word of the correction (8, or ff__op_word_bytes(bw_out) for SIGMA's narrow keys). */
+static void ff__tr_stage_cost(size_t N, const ff_sigma_tr_params *p, int eb, ff_gate_cost *c) {
   memset(c, 0, sizeof *c);
-  c->key_bytes = ff__cmp_key_bytes(p->n_cmp, N) + (p->slack ? 3 : 2) * 8 * (uint64_t)N;
+  c->key_bytes = ff__cmp_key_bytes(p->n_cmp, N) + (p->slack ? 3 : 2) * (uint64_t)eb * (uint64_t)N;
   c->bits_sent = (uint64_t)N * (1 + (uint64_t)p->bw_out);
   c->bytes_sent = ff_packed_size(N, 1) + ff_packed_size(N, p->bw_out);
   c->rounds = 2;
 }
 
 /* x (width p->bw_in) -> y (width p->bw_out, same shape). Dealer: y's mask; party: y^. */
-static ff_status ff__tr_stage(ff_op *op, const ff_sigma_tr_params *p, const ff_wire *x, ff_wire *y, const char *what) {
+static ff_status ff__tr_stage(ff_op *op, const ff_sigma_tr_params *p, int eb, const ff_wire *x, ff_wire *y,
+                              const char *what) {
   ff_status st = ff__op_wire_alloc(op, y, p->bw_out, x->ndim, x->shape);
   if (st || op->role == FF_OP_COST) return st;
   const size_t N = x->numel, nk = p->slack ? 3 : 2;
@@ -103,12 +105,12 @@ static ff_status ff__tr_stage(ff_op *op, const ff_sigma_tr_params *p, const ff_w
       if (p->slack) key[2 * N + i] = ff_ring_reduce((r[i] >> (p->bw_in - 1)) << (p->bw_in - p->shift), p->bw_out);
     }
     free(m);
-    if (!st) st = ff__op_put_shares(op, key, nk * N, p->bw_out);
+    if (!st) st = ff__op_put_shares_words(op, key, nk * N, p->bw_out, eb);
     goto done;
   }
   /* Party: comparison share, reconstruct c^, correction, reconstruct y^. */
   if ((st = ff_sigma_tr_points(op->ctx, p, N, x->v, tmp)) || (st = ff__cmp_eval(op, p->n_cmp, N, tmp, tmp, what)) ||
-      (st = ff_op_reconstruct(op, tmp, N, 1)) || (st = ff__op_get_mem(op, key, nk * N * sizeof *key, what)) ||
+      (st = ff_op_reconstruct(op, tmp, N, 1)) || (st = ff__op_get_words(op, key, nk * N, eb, what)) ||
       (st = ff_sigma_tr_local(op->ctx, p, N, x->v, tmp, key, y->v)))
     goto done;
   st = ff_op_reconstruct(op, y->v, N, p->bw_out);
@@ -134,8 +136,8 @@ void ff_sigma_trfloor_cost(size_t N, int bw, int s, ff_gate_cost *c) {
   ff_sigma_tr_params p[2];
   ff_gate_cost a, b;
   ff__trfloor_params(bw, s, p);
-  ff__tr_stage_cost(N, &p[0], &a);
-  ff__tr_stage_cost(N, &p[1], &b);
+  ff__tr_stage_cost(N, &p[0], 8, &a);
+  ff__tr_stage_cost(N, &p[1], 8, &b);
   *c = ff_gate_cost_add(a, b);
 }
 
@@ -150,9 +152,9 @@ ff_status ff__sigma_trfloor_run(ff_op *op, const ff_wire *x, int s, ff_wire *y) 
   ff_sigma_tr_params p[2];
   ff__trfloor_params(x->bw, s, p);
   ff_wire mid;
-  ff_status st = ff__tr_stage(op, &p[0], x, &mid, "TrFloor");
+  ff_status st = ff__tr_stage(op, &p[0], 8, x, &mid, "TrFloor");
   if (st) return st;
-  st = ff__tr_stage(op, &p[1], &mid, y, "TrFloor");
+  st = ff__tr_stage(op, &p[1], 8, &mid, y, "TrFloor");
   ff_wire_free(&mid);
   return st;
 }
@@ -192,29 +194,50 @@ static void ff__trslack_params(int bw, int s, int b_out, ff_sigma_tr_params *p) 
 void ff_sigma_trslack_cost(size_t N, int bw, int s, int b_out, ff_gate_cost *c) {
   ff_sigma_tr_params p;
   ff__trslack_params(bw, s, b_out, &p);
-  ff__tr_stage_cost(N, &p, c);
+  ff__tr_stage_cost(N, &p, 8, c);
 }
 
-ff_status ff_op_trslack(ff_op *op, const ff_wire *x, int s, int b_out, ff_wire *y) {
-  ff_status st = ff__wire_check(op, x, y, "ff_op_trslack");
+void ff__sigma_trslack_narrow_cost(size_t N, int bw, int s, int b_out, ff_gate_cost *c) {
+  ff_sigma_tr_params p;
+  ff__trslack_params(bw, s, b_out, &p);
+  ff__tr_stage_cost(N, &p, ff__op_word_bytes(b_out), c);
+}
+
+/* narrow: key words of ff__op_word_bytes(b_out) bytes (the tag's d[1] says so), else u64. */
+static ff_status ff__trslack(ff_op *op, const ff_wire *x, int s, int b_out, int narrow, ff_wire *y) {
+  const char *fn = narrow ? "ff__sigma_trslack_narrow" : "ff_op_trslack";
+  ff_status st = ff__wire_check(op, x, y, fn);
   if (st) return st;
   if (x->bw < 3 || s < 1 || s > x->bw - 2 || b_out < 1 || b_out > 64) {
-    FF_ERROR("ff_op_trslack: need bw >= 3, 1 <= shift <= bw-2 and 1 <= b_out <= 64 (bw %d, shift %d, b_out %d)",
+    FF_ERROR("%s: need bw >= 3, 1 <= shift <= bw-2 and 1 <= b_out <= 64 (bw %d, shift %d, b_out %d)", fn,
              x->bw, s, b_out);
     return FF_EINVAL;
   }
   FF_SCOPE("TruncRescale");
   if (op->role == FF_OP_COST) {
     ff_gate_cost c;
-    ff_sigma_trslack_cost(x->numel, x->bw, s, b_out, &c);
+    if (narrow)
+      ff__sigma_trslack_narrow_cost(x->numel, x->bw, s, b_out, &c);
+    else
+      ff_sigma_trslack_cost(x->numel, x->bw, s, b_out, &c);
     ff__op_charge_both(op, &c);
     return ff__op_wire_alloc(op, y, b_out, x->ndim, x->shape);
   }
   ff_sigma_tr_params p;
   ff__trslack_params(x->bw, s, b_out, &p);
-  const ff__sg_tag tag = {FF__SG_TRSLACK, (uint32_t)x->bw, (uint32_t)s, (uint32_t)b_out, {x->numel, 0, 0}};
+  const int eb = narrow ? ff__op_word_bytes(b_out) : 8;
+  const ff__sg_tag tag = {FF__SG_TRSLACK, (uint32_t)x->bw, (uint32_t)s, (uint32_t)b_out,
+                          {x->numel, narrow ? (uint64_t)eb : 0, 0}};
   ff__op_enter(op);
-  if (!(st = ff__op_tag(op, &tag))) st = ff__tr_stage(op, &p, x, y, "TrWithSlack");
+  if (!(st = ff__op_tag(op, &tag))) st = ff__tr_stage(op, &p, eb, x, y, "TrWithSlack");
   ff__op_leave(op);
   return st;
+}
+
+ff_status ff_op_trslack(ff_op *op, const ff_wire *x, int s, int b_out, ff_wire *y) {
+  return ff__trslack(op, x, s, b_out, 0, y);
+}
+
+ff_status ff__sigma_trslack_narrow(ff_op *op, const ff_wire *x, int s, int b_out, ff_wire *y) {
+  return ff__trslack(op, x, s, b_out, 1, y);
 }

@@ -85,6 +85,11 @@ void ff_sigma_trslack_cost(size_t N, int bw, int s, int b_out, ff_gate_cost *c);
 /* Internal, for gates that end in a truncation (mul, matmul): TrFloor without its own tag and
  * bracket, in scope TruncRescale. */
 ff_status ff__sigma_trfloor_run(ff_op *op, const ff_wire *x, int s, ff_wire *y);
+/* Internal: TrWithSlack with SIGMA's narrow key words, ceil(b_out / 8) bytes per correction element
+ * (u8 / u16 where b_out <= 8 / 16; the softmax's 16 -> 8 and inverse truncations): DCF(s) + N/8 +
+ * 3 ceil(b_out/8) N B. Same tag as ff_op_trslack with d[1] = the word bytes. */
+ff_status ff__sigma_trslack_narrow(ff_op *op, const ff_wire *x, int s, int b_out, ff_wire *y);
+void ff__sigma_trslack_narrow_cost(size_t N, int bw, int s, int b_out, ff_gate_cost *c);
 
 #ifdef __cplusplus
 }
