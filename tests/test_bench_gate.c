@@ -1,6 +1,7 @@
 /* The local two-party runner behind `fusefss bench gate` (gates/sigma/local.h): a small TrFloor and
  * GELU graph run by the dealer and both CPU parties over several repetitions; the measured gate costs
- * equal the cost functions, the revealed output is exact, and the error paths report clearly. */
+ * equal the cost functions, the revealed output is exact, and the error paths report clearly; with
+ * prof_dir both parties' scope logs merge, with KeyTransfer and Reconstruct under the gate's scope. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,13 +9,18 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "core/rand.h"
 #include "core/ring.h"
 #include "gates/sigma/gelu.h"
 #include "gates/sigma/local.h"
 #include "gates/sigma/truncate.h"
+#include "tools/breakdown.h"
+#include "tools/merge.h"
 
 enum { BW = 50, SCALE = 12 };
 
@@ -131,6 +137,70 @@ static void test_gelu(void **state) {
   free(x);
 }
 
+/* A profiled GELU: both logs written, merged; under Activation::GELU a KeyTransfer node that was
+ * called and moved no channel bytes, and Reconstruct nodes (the gate's own and those nested in
+ * TruncRescale and FSS::LUT) whose link bytes (P0 sent + P1 sent) add up to the gate's measured bytes,
+ * exactly, in every repetition (the warm-up included). */
+static void test_profile(void **state) {
+  (void)state;
+  const size_t N = 64;
+  const int reps = 2;
+  uint64_t *x = inputs(N, (int64_t)1 << (SCALE + 3), 9);
+  char dir[] = "/tmp/ff_test_bench_gate_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  unary_arg u = {.gelu = 1, .N = N, .x = x};
+  const ff_sigma_local_opts o = {.bw = BW, .scale = SCALE, .backend = FF_BACKEND_CPU, .reps = reps, .seed = 5,
+                                 .prof_dir = dir, .prof_gate = "gelu", .prof_shape = "64"};
+  ff_sigma_local_result r;
+  assert_int_equal(ff_sigma_run_local(&o, unary_graph, &u, &r), FF_OK);
+  ff_gate_cost want;
+  ff_sigma_gelu_cost(N, BW, SCALE, &want);
+  check_result(&r, want, reps); /* the warm-up repetition is not among the timed ones */
+  char log[2][512];
+  for (int p = 0; p < 2; p++) {
+    snprintf(log[p], sizeof log[p], "%s/prof_p%d.json", dir, p);
+    assert_int_equal(access(log[p], R_OK), 0);
+  }
+  ff_breakdown *bd = NULL;
+  assert_int_equal(ff_merge_logs(log[1], log[0], &bd), FF_OK);
+  assert_int_equal(bd->n_reps, (size_t)reps + 1);
+  assert_true(bd->reps[0].warmup);
+  assert_int_equal(ff_breakdown_counted_reps(bd), (size_t)reps);
+  assert_string_equal(ff_breakdown_run_str(bd, "tool"), "bench gate");
+  assert_string_equal(ff_breakdown_run_str(bd, "workload.gate"), "gelu");
+  const int gate = ff_breakdown_find(bd, "Activation::GELU");
+  const int kt = ff_breakdown_find(bd, "Activation::GELU/KeyTransfer");
+  assert_true(gate >= 0 && kt >= 0 && ff_breakdown_find(bd, "Activation::GELU/Reconstruct") >= 0);
+  const uint64_t link = r.gate[0].bytes_sent + r.gate[1].bytes_sent;
+  assert_true(link > 0);
+  for (size_t i = 0; i < bd->n_reps; i++) {
+    const ff_metrics *k = ff_breakdown_rep_row(bd, i, kt, 0), *g = ff_breakdown_rep_row(bd, i, gate, 0);
+    assert_true(k->v[FF_M_CALLS] > 0);
+    assert_int_equal((uint64_t)k->v[FF_M_LINK], 0);
+    assert_int_equal((uint64_t)g->v[FF_M_LINK], link);
+    /* Every byte of the gate goes through a Reconstruct node (the gate's own, TruncRescale's, FSS::LUT's),
+     * and no KeyTransfer node anywhere carries one. */
+    uint64_t rec[3] = {0, 0, 0};
+    for (size_t j = 0; j < bd->n_nodes; j++) {
+      const char *name = bd->scopes[bd->nodes[j].scope].name;
+      const ff_metrics *m = ff_breakdown_rep_row(bd, i, (int)j, 0);
+      if (strcmp(name, "KeyTransfer") == 0) assert_int_equal((uint64_t)m->v[FF_M_LINK], 0);
+      if (strcmp(name, "Reconstruct") != 0 || strncmp(bd->nodes[j].path, "Activation::GELU/", 17) != 0) continue;
+      rec[0] += (uint64_t)m->v[FF_M_LINK];
+      rec[1] += (uint64_t)m->v[FF_M_SENT_P0];
+      rec[2] += (uint64_t)m->v[FF_M_SENT_P1];
+    }
+    assert_int_equal(rec[0], link);
+    assert_int_equal(rec[1], r.gate[0].bytes_sent);
+    assert_int_equal(rec[2], r.gate[1].bytes_sent);
+  }
+  ff_breakdown_free(bd);
+  ff_sigma_local_result_free(&r);
+  for (int p = 0; p < 2; p++) assert_int_equal(unlink(log[p]), 0);
+  assert_int_equal(rmdir(dir), 0);
+  free(x);
+}
+
 static void test_errors(void **state) {
   (void)state;
   uint64_t x[16] = {0};
@@ -162,6 +232,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trfloor),
       cmocka_unit_test(test_gelu),
+      cmocka_unit_test(test_profile),
       cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* `fusefss bench gate --suite sigma`: every sigma gate alone at BERT-base sizes (research/sigma.md §4),
  * dealer and both parties in one process through ff_sigma_run_local (gates/sigma/local.h): keygen
- * time, party time, key bytes, bits and rounds per element on the CPU and CUDA. The runner is tested in
- * tests/test_bench_gate.c; nothing printed here is asserted. */
+ * time, party time, key bytes, bits and rounds per element on the CPU and CUDA; with --profile, both
+ * parties' scope logs merged per gate and backend and the slower party's time split by scope name. The
+ * runner and its profiles are tested in tests/test_bench_gate.c; nothing printed here is asserted. */
 #include "tools/bench_gate.h"
 
 #include <getopt.h>
@@ -22,7 +23,9 @@
 #include "gates/sigma/relu.h"
 #include "gates/sigma/softmax.h"
 #include "gates/sigma/truncate.h"
+#include "tools/breakdown.h"
 #include "tools/cli.h"
+#include "tools/merge.h"
 
 enum { FF__BW = 50, FF__SCALE = 12, FF__SMALL = 16 };
 
@@ -54,6 +57,9 @@ typedef struct {
   int reps, small;
   int cpu, gpu;
   int want[FF__NGATES];
+  const char *profile;         /* --profile DIR, or NULL */
+  char *split[2 * FF__NGATES]; /* the breakdown lines printed under the table (--profile) */
+  size_t n_split;
 } ff__gate_opts;
 
 static void ff__usage(FILE *f) {
@@ -73,6 +79,9 @@ static void ff__usage(FILE *f) {
           "  --reps N                 party repetitions on the same keys, median reported (default 3)\n"
           "  --gate NAME,...          only these gates (default all)\n"
           "  --small                  128 tokens / 16 (8 tokens; softmax 96 rows of 128) for a quick run\n"
+          "  --profile DIR            record both parties' scopes (one extra warm-up repetition) into\n"
+          "                           DIR/<gate>-<backend>/prof_p{0,1}.json, merge them into breakdown_merged.json\n"
+          "                           there, and print the slower party's time by scope name under the table\n"
           "  -h, --help               this help\n");
 }
 
@@ -131,6 +140,18 @@ static uint64_t *ff__inputs(ff_rng *rng, size_t n) {
 
 static uint64_t ff__max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
+static const char *ff__shape(const ff__gate *g, size_t rows, char *shape, size_t n) {
+  if (g->kind == FF__MATMUL)
+    snprintf(shape, n, "%zux%zux%zu", rows, g->cols, g->wcols);
+  else if (g->kind == FF__TRFLOOR)
+    snprintf(shape, n, "%zux%zu, s %d", rows, g->cols, FF__SCALE);
+  else if (g->kind == FF__SOFTMAX)
+    snprintf(shape, n, "%zu rows of %zu", rows, g->cols);
+  else
+    snprintf(shape, n, "%zux%zu", rows, g->cols);
+  return shape;
+}
+
 static void ff__row(const ff__gate *g, size_t rows, const char *on, const ff_sigma_local_result *r, int ran) {
   const size_t n_out = rows * (g->kind == FF__MATMUL ? g->wcols : g->cols);
   /* Costs: the parties' own measurements when they ran, else the cost functions (equal; the test checks). */
@@ -138,14 +159,7 @@ static void ff__row(const ff__gate *g, size_t rows, const char *on, const ff_sig
   const uint64_t key = ff__max_u64(r->keygen_gate[0].key_bytes, r->keygen_gate[1].key_bytes);
   const uint64_t bits = ff__max_u64(c[0].bits_sent, c[1].bits_sent), rounds = ff__max_u64(c[0].rounds, c[1].rounds);
   char shape[40], party[24], sigma_key[24];
-  if (g->kind == FF__MATMUL)
-    snprintf(shape, sizeof shape, "%zux%zux%zu", rows, g->cols, g->wcols);
-  else if (g->kind == FF__TRFLOOR)
-    snprintf(shape, sizeof shape, "%zux%zu, s %d", rows, g->cols, FF__SCALE);
-  else if (g->kind == FF__SOFTMAX)
-    snprintf(shape, sizeof shape, "%zu rows of %zu", rows, g->cols);
-  else
-    snprintf(shape, sizeof shape, "%zux%zu", rows, g->cols);
+  ff__shape(g, rows, shape, sizeof shape);
   if (ran)
     snprintf(party, sizeof party, "%.3f", (r->gate_s[0] > r->gate_s[1] ? r->gate_s[0] : r->gate_s[1]) * 1e3);
   else
@@ -160,8 +174,87 @@ static void ff__row(const ff__gate *g, size_t rows, const char *on, const ff_sig
          (unsigned long long)rounds, sigma_key, g->sigma_bits, g->sigma_rounds);
 }
 
+/* ---- --profile: merge the two logs, split the slower party's time by scope name -------------------------- */
+
+typedef struct {
+  const char *name;
+  double ns;
+} ff__share;
+
+static int ff__share_desc(const void *a, const void *b) {
+  const double x = ((const ff__share *)a)->ns, y = ((const ff__share *)b)->ns;
+  return (x < y) - (x > y);
+}
+
+/* "gelu/cuda (P1, 12.3 ms): KeyTransfer 62%, Reconstruct 21%, ..., other 4%": the slower party's exclusive
+ * wall time summed over the counted repetitions per scope name (the NAME grouping partitions the total),
+ * the four largest named, the rest and the unscoped time as "other". */
+static ff_status ff__split_line(const ff_breakdown *bd, const char *label, char **out) {
+  ff_grouping g;
+  ff_status st = ff_breakdown_group(bd, FF_GROUP_NAME, &g);
+  if (st) return st;
+  ff__share *sh = calloc(g.n_rows ? g.n_rows : 1, sizeof *sh);
+  double tot[2] = {0, 0};
+  if (!sh) {
+    ff_grouping_free(&g);
+    return FF_ENOMEM;
+  }
+  for (size_t i = 0; i < g.n_rows; i++)
+    for (size_t k = 0; k < g.n_reps; k++) {
+      tot[0] += g.rows[i].excl[k].v[FF_M_WALL_P0];
+      tot[1] += g.rows[i].excl[k].v[FF_M_WALL_P1];
+    }
+  const int slow = tot[1] > tot[0];
+  const ff_metric m = slow ? FF_M_WALL_P1 : FF_M_WALL_P0;
+  double other = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < g.n_rows; i++) {
+    double ns = 0;
+    for (size_t k = 0; k < g.n_reps; k++) ns += g.rows[i].excl[k].v[m];
+    if (strcmp(g.rows[i].key, "Other") == 0)
+      other += ns;
+    else
+      sh[n++] = (ff__share){g.rows[i].key, ns};
+  }
+  qsort(sh, n, sizeof *sh, ff__share_desc);
+  char line[1024];
+  const double total = tot[slow] > 0 ? tot[slow] : 1;
+  int len = snprintf(line, sizeof line, "%s (P%d, %.3f ms per rep):", label, slow,
+                     tot[slow] / 1e6 / (double)(g.n_reps ? g.n_reps : 1));
+  for (size_t i = 0; i < n; i++) {
+    if (i >= 4 || sh[i].ns / total < 0.01) {
+      other += sh[i].ns;
+      continue;
+    }
+    len += snprintf(line + len, sizeof line - (size_t)len, "%s %s %.0f%%", i ? "," : "", sh[i].name,
+                    100 * sh[i].ns / total);
+  }
+  snprintf(line + len, sizeof line - (size_t)len, ", other %.0f%%", 100 * other / total);
+  free(sh);
+  ff_grouping_free(&g);
+  *out = strdup(line);
+  return *out ? FF_OK : FF_ENOMEM;
+}
+
+/* Merges dir/prof_p{0,1}.json into dir/breakdown_merged.json and adds the gate's line to o->split. */
+static ff_status ff__profile_merge(ff__gate_opts *o, const char *dir, const char *label) {
+  char p0[4096], p1[4096], merged[4096];
+  if (snprintf(p0, sizeof p0, "%s/prof_p0.json", dir) >= (int)sizeof p0 ||
+      snprintf(p1, sizeof p1, "%s/prof_p1.json", dir) >= (int)sizeof p1 ||
+      snprintf(merged, sizeof merged, "%s/breakdown_merged.json", dir) >= (int)sizeof merged) {
+    FF_ERROR("bench gate: the --profile path %s is too long", dir);
+    return FF_EINVAL;
+  }
+  ff_breakdown *bd = NULL;
+  ff_status st = ff_merge_logs(p0, p1, &bd);
+  if (!st) st = ff_breakdown_write(bd, merged);
+  if (!st && o->n_split < sizeof o->split / sizeof o->split[0]) st = ff__split_line(bd, label, &o->split[o->n_split++]);
+  ff_breakdown_free(bd);
+  return st;
+}
+
 /* Runs gate g on backend b and prints its row; FF_ENOTSUP from the parties prints n/a. */
-static ff_status ff__bench_one(const ff__gate_opts *o, const ff__gate *g, ff_backend b, ff_rng *rng) {
+static ff_status ff__bench_one(ff__gate_opts *o, const ff__gate *g, ff_backend b, ff_rng *rng) {
   ff__gate_arg a = {.g = g, .rows = o->small ? g->rows / FF__SMALL : g->rows};
   size_t nw = 0;
   if (g->kind == FF__MUL) nw = a.rows * g->cols;
@@ -172,14 +265,22 @@ static ff_status ff__bench_one(const ff__gate_opts *o, const ff__gate *g, ff_bac
   a.b = ff__inputs(rng, g->kind == FF__LAYERNORM ? g->cols : 0);
   ff_status st = FF_ENOMEM;
   if (a.x && a.w && a.b) {
-    const ff_sigma_local_opts lo = {.bw = FF__BW, .scale = FF__SCALE, .backend = b, .reps = o->reps};
+    char dir[4096], label[64], shape[40];
+    snprintf(label, sizeof label, "%s/%s", g->name, ff_backend_name(b));
+    if (o->profile) snprintf(dir, sizeof dir, "%s/%s-%s", o->profile, g->name, ff_backend_name(b));
+    const ff_sigma_local_opts lo = {.bw = FF__BW, .scale = FF__SCALE, .backend = b, .reps = o->reps,
+                                    .prof_dir = o->profile ? dir : NULL, .prof_gate = g->name,
+                                    .prof_shape = ff__shape(g, a.rows, shape, sizeof shape)};
     ff_sigma_local_result r;
     st = ff_sigma_run_local(&lo, ff__gate_graph, &a, &r);
+    const int ran = st == FF_OK;
     if (st == FF_OK || st == FF_ENOTSUP) {
-      ff__row(g, a.rows, ff_backend_name(b), &r, st == FF_OK);
+      ff__row(g, a.rows, ff_backend_name(b), &r, ran);
       fflush(stdout);
       st = FF_OK;
     }
+    if (ran && o->profile && (st = ff__profile_merge(o, dir, label)))
+      FF_ERROR("bench gate: cannot merge the profiles in %s: %s", dir, ff_strerror(st));
     ff_sigma_local_result_free(&r);
   }
   free(a.x);
@@ -219,7 +320,7 @@ int ff_cmd_bench_gate(int argc, char **argv) {
   static const struct option opts[] = {{"suite", required_argument, 0, 's'}, {"backend", required_argument, 0, 'b'},
                                        {"reps", required_argument, 0, 'r'},  {"gate", required_argument, 0, 'g'},
                                        {"small", no_argument, 0, 'm'},       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+                                       {"profile", required_argument, 0, 'p'}, {0, 0, 0, 0}};
   optind = 1;
   opterr = 0;
   int c, rc;
@@ -248,6 +349,10 @@ int ff_cmd_bench_gate(int argc, char **argv) {
         if ((rc = ff__parse_gates(cmd, optarg, &o)) != FF_EXIT_OK) return rc;
         break;
       case 'm': o.small = 1; break;
+      case 'p':
+        if (!*optarg) return ff_cli_usage_error(cmd, "--profile needs a directory");
+        o.profile = optarg;
+        break;
       case ':': return ff_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
       default: return ff_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
     }
@@ -275,15 +380,24 @@ int ff_cmd_bench_gate(int argc, char **argv) {
   ff_rng_init_seeded(&rng, 2024);
   const ff_backend backends[2] = {FF_BACKEND_CPU, FF_BACKEND_CUDA};
   const int use[2] = {o.cpu, o.gpu};
-  for (size_t i = 0; i < FF__NGATES; i++) {
+  ff_status st = FF_OK;
+  for (size_t i = 0; i < FF__NGATES && !st; i++) {
     if (!o.want[i]) continue;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2 && !st; k++) {
       if (!use[k]) continue;
-      ff_status st = ff__bench_one(&o, &ff__gates[i], backends[k], &rng);
-      if (st)
-        return ff_cli_fail(cmd, "%s on %s failed: %s", ff__gates[i].name, ff_backend_name(backends[k]), ff_strerror(st));
+      if ((st = ff__bench_one(&o, &ff__gates[i], backends[k], &rng)))
+        rc = ff_cli_fail(cmd, "%s on %s failed: %s", ff__gates[i].name, ff_backend_name(backends[k]), ff_strerror(st));
     }
   }
+  if (!st && o.profile) {
+    printf("\nWhere the party time goes (--profile): the slower party's wall time from the barrier to the end of\n"
+           "the graph (inputs and output included), exclusive per scope name, summed over the counted repetitions\n"
+           "(the warm-up excluded); logs and breakdown_merged.json in %s/<gate>-<backend>/.\n",
+           o.profile);
+    for (size_t i = 0; i < o.n_split; i++) printf("  %s\n", o.split[i]);
+  }
+  for (size_t i = 0; i < o.n_split; i++) free(o.split[i]);
+  if (st) return rc;
   printf("\nSIGMA's own measured times (../shared/gpu/README.md: EzPC GPU-MPC on one H200, bert-base, seq 128)\n"
          "are whole-model category totals, not per-gate times: online 2305 ms, of which softmax 636, LayerNorm\n"
          "500, truncation 243, GELU 204, matmul 182 (summed over all 12 layers and calls; categories overlap);\n"

@@ -4,6 +4,7 @@
 #include "gates/sigma/local.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,9 @@
 #include "core/cuda.h"
 #include "core/keystream.h"
 #include "core/log.h"
+#include "core/rand.h"
 #include "core/time.h"
+#include "scope/scope.h"
 
 struct ff_sigma_local_rec {
   ff_op *op;
@@ -116,13 +119,17 @@ typedef struct {
   ff_chan *ch;
   const void *keys;
   size_t keys_len;
+  const char *run_id;      /* the profile's run id, shared by both parties */
   double *eval_s, *gate_s; /* (reps) */
+  int have_costs;          /* gate and total hold a finished repetition's costs */
   ff_gate_cost gate, total;
   ff_sigma_local_rec rec;
   ff_status st;
 } ff__party;
 
-static ff_status ff__party_rep(ff__party *a, ff_ctx *ctx, int rep) {
+/* One repetition; rep < 0 is the profile's warm-up (run and checked, not timed into the medians).
+ * With a recorder, the repetition is bracketed from the barrier to the end of the graph. */
+static ff_status ff__party_rep(ff__party *a, ff_ctx *ctx, ff_prof *prof, int rep) {
   ff_keystream *ks = NULL;
   ff_op *op = NULL;
   ff_status st;
@@ -131,19 +138,25 @@ static ff_status ff__party_rep(ff__party *a, ff_ctx *ctx, int rep) {
   p.keys[a->party] = ks;
   if ((st = ff_op_create(&op, &p))) goto done;
   if ((st = ff_chan_barrier(a->ch))) goto done;
+  if (prof && (st = ff_prof_rep_begin(prof, rep < 0))) goto done;
   const uint64_t t0 = ff_now_ns();
   if ((st = ff__run_graph(op, ctx, a->party == 1, a->graph, a->arg, &a->rec))) goto done;
   if (ctx->stream && (st = ff_cuda_stream_sync(ctx->stream))) goto done;
-  a->eval_s[rep] = (double)(ff_now_ns() - t0) / 1e9;
-  a->gate_s[rep] = a->rec.gate_s;
+  const double eval_s = (double)(ff_now_ns() - t0) / 1e9;
+  if (prof && (st = ff_prof_rep_end(prof))) goto done;
+  if (rep >= 0) {
+    a->eval_s[rep] = eval_s;
+    a->gate_s[rep] = a->rec.gate_s;
+  }
   const ff_gate_cost gate = a->rec.gate[a->party], total = ff_op_cost(op, a->party);
-  if (rep > 0 && (!ff__cost_eq(gate, a->gate) || !ff__cost_eq(total, a->total))) {
+  if (a->have_costs && (!ff__cost_eq(gate, a->gate) || !ff__cost_eq(total, a->total))) {
     FF_ERROR("ff_sigma_run_local: party %d's costs changed in repetition %d", a->party, rep);
     st = FF_EMISMATCH;
     goto done;
   }
   a->gate = gate;
   a->total = total;
+  a->have_costs = 1;
   st = ff_keystream_close(ks, FF_KEYSTREAM_CHECK_CONSUMED);
   ks = NULL;
 done:
@@ -152,12 +165,38 @@ done:
   return st;
 }
 
+/* The party's recorder: run metadata, and the calling thread attached (with its CUDA stream). */
+static ff_status ff__party_prof(ff__party *a, ff_ctx *ctx, ff_prof **out) {
+  const ff_sigma_local_opts *o = a->o;
+  const ff_prof_opts po = {.party = a->party, .run_id = a->run_id};
+  ff_status st = ff_prof_create(out, &po);
+  if (st) return st;
+  ff_prof *p = *out;
+  char dev[256];
+  if (ctx->stream && ff_cuda_device_name(dev, sizeof dev) == FF_OK && (st = ff_prof_meta_str(p, "device", dev)))
+    return st;
+  if ((st = ff_prof_meta_str(p, "tool", "bench gate")) || (st = ff_prof_meta_str(p, "backend", ff_backend_name(o->backend))) ||
+      (st = ff_prof_meta_str(p, "timing.mode", "wall")) || (st = ff_prof_meta_int(p, "timing.warmup", 1)) ||
+      (st = ff_prof_meta_int(p, "timing.reps", o->reps)) || (st = ff_prof_meta_str(p, "workload.suite", "sigma")) ||
+      (st = ff_prof_meta_str(p, "workload.gate", o->prof_gate ? o->prof_gate : "-")) ||
+      (st = ff_prof_meta_str(p, "workload.shape", o->prof_shape ? o->prof_shape : "-")) ||
+      (st = ff_prof_meta_int(p, "workload.bw", o->bw)) || (st = ff_prof_meta_int(p, "workload.scale", o->scale)))
+    return st;
+  return ff_prof_thread_attach(p, a->party ? "P1 bench gate" : "P0 bench gate", ctx->stream);
+}
+
 static void *ff__party_main(void *arg) {
   ff__party *a = arg;
   ff_ctx ctx;
+  ff_prof *prof = NULL;
   if ((a->st = ff_ctx_init(&ctx, a->o->backend, a->party))) goto out;
   ctx.chan = a->ch;
-  for (int rep = 0; rep < a->o->reps && !a->st; rep++) a->st = ff__party_rep(a, &ctx, rep);
+  if (a->o->prof_dir) a->st = ff__party_prof(a, &ctx, &prof);
+  for (int rep = prof ? -1 : 0; rep < a->o->reps && !a->st; rep++) a->st = ff__party_rep(a, &ctx, prof, rep);
+  if (prof && !a->st && (a->st = ff_prof_write(prof, a->o->prof_dir, NULL, NULL, 0)))
+    FF_ERROR("ff_sigma_run_local: party %d cannot write its profile into %s", a->party, a->o->prof_dir);
+  if (prof) ff_prof_thread_detach(); /* before the stream its CUDA events live on goes */
+  ff_prof_destroy(prof);
   ff_ctx_destroy(&ctx);
 out:
   if (a->st) { /* unblock the peer: its next receive fails instead of waiting */
@@ -182,8 +221,13 @@ static ff_status ff__run_parties(const ff_sigma_local_opts *o, ff_sigma_local_gr
   int started = 0;
   ff_status st = FF_OK;
   const ff_mem_opts mo = {.io_timeout_ms = 600000}; /* full-size CPU gates compute for many seconds */
+  char run_id[24];
+  ff_rng rng;
+  ff_rng_init_os(&rng);
+  snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)ff_rng_u64(&rng));
   for (int p = 0; p < 2; p++) {
-    a[p] = (ff__party){.o = o, .graph = graph, .arg = arg, .party = p, .keys = img[p], .keys_len = len[p]};
+    a[p] = (ff__party){.o = o, .graph = graph, .arg = arg, .party = p, .run_id = run_id, .keys = img[p],
+                       .keys_len = len[p]};
     a[p].eval_s = calloc((size_t)o->reps, sizeof(double));
     a[p].gate_s = calloc((size_t)o->reps, sizeof(double));
     if (!a[p].eval_s || !a[p].gate_s) {

@@ -12,7 +12,14 @@
  * Timing. A party's evaluation time runs from a channel barrier (after its context, stream reader and
  * op exist) to the graph's return, inputs and outputs included. The time of the gate alone is what
  * the graph brackets with ff_sigma_local_gate_begin / _end (on a CUDA party _end first waits for
- * the party's stream, so the time covers the gate's kernels). */
+ * the party's stream, so the time covers the gate's kernels).
+ *
+ * Profiling. With prof_dir set, each party thread records its scopes (DESIGN.md §5) in its own ff_prof
+ * (party 0/1, one run id per call, tool "bench gate", run.workload.{gate, shape}, run.backend), with its
+ * CUDA stream attached on a CUDA party; one extra repetition runs first as the warm-up (flagged, kept
+ * out of the medians and of the tools' statistics); each repetition is bracketed from the barrier to
+ * the end of the graph (as eval_s); prof_p0.json and prof_p1.json go into prof_dir (created). Merge
+ * them with ff_merge_logs (tools/merge.h). */
 #ifndef FF_GATES_SIGMA_LOCAL_H
 #define FF_GATES_SIGMA_LOCAL_H
 
@@ -33,6 +40,9 @@ typedef struct {
   ff_backend backend; /* the parties' backend (the dealer always runs on the CPU) */
   int reps;           /* party repetitions, >= 1 */
   uint64_t seed;      /* the dealer's mask seed; 0: OS randomness */
+  const char *prof_dir;   /* per-party scope logs into this directory (see Profiling); NULL: off */
+  const char *prof_gate;  /* run.workload.gate of the logs ("gelu"); NULL: "-" */
+  const char *prof_shape; /* run.workload.shape of the logs ("8x3072"); NULL: "-" */
 } ff_sigma_local_opts;
 
 /* One role's run of the graph, handed to the graph (opaque): the gate's time and costs, the output. */

@@ -189,7 +189,13 @@ static int ff__sg_on_cuda(uint32_t gate) {
   }
 }
 
-ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t) {
+static ff_status ff__op_read(ff_op *op, void *dst, size_t n, const char *what);
+
+/* ff__op_tag, and for a party that owns a key of the op (Input's mask, Output's for P1) its n key
+ * bytes into host memory `key` (NULL: none) in the same KeyTransfer call: every op of both parties
+ * opens KeyTransfer exactly once here, so the two parties' trees keep one shape and one call count
+ * where only one side reads keys. */
+static ff_status ff__op_tag_keys(ff_op *op, const ff__sg_tag *t, void *key, size_t n, const char *what) {
   if (op->role == FF_OP_COST) return FF_OK;
   if (ff__op_on_device(op) && !ff__sg_on_cuda(t->gate)) {
     FF_ERROR("sigma party %d: %s has no CUDA kernels yet; run it on the CPU backend", op->party,
@@ -212,6 +218,7 @@ ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t) {
   ff_keystream *ks = op->keys[op->party];
   uint8_t got[FF_OP_TAG_BYTES];
   char a[160], b[160];
+  FF_SCOPE("KeyTransfer");
   ff_status st = ff_keystream_read(ks, got, sizeof got);
   if (st == FF_ERANGE) {
     FF_ERROR("sigma party %d: key stream %s is exhausted at %s (%" PRIu64 " bytes left): the keys were made "
@@ -227,8 +234,10 @@ ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t) {
              op->party, ff__tag_str(mine, a, sizeof a), ff_keystream_name(ks), ff__tag_str(got, b, sizeof b));
     return FF_EMISMATCH;
   }
-  return FF_OK;
+  return key ? ff__op_read(op, key, n, what) : FF_OK;
 }
+
+ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t) { return ff__op_tag_keys(op, t, NULL, 0, NULL); }
 
 ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n) {
   ff_status st = ff_keystream_write(op->keys[p], src, n);
@@ -274,17 +283,13 @@ ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bi
   return st;
 }
 
-ff_status ff__op_get_words(ff_op *op, uint64_t *dst, size_t n, int eb, const char *what) {
-  if (eb == 8) return ff__op_get_mem(op, dst, n * sizeof *dst, what);
-  void *raw = NULL;
-  ff_status st = ff__op_buf_alloc(op, n * (size_t)eb, what, &raw);
-  if (!st) st = ff__op_get_mem(op, raw, n * (size_t)eb, what);
-  if (!st) st = ff__op_widen(op, n, eb, raw, dst);
-  ff__op_buf_free(op, raw);
-  return st;
-}
+/* ---- Party key reads --------------------------------------------------------------------------------
+ * The public getters (party role only: the dealer puts, cost-only never touches a stream) each open one
+ * KeyTransfer scope around the stream read, its CRC, the staging and the upload to the device (and
+ * the widening of narrow words); the ff__op_read* helpers below do the work unscoped, so a getter that
+ * uses another does not nest KeyTransfer in KeyTransfer. No channel traffic happens inside. */
 
-ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what) {
+static ff_status ff__op_read(ff_op *op, void *dst, size_t n, const char *what) {
   ff_keystream *ks = op->keys[op->party];
   ff_status st = ff_keystream_read(ks, dst, n);
   if (st == FF_ERANGE)
@@ -293,6 +298,29 @@ ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what) {
   if (st) return st;
   op->cost[op->party].key_bytes += n;
   return FF_OK;
+}
+
+static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *what);
+
+ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what) {
+  FF_SCOPE("KeyTransfer");
+  return ff__op_read(op, dst, n, what);
+}
+
+ff_status ff__op_get_mem(ff_op *op, void *dst, size_t n, const char *what) {
+  FF_SCOPE("KeyTransfer");
+  return ff__op_read_mem(op, dst, n, what);
+}
+
+ff_status ff__op_get_words(ff_op *op, uint64_t *dst, size_t n, int eb, const char *what) {
+  FF_SCOPE("KeyTransfer");
+  if (eb == 8) return ff__op_read_mem(op, dst, n * sizeof *dst, what);
+  void *raw = NULL;
+  ff_status st = ff__op_buf_alloc(op, n * (size_t)eb, what, &raw);
+  if (!st) st = ff__op_read_mem(op, raw, n * (size_t)eb, what);
+  if (!st) st = ff__op_widen(op, n, eb, raw, dst);
+  ff__op_buf_free(op, raw);
+  return st;
 }
 
 ff_status ff__op_wire_alloc(ff_op *op, ff_wire *w, int bw, int ndim, const int64_t *shape) {
@@ -384,8 +412,8 @@ ff_status ff__op_upload(ff_op *op, void *dst, const void *host_src, size_t n) {
   return ff__op_copy_wait(op, dst, ff__op_mem(op), host_src, FF_MEM_HOST, n);
 }
 
-ff_status ff__op_get_mem(ff_op *op, void *dst, size_t n, const char *what) {
-  if (!ff__op_on_device(op)) return ff__op_get(op, dst, n, what);
+static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *what) {
+  if (!ff__op_on_device(op)) return ff__op_read(op, dst, n, what);
   if (n > op->stage_cap) {
     uint8_t *p = realloc(op->stage, n);
     if (!p) {
@@ -395,7 +423,7 @@ ff_status ff__op_get_mem(ff_op *op, void *dst, size_t n, const char *what) {
     op->stage = p;
     op->stage_cap = n;
   }
-  ff_status st = ff__op_get(op, op->stage, n, what);
+  ff_status st = ff__op_read(op, op->stage, n, what);
   if (!st) st = ff__op_upload(op, dst, op->stage, n);
   return st;
 }
@@ -486,9 +514,9 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
   const ff__sg_tag tag = {FF__SG_INPUT, (uint32_t)op->bw, (uint32_t)owner, 0, {N, 0, 0}};
   uint64_t *h = NULL;
   ff__op_enter(op);
-  if ((st = ff__op_tag(op, &tag))) goto done;
   if (op->role == FF_OP_DEALER) {
-    if (!(st = ff__op_draw(op, out->v, N, op->bw))) st = ff__op_put(op, owner, out->v, N * sizeof *out->v);
+    if (!(st = ff__op_tag(op, &tag)) && !(st = ff__op_draw(op, out->v, N, op->bw)))
+      st = ff__op_put(op, owner, out->v, N * sizeof *out->v);
     goto done;
   }
   /* A CUDA party computes x^ in host memory (the plaintext and the channel are on the host) and
@@ -498,13 +526,14 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
     st = FF_ENOMEM;
     goto done;
   }
+  if (op->party == owner && !plain) {
+    FF_ERROR("ff_op_input: party %d owns this input but gave no plaintext", owner);
+    st = FF_EINVAL;
+    goto done;
+  }
+  /* The owner's mask r is read with the tag (h = r, then x^ = x + r in place). */
+  if ((st = ff__op_tag_keys(op, &tag, op->party == owner ? h : NULL, N * sizeof *h, "Input"))) goto done;
   if (op->party == owner) {
-    if (!plain) {
-      FF_ERROR("ff_op_input: party %d owns this input but gave no plaintext", owner);
-      st = FF_EINVAL;
-      goto done;
-    }
-    if ((st = ff__op_get(op, h, N * sizeof *h, "Input"))) goto done;
     for (size_t i = 0; i < N; i++) h[i] = ff_ring_reduce(plain[i] + h[i], op->bw);
     uint8_t *buf = ff__op_alloc(ff_packed_size(N, op->bw), "ff_op_input");
     if (!buf) {
@@ -548,27 +577,29 @@ ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain) {
   }
   const ff__sg_tag tag = {FF__SG_OUTPUT, (uint32_t)x->bw, 0, 0, {N, 0, 0}};
   ff_status st;
+  uint64_t *r = NULL;
   ff__op_enter(op);
-  if ((st = ff__op_tag(op, &tag))) goto done;
   if (op->role == FF_OP_DEALER) {
-    st = ff__op_put(op, 1, x->v, N * sizeof *x->v);
-  } else if (op->party == 1) {
+    if (!(st = ff__op_tag(op, &tag))) st = ff__op_put(op, 1, x->v, N * sizeof *x->v);
+    goto done;
+  }
+  if (op->party == 1) {
     if (!plain) {
       FF_ERROR("ff_op_output: party 1 gave no buffer for the output");
       st = FF_EINVAL;
       goto done;
     }
-    uint64_t *r = ff__op_alloc(N * sizeof *r, "ff_op_output");
-    if (!r) {
+    if (!(r = ff__op_alloc(N * sizeof *r, "ff_op_output"))) {
       st = FF_ENOMEM;
       goto done;
     }
-    /* x^ into plain first (a download for a CUDA party), then x = x^ - r in place. */
-    if (!(st = ff__op_get(op, r, N * sizeof *r, "Output")) && !(st = ff__op_download(op, plain, x->v, N * sizeof *r)))
-      for (size_t i = 0; i < N; i++) plain[i] = ff_ring_reduce(plain[i] - r[i], x->bw);
-    free(r);
   }
+  /* P1's mask r is read with the tag; x^ into plain (a download for a CUDA party), then x = x^ - r. */
+  if ((st = ff__op_tag_keys(op, &tag, r, N * sizeof *r, "Output"))) goto done;
+  if (op->party == 1 && !(st = ff__op_download(op, plain, x->v, N * sizeof *r)))
+    for (size_t i = 0; i < N; i++) plain[i] = ff_ring_reduce(plain[i] - r[i], x->bw);
 done:
+  free(r);
   ff__op_leave(op);
   return st;
 }

@@ -62,7 +62,9 @@ ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n);
 /* Dealer: additive shares mod 2^bits of v (n values) as n u64 words per party: P0's share from
  * the dealer's rng, P1's = v - P0's. */
 ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits);
-/* Party: n key bytes from its stream; `what` names the op in the error message. */
+/* Party: n key bytes from its stream; `what` names the op in the error message. This, ff__op_get_mem
+ * and ff__op_get_words each run inside one FF_SCOPE("KeyTransfer") (stream read, CRC, staging, upload),
+ * as does every party's tag read in ff__op_tag; no channel traffic happens there. */
 ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what);
 
 /* ---- Narrow key words ------------------------------------------------------------------------------------
