@@ -163,7 +163,9 @@ ff__scope_frame ff__scope_enter(int *cached_id, const char *name, int layer) {
   fr->node = node;
   fr->eff_layer = layer >= 0 ? layer : (t->depth ? t->stack[t->depth - 1].eff_layer : FF_NO_LAYER);
   fr->c0 = t->comm;
-  fr->pair = t->spans ? ff__spans_begin(t->spans) : -1;
+  /* CUDA spans only inside a repetition: rep_begin zeroes the counters and only rep_end resolves
+   * spans, so one recorded between repetitions would land in the next repetition's node. */
+  fr->pair = t->spans && t->in_rep ? ff__spans_begin(t->spans) : -1;
   ff__nvtx_push(id, fr->eff_layer);
   f.depth = t->depth++;
   fr->t0 = ff__clock(); /* last, so that the bookkeeping above is not billed to the scope */

@@ -31,6 +31,8 @@ typedef struct {
   const uint64_t *x; /* (N) P1's input */
   int break_brackets; /* 1: call gate_end without begin */
   int p1_enotsup;     /* 1: party 1's gate "is not supported" (a backend without the gate) */
+  int extra;          /* 1: the dealer runs one more Output than the parties (trailing key bytes);
+                         2: the parties run one more Output than the dealer (too few key bytes) */
 } unary_arg;
 
 static ff_status unary_graph(ff_op *op, void *arg, ff_sigma_local_rec *rec) {
@@ -51,6 +53,12 @@ static ff_status unary_graph(ff_op *op, void *arg, ff_sigma_local_rec *rec) {
   st = u->gelu ? ff_op_gelu(op, &x, &y) : ff_op_trfloor(op, &x, u->shift, &y);
   if (st || (st = ff_sigma_local_gate_end(rec))) goto done;
   st = ff_sigma_local_output(rec, &y);
+  if (!st && ((u->extra == 1 && ff_op_get_role(op) == FF_OP_DEALER) ||
+              (u->extra == 2 && ff_op_get_role(op) == FF_OP_PARTY))) {
+    uint64_t *plain = calloc(y.numel, sizeof *plain);
+    st = plain ? ff_op_output(op, &y, plain) : FF_ENOMEM;
+    free(plain);
+  }
 done:
   ff_wire_free(&x);
   ff_wire_free(&y);
@@ -228,12 +236,75 @@ static void test_errors(void **state) {
   }
 }
 
+/* FF_KEYS_PRELOAD against FF_KEYS_STREAM from the same seed: byte-identical revealed outputs, identical
+ * costs and key/tag bytes, a preload time reported only with PRELOAD. */
+static void run_both(unary_arg *u, size_t N) {
+  ff_sigma_local_opts o = {.bw = BW, .scale = SCALE, .backend = FF_BACKEND_CPU, .reps = 2, .seed = 21};
+  ff_sigma_local_result rs, rp;
+  assert_int_equal(ff_sigma_run_local(&o, unary_graph, u, &rs), FF_OK);
+  o.keys = FF_KEYS_PRELOAD;
+  assert_int_equal(ff_sigma_run_local(&o, unary_graph, u, &rp), FF_OK);
+  assert_int_equal(rs.n_out, N);
+  assert_int_equal(rp.n_out, N);
+  assert_memory_equal(rs.out, rp.out, N * sizeof *rs.out);
+  for (int p = 0; p < 2; p++) {
+    assert_cost_equal(rp.gate[p], rs.gate[p]);
+    assert_cost_equal(rp.total[p], rs.total[p]);
+    assert_cost_equal(rp.gate[p], rp.cost_gate[p]);
+    assert_int_equal(rp.key_bytes[p], rs.key_bytes[p]);
+    assert_int_equal(rp.tag_bytes[p], rs.tag_bytes[p]);
+    assert_int_equal(rp.total[p].key_bytes, rp.key_bytes[p]);
+    assert_true(rs.preload_s[p] == 0);
+    assert_true(rp.preload_s[p] > 0);
+  }
+  ff_sigma_local_result_free(&rs);
+  ff_sigma_local_result_free(&rp);
+}
+
+static void test_preload(void **state) {
+  (void)state;
+  const size_t N = 64;
+  uint64_t *x = inputs(N, (int64_t)1 << (SCALE + 3), 12);
+  unary_arg u = {.gelu = 0, .shift = 12, .N = N, .x = x};
+  run_both(&u, N);
+  u.gelu = 1;
+  run_both(&u, N);
+  free(x);
+}
+
+/* A stream with trailing key bytes fails with FF_EMISMATCH, one that runs out with FF_ERANGE, the same
+ * with either placement. */
+static void test_preload_errors(void **state) {
+  (void)state;
+  const size_t N = 16;
+  uint64_t *x = inputs(N, (int64_t)1 << (SCALE + 3), 13);
+  unary_arg u = {.gelu = 1, .N = N, .x = x};
+  ff_sigma_local_opts o = {.bw = BW, .scale = SCALE, .backend = FF_BACKEND_CPU, .reps = 1, .seed = 3};
+  ff_sigma_local_result r;
+  for (int k = 0; k < 2; k++) {
+    o.keys = k ? FF_KEYS_PRELOAD : FF_KEYS_STREAM;
+    u.extra = 1;
+    assert_int_equal(ff_sigma_run_local(&o, unary_graph, &u, &r), FF_EMISMATCH);
+    ff_sigma_local_result_free(&r);
+    u.extra = 2;
+    assert_int_equal(ff_sigma_run_local(&o, unary_graph, &u, &r), FF_ERANGE);
+    ff_sigma_local_result_free(&r);
+  }
+  o.keys = (ff_op_key_placement)7;
+  u.extra = 0;
+  assert_int_equal(ff_sigma_run_local(&o, unary_graph, &u, &r), FF_EINVAL);
+  ff_sigma_local_result_free(&r);
+  free(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trfloor),
       cmocka_unit_test(test_gelu),
       cmocka_unit_test(test_profile),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_preload),
+      cmocka_unit_test(test_preload_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

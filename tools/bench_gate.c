@@ -56,6 +56,7 @@ static const ff__gate ff__gates[] = {
 typedef struct {
   int reps, small;
   int cpu, gpu;
+  int preload;                 /* --keys preload (FF_KEYS_PRELOAD) */
   int want[FF__NGATES];
   const char *profile;         /* --profile DIR, or NULL */
   char *split[2 * FF__NGATES]; /* the breakdown lines printed under the table (--profile) */
@@ -77,6 +78,9 @@ static void ff__usage(FILE *f) {
           "  --backend cpu|cuda|all   the parties' backend (default all that this machine has); a gate that a\n"
           "                           backend lacks is reported as n/a\n"
           "  --reps N                 party repetitions on the same keys, median reported (default 3)\n"
+          "  --keys stream|preload    where a party's keys live online: streamed per gate from the key stream\n"
+          "                           (default), or read once and (on cuda) uploaded once into device memory\n"
+          "                           before the timed run, its time in a \"preload ms\" column\n"
           "  --gate NAME,...          only these gates (default all)\n"
           "  --small                  128 tokens / 16 (8 tokens; softmax 96 rows of 128) for a quick run\n"
           "  --profile DIR            record both parties' scopes (one extra warm-up repetition) into\n"
@@ -152,7 +156,8 @@ static const char *ff__shape(const ff__gate *g, size_t rows, char *shape, size_t
   return shape;
 }
 
-static void ff__row(const ff__gate *g, size_t rows, const char *on, const ff_sigma_local_result *r, int ran) {
+static void ff__row(const ff__gate *g, size_t rows, const char *on, const ff_sigma_local_result *r, int ran,
+                    int preload) {
   const size_t n_out = rows * (g->kind == FF__MATMUL ? g->wcols : g->cols);
   /* Costs: the parties' own measurements when they ran, else the cost functions (equal; the test checks). */
   const ff_gate_cost *c = ran ? r->gate : r->cost_gate;
@@ -164,13 +169,18 @@ static void ff__row(const ff__gate *g, size_t rows, const char *on, const ff_sig
     snprintf(party, sizeof party, "%.3f", (r->gate_s[0] > r->gate_s[1] ? r->gate_s[0] : r->gate_s[1]) * 1e3);
   else
     snprintf(party, sizeof party, "n/a");
+  char pre[40] = "";
+  if (preload && ran)
+    snprintf(pre, sizeof pre, " %10.3f |", (r->preload_s[0] > r->preload_s[1] ? r->preload_s[0] : r->preload_s[1]) * 1e3);
+  else if (preload)
+    snprintf(pre, sizeof pre, " %10s |", "n/a");
   if (g->kind == FF__MATMUL) /* SIGMA's formula, sigma.md §4: 8(|A| + |B|)/|C| + 8 + 676.75 */
     snprintf(sigma_key, sizeof sigma_key, "%.2f",
              8.0 * (double)(rows * g->cols + g->cols * g->wcols) / (double)n_out + 8 + 676.75);
   else
     snprintf(sigma_key, sizeof sigma_key, "%s", g->sigma_key ? g->sigma_key : "-");
-  printf("| %-9s | %-18s | %-4s | %10.3f | %10s | %10.2f | %9.2f | %6llu | %9s | %9s | %-10s |\n", g->name, shape,
-         on, r->keygen_gate_s * 1e3, party, (double)key / (double)n_out, (double)bits / (double)n_out,
+  printf("| %-9s | %-18s | %-4s | %10.3f | %10s |%s %10.2f | %9.2f | %6llu | %9s | %9s | %-10s |\n", g->name, shape,
+         on, r->keygen_gate_s * 1e3, party, pre, (double)key / (double)n_out, (double)bits / (double)n_out,
          (unsigned long long)rounds, sigma_key, g->sigma_bits, g->sigma_rounds);
 }
 
@@ -270,12 +280,13 @@ static ff_status ff__bench_one(ff__gate_opts *o, const ff__gate *g, ff_backend b
     if (o->profile) snprintf(dir, sizeof dir, "%s/%s-%s", o->profile, g->name, ff_backend_name(b));
     const ff_sigma_local_opts lo = {.bw = FF__BW, .scale = FF__SCALE, .backend = b, .reps = o->reps,
                                     .prof_dir = o->profile ? dir : NULL, .prof_gate = g->name,
-                                    .prof_shape = ff__shape(g, a.rows, shape, sizeof shape)};
+                                    .prof_shape = ff__shape(g, a.rows, shape, sizeof shape),
+                                    .keys = o->preload ? FF_KEYS_PRELOAD : FF_KEYS_STREAM};
     ff_sigma_local_result r;
     st = ff_sigma_run_local(&lo, ff__gate_graph, &a, &r);
     const int ran = st == FF_OK;
     if (st == FF_OK || st == FF_ENOTSUP) {
-      ff__row(g, a.rows, ff_backend_name(b), &r, ran);
+      ff__row(g, a.rows, ff_backend_name(b), &r, ran, o->preload);
       fflush(stdout);
       st = FF_OK;
     }
@@ -320,7 +331,8 @@ int ff_cmd_bench_gate(int argc, char **argv) {
   static const struct option opts[] = {{"suite", required_argument, 0, 's'}, {"backend", required_argument, 0, 'b'},
                                        {"reps", required_argument, 0, 'r'},  {"gate", required_argument, 0, 'g'},
                                        {"small", no_argument, 0, 'm'},       {"help", no_argument, 0, 'h'},
-                                       {"profile", required_argument, 0, 'p'}, {0, 0, 0, 0}};
+                                       {"profile", required_argument, 0, 'p'}, {"keys", required_argument, 0, 'k'},
+                                       {0, 0, 0, 0}};
   optind = 1;
   opterr = 0;
   int c, rc;
@@ -349,6 +361,14 @@ int ff_cmd_bench_gate(int argc, char **argv) {
         if ((rc = ff__parse_gates(cmd, optarg, &o)) != FF_EXIT_OK) return rc;
         break;
       case 'm': o.small = 1; break;
+      case 'k':
+        if (strcmp(optarg, "stream") == 0)
+          o.preload = 0;
+        else if (strcmp(optarg, "preload") == 0)
+          o.preload = 1;
+        else
+          return ff_cli_usage_error(cmd, "--keys must be stream or preload, not '%s'", optarg);
+        break;
       case 'p':
         if (!*optarg) return ff_cli_usage_error(cmd, "--profile needs a directory");
         o.profile = optarg;
@@ -372,10 +392,20 @@ int ff_cmd_bench_gate(int argc, char **argv) {
          "output element; bits/el = payload bits one party sends per output element; rounds of the gate; all\n"
          "costs max over the parties. SIGMA columns: research/sigma.md §4's per-gate figures at bw 50 (- : none\n"
          "given as a number); n/a: the backend has no such gate yet.\n");
-  printf("\n| %-9s | %-18s | %-4s | %10s | %10s | %10s | %9s | %6s | %9s | %9s | %-10s |\n", "gate", "shape", "on",
-         "keygen ms", "party ms", "key B/el", "bits/el", "rounds", "SIGMA key", "SIGMA bit", "SIGMA rnds");
-  printf("|:----------|:-------------------|:-----|-----------:|-----------:|-----------:|----------:|-------:|"
-         "----------:|----------:|:-----------|\n");
+  if (o.preload)
+    printf("Keys: preload (--keys preload): each party reads its whole key stream once (and on cuda uploads it\n"
+           "once into device memory) before the barrier; party ms excludes it; preload ms = that load for the\n"
+           "whole graph (inputs, gate, output), median over the repetitions, max over the two parties.\n");
+  else
+    printf("Keys: stream (--keys stream): each gate reads its keys from the key stream (on cuda staged through\n"
+           "host memory and uploaded) inside party ms, as KeyTransfer.\n");
+  printf("\n| %-9s | %-18s | %-4s | %10s | %10s |", "gate", "shape", "on", "keygen ms", "party ms");
+  if (o.preload) printf(" %10s |", "preload ms");
+  printf(" %10s | %9s | %6s | %9s | %9s | %-10s |\n", "key B/el", "bits/el", "rounds", "SIGMA key", "SIGMA bit",
+         "SIGMA rnds");
+  printf("|:----------|:-------------------|:-----|-----------:|-----------:|%s-----------:|----------:|-------:|"
+         "----------:|----------:|:-----------|\n",
+         o.preload ? "-----------:|" : "");
   ff_rng rng;
   ff_rng_init_seeded(&rng, 2024);
   const ff_backend backends[2] = {FF_BACKEND_CPU, FF_BACKEND_CUDA};

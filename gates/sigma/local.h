@@ -19,7 +19,12 @@
  * CUDA stream attached on a CUDA party; one extra repetition runs first as the warm-up (flagged, kept
  * out of the medians and of the tools' statistics); each repetition is bracketed from the barrier to
  * the end of the graph (as eval_s); prof_p0.json and prof_p1.json go into prof_dir (created). Merge
- * them with ff_merge_logs (tools/merge.h). */
+ * them with ff_merge_logs (tools/merge.h). The logs record run.keys.placement ("stream" / "preload").
+ *
+ * Key placement. With FF_KEYS_PRELOAD each repetition's party calls ff_op_preload_keys on its fresh
+ * op BEFORE the barrier, so eval_s and gate_s exclude it; its time (host read, CRCs, and on CUDA the
+ * upload and its wait) is reported separately as preload_s (median). It runs outside the profile's
+ * repetition brackets, so the profiles do not contain it. */
 #ifndef FF_GATES_SIGMA_LOCAL_H
 #define FF_GATES_SIGMA_LOCAL_H
 
@@ -43,6 +48,8 @@ typedef struct {
   const char *prof_dir;   /* per-party scope logs into this directory (see Profiling); NULL: off */
   const char *prof_gate;  /* run.workload.gate of the logs ("gelu"); NULL: "-" */
   const char *prof_shape; /* run.workload.shape of the logs ("8x3072"); NULL: "-" */
+  ff_op_key_placement keys; /* the parties' key placement (op.h): FF_KEYS_STREAM (0, the default) or
+                               FF_KEYS_PRELOAD (see Key placement) */
 } ff_sigma_local_opts;
 
 /* One role's run of the graph, handed to the graph (opaque): the gate's time and costs, the output. */
@@ -73,6 +80,7 @@ typedef struct {
   double gate_s[2];           /* party p: the gate alone */
   ff_gate_cost gate[2];       /* party p's own measured cost of the gate alone */
   ff_gate_cost total[2];      /* party p's own measured cost of the whole graph */
+  double preload_s[2];        /* party p: ff_op_preload_keys (FF_KEYS_PRELOAD; 0 with FF_KEYS_STREAM) */
   /* Cost-only run: both parties' cost functions, for the gate alone and the whole graph. */
   ff_gate_cost cost_gate[2], cost_total[2];
   /* P1's revealed output (ff_sigma_local_output), NULL when the graph revealed nothing. */

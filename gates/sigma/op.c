@@ -70,6 +70,10 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
       return FF_EINVAL;
     }
   } else if (p->role == FF_OP_PARTY) {
+    if (p->key_placement != FF_KEYS_STREAM && p->key_placement != FF_KEYS_PRELOAD) {
+      FF_ERROR("ff_op_create: key placement %d is not stream or preload", (int)p->key_placement);
+      return FF_EINVAL;
+    }
     if (!p->ctx || (p->ctx->party != 0 && p->ctx->party != 1) || !p->ctx->chan) {
       FF_ERROR("ff_op_create: a party needs a context of party 0 or 1 with a channel");
       return FF_EINVAL;
@@ -96,6 +100,7 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
   op->scale = p->scale;
   op->party = party;
   op->ctx = p->ctx;
+  op->placement = p->role == FF_OP_PARTY ? p->key_placement : FF_KEYS_STREAM;
   if (p->role != FF_OP_COST) {
     op->keys[0] = p->keys[0];
     op->keys[1] = p->keys[1];
@@ -104,8 +109,25 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
   return FF_OK;
 }
 
+static void ff__op_image_free(ff_op *op) {
+#ifdef FF_HAVE_CUDA
+  if (op->dimg) (void)FF_CUDA_CHECK(cudaFreeAsync(op->dimg, (cudaStream_t)op->ctx->stream));
+  if (op->img && op->img_pinned) {
+    (void)FF_CUDA_CHECK(cudaFreeHost(op->img));
+    op->img = NULL;
+  }
+#endif
+  free(op->img);
+  op->img = NULL;
+  op->dimg = NULL;
+  op->img_pinned = 0;
+}
+
 void ff_op_destroy(ff_op *op) {
-  if (op) free(op->stage);
+  if (op) {
+    free(op->stage);
+    ff__op_image_free(op);
+  }
   free(op);
 }
 
@@ -191,6 +213,102 @@ static int ff__sg_on_cuda(uint32_t gate) {
 
 static ff_status ff__op_read(ff_op *op, void *dst, size_t n, const char *what);
 
+/* ---- Key placement (op.h ff_op_key_placement) -------------------------------------------------------
+ * ff__op_take is every party read of its keys (tags included) into host memory: from the stream
+ * (FF_KEYS_STREAM) or from the preloaded image at its cursor (FF_KEYS_PRELOAD, loading it first). Both
+ * give FF_ERANGE, logged and with nothing consumed, when fewer than n bytes remain. Unscoped: the
+ * callers run inside KeyTransfer. */
+
+static ff_status ff__op_preload(ff_op *op) {
+  if (op->role != FF_OP_PARTY || op->placement != FF_KEYS_PRELOAD || op->preloaded) return FF_OK;
+  ff_keystream *ks = op->keys[op->party];
+  const uint64_t len = ff_keystream_remaining(ks);
+  if (len > SIZE_MAX) {
+    FF_ERROR("sigma party %d: key stream %s holds %" PRIu64 " bytes, more than this process can address",
+             op->party, ff_keystream_name(ks), len);
+    return FF_ENOMEM;
+  }
+  const size_t n = (size_t)len;
+  ff_status st = FF_OK;
+  if (ff__op_on_device(op)) {
+#ifdef FF_HAVE_CUDA
+    cudaStream_t s = (cudaStream_t)op->ctx->stream;
+    void *h = NULL;
+    if (FF_CUDA_CHECK(cudaHostAlloc(&h, n ? n : 1, cudaHostAllocDefault))) {
+      FF_ERROR("sigma party %d: cannot allocate %zu bytes of pinned host memory for the key image", op->party, n);
+      return FF_ENOMEM;
+    }
+    op->img = h;
+    op->img_pinned = 1;
+    if (FF_CUDA_CHECK(cudaMallocAsync(&op->dimg, n ? n : 1, s))) {
+      op->dimg = NULL;
+      FF_ERROR("sigma party %d: cannot allocate %zu bytes of device memory for the key image", op->party, n);
+      st = FF_ENOMEM;
+    }
+    if (!st) st = ff_keystream_read(ks, op->img, n);
+    if (!st && n) st = FF_CUDA_CHECK(cudaMemcpyAsync(op->dimg, op->img, n, cudaMemcpyHostToDevice, s));
+    if (!st) st = FF_CUDA_CHECK(cudaStreamSynchronize(s));
+#else
+    FF_ERROR("sigma party %d: this build of fusefss has no CUDA backend", op->party);
+    return FF_ENOTSUP;
+#endif
+  } else {
+    if (!(op->img = ff__op_alloc(n, "sigma key image"))) return FF_ENOMEM;
+    st = ff_keystream_read(ks, op->img, n);
+  }
+  if (st) {
+    ff__op_image_free(op);
+    return st;
+  }
+  op->img_len = len;
+  op->img_pos = 0;
+  op->preloaded = 1;
+  return FF_OK;
+}
+
+ff_status ff_op_preload_keys(ff_op *op) {
+  if (!op) return FF_EINVAL;
+  if (op->role != FF_OP_PARTY || op->placement != FF_KEYS_PRELOAD || op->preloaded) return FF_OK;
+  FF_SCOPE("KeyTransfer");
+  return ff__op_preload(op);
+}
+
+int ff_op_keys_preloaded(const ff_op *op) { return op && op->preloaded; }
+
+static uint64_t ff__op_remaining(const ff_op *op) {
+  return op->preloaded ? op->img_len - op->img_pos : ff_keystream_remaining(op->keys[op->party]);
+}
+
+ff_status ff_op_check_consumed(const ff_op *op) {
+  if (!op || op->role != FF_OP_PARTY) return FF_OK;
+  const uint64_t left = ff__op_remaining(op);
+  if (!left) return FF_OK;
+  const uint64_t total = op->preloaded ? op->img_len : ff_keystream_size(op->keys[op->party]);
+  FF_ERROR("key stream %s holds %" PRIu64 " unread key bytes: this party consumed %" PRIu64 " of %" PRIu64
+           ", so the dealer and this party ran different model graphs (another model, shape or suite)",
+           ff_keystream_name(op->keys[op->party]), left, total - left, total);
+  return FF_EMISMATCH;
+}
+
+/* Range check of an image read (the stream's own message and FF_ERANGE otherwise). */
+static ff_status ff__op_image_range(ff_op *op, size_t n) {
+  if (n <= op->img_len - op->img_pos) return FF_OK;
+  FF_ERROR("the preloaded image of key stream %s ends at byte %" PRIu64 ", but %" PRIu64 " more bytes were "
+           "requested (a read of %zu bytes at byte %" PRIu64 "): keys were made for another model or shape",
+           ff_keystream_name(op->keys[op->party]), op->img_len, (uint64_t)n - (op->img_len - op->img_pos), n,
+           op->img_pos);
+  return FF_ERANGE;
+}
+
+static ff_status ff__op_take(ff_op *op, void *dst, size_t n) {
+  if (op->placement != FF_KEYS_PRELOAD) return ff_keystream_read(op->keys[op->party], dst, n);
+  ff_status st = ff__op_preload(op);
+  if (st || (st = ff__op_image_range(op, n))) return st;
+  if (n) memcpy(dst, op->img + op->img_pos, n);
+  op->img_pos += n;
+  return FF_OK;
+}
+
 /* ff__op_tag, and for a party that owns a key of the op (Input's mask, Output's for P1) its n key
  * bytes into host memory `key` (NULL: none) in the same KeyTransfer call: every op of both parties
  * opens KeyTransfer exactly once here, so the two parties' trees keep one shape and one call count
@@ -219,11 +337,11 @@ static ff_status ff__op_tag_keys(ff_op *op, const ff__sg_tag *t, void *key, size
   uint8_t got[FF_OP_TAG_BYTES];
   char a[160], b[160];
   FF_SCOPE("KeyTransfer");
-  ff_status st = ff_keystream_read(ks, got, sizeof got);
+  ff_status st = ff__op_take(op, got, sizeof got);
   if (st == FF_ERANGE) {
     FF_ERROR("sigma party %d: key stream %s is exhausted at %s (%" PRIu64 " bytes left): the keys were made "
              "for a smaller graph",
-             op->party, ff_keystream_name(ks), ff__tag_str(mine, a, sizeof a), ff_keystream_remaining(ks));
+             op->party, ff_keystream_name(ks), ff__tag_str(mine, a, sizeof a), ff__op_remaining(op));
     return st;
   }
   if (st) return st;
@@ -291,10 +409,10 @@ ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bi
 
 static ff_status ff__op_read(ff_op *op, void *dst, size_t n, const char *what) {
   ff_keystream *ks = op->keys[op->party];
-  ff_status st = ff_keystream_read(ks, dst, n);
+  ff_status st = ff__op_take(op, dst, n);
   if (st == FF_ERANGE)
     FF_ERROR("sigma party %d: %s needs %zu key bytes but key stream %s has %" PRIu64 " left", op->party, what, n,
-             ff_keystream_name(ks), ff_keystream_remaining(ks));
+             ff_keystream_name(ks), ff__op_remaining(op));
   if (st) return st;
   op->cost[op->party].key_bytes += n;
   return FF_OK;
@@ -414,6 +532,23 @@ ff_status ff__op_upload(ff_op *op, void *dst, const void *host_src, size_t n) {
 
 static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *what) {
   if (!ff__op_on_device(op)) return ff__op_read(op, dst, n, what);
+  if (op->placement == FF_KEYS_PRELOAD) {
+    /* One device-to-device copy from the device image, ordered on ctx's stream before the kernels
+     * that read dst; nothing to wait for (no host memory involved). */
+    ff_status st = ff__op_preload(op);
+    if (!st && (st = ff__op_image_range(op, n)) == FF_ERANGE)
+      FF_ERROR("sigma party %d: %s needs %zu key bytes but key stream %s has %" PRIu64 " left", op->party, what, n,
+               ff_keystream_name(op->keys[op->party]), ff__op_remaining(op));
+    if (st) return st;
+#ifdef FF_HAVE_CUDA
+    if (n && (st = FF_CUDA_CHECK(cudaMemcpyAsync(dst, (const uint8_t *)op->dimg + op->img_pos, n,
+                                                 cudaMemcpyDeviceToDevice, (cudaStream_t)op->ctx->stream))))
+      return st;
+#endif
+    op->img_pos += n;
+    op->cost[op->party].key_bytes += n;
+    return FF_OK;
+  }
   if (n > op->stage_cap) {
     uint8_t *p = realloc(op->stage, n);
     if (!p) {

@@ -19,7 +19,8 @@
  * in device memory and runs the gates' per-element kernels (the ff_X_cuda twins of truncate.h,
  * relu.h, mul.h, matmul.h, gelu.h, softmax.h, layernorm.h, rotary.h; gates/fss's DPF, truth tables and select;
  * gates/gemm's ring GEMM) on its context's stream; key placement is "device": each gate's keys are
- * read from the stream on the host into a staging buffer and uploaded before its kernels run.
+ * read from the stream on the host into a staging buffer and uploaded before its kernels run
+ * (FF_KEYS_STREAM), or all uploaded once before the online phase (FF_KEYS_PRELOAD, below).
  * Reconstructs stage their shares through host memory, since the channel works on host buffers;
  * inputs and outputs take and give host plaintext. The gates that do not yet have CUDA twins refuse
  * a CUDA party (FF_ENOTSUP). */
@@ -64,6 +65,17 @@ void ff_wire_free(ff_wire *w);
 
 typedef struct ff_op ff_op;
 
+/* Where a party's keys live in the online phase (DESIGN.md §2 "Where keys live"; recorded in the
+ * log by the tools). Both serve the same bytes in the same order with the same accounting. */
+typedef enum {
+  FF_KEYS_STREAM = 0,  /* read from the key stream per gate (a CUDA party stages each gate's keys
+                          through a host buffer and uploads them before its kernels run) */
+  FF_KEYS_PRELOAD = 1, /* the whole remaining stream read once (ff_op_preload_keys: CRCs checked by the
+                          stream) into a host image and, on a CUDA party, uploaded once into one device
+                          buffer; every key read is then a copy from the image at a cursor (a
+                          device-to-device copy on ctx's stream for device destinations) */
+} ff_op_key_placement;
+
 typedef struct {
   ff_op_role role;
   int bw;               /* ring bits of the model's wires (37, 50, 51, 48 for SIGMA's models) */
@@ -72,6 +84,8 @@ typedef struct {
                            or CUDA) and chan; unused (may be NULL) in cost-only mode. Borrowed. */
   ff_keystream *keys[2];/* dealer: writers for P0 and P1; party: keys[ctx->party] is its reader (the
                            other entry is ignored); unused in cost-only mode. Borrowed. */
+  ff_op_key_placement key_placement; /* party role: FF_KEYS_STREAM (0, the default) or FF_KEYS_PRELOAD;
+                                        ignored by the dealer and cost-only */
 } ff_op_params;
 
 /* FF_EINVAL (logged) for a bad role, bw/scale, a missing context/channel/stream, or a party
@@ -93,6 +107,21 @@ int ff_op_scale(const ff_op *op);
 ff_gate_cost ff_op_cost(const ff_op *op, int p);
 /* Tag bytes written into / read from party p's stream so far (FF_OP_TAG_BYTES per op call). */
 uint64_t ff_op_tag_bytes(const ff_op *op, int p);
+
+/* Party with FF_KEYS_PRELOAD: reads the stream's remaining key bytes (ff_keystream_read: CRCs checked
+ * there, FF_EFORMAT as there) into a host image (pinned memory on a CUDA party) and uploads it into one
+ * device buffer on ctx's stream (CUDA party; waits for the upload), all in one scope KeyTransfer at
+ * the caller's level: call it before the online phase, outside any gate, so profiles show it once. Done
+ * implicitly at the first key read if not called. A second call, the dealer, cost-only and
+ * FF_KEYS_STREAM do nothing (FF_OK). FF_ENOMEM when the image does not fit (host or device). */
+ff_status ff_op_preload_keys(ff_op *op);
+/* 1 when op is a party with FF_KEYS_PRELOAD whose image is loaded. */
+int ff_op_keys_preloaded(const ff_op *op);
+/* Party: FF_EMISMATCH (logged, naming the key stream and the counts) when key bytes are left unread,
+ * in the stream or in the preloaded image: the dealer and this party ran different graphs. Call it
+ * after the graph, before ff_keystream_close (which cannot see what the image holds unread). FF_OK
+ * otherwise and in the other roles. */
+ff_status ff_op_check_consumed(const ff_op *op);
 
 /* ---- Inputs and outputs ----------------------------------------------------------------------------
  * ff_op_input, scope Input: a wire of shape (ndim, shape) holding `owner`'s plaintext (values taken

@@ -20,6 +20,12 @@ struct ff_op {
   ff_comm_delta comm0;      /* the thread's channel totals when the outermost op call began */
   uint8_t *stage;           /* CUDA party: host staging buffer for key uploads (grown on demand) */
   size_t stage_cap;
+  ff_op_key_placement placement; /* party role; FF_KEYS_STREAM otherwise */
+  int preloaded;            /* FF_KEYS_PRELOAD: the image below is loaded */
+  int img_pinned;           /* img is cudaHostAlloc'd (CUDA party) */
+  uint8_t *img;             /* FF_KEYS_PRELOAD: the host image of the keys (img_len bytes) */
+  void *dimg;               /* FF_KEYS_PRELOAD, CUDA party: the device image (img_len bytes) */
+  uint64_t img_len, img_pos;/* image size and cursor (bytes served so far) */
 };
 
 /* Gate ids in the tags (never reorder: they are part of key files). */
@@ -64,7 +70,9 @@ ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n);
 ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits);
 /* Party: n key bytes from its stream; `what` names the op in the error message. This, ff__op_get_mem
  * and ff__op_get_words each run inside one FF_SCOPE("KeyTransfer") (stream read, CRC, staging, upload),
- * as does every party's tag read in ff__op_tag; no channel traffic happens there. */
+ * as does every party's tag read in ff__op_tag; no channel traffic happens there. With FF_KEYS_PRELOAD
+ * they are served from the op's image at its cursor (op.h ff_op_preload_keys), loading it at the first
+ * read; the accounting and the errors are those of the stream. */
 ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what);
 
 /* ---- Narrow key words ------------------------------------------------------------------------------------
@@ -100,7 +108,8 @@ ff_status ff__op_buf_alloc(ff_op *op, size_t n, const char *what, void **out);
 void ff__op_buf_free(ff_op *op, void *p);
 /* Party: n key bytes from its stream into dst in ff__op_mem(op): on CUDA read into the op's host
  * staging buffer and uploaded on ctx's stream (the call waits for the upload before returning, so
- * the staging buffer may be reused). */
+ * the staging buffer may be reused); with FF_KEYS_PRELOAD one device-to-device copy from the device
+ * image on ctx's stream (not waited for: stream-ordered before the kernels that use dst). */
 ff_status ff__op_get_mem(ff_op *op, void *dst, size_t n, const char *what);
 /* n bytes between host memory and ff__op_mem(op) on ctx's stream; returns once host memory on
  * either side may be used again (waits for the stream when the op's memory is the device's). */
