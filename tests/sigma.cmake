@@ -7,12 +7,13 @@ set(FF_SIGMA_HARNESS ${CMAKE_CURRENT_LIST_DIR}/sigma_harness.c)
 ff_add_test(test_sigma_gates SOURCES test_sigma_gates.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
 ff_add_test(test_sigma_softmax SOURCES test_sigma_softmax.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
 # CUDA parties against CPU parties on the same dealer keys, and each _cuda kernel against its _cpu twin
-# (GPU; exits 77 without one).
+# (GPU; exits 77 without one). sigma_cuda_harness.c: their CPU-vs-CUDA runner (tests/sigma_cuda_harness.h).
 if(FF_HAVE_CUDA)
-  ff_add_test(test_sigma_cuda SOURCES test_sigma_cuda.c DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
-  ff_add_test(test_sigma_cuda_layernorm SOURCES test_sigma_cuda_layernorm.c DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
-  ff_add_test(test_sigma_cuda_softmax SOURCES test_sigma_cuda_softmax.c DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
-  ff_add_test(test_sigma_cuda_rotary SOURCES test_sigma_cuda_rotary.c DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
+  set(FF_SIGMA_CUDA_HARNESS ${FF_SIGMA_HARNESS} ${CMAKE_CURRENT_LIST_DIR}/sigma_cuda_harness.c)
+  ff_add_test(test_sigma_cuda SOURCES test_sigma_cuda.c ${FF_SIGMA_CUDA_HARNESS} DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
+  ff_add_test(test_sigma_cuda_layernorm SOURCES test_sigma_cuda_layernorm.c ${FF_SIGMA_CUDA_HARNESS} DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
+  ff_add_test(test_sigma_cuda_softmax SOURCES test_sigma_cuda_softmax.c ${FF_SIGMA_CUDA_HARNESS} DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
+  ff_add_test(test_sigma_cuda_rotary SOURCES test_sigma_cuda_rotary.c ${FF_SIGMA_CUDA_HARNESS} DEPS ff_sigma CUDA::cudart LABELS cuda TIMEOUT 300)
 endif()
 ff_add_test(test_sigma_gelu SOURCES test_sigma_gelu.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
 ff_add_test(test_sigma_layernorm SOURCES test_sigma_layernorm.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)

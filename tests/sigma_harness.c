@@ -1,6 +1,7 @@
 /* The two-party gate-test harness of the gates/sigma tests (see sigma_harness.h): dealer into
  * memory key streams, both parties in two threads over ff_chan_mem_pair, then cost-only.
- * Used by tests/test_sigma_gates.c and the per-gate tests (tests/sigma.cmake). */
+ * Used by tests/test_sigma_gates.c and the per-gate tests (tests/sigma.cmake); the CUDA tests run
+ * its parties on both backends (sh_deal, sh_run_parties; tests/sigma_cuda_harness.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,6 +90,7 @@ static ff_status run_graph(ff_op *op, const sh_spec *sp, sh_result *r) {
 
 typedef struct {
   const sh_spec *sp;
+  ff_backend backend;
   int party;
   ff_chan *ch;
   const void *keys;
@@ -104,7 +106,11 @@ static void *party_main(void *arg) {
   ff_ctx ctx;
   ff_keystream *ks = NULL;
   ff_op *op = NULL;
-  if ((a->st = ff_ctx_init(&ctx, FF_BACKEND_CPU, a->party))) return NULL;
+  if ((a->st = ff_ctx_init(&ctx, a->backend, a->party))) {
+    ff_chan_close(a->ch); /* unblock the peer */
+    a->ch = NULL;
+    return NULL;
+  }
   ctx.chan = a->ch;
   if (a->prof && ((a->st = ff_prof_thread_attach(a->prof, a->party ? "P1" : "P0", NULL)) ||
                   (a->st = ff_prof_rep_begin(a->prof, 0))))
@@ -142,47 +148,60 @@ void sh_run_free(sh_run *rr) {
   memset(rr, 0, sizeof *rr);
 }
 
-void sh_run_all(const sh_spec *sp, uint64_t seed, sh_run *rr, ff_prof *prof[2]) {
-  memset(rr, 0, sizeof *rr);
+void sh_deal(const sh_spec *sp, uint64_t seed, const char *run_id, sh_result *dealer_r, sh_keys *k) {
+  memset(k, 0, sizeof *k);
   ff_ctx dealer;
   assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
   ff_rng_init_seeded(&dealer.rng, seed);
-  ff_keystream *w[2];
   for (int p = 0; p < 2; p++) {
-    ff_keystream_params kp = {.party = p, .run_id = "test-sigma"};
-    assert_int_equal(ff_keystream_create_mem(&kp, &w[p]), FF_OK);
+    ff_keystream_params kp = {.party = p, .run_id = run_id};
+    assert_int_equal(ff_keystream_create_mem(&kp, &k->w[p]), FF_OK);
   }
   ff_op *op;
-  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = sp->scale, .ctx = &dealer, .keys = {w[0], w[1]}};
+  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = sp->scale, .ctx = &dealer, .keys = {k->w[0], k->w[1]}};
   assert_int_equal(ff_op_create(&op, &dp), FF_OK);
-  assert_int_equal(run_graph(op, sp, &rr->dealer), FF_OK);
+  assert_int_equal(run_graph(op, sp, dealer_r), FF_OK);
   ff_op_destroy(op);
-  const void *img[2];
-  size_t len[2];
   for (int p = 0; p < 2; p++) {
-    assert_int_equal(ff_keystream_finish(w[p]), FF_OK);
-    assert_int_equal(ff_keystream_mem_image(w[p], &img[p], &len[p]), FF_OK);
+    assert_int_equal(ff_keystream_finish(k->w[p]), FF_OK);
+    assert_int_equal(ff_keystream_mem_image(k->w[p], &k->img[p], &k->len[p]), FF_OK);
   }
+  ff_ctx_destroy(&dealer);
+}
 
+void sh_keys_free(sh_keys *k) {
+  for (int p = 0; p < 2; p++) ff_keystream_close(k->w[p], 0);
+  memset(k, 0, sizeof *k);
+}
+
+void sh_run_parties(const sh_spec *sp, ff_backend backend, const sh_keys *k, sh_result r[2], uint64_t stream_bytes[2],
+                    ff_status st[2], ff_prof *prof[2]) {
   ff_chan *ends[2];
   assert_int_equal(ff_chan_mem_pair(ends, NULL), FF_OK);
   party_arg a[2];
   pthread_t th[2];
   for (int p = 0; p < 2; p++) {
-    a[p] = (party_arg){.sp = sp, .party = p, .ch = ends[p], .keys = img[p], .keys_len = len[p],
-                       .prof = prof ? prof[p] : NULL};
+    a[p] = (party_arg){.sp = sp, .backend = backend, .party = p, .ch = ends[p], .keys = k->img[p],
+                       .keys_len = k->len[p], .prof = prof ? prof[p] : NULL};
     assert_int_equal(pthread_create(&th[p], NULL, party_main, &a[p]), 0);
   }
   for (int p = 0; p < 2; p++) pthread_join(th[p], NULL);
   for (int p = 0; p < 2; p++) {
     ff_chan_close(a[p].ch);
-    rr->party[p] = a[p].r;
-    rr->st[p] = a[p].st;
-    rr->stream_bytes[p] = a[p].stream_bytes;
+    r[p] = a[p].r;
+    st[p] = a[p].st;
+    stream_bytes[p] = a[p].stream_bytes;
   }
-  for (int p = 0; p < 2; p++) ff_keystream_close(w[p], 0);
-  ff_ctx_destroy(&dealer);
+}
 
+void sh_run_all(const sh_spec *sp, uint64_t seed, sh_run *rr, ff_prof *prof[2]) {
+  memset(rr, 0, sizeof *rr);
+  sh_keys k;
+  sh_deal(sp, seed, "test-sigma", &rr->dealer, &k);
+  sh_run_parties(sp, FF_BACKEND_CPU, &k, rr->party, rr->stream_bytes, rr->st, prof);
+  sh_keys_free(&k);
+
+  ff_op *op;
   ff_op_params cp = {.role = FF_OP_COST, .bw = sp->bw, .scale = sp->scale};
   assert_int_equal(ff_op_create(&op, &cp), FF_OK);
   assert_int_equal(run_graph(op, sp, &rr->cost), FF_OK);

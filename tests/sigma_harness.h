@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ctx.h"
+#include "core/keystream.h"
 #include "core/rand.h"
 #include "core/status.h"
 #include "gates/fss/cost.h"
@@ -50,6 +52,20 @@ int64_t sh_floor_div_pow2(int64_t v, int s);
 /* Dealer (seeded with seed), both parties, cost-only. prof: optional recorders of the parties. */
 void sh_run_all(const sh_spec *sp, uint64_t seed, sh_run *rr, ff_prof *prof[2]);
 void sh_run_free(sh_run *rr);
+
+/* The steps of sh_run_all, for runs on other backends (tests/sigma_cuda_harness.h). sh_deal: the
+ * dealer (CPU, seeded with seed) into memory key streams named run_id, its record into dealer;
+ * sh_run_parties: both parties of backend on those keys, in two threads over ff_chan_mem_pair (prof:
+ * optional recorders); sh_keys_free closes the streams once every run is done. */
+typedef struct {
+  ff_keystream *w[2];
+  const void *img[2];
+  size_t len[2];
+} sh_keys;
+void sh_deal(const sh_spec *sp, uint64_t seed, const char *run_id, sh_result *dealer, sh_keys *k);
+void sh_run_parties(const sh_spec *sp, ff_backend backend, const sh_keys *k, sh_result r[2], uint64_t stream_bytes[2],
+                    ff_status st[2], ff_prof *prof[2]);
+void sh_keys_free(sh_keys *k);
 
 /* Inside a graph: measure the gate between begin and end (before: 2 entries), then reveal y to P1. */
 void sh_gate_begin(ff_op *op, ff_gate_cost before[2]);

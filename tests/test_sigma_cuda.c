@@ -3,8 +3,7 @@
  * parties (own contexts and streams, two threads, ff_chan_mem_pair) evaluate: the CUDA run reveals
  * the CPU run's output byte for byte, both equal the cleartext reference, and every measured cost
  * equals the cost function. Then each _cuda kernel against its _cpu twin on random inputs. Needs a
- * GPU; exits 77 (skipped) without one. A minimal harness of its own (tests/sigma_harness.h runs its
- * parties on the CPU only). */
+ * GPU; exits 77 (skipped) without one. The two-party runner: tests/sigma_cuda_harness.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,15 +11,12 @@
 
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "comm/chan.h"
 #include "core/ctx.h"
 #include "core/cuda.h"
-#include "core/keystream.h"
 #include "core/rand.h"
 #include "core/ring.h"
 #include "gates/sigma/gelu.h"
@@ -30,49 +26,9 @@
 #include "gates/sigma/op_internal.h"
 #include "gates/sigma/relu.h"
 #include "gates/sigma/truncate.h"
+#include "sigma_cuda_harness.h"
 
 static ff_ctx cpu, gpu; /* kernel tests: one context per backend; party set per call */
-
-static void *xmalloc(size_t n) {
-  void *p = calloc(1, n ? n : 1);
-  assert_non_null(p);
-  return p;
-}
-
-/* ---- Device buffers (the copies wait for the whole device: tests only) ------------------------------- */
-
-static void *dev_up(const void *h, size_t bytes) {
-  void *d = NULL;
-  assert_int_equal(ff_cuda_malloc(&d, bytes), FF_OK);
-  assert_int_equal(ff_cuda_copy_to_device(d, h, bytes), FF_OK);
-  return d;
-}
-
-/* A device buffer of garbage (0xa5 bytes), so that an output the kernel leaves unwritten shows. */
-static void *dev_garbage(size_t bytes) {
-  uint8_t *h = xmalloc(bytes);
-  memset(h, 0xa5, bytes);
-  void *d = dev_up(h, bytes);
-  free(h);
-  return d;
-}
-
-static void dev_down_cmp(const void *d, const void *want, size_t bytes, const char *what) {
-  uint8_t *h = xmalloc(bytes);
-  assert_int_equal(ff_cuda_copy_to_host(h, d, bytes), FF_OK);
-  if (memcmp(h, want, bytes) != 0) {
-    size_t i = 0;
-    while (((const uint8_t *)want)[i] == h[i]) i++;
-    fail_msg("%s: CUDA differs from CPU at byte %zu (%02x, want %02x)", what, i, h[i], ((const uint8_t *)want)[i]);
-  }
-  free(h);
-}
-
-static uint64_t *rand_u64(ff_rng *rng, size_t n) {
-  uint64_t *v = xmalloc(n * sizeof *v);
-  for (size_t i = 0; i < n; i++) v[i] = ff_rng_u64(rng);
-  return v;
-}
 
 /* ---- One gate as a graph -------------------------------------------------------------------------------- */
 
@@ -86,20 +42,8 @@ typedef struct {
   const uint64_t *y; /* P0's input (mul, matmul) */
 } spec;
 
-typedef struct {
-  ff_gate_cost gate[2], total[2];
-  uint64_t tags[2];
-  uint64_t *out; /* P1: the revealed output */
-  size_t n_out;
-} result;
-
-static ff_gate_cost cost_sub(ff_gate_cost a, ff_gate_cost b) {
-  ff_gate_cost c = {a.key_bytes - b.key_bytes, a.bits_sent - b.bits_sent, a.bytes_sent - b.bytes_sent,
-                    a.rounds - b.rounds};
-  return c;
-}
-
-static ff_status graph(ff_op *op, const spec *sp, result *r) {
+static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
+  const spec *sp = arg;
   ff_wire x = {0}, w = {0}, y = {0};
   ff_status st;
   if (sp->kind == G_MATMUL) {
@@ -110,7 +54,8 @@ static ff_status graph(ff_op *op, const spec *sp, result *r) {
     if ((st = ff_op_input(op, 1, 1, xs, sp->x, &x))) goto done;
     if (sp->kind == G_MUL && (st = ff_op_input(op, 0, 1, xs, sp->y, &w))) goto done;
   }
-  const ff_gate_cost before[2] = {ff_op_cost(op, 0), ff_op_cost(op, 1)};
+  ff_gate_cost before[2];
+  sh_gate_begin(op, before);
   switch (sp->kind) {
     case G_TRFLOOR: st = ff_op_trfloor(op, &x, sp->s, &y); break;
     case G_TRSLACK: st = ff_op_trslack(op, &x, sp->s, sp->b_out, &y); break;
@@ -122,97 +67,27 @@ static ff_status graph(ff_op *op, const spec *sp, result *r) {
     case G_SILU: st = ff_op_silu(op, &x, &y); break;
   }
   if (st) goto done;
-  for (int p = 0; p < 2; p++) r->gate[p] = cost_sub(ff_op_cost(op, p), before[p]);
-  r->n_out = y.numel;
-  r->out = xmalloc(y.numel * sizeof *r->out);
-  st = ff_op_output(op, &y, r->out);
+  sh_gate_end(op, before, r);
+  st = sh_output(op, &y, r);
 done:
-  for (int p = 0; p < 2; p++) {
-    r->total[p] = ff_op_cost(op, p);
-    r->tags[p] = ff_op_tag_bytes(op, p);
-  }
   ff_wire_free(&x);
   ff_wire_free(&w);
   ff_wire_free(&y);
   return st;
 }
 
-typedef struct {
-  const spec *sp;
-  ff_backend backend;
-  int party;
-  ff_chan *ch;
-  const void *keys;
-  size_t keys_len;
-  result r;
-  uint64_t stream_bytes;
-  ff_status st;
-} party_arg;
-
-static void *party_main(void *arg) {
-  party_arg *a = arg;
-  ff_ctx ctx;
-  ff_keystream *ks = NULL;
-  ff_op *op = NULL;
-  if ((a->st = ff_ctx_init(&ctx, a->backend, a->party))) goto out;
-  ctx.chan = a->ch;
-  ff_op_params p = {.role = FF_OP_PARTY, .bw = a->sp->bw, .scale = a->sp->scale, .ctx = &ctx};
-  if ((a->st = ff_keystream_open_mem(a->keys, a->keys_len, &ks))) goto done;
-  p.keys[a->party] = ks;
-  a->stream_bytes = ff_keystream_size(ks);
-  if ((a->st = ff_op_create(&op, &p))) goto done;
-  a->st = graph(op, a->sp, &a->r);
-  if (!a->st) a->st = ff_keystream_close(ks, FF_KEYSTREAM_CHECK_CONSUMED);
-  else ff_keystream_close(ks, 0);
-  ks = NULL;
-done:
-  ff_keystream_close(ks, 0);
-  ff_op_destroy(op);
-  ff_ctx_destroy(&ctx);
-out:
-  if (a->st) ff_chan_close(a->ch); /* unblock the peer */
-  return NULL;
-}
-
-/* Both parties of `backend` on the key images; results into r[2], statuses into st[2]. */
-static void run_parties(const spec *sp, ff_backend backend, const void *img[2], const size_t len[2], result r[2],
-                        uint64_t stream_bytes[2], ff_status st[2]) {
-  ff_chan *ends[2];
-  assert_int_equal(ff_chan_mem_pair(ends, NULL), FF_OK);
-  party_arg a[2];
-  pthread_t th[2];
-  for (int p = 0; p < 2; p++) {
-    a[p] = (party_arg){.sp = sp, .backend = backend, .party = p, .ch = ends[p], .keys = img[p], .keys_len = len[p]};
-    assert_int_equal(pthread_create(&th[p], NULL, party_main, &a[p]), 0);
-  }
-  for (int p = 0; p < 2; p++) pthread_join(th[p], NULL);
-  for (int p = 0; p < 2; p++) {
-    if (!a[p].st) ff_chan_close(ends[p]);
-    r[p] = a[p].r;
-    st[p] = a[p].st;
-    stream_bytes[p] = a[p].stream_bytes;
-  }
-}
-
 /* ---- Reference and checks ---------------------------------------------------------------------------------- */
-
-static int64_t floor_div_pow2(int64_t v, int s) {
-  const int64_t d = (int64_t)1 << s;
-  int64_t q = v / d;
-  if (v % d != 0 && v < 0) q--;
-  return q;
-}
 
 static void reference(const spec *sp, uint64_t *ref) {
   const int bw = sp->bw;
   switch (sp->kind) {
     case G_TRFLOOR:
       for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), bw);
+        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), bw);
       break;
     case G_TRSLACK:
       for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), sp->b_out);
+        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), sp->b_out);
       break;
     case G_DRELU:
       for (size_t i = 0; i < sp->N; i++) ref[i] = ff_ring_signed(sp->x[i], bw) >= 0;
@@ -226,7 +101,7 @@ static void reference(const spec *sp, uint64_t *ref) {
     case G_MUL:
       for (size_t i = 0; i < sp->N; i++)
         ref[i] = ff_ring_from_signed(
-            floor_div_pow2(ff_ring_signed(sp->x[i], bw) * ff_ring_signed(sp->y[i], bw), sp->scale), bw);
+            sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw) * ff_ring_signed(sp->y[i], bw), sp->scale), bw);
       break;
     case G_MATMUL:
       for (size_t i = 0; i < sp->M; i++)
@@ -234,7 +109,7 @@ static void reference(const spec *sp, uint64_t *ref) {
           int64_t acc = 0;
           for (size_t k = 0; k < sp->K; k++)
             acc += ff_ring_signed(sp->x[i * sp->K + k], bw) * ff_ring_signed(sp->y[k * sp->N + j], bw);
-          ref[i * sp->N + j] = ff_ring_from_signed(floor_div_pow2(acc, sp->scale), bw);
+          ref[i * sp->N + j] = ff_ring_from_signed(sh_floor_div_pow2(acc, sp->scale), bw);
         }
       break;
     case G_GELU:
@@ -243,10 +118,10 @@ static void reference(const spec *sp, uint64_t *ref) {
       const ff_sigma_act a = sp->kind == G_GELU ? FF_SIGMA_GELU : FF_SIGMA_SILU;
       const int k = ff_sigma_act_clip_bits(a);
       const int64_t c = ((int64_t)1 << k) - 1;
-      uint64_t *tab = xmalloc(((size_t)1 << k) * sizeof *tab);
+      uint64_t *tab = sh_xmalloc(((size_t)1 << k) * sizeof *tab);
       assert_int_equal(ff_sigma_act_table(a, sp->scale, bw, tab), FF_OK);
       for (size_t i = 0; i < sp->N; i++) {
-        const int64_t v = ff_ring_signed(sp->x[i], bw), t = floor_div_pow2(v, sp->scale - 6);
+        const int64_t v = ff_ring_signed(sp->x[i], bw), t = sh_floor_div_pow2(v, sp->scale - 6);
         const int64_t idx = t < 0 ? (-t < c ? -t : c) : (t < c ? t : c);
         ref[i] = ff_ring_reduce(ff_ring_from_signed(v > 0 ? v : 0, bw) - tab[idx], bw);
       }
@@ -269,50 +144,16 @@ static void formula(const spec *sp, ff_gate_cost *c) {
   }
 }
 
-static void assert_cost_equal(ff_gate_cost got, ff_gate_cost want) {
-  assert_int_equal(got.key_bytes, want.key_bytes);
-  assert_int_equal(got.bits_sent, want.bits_sent);
-  assert_int_equal(got.bytes_sent, want.bytes_sent);
-  assert_int_equal(got.rounds, want.rounds);
-}
-
 /* One dealer (CPU, seeded), its keys evaluated by CPU parties and by CUDA parties. */
 static void check_gate(const spec *sp, uint64_t seed) {
-  ff_ctx dealer;
-  assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  ff_rng_init_seeded(&dealer.rng, seed);
-  ff_keystream *w[2];
-  for (int p = 0; p < 2; p++) {
-    ff_keystream_params kp = {.party = p, .run_id = "test-sigma-cuda"};
-    assert_int_equal(ff_keystream_create_mem(&kp, &w[p]), FF_OK);
-  }
-  ff_op *op;
-  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = sp->scale, .ctx = &dealer, .keys = {w[0], w[1]}};
-  assert_int_equal(ff_op_create(&op, &dp), FF_OK);
-  result dr = {0};
-  assert_int_equal(graph(op, sp, &dr), FF_OK);
-  ff_op_destroy(op);
-  const void *img[2];
-  size_t len[2];
-  for (int p = 0; p < 2; p++) {
-    assert_int_equal(ff_keystream_finish(w[p]), FF_OK);
-    assert_int_equal(ff_keystream_mem_image(w[p], &img[p], &len[p]), FF_OK);
-  }
-  result rc[2], rg[2];
-  memset(rc, 0, sizeof rc);
-  memset(rg, 0, sizeof rg);
-  uint64_t bc[2], bg[2];
-  ff_status sc[2], sg[2];
-  run_parties(sp, FF_BACKEND_CPU, img, len, rc, bc, sc);
-  run_parties(sp, FF_BACKEND_CUDA, img, len, rg, bg, sg);
-  for (int p = 0; p < 2; p++) {
-    assert_int_equal(sc[p], FF_OK);
-    assert_int_equal(sg[p], FF_OK);
-  }
+  const sh_spec hs = {.bw = sp->bw, .scale = sp->scale, .graph = graph, .arg = sp};
+  scu_run rr;
+  scu_run_cpu_cuda(&hs, seed, "test-sigma-cuda", &rr);
+  const sh_result *rc = rr.cpu, *rg = rr.cuda;
   /* The CUDA run reveals the CPU run's output, byte for byte, and both are the reference. */
   const size_t n = rc[1].n_out;
   assert_int_equal(rg[1].n_out, n);
-  uint64_t *ref = xmalloc(n * sizeof *ref);
+  uint64_t *ref = sh_xmalloc(n * sizeof *ref);
   reference(sp, ref);
   if (memcmp(rg[1].out, rc[1].out, n * sizeof *ref) != 0) fail_msg("gate %d seed %llu: CUDA != CPU", (int)sp->kind,
                                                                     (unsigned long long)seed);
@@ -323,27 +164,14 @@ static void check_gate(const spec *sp, uint64_t seed) {
   /* Every measured cost is the formula's, on both backends; the streams were read to the end. */
   ff_gate_cost want;
   formula(sp, &want);
-  for (int p = 0; p < 2; p++) {
-    assert_cost_equal(rc[p].gate[p], want);
-    assert_cost_equal(rg[p].gate[p], want);
-    assert_int_equal(dr.gate[p].key_bytes, want.key_bytes);
-    assert_cost_equal(rg[p].total[p], rc[p].total[p]);
-    assert_int_equal(bg[p], rg[p].total[p].key_bytes + rg[p].tags[p]);
-    assert_int_equal(bc[p], bg[p]);
-  }
+  scu_check_costs(&rr, (const ff_gate_cost[2]){want, want});
   free(ref);
-  for (int p = 0; p < 2; p++) {
-    free(rc[p].out);
-    free(rg[p].out);
-    ff_keystream_close(w[p], 0);
-  }
-  free(dr.out);
-  ff_ctx_destroy(&dealer);
+  scu_run_free(&rr);
 }
 
 /* n values: edge cases first, then uniform in [lo, hi), as ring elements mod 2^bw. */
 static uint64_t *make_inputs(ff_rng *rng, size_t n, int bw, int64_t lo, int64_t hi, int s) {
-  uint64_t *x = xmalloc(n * sizeof *x);
+  uint64_t *x = sh_xmalloc(n * sizeof *x);
   const int64_t edge[] = {0, 1, -1, lo, hi - 1, lo + 1, hi - 2, (int64_t)1 << s, -((int64_t)1 << s),
                           ((int64_t)1 << s) - 1, -((int64_t)1 << s) + 1};
   const uint64_t span = (uint64_t)hi - (uint64_t)lo;
@@ -488,16 +316,16 @@ static void test_kernel_tr(void **state) {
   for (size_t c = 0; c < sizeof ps / sizeof ps[0]; c++)
     for (int party = 0; party < 2; party++) {
       cpu.party = gpu.party = party;
-      uint64_t *xhat = rand_u64(&rng, N), *chat = rand_u64(&rng, N), *key = rand_u64(&rng, 3 * N);
-      uint64_t *pts = xmalloc(N * sizeof *pts), *out = xmalloc(N * sizeof *out);
+      uint64_t *xhat = scu_rand_u64(&rng, N), *chat = scu_rand_u64(&rng, N), *key = scu_rand_u64(&rng, 3 * N);
+      uint64_t *pts = sh_xmalloc(N * sizeof *pts), *out = sh_xmalloc(N * sizeof *out);
       assert_int_equal(ff_sigma_tr_points_cpu(&cpu, &ps[c], N, xhat, pts), FF_OK);
       assert_int_equal(ff_sigma_tr_local_cpu(&cpu, &ps[c], N, xhat, chat, key, out), FF_OK);
-      uint64_t *dx = dev_up(xhat, N * 8), *dc = dev_up(chat, N * 8), *dk = dev_up(key, 3 * N * 8);
-      uint64_t *dp = dev_garbage(N * 8), *dout = dev_garbage(N * 8);
+      uint64_t *dx = scu_dev_up(xhat, N * 8), *dc = scu_dev_up(chat, N * 8), *dk = scu_dev_up(key, 3 * N * 8);
+      uint64_t *dp = scu_dev_garbage(N * 8), *dout = scu_dev_garbage(N * 8);
       assert_int_equal(ff_sigma_tr_points(&gpu, &ps[c], N, dx, dp), FF_OK);
       assert_int_equal(ff_sigma_tr_local(&gpu, &ps[c], N, dx, dc, dk, dout), FF_OK);
-      dev_down_cmp(dp, pts, N * 8, "ff_sigma_tr_points_cuda");
-      dev_down_cmp(dout, out, N * 8, "ff_sigma_tr_local_cuda");
+      scu_dev_down_cmp(dp, pts, N * 8, "ff_sigma_tr_points_cuda");
+      scu_dev_down_cmp(dout, out, N * 8, "ff_sigma_tr_local_cuda");
       ff_cuda_free(dx), ff_cuda_free(dc), ff_cuda_free(dk), ff_cuda_free(dp), ff_cuda_free(dout);
       free(xhat), free(chat), free(key), free(pts), free(out);
     }
@@ -512,15 +340,15 @@ static void test_kernel_drelu(void **state) {
   for (size_t c = 0; c < sizeof bins / sizeof bins[0]; c++)
     for (int party = 0; party < 2; party++) {
       cpu.party = gpu.party = party;
-      uint64_t *xhat = rand_u64(&rng, N), *share = xmalloc(N * 8), *pts = xmalloc(N * 8);
+      uint64_t *xhat = scu_rand_u64(&rng, N), *share = sh_xmalloc(N * 8), *pts = sh_xmalloc(N * 8);
       for (size_t i = 0; i < N; i++) share[i] = ff_rng_u64(&rng) & 1;
-      uint64_t *dx = dev_up(xhat, N * 8), *ds = dev_up(share, N * 8), *dp = dev_garbage(N * 8);
+      uint64_t *dx = scu_dev_up(xhat, N * 8), *ds = scu_dev_up(share, N * 8), *dp = scu_dev_garbage(N * 8);
       assert_int_equal(ff_sigma_drelu_points_cpu(&cpu, bins[c], N, xhat, pts), FF_OK);
       assert_int_equal(ff_sigma_drelu_local_cpu(&cpu, bins[c], N, xhat, share), FF_OK);
       assert_int_equal(ff_sigma_drelu_points(&gpu, bins[c], N, dx, dp), FF_OK);
       assert_int_equal(ff_sigma_drelu_local(&gpu, bins[c], N, dx, ds), FF_OK);
-      dev_down_cmp(dp, pts, N * 8, "ff_sigma_drelu_points_cuda");
-      dev_down_cmp(ds, share, N * 8, "ff_sigma_drelu_local_cuda");
+      scu_dev_down_cmp(dp, pts, N * 8, "ff_sigma_drelu_points_cuda");
+      scu_dev_down_cmp(ds, share, N * 8, "ff_sigma_drelu_local_cuda");
       ff_cuda_free(dx), ff_cuda_free(ds), ff_cuda_free(dp);
       free(xhat), free(share), free(pts);
     }
@@ -535,11 +363,11 @@ static void test_kernel_mul(void **state) {
   for (size_t c = 0; c < sizeof bws / sizeof bws[0]; c++)
     for (int party = 0; party < 2; party++) {
       cpu.party = gpu.party = party;
-      uint64_t *x = rand_u64(&rng, N), *y = rand_u64(&rng, N), *key = rand_u64(&rng, 3 * N), *out = xmalloc(N * 8);
+      uint64_t *x = scu_rand_u64(&rng, N), *y = scu_rand_u64(&rng, N), *key = scu_rand_u64(&rng, 3 * N), *out = sh_xmalloc(N * 8);
       assert_int_equal(ff_sigma_mul_local_cpu(&cpu, bws[c], N, x, y, key, out), FF_OK);
-      uint64_t *dx = dev_up(x, N * 8), *dy = dev_up(y, N * 8), *dk = dev_up(key, 3 * N * 8), *dout = dev_garbage(N * 8);
+      uint64_t *dx = scu_dev_up(x, N * 8), *dy = scu_dev_up(y, N * 8), *dk = scu_dev_up(key, 3 * N * 8), *dout = scu_dev_garbage(N * 8);
       assert_int_equal(ff_sigma_mul_local(&gpu, bws[c], N, dx, dy, dk, dout), FF_OK);
-      dev_down_cmp(dout, out, N * 8, "ff_sigma_mul_local_cuda");
+      scu_dev_down_cmp(dout, out, N * 8, "ff_sigma_mul_local_cuda");
       ff_cuda_free(dx), ff_cuda_free(dy), ff_cuda_free(dk), ff_cuda_free(dout);
       free(x), free(y), free(key), free(out);
     }
@@ -556,13 +384,13 @@ static void test_kernel_matmul(void **state) {
     for (int party = 0; party < 2; party++) {
       cpu.party = gpu.party = party;
       const size_t M = cases[c].M, K = cases[c].K, N = cases[c].N;
-      uint64_t *x = rand_u64(&rng, M * K), *w = rand_u64(&rng, K * N), *a = rand_u64(&rng, M * K),
-               *b = rand_u64(&rng, K * N), *cc = rand_u64(&rng, M * N), *out = xmalloc(M * N * 8);
+      uint64_t *x = scu_rand_u64(&rng, M * K), *w = scu_rand_u64(&rng, K * N), *a = scu_rand_u64(&rng, M * K),
+               *b = scu_rand_u64(&rng, K * N), *cc = scu_rand_u64(&rng, M * N), *out = sh_xmalloc(M * N * 8);
       assert_int_equal(ff_sigma_matmul_local_cpu(&cpu, cases[c].bw, M, K, N, x, w, a, b, cc, out), FF_OK);
-      uint64_t *dx = dev_up(x, M * K * 8), *dw = dev_up(w, K * N * 8), *da = dev_up(a, M * K * 8),
-               *db = dev_up(b, K * N * 8), *dc = dev_up(cc, M * N * 8), *dout = dev_garbage(M * N * 8);
+      uint64_t *dx = scu_dev_up(x, M * K * 8), *dw = scu_dev_up(w, K * N * 8), *da = scu_dev_up(a, M * K * 8),
+               *db = scu_dev_up(b, K * N * 8), *dc = scu_dev_up(cc, M * N * 8), *dout = scu_dev_garbage(M * N * 8);
       assert_int_equal(ff_sigma_matmul_local(&gpu, cases[c].bw, M, K, N, dx, dw, da, db, dc, dout), FF_OK);
-      dev_down_cmp(dout, out, M * N * 8, "ff_sigma_matmul_local_cuda");
+      scu_dev_down_cmp(dout, out, M * N * 8, "ff_sigma_matmul_local_cuda");
       ff_cuda_free(dx), ff_cuda_free(dw), ff_cuda_free(da), ff_cuda_free(db), ff_cuda_free(dc), ff_cuda_free(dout);
       free(x), free(w), free(a), free(b), free(cc), free(out);
     }
@@ -574,22 +402,22 @@ static void test_kernel_helpers(void **state) {
   ff_rng rng;
   ff_rng_init_seeded(&rng, 45);
   const size_t N = 1001, mb = (N + 7) / 8;
-  uint64_t *v = rand_u64(&rng, N), *want = xmalloc(N * 8);
+  uint64_t *v = scu_rand_u64(&rng, N), *want = sh_xmalloc(N * 8);
   const int bits[] = {1, 13, 50, 64};
   for (size_t c = 0; c < sizeof bits / sizeof bits[0]; c++) {
     for (size_t i = 0; i < N; i++) want[i] = ff_ring_reduce(v[i], bits[c]);
-    uint64_t *dv = dev_up(v, N * 8), *dout = dev_garbage(N * 8);
+    uint64_t *dv = scu_dev_up(v, N * 8), *dout = scu_dev_garbage(N * 8);
     assert_int_equal(ff__sigma_reduce_cuda(&gpu, N, bits[c], dv, dout), FF_OK);
-    dev_down_cmp(dout, want, N * 8, "ff__sigma_reduce_cuda");
+    scu_dev_down_cmp(dout, want, N * 8, "ff__sigma_reduce_cuda");
     ff_cuda_free(dv), ff_cuda_free(dout);
   }
-  uint8_t *dcf = xmalloc(mb), *mask = xmalloc(mb);
+  uint8_t *dcf = sh_xmalloc(mb), *mask = sh_xmalloc(mb);
   assert_int_equal(ff_rng_bytes(&rng, dcf, mb), FF_OK);
   assert_int_equal(ff_rng_bytes(&rng, mask, mb), FF_OK);
   for (size_t i = 0; i < N; i++) want[i] = (uint64_t)(((dcf[i / 8] ^ mask[i / 8]) >> (i % 8)) & 1);
-  void *dd = dev_up(dcf, mb), *dm = dev_up(mask, mb), *ds = dev_garbage(N * 8);
+  void *dd = scu_dev_up(dcf, mb), *dm = scu_dev_up(mask, mb), *ds = scu_dev_garbage(N * 8);
   assert_int_equal(ff__sigma_cmp_share_cuda(&gpu, N, dd, dm, ds), FF_OK);
-  dev_down_cmp(ds, want, N * 8, "ff__sigma_cmp_share_cuda");
+  scu_dev_down_cmp(ds, want, N * 8, "ff__sigma_cmp_share_cuda");
   ff_cuda_free(dd), ff_cuda_free(dm), ff_cuda_free(ds);
   free(v), free(want), free(dcf), free(mask);
 }
@@ -605,28 +433,28 @@ static void test_kernel_gelu(void **state) {
       cpu.party = gpu.party = party;
       const int bt = cases[c].bt, k = cases[c].k, bw = cases[c].bw;
       const uint64_t clip = (UINT64_C(1) << k) - 1;
-      uint64_t *xt = rand_u64(&rng, N), *cmp = xmalloc(3 * N * 8), *md = xmalloc(2 * N * 8);
-      uint64_t *c01 = rand_u64(&rng, 8 * N), *relu = rand_u64(&rng, N), *lut = rand_u64(&rng, N);
+      uint64_t *xt = scu_rand_u64(&rng, N), *cmp = sh_xmalloc(3 * N * 8), *md = sh_xmalloc(2 * N * 8);
+      uint64_t *c01 = scu_rand_u64(&rng, 8 * N), *relu = scu_rand_u64(&rng, N), *lut = scu_rand_u64(&rng, N);
       for (size_t i = 0; i < N; i++) xt[i] = ff_ring_reduce(xt[i], bt);
       for (size_t i = 0; i < 3 * N; i++) cmp[i] = ff_rng_u64(&rng) & 1;
       for (size_t i = 0; i < 2 * N; i++) md[i] = ff_rng_u64(&rng) & 1;
-      uint64_t *pts = xmalloc(3 * N * 8), *dic = xmalloc(2 * N * 8), *mux = xmalloc(N * 8), *fin = xmalloc(N * 8);
+      uint64_t *pts = sh_xmalloc(3 * N * 8), *dic = sh_xmalloc(2 * N * 8), *mux = sh_xmalloc(N * 8), *fin = sh_xmalloc(N * 8);
       memcpy(fin, relu, N * 8);
       assert_int_equal(ff_sigma_gelu_points_cpu(&cpu, bt, clip, N, xt, pts), FF_OK);
       assert_int_equal(ff_sigma_gelu_bits_cpu(&cpu, bt, clip, N, xt, cmp, md, md + N, dic), FF_OK);
       assert_int_equal(ff_sigma_gelu_mux_cpu(&cpu, k, N, dic, dic + N, xt, c01, c01 + 4 * N, mux), FF_OK);
       assert_int_equal(ff_sigma_gelu_final_cpu(&cpu, bw, N, fin, lut), FF_OK);
-      uint64_t *dx = dev_up(xt, N * 8), *dcmp = dev_up(cmp, 3 * N * 8), *dmd = dev_up(md, 2 * N * 8),
-               *dc01 = dev_up(c01, 8 * N * 8), *drelu = dev_up(relu, N * 8), *dlut = dev_up(lut, N * 8);
-      uint64_t *dpts = dev_garbage(3 * N * 8), *ddic = dev_garbage(2 * N * 8), *dmux = dev_garbage(N * 8);
+      uint64_t *dx = scu_dev_up(xt, N * 8), *dcmp = scu_dev_up(cmp, 3 * N * 8), *dmd = scu_dev_up(md, 2 * N * 8),
+               *dc01 = scu_dev_up(c01, 8 * N * 8), *drelu = scu_dev_up(relu, N * 8), *dlut = scu_dev_up(lut, N * 8);
+      uint64_t *dpts = scu_dev_garbage(3 * N * 8), *ddic = scu_dev_garbage(2 * N * 8), *dmux = scu_dev_garbage(N * 8);
       assert_int_equal(ff_sigma_gelu_points(&gpu, bt, clip, N, dx, dpts), FF_OK);
       assert_int_equal(ff_sigma_gelu_bits(&gpu, bt, clip, N, dx, dcmp, dmd, dmd + N, ddic), FF_OK);
       assert_int_equal(ff_sigma_gelu_mux(&gpu, k, N, ddic, ddic + N, dx, dc01, dc01 + 4 * N, dmux), FF_OK);
       assert_int_equal(ff_sigma_gelu_final(&gpu, bw, N, drelu, dlut), FF_OK);
-      dev_down_cmp(dpts, pts, 3 * N * 8, "ff_sigma_gelu_points_cuda");
-      dev_down_cmp(ddic, dic, 2 * N * 8, "ff_sigma_gelu_bits_cuda");
-      dev_down_cmp(dmux, mux, N * 8, "ff_sigma_gelu_mux_cuda");
-      dev_down_cmp(drelu, fin, N * 8, "ff_sigma_gelu_final_cuda");
+      scu_dev_down_cmp(dpts, pts, 3 * N * 8, "ff_sigma_gelu_points_cuda");
+      scu_dev_down_cmp(ddic, dic, 2 * N * 8, "ff_sigma_gelu_bits_cuda");
+      scu_dev_down_cmp(dmux, mux, N * 8, "ff_sigma_gelu_mux_cuda");
+      scu_dev_down_cmp(drelu, fin, N * 8, "ff_sigma_gelu_final_cuda");
       ff_cuda_free(dx), ff_cuda_free(dcmp), ff_cuda_free(dmd), ff_cuda_free(dc01), ff_cuda_free(drelu);
       ff_cuda_free(dlut), ff_cuda_free(dpts), ff_cuda_free(ddic), ff_cuda_free(dmux);
       free(xt), free(cmp), free(md), free(c01), free(relu), free(lut), free(pts), free(dic), free(mux), free(fin);
@@ -639,21 +467,21 @@ static void test_kernel_unpack(void **state) {
   ff_rng rng;
   ff_rng_init_seeded(&rng, 47);
   const size_t n = 1001;
-  uint8_t *in = xmalloc(8 * n);
-  uint64_t *want = xmalloc(n * 8);
+  uint8_t *in = sh_xmalloc(8 * n);
+  uint64_t *want = sh_xmalloc(n * 8);
   assert_int_equal(ff_rng_bytes(&rng, in, 8 * n), FF_OK);
-  void *din = dev_up(in, 8 * n);
-  uint64_t *dout = dev_garbage(n * 8);
+  void *din = scu_dev_up(in, 8 * n);
+  uint64_t *dout = scu_dev_garbage(n * 8);
   for (size_t i = 0; i < n; i++) want[i] = (in[i / 8] >> (i % 8)) & 1;
   assert_int_equal(ff__sigma_unpack_bits_cuda(&gpu, n, din, dout), FF_OK);
-  dev_down_cmp(dout, want, n * 8, "ff__sigma_unpack_bits_cuda");
+  scu_dev_down_cmp(dout, want, n * 8, "ff__sigma_unpack_bits_cuda");
   for (int eb = 1; eb <= 8; eb++) {
     for (size_t i = 0; i < n; i++) {
       want[i] = 0;
       for (int b = 0; b < eb; b++) want[i] |= (uint64_t)in[i * (size_t)eb + (size_t)b] << (8 * b);
     }
     assert_int_equal(ff__sigma_widen_cuda(&gpu, n, eb, din, dout), FF_OK);
-    dev_down_cmp(dout, want, n * 8, "ff__sigma_widen_cuda");
+    scu_dev_down_cmp(dout, want, n * 8, "ff__sigma_widen_cuda");
   }
   ff_cuda_free(din), ff_cuda_free(dout);
   free(in), free(want);

@@ -2,8 +2,8 @@
  * attention row"): one CPU dealer makes the keys for rows of 16, 128 and 12, which both CPU parties and
  * both CUDA parties evaluate; the CUDA run reveals the CPU run's output byte for byte, both equal
  * ff_sigma_softmax_emulate, and every measured cost equals ff_sigma_softmax_cost. Then each softmax
- * _cuda kernel against its _cpu twin. Needs a GPU; exits 77 (skipped) without one. The two-party runner
- * is a copy of tests/test_sigma_cuda.c's (tests/sigma_harness.h runs its parties on the CPU only). */
+ * _cuda kernel against its _cpu twin. Needs a GPU; exits 77 (skipped) without one. The two-party runner:
+ * tests/sigma_cuda_harness.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,63 +11,19 @@
 
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "comm/chan.h"
 #include "core/ctx.h"
 #include "core/cuda.h"
-#include "core/keystream.h"
 #include "core/rand.h"
 #include "core/ring.h"
 #include "gates/sigma/op.h"
 #include "gates/sigma/softmax.h"
+#include "sigma_cuda_harness.h"
 
 static ff_ctx cpu, gpu; /* kernel tests: one context per backend */
-
-static void *xmalloc(size_t n) {
-  void *p = calloc(1, n ? n : 1);
-  assert_non_null(p);
-  return p;
-}
-
-/* ---- Device buffers (core/cuda.h's copies wait for the whole device, so they follow every stream's
- * kernels: tests only) --------------------------------------------------------------------------------- */
-
-static void *dev_up(const void *h, size_t bytes) {
-  void *d = NULL;
-  assert_int_equal(ff_cuda_malloc(&d, bytes ? bytes : 1), FF_OK);
-  if (bytes) assert_int_equal(ff_cuda_copy_to_device(d, h, bytes), FF_OK);
-  return d;
-}
-
-/* A device buffer of garbage (0xa5 bytes), so that an output the kernel leaves unwritten shows. */
-static void *dev_garbage(size_t bytes) {
-  uint8_t *h = xmalloc(bytes);
-  memset(h, 0xa5, bytes);
-  void *d = dev_up(h, bytes);
-  free(h);
-  return d;
-}
-
-static void dev_down_cmp(const void *d, const void *want, size_t bytes, const char *what) {
-  uint8_t *h = xmalloc(bytes);
-  assert_int_equal(ff_cuda_copy_to_host(h, d, bytes), FF_OK);
-  if (memcmp(h, want, bytes) != 0) {
-    size_t i = 0;
-    while (((const uint8_t *)want)[i] == h[i]) i++;
-    fail_msg("%s: CUDA differs from CPU at byte %zu (%02x, want %02x)", what, i, h[i], ((const uint8_t *)want)[i]);
-  }
-  free(h);
-}
-
-static uint64_t *rand_u64(ff_rng *rng, size_t n) {
-  uint64_t *v = xmalloc(n * sizeof *v);
-  for (size_t i = 0; i < n; i++) v[i] = ff_rng_u64(rng);
-  return v;
-}
 
 /* ---- The softmax as a graph ----------------------------------------------------------------------------- */
 
@@ -77,142 +33,34 @@ typedef struct {
   const uint64_t *x; /* (R, n) P1's scores mod 2^bw, scale 12 */
 } spec;
 
-typedef struct {
-  ff_gate_cost gate[2], total[2];
-  uint64_t tags[2];
-  uint64_t *out; /* P1: the revealed output */
-  size_t n_out;
-} result;
-
-static ff_gate_cost cost_sub(ff_gate_cost a, ff_gate_cost b) {
-  ff_gate_cost c = {a.key_bytes - b.key_bytes, a.bits_sent - b.bits_sent, a.bytes_sent - b.bytes_sent,
-                    a.rounds - b.rounds};
-  return c;
-}
-
-static ff_status graph(ff_op *op, const spec *sp, result *r) {
+static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
+  const spec *sp = arg;
   const int64_t shape[2] = {(int64_t)sp->R, (int64_t)sp->n};
   ff_wire x = {0}, y = {0};
   ff_status st;
   if ((st = ff_op_input(op, 1, 2, shape, sp->x, &x))) goto done;
-  const ff_gate_cost before[2] = {ff_op_cost(op, 0), ff_op_cost(op, 1)};
+  ff_gate_cost before[2];
+  sh_gate_begin(op, before);
   if ((st = ff_op_softmax(op, &x, &y))) goto done;
-  for (int p = 0; p < 2; p++) r->gate[p] = cost_sub(ff_op_cost(op, p), before[p]);
-  r->n_out = y.numel;
-  r->out = xmalloc(y.numel * sizeof *r->out);
-  st = ff_op_output(op, &y, r->out);
+  sh_gate_end(op, before, r);
+  st = sh_output(op, &y, r);
 done:
-  for (int p = 0; p < 2; p++) {
-    r->total[p] = ff_op_cost(op, p);
-    r->tags[p] = ff_op_tag_bytes(op, p);
-  }
   ff_wire_free(&x);
   ff_wire_free(&y);
   return st;
 }
 
-typedef struct {
-  const spec *sp;
-  ff_backend backend;
-  int party;
-  ff_chan *ch;
-  const void *keys;
-  size_t keys_len;
-  result r;
-  uint64_t stream_bytes;
-  ff_status st;
-} party_arg;
-
-static void *party_main(void *arg) {
-  party_arg *a = arg;
-  ff_ctx ctx;
-  ff_keystream *ks = NULL;
-  ff_op *op = NULL;
-  if ((a->st = ff_ctx_init(&ctx, a->backend, a->party))) goto out;
-  ctx.chan = a->ch;
-  ff_op_params p = {.role = FF_OP_PARTY, .bw = a->sp->bw, .scale = 12, .ctx = &ctx};
-  if ((a->st = ff_keystream_open_mem(a->keys, a->keys_len, &ks))) goto done;
-  p.keys[a->party] = ks;
-  a->stream_bytes = ff_keystream_size(ks);
-  if ((a->st = ff_op_create(&op, &p))) goto done;
-  a->st = graph(op, a->sp, &a->r);
-  if (!a->st) a->st = ff_keystream_close(ks, FF_KEYSTREAM_CHECK_CONSUMED);
-  else ff_keystream_close(ks, 0);
-  ks = NULL;
-done:
-  ff_keystream_close(ks, 0);
-  ff_op_destroy(op);
-  ff_ctx_destroy(&ctx);
-out:
-  if (a->st) ff_chan_close(a->ch); /* unblock the peer */
-  return NULL;
-}
-
-/* Both parties of `backend` on the key images; results into r[2], statuses into st[2]. */
-static void run_parties(const spec *sp, ff_backend backend, const void *img[2], const size_t len[2], result r[2],
-                        uint64_t stream_bytes[2], ff_status st[2]) {
-  ff_chan *ends[2];
-  assert_int_equal(ff_chan_mem_pair(ends, NULL), FF_OK);
-  party_arg a[2];
-  pthread_t th[2];
-  for (int p = 0; p < 2; p++) {
-    a[p] = (party_arg){.sp = sp, .backend = backend, .party = p, .ch = ends[p], .keys = img[p], .keys_len = len[p]};
-    assert_int_equal(pthread_create(&th[p], NULL, party_main, &a[p]), 0);
-  }
-  for (int p = 0; p < 2; p++) pthread_join(th[p], NULL);
-  for (int p = 0; p < 2; p++) {
-    if (!a[p].st) ff_chan_close(ends[p]);
-    r[p] = a[p].r;
-    st[p] = a[p].st;
-    stream_bytes[p] = a[p].stream_bytes;
-  }
-}
-
-static void assert_cost_equal(ff_gate_cost got, ff_gate_cost want) {
-  assert_int_equal(got.key_bytes, want.key_bytes);
-  assert_int_equal(got.bits_sent, want.bits_sent);
-  assert_int_equal(got.bytes_sent, want.bytes_sent);
-  assert_int_equal(got.rounds, want.rounds);
-}
-
 /* One dealer (CPU, seeded), its keys evaluated by CPU parties and by CUDA parties. */
 static void check_softmax(const spec *sp, uint64_t seed) {
-  ff_ctx dealer;
-  assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  ff_rng_init_seeded(&dealer.rng, seed);
-  ff_keystream *w[2];
-  for (int p = 0; p < 2; p++) {
-    ff_keystream_params kp = {.party = p, .run_id = "test-sigma-cuda-softmax"};
-    assert_int_equal(ff_keystream_create_mem(&kp, &w[p]), FF_OK);
-  }
-  ff_op *op;
-  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = 12, .ctx = &dealer, .keys = {w[0], w[1]}};
-  assert_int_equal(ff_op_create(&op, &dp), FF_OK);
-  result dr = {0};
-  assert_int_equal(graph(op, sp, &dr), FF_OK);
-  ff_op_destroy(op);
-  const void *img[2];
-  size_t len[2];
-  for (int p = 0; p < 2; p++) {
-    assert_int_equal(ff_keystream_finish(w[p]), FF_OK);
-    assert_int_equal(ff_keystream_mem_image(w[p], &img[p], &len[p]), FF_OK);
-  }
-  result rc[2], rg[2];
-  memset(rc, 0, sizeof rc);
-  memset(rg, 0, sizeof rg);
-  uint64_t bc[2], bg[2];
-  ff_status sc[2], sg[2];
-  run_parties(sp, FF_BACKEND_CPU, img, len, rc, bc, sc);
-  run_parties(sp, FF_BACKEND_CUDA, img, len, rg, bg, sg);
-  for (int p = 0; p < 2; p++) {
-    assert_int_equal(sc[p], FF_OK);
-    assert_int_equal(sg[p], FF_OK);
-  }
+  const sh_spec hs = {.bw = sp->bw, .scale = 12, .graph = graph, .arg = sp};
+  scu_run rr;
+  scu_run_cpu_cuda(&hs, seed, "test-sigma-cuda-softmax", &rr);
+  const sh_result *rc = rr.cpu, *rg = rr.cuda;
   /* The CUDA run reveals the CPU run's output, byte for byte, and both are the emulation's. */
   const size_t N = sp->R * sp->n;
   assert_int_equal(rc[1].n_out, N);
   assert_int_equal(rg[1].n_out, N);
-  uint64_t *ref = xmalloc(N * sizeof *ref);
+  uint64_t *ref = sh_xmalloc(N * sizeof *ref);
   ff_sigma_softmax_emulate(sp->bw, sp->R, sp->n, sp->x, ref);
   if (memcmp(rg[1].out, rc[1].out, N * sizeof *ref) != 0)
     fail_msg("softmax %zu x %zu seed %llu: CUDA != CPU", sp->R, sp->n, (unsigned long long)seed);
@@ -223,30 +71,17 @@ static void check_softmax(const spec *sp, uint64_t seed) {
   /* Every measured cost is the formula's, on both backends; the streams were read to the end. */
   ff_gate_cost want;
   ff_sigma_softmax_cost(sp->R, sp->n, sp->bw, &want);
-  for (int p = 0; p < 2; p++) {
-    assert_cost_equal(rc[p].gate[p], want);
-    assert_cost_equal(rg[p].gate[p], want);
-    assert_int_equal(dr.gate[p].key_bytes, want.key_bytes);
-    assert_cost_equal(rg[p].total[p], rc[p].total[p]);
-    assert_int_equal(bg[p], rg[p].total[p].key_bytes + rg[p].tags[p]);
-    assert_int_equal(bc[p], bg[p]);
-  }
+  scu_check_costs(&rr, (const ff_gate_cost[2]){want, want});
   printf("softmax %zu x %zu (bw %d): CUDA == CPU == emulation; %.1f B/elem, %.1f bits/elem, %llu rounds\n", sp->R,
          sp->n, sp->bw, (double)want.key_bytes / (double)N, (double)want.bits_sent / (double)N,
          (unsigned long long)want.rounds);
   free(ref);
-  for (int p = 0; p < 2; p++) {
-    free(rc[p].out);
-    free(rg[p].out);
-    ff_keystream_close(w[p], 0);
-  }
-  free(dr.out);
-  ff_ctx_destroy(&dealer);
+  scu_run_free(&rr);
 }
 
 /* (R, n) scores uniform in [-spread, spread) (real, scale 12); with `equal_row`, row 0 all equal. */
 static uint64_t *scores(ff_rng *rng, size_t R, size_t n, double spread, int bw, int equal_row) {
-  uint64_t *x = xmalloc(R * n * sizeof *x);
+  uint64_t *x = sh_xmalloc(R * n * sizeof *x);
   const uint64_t span = (uint64_t)(2 * spread * 4096);
   for (size_t i = 0; i < R * n; i++)
     x[i] = ff_ring_from_signed((int64_t)(ff_rng_u64(rng) % span) - (int64_t)(spread * 4096), bw);
@@ -291,16 +126,16 @@ static void test_kernel_maxtree(void **state) {
     for (size_t b = 0; b < sizeof rings / sizeof rings[0]; b++) {
       const size_t m = ms[a], h = m / 2, m2 = (m + 1) / 2;
       const int ring = rings[b];
-      uint64_t *v = rand_u64(&rng, R * m), *relu = rand_u64(&rng, R * h);
-      uint64_t *d = xmalloc(R * h * 8), *next = xmalloc(R * m2 * 8);
+      uint64_t *v = scu_rand_u64(&rng, R * m), *relu = scu_rand_u64(&rng, R * h);
+      uint64_t *d = sh_xmalloc(R * h * 8), *next = sh_xmalloc(R * m2 * 8);
       assert_int_equal(ff_sigma_maxtree_diff_cpu(&cpu, ring, R, m, v, d), FF_OK);
       assert_int_equal(ff_sigma_maxtree_next_cpu(&cpu, ring, R, m, v, relu, next), FF_OK);
-      uint64_t *dv = dev_up(v, R * m * 8), *drelu = dev_up(relu, R * h * 8);
-      uint64_t *dd = dev_garbage(R * h * 8), *dnext = dev_garbage(R * m2 * 8);
+      uint64_t *dv = scu_dev_up(v, R * m * 8), *drelu = scu_dev_up(relu, R * h * 8);
+      uint64_t *dd = scu_dev_garbage(R * h * 8), *dnext = scu_dev_garbage(R * m2 * 8);
       assert_int_equal(ff_sigma_maxtree_diff(&gpu, ring, R, m, dv, dd), FF_OK);
       assert_int_equal(ff_sigma_maxtree_next(&gpu, ring, R, m, dv, drelu, dnext), FF_OK);
-      dev_down_cmp(dd, d, R * h * 8, "ff_sigma_maxtree_diff_cuda");
-      dev_down_cmp(dnext, next, R * m2 * 8, "ff_sigma_maxtree_next_cuda");
+      scu_dev_down_cmp(dd, d, R * h * 8, "ff_sigma_maxtree_diff_cuda");
+      scu_dev_down_cmp(dnext, next, R * m2 * 8, "ff_sigma_maxtree_next_cuda");
       ff_cuda_free(dv), ff_cuda_free(drelu), ff_cuda_free(dd), ff_cuda_free(dnext);
       free(v), free(relu), free(d), free(next);
     }
@@ -314,15 +149,15 @@ static void test_kernel_sub_rowsum(void **state) {
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const size_t R = cases[c].R, n = cases[c].n, N = R * n;
     const int ring = cases[c].ring;
-    uint64_t *mx = rand_u64(&rng, R), *x = rand_u64(&rng, N), *x1 = xmalloc(N * 8), *sum = xmalloc(R * 8);
+    uint64_t *mx = scu_rand_u64(&rng, R), *x = scu_rand_u64(&rng, N), *x1 = sh_xmalloc(N * 8), *sum = sh_xmalloc(R * 8);
     assert_int_equal(ff_sigma_softmax_sub_cpu(&cpu, ring, R, n, mx, x, x1), FF_OK);
     assert_int_equal(ff_sigma_rowsum_cpu(&cpu, ring, R, n, x, sum), FF_OK);
-    uint64_t *dmx = dev_up(mx, R * 8), *dx = dev_up(x, N * 8);
-    uint64_t *dx1 = dev_garbage(N * 8), *dsum = dev_garbage(R * 8);
+    uint64_t *dmx = scu_dev_up(mx, R * 8), *dx = scu_dev_up(x, N * 8);
+    uint64_t *dx1 = scu_dev_garbage(N * 8), *dsum = scu_dev_garbage(R * 8);
     assert_int_equal(ff_sigma_softmax_sub(&gpu, ring, R, n, dmx, dx, dx1), FF_OK);
     assert_int_equal(ff_sigma_rowsum(&gpu, ring, R, n, dx, dsum), FF_OK);
-    dev_down_cmp(dx1, x1, N * 8, "ff_sigma_softmax_sub_cuda");
-    dev_down_cmp(dsum, sum, R * 8, "ff_sigma_rowsum_cuda");
+    scu_dev_down_cmp(dx1, x1, N * 8, "ff_sigma_softmax_sub_cuda");
+    scu_dev_down_cmp(dsum, sum, R * 8, "ff_sigma_rowsum_cuda");
     ff_cuda_free(dmx), ff_cuda_free(dx), ff_cuda_free(dx1), ff_cuda_free(dsum);
     free(mx), free(x), free(x1), free(sum);
   }
@@ -336,28 +171,28 @@ static void test_kernel_add_const_bcast(void **state) {
   const struct { int ring; uint64_t c; } cases[] = {
       {1, 1}, {40, (uint64_t)0 - 65535}, {16, 65535}, {64, 0x8000000000000001ULL}};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-    uint64_t *in = rand_u64(&rng, N), *out = xmalloc(N * 8);
+    uint64_t *in = scu_rand_u64(&rng, N), *out = sh_xmalloc(N * 8);
     if (cases[k].ring == 1)
       for (size_t i = 0; i < N; i++) in[i] &= 1; /* the flip of revealed bits */
     assert_int_equal(ff_sigma_add_const_cpu(&cpu, cases[k].ring, N, in, cases[k].c, out), FF_OK);
     if (cases[k].ring == 1)
       for (size_t i = 0; i < N; i++) assert_int_equal(out[i], in[i] ^ 1);
-    uint64_t *din = dev_up(in, N * 8), *dout = dev_garbage(N * 8);
+    uint64_t *din = scu_dev_up(in, N * 8), *dout = scu_dev_garbage(N * 8);
     assert_int_equal(ff_sigma_add_const(&gpu, cases[k].ring, N, din, cases[k].c, dout), FF_OK);
-    dev_down_cmp(dout, out, N * 8, "ff_sigma_add_const_cuda");
+    scu_dev_down_cmp(dout, out, N * 8, "ff_sigma_add_const_cuda");
     assert_int_equal(ff_sigma_add_const(&gpu, cases[k].ring, N, din, cases[k].c, din), FF_OK); /* in place */
-    dev_down_cmp(din, out, N * 8, "ff_sigma_add_const_cuda (in place)");
+    scu_dev_down_cmp(din, out, N * 8, "ff_sigma_add_const_cuda (in place)");
     ff_cuda_free(din), ff_cuda_free(dout);
     free(in), free(out);
   }
   const struct { size_t R, n; } bc[] = {{37, 128}, {1003, 1}, {3, 12}};
   for (size_t k = 0; k < sizeof bc / sizeof bc[0]; k++) {
     const size_t R = bc[k].R, n = bc[k].n;
-    uint64_t *in = rand_u64(&rng, R), *out = xmalloc(R * n * 8);
+    uint64_t *in = scu_rand_u64(&rng, R), *out = sh_xmalloc(R * n * 8);
     assert_int_equal(ff_sigma_row_bcast_cpu(&cpu, R, n, in, out), FF_OK);
-    uint64_t *din = dev_up(in, R * 8), *dout = dev_garbage(R * n * 8);
+    uint64_t *din = scu_dev_up(in, R * 8), *dout = scu_dev_garbage(R * n * 8);
     assert_int_equal(ff_sigma_row_bcast(&gpu, R, n, din, dout), FF_OK);
-    dev_down_cmp(dout, out, R * n * 8, "ff_sigma_row_bcast_cuda");
+    scu_dev_down_cmp(dout, out, R * n * 8, "ff_sigma_row_bcast_cuda");
     ff_cuda_free(din), ff_cuda_free(dout);
     free(in), free(out);
   }
