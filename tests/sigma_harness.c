@@ -17,6 +17,8 @@
 #include "core/ctx.h"
 #include "core/keystream.h"
 #include "core/ring.h"
+#include "gates/sigma/gelu.h"
+#include "core/ring.h"
 #include "sigma_harness.h"
 
 void *sh_xmalloc(size_t n) {
@@ -244,4 +246,69 @@ uint64_t *sh_make_inputs(ff_rng *rng, size_t n, int bw, int64_t lo, int64_t hi, 
     x[i] = ff_ring_from_signed(v, bw);
   }
   return x;
+}
+
+void sh_gate_reference(sh_gate kind, int bw, int scale, int s, int b_out, size_t M, size_t K, size_t N,
+                       const uint64_t *x, const uint64_t *y, uint64_t *ref) {
+  switch (kind) {
+    case SH_TRFLOOR:
+      for (size_t i = 0; i < N; i++) ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(x[i], bw), s), bw);
+      break;
+    case SH_TRSLACK:
+      for (size_t i = 0; i < N; i++)
+        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(x[i], bw), s), b_out);
+      break;
+    case SH_DRELU:
+      for (size_t i = 0; i < N; i++) ref[i] = ff_ring_signed(x[i], bw) >= 0;
+      break;
+    case SH_RELU:
+      for (size_t i = 0; i < N; i++) {
+        const int64_t v = ff_ring_signed(x[i], bw);
+        ref[i] = ff_ring_from_signed(v > 0 ? v : 0, b_out);
+      }
+      break;
+    case SH_MUL:
+      for (size_t i = 0; i < N; i++) /* |x y| < 2^(bw-1) for the tests' inputs */
+        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(x[i], bw) * ff_ring_signed(y[i], bw), scale), bw);
+      break;
+    case SH_MATMUL:
+      for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+          int64_t acc = 0;
+          for (size_t k = 0; k < K; k++) acc += ff_ring_signed(x[i * K + k], bw) * ff_ring_signed(y[k * N + j], bw);
+          ref[i * N + j] = ff_ring_from_signed(sh_floor_div_pow2(acc, scale), bw);
+        }
+      break;
+    case SH_GELU:
+    case SH_SILU: {
+      /* ReLU(x) - T[min(|floor(x / 2^(scale-6))|, 2^k - 1)] */
+      const ff_sigma_act a = kind == SH_GELU ? FF_SIGMA_GELU : FF_SIGMA_SILU;
+      const int k = ff_sigma_act_clip_bits(a);
+      const int64_t c = ((int64_t)1 << k) - 1;
+      uint64_t *tab = sh_xmalloc(((size_t)1 << k) * sizeof *tab);
+      assert_int_equal(ff_sigma_act_table(a, scale, bw, tab), FF_OK);
+      for (size_t i = 0; i < N; i++) {
+        const int64_t v = ff_ring_signed(x[i], bw), t = sh_floor_div_pow2(v, scale - 6);
+        const int64_t idx = t < 0 ? (-t < c ? -t : c) : (t < c ? t : c);
+        ref[i] = ff_ring_reduce(ff_ring_from_signed(v > 0 ? v : 0, bw) - tab[idx], bw);
+      }
+      free(tab);
+      break;
+    }
+  }
+}
+
+void sh_rotary_reference(int bw, int f, size_t rows, int T, int d, const int64_t *cs, const int64_t *sn,
+                         const uint64_t *x, uint64_t *y) {
+  const int h = d / 2;
+  for (size_t r = 0; r < rows; r++) {
+    const int t = (int)(r % (size_t)T);
+    for (int j = 0; j < d; j++) {
+      const int k = j % h;
+      const int64_t c = cs[t * h + k], s = sn[t * h + k], xj = ff_ring_signed(x[r * d + j], bw);
+      const int64_t xp = ff_ring_signed(x[r * d + (j + h) % d], bw);
+      const int64_t u = c * xj + (j < h ? -s : s) * xp;
+      y[r * d + j] = ff_ring_from_signed(sh_floor_div_pow2(u, f), bw);
+    }
+  }
 }

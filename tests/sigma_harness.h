@@ -91,4 +91,20 @@ ff_status sh_unary_graph(ff_op *op, const void *arg, sh_result *r); /* arg: cons
  * neighbours), then uniform in [lo, hi), as ring elements mod 2^bw. Caller frees. */
 uint64_t *sh_make_inputs(ff_rng *rng, size_t n, int bw, int64_t lo, int64_t hi, int s);
 
+/* The elementwise and matmul gates the gate tests share, and their cleartext references. */
+typedef enum { SH_TRFLOOR, SH_TRSLACK, SH_DRELU, SH_RELU, SH_MUL, SH_MATMUL, SH_GELU, SH_SILU } sh_gate;
+
+/* The gate's output on the ring, into ref: TrFloor/TrWithSlack floor(x / 2^s) (mod 2^bw / 2^b_out),
+ * DReLU [x >= 0], ReLU max(x, 0) mod 2^b_out, mul floor(x y / 2^scale), matmul floor(X W / 2^scale)
+ * (x: (M, K), y: (K, N)), GELU/SiLU gelu.h's fixed-point emulation. Inputs are signed views mod 2^bw;
+ * elementwise gates use N elements. */
+void sh_gate_reference(sh_gate kind, int bw, int scale, int s, int b_out, size_t M, size_t K, size_t N,
+                       const uint64_t *x, const uint64_t *y, uint64_t *ref);
+
+/* Rotary embedding on the ring (rotate-half form, rotary.h): for row r at position t = r mod T,
+ * y_j = floor((c x_j -+ s x_partner) / 2^f) with cs/sn the (T, d/2) fixed-point table; computed in
+ * the integers (no wrap for the tests' inputs). */
+void sh_rotary_reference(int bw, int f, size_t rows, int T, int d, const int64_t *cs, const int64_t *sn,
+                         const uint64_t *x, uint64_t *y);
+
 #endif

@@ -66,6 +66,12 @@ static void test_hostport_and_ints(void **state) {
   assert_int_equal(ff_parse_hostport("host:0", host, sizeof host, &port, 1), 0);
   assert_int_equal(ff_parse_hostport("host:70000", host, sizeof host, &port, 0), -1);
   assert_int_equal(ff_parse_hostport("host:http", host, sizeof host, &port, 0), -1);
+  int cpu = -5, gpu = -5;
+  assert_int_equal(ff_parse_backends("cuda", &cpu, &gpu), 0);
+  assert_true(cpu == 0 && gpu == 1);
+  assert_int_equal(ff_parse_backends("all", &cpu, &gpu), 0);
+  assert_true(cpu == 1 && gpu == -1);
+  assert_int_equal(ff_parse_backends("tpu", &cpu, &gpu), -1);
   long long v;
   assert_int_equal(ff_parse_int("12", 0, 100, &v), 0);
   assert_true(v == 12);

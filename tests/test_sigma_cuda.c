@@ -32,7 +32,7 @@ static ff_ctx cpu, gpu; /* kernel tests: one context per backend; party set per 
 
 /* ---- One gate as a graph -------------------------------------------------------------------------------- */
 
-typedef enum { G_TRFLOOR, G_TRSLACK, G_DRELU, G_RELU, G_MUL, G_MATMUL, G_GELU, G_SILU } gate_kind;
+typedef sh_gate gate_kind;
 
 typedef struct {
   gate_kind kind;
@@ -46,25 +46,25 @@ static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
   const spec *sp = arg;
   ff_wire x = {0}, w = {0}, y = {0};
   ff_status st;
-  if (sp->kind == G_MATMUL) {
+  if (sp->kind == SH_MATMUL) {
     const int64_t xs[2] = {(int64_t)sp->M, (int64_t)sp->K}, ws[2] = {(int64_t)sp->K, (int64_t)sp->N};
     if ((st = ff_op_input(op, 1, 2, xs, sp->x, &x)) || (st = ff_op_input(op, 0, 2, ws, sp->y, &w))) goto done;
   } else {
     const int64_t xs[1] = {(int64_t)sp->N};
     if ((st = ff_op_input(op, 1, 1, xs, sp->x, &x))) goto done;
-    if (sp->kind == G_MUL && (st = ff_op_input(op, 0, 1, xs, sp->y, &w))) goto done;
+    if (sp->kind == SH_MUL && (st = ff_op_input(op, 0, 1, xs, sp->y, &w))) goto done;
   }
   ff_gate_cost before[2];
   sh_gate_begin(op, before);
   switch (sp->kind) {
-    case G_TRFLOOR: st = ff_op_trfloor(op, &x, sp->s, &y); break;
-    case G_TRSLACK: st = ff_op_trslack(op, &x, sp->s, sp->b_out, &y); break;
-    case G_DRELU: st = ff_op_drelu(op, &x, &y); break;
-    case G_RELU: st = ff_op_relu(op, &x, sp->b_out, &y); break;
-    case G_MUL: st = ff_op_mul(op, &x, &w, &y); break;
-    case G_MATMUL: st = ff_op_matmul(op, &x, &w, &y); break;
-    case G_GELU: st = ff_op_gelu(op, &x, &y); break;
-    case G_SILU: st = ff_op_silu(op, &x, &y); break;
+    case SH_TRFLOOR: st = ff_op_trfloor(op, &x, sp->s, &y); break;
+    case SH_TRSLACK: st = ff_op_trslack(op, &x, sp->s, sp->b_out, &y); break;
+    case SH_DRELU: st = ff_op_drelu(op, &x, &y); break;
+    case SH_RELU: st = ff_op_relu(op, &x, sp->b_out, &y); break;
+    case SH_MUL: st = ff_op_mul(op, &x, &w, &y); break;
+    case SH_MATMUL: st = ff_op_matmul(op, &x, &w, &y); break;
+    case SH_GELU: st = ff_op_gelu(op, &x, &y); break;
+    case SH_SILU: st = ff_op_silu(op, &x, &y); break;
   }
   if (st) goto done;
   sh_gate_end(op, before, r);
@@ -79,68 +79,19 @@ done:
 /* ---- Reference and checks ---------------------------------------------------------------------------------- */
 
 static void reference(const spec *sp, uint64_t *ref) {
-  const int bw = sp->bw;
-  switch (sp->kind) {
-    case G_TRFLOOR:
-      for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), bw);
-      break;
-    case G_TRSLACK:
-      for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), sp->b_out);
-      break;
-    case G_DRELU:
-      for (size_t i = 0; i < sp->N; i++) ref[i] = ff_ring_signed(sp->x[i], bw) >= 0;
-      break;
-    case G_RELU:
-      for (size_t i = 0; i < sp->N; i++) {
-        const int64_t v = ff_ring_signed(sp->x[i], bw);
-        ref[i] = ff_ring_from_signed(v > 0 ? v : 0, sp->b_out);
-      }
-      break;
-    case G_MUL:
-      for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(
-            sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw) * ff_ring_signed(sp->y[i], bw), sp->scale), bw);
-      break;
-    case G_MATMUL:
-      for (size_t i = 0; i < sp->M; i++)
-        for (size_t j = 0; j < sp->N; j++) {
-          int64_t acc = 0;
-          for (size_t k = 0; k < sp->K; k++)
-            acc += ff_ring_signed(sp->x[i * sp->K + k], bw) * ff_ring_signed(sp->y[k * sp->N + j], bw);
-          ref[i * sp->N + j] = ff_ring_from_signed(sh_floor_div_pow2(acc, sp->scale), bw);
-        }
-      break;
-    case G_GELU:
-    case G_SILU: {
-      /* gelu.h's fixed-point emulation: ReLU(x) - T[min(|floor(x / 2^(scale-6))|, 2^k - 1)]. */
-      const ff_sigma_act a = sp->kind == G_GELU ? FF_SIGMA_GELU : FF_SIGMA_SILU;
-      const int k = ff_sigma_act_clip_bits(a);
-      const int64_t c = ((int64_t)1 << k) - 1;
-      uint64_t *tab = sh_xmalloc(((size_t)1 << k) * sizeof *tab);
-      assert_int_equal(ff_sigma_act_table(a, sp->scale, bw, tab), FF_OK);
-      for (size_t i = 0; i < sp->N; i++) {
-        const int64_t v = ff_ring_signed(sp->x[i], bw), t = sh_floor_div_pow2(v, sp->scale - 6);
-        const int64_t idx = t < 0 ? (-t < c ? -t : c) : (t < c ? t : c);
-        ref[i] = ff_ring_reduce(ff_ring_from_signed(v > 0 ? v : 0, bw) - tab[idx], bw);
-      }
-      free(tab);
-      break;
-    }
-  }
+  sh_gate_reference(sp->kind, sp->bw, sp->scale, sp->s, sp->b_out, sp->M, sp->K, sp->N, sp->x, sp->y, ref);
 }
 
 static void formula(const spec *sp, ff_gate_cost *c) {
   switch (sp->kind) {
-    case G_TRFLOOR: ff_sigma_trfloor_cost(sp->N, sp->bw, sp->s, c); break;
-    case G_TRSLACK: ff_sigma_trslack_cost(sp->N, sp->bw, sp->s, sp->b_out, c); break;
-    case G_DRELU: ff_sigma_drelu_cost(sp->N, sp->bw, c); break;
-    case G_RELU: ff_sigma_relu_cost(sp->N, sp->bw, sp->b_out, c); break;
-    case G_MUL: ff_sigma_mul_cost(sp->N, sp->bw, sp->scale, c); break;
-    case G_MATMUL: ff_sigma_matmul_cost(sp->M, sp->K, sp->N, sp->bw, sp->scale, c); break;
-    case G_GELU: ff_sigma_gelu_cost(sp->N, sp->bw, sp->scale, c); break;
-    case G_SILU: ff_sigma_silu_cost(sp->N, sp->bw, sp->scale, c); break;
+    case SH_TRFLOOR: ff_sigma_trfloor_cost(sp->N, sp->bw, sp->s, c); break;
+    case SH_TRSLACK: ff_sigma_trslack_cost(sp->N, sp->bw, sp->s, sp->b_out, c); break;
+    case SH_DRELU: ff_sigma_drelu_cost(sp->N, sp->bw, c); break;
+    case SH_RELU: ff_sigma_relu_cost(sp->N, sp->bw, sp->b_out, c); break;
+    case SH_MUL: ff_sigma_mul_cost(sp->N, sp->bw, sp->scale, c); break;
+    case SH_MATMUL: ff_sigma_matmul_cost(sp->M, sp->K, sp->N, sp->bw, sp->scale, c); break;
+    case SH_GELU: ff_sigma_gelu_cost(sp->N, sp->bw, sp->scale, c); break;
+    case SH_SILU: ff_sigma_silu_cost(sp->N, sp->bw, sp->scale, c); break;
   }
 }
 
@@ -201,7 +152,7 @@ static void test_gate_trfloor(void **state) {
       const int bw = cases[c].bw;
       const int64_t half = bw == 64 ? INT64_MAX : (int64_t)1 << (bw - 1);
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, bw == 64 ? INT64_MIN : -half, half, cases[c].s);
-      spec sp = {.kind = G_TRFLOOR, .bw = bw, .scale = 12, .s = cases[c].s, .N = cases[c].N, .x = x};
+      spec sp = {.kind = SH_TRFLOOR, .bw = bw, .scale = 12, .s = cases[c].s, .N = cases[c].N, .x = x};
       check_gate(&sp, seeds[k]);
       free(x);
     }
@@ -217,7 +168,7 @@ static void test_gate_trslack(void **state) {
       const int bw = cases[c].bw;
       const int64_t q = (int64_t)1 << (bw - 2);
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, -q, q, cases[c].s);
-      spec sp = {.kind = G_TRSLACK, .bw = bw, .scale = 12, .s = cases[c].s, .b_out = cases[c].b_out,
+      spec sp = {.kind = SH_TRSLACK, .bw = bw, .scale = 12, .s = cases[c].s, .b_out = cases[c].b_out,
                  .N = cases[c].N, .x = x};
       check_gate(&sp, seeds[k]);
       free(x);
@@ -234,9 +185,9 @@ static void test_gate_drelu_relu(void **state) {
       const int bw = cases[c].bin;
       const int64_t half = (int64_t)1 << (bw - 1);
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, -half, half, 2);
-      spec sp = {.kind = G_DRELU, .bw = bw, .scale = 1, .N = cases[c].N, .x = x};
+      spec sp = {.kind = SH_DRELU, .bw = bw, .scale = 1, .N = cases[c].N, .x = x};
       check_gate(&sp, seeds[k]);
-      sp.kind = G_RELU;
+      sp.kind = SH_RELU;
       sp.b_out = cases[c].b_out;
       check_gate(&sp, seeds[k]);
       free(x);
@@ -253,7 +204,7 @@ static void test_gate_mul(void **state) {
       const int bw = cases[c].bw;
       const int64_t m = (int64_t)1 << ((bw - 2) / 2);
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, -m, m, 6), *y = make_inputs(&rng, cases[c].N, bw, -m, m, 1);
-      spec sp = {.kind = G_MUL, .bw = bw, .scale = cases[c].scale, .N = cases[c].N, .x = x, .y = y};
+      spec sp = {.kind = SH_MUL, .bw = bw, .scale = cases[c].scale, .N = cases[c].N, .x = x, .y = y};
       check_gate(&sp, seeds[k]);
       free(x);
       free(y);
@@ -270,7 +221,7 @@ static void test_gate_matmul(void **state) {
       const int bw = cases[c].bw;
       uint64_t *x = make_inputs(&rng, cases[c].M * cases[c].K, bw, -(1 << 16), 1 << 16, 12);
       uint64_t *w = make_inputs(&rng, cases[c].K * cases[c].N, bw, -(1 << 16), 1 << 16, 12);
-      spec sp = {.kind = G_MATMUL, .bw = bw, .scale = 12, .M = cases[c].M, .K = cases[c].K, .N = cases[c].N,
+      spec sp = {.kind = SH_MATMUL, .bw = bw, .scale = 12, .M = cases[c].M, .K = cases[c].K, .N = cases[c].N,
                  .x = x, .y = w};
       check_gate(&sp, seeds[k]);
       free(x);
@@ -283,8 +234,8 @@ static void test_gate_matmul(void **state) {
 static void test_gate_gelu_silu(void **state) {
   (void)state;
   const struct { gate_kind kind; int bw; size_t N; int64_t lim; } cases[] = {
-      {G_GELU, 50, 64, (int64_t)1 << 37}, {G_GELU, 50, 1000, (int64_t)1 << 17}, {G_GELU, 50, 13, (int64_t)1 << 15},
-      {G_SILU, 48, 64, (int64_t)1 << 35}, {G_SILU, 48, 777, (int64_t)1 << 17}};
+      {SH_GELU, 50, 64, (int64_t)1 << 37}, {SH_GELU, 50, 1000, (int64_t)1 << 17}, {SH_GELU, 50, 13, (int64_t)1 << 15},
+      {SH_SILU, 48, 64, (int64_t)1 << 35}, {SH_SILU, 48, 777, (int64_t)1 << 17}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
     for (size_t k = 0; k < 2; k++) {
       ff_rng rng;

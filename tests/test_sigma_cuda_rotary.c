@@ -28,28 +28,7 @@ enum { SCALE = 12, F = SCALE - 3 };
 
 static ff_ctx cpu, gpu; /* kernel tests: one context per backend; party set per call */
 
-/* ---- The fixed-point emulation (as tests/test_sigma_rotary.c) ------------------------------------------ */
 
-static int64_t floor_div_pow2(int64_t v, int s) {
-  const int64_t q = v / ((int64_t)1 << s);
-  return q * ((int64_t)1 << s) > v ? q - 1 : q;
-}
-
-/* Row-wise: u_j = c x_j -+ s x_partner in the integers (no wrap for these inputs), y = floor(u / 2^F). */
-static void emulate(int bw, size_t rows, int T, int d, const int64_t *cs, const int64_t *sn, const uint64_t *x,
-                    uint64_t *y) {
-  const int h = d / 2;
-  for (size_t r = 0; r < rows; r++) {
-    const int t = (int)(r % (size_t)T);
-    for (int j = 0; j < d; j++) {
-      const int k = j % h;
-      const int64_t c = cs[t * h + k], s = sn[t * h + k], xj = ff_ring_signed(x[r * d + j], bw);
-      const int64_t xp = ff_ring_signed(x[r * d + (j + h) % d], bw);
-      const int64_t u = c * xj + (j < h ? -s : s) * xp;
-      y[r * d + j] = ff_ring_from_signed(floor_div_pow2(u, F), bw);
-    }
-  }
-}
 
 /* ---- One rotary as a graph: P1 inputs x (H, T, d), rotary, reveal ------------------------------------------ */
 
@@ -89,7 +68,7 @@ static void check_gate(const spec *sp, uint64_t seed) {
   int64_t *cs = sh_xmalloc(2 * nt * sizeof *cs);
   assert_int_equal(ff_sigma_rotary_table(T, d, F, cs, cs + nt), FF_OK);
   uint64_t *ref = sh_xmalloc(n * sizeof *ref);
-  emulate(sp->bw, rows, T, d, cs, cs + nt, sp->x, ref);
+  sh_rotary_reference(sp->bw, F, rows, T, d, cs, cs + nt, sp->x, ref);
   if (memcmp(rg[1].out, rc[1].out, n * sizeof *ref) != 0)
     fail_msg("rotary bw %d T %d d %d seed %llu: CUDA != CPU", sp->bw, T, d, (unsigned long long)seed);
   for (size_t i = 0; i < n; i++)

@@ -30,7 +30,7 @@
 
 /* ---- One gate as a graph ------------------------------------------------------------------------------ */
 
-typedef enum { G_TRFLOOR, G_TRSLACK, G_DRELU, G_RELU, G_MUL, G_MATMUL } gate_kind;
+typedef sh_gate gate_kind;
 
 typedef struct {
   gate_kind kind;
@@ -49,12 +49,13 @@ typedef struct {
 static ff_status run_gate(ff_op *op, const spec *sp, const ff_wire *x, const ff_wire *w, int s, ff_wire *y) {
   const gate_kind kind = ff_op_get_role(op) == FF_OP_PARTY && sp->party_other ? sp->party_kind : sp->kind;
   switch (kind) {
-    case G_TRFLOOR: return ff_op_trfloor(op, x, s, y);
-    case G_TRSLACK: return ff_op_trslack(op, x, s, sp->b_out, y);
-    case G_DRELU: return ff_op_drelu(op, x, y);
-    case G_RELU: return ff_op_relu(op, x, sp->b_out, y);
-    case G_MUL: return ff_op_mul(op, x, w, y);
-    case G_MATMUL: return ff_op_matmul(op, x, w, y);
+    case SH_TRFLOOR: return ff_op_trfloor(op, x, s, y);
+    case SH_TRSLACK: return ff_op_trslack(op, x, s, sp->b_out, y);
+    case SH_DRELU: return ff_op_drelu(op, x, y);
+    case SH_RELU: return ff_op_relu(op, x, sp->b_out, y);
+    case SH_MUL: return ff_op_mul(op, x, w, y);
+    case SH_MATMUL: return ff_op_matmul(op, x, w, y);
+    default: break; /* GELU/SiLU have their own test (test_sigma_gelu.c) */
   }
   return FF_EINVAL;
 }
@@ -67,13 +68,13 @@ static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
   const int s = party && sp->party_s ? sp->party_s : sp->s;
   ff_wire x = {0}, w = {0}, y = {0}, y2 = {0};
   ff_status st;
-  if (sp->kind == G_MATMUL) {
+  if (sp->kind == SH_MATMUL) {
     const int64_t xs[2] = {(int64_t)sp->M, (int64_t)sp->K}, ws[2] = {(int64_t)sp->K, (int64_t)N};
     if ((st = ff_op_input(op, 1, 2, xs, sp->x, &x)) || (st = ff_op_input(op, 0, 2, ws, sp->y, &w))) goto done;
   } else {
     const int64_t xs[1] = {(int64_t)N};
     if ((st = ff_op_input(op, 1, 1, xs, sp->x, &x))) goto done;
-    if (sp->kind == G_MUL && (st = ff_op_input(op, 0, 1, xs, sp->y, &w))) goto done;
+    if (sp->kind == SH_MUL && (st = ff_op_input(op, 0, 1, xs, sp->y, &w))) goto done;
   }
   ff_gate_cost before[2];
   sh_gate_begin(op, before);
@@ -100,51 +101,18 @@ static void run_all(const spec *sp, uint64_t seed, sh_run *rr, ff_prof *prof[2])
 
 /* The cleartext reference of the gate on the ring, into ref (n_out values). */
 static void reference(const spec *sp, uint64_t *ref) {
-  const int bw = sp->bw;
-  switch (sp->kind) {
-    case G_TRFLOOR:
-      for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), bw);
-      break;
-    case G_TRSLACK:
-      for (size_t i = 0; i < sp->N; i++)
-        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(ff_ring_signed(sp->x[i], bw), sp->s), sp->b_out);
-      break;
-    case G_DRELU:
-      for (size_t i = 0; i < sp->N; i++) ref[i] = ff_ring_signed(sp->x[i], bw) >= 0;
-      break;
-    case G_RELU:
-      for (size_t i = 0; i < sp->N; i++) {
-        const int64_t v = ff_ring_signed(sp->x[i], bw);
-        ref[i] = ff_ring_from_signed(v > 0 ? v : 0, sp->b_out);
-      }
-      break;
-    case G_MUL:
-      for (size_t i = 0; i < sp->N; i++) {
-        const int64_t xv = ff_ring_signed(sp->x[i], bw), yv = ff_ring_signed(sp->y[i], bw);
-        ref[i] = ff_ring_from_signed(sh_floor_div_pow2(xv * yv, sp->scale), bw); /* |x y| < 2^(bw-1) */
-      }
-      break;
-    case G_MATMUL:
-      for (size_t i = 0; i < sp->M; i++)
-        for (size_t j = 0; j < sp->N; j++) {
-          int64_t acc = 0;
-          for (size_t k = 0; k < sp->K; k++)
-            acc += ff_ring_signed(sp->x[i * sp->K + k], bw) * ff_ring_signed(sp->y[k * sp->N + j], bw);
-          ref[i * sp->N + j] = ff_ring_from_signed(sh_floor_div_pow2(acc, sp->scale), bw);
-        }
-      break;
-  }
+  sh_gate_reference(sp->kind, sp->bw, sp->scale, sp->s, sp->b_out, sp->M, sp->K, sp->N, sp->x, sp->y, ref);
 }
 
 static void formula(const spec *sp, ff_gate_cost *c) {
   switch (sp->kind) {
-    case G_TRFLOOR: ff_sigma_trfloor_cost(sp->N, sp->bw, sp->s, c); break;
-    case G_TRSLACK: ff_sigma_trslack_cost(sp->N, sp->bw, sp->s, sp->b_out, c); break;
-    case G_DRELU: ff_sigma_drelu_cost(sp->N, sp->bw, c); break;
-    case G_RELU: ff_sigma_relu_cost(sp->N, sp->bw, sp->b_out, c); break;
-    case G_MUL: ff_sigma_mul_cost(sp->N, sp->bw, sp->scale, c); break;
-    case G_MATMUL: ff_sigma_matmul_cost(sp->M, sp->K, sp->N, sp->bw, sp->scale, c); break;
+    case SH_TRFLOOR: ff_sigma_trfloor_cost(sp->N, sp->bw, sp->s, c); break;
+    case SH_TRSLACK: ff_sigma_trslack_cost(sp->N, sp->bw, sp->s, sp->b_out, c); break;
+    case SH_DRELU: ff_sigma_drelu_cost(sp->N, sp->bw, c); break;
+    case SH_RELU: ff_sigma_relu_cost(sp->N, sp->bw, sp->b_out, c); break;
+    case SH_MUL: ff_sigma_mul_cost(sp->N, sp->bw, sp->scale, c); break;
+    case SH_MATMUL: ff_sigma_matmul_cost(sp->M, sp->K, sp->N, sp->bw, sp->scale, c); break;
+    default: fail_msg("gate %d is not covered by this test", (int)sp->kind);
   }
 }
 
@@ -161,7 +129,7 @@ static void check_gate(const spec *sp, uint64_t seed) {
     if (rr.party[1].out[i] != ref[i])
       fail_msg("gate %d, seed %llu, element %zu: got %llu, want %llu (input %llu)", (int)sp->kind,
                (unsigned long long)seed, i, (unsigned long long)rr.party[1].out[i], (unsigned long long)ref[i],
-               (unsigned long long)sp->x[i % (sp->kind == G_MATMUL ? sp->M * sp->K : sp->N)]);
+               (unsigned long long)sp->x[i % (sp->kind == SH_MATMUL ? sp->M * sp->K : sp->N)]);
   }
   ff_gate_cost want;
   formula(sp, &want);
@@ -193,7 +161,7 @@ static void test_trfloor(void **state) {
       const int64_t half = bw == 64 ? INT64_MAX : (int64_t)1 << (bw - 1);
       /* The whole ring: TrFloor is exact for every input. */
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, bw == 64 ? INT64_MIN : -half, half, cases[c].s);
-      spec sp = {.kind = G_TRFLOOR, .bw = bw, .scale = bw > 12 ? 12 : bw - 1, .s = cases[c].s, .N = cases[c].N, .x = x};
+      spec sp = {.kind = SH_TRFLOOR, .bw = bw, .scale = bw > 12 ? 12 : bw - 1, .s = cases[c].s, .N = cases[c].N, .x = x};
       check_gate(&sp, seeds[k]);
       free(x);
     }
@@ -214,7 +182,7 @@ static void test_trslack(void **state) {
       /* Inside the slack: -2^(bw-2) <= x < 2^(bw-2). */
       const int64_t q = (int64_t)1 << (bw - 2);
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, -q, q, cases[c].s);
-      spec sp = {.kind = G_TRSLACK, .bw = bw, .scale = 12, .s = cases[c].s, .b_out = cases[c].b_out,
+      spec sp = {.kind = SH_TRSLACK, .bw = bw, .scale = 12, .s = cases[c].s, .b_out = cases[c].b_out,
                  .N = cases[c].N, .x = x};
       check_gate(&sp, seeds[k]);
       free(x);
@@ -235,9 +203,9 @@ static void test_drelu_relu(void **state) {
       const int bw = cases[c].bin;
       const int64_t half = (int64_t)1 << (bw - 1);
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, -half, half, bw > 3 ? 2 : 0);
-      spec sp = {.kind = G_DRELU, .bw = bw, .scale = 1, .N = cases[c].N, .x = x};
+      spec sp = {.kind = SH_DRELU, .bw = bw, .scale = 1, .N = cases[c].N, .x = x};
       check_gate(&sp, seeds[k]);
-      sp.kind = G_RELU;
+      sp.kind = SH_RELU;
       sp.b_out = cases[c].b_out;
       check_gate(&sp, seeds[k]);
       free(x);
@@ -260,7 +228,7 @@ static void test_mul(void **state) {
       const int64_t m = (int64_t)1 << ((bw - 2) / 2);
       uint64_t *x = make_inputs(&rng, cases[c].N, bw, -m, m, cases[c].scale / 2);
       uint64_t *y = make_inputs(&rng, cases[c].N, bw, -m, m, 1);
-      spec sp = {.kind = G_MUL, .bw = bw, .scale = cases[c].scale, .N = cases[c].N, .x = x, .y = y};
+      spec sp = {.kind = SH_MUL, .bw = bw, .scale = cases[c].scale, .N = cases[c].N, .x = x, .y = y};
       check_gate(&sp, seeds[k]);
       free(x);
       free(y);
@@ -282,7 +250,7 @@ static void test_matmul(void **state) {
       /* Fixed-point-sized entries (|v| < 2^16) so that the K-term sums stay inside the ring. */
       uint64_t *x = make_inputs(&rng, cases[c].M * cases[c].K, bw, -(1 << 16), 1 << 16, 12);
       uint64_t *w = make_inputs(&rng, cases[c].K * cases[c].N, bw, -(1 << 16), 1 << 16, 12);
-      spec sp = {.kind = G_MATMUL, .bw = bw, .scale = 12, .M = cases[c].M, .K = cases[c].K, .N = cases[c].N,
+      spec sp = {.kind = SH_MATMUL, .bw = bw, .scale = 12, .M = cases[c].M, .K = cases[c].K, .N = cases[c].N,
                  .x = x, .y = w};
       check_gate(&sp, seeds[k]);
       free(x);
@@ -374,7 +342,7 @@ static void test_scopes(void **state) {
   ff_rng_init_seeded(&rng, 9);
   const size_t N = 64;
   uint64_t *x = make_inputs(&rng, N, 50, -(1 << 20), 1 << 20, 6), *y = make_inputs(&rng, N, 50, -(1 << 20), 1 << 20, 6);
-  spec sp = {.kind = G_MUL, .bw = 50, .scale = 12, .N = N, .x = x, .y = y};
+  spec sp = {.kind = SH_MUL, .bw = 50, .scale = 12, .N = N, .x = x, .y = y};
   ff_prof *prof[2];
   for (int p = 0; p < 2; p++) {
     ff_prof_opts o = {.party = p, .run_id = "test-sigma"};
@@ -419,7 +387,7 @@ static void test_wrong_keys(void **state) {
   uint64_t *x = make_inputs(&rng, 72, 50, -(1 << 30), 1 << 30, 12);
   sh_run rr;
   /* Another shape: the parties' first op (Input) finds the dealer's tag for 64 elements. */
-  spec sp = {.kind = G_TRFLOOR, .bw = 50, .scale = 12, .s = 12, .N = 64, .x = x, .party_N = 72};
+  spec sp = {.kind = SH_TRFLOOR, .bw = 50, .scale = 12, .s = 12, .N = 64, .x = x, .party_N = 72};
   run_all(&sp, 1, &rr, NULL);
   assert_int_equal(rr.st[0], FF_EMISMATCH);
   assert_int_equal(rr.st[1], FF_EMISMATCH);
@@ -432,8 +400,8 @@ static void test_wrong_keys(void **state) {
   assert_int_equal(rr.st[1], FF_EMISMATCH);
   sh_run_free(&rr);
   /* Another gate altogether: the dealer made ReLU keys, the parties run DReLU. */
-  spec relu = {.kind = G_RELU, .bw = 40, .scale = 12, .b_out = 40, .N = 64, .x = x, .party_other = 1,
-               .party_kind = G_DRELU};
+  spec relu = {.kind = SH_RELU, .bw = 40, .scale = 12, .b_out = 40, .N = 64, .x = x, .party_other = 1,
+               .party_kind = SH_DRELU};
   run_all(&relu, 1, &rr, NULL);
   assert_int_equal(rr.st[0], FF_EMISMATCH);
   assert_int_equal(rr.st[1], FF_EMISMATCH);

@@ -38,21 +38,6 @@ static void table(int T, int d, int64_t *cs, int64_t *sn) {
     }
 }
 
-/* Row-wise: u_j = c x_j -+ s x_partner in the integers (no wrap for these inputs), y = floor(u / 2^F). */
-static void emulate(int bw, size_t rows, int T, int d, const int64_t *cs, const int64_t *sn, const uint64_t *x,
-                    uint64_t *y) {
-  const int h = d / 2;
-  for (size_t r = 0; r < rows; r++) {
-    const int t = (int)(r % (size_t)T);
-    for (int j = 0; j < d; j++) {
-      const int k = j % h;
-      const int64_t c = cs[t * h + k], s = sn[t * h + k], xj = ff_ring_signed(x[r * d + j], bw);
-      const int64_t xp = ff_ring_signed(x[r * d + (j + h) % d], bw);
-      const int64_t u = c * xj + (j < h ? -s : s) * xp;
-      y[r * d + j] = ff_ring_from_signed(sh_floor_div_pow2(u, F), bw);
-    }
-  }
-}
 
 /* ---- The graph: P1 inputs x (H, T, d), rotary, reveal ----------------------------------------------------- */
 
@@ -101,7 +86,7 @@ static void check_rotary(int bw, int H, int T, int d) {
     sh_check_costs(&rr, want);
     assert_int_equal(rr.party[1].n_out, N);
     assert_int_equal(rr.party[1].out_bw, bw);
-    emulate(bw, rows, T, d, cs, cs + nt, x, ref);
+    sh_rotary_reference(bw, F, rows, T, d, cs, cs + nt, x, ref);
     double max_err = 0, max_rel = 0;
     for (size_t i = 0; i < N; i++) {
       if (rr.party[1].out[i] != ref[i])

@@ -255,13 +255,7 @@ int ff_cmd_bench_fss(int argc, char **argv) {
     switch (c) {
       case 'h': ff__usage(stdout); return FF_EXIT_OK;
       case 'b':
-        if (strcmp(optarg, "cpu") == 0)
-          o.cpu = 1, o.gpu = 0;
-        else if (strcmp(optarg, "cuda") == 0)
-          o.cpu = 0, o.gpu = 1;
-        else if (strcmp(optarg, "all") == 0)
-          o.cpu = 1, o.gpu = -1;
-        else
+        if (ff_parse_backends(optarg, &o.cpu, &o.gpu))
           return ff_cli_usage_error(cmd, "--backend must be cpu, cuda or all, not '%s'", optarg);
         break;
       case 'n':

@@ -135,6 +135,19 @@ int ff_parse_hostport(const char *s, char *host, size_t host_n, int *port, int a
   return 0;
 }
 
+int ff_parse_backends(const char *s, int *cpu, int *gpu) {
+  if (!s) return -1;
+  if (strcmp(s, "cpu") == 0)
+    *cpu = 1, *gpu = 0;
+  else if (strcmp(s, "cuda") == 0)
+    *cpu = 0, *gpu = 1;
+  else if (strcmp(s, "all") == 0)
+    *cpu = 1, *gpu = -1;
+  else
+    return -1;
+  return 0;
+}
+
 const char *ff_fmt_ns(double ns, char *buf, size_t n) {
   double a = fabs(ns);
   if (a >= 1e9)

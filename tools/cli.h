@@ -28,6 +28,10 @@ int ff_parse_bandwidth(const char *s, double *out_Bps);
  * port (1..65535; 0 allowed when allow_zero). */
 int ff_parse_hostport(const char *s, char *host, size_t host_n, int *port, int allow_zero);
 
+/* A benchmark's --backend: "cpu" (cpu 1, gpu 0), "cuda" (0, 1) or "all" (1, -1: the GPU when one is
+ * visible). */
+int ff_parse_backends(const char *s, int *cpu, int *gpu);
+
 /* Human formatting into buf (returns buf): 1234567 ns -> "1.235 ms"; 1536 B -> "1.50 KiB". */
 const char *ff_fmt_ns(double ns, char *buf, size_t n);
 const char *ff_fmt_bytes(double bytes, char *buf, size_t n);
