@@ -1,9 +1,10 @@
 /* gates/sigma/softmax on the CUDA backend (op.h "What runs where"; research/sigma.md §4 "Softmax per
- * attention row"): one CPU dealer makes the keys for rows of 16, 128 and 12, which both CPU parties and
- * both CUDA parties evaluate; the CUDA run reveals the CPU run's output byte for byte, both equal
- * ff_sigma_softmax_emulate, and every measured cost equals ff_sigma_softmax_cost. Then each softmax
- * _cuda kernel against its _cpu twin. Needs a GPU; exits 77 (skipped) without one. The two-party runner:
- * tests/sigma_cuda_harness.h. */
+ * attention row"): one CPU dealer makes the keys for rows of 16, 128 and 12 (non-causal) and for causal
+ * (B, n, n) scores with n = 8, 13 and 128, which both CPU parties and both CUDA parties evaluate; the CUDA
+ * run reveals the CPU run's output byte for byte, both equal ff_sigma_softmax_emulate (causal_emulate),
+ * and every measured cost equals ff_sigma_softmax_cost (causal_cost). Then each softmax _cuda kernel,
+ * the causal packing's included, against its _cpu twin. Needs a GPU; exits 77 (skipped) without one. The
+ * two-party runner: tests/sigma_cuda_harness.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,18 +31,20 @@ static ff_ctx cpu, gpu; /* kernel tests: one context per backend */
 typedef struct {
   int bw;
   size_t R, n;
+  int causal;        /* ff_op_softmax_causal on (R / n, n, n); else ff_op_softmax on (R, n) */
   const uint64_t *x; /* (R, n) P1's scores mod 2^bw, scale 12 */
 } spec;
 
 static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
   const spec *sp = arg;
-  const int64_t shape[2] = {(int64_t)sp->R, (int64_t)sp->n};
+  const int64_t shape2[2] = {(int64_t)sp->R, (int64_t)sp->n};
+  const int64_t shape3[3] = {(int64_t)(sp->R / sp->n), (int64_t)sp->n, (int64_t)sp->n};
   ff_wire x = {0}, y = {0};
   ff_status st;
-  if ((st = ff_op_input(op, 1, 2, shape, sp->x, &x))) goto done;
+  if ((st = ff_op_input(op, 1, sp->causal ? 3 : 2, sp->causal ? shape3 : shape2, sp->x, &x))) goto done;
   ff_gate_cost before[2];
   sh_gate_begin(op, before);
-  if ((st = ff_op_softmax(op, &x, &y))) goto done;
+  if ((st = sp->causal ? ff_op_softmax_causal(op, &x, &y) : ff_op_softmax(op, &x, &y))) goto done;
   sh_gate_end(op, before, r);
   st = sh_output(op, &y, r);
 done:
@@ -60,21 +63,29 @@ static void check_softmax(const spec *sp, uint64_t seed) {
   const size_t N = sp->R * sp->n;
   assert_int_equal(rc[1].n_out, N);
   assert_int_equal(rg[1].n_out, N);
+  const char *what = sp->causal ? "causal softmax" : "softmax";
   uint64_t *ref = sh_xmalloc(N * sizeof *ref);
-  ff_sigma_softmax_emulate(sp->bw, sp->R, sp->n, sp->x, ref);
+  if (sp->causal)
+    ff_sigma_softmax_causal_emulate(sp->bw, sp->R, sp->n, sp->x, ref);
+  else
+    ff_sigma_softmax_emulate(sp->bw, sp->R, sp->n, sp->x, ref);
   if (memcmp(rg[1].out, rc[1].out, N * sizeof *ref) != 0)
-    fail_msg("softmax %zu x %zu seed %llu: CUDA != CPU", sp->R, sp->n, (unsigned long long)seed);
+    fail_msg("%s %zu x %zu seed %llu: CUDA != CPU", what, sp->R, sp->n, (unsigned long long)seed);
   for (size_t i = 0; i < N; i++)
     if (rc[1].out[i] != ref[i])
-      fail_msg("softmax %zu x %zu seed %llu element %zu: got %llu, emulation %llu", sp->R, sp->n,
+      fail_msg("%s %zu x %zu seed %llu element %zu: got %llu, emulation %llu", what, sp->R, sp->n,
                (unsigned long long)seed, i, (unsigned long long)rc[1].out[i], (unsigned long long)ref[i]);
-  /* Every measured cost is the formula's, on both backends; the streams were read to the end. */
+  /* Every measured cost is the formula's, on both backends; the streams were read to the end. Per
+   * element: per packed element for the causal gate. */
   ff_gate_cost want;
-  ff_sigma_softmax_cost(sp->R, sp->n, sp->bw, &want);
+  if (sp->causal)
+    ff_sigma_softmax_causal_cost(sp->R, sp->n, sp->bw, &want);
+  else
+    ff_sigma_softmax_cost(sp->R, sp->n, sp->bw, &want);
   scu_check_costs(&rr, (const ff_gate_cost[2]){want, want});
-  printf("softmax %zu x %zu (bw %d): CUDA == CPU == emulation; %.1f B/elem, %.1f bits/elem, %llu rounds\n", sp->R,
-         sp->n, sp->bw, (double)want.key_bytes / (double)N, (double)want.bits_sent / (double)N,
-         (unsigned long long)want.rounds);
+  const double per = (double)(sp->causal ? ff_sigma_causal_numel(sp->R, sp->n, 0) : N);
+  printf("%s %zu x %zu (bw %d): CUDA == CPU == emulation; %.1f B/elem, %.1f bits/elem, %llu rounds\n", what, sp->R,
+         sp->n, sp->bw, (double)want.key_bytes / per, (double)want.bits_sent / per, (unsigned long long)want.rounds);
   free(ref);
   scu_run_free(&rr);
 }
@@ -107,8 +118,28 @@ static void test_gate_softmax(void **state) {
       ff_rng rng;
       ff_rng_init_seeded(&rng, 300 + 17 * c + seeds[k]);
       uint64_t *x = scores(&rng, cases[c].R, cases[c].n, cases[c].spread, cases[c].bw, cases[c].equal_row);
-      const spec sp = {cases[c].bw, cases[c].R, cases[c].n, x};
+      const spec sp = {cases[c].bw, cases[c].R, cases[c].n, 0, x};
       check_softmax(&sp, seeds[k] + c);
+      free(x);
+    }
+}
+
+static void test_gate_softmax_causal(void **state) {
+  (void)state;
+  /* B blocks of (n, n): two blocks of 8 (a power of two, rows of 1..8 values), one of 13 (odd levels in
+   * the ragged tree), one of 128 (SIGMA's 8576 comparisons per block). Row 0 of a block is one value. */
+  const struct { int bw; size_t B, n; double spread; int equal_row; } cases[] = {
+      {50, 2, 8, 6.0, 0}, {50, 2, 8, 40.0, 1}, {50, 1, 13, 6.0, 0}, {37, 1, 13, 40.0, 1}, {50, 1, 128, 6.0, 0},
+      {50, 1, 128, 40.0, 0},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t k = 0; k < 2; k++) {
+      ff_rng rng;
+      ff_rng_init_seeded(&rng, 700 + 17 * c + seeds[k]);
+      const size_t R = cases[c].B * cases[c].n;
+      uint64_t *x = scores(&rng, R, cases[c].n, cases[c].spread, cases[c].bw, cases[c].equal_row);
+      const spec sp = {cases[c].bw, R, cases[c].n, 1, x};
+      check_softmax(&sp, seeds[k] + 40 + c);
       free(x);
     }
 }
@@ -198,6 +229,88 @@ static void test_kernel_add_const_bcast(void **state) {
   }
 }
 
+/* The causal packing's kernels: odd row counts (not a multiple of n, and a partial last block), n from 1
+ * (one value per row) to 128, rings 1, 40, 50, 64. */
+static const struct { size_t R, n; int ring; } causal_cases[] = {
+    {37, 13, 40}, {16, 8, 50}, {128, 128, 64}, {301, 3, 1}, {7, 1, 40}, {259, 128, 50}, {45, 12, 13},
+};
+
+static void test_kernel_causal_pack(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 54);
+  for (size_t c = 0; c < sizeof causal_cases / sizeof causal_cases[0]; c++) {
+    const size_t R = causal_cases[c].R, n = causal_cases[c].n, N = R * n, Np = ff_sigma_causal_numel(R, n, 0);
+    const int ring = causal_cases[c].ring;
+    size_t want_np = 0;
+    for (size_t r = 0; r < R; r++) want_np += r % n + 1;
+    assert_int_equal(Np, want_np);
+    uint64_t *x = scu_rand_u64(&rng, N), *mx = scu_rand_u64(&rng, R), *e = scu_rand_u64(&rng, Np);
+    uint64_t *xp = sh_xmalloc(Np * 8), *y = sh_xmalloc(N * 8), *x1 = sh_xmalloc(Np * 8), *sum = sh_xmalloc(R * 8),
+             *bc = sh_xmalloc(Np * 8);
+    assert_int_equal(ff_sigma_causal_pack_cpu(&cpu, ring, R, n, x, xp), FF_OK);
+    assert_int_equal(ff_sigma_causal_unpack_cpu(&cpu, R, n, xp, y), FF_OK);
+    assert_int_equal(ff_sigma_causal_sub_cpu(&cpu, ring, R, n, mx, e, x1), FF_OK);
+    assert_int_equal(ff_sigma_causal_rowsum_cpu(&cpu, ring, R, n, e, sum), FF_OK);
+    assert_int_equal(ff_sigma_causal_bcast_cpu(&cpu, R, n, mx, bc), FF_OK);
+    /* The reference itself: unpack(pack(x)) is x mod 2^ring on and below the diagonal, 0 above. */
+    for (size_t r = 0; r < R; r++)
+      for (size_t j = 0; j < n; j++)
+        assert_int_equal(y[r * n + j], j <= r % n ? ff_ring_reduce(x[r * n + j], ring) : 0);
+    uint64_t *dx = scu_dev_up(x, N * 8), *dmx = scu_dev_up(mx, R * 8), *de = scu_dev_up(e, Np * 8);
+    uint64_t *dxp = scu_dev_garbage(Np * 8), *dy = scu_dev_garbage(N * 8), *dx1 = scu_dev_garbage(Np * 8),
+             *dsum = scu_dev_garbage(R * 8), *dbc = scu_dev_garbage(Np * 8);
+    assert_int_equal(ff_sigma_causal_pack(&gpu, ring, R, n, dx, dxp), FF_OK);
+    assert_int_equal(ff_sigma_causal_unpack(&gpu, R, n, dxp, dy), FF_OK);
+    assert_int_equal(ff_sigma_causal_sub(&gpu, ring, R, n, dmx, de, dx1), FF_OK);
+    assert_int_equal(ff_sigma_causal_rowsum(&gpu, ring, R, n, de, dsum), FF_OK);
+    assert_int_equal(ff_sigma_causal_bcast(&gpu, R, n, dmx, dbc), FF_OK);
+    scu_dev_down_cmp(dxp, xp, Np * 8, "ff_sigma_causal_pack_cuda");
+    scu_dev_down_cmp(dy, y, N * 8, "ff_sigma_causal_unpack_cuda");
+    scu_dev_down_cmp(dx1, x1, Np * 8, "ff_sigma_causal_sub_cuda");
+    scu_dev_down_cmp(dsum, sum, R * 8, "ff_sigma_causal_rowsum_cuda");
+    scu_dev_down_cmp(dbc, bc, Np * 8, "ff_sigma_causal_bcast_cuda");
+    ff_cuda_free(dx), ff_cuda_free(dmx), ff_cuda_free(de), ff_cuda_free(dxp), ff_cuda_free(dy), ff_cuda_free(dx1),
+        ff_cuda_free(dsum), ff_cuda_free(dbc);
+    free(x), free(mx), free(e), free(xp), free(y), free(x1), free(sum), free(bc);
+  }
+}
+
+static void test_kernel_causal_maxtree(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 55);
+  for (size_t c = 0; c < sizeof causal_cases / sizeof causal_cases[0]; c++) {
+    const size_t R = causal_cases[c].R, n = causal_cases[c].n;
+    const int ring = causal_cases[c].ring;
+    int L = 0;
+    while (((size_t)1 << L) < n) L++;
+    /* Every level the gate runs, and one beyond (one value per row, compared with itself). */
+    for (int l = 0; l <= L; l++) {
+      const size_t m = ff_sigma_causal_numel(R, n, l), h = ff_sigma_causal_numel(R, n, l + 1);
+      uint64_t *v = scu_rand_u64(&rng, m), *relu = scu_rand_u64(&rng, h);
+      uint64_t *d = sh_xmalloc(h * 8), *next = sh_xmalloc(h * 8);
+      assert_int_equal(ff_sigma_causal_maxtree_diff_cpu(&cpu, ring, R, n, l, v, d), FF_OK);
+      assert_int_equal(ff_sigma_causal_maxtree_next_cpu(&cpu, ring, R, n, l, v, relu, next), FF_OK);
+      uint64_t *dv = scu_dev_up(v, m * 8), *drelu = scu_dev_up(relu, h * 8);
+      uint64_t *dd = scu_dev_garbage(h * 8), *dnext = scu_dev_garbage(h * 8);
+      assert_int_equal(ff_sigma_causal_maxtree_diff(&gpu, ring, R, n, l, dv, dd), FF_OK);
+      assert_int_equal(ff_sigma_causal_maxtree_next(&gpu, ring, R, n, l, dv, drelu, dnext), FF_OK);
+      char what[96];
+      snprintf(what, sizeof what, "ff_sigma_causal_maxtree_diff_cuda (R %zu, n %zu, level %d)", R, n, l);
+      scu_dev_down_cmp(dd, d, h * 8, what);
+      snprintf(what, sizeof what, "ff_sigma_causal_maxtree_next_cuda (R %zu, n %zu, level %d)", R, n, l);
+      scu_dev_down_cmp(dnext, next, h * 8, what);
+      ff_cuda_free(dv), ff_cuda_free(drelu), ff_cuda_free(dd), ff_cuda_free(dnext);
+      free(v), free(relu), free(d), free(next);
+    }
+  }
+  /* A level outside 0..62 is refused by both. */
+  uint64_t one = 0;
+  assert_int_equal(ff_sigma_causal_maxtree_diff_cpu(&cpu, 40, 1, 1, 63, &one, &one), FF_EINVAL);
+  assert_int_equal(ff_sigma_causal_maxtree_diff(&gpu, 40, 1, 1, -1, &one, &one), FF_EINVAL);
+}
+
 int main(void) {
   if (ff_cuda_device_count() == 0) {
     fprintf(stderr, "test_sigma_cuda_softmax: no CUDA device, skipped\n");
@@ -208,7 +321,10 @@ int main(void) {
       cmocka_unit_test(test_kernel_maxtree),
       cmocka_unit_test(test_kernel_sub_rowsum),
       cmocka_unit_test(test_kernel_add_const_bcast),
+      cmocka_unit_test(test_kernel_causal_pack),
+      cmocka_unit_test(test_kernel_causal_maxtree),
       cmocka_unit_test(test_gate_softmax),
+      cmocka_unit_test(test_gate_softmax_causal),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);

@@ -72,6 +72,99 @@ ff_status ff_sigma_row_bcast_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t
   return FF_OK;
 }
 
+/* ---- Causal kernels: the references walk the rows with a running offset (the CUDA twins compute each
+ * row's offset in closed form, so the tests check one against the other). ---------------------------------- */
+
+/* ceil(a / 2^l) */
+static size_t ff__ceil_shr(size_t a, int l) { return (a + ((size_t)1 << l) - 1) >> l; }
+
+static ff_status ff__causal_level_ok(const char *fn, int level) {
+  if (level < 0 || level > 62) {
+    FF_ERROR("%s: max-tree level %d is outside 0..62", fn, level);
+    return FF_EINVAL;
+  }
+  return FF_OK;
+}
+
+size_t ff_sigma_causal_numel(size_t R, size_t n, int level) {
+  size_t t = 0;
+  if (!n || level < 0 || level > 62) return 0;
+  for (size_t r = 0; r < R; r++) t += ff__ceil_shr(r % n + 1, level);
+  return t;
+}
+
+ff_status ff_sigma_causal_pack_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *x, uint64_t *xp) {
+  (void)ctx;
+  if (!n) return FF_OK;
+  for (size_t r = 0, k = 0; r < R; r++)
+    for (size_t j = 0; j <= r % n; j++) xp[k++] = ff_ring_reduce(x[r * n + j], ring);
+  return FF_OK;
+}
+
+ff_status ff_sigma_causal_unpack_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t *xp, uint64_t *y) {
+  (void)ctx;
+  if (!n) return FF_OK;
+  for (size_t r = 0, k = 0; r < R; r++)
+    for (size_t j = 0; j < n; j++) y[r * n + j] = j <= r % n ? xp[k++] : 0;
+  return FF_OK;
+}
+
+ff_status ff_sigma_causal_maxtree_diff_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                           uint64_t *d) {
+  (void)ctx;
+  ff_status st = ff__causal_level_ok("ff_sigma_causal_maxtree_diff_cpu", level);
+  if (st || !n) return st;
+  for (size_t r = 0, off = 0, k = 0; r < R; r++) {
+    const size_t m = ff__ceil_shr(r % n + 1, level);
+    for (size_t j = 0; j < (m + 1) / 2; j++)
+      d[k++] = 2 * j + 1 < m ? ff_ring_reduce(v[off + 2 * j] - v[off + 2 * j + 1], ring) : 0;
+    off += m;
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_causal_maxtree_next_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                           const uint64_t *relu, uint64_t *next) {
+  (void)ctx;
+  ff_status st = ff__causal_level_ok("ff_sigma_causal_maxtree_next_cpu", level);
+  if (st || !n) return st;
+  for (size_t r = 0, off = 0, k = 0; r < R; r++) {
+    const size_t m = ff__ceil_shr(r % n + 1, level);
+    for (size_t j = 0; j < (m + 1) / 2; j++, k++)
+      next[k] = ff_ring_reduce(relu[k] + v[off + 2 * j + (2 * j + 1 < m)], ring);
+    off += m;
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_causal_sub_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *xp,
+                                  uint64_t *x1) {
+  (void)ctx;
+  if (!n) return FF_OK;
+  for (size_t r = 0, k = 0; r < R; r++)
+    for (size_t j = 0; j <= r % n; j++, k++) x1[k] = ff_ring_reduce(max[r] - xp[k], ring);
+  return FF_OK;
+}
+
+ff_status ff_sigma_causal_rowsum_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum) {
+  (void)ctx;
+  if (!n) return FF_OK;
+  for (size_t r = 0, k = 0; r < R; r++) {
+    uint64_t s = 0;
+    for (size_t j = 0; j <= r % n; j++) s += e[k++];
+    sum[r] = ff_ring_reduce(s, ring);
+  }
+  return FF_OK;
+}
+
+ff_status ff_sigma_causal_bcast_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out) {
+  (void)ctx;
+  if (!n) return FF_OK;
+  for (size_t r = 0, k = 0; r < R; r++)
+    for (size_t j = 0; j <= r % n; j++) out[k++] = in[r];
+  return FF_OK;
+}
+
 #ifndef FF_HAVE_CUDA
 static ff_status ff__sm_no_cuda(const char *fn) {
   FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
@@ -109,6 +202,44 @@ ff_status ff_sigma_row_bcast_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_
   (void)ctx, (void)R, (void)n, (void)in, (void)out;
   return ff__sm_no_cuda("ff_sigma_row_bcast_cuda");
 }
+
+ff_status ff_sigma_causal_pack_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *x, uint64_t *xp) {
+  (void)ctx, (void)ring, (void)R, (void)n, (void)x, (void)xp;
+  return ff__sm_no_cuda("ff_sigma_causal_pack_cuda");
+}
+
+ff_status ff_sigma_causal_unpack_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_t *xp, uint64_t *y) {
+  (void)ctx, (void)R, (void)n, (void)xp, (void)y;
+  return ff__sm_no_cuda("ff_sigma_causal_unpack_cuda");
+}
+
+ff_status ff_sigma_causal_maxtree_diff_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                            uint64_t *d) {
+  (void)ctx, (void)ring, (void)R, (void)n, (void)level, (void)v, (void)d;
+  return ff__sm_no_cuda("ff_sigma_causal_maxtree_diff_cuda");
+}
+
+ff_status ff_sigma_causal_maxtree_next_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                            const uint64_t *relu, uint64_t *next) {
+  (void)ctx, (void)ring, (void)R, (void)n, (void)level, (void)v, (void)relu, (void)next;
+  return ff__sm_no_cuda("ff_sigma_causal_maxtree_next_cuda");
+}
+
+ff_status ff_sigma_causal_sub_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *xp,
+                                   uint64_t *x1) {
+  (void)ctx, (void)ring, (void)R, (void)n, (void)max, (void)xp, (void)x1;
+  return ff__sm_no_cuda("ff_sigma_causal_sub_cuda");
+}
+
+ff_status ff_sigma_causal_rowsum_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum) {
+  (void)ctx, (void)ring, (void)R, (void)n, (void)e, (void)sum;
+  return ff__sm_no_cuda("ff_sigma_causal_rowsum_cuda");
+}
+
+ff_status ff_sigma_causal_bcast_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out) {
+  (void)ctx, (void)R, (void)n, (void)in, (void)out;
+  return ff__sm_no_cuda("ff_sigma_causal_bcast_cuda");
+}
 #endif
 
 ff_status ff_sigma_maxtree_diff(ff_ctx *ctx, int ring, size_t R, size_t m, const uint64_t *v, uint64_t *d) {
@@ -143,6 +274,44 @@ ff_status ff_sigma_row_bcast(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in
   return ff_sigma_row_bcast_cpu(ctx, R, n, in, out);
 }
 
+ff_status ff_sigma_causal_pack(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *x, uint64_t *xp) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_causal_pack_cuda(ctx, ring, R, n, x, xp);
+  return ff_sigma_causal_pack_cpu(ctx, ring, R, n, x, xp);
+}
+
+ff_status ff_sigma_causal_unpack(ff_ctx *ctx, size_t R, size_t n, const uint64_t *xp, uint64_t *y) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_causal_unpack_cuda(ctx, R, n, xp, y);
+  return ff_sigma_causal_unpack_cpu(ctx, R, n, xp, y);
+}
+
+ff_status ff_sigma_causal_maxtree_diff(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                       uint64_t *d) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_causal_maxtree_diff_cuda(ctx, ring, R, n, level, v, d);
+  return ff_sigma_causal_maxtree_diff_cpu(ctx, ring, R, n, level, v, d);
+}
+
+ff_status ff_sigma_causal_maxtree_next(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                       const uint64_t *relu, uint64_t *next) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_causal_maxtree_next_cuda(ctx, ring, R, n, level, v, relu, next);
+  return ff_sigma_causal_maxtree_next_cpu(ctx, ring, R, n, level, v, relu, next);
+}
+
+ff_status ff_sigma_causal_sub(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *xp,
+                              uint64_t *x1) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_causal_sub_cuda(ctx, ring, R, n, max, xp, x1);
+  return ff_sigma_causal_sub_cpu(ctx, ring, R, n, max, xp, x1);
+}
+
+ff_status ff_sigma_causal_rowsum(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_causal_rowsum_cuda(ctx, ring, R, n, e, sum);
+  return ff_sigma_causal_rowsum_cpu(ctx, ring, R, n, e, sum);
+}
+
+ff_status ff_sigma_causal_bcast(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out) {
+  if (ctx->backend == FF_BACKEND_CUDA) return ff_sigma_causal_bcast_cuda(ctx, R, n, in, out);
+  return ff_sigma_causal_bcast_cpu(ctx, R, n, in, out);
+}
+
 /* ---- Tables --------------------------------------------------------------------------------------------- */
 
 void ff_sigma_nexp_lsb_table(uint64_t *tab) {
@@ -157,19 +326,6 @@ void ff_sigma_inv_table(int bits, uint64_t *tab) {
   const size_t n = (size_t)1 << bits;
   tab[0] = (uint64_t)(262144.0 / (double)n);
   for (size_t i = 1; i < n; i++) tab[i] = (uint64_t)(262144.0 / (double)i);
-}
-
-/* Causal packing (host memory only): row r of R has (r mod n) + 1 entries, packed one after another. */
-static size_t ff__causal_numel(size_t R, size_t n) {
-  size_t t = 0;
-  for (size_t r = 0; r < R; r++) t += r % n + 1;
-  return t;
-}
-
-/* out (packed) = in[row] on each of the row's entries. */
-static void ff__causal_bcast(size_t R, size_t n, const uint64_t *in, uint64_t *out) {
-  for (size_t r = 0, k = 0; r < R; r++)
-    for (size_t j = 0; j <= r % n; j++) out[k++] = in[r];
 }
 
 /* ---- Shapes and costs ------------------------------------------------------------------------------------ */
@@ -249,7 +405,7 @@ static void ff__max_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
 }
 
 void ff_sigma_softmax_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
-  const size_t Np = ff__causal_numel(R, n);
+  const size_t Np = ff_sigma_causal_numel(R, n, 0);
   ff_gate_cost t;
   ff__max_causal_cost(R, n, bw, c);
   ff__nexp_cost(Np, bw, &t);
@@ -423,7 +579,7 @@ done:
 
 /* z = floor(x y / 2^12) mod 2^bw, x (R, n), y (R, per): per = n elementwise, per = 1 one value per
  * row (windowMul). Beaver key a (N) | b (R per) | c (N); b expanded to N on use. causal: x is packed
- * (ff__causal_numel(R, n) values), y one value per row (host memory only). */
+ * (ff_sigma_causal_numel(R, n, 0) values), y one value per row. */
 static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y, size_t R, size_t n, int causal,
                                   ff_wire *z) {
   ff_ctx *ctx = op->ctx;
@@ -436,8 +592,7 @@ static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y,
   if (st) return st;
   uint64_t *key = blk, *full = key + nk, *yfull = full + 3 * N;
   if (causal) {
-    if ((st = ff__sm_wire(op, &prod, bw, 1, N))) goto done;
-    ff__causal_bcast(R, n, y->v, yfull);
+    if ((st = ff__sm_wire(op, &prod, bw, 1, N)) || (st = ff_sigma_causal_bcast(ctx, R, n, y->v, yfull))) goto done;
   } else if ((st = ff__sm_wire(op, &prod, bw, R, n)) || (st = ff_sigma_row_bcast(ctx, yr, yn, y->v, yfull))) {
     goto done;
   }
@@ -450,8 +605,8 @@ static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y,
   } else {
     if ((st = ff__op_get_mem(op, key, nk * sizeof *key, "windowMul")) ||
         (st = ff_sigma_row_bcast(ctx, N, 1, key, full)) ||
-        (causal ? (ff__causal_bcast(R, n, key + N, full + N), 0)
-                : (st = ff_sigma_row_bcast(ctx, yr, yn, key + N, full + N))) ||
+        (st = causal ? ff_sigma_causal_bcast(ctx, R, n, key + N, full + N)
+                     : ff_sigma_row_bcast(ctx, yr, yn, key + N, full + N)) ||
         (st = ff_sigma_row_bcast(ctx, N, 1, key + N + Ny, full + 2 * N)) ||
         (st = ff_sigma_mul_local(ctx, bw, N, x->v, yfull, full, prod.v)) ||
         (st = ff_op_reconstruct(op, prod.v, N, bw)))
@@ -602,40 +757,34 @@ done:
   return st;
 }
 
-/* ---- Causal (lower-triangle) softmax: host memory only ---------------------------------------------------- */
+/* ---- Causal (lower-triangle) softmax ------------------------------------------------------------------------ */
 
 /* Step 1 on packed rows (row r: (r mod n) + 1 values): L = ceil(log2 n) levels for every row as SIGMA
  * pads them; an unpaired value takes part through a 0 difference (ReLU(0) + itself). mx (R, 1). */
 static ff_status ff__sm_max_causal(ff_op *op, int bin, size_t R, size_t n, const ff_wire *xp, ff_wire *mx) {
   FF_SCOPE("Softmax::Max");
+  ff_ctx *ctx = op->ctx;
   const int ring = bin + 2, L = ff__ceil_log2(n);
   const size_t Np = xp->numel;
-  ff_status st = FF_OK;
-  uint64_t *cur = ff__op_alloc(4 * Np * sizeof *cur, "Softmax::Max");
-  size_t *m = ff__op_alloc(R * sizeof *m, "Softmax::Max");
-  if (!cur || !m) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  uint64_t *d = cur + Np, *rl = d + Np, *nx = rl + Np;
-  memcpy(cur, xp->v, Np * sizeof *cur);
-  for (size_t r = 0; r < R; r++) m[r] = r % n + 1;
+  void *blk = NULL; /* two level buffers and the ReLU outputs, Np values each (level 0 holds the most) */
+  ff_status st = ff__op_buf_alloc(op, 3 * Np * sizeof(uint64_t), "Softmax::Max", &blk);
+  if (st) return st;
+  uint64_t *cur = blk, *d = cur + Np, *rl = d + Np;
+  if ((st = ff_sigma_row_bcast(ctx, Np, 1, xp->v, cur))) goto done;
   for (int l = 0; l < L; l++) {
-    size_t C = 0, off = 0;
-    for (size_t r = 0; r < R; off += m[r], r++)
-      for (size_t j = 0; j < (m[r] + 1) / 2; j++, C++)
-        d[C] = 2 * j + 1 < m[r] ? ff_ring_reduce(cur[off + 2 * j] - cur[off + 2 * j + 1], ring) : 0;
-    if ((st = ff__relu_sel(op, bin + 1, ring, 8, 0, C, d, rl, "Softmax::Max"))) goto done;
-    C = 0, off = 0;
-    for (size_t r = 0; r < R; off += m[r], m[r] = (m[r] + 1) / 2, r++)
-      for (size_t j = 0; j < (m[r] + 1) / 2; j++, C++)
-        nx[C] = ff_ring_reduce(rl[C] + cur[off + 2 * j + (2 * j + 1 < m[r])], ring);
-    memcpy(cur, nx, C * sizeof *cur);
+    /* The dealer runs the same linear kernels on the masks: the ReLU's fresh output mask lands in rl. */
+    const size_t C = ff_sigma_causal_numel(R, n, l + 1);
+    if ((st = ff_sigma_causal_maxtree_diff(ctx, ring, R, n, l, cur, d)) ||
+        (st = ff__relu_sel(op, bin + 1, ring, 8, 0, C, d, rl, "Softmax::Max")) ||
+        (st = ff_sigma_causal_maxtree_next(ctx, ring, R, n, l, cur, rl, d)))
+      goto done;
+    uint64_t *tmp = cur; /* the next level becomes the current one */
+    cur = d;
+    d = tmp;
   }
-  if (!(st = ff__sm_wire(op, mx, ring, R, 1))) memcpy(mx->v, cur, R * sizeof *cur);
+  if (!(st = ff__sm_wire(op, mx, ring, R, 1))) st = ff_sigma_row_bcast(ctx, R, 1, cur, mx->v);
 done:
-  free(cur);
-  free(m);
+  ff__op_buf_free(op, blk);
   return st;
 }
 
@@ -654,11 +803,7 @@ ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y) {
              op->scale, bw, op->bw, 1 << (FF_LUT_MAX_BITS - 6), n);
     return FF_EINVAL;
   }
-  if (ff__op_on_device(op)) {
-    FF_ERROR("ff_op_softmax_causal: no CUDA kernels for the packed rows yet");
-    return FF_ENOTSUP;
-  }
-  const size_t N = x->numel, R = N / n, Np = ff__causal_numel(R, n);
+  const size_t N = x->numel, R = N / n, Np = ff_sigma_causal_numel(R, n, 0);
   FF_SCOPE("Softmax");
   if (op->role == FF_OP_COST) {
     ff_gate_cost c;
@@ -667,36 +812,27 @@ ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y) {
     return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
   }
   const ff__sg_tag tag = {FF__SG_SOFTMAX, (uint32_t)bw, (uint32_t)op->scale, 1, {R, n, 0}};
-  ff_wire xp = {0}, mx = {0}, mxb = {0}, x1 = {0}, e = {0}, s = {0}, inv = {0}, out = {0};
+  ff_wire xp = {0}, mx = {0}, x1 = {0}, e = {0}, s = {0}, inv = {0}, out = {0};
   ff_status st;
   ff__op_enter(op);
-  if ((st = ff__op_tag(op, &tag)) || (st = ff__sm_wire(op, &xp, bin + 2, 1, Np))) goto done;
-  /* Pack the lower triangle (masks for the dealer, masked values for the party). */
-  for (size_t r = 0, k = 0; r < R; r++)
-    for (size_t j = 0; j <= r % n; j++) xp.v[k++] = ff_ring_reduce(x->v[r * n + j], bin + 2);
-  if ((st = ff__sm_max_causal(op, bin, R, n, &xp, &mx)) || (st = ff__sm_wire(op, &mxb, bin + 2, 1, Np)) ||
-      (st = ff__sm_wire(op, &x1, bin + 2, 1, Np)))
+  /* Pack the lower triangle (masks for the dealer, masked values for the party); the max tree on the
+   * packed rows, then the non-causal steps on the Np packed values as one row (nExp) or per row. */
+  if ((st = ff__op_tag(op, &tag)) || (st = ff__sm_wire(op, &xp, bin + 2, 1, Np)) ||
+      (st = ff_sigma_causal_pack(op->ctx, bin + 2, R, n, x->v, xp.v)))
     goto done;
-  ff__causal_bcast(R, n, mx.v, mxb.v);
-  for (size_t i = 0; i < Np; i++) x1.v[i] = ff_ring_reduce(mxb.v[i] - xp.v[i], bin + 2);
-  if ((st = ff__sm_nexp(op, bin, 1, Np, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1))) goto done;
-  for (size_t r = 0, k = 0; r < R; r++) {
-    uint64_t t = 0;
-    for (size_t j = 0; j <= r % n; j++) t += e.v[k++];
-    s.v[r] = ff_ring_reduce(t, bw);
-  }
-  if ((st = ff__sm_inverse(op, R, n, &s, &inv)) || (st = ff__beaver_slack(op, &e, &inv, R, n, 1, &out)) ||
-      (st = ff__op_wire_alloc(op, y, bw, x->ndim, x->shape)))
+  if ((st = ff__sm_max_causal(op, bin, R, n, &xp, &mx)) || (st = ff__sm_wire(op, &x1, bin + 2, 1, Np)) ||
+      (st = ff_sigma_causal_sub(op->ctx, bin + 2, R, n, mx.v, xp.v, x1.v)) ||
+      (st = ff__sm_nexp(op, bin, 1, Np, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||
+      (st = ff_sigma_causal_rowsum(op->ctx, bw, R, n, e.v, s.v)) || (st = ff__sm_inverse(op, R, n, &s, &inv)) ||
+      (st = ff__beaver_slack(op, &e, &inv, R, n, 1, &out)) || (st = ff__op_wire_alloc(op, y, bw, x->ndim, x->shape)))
     goto done;
   /* Re-expand: the upper triangle is a public 0 (mask 0, masked value 0), as SIGMA's expansion. */
-  for (size_t r = 0, k = 0; r < R; r++)
-    for (size_t j = 0; j < n; j++) y->v[r * n + j] = j <= r % n ? out.v[k++] : 0;
+  st = ff_sigma_causal_unpack(op->ctx, R, n, out.v, y->v);
 done:
   ff__op_leave(op);
   if (st) ff_wire_free(y);
   ff_wire_free(&xp);
   ff_wire_free(&mx);
-  ff_wire_free(&mxb);
   ff_wire_free(&x1);
   ff_wire_free(&e);
   ff_wire_free(&s);

@@ -78,6 +78,55 @@ ff_status ff_sigma_row_bcast_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t
 ff_status ff_sigma_row_bcast_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
 ff_status ff_sigma_row_bcast(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
 
+/* ---- Causal kernels (the packing of ff_op_softmax_causal below). Row r of R (r = 0.., any R; n >= 1) keeps
+ * its first len_r = (r mod n) + 1 values, packed one row after another: ff_sigma_causal_numel(R, n, 0)
+ * values. At max-tree level l (l = 0..ceil(log2 n) - 1) a row holds ceil(len_r / 2^l) values, packed the
+ * same way (ff_sigma_causal_numel(R, n, l)); level l makes ceil(len_r / 2^(l+1)) comparisons per row. Same
+ * conventions as above (_cpu / _cuda / dispatcher); a level outside 0..62 is FF_EINVAL. ------------------ */
+/* Values per packed array: sum over r < R of ceil(len_r / 2^level) (host arithmetic, no ctx). */
+size_t ff_sigma_causal_numel(size_t R, size_t n, int level);
+/* xp (packed) = x[r, j] mod 2^ring for j <= r mod n, from x (R, n). */
+ff_status ff_sigma_causal_pack_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *x, uint64_t *xp);
+ff_status ff_sigma_causal_pack_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *x, uint64_t *xp);
+ff_status ff_sigma_causal_pack(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *x, uint64_t *xp);
+/* y (R, n) = xp's entry for j <= r mod n, 0 above the diagonal (a public 0, no reduction). */
+ff_status ff_sigma_causal_unpack_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t *xp, uint64_t *y);
+ff_status ff_sigma_causal_unpack_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_t *xp, uint64_t *y);
+ff_status ff_sigma_causal_unpack(ff_ctx *ctx, size_t R, size_t n, const uint64_t *xp, uint64_t *y);
+/* One level of the ragged max tree, v packed at `level` (m = ceil(len_r / 2^level) values per row), d
+ * packed at level + 1: d[j] = v[2j] - v[2j+1] mod 2^ring, and 0 for an unpaired last value (SIGMA's
+ * padding: that comparison is ReLU(0) + the value itself). */
+ff_status ff_sigma_causal_maxtree_diff_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                           uint64_t *d);
+ff_status ff_sigma_causal_maxtree_diff_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                            uint64_t *d);
+ff_status ff_sigma_causal_maxtree_diff(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                       uint64_t *d);
+/* next (packed at level + 1) = relu[j] + v[2j+1] mod 2^ring, or relu[j] + v[2j] for an unpaired value;
+ * relu packed at level + 1 as d. next must not alias v. */
+ff_status ff_sigma_causal_maxtree_next_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                           const uint64_t *relu, uint64_t *next);
+ff_status ff_sigma_causal_maxtree_next_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                            const uint64_t *relu, uint64_t *next);
+ff_status ff_sigma_causal_maxtree_next(ff_ctx *ctx, int ring, size_t R, size_t n, int level, const uint64_t *v,
+                                       const uint64_t *relu, uint64_t *next);
+/* x1 (packed) = max[r] - xp mod 2^ring on each of row r's values (xp taken mod 2^ring). */
+ff_status ff_sigma_causal_sub_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *xp,
+                                  uint64_t *x1);
+ff_status ff_sigma_causal_sub_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *xp,
+                                   uint64_t *x1);
+ff_status ff_sigma_causal_sub(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *max, const uint64_t *xp,
+                              uint64_t *x1);
+/* sum (R) = sum of row r's packed values of e mod 2^ring. */
+ff_status ff_sigma_causal_rowsum_cpu(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
+ff_status ff_sigma_causal_rowsum_cuda(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
+ff_status ff_sigma_causal_rowsum(ff_ctx *ctx, int ring, size_t R, size_t n, const uint64_t *e, uint64_t *sum);
+/* out (packed) = in[r] on each of row r's values (in (R), no reduction; out must not alias in): windowMul's
+ * broadcast of the inverse and of its key words. */
+ff_status ff_sigma_causal_bcast_cpu(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
+ff_status ff_sigma_causal_bcast_cuda(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
+ff_status ff_sigma_causal_bcast(ff_ctx *ctx, size_t R, size_t n, const uint64_t *in, uint64_t *out);
+
 /* ---- Tables (SIGMA's genLUT: the double value truncated toward zero) --------------------------------- */
 /* tab (256): floor(e^(-i / 2^12) 2^12) (nExpLsb) or floor(e^(-i / 16) 2^12) (nExpMsb). */
 void ff_sigma_nexp_lsb_table(uint64_t *tab);
@@ -110,8 +159,9 @@ void ff_sigma_softmax_cost(size_t R, size_t n, int bw, ff_gate_cost *c);
  * another (N' = n(n+1)/2 per block); y = softmax over those, 0 elsewhere (a public 0: mask 0). The max
  * tree runs ceil(log2 n) levels on every row, ceil(len / 2^l) comparisons at level l (SIGMA pads an
  * unpaired value through a 0 difference: 4160 + 2112 + ... = 8576 per block at n = 128); nExp and
- * windowMul on N', the inverse per row with k = 12 + ceil(log2 n) as non-causal. CPU party and dealer
- * only for now (a CUDA party gets FF_ENOTSUP). Tag: FF__SG_SOFTMAX with b = 1. */
+ * windowMul on N', the inverse per row with k = 12 + ceil(log2 n) as non-causal. Dealer and CPU or CUDA
+ * parties, all on the causal kernels above (packing, ragged max tree, row sums, broadcast, re-expansion).
+ * Tag: FF__SG_SOFTMAX with b = 1. */
 ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y);
 /* y (R, n) from x (R, n), rows i = r mod n over entries 0..i, 0 above. */
 void ff_sigma_softmax_causal_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y);
