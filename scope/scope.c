@@ -206,6 +206,20 @@ void ff_scope_end(ff__scope_frame frame) { ff__scope_leave(&frame); }
 
 int ff_scope_depth(void) { return ff__tls ? ff__tls->depth : 0; }
 
+const char *ff_scope_current_path(char *buf, size_t n) {
+  size_t len = 0;
+  if (!n) return buf;
+  buf[0] = '\0';
+  for (int i = 0; ff__tls && i < ff__tls->depth && len + 1 < n; i++) {
+    const ff__node *nd = &ff__tls->nodes[ff__tls->stack[i].node];
+    int w = nd->layer >= 0 ? snprintf(buf + len, n - len, "%s%s[%d]", i ? "/" : "", ff_scope_name(nd->scope), nd->layer)
+                           : snprintf(buf + len, n - len, "%s%s", i ? "/" : "", ff_scope_name(nd->scope));
+    if (w < 0) break;
+    len += (size_t)w < n - len ? (size_t)w : n - len - 1;
+  }
+  return buf;
+}
+
 void ff_scope_charge_comm(const ff_comm_delta *d) {
   ff__thread *t = ff__thread_get();
   if (!t) return;

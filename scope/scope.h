@@ -62,6 +62,9 @@ void ff_scope_end(ff__scope_frame frame);
 
 /* Depth of the calling thread's open-scope stack (0 outside every scope). */
 int ff_scope_depth(void);
+/* The calling thread's open scopes as a path, "Forward/Layer[0]/Attention/Linear" (a layer index as
+ * [i]), into buf (always NUL-terminated; "" outside every scope or with scopes off). Returns buf. */
+const char *ff_scope_current_path(char *buf, size_t n);
 
 /* ---- Communication accounting (called by comm/) ---------------------------------------------------
  * Adds to the calling thread's running counters; every open scope sees the delta in its inclusive

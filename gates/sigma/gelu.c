@@ -33,6 +33,23 @@ ff_status ff_sigma_act_table(ff_sigma_act a, int scale, int bw, uint64_t *tab) {
   return FF_OK;
 }
 
+ff_status ff_sigma_act_emulate(ff_sigma_act a, int bw, int scale, size_t N, const uint64_t *x, uint64_t *y) {
+  const int k = ff_sigma_act_clip_bits(a);
+  if (!k || scale < 6 || !x || !y) return FF_EINVAL;
+  uint64_t *tab = malloc(((size_t)1 << k) * sizeof *tab);
+  if (!tab) return FF_ENOMEM;
+  ff_status st = ff_sigma_act_table(a, scale, bw, tab);
+  const int64_t c = ((int64_t)1 << k) - 1;
+  for (size_t i = 0; !st && i < N; i++) {
+    const int64_t v = ff_ring_signed(x[i], bw);
+    const int64_t t = v >> (scale - 6); /* arithmetic shift = floor */
+    const int64_t m = t < 0 ? -t : t;
+    y[i] = ff_ring_from_signed((v > 0 ? v : 0) - (int64_t)tab[m < c ? m : c], bw);
+  }
+  free(tab);
+  return st;
+}
+
 /* ---- Kernels --------------------------------------------------------------------------------------------- */
 
 static inline uint64_t ff__msb(uint64_t v, int bits) { return (v >> (bits - 1)) & 1; }

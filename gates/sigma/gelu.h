@@ -89,6 +89,10 @@ ff_status ff_op_act(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wire *y);
 ff_status ff_op_gelu(ff_op *op, const ff_wire *x, ff_wire *y);
 ff_status ff_op_silu(ff_op *op, const ff_wire *x, ff_wire *y);
 
+/* The cleartext fixed-point emulation of exactly the steps above (the domain above): y[i] =
+ * ReLU(x) - T[min(|floor(x / 2^(scale-6))|, 2^k - 1)] mod 2^bw, T = ff_sigma_act_table. */
+ff_status ff_sigma_act_emulate(ff_sigma_act a, int bw, int scale, size_t N, const uint64_t *x, uint64_t *y);
+
 /* Exact per-party cost for N elements (both parties alike), bt = bw - 2 scale + 7, k clip bits:
  *   key  TrWithSlack(s = scale - 6, bw -> bt) + DCF(bt-1) + 2 N/8 + 8 N sizeof(clip entry)
  *        + LUT(k -> bw, not revealed) + 40 N

@@ -21,7 +21,7 @@
 #define FF__SG_MAGIC UINT32_C(0x47534646) /* "FFSG" little-endian */
 
 static const char *const ff__sg_names[] = {"?",     "Input", "Output", "TrFloor", "TrWithSlack",
-                                           "DReLU", "ReLU",  "Mul",    "Matmul"};
+                                           "DReLU", "ReLU",  "Mul",    "Matmul", "MatmulEx"};
 
 static const char *ff__sg_name(uint32_t gate) {
   switch (gate) { /* the ids past the dense table (op_internal.h) */
@@ -70,8 +70,8 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
       return FF_EINVAL;
     }
   } else if (p->role == FF_OP_PARTY) {
-    if (p->key_placement != FF_KEYS_STREAM && p->key_placement != FF_KEYS_PRELOAD) {
-      FF_ERROR("ff_op_create: key placement %d is not stream or preload", (int)p->key_placement);
+    if (p->key_placement != FF_KEYS_STREAM && p->key_placement != FF_KEYS_PRELOAD && p->key_placement != FF_KEYS_HOST) {
+      FF_ERROR("ff_op_create: key placement %d is not stream, preload or host", (int)p->key_placement);
       return FF_EINVAL;
     }
     if (!p->ctx || (p->ctx->party != 0 && p->ctx->party != 1) || !p->ctx->chan) {
@@ -101,6 +101,8 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
   op->party = party;
   op->ctx = p->ctx;
   op->placement = p->role == FF_OP_PARTY ? p->key_placement : FF_KEYS_STREAM;
+  op->on_cost = p->on_cost;
+  op->on_cost_arg = p->on_cost_arg;
   if (p->role != FF_OP_COST) {
     op->keys[0] = p->keys[0];
     op->keys[1] = p->keys[1];
@@ -132,6 +134,7 @@ void ff_op_destroy(ff_op *op) {
 }
 
 ff_op_role ff_op_get_role(const ff_op *op) { return op->role; }
+int ff_op_party(const ff_op *op) { return op->party; }
 int ff_op_bw(const ff_op *op) { return op->bw; }
 int ff_op_scale(const ff_op *op) { return op->scale; }
 
@@ -157,6 +160,7 @@ void ff__op_leave(ff_op *op) {
 
 void ff__op_charge(ff_op *op, const ff_gate_cost c[2]) {
   for (int p = 0; p < 2; p++) op->cost[p] = ff_gate_cost_add(op->cost[p], c[p]);
+  if (op->role == FF_OP_COST && op->on_cost) op->on_cost(op->on_cost_arg, c);
 }
 
 void ff__op_charge_both(ff_op *op, const ff_gate_cost *c) {
@@ -202,6 +206,7 @@ static int ff__sg_on_cuda(uint32_t gate) {
     case FF__SG_RELU:
     case FF__SG_MUL:
     case FF__SG_MATMUL:
+    case FF__SG_MATMUL_EX:
     case FF__SG_GELU:
     case FF__SG_SOFTMAX:
     case FF__SG_LAYERNORM:
@@ -220,7 +225,7 @@ static ff_status ff__op_read(ff_op *op, void *dst, size_t n, const char *what);
  * callers run inside KeyTransfer. */
 
 static ff_status ff__op_preload(ff_op *op) {
-  if (op->role != FF_OP_PARTY || op->placement != FF_KEYS_PRELOAD || op->preloaded) return FF_OK;
+  if (op->role != FF_OP_PARTY || op->placement == FF_KEYS_STREAM || op->preloaded) return FF_OK;
   ff_keystream *ks = op->keys[op->party];
   const uint64_t len = ff_keystream_remaining(ks);
   if (len > SIZE_MAX) {
@@ -233,6 +238,7 @@ static ff_status ff__op_preload(ff_op *op) {
   if (ff__op_on_device(op)) {
 #ifdef FF_HAVE_CUDA
     cudaStream_t s = (cudaStream_t)op->ctx->stream;
+    const int dev = op->placement == FF_KEYS_PRELOAD; /* FF_KEYS_HOST: the pinned host image only */
     void *h = NULL;
     if (FF_CUDA_CHECK(cudaHostAlloc(&h, n ? n : 1, cudaHostAllocDefault))) {
       FF_ERROR("sigma party %d: cannot allocate %zu bytes of pinned host memory for the key image", op->party, n);
@@ -240,14 +246,14 @@ static ff_status ff__op_preload(ff_op *op) {
     }
     op->img = h;
     op->img_pinned = 1;
-    if (FF_CUDA_CHECK(cudaMallocAsync(&op->dimg, n ? n : 1, s))) {
+    if (dev && FF_CUDA_CHECK(cudaMallocAsync(&op->dimg, n ? n : 1, s))) {
       op->dimg = NULL;
       FF_ERROR("sigma party %d: cannot allocate %zu bytes of device memory for the key image", op->party, n);
       st = FF_ENOMEM;
     }
     if (!st) st = ff_keystream_read(ks, op->img, n);
-    if (!st && n) st = FF_CUDA_CHECK(cudaMemcpyAsync(op->dimg, op->img, n, cudaMemcpyHostToDevice, s));
-    if (!st) st = FF_CUDA_CHECK(cudaStreamSynchronize(s));
+    if (!st && n && dev) st = FF_CUDA_CHECK(cudaMemcpyAsync(op->dimg, op->img, n, cudaMemcpyHostToDevice, s));
+    if (!st && dev) st = FF_CUDA_CHECK(cudaStreamSynchronize(s));
 #else
     FF_ERROR("sigma party %d: this build of fusefss has no CUDA backend", op->party);
     return FF_ENOTSUP;
@@ -268,12 +274,23 @@ static ff_status ff__op_preload(ff_op *op) {
 
 ff_status ff_op_preload_keys(ff_op *op) {
   if (!op) return FF_EINVAL;
-  if (op->role != FF_OP_PARTY || op->placement != FF_KEYS_PRELOAD || op->preloaded) return FF_OK;
+  if (op->role != FF_OP_PARTY || op->placement == FF_KEYS_STREAM || op->preloaded) return FF_OK;
   FF_SCOPE("KeyTransfer");
   return ff__op_preload(op);
 }
 
 int ff_op_keys_preloaded(const ff_op *op) { return op && op->preloaded; }
+
+uint64_t ff_op_key_cursor(const ff_op *op) { return op && op->preloaded ? op->img_pos : 0; }
+
+ff_status ff_op_rewind_keys(ff_op *op, uint64_t pos) {
+  if (!op || !op->preloaded || pos > op->img_len) {
+    FF_ERROR("ff_op_rewind_keys: needs a party with a preloaded key image and a position inside it");
+    return FF_ESTATE;
+  }
+  op->img_pos = pos;
+  return FF_OK;
+}
 
 static uint64_t ff__op_remaining(const ff_op *op) {
   return op->preloaded ? op->img_len - op->img_pos : ff_keystream_remaining(op->keys[op->party]);
@@ -301,7 +318,7 @@ static ff_status ff__op_image_range(ff_op *op, size_t n) {
 }
 
 static ff_status ff__op_take(ff_op *op, void *dst, size_t n) {
-  if (op->placement != FF_KEYS_PRELOAD) return ff_keystream_read(op->keys[op->party], dst, n);
+  if (op->placement == FF_KEYS_STREAM) return ff_keystream_read(op->keys[op->party], dst, n);
   ff_status st = ff__op_preload(op);
   if (st || (st = ff__op_image_range(op, n))) return st;
   if (n) memcpy(dst, op->img + op->img_pos, n);
@@ -545,6 +562,17 @@ static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *wha
                                                  cudaMemcpyDeviceToDevice, (cudaStream_t)op->ctx->stream))))
       return st;
 #endif
+    op->img_pos += n;
+    op->cost[op->party].key_bytes += n;
+    return FF_OK;
+  }
+  if (op->placement == FF_KEYS_HOST) {
+    /* SIGMA's way: a synchronous host-to-device copy out of the pinned image when the gate needs it. */
+    ff_status st = ff__op_preload(op);
+    if (!st && (st = ff__op_image_range(op, n)) == FF_ERANGE)
+      FF_ERROR("sigma party %d: %s needs %zu key bytes but key stream %s has %" PRIu64 " left", op->party, what, n,
+               ff_keystream_name(op->keys[op->party]), ff__op_remaining(op));
+    if (st || (st = ff__op_upload(op, dst, op->img + op->img_pos, n))) return st;
     op->img_pos += n;
     op->cost[op->party].key_bytes += n;
     return FF_OK;

@@ -74,6 +74,10 @@ typedef enum {
                           stream) into a host image and, on a CUDA party, uploaded once into one device
                           buffer; every key read is then a copy from the image at a cursor (a
                           device-to-device copy on ctx's stream for device destinations) */
+  FF_KEYS_HOST = 2,    /* as FF_KEYS_PRELOAD into the host image (pinned on a CUDA party), but nothing is
+                          uploaded ahead: a CUDA party copies each gate's keys host-to-device when the gate
+                          needs them, in the gate's KeyTransfer scope (what SIGMA does); on a CPU party the
+                          same as FF_KEYS_PRELOAD */
 } ff_op_key_placement;
 
 typedef struct {
@@ -84,8 +88,12 @@ typedef struct {
                            or CUDA) and chan; unused (may be NULL) in cost-only mode. Borrowed. */
   ff_keystream *keys[2];/* dealer: writers for P0 and P1; party: keys[ctx->party] is its reader (the
                            other entry is ignored); unused in cost-only mode. Borrowed. */
-  ff_op_key_placement key_placement; /* party role: FF_KEYS_STREAM (0, the default) or FF_KEYS_PRELOAD;
-                                        ignored by the dealer and cost-only */
+  ff_op_key_placement key_placement; /* party role: FF_KEYS_STREAM (0, the default), FF_KEYS_PRELOAD or
+                                        FF_KEYS_HOST; ignored by the dealer and cost-only */
+  /* Cost-only, optional: called with both parties' cost of every charge as it is added, in the scope
+   * that charges it (ff_scope_current_path tells which): `fusefss cost` builds its per-scope table so. */
+  void (*on_cost)(void *arg, const ff_gate_cost c[2]);
+  void *on_cost_arg;
 } ff_op_params;
 
 /* FF_EINVAL (logged) for a bad role, bw/scale, a missing context/channel/stream, or a party
@@ -94,6 +102,8 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p);
 void ff_op_destroy(ff_op *op);
 
 ff_op_role ff_op_get_role(const ff_op *op);
+/* The party (0 or 1) of a party-role op; -1 for the dealer and cost-only. */
+int ff_op_party(const ff_op *op);
 int ff_op_bw(const ff_op *op);
 int ff_op_scale(const ff_op *op);
 
@@ -115,8 +125,13 @@ uint64_t ff_op_tag_bytes(const ff_op *op, int p);
  * implicitly at the first key read if not called. A second call, the dealer, cost-only and
  * FF_KEYS_STREAM do nothing (FF_OK). FF_ENOMEM when the image does not fit (host or device). */
 ff_status ff_op_preload_keys(ff_op *op);
-/* 1 when op is a party with FF_KEYS_PRELOAD whose image is loaded. */
+/* 1 when op is a party with FF_KEYS_PRELOAD or FF_KEYS_HOST whose image is loaded. */
 int ff_op_keys_preloaded(const ff_op *op);
+/* Repetitions over one image (benchmark mode: every repetition re-reads the SAME key bytes, so masks
+ * repeat; never for real inference): ff_op_key_cursor gives the image bytes served so far (0 without an
+ * image), ff_op_rewind_keys serves the image again from byte pos. FF_ESTATE without a loaded image. */
+uint64_t ff_op_key_cursor(const ff_op *op);
+ff_status ff_op_rewind_keys(ff_op *op, uint64_t pos);
 /* Party: FF_EMISMATCH (logged, naming the key stream and the counts) when key bytes are left unread,
  * in the stream or in the preloaded image: the dealer and this party ran different graphs. Call it
  * after the graph, before ff_keystream_close (which cannot see what the image holds unread). FF_OK

@@ -15,6 +15,8 @@ struct ff_op {
   ff_ctx *ctx;
   ff_keystream *keys[2];
   ff_gate_cost cost[2];
+  void (*on_cost)(void *arg, const ff_gate_cost c[2]); /* cost-only: told of every charge */
+  void *on_cost_arg;
   uint64_t tag_bytes[2];
   int depth;                /* nesting of op calls: only the outermost charges the channel's deltas */
   ff_comm_delta comm0;      /* the thread's channel totals when the outermost op call began */
@@ -38,6 +40,7 @@ typedef enum {
   FF__SG_RELU = 6,
   FF__SG_MUL = 7,
   FF__SG_MATMUL = 8,
+  FF__SG_MATMUL_EX = 9, /* linear.h ff_op_matmul_ex: a = shift, b = causal, d = {B, M, K 2^32 + N} */
   FF__SG_GELU = 16,   /* GELU and SiLU (gelu.h): parameter a = clip bits (8 / 10), b = scale */
   FF__SG_SOFTMAX = 24, /* softmax.h: parameter a = scale, R rows of n in d[0], d[1] */
   FF__SG_LAYERNORM = 32, /* layernorm.h: parameter a = scale, R rows of d in d[0], d[1] */
