@@ -16,6 +16,7 @@
 #include "tools/merge.h"
 #include "tools/project.h"
 #include "tools/report.h"
+#include "tools/run.h"
 
 typedef struct {
   const char *name;
@@ -27,6 +28,9 @@ static int ff__cmd_bench(int argc, char **argv);
 static int ff__cmd_version(int argc, char **argv);
 
 static const ff__command ff__commands[] = {
+    {"run", ff_cmd_run, "secure inference of a model: dealer, two parties, breakdown, verification (default: bert-tiny)"},
+    {"keygen", ff_cmd_keygen, "the dealer: write one key file per party for a model"},
+    {"cost", ff_cmd_cost, "key bytes, link bytes and rounds per scope of a model, from shapes alone"},
     {"bench", ff__cmd_bench, "benchmarks: `bench comm` (two-party link), `bench scope` (scope overhead), `bench fss`"},
     {"merge", ff_cmd_merge, "merge the two parties' logs into breakdown_merged.json"},
     {"report", ff_cmd_report, "tables of a merged breakdown by scope, family, layer or name"},

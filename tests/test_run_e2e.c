@@ -1,0 +1,253 @@
+/* `fusefss run / keygen / cost` end to end (the binary named by $FUSEFSS): bert-tiny through the local
+ * pipeline (dealer, two processes over TCP, merge, verification), its merged log against `fusefss cost`
+ * computed independently, gpt2 cut to one layer (causal attention), key files of the wrong party, run
+ * or model, truncated or corrupted, refused before any online work, a peer killed mid-run, and usage
+ * errors. Test of tools/run.c (docs/running.md). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "e2e.h"
+#include "tools/breakdown.h"
+
+static void run_expect_ok(const char *tag, const char *const *args) {
+  pid_t pid = start(tag, args);
+  int rc = finish(pid);
+  if (rc != 0) fail_msg("fusefss %s: exit %d; stderr:\n%s", args[0], rc, slurp(tag, "err"));
+}
+
+/* The `fusefss cost --format json` row of scope `path` ("total" for the inference total). */
+static const cJSON *cost_row(const cJSON *cost, const char *path) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cost, "scopes")) {
+    if (!strcmp(cJSON_GetObjectItemCaseSensitive(e, "scope")->valuestring, path)) return e;
+  }
+  fail_msg("fusefss cost has no row %s", path);
+  return NULL;
+}
+
+static double num(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble; }
+
+/* The merged run's link bytes and rounds equal the cost model's, in total and at scopes of every kind. */
+static void check_against_cost(const char *dir, const char *const *model_args) {
+  const char *args[24] = {"cost", "--format", "json"};
+  int n = 3;
+  for (int i = 0; model_args[i]; i++) args[n++] = model_args[i];
+  args[n] = NULL;
+  run_expect_ok("cost", args);
+  cJSON *cost = cJSON_Parse(slurp("cost", "out"));
+  assert_non_null(cost);
+  char path[256];
+  snprintf(path, sizeof path, "%s/breakdown_merged.json", dir);
+  ff_breakdown *bd = NULL;
+  assert_int_equal(ff_breakdown_load(path, &bd), FF_OK);
+  const size_t last = bd->n_reps - 1; /* a counted repetition (warm-ups come first) */
+  const ff_metrics *tot = ff_breakdown_rep_row(bd, last, FF_BD_TOTAL, 0);
+  const cJSON *t = cost_row(cost, "total");
+  assert_true(tot->v[FF_M_LINK] == num(t, "link_B"));
+  assert_true(tot->v[FF_M_ROUNDS] == num(t, "rounds"));
+  /* merge invariants: link = P0 sent + P1 sent = P0 sent + P0 received */
+  assert_true(tot->v[FF_M_LINK] == tot->v[FF_M_SENT_P0] + tot->v[FF_M_SENT_P1]);
+  assert_true(tot->v[FF_M_SENT_P0] == tot->v[FF_M_RECV_P1] && tot->v[FF_M_SENT_P1] == tot->v[FF_M_RECV_P0]);
+  static const char *const scopes[] = {"Input", "Forward", "Forward/Layer[0]", "Forward/Layer[0]/Attention",
+                                       "Forward/Layer[0]/Attention/Linear", "Forward/Layer[0]/Attention/Softmax",
+                                       "Forward/Layer[0]/LayerNorm", "Forward/Layer[0]/FFN/Activation::GELU"};
+  for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) {
+    const int node = ff_breakdown_find(bd, scopes[i]);
+    if (node < 0) fail_msg("the run has no scope %s", scopes[i]);
+    const ff_metrics *m = ff_breakdown_rep_row(bd, last, node, 0);
+    const cJSON *c = cost_row(cost, scopes[i]);
+    if (m->v[FF_M_LINK] != num(c, "link_B") || m->v[FF_M_ROUNDS] != num(c, "rounds"))
+      fail_msg("%s: run %.0f B %.0f rounds, cost %.0f B %.0f rounds", scopes[i], m->v[FF_M_LINK], m->v[FF_M_ROUNDS],
+               num(c, "link_B"), num(c, "rounds"));
+  }
+  /* the family rows partition the total */
+  ff_grouping g;
+  assert_int_equal(ff_breakdown_group(bd, FF_GROUP_FAMILY, &g), FF_OK);
+  double link = 0, wall = 0;
+  for (size_t r = 0; r < g.n_rows; r++)
+    link += g.rows[r].excl[g.n_reps - 1].v[FF_M_LINK], wall += g.rows[r].excl[g.n_reps - 1].v[FF_M_WALL];
+  assert_true(link == tot->v[FF_M_LINK]);
+  assert_true(wall >= tot->v[FF_M_WALL] * 0.999);
+  ff_grouping_free(&g);
+  ff_breakdown_free(bd);
+  cJSON_Delete(cost);
+}
+
+static void file_exists(const char *dir, const char *name) {
+  char p[256];
+  struct stat sb;
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  if (stat(p, &sb) || sb.st_size == 0) fail_msg("%s is missing or empty", p);
+}
+
+static void test_bert_tiny_end_to_end(void **state) {
+  (void)state;
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/bert", tmpdir);
+  run_expect_ok("bert", (const char *[]){"run", "--backend", "cpu", "--out", dir, NULL});
+  const char *out = slurp("bert", "out");
+  if (!strstr(out, "bert-tiny seq 128") || !strstr(out, "equals the fixed-point emulation (0 of 16384") ||
+      !strstr(out, "equals the run's link bytes and rounds in every scope"))
+    fail_msg("unexpected output:\n%s", out);
+  /* the float reference's error is printed; the bound is the secure output's: |err| < 0.1 */
+  const char *e = strstr(out, "max |secure - float| = ");
+  assert_non_null(e);
+  const double err = atof(e + strlen("max |secure - float| = "));
+  print_message("bert-tiny seq 128: max |secure - float| = %g (bound 0.1)\n", err);
+  assert_true(err < 0.1);
+  static const char *const files[] = {"keys_p0.ffk", "keys_p1.ffk", "prof_p0.json", "prof_p1.json", "breakdown_merged.json",
+                                      "output_p1.bin"};
+  for (size_t i = 0; i < 6; i++) file_exists(dir, files[i]);
+  check_against_cost(dir, (const char *[]){"--model", "bert-tiny", "--seq", "128", NULL});
+}
+
+static void test_gpt2_one_layer(void **state) {
+  (void)state;
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/gpt2", tmpdir);
+  run_expect_ok("gpt2", (const char *[]){"run", "--backend", "cpu", "--model", "gpt2", "--layers", "1", "--seq", "16",
+                                         "--reps", "2", "--warmup", "1", "--out", dir, NULL});
+  const char *out = slurp("gpt2", "out");
+  if (!strstr(out, "equals the fixed-point emulation (0 of 12288") || !strstr(out, "in every scope"))
+    fail_msg("unexpected output:\n%s", out);
+  char cost_dir[160];
+  snprintf(cost_dir, sizeof cost_dir, "%s", dir);
+  check_against_cost(cost_dir, (const char *[]){"--model", "gpt2", "--layers", "1", "--seq", "16", NULL});
+}
+
+/* A party given a bad key file stops before it connects: it exits 1 with the reason, and never waits
+ * for a peer (nobody runs party 1 here; the timeout would otherwise be reached). */
+static void bad_keys(const char *needle, const char *party, const char *file, const char *model) {
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+  expect(1, needle, (const char *[]){"run", "--backend", "cpu", "--party", party, party[0] == '0' ? "--listen" : "--peer",
+                                     addr, "--keys-file", file, "--model", model, "--layers", "1", "--seq", "8", "--timeout",
+                                     "60s", "--out", tmpdir, NULL});
+}
+
+static void copy_file(const char *from, const char *to, long cut, long flip_at) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  assert_non_null(a);
+  assert_non_null(b);
+  static char buf[1 << 16];
+  long off = 0;
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0) {
+    if (flip_at >= off && flip_at < off + (long)n) buf[flip_at - off] ^= 0x20;
+    if (cut >= 0 && off + (long)n > cut) n = (size_t)(cut - off);
+    fwrite(buf, 1, n, b);
+    off += (long)n;
+    if (cut >= 0 && off >= cut) break;
+  }
+  fclose(a);
+  fclose(b);
+}
+
+static void test_bad_key_files(void **state) {
+  (void)state;
+  char a[128], b[128], g[128], f[256], f1[256], bad[256];
+  snprintf(a, sizeof a, "%s/kA", tmpdir);
+  snprintf(b, sizeof b, "%s/kB", tmpdir);
+  snprintf(g, sizeof g, "%s/kG", tmpdir);
+  run_expect_ok("kga", (const char *[]){"keygen", "--layers", "1", "--seq", "8", "--out", a, NULL});
+  run_expect_ok("kgb", (const char *[]){"keygen", "--layers", "1", "--seq", "8", "--out", b, NULL});
+  run_expect_ok("kgg", (const char *[]){"keygen", "--model", "gpt2", "--layers", "1", "--seq", "8", "--out", g, NULL});
+  snprintf(f, sizeof f, "%s/keys_p0.ffk", a);
+  snprintf(f1, sizeof f1, "%s/keys_p1.ffk", a);
+  bad_keys("belongs to party 1", "0", f1, "bert-tiny");
+  bad_keys("was made for suite sigma, model bert-tiny", "0", f, "gpt2");
+  snprintf(bad, sizeof bad, "%s/keys_p0.ffk", g);
+  bad_keys("model gpt2", "0", bad, "bert-tiny");
+  snprintf(bad, sizeof bad, "%s/trunc.ffk", tmpdir);
+  copy_file(f, bad, 100000, -1);
+  bad_keys("truncated", "0", bad, "bert-tiny");
+  copy_file(f, bad, 50, -1);
+  bad_keys(bad, "0", bad, "bert-tiny");
+  snprintf(bad, sizeof bad, "%s/corrupt.ffk", tmpdir);
+  copy_file(f, bad, -1, 300000);
+  bad_keys("CRC", "0", bad, "bert-tiny");
+  copy_file(f1, bad, -1, 400000);
+  bad_keys("CRC", "1", bad, "bert-tiny");
+  /* Key files of two keygen runs: party 1 refuses party 0's run id in the handshake; both exit 1. */
+  char addr[64], peer[64], kb1[256], o0[160], o1[160];
+  const int port = free_port();
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  snprintf(peer, sizeof peer, "127.0.0.1:%d", port);
+  snprintf(kb1, sizeof kb1, "%s/keys_p1.ffk", b);
+  snprintf(o0, sizeof o0, "%s/r0", tmpdir);
+  snprintf(o1, sizeof o1, "%s/r1", tmpdir);
+  pid_t p0 = start("run0", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr, "--keys-file", f,
+                                            "--layers", "1", "--seq", "8", "--timeout", "30s", "--out", o0, NULL});
+  pid_t p1 = start("run1", (const char *[]){"run", "--backend", "cpu", "--party", "1", "--peer", peer, "--keys-file", kb1,
+                                            "--layers", "1", "--seq", "8", "--timeout", "30s", "--out", o1, NULL});
+  const int rc1 = finish(p1), rc0 = finish(p0);
+  const char *err1 = slurp("run1", "err");
+  if (rc1 != 1 || !strstr(err1, "run id")) fail_msg("party 1 with another run's keys: exit %d, stderr:\n%s", rc1, err1);
+  if (rc0 != 1) fail_msg("party 0 with another run's peer: exit %d, stderr:\n%s", rc0, slurp("run0", "err"));
+}
+
+static void test_peer_killed_mid_run(void **state) {
+  (void)state;
+  char a[128], k0[256], k1[256], addr[64], o0[160], o1[160];
+  snprintf(a, sizeof a, "%s/kK", tmpdir);
+  run_expect_ok("kgk", (const char *[]){"keygen", "--layers", "1", "--seq", "8", "--out", a, NULL});
+  snprintf(k0, sizeof k0, "%s/keys_p0.ffk", a);
+  snprintf(k1, sizeof k1, "%s/keys_p1.ffk", a);
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+  snprintf(o0, sizeof o0, "%s/m0", tmpdir);
+  snprintf(o1, sizeof o1, "%s/m1", tmpdir);
+  /* Many repetitions: the run lasts far longer than the moment the peer is killed. */
+  pid_t p0 = start("m0", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr, "--keys-file", k0,
+                                          "--layers", "1", "--seq", "8", "--reps", "10000", "--timeout", "20s", "--out", o0, NULL});
+  pid_t p1 = start("m1", (const char *[]){"run", "--backend", "cpu", "--party", "1", "--peer", addr, "--keys-file", k1,
+                                          "--layers", "1", "--seq", "8", "--reps", "10000", "--timeout", "20s", "--out", o1, NULL});
+  struct timespec ts = {1, 0};
+  nanosleep(&ts, NULL);
+  assert_int_equal(kill(p1, SIGKILL), 0);
+  int status;
+  waitpid(p1, &status, 0);
+  const int rc = finish(p0);
+  const char *err = slurp("m0", "err");
+  if (rc != 1 || !strstr(err, "peer")) fail_msg("party 0 after its peer was killed: exit %d, stderr:\n%s", rc, err);
+}
+
+static void test_usage_errors(void **state) {
+  (void)state;
+  expect(2, "the models are: bert-tiny, bert-base", (const char *[]){"run", "--model", "bert-huge", NULL});
+  expect(2, "unknown model", (const char *[]){"cost", "--model", "gpt5", NULL});
+  expect(2, "--seq must be", (const char *[]){"cost", "--seq", "2", NULL});
+  expect(2, "suf suite is not built", (const char *[]){"run", "--suite", "suf", NULL});
+  expect(2, "--keys must be device, host or disk", (const char *[]){"run", "--keys", "cloud", NULL});
+  expect(2, "party 1 needs --peer", (const char *[]){"run", "--party", "1", NULL});
+  expect(2, "need --party", (const char *[]){"run", "--keys-file", "x.ffk", NULL});
+  expect(0, "usage: fusefss run", (const char *[]){"run", "--help", NULL});
+  expect(0, "usage: fusefss keygen", (const char *[]){"keygen", "--help", NULL});
+  expect(0, "usage: fusefss cost", (const char *[]){"cost", "--help", NULL});
+  char missing[160];
+  snprintf(missing, sizeof missing, "%s/nothing/keys.ffk", tmpdir);
+  bad_keys("nothing", "0", missing, "bert-tiny");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_usage_errors),          cmocka_unit_test(test_bert_tiny_end_to_end),
+      cmocka_unit_test(test_gpt2_one_layer),        cmocka_unit_test(test_bad_key_files),
+      cmocka_unit_test(test_peer_killed_mid_run),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,996 @@
+/* `fusefss keygen / run / cost` (tools/run.h; docs/running.md): the dealer, the parties, the local
+ * pipeline and the cost model of a whole model's secure inference with the sigma suite.
+ * Tests: tests/test_run.c, tests/cli.cmake. */
+#include "tools/run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "comm/chan.h"
+#include "core/ctx.h"
+#include "core/cuda.h"
+#include "core/keystream.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/time.h"
+#include "gates/sigma/op.h"
+#include "models/model.h"
+#include "scope/scope.h"
+#include "tools/breakdown.h"
+#include "tools/cli.h"
+#include "tools/launch.h"
+#include "tools/merge.h"
+#include "tools/report.h"
+
+/* ---- Options shared by keygen, run and cost -------------------------------------------------------- */
+
+typedef enum { FF__KEYS_DEVICE = 0, FF__KEYS_HOST = 1, FF__KEYS_DISK = 2 } ff__keys_where;
+static const char *const ff__keys_names[] = {"device", "host", "disk"};
+
+typedef struct {
+  const char *cmd;
+  const ff_model_config *cfg;
+  ff_model_config cut;       /* cfg with --layers applied (cfg points here then) */
+  int seq, batch;
+  const char *suite;
+  const char *weights;       /* weights file, or NULL: seeded random */
+  uint64_t weights_seed, input_seed, mask_seed;
+  ff_backend backend;
+  ff__keys_where keys_where;
+  int reps, warmup;
+  const char *out;
+  const char *key_files[2];
+  char key_buf[2][4096];
+  int inproc;                /* each party runs the dealer itself (SIGMA's benchmark mode) */
+  int party;                 /* -1: the local pipeline */
+  char host[256];
+  int port;
+  const char *run_id;
+  uint64_t timeout_ns;
+} ff__run_opts;
+
+static void ff__opts_init(ff__run_opts *o, const char *cmd) {
+  memset(o, 0, sizeof *o);
+  o->cmd = cmd;
+  o->cfg = ff_model_find("bert-tiny");
+  o->seq = 128;
+  o->batch = 1;
+  o->suite = "sigma";
+  o->weights_seed = 1;
+  o->input_seed = 2;
+  o->backend = ff_cuda_device_count() > 0 ? FF_BACKEND_CUDA : FF_BACKEND_CPU;
+  o->keys_where = FF__KEYS_DEVICE;
+  o->reps = 1;
+  o->out = "fusefss-out";
+  o->party = -1;
+  o->port = 7000;
+  o->timeout_ns = UINT64_C(120000000000);
+}
+
+enum {
+  O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
+  O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS
+};
+
+static int ff__model_opt(ff__run_opts *o, const char *name) {
+  const int layers = o->cfg == &o->cut ? o->cut.layers : 0;
+  if ((o->cfg = ff_model_find(name))) {
+    if (layers) o->cut = *o->cfg, o->cut.layers = layers < o->cut.layers ? layers : o->cut.layers, o->cfg = &o->cut;
+    return 0;
+  }
+  char list[512];
+  return ff_cli_usage_error(o->cmd, "unknown model '%s'; the models are: %s", name, ff_model_list_names(list, sizeof list));
+}
+
+/* Parses one option common to the commands; returns -1 when c is not one of them, else 0 or an exit code. */
+static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
+  long long v;
+  switch (c) {
+    case O_MODEL: return ff__model_opt(o, arg);
+    case O_SEQ:
+      if (ff_parse_int(arg, 3, 1 << 16, &v)) return ff_cli_usage_error(o->cmd, "--seq must be 3..65536, not '%s'", arg);
+      o->seq = (int)v;
+      return 0;
+    case O_BATCH:
+      if (ff_parse_int(arg, 1, 1024, &v)) return ff_cli_usage_error(o->cmd, "--batch must be 1..1024, not '%s'", arg);
+      o->batch = (int)v;
+      return 0;
+    case O_SUITE:
+      if (!strcmp(arg, "suf")) return ff_cli_usage_error(o->cmd, "the suf suite is not built yet; use --suite sigma");
+      if (strcmp(arg, "sigma")) return ff_cli_usage_error(o->cmd, "unknown suite '%s' (expected sigma)", arg);
+      o->suite = "sigma";
+      return 0;
+    case O_WEIGHTS: o->weights = arg; return 0;
+    case O_WSEED:
+    case O_ISEED:
+    case O_MSEED:
+      if (ff_parse_int(arg, 0, INT64_MAX, &v)) return ff_cli_usage_error(o->cmd, "a seed must be 0..2^63-1, not '%s'", arg);
+      *(c == O_WSEED ? &o->weights_seed : c == O_ISEED ? &o->input_seed : &o->mask_seed) = (uint64_t)v;
+      return 0;
+    case O_LAYERS:
+      if (ff_parse_int(arg, 1, 1000, &v)) return ff_cli_usage_error(o->cmd, "--layers must be 1..1000, not '%s'", arg);
+      o->cut = *o->cfg;
+      o->cut.layers = (int)v < o->cut.layers ? (int)v : o->cut.layers;
+      o->cfg = &o->cut;
+      return 0;
+    case O_RUNID: o->run_id = arg; return 0;
+    case O_OUT: o->out = arg; return 0;
+    default: return -1;
+  }
+}
+
+#define FF__COMMON_LONGOPTS                                                                                      \
+  {"model", required_argument, NULL, O_MODEL}, {"seq", required_argument, NULL, O_SEQ},                          \
+      {"batch", required_argument, NULL, O_BATCH}, {"suite", required_argument, NULL, O_SUITE},                  \
+      {"weights", required_argument, NULL, O_WEIGHTS}, {"weights-seed", required_argument, NULL, O_WSEED},      \
+      {"input-seed", required_argument, NULL, O_ISEED}, {"mask-seed", required_argument, NULL, O_MSEED},        \
+      {"run-id", required_argument, NULL, O_RUNID},                           \
+      {"layers", required_argument, NULL, O_LAYERS}, {"out", required_argument, NULL, O_OUT},                      \
+      {"help", no_argument, NULL, 'h'}
+
+static const char ff__common_help[] =
+    "model:\n"
+    "  --model NAME         bert-tiny (default), bert-base, bert-large, gpt2, gpt-neo, gpt-neo-large,\n"
+    "                       llama7b, llama13b\n"
+    "  --seq N              sequence length (default 128)\n"
+    "  --batch N            batch (default 1)\n"
+    "  --layers N           run only the first N blocks (a cut model, e.g. for tests)\n"
+    "  --suite sigma        protocol suite (default sigma; suf is not built yet)\n"
+    "  --weights FILE       weights file (docs/running.md); default: seeded random weights\n"
+    "  --weights-seed S     seed of the random weights (default 1)\n"
+    "  --input-seed S       seed of P1's random input (default 2)\n"
+    "  --mask-seed S        seed of the dealer's masks (default 0: OS randomness; set only to reproduce)\n"
+    "  --run-id ID          run id written into the key files and logs (default: random)\n"
+    "  --out DIR            output directory (default fusefss-out)\n";
+
+/* The key files' metadata: what the keys were made for. */
+static void ff__key_meta(const ff__run_opts *o, const ff_gate_cost *weights, const ff_gate_cost *infer, char *buf,
+                         size_t n) {
+  snprintf(buf, n,
+           "{\"suite\":\"%s\",\"model\":\"%s\",\"layers\":%d,\"seq\":%d,\"batch\":%d,\"bw\":%d,\"scale\":%d,\"weights_key_bytes\":%" PRIu64
+           ",\"inference_key_bytes\":%" PRIu64 "}",
+           o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale, weights->key_bytes, infer->key_bytes);
+}
+
+static ff_status ff__mkdir(const char *dir) {
+  if (mkdir(dir, 0777) == 0 || errno == EEXIST) return FF_OK;
+  FF_ERROR("cannot create directory %s: %s", dir, strerror(errno));
+  return FF_EIO;
+}
+
+/* ---- The cost model ------------------------------------------------------------------------------ */
+
+static void ff__cost_charge(void *arg, const ff_gate_cost c[2]) {
+  ff_cost_table *t = arg;
+  char path[1024];
+  ff_scope_current_path(path, sizeof path);
+  size_t i = 0;
+  while (i < t->n && strcmp(t->rows[i].path, path)) i++;
+  if (i == t->n) {
+    ff_cost_row *r = realloc(t->rows, (t->n + 1) * sizeof *r);
+    if (!r) return; /* reported by the caller: the totals below still add up */
+    t->rows = r;
+    memset(&r[i], 0, sizeof r[i]);
+    if (!(r[i].path = strdup(path))) return;
+    t->n++;
+  }
+  for (int p = 0; p < 2; p++) t->rows[i].c[p] = ff_gate_cost_add(t->rows[i].c[p], c[p]);
+}
+
+ff_status ff_model_cost(const ff_model_config *cfg, int seq, int batch, ff_cost_table *out) {
+  memset(out, 0, sizeof *out);
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  ff_cost_table sess = {0};
+  ff_op_params p = {.role = FF_OP_COST, .bw = cfg->bw, .scale = cfg->scale, .on_cost = ff__cost_charge, .on_cost_arg = &sess};
+  ff_status st = ff_op_create(&op, &p);
+  if (!st) st = ff_model_session_begin(op, cfg, NULL, &s);
+  if (!st) {
+    for (int q = 0; q < 2; q++) out->weights[q] = ff_op_cost(op, q);
+    ff_op_destroy(op);
+    op = NULL;
+    p.on_cost_arg = out;
+    if (!(st = ff_op_create(&op, &p))) st = ff_model_infer(op, s, seq, batch, NULL, NULL);
+    for (int q = 0; !st && q < 2; q++) out->total[q] = ff_op_cost(op, q);
+  }
+  ff_cost_table_free(&sess);
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+  if (st) ff_cost_table_free(out);
+  return st;
+}
+
+void ff_cost_table_free(ff_cost_table *t) {
+  for (size_t i = 0; t && i < t->n; i++) free(t->rows[i].path);
+  if (t) free(t->rows);
+  if (t) memset(t, 0, sizeof *t);
+}
+
+void ff_cost_inclusive(const ff_cost_table *t, const char *path, ff_gate_cost c[2]) {
+  const size_t n = strlen(path);
+  memset(c, 0, 2 * sizeof *c);
+  for (size_t i = 0; i < t->n; i++) {
+    const char *q = t->rows[i].path;
+    if (!strncmp(q, path, n) && (q[n] == '\0' || q[n] == '/'))
+      for (int p = 0; p < 2; p++) c[p] = ff_gate_cost_add(c[p], t->rows[i].c[p]);
+  }
+}
+
+static uint64_t ff__max_rounds(const ff_gate_cost c[2]) { return c[0].rounds > c[1].rounds ? c[0].rounds : c[1].rounds; }
+
+/* ---- The dealer ---------------------------------------------------------------------------------------- */
+
+static void ff__layer_progress(int done, int total, void *arg) {
+  ff_cli_progress((const char *)arg, (uint64_t)done, (uint64_t)total);
+}
+
+/* Runs the graph as the dealer into ks[0], ks[1] (open writers), then finishes them. */
+static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], double *secs) {
+  ff_ctx ctx;
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  ff_status st = ff_ctx_init(&ctx, FF_BACKEND_CPU, FF_DEALER);
+  if (st) return st;
+  if (o->mask_seed) ff_rng_init_seeded(&ctx.rng, o->mask_seed);
+  const uint64_t t0 = ff_now_ns();
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  if (!(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
+    ff_model_session_set_progress(s, ff__layer_progress, "keygen");
+    st = ff_model_infer(op, s, o->seq, o->batch, NULL, NULL);
+  }
+  for (int q = 0; !st && q < 2; q++) st = ff_keystream_finish(ks[q]);
+  *secs = (double)(ff_now_ns() - t0) * 1e-9;
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+  ff_ctx_destroy(&ctx);
+  return st;
+}
+
+/* keygen: the cost model (for the header), then the dealer into the two key files. */
+static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, double *secs, uint64_t bytes[2]) {
+  ff_cost_table ct;
+  ff_status st = ff_model_cost(o->cfg, o->seq, o->batch, &ct);
+  if (st) return st;
+  ff_keystream *ks[2] = {NULL, NULL};
+  for (int q = 0; q < 2 && !st; q++) {
+    char meta[512];
+    ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
+    ff_keystream_params kp = {.party = q, .run_id = run_id, .meta = meta};
+    st = ff_keystream_create_file(o->key_files[q], &kp, &ks[q]);
+  }
+  if (!st) st = ff__deal(o, ks, secs);
+  for (int q = 0; q < 2; q++) {
+    if (!st) bytes[q] = ff_keystream_encoded_bytes(ks[q]);
+    ff_keystream_close(ks[q], 0);
+  }
+  ff_cost_table_free(&ct);
+  return st;
+}
+
+static void ff__random_run_id(char *buf, size_t n) {
+  ff_rng r;
+  ff_rng_init_os(&r);
+  snprintf(buf, n, "%016" PRIx64, ff_rng_u64(&r));
+}
+
+/* ---- A party ------------------------------------------------------------------------------------------ */
+
+/* Checks a key file against this run before anything goes online: the party, and what the keys were
+ * made for (suite, model, seq, batch, bw, scale). */
+static ff_status ff__check_keys(const ff__run_opts *o, ff_keystream *ks, int party) {
+  const char *name = ff_keystream_name(ks);
+  if (ff_keystream_party(ks) != party) {
+    FF_ERROR("key file %s belongs to party %d, but this is party %d", name, ff_keystream_party(ks), party);
+    return FF_EMISMATCH;
+  }
+  size_t len = 0;
+  const char *meta = ff_keystream_meta(ks, &len);
+  char *m = strndup(meta ? meta : "", len);
+  cJSON *j = m ? cJSON_Parse(m) : NULL;
+  free(m);
+  const cJSON *su = cJSON_GetObjectItemCaseSensitive(j, "suite"), *mo = cJSON_GetObjectItemCaseSensitive(j, "model");
+  const cJSON *sq = cJSON_GetObjectItemCaseSensitive(j, "seq"), *ba = cJSON_GetObjectItemCaseSensitive(j, "batch");
+  const cJSON *bw = cJSON_GetObjectItemCaseSensitive(j, "bw"), *sc = cJSON_GetObjectItemCaseSensitive(j, "scale");
+  const cJSON *ly = cJSON_GetObjectItemCaseSensitive(j, "layers");
+  ff_status st = FF_OK;
+  if (!cJSON_IsString(su) || !cJSON_IsString(mo) || !cJSON_IsNumber(sq) || !cJSON_IsNumber(ba) || !cJSON_IsNumber(bw) ||
+      !cJSON_IsNumber(sc) || !cJSON_IsNumber(ly)) {
+    FF_ERROR("key file %s was not written by `fusefss keygen` (its header does not say what the keys are for)", name);
+    st = FF_EFORMAT;
+  } else if (strcmp(su->valuestring, o->suite) || strcmp(mo->valuestring, o->cfg->name) || sq->valueint != o->seq ||
+             ba->valueint != o->batch || bw->valueint != o->cfg->bw || sc->valueint != o->cfg->scale ||
+             ly->valueint != o->cfg->layers) {
+    FF_ERROR("key file %s was made for suite %s, model %s (%d layers), seq %d, batch %d (bw %d, scale %d); this run is "
+             "suite %s, model %s (%d layers), seq %d, batch %d (bw %d, scale %d): run `fusefss keygen` with this run's "
+             "options",
+             name, su->valuestring, mo->valuestring, ly->valueint, sq->valueint, ba->valueint, bw->valueint, sc->valueint,
+             o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale);
+    st = FF_EMISMATCH;
+  }
+  cJSON_Delete(j);
+  return st;
+}
+
+/* Reads a key file through once (every chunk's CRC) and opens it again at the start, before the party
+ * connects: a corrupted chunk is then refused before any online work, whatever the key placement. */
+static ff_status ff__verify_file(const char *path, ff_keystream **ks) {
+  static uint8_t buf[1 << 20];
+  ff_status st = FF_OK;
+  for (uint64_t left = ff_keystream_remaining(*ks); left && !st; left = ff_keystream_remaining(*ks))
+    st = ff_keystream_read(*ks, buf, left < sizeof buf ? (size_t)left : sizeof buf);
+  ff_keystream_close(*ks, 0);
+  *ks = NULL;
+  return st ? st : ff_keystream_open_file(path, ks);
+}
+
+static ff_status ff__skip(ff_keystream *ks, uint64_t n) {
+  static uint8_t buf[1 << 20];
+  ff_status st = FF_OK;
+  while (n && !st) {
+    const size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
+    st = ff_keystream_read(ks, buf, k);
+    n -= k;
+  }
+  return st;
+}
+
+static ff_status ff__write_output(const char *dir, const int64_t *y, size_t n) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/output_p1.bin", dir);
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    FF_ERROR("cannot write %s: %s", path, strerror(errno));
+    return FF_EIO;
+  }
+  const int ok = fwrite(y, sizeof *y, n, f) == n;
+  if (fclose(f) || !ok) {
+    FF_ERROR("cannot write %s", path);
+    return FF_EIO;
+  }
+  return FF_OK;
+}
+
+static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *ctx, ff_chan *ch) {
+  char dev[256] = "";
+  if (ctx->backend == FF_BACKEND_CUDA) ff_cuda_device_name(dev, sizeof dev);
+  else ff_cpu_name(dev, sizeof dev);
+  int64_t off_ns = 0, err_ns = 0;
+  ff_chan_clock_offset(ch, &off_ns, &err_ns);
+  ff_status st;
+  if ((st = ff_prof_meta_str(p, "tool", "run")) || (st = ff_prof_meta_str(p, "backend", ff_backend_name(ctx->backend))) ||
+      (st = ff_prof_meta_str(p, "device", dev)) || (st = ff_prof_meta_str(p, "timing.mode", "wall")) ||
+      (st = ff_prof_meta_int(p, "timing.warmup", o->warmup)) || (st = ff_prof_meta_int(p, "timing.reps", o->reps)) ||
+      (st = ff_prof_meta_int(p, "clock.peer_offset_ns", off_ns)) || (st = ff_prof_meta_int(p, "clock.offset_err_ns", err_ns)) ||
+      (st = ff_prof_meta_str(p, "net.transport", ff_chan_transport(ch))) || (st = ff_prof_meta_str(p, "net.peer", ff_chan_peer(ch))) ||
+      (st = ff_prof_meta_str(p, "workload.suite", o->suite)) || (st = ff_prof_meta_str(p, "workload.model", o->cfg->name)) ||
+      (st = ff_prof_meta_int(p, "workload.seq", o->seq)) || (st = ff_prof_meta_int(p, "workload.batch", o->batch)) ||
+      (st = ff_prof_meta_int(p, "workload.bw", o->cfg->bw)) || (st = ff_prof_meta_int(p, "workload.scale", o->cfg->scale)) ||
+      (st = ff_prof_meta_str(p, "keys.placement", ff__keys_names[o->keys_where])) ||
+      (st = ff_prof_meta_str(p, "keys.dealer", o->inproc ? "in-process (benchmark mode: each party made all keys itself)"
+                                                          : "trusted dealer (key files)")) ||
+      (st = ff_prof_meta_bool(p, "keys.reused_across_reps", o->reps + o->warmup > 1)))
+    return st;
+  return FF_OK;
+}
+
+typedef struct {
+  ff__run_opts *o;
+} ff__party_arg;
+
+static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
+  ff__run_opts *o = ((ff__party_arg *)arg)->o;
+  const int party = tcp_in->party;
+  ff_log_set_prefix(party ? "P1" : "P0");
+  ff_keystream *ks = NULL, *mem[2] = {NULL, NULL};
+  ff_chan *ch = NULL;
+  ff_prof *p = NULL;
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  ff_model_weights w = {0};
+  int64_t *x = NULL, *y = NULL;
+  int ctx_ok = 0, rc = FF_EXIT_FAIL;
+  ff_ctx ctx;
+  double keygen_s = 0;
+  ff_status st = FF_OK;
+  char run_id[64];
+
+  /* 1. Keys, checked before anything goes online. */
+  if (o->inproc) {
+    ff_cost_table ct;
+    if ((st = ff_model_cost(o->cfg, o->seq, o->batch, &ct))) goto done;
+    for (int q = 0; q < 2 && !st; q++) {
+      char meta[512];
+      ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
+      ff_keystream_params kp = {.party = q, .run_id = tcp_in->run_id, .meta = meta};
+      st = ff_keystream_create_mem(&kp, &mem[q]);
+    }
+    ff_cost_table_free(&ct);
+    const void *img;
+    size_t img_n;
+    if (st || (st = ff__deal(o, mem, &keygen_s)) || (st = ff_keystream_mem_image(mem[party], &img, &img_n)) ||
+        (st = ff_keystream_open_mem(img, img_n, &ks)))
+      goto done;
+  } else if ((st = ff_keystream_open_file(o->key_files[party], &ks))) {
+    goto done;
+  }
+  if ((st = ff__check_keys(o, ks, party))) goto done;
+  if (!o->inproc && (st = ff__verify_file(o->key_files[party], &ks))) goto done;
+  snprintf(run_id, sizeof run_id, "%s", ff_keystream_run_id(ks));
+  if (party == 0) {
+    if (o->weights) st = ff_model_weights_load(o->cfg, o->weights, &w);
+    else st = ff_model_weights_random(o->cfg, o->weights_seed, &w);
+  } else {
+    st = ff_model_input_random(o->cfg, o->seq, o->batch, o->input_seed, &x);
+  }
+  const size_t n_out = (size_t)o->seq * (size_t)o->batch * (size_t)o->cfg->d_model;
+  if (st || (party == 1 && !(y = malloc(n_out * sizeof *y)))) goto done;
+
+  /* 2. The channel (both key files must come from one keygen: party 1 refuses another run id). */
+  ff_tcp_opts tcp = *tcp_in;
+  tcp.run_id = run_id;
+  tcp.io_timeout_ms = (int)(o->timeout_ns / 1000000u);
+  tcp.connect_timeout_ms = (int)(o->timeout_ns / 1000000u);
+  if ((st = ff_chan_tcp_open(&ch, &tcp))) goto done;
+  if ((st = ff_ctx_init(&ctx, o->backend, party))) goto done;
+  ctx_ok = 1;
+  ctx.chan = ch;
+  ff_prof_opts po = {.party = party, .run_id = ff_chan_run_id(ch)};
+  if ((st = ff_prof_create(&p, &po)) || (st = ff__prof_meta(p, o, &ctx, ch)) ||
+      (st = ff_prof_thread_attach(p, party ? "P1 main" : "P0 main", ctx.stream)))
+    goto done;
+  ctx.prof = p;
+
+  /* 3. Session: keys into place, P0's weights masked once. */
+  const ff_op_key_placement pl = o->keys_where == FF__KEYS_DEVICE ? FF_KEYS_PRELOAD
+                                 : o->keys_where == FF__KEYS_HOST ? FF_KEYS_HOST
+                                                                  : FF_KEYS_STREAM;
+  ff_op_params opp = {.role = FF_OP_PARTY, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .key_placement = pl};
+  opp.keys[party] = ks;
+  if ((st = ff_op_create(&op, &opp))) goto done;
+  uint64_t t0 = ff_now_ns();
+  if ((st = ff_op_preload_keys(op))) goto done;
+  const double load_s = (double)(ff_now_ns() - t0) * 1e-9;
+  if ((st = ff_chan_barrier(ch))) goto done;
+  t0 = ff_now_ns();
+  if ((st = ff_model_session_begin(op, o->cfg, party == 0 ? &w : NULL, &s))) goto done;
+  if (ctx.stream && (st = ff_cuda_stream_sync(ctx.stream))) goto done;
+  const double weights_s = (double)(ff_now_ns() - t0) * 1e-9;
+  const ff_gate_cost wc = ff_op_cost(op, party);
+  const uint64_t cursor = ff_op_key_cursor(op);
+  const uint64_t stream_left = ff_keystream_remaining(ks), stream_size = ff_keystream_size(ks);
+  ff_prof_meta_num(p, "session.keygen_s", keygen_s);
+  ff_prof_meta_num(p, "session.key_load_s", load_s);
+  ff_prof_meta_num(p, "session.weights_s", weights_s);
+  ff_prof_meta_int(p, "session.weights_sent_B", (int64_t)wc.bytes_sent);
+  ff_prof_meta_int(p, "session.weights_key_B", (int64_t)wc.key_bytes);
+  ff_prof_meta_int(p, "keys.stream_B", (int64_t)stream_size);
+
+  /* 4. Inferences: each repetition serves the same key bytes again (the image from the cursor, or the
+   * file reopened past the session's keys). */
+  const int total = o->warmup + o->reps;
+  ff_gate_cost before = ff_op_cost(op, party), inf = {0};
+  for (int r = 0; r < total; r++) {
+    if (r > 0 && pl != FF_KEYS_STREAM && (st = ff_op_rewind_keys(op, cursor))) goto done;
+    if (r > 0 && pl == FF_KEYS_STREAM) {
+      if ((st = ff_op_check_consumed(op))) goto done;
+      ff_op_destroy(op);
+      op = NULL;
+      ff_keystream_close(ks, 0);
+      ks = NULL;
+      if ((st = ff_keystream_open_file(o->key_files[party], &ks)) || (st = ff__skip(ks, stream_size - stream_left)))
+        goto done;
+      opp.keys[party] = ks;
+      if ((st = ff_op_create(&op, &opp))) goto done;
+      before = ff_op_cost(op, party);
+    }
+    if ((st = ff_chan_barrier(ch))) goto done;
+    if (r == o->warmup) ff_prof_capture_start();
+    if ((st = ff_prof_rep_begin(p, r < o->warmup))) goto done;
+    st = ff_model_infer(op, s, o->seq, o->batch, x, y);
+    if (!st && ctx.stream) st = ff_cuda_stream_sync(ctx.stream);
+    ff_status st2 = ff_prof_rep_end(p);
+    if (st || (st = st2)) goto done;
+    const ff_gate_cost after = ff_op_cost(op, party);
+    inf.key_bytes = after.key_bytes - before.key_bytes;
+    before = after;
+    if (party == 1) ff_cli_progress("run", (uint64_t)r + 1, (uint64_t)total);
+  }
+  ff_prof_capture_stop();
+  if ((st = ff_op_check_consumed(op))) goto done;
+  ff_prof_meta_int(p, "keys.inference_key_B", (int64_t)inf.key_bytes);
+  if ((st = ff_chan_barrier(ch)) || (st = ff__mkdir(o->out)) || (st = ff_prof_write(p, o->out, NULL, NULL, 0))) goto done;
+  if (party == 1 && (st = ff__write_output(o->out, y, n_out))) goto done;
+  rc = FF_EXIT_OK;
+done:
+  if (st) FF_ERROR("party %d: %s", party, ff_strerror(st));
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+  ff_prof_destroy(p);
+  if (ctx_ok) ff_ctx_destroy(&ctx);
+  ff_chan_close(ch);
+  ff_keystream_close(ks, 0);
+  for (int q = 0; q < 2; q++) ff_keystream_close(mem[q], 0);
+  ff_model_weights_free(&w);
+  free(x);
+  free(y);
+  return rc;
+}
+
+/* ---- The local pipeline's report ---------------------------------------------------------------------- */
+
+static double ff__median_total(const ff_breakdown *bd, int row, ff_metric m) {
+  ff_stats s;
+  return ff_breakdown_stats(bd, row, 0, m, &s) ? 0 : s.median;
+}
+
+/* Every cost-model row's inclusive link bytes and rounds against the merged run's (first counted
+ * repetition; they are the same in every repetition). Returns the number of differences. */
+static int ff__check_costs(const ff_cost_table *ct, const ff_breakdown *bd, FILE *f) {
+  int bad = 0, checked = 0;
+  for (size_t i = 0; i < ct->n; i++) {
+    /* every prefix of the row's path is a scope the run has too */
+    char path[1024];
+    snprintf(path, sizeof path, "%s", ct->rows[i].path);
+    for (char *end = path + strlen(path);;) {
+      ff_gate_cost c[2];
+      ff_cost_inclusive(ct, path, c);
+      const int node = path[0] ? ff_breakdown_find(bd, path) : FF_BD_TOTAL;
+      const ff_metrics *m = node == -1 ? NULL : ff_breakdown_rep_row(bd, bd->n_reps - 1, node, 0);
+      const double link = (double)(c[0].bytes_sent + c[1].bytes_sent), rounds = (double)ff__max_rounds(c);
+      if (!m) {
+        fprintf(f, "  cost model: scope %s is not in the run\n", path);
+        bad++;
+      } else if (m->v[FF_M_LINK] != link || m->v[FF_M_ROUNDS] != rounds) {
+        fprintf(f, "  cost model: %s: link %.0f B, %.0f rounds; run measured %.0f B, %.0f rounds\n", path, link, rounds,
+                m->v[FF_M_LINK], m->v[FF_M_ROUNDS]);
+        bad++;
+      }
+      checked++;
+      char *slash = strrchr(path, '/');
+      if (!slash) break;
+      *slash = '\0';
+      end = slash;
+      (void)end;
+    }
+  }
+  return bad || !checked;
+}
+
+static int ff__verify(const ff__run_opts *o, FILE *f, int *exact_out, double *err_out) {
+  ff_model_weights w = {0};
+  int64_t *x = NULL, *y = NULL, *ref = NULL;
+  double *xf = NULL, *yf = NULL;
+  const size_t n = (size_t)o->seq * (size_t)o->batch * (size_t)o->cfg->d_model;
+  ff_status st = o->weights ? ff_model_weights_load(o->cfg, o->weights, &w) : ff_model_weights_random(o->cfg, o->weights_seed, &w);
+  if (!st) st = ff_model_input_random(o->cfg, o->seq, o->batch, o->input_seed, &x);
+  if (!st && (!(y = malloc(n * sizeof *y)) || !(ref = malloc(n * sizeof *ref)) || !(xf = malloc(n * sizeof *xf)) ||
+              !(yf = malloc(n * sizeof *yf))))
+    st = FF_ENOMEM;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/output_p1.bin", o->out);
+  FILE *in = st ? NULL : fopen(path, "rb");
+  if (!st && (!in || fread(y, sizeof *y, n, in) != n)) {
+    FF_ERROR("cannot read P1's output %s", path);
+    st = FF_EIO;
+  }
+  if (in) fclose(in);
+  if (!st) st = ff_model_emulate(o->cfg, &w, o->seq, o->batch, x, ref);
+  const double one = ldexp(1.0, o->cfg->scale);
+  for (size_t i = 0; !st && i < n; i++) xf[i] = (double)x[i] / one;
+  if (!st) st = ff_model_float(o->cfg, &w, o->seq, o->batch, xf, yf);
+  size_t diff = 0;
+  double err = 0, ref_err = 0;
+  for (size_t i = 0; !st && i < n; i++) {
+    diff += y[i] != ref[i];
+    const double e = fabs((double)y[i] / one - yf[i]), re = fabs((double)ref[i] / one - yf[i]);
+    err = e > err ? e : err;
+    ref_err = re > ref_err ? re : ref_err;
+  }
+  if (!st) {
+    fprintf(f, "verification: P1's output %s the fixed-point emulation (%zu of %zu values differ); "
+               "max |secure - float| = %.4g, max |emulation - float| = %.4g\n",
+            diff ? "DIFFERS FROM" : "equals", diff, n, err, ref_err);
+  }
+  *exact_out = !st && !diff;
+  *err_out = err;
+  ff_model_weights_free(&w);
+  free(x);
+  free(y);
+  free(ref);
+  free(xf);
+  free(yf);
+  return st ? -1 : 0;
+}
+
+/* ---- Commands -------------------------------------------------------------------------------------- */
+
+static int ff__parse_placement(ff__run_opts *o, const char *arg) {
+  for (int i = 0; i < 3; i++)
+    if (!strcmp(arg, ff__keys_names[i])) {
+      o->keys_where = (ff__keys_where)i;
+      return 0;
+    }
+  return ff_cli_usage_error(o->cmd, "--keys must be device, host or disk, not '%s'", arg);
+}
+
+static void ff__default_key_files(ff__run_opts *o) {
+  for (int q = 0; q < 2; q++)
+    if (!o->key_files[q]) {
+      snprintf(o->key_buf[q], sizeof o->key_buf[q], "%s/keys_p%d.ffk", o->out, q);
+      o->key_files[q] = o->key_buf[q];
+    }
+}
+
+static void ff__keygen_usage(FILE *f) {
+  fprintf(f,
+          "usage: fusefss keygen [options]\n"
+          "\n"
+          "The trusted dealer: runs the model graph once and writes one key file per party (header with\n"
+          "magic, version, party, run id and what the keys are for; CRC32C per chunk). Party 0's file also\n"
+          "holds the masks of its weights (used once per session).\n"
+          "\n"
+          "%s"
+          "  --keys-p0 FILE       party 0's key file (default OUT/keys_p0.ffk)\n"
+          "  --keys-p1 FILE       party 1's key file (default OUT/keys_p1.ffk)\n"
+          "\n"
+          "Exit status: 0 ok, 1 failure, 2 usage error.\n",
+          ff__common_help);
+}
+
+enum { O_KEYS_P0 = 400, O_KEYS_P1 };
+
+int ff_cmd_keygen(int argc, char **argv) {
+  ff__run_opts o;
+  ff__opts_init(&o, "keygen");
+  static const struct option opts[] = {FF__COMMON_LONGOPTS, {"keys-p0", required_argument, NULL, O_KEYS_P0},
+                                       {"keys-p1", required_argument, NULL, O_KEYS_P1}, {NULL, 0, NULL, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    if (c == 'h') return ff__keygen_usage(stdout), FF_EXIT_OK;
+    if (c == O_KEYS_P0 || c == O_KEYS_P1) {
+      o.key_files[c - O_KEYS_P0] = optarg;
+      continue;
+    }
+    if (c == ':') return ff_cli_usage_error(o.cmd, "option '%s' needs a value", argv[optind - 1]);
+    int r = ff__common_opt(&o, c, optarg);
+    if (r < 0) return ff_cli_usage_error(o.cmd, "unknown option '%s'", argv[optind - 1]);
+    if (r) return r;
+  }
+  if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  if (ff__mkdir(o.out)) return ff_cli_fail(o.cmd, "cannot create %s", o.out);
+  ff__default_key_files(&o);
+  char rid[64];
+  if (!o.run_id) ff__random_run_id(rid, sizeof rid), o.run_id = rid;
+  double secs = 0;
+  uint64_t bytes[2] = {0, 0};
+  if (ff__keygen_files(&o, o.run_id, &secs, bytes)) return ff_cli_fail(o.cmd, "keygen failed; see the messages above");
+  char b0[32], b1[32];
+  printf("keygen: %s seq %d batch %d (suite %s, run %s) in %.3f s\n  %s  %s\n  %s  %s\n", o.cfg->name, o.seq, o.batch,
+         o.suite, o.run_id, secs, o.key_files[0], ff_fmt_bytes((double)bytes[0], b0, sizeof b0), o.key_files[1],
+         ff_fmt_bytes((double)bytes[1], b1, sizeof b1));
+  return FF_EXIT_OK;
+}
+
+static void ff__cost_usage(FILE *f) {
+  fprintf(f,
+          "usage: fusefss cost [options]\n"
+          "\n"
+          "Key bytes, link bytes and rounds of one secure inference, per scope and in total, from the\n"
+          "model's shapes alone (every gate's cost function; no cryptography). `fusefss run` measures\n"
+          "the same numbers and checks them against this model.\n"
+          "\n"
+          "%s"
+          "  --format md|csv|json table format (default md)\n"
+          "\n"
+          "Exit status: 0 ok, 1 failure, 2 usage error.\n",
+          ff__common_help);
+}
+
+int ff_cmd_cost(int argc, char **argv) {
+  ff__run_opts o;
+  ff__opts_init(&o, "cost");
+  const char *format = "md";
+  static const struct option opts[] = {FF__COMMON_LONGOPTS, {"format", required_argument, NULL, O_FORMAT}, {NULL, 0, NULL, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    if (c == 'h') return ff__cost_usage(stdout), FF_EXIT_OK;
+    if (c == O_FORMAT) {
+      format = optarg;
+      continue;
+    }
+    if (c == ':') return ff_cli_usage_error(o.cmd, "option '%s' needs a value", argv[optind - 1]);
+    int r = ff__common_opt(&o, c, optarg);
+    if (r < 0) return ff_cli_usage_error(o.cmd, "unknown option '%s'", argv[optind - 1]);
+    if (r) return r;
+  }
+  if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  if (strcmp(format, "md") && strcmp(format, "csv") && strcmp(format, "json"))
+    return ff_cli_usage_error(o.cmd, "unknown format '%s' (expected md, csv or json)", format);
+  ff_cost_table ct;
+  if (ff_model_cost(o.cfg, o.seq, o.batch, &ct)) return ff_cli_fail(o.cmd, "the cost model failed; see the messages above");
+  /* Rows: every scope path (inclusive), in first-charge order with its ancestors before it. */
+  char **paths = NULL;
+  size_t np = 0;
+  for (size_t i = 0; i < ct.n; i++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s", ct.rows[i].path);
+    for (char *q = path;; q++) {
+      const int end = *q == '\0';
+      if (*q == '/' || end) {
+        const char save = *q;
+        *q = '\0';
+        size_t k = 0;
+        while (k < np && strcmp(paths[k], path)) k++;
+        if (k == np && path[0]) {
+          char **pp = realloc(paths, (np + 1) * sizeof *pp);
+          if (!pp || !(pp[np] = strdup(path))) return ff_cli_fail(o.cmd, "out of memory");
+          paths = pp;
+          np++;
+        }
+        *q = save;
+      }
+      if (end) break;
+    }
+  }
+  cJSON *js = NULL, *arr = NULL;
+  ff_md_table t;
+  const int md = !strcmp(format, "md"), csv = !strcmp(format, "csv");
+  if (md) {
+    printf("fusefss cost: %s seq %d batch %d, suite %s (bw %d, scale %d): one inference, per party\n\n", o.cfg->name,
+           o.seq, o.batch, o.suite, o.cfg->bw, o.cfg->scale);
+    ff_md_table_init(&t, "lrrrrr");
+    ff_md_table_row(&t, (const char *[]){"scope", "key B P0", "key B P1", "link B", "rounds", "key GiB P0"});
+  } else if (csv) {
+    printf("scope,key_B_p0,key_B_p1,link_B,sent_B_p0,sent_B_p1,rounds\n");
+  } else {
+    js = cJSON_CreateObject();
+    cJSON_AddStringToObject(js, "schema", "fusefss.cost/1");
+    cJSON_AddStringToObject(js, "model", o.cfg->name);
+    cJSON_AddNumberToObject(js, "seq", o.seq);
+    cJSON_AddNumberToObject(js, "batch", o.batch);
+    cJSON_AddStringToObject(js, "suite", o.suite);
+    arr = cJSON_AddArrayToObject(js, "scopes");
+  }
+  for (size_t k = 0; k <= np + 1; k++) {
+    ff_gate_cost cc[2];
+    const char *label;
+    if (k < np) ff_cost_inclusive(&ct, paths[k], cc), label = paths[k];
+    else if (k == np) memcpy(cc, ct.total, sizeof cc), label = "total (one inference)";
+    else memcpy(cc, ct.weights, sizeof cc), label = "Weights (once per session)";
+    char a[32], b[32], l[32], r[32], g[32], lab[1100];
+    snprintf(a, sizeof a, "%" PRIu64, cc[0].key_bytes);
+    snprintf(b, sizeof b, "%" PRIu64, cc[1].key_bytes);
+    snprintf(l, sizeof l, "%" PRIu64, cc[0].bytes_sent + cc[1].bytes_sent);
+    snprintf(r, sizeof r, "%" PRIu64, ff__max_rounds(cc));
+    snprintf(g, sizeof g, "%.4f", (double)cc[0].key_bytes / (double)(1u << 30));
+    if (md) {
+      int depth = 0;
+      for (const char *q = label; k < np && *q; q++) depth += *q == '/';
+      if (k < np) ff_report_scope_label(label, depth, lab, sizeof lab);
+      else snprintf(lab, sizeof lab, "**%s**", label);
+      ff_md_table_row(&t, (const char *[]){lab, a, b, l, r, g});
+    } else if (csv) {
+      printf("\"%s\",%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%s\n", label, a, b, l, cc[0].bytes_sent, cc[1].bytes_sent, r);
+    } else {
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "scope", k < np ? label : k == np ? "total" : "Weights");
+      cJSON_AddNumberToObject(e, "key_B_p0", (double)cc[0].key_bytes);
+      cJSON_AddNumberToObject(e, "key_B_p1", (double)cc[1].key_bytes);
+      cJSON_AddNumberToObject(e, "link_B", (double)(cc[0].bytes_sent + cc[1].bytes_sent));
+      cJSON_AddNumberToObject(e, "sent_B_p0", (double)cc[0].bytes_sent);
+      cJSON_AddNumberToObject(e, "sent_B_p1", (double)cc[1].bytes_sent);
+      cJSON_AddNumberToObject(e, "rounds", (double)ff__max_rounds(cc));
+      cJSON_AddItemToArray(arr, e);
+    }
+  }
+  if (md) {
+    ff_md_table_print(&t, stdout);
+    ff_md_table_free(&t);
+    char k0[32], l0[32];
+    printf("\nper inference: key %s (P0) / %s (P1), link %s, %" PRIu64 " rounds\n",
+           ff_fmt_bytes((double)ct.total[0].key_bytes, k0, sizeof k0), ff_fmt_bytes((double)ct.total[1].key_bytes, l0, sizeof l0),
+           ff_fmt_bytes((double)(ct.total[0].bytes_sent + ct.total[1].bytes_sent), (char[32]){0}, 32), ff__max_rounds(ct.total));
+  } else if (js) {
+    char *s = cJSON_Print(js);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(js);
+  }
+  for (size_t k = 0; k < np; k++) free(paths[k]);
+  free(paths);
+  ff_cost_table_free(&ct);
+  return FF_EXIT_OK;
+}
+
+static void ff__run_usage(FILE *f) {
+  fprintf(f,
+          "usage: fusefss run [options]                       the local pipeline\n"
+          "       fusefss run --party 0 --listen :PORT [...]   one party (party 0 listens)\n"
+          "       fusefss run --party 1 --peer HOST:PORT [...] one party (party 1 connects)\n"
+          "\n"
+          "Secure inference of a model's blocks with two parties. With no role: keygen (the dealer), then\n"
+          "both parties as processes over loopback TCP, then the merged per-scope breakdown on stdout, the\n"
+          "cost-model check and the verification of P1's output against the fixed-point emulation (exact)\n"
+          "and the float reference. With no options at all: bert-tiny at seq 128 on the GPU if there is\n"
+          "one, else the CPU. docs/running.md explains the output.\n"
+          "\n"
+          "%s"
+          "run:\n"
+          "  --backend cpu|cuda   the parties' backend (default: cuda when a GPU is visible)\n"
+          "  --keys device|host|disk  key placement: device = loaded once into device memory before the\n"
+          "                       online phase (default; host memory on the CPU); host = pinned host\n"
+          "                       memory, copied to the GPU gate by gate (SIGMA); disk = read from the\n"
+          "                       key file gate by gate (every key file's CRCs are checked before going online)\n"
+          "  --reps N             counted inferences (default 1); --warmup W uncounted first ones (0)\n"
+          "                       (repetitions reuse one inference's keys: a benchmark, not deployment)\n"
+          "  --dealer file|inproc file: key files from `fusefss keygen` (default); inproc: each party\n"
+          "                       makes all keys in memory itself (SIGMA's benchmark mode; labelled)\n"
+          "  --keys-file FILE     this party's key file (party role; default OUT/keys_pP.ffk)\n"
+          "  --party 0|1, --listen [HOST]:PORT, --peer HOST:PORT   run one party\n"
+          "  --timeout DUR        give up on a silent peer after DUR (default 120s)\n"
+          "\n"
+          "Files in OUT: keys_p0.ffk, keys_p1.ffk, prof_p0.json, prof_p1.json, breakdown_merged.json,\n"
+          "output_p1.bin (P1's output, int64 fixed point). Exit status: 0 ok (and verified), 1 failure or\n"
+          "a verification/cost mismatch, 2 usage error.\n",
+          ff__common_help);
+}
+
+int ff_cmd_run(int argc, char **argv) {
+  ff__run_opts o;
+  ff__opts_init(&o, "run");
+  const char *listen = NULL, *peer = NULL;
+  static const struct option opts[] = {FF__COMMON_LONGOPTS,
+                                       {"backend", required_argument, NULL, O_BACKEND},
+                                       {"keys", required_argument, NULL, O_KEYS},
+                                       {"reps", required_argument, NULL, O_REPS},
+                                       {"warmup", required_argument, NULL, O_WARMUP},
+                                       {"keys-file", required_argument, NULL, O_KEYFILE},
+                                       {"dealer", required_argument, NULL, O_DEALER},
+                                       {"party", required_argument, NULL, O_PARTY},
+                                       {"listen", required_argument, NULL, O_LISTEN},
+                                       {"peer", required_argument, NULL, O_PEER},
+                                       {"timeout", required_argument, NULL, O_TIMEOUT},
+                                       {NULL, 0, NULL, 0}};
+  const char *key_file = NULL;
+  int c;
+  long long v;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'h': ff__run_usage(stdout); return FF_EXIT_OK;
+      case O_BACKEND:
+        if (ff_backend_parse(optarg, &o.backend)) return ff_cli_usage_error(o.cmd, "--backend must be cpu or cuda, not '%s'", optarg);
+        if (o.backend == FF_BACKEND_CUDA && ff_cuda_device_count() < 1)
+          return ff_cli_usage_error(o.cmd, "--backend cuda: %s", ff_cuda_built() ? "no GPU is visible" : "this build has no CUDA backend");
+        break;
+      case O_KEYS: {
+        int r = ff__parse_placement(&o, optarg);
+        if (r) return r;
+        break;
+      }
+      case O_REPS:
+        if (ff_parse_int(optarg, 1, 10000, &v)) return ff_cli_usage_error(o.cmd, "--reps must be 1..10000, not '%s'", optarg);
+        o.reps = (int)v;
+        break;
+      case O_WARMUP:
+        if (ff_parse_int(optarg, 0, 1000, &v)) return ff_cli_usage_error(o.cmd, "--warmup must be 0..1000, not '%s'", optarg);
+        o.warmup = (int)v;
+        break;
+      case O_KEYFILE: key_file = optarg; break;
+      case O_DEALER:
+        if (strcmp(optarg, "file") && strcmp(optarg, "inproc"))
+          return ff_cli_usage_error(o.cmd, "--dealer must be file or inproc, not '%s'", optarg);
+        o.inproc = !strcmp(optarg, "inproc");
+        break;
+      case O_PARTY:
+        if (ff_parse_int(optarg, 0, 1, &v)) return ff_cli_usage_error(o.cmd, "--party must be 0 or 1, not '%s'", optarg);
+        o.party = (int)v;
+        break;
+      case O_LISTEN: listen = optarg; break;
+      case O_PEER: peer = optarg; break;
+      case O_TIMEOUT:
+        if (ff_parse_duration_ns(optarg, &o.timeout_ns) || o.timeout_ns < 1000000u || o.timeout_ns > UINT64_C(86400000000000))
+          return ff_cli_usage_error(o.cmd, "--timeout wants a duration from 1ms to 24h (e.g. 30s), not '%s'", optarg);
+        break;
+      case ':': return ff_cli_usage_error(o.cmd, "option '%s' needs a value", argv[optind - 1]);
+      default: {
+        int r = ff__common_opt(&o, c, optarg);
+        if (r < 0) return ff_cli_usage_error(o.cmd, "unknown option '%s'", argv[optind - 1]);
+        if (r) return r;
+      }
+    }
+  }
+  if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  if (o.party < 0 && (listen || peer || key_file)) return ff_cli_usage_error(o.cmd, "--listen, --peer and --keys-file need --party");
+  if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
+  if (o.party == 1 && listen) return ff_cli_usage_error(o.cmd, "party 1 connects: use --peer, not --listen");
+  if (o.party == 1 && !peer) return ff_cli_usage_error(o.cmd, "party 1 needs --peer HOST:PORT (party 0's address)");
+  if (o.inproc && !o.mask_seed) {
+    /* Both processes must draw the same masks: a seed they share (benchmark mode only). */
+    o.mask_seed = 0x5157a5eedULL;
+  }
+  ff__default_key_files(&o);
+  if (o.party >= 0 && key_file) o.key_files[o.party] = key_file;
+  ff_scope_register("Weights", "IO");
+
+  if (o.party >= 0) {
+    ff_tcp_opts tcp = {.party = o.party, .run_id = o.run_id};
+    const char *addr = o.party == 0 ? listen : peer;
+    if (addr && ff_parse_hostport(addr, o.host, sizeof o.host, &o.port, 0))
+      return ff_cli_usage_error(o.cmd, "'%s' is not HOST:PORT (or :PORT)", addr);
+    tcp.host = o.host[0] ? o.host : NULL;
+    tcp.port = o.port;
+    if (o.inproc && !o.run_id) return ff_cli_usage_error(o.cmd, "--dealer inproc across hosts needs the same --run-id on both");
+    ff__party_arg pa = {&o};
+    const int rc = ff__party_main(&tcp, &pa);
+    if (rc == 0)
+      fprintf(stderr, "fusefss run: party %d wrote %s/prof_p%d.json%s; merge it with the peer's log:\n"
+                      "  fusefss merge prof_p0.json prof_p1.json -o breakdown_merged.json\n",
+              o.party, o.out, o.party, o.party ? " and output_p1.bin" : "");
+    return rc;
+  }
+
+  /* The local pipeline. */
+  if (ff__mkdir(o.out)) return ff_cli_fail(o.cmd, "cannot create %s", o.out);
+  char rid[64];
+  if (!o.run_id) ff__random_run_id(rid, sizeof rid), o.run_id = rid;
+  printf("fusefss run: %s seq %d batch %d, suite %s (bw %d, scale %d), backend %s, keys on %s, %s, %d rep%s (+%d warm-up)\n",
+         o.cfg->name, o.seq, o.batch, o.suite, o.cfg->bw, o.cfg->scale, ff_backend_name(o.backend),
+         ff__keys_names[o.keys_where], o.inproc ? "in-process dealer (benchmark mode)" : "trusted dealer (key files)",
+         o.reps, o.reps == 1 ? "" : "s", o.warmup);
+  fflush(stdout);
+  double keygen_s = 0;
+  uint64_t kbytes[2] = {0, 0};
+  if (!o.inproc && ff__keygen_files(&o, o.run_id, &keygen_s, kbytes)) return ff_cli_fail(o.cmd, "keygen failed");
+  int codes[2];
+  ff__party_arg pa = {&o};
+  const uint64_t t0 = ff_now_ns();
+  if (ff_launch_local(ff__party_main, &pa, o.run_id, 5000, codes))
+    return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d); see the messages above", codes[0], codes[1]);
+  const double wall_s = (double)(ff_now_ns() - t0) * 1e-9;
+  char p0[4096], p1[4096], merged[4096];
+  snprintf(p0, sizeof p0, "%s/prof_p0.json", o.out);
+  snprintf(p1, sizeof p1, "%s/prof_p1.json", o.out);
+  snprintf(merged, sizeof merged, "%s/breakdown_merged.json", o.out);
+  ff_breakdown *bd = NULL;
+  if (ff_merge_logs(p0, p1, &bd)) return ff_cli_fail(o.cmd, "merging %s and %s failed", p0, p1);
+  if (ff_breakdown_write(bd, merged)) {
+    ff_breakdown_free(bd);
+    return ff_cli_fail(o.cmd, "cannot write %s", merged);
+  }
+  char *rargv[] = {"report", merged, "--by", "family", NULL};
+  printf("\n");
+  fflush(stdout);
+  int rc = ff_cmd_report(4, rargv);
+  optind = 1;
+  ff_cost_table ct;
+  int cost_bad = 1, exact = 0;
+  double err = 0;
+  if (!ff_model_cost(o.cfg, o.seq, o.batch, &ct)) {
+    char a[32], b[32], l[32], k0[32], k1[32];
+    printf("\nper inference (median of %zu): online %s, link %s, %.0f rounds; keys %s (P0) / %s (P1)",
+           ff_breakdown_counted_reps(bd), ff_fmt_ns(ff__median_total(bd, FF_BD_TOTAL, FF_M_WALL), a, sizeof a),
+           ff_fmt_bytes(ff__median_total(bd, FF_BD_TOTAL, FF_M_LINK), b, sizeof b),
+           ff__median_total(bd, FF_BD_TOTAL, FF_M_ROUNDS), ff_fmt_bytes((double)ct.total[0].key_bytes, k0, sizeof k0),
+           ff_fmt_bytes((double)ct.total[1].key_bytes, k1, sizeof k1));
+    if (!o.inproc) printf("; keygen %.3f s, key files %s", keygen_s, ff_fmt_bytes((double)(kbytes[0] + kbytes[1]), l, sizeof l));
+    printf("; whole pipeline %.2f s\n", wall_s);
+    cost_bad = ff__check_costs(&ct, bd, stdout);
+    printf("cost model (`fusefss cost`): %s\n", cost_bad ? "DIFFERS from the run (above)" : "equals the run's link bytes and rounds in every scope");
+    ff_cost_table_free(&ct);
+  }
+  if (ff__verify(&o, stdout, &exact, &err)) rc = FF_EXIT_FAIL;
+  ff_breakdown_free(bd);
+  printf("files: %s\n", o.out);
+  return rc ? rc : (cost_bad || !exact) ? FF_EXIT_FAIL : FF_EXIT_OK;
+}
