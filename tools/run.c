@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -57,6 +59,19 @@ typedef struct {
   uint64_t timeout_ns;
 } ff__run_opts;
 
+/* 1 when a GPU is visible. Asked in a child process: CUDA initialised in this process before the
+ * local pipeline forks its parties would be unusable in them (cudaErrorInitializationError). */
+static int ff__gpu_visible(void) {
+  if (!ff_cuda_built()) return 0;
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  if (pid == 0) _exit(ff_cuda_device_count() > 0 ? 0 : 1);
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void ff__opts_init(ff__run_opts *o, const char *cmd) {
   memset(o, 0, sizeof *o);
   o->cmd = cmd;
@@ -66,7 +81,7 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
   o->suite = "sigma";
   o->weights_seed = 1;
   o->input_seed = 2;
-  o->backend = ff_cuda_device_count() > 0 ? FF_BACKEND_CUDA : FF_BACKEND_CPU;
+  o->backend = FF_BACKEND_CPU; /* the command decides (ff__gpu_visible) */
   o->keys_where = FF__KEYS_DEVICE;
   o->reps = 1;
   o->out = "fusefss-out";
@@ -862,7 +877,7 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"timeout", required_argument, NULL, O_TIMEOUT},
                                        {NULL, 0, NULL, 0}};
   const char *key_file = NULL;
-  int c;
+  int c, backend_set = 0;
   long long v;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -870,7 +885,8 @@ int ff_cmd_run(int argc, char **argv) {
       case 'h': ff__run_usage(stdout); return FF_EXIT_OK;
       case O_BACKEND:
         if (ff_backend_parse(optarg, &o.backend)) return ff_cli_usage_error(o.cmd, "--backend must be cpu or cuda, not '%s'", optarg);
-        if (o.backend == FF_BACKEND_CUDA && ff_cuda_device_count() < 1)
+        backend_set = 1;
+        if (o.backend == FF_BACKEND_CUDA && !ff__gpu_visible())
           return ff_cli_usage_error(o.cmd, "--backend cuda: %s", ff_cuda_built() ? "no GPU is visible" : "this build has no CUDA backend");
         break;
       case O_KEYS: {
@@ -911,6 +927,7 @@ int ff_cmd_run(int argc, char **argv) {
     }
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  if (!backend_set && ff__gpu_visible()) o.backend = FF_BACKEND_CUDA;
   if (o.party < 0 && (listen || peer || key_file)) return ff_cli_usage_error(o.cmd, "--listen, --peer and --keys-file need --party");
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
   if (o.party == 1 && listen) return ff_cli_usage_error(o.cmd, "party 1 connects: use --peer, not --listen");
