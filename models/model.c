@@ -170,21 +170,27 @@ static ff_status ff__eng_matmul(ff__eng *e, const ff_wire *x, const ff_wire *w, 
   ff_status st = ff__host_alloc(e, y, three ? 3 : 2, three ? shape3 : shape2);
   if (st) return st;
   const double f = ldexp(1.0, e->scale - shift);
+  /* Row by row, k outer, j inner (w read along its rows); y accumulates in place, then is rescaled. */
   for (size_t b = 0; b < B; b++) {
     const size_t xo = b * M * K, wo = w->ndim == 3 ? b * K * N : 0, yo = b * M * N;
-    for (size_t i = 0; i < M; i++)
-      for (size_t j = 0; j < N; j++) {
-        if (causal && j > i) continue;
+    for (size_t i = 0; i < M; i++) {
+      const size_t jn = causal ? i + 1 : N;
+      for (size_t k = 0; k < K; k++) {
         if (e->kind == FF__ENG_FLOAT) {
-          double s = 0;
-          for (size_t k = 0; k < K; k++) s += ff__d(x)[xo + i * K + k] * ff__d(w)[wo + k * N + j];
-          ff__d(y)[yo + i * N + j] = s * f;
+          const double a = ff__d(x)[xo + i * K + k], *wr = ff__d(w) + wo + k * N;
+          double *yr = ff__d(y) + yo + i * N;
+          for (size_t j = 0; j < jn; j++) yr[j] += a * wr[j];
         } else {
-          uint64_t s = 0;
-          for (size_t k = 0; k < K; k++) s += x->v[xo + i * K + k] * w->v[wo + k * N + j];
-          y->v[yo + i * N + j] = ff_ring_from_signed(ff__ars(ff_ring_signed(s, e->bw), shift), e->bw);
+          const uint64_t a = x->v[xo + i * K + k], *wr = w->v + wo + k * N;
+          uint64_t *yr = y->v + yo + i * N;
+          for (size_t j = 0; j < jn; j++) yr[j] += a * wr[j];
         }
       }
+      for (size_t j = 0; j < jn; j++) {
+        if (e->kind == FF__ENG_FLOAT) ff__d(y)[yo + i * N + j] *= f;
+        else y->v[yo + i * N + j] = ff_ring_from_signed(ff__ars(ff_ring_signed(y->v[yo + i * N + j], e->bw), shift), e->bw);
+      }
+    }
   }
   return FF_OK;
 }
