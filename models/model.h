@@ -1,7 +1,7 @@
 /* A transformer's blocks as one model graph (DESIGN.md §2 "One model graph, two roles", §7): written
  * once over an engine, run by the sigma suite's op API in its three roles (dealer, party, cost-only)
  * and by the two plaintext references (the fixed-point emulation that mirrors every gate's arithmetic,
- * and the float forward). Weights: seeded random or a weights file (docs/running.md "Weights file").
+ * and the float forward). Weights: seeded random or a weights file (docs/running.md "Weights").
  * Test: tests/test_models.c. */
 #ifndef FF_MODELS_MODEL_H
 #define FF_MODELS_MODEL_H

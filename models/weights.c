@@ -1,4 +1,4 @@
-/* The weights file (docs/running.md "Weights file"): a small JSON header naming each tensor and its
+/* The weights file (docs/running.md "Weights"): a small JSON header naming each tensor and its
  * shape, then the values as little-endian float32 in the header's order, then a CRC32C of the values.
  * Written by scripts/export_hf.py from Hugging Face checkpoints and by ff_model_weights_save.
  * Test: tests/test_models.c. */
