@@ -884,7 +884,11 @@ int ff_cmd_run(int argc, char **argv) {
     switch (c) {
       case 'h': ff__run_usage(stdout); return FF_EXIT_OK;
       case O_BACKEND:
-        if (ff_backend_parse(optarg, &o.backend)) return ff_cli_usage_error(o.cmd, "--backend must be cpu or cuda, not '%s'", optarg);
+        /* Not ff_backend_parse: it asks CUDA for devices in this process, which the forked parties
+         * could then not use (ff__gpu_visible). */
+        if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+          return ff_cli_usage_error(o.cmd, "--backend must be cpu or cuda, not '%s'", optarg);
+        o.backend = strcmp(optarg, "cuda") ? FF_BACKEND_CPU : FF_BACKEND_CUDA;
         backend_set = 1;
         if (o.backend == FF_BACKEND_CUDA && !ff__gpu_visible())
           return ff_cli_usage_error(o.cmd, "--backend cuda: %s", ff_cuda_built() ? "no GPU is visible" : "this build has no CUDA backend");
