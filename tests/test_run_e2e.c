@@ -136,7 +136,7 @@ static void bad_keys(const char *needle, const char *party, const char *file, co
   char addr[64];
   snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
   expect(1, needle, (const char *[]){"run", "--backend", "cpu", "--party", party, party[0] == '0' ? "--listen" : "--peer",
-                                     addr, "--keys-file", file, "--model", model, "--layers", "1", "--seq", "8", "--timeout",
+                                     addr, "--keys", file, "--model", model, "--layers", "1", "--seq", "8", "--timeout",
                                      "60s", "--out", tmpdir, NULL});
 }
 
@@ -191,9 +191,9 @@ static void test_bad_key_files(void **state) {
   snprintf(kb1, sizeof kb1, "%s/keys_p1.ffk", b);
   snprintf(o0, sizeof o0, "%s/r0", tmpdir);
   snprintf(o1, sizeof o1, "%s/r1", tmpdir);
-  pid_t p0 = start("run0", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr, "--keys-file", f,
+  pid_t p0 = start("run0", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr, "--keys", f,
                                             "--layers", "1", "--seq", "8", "--timeout", "30s", "--out", o0, NULL});
-  pid_t p1 = start("run1", (const char *[]){"run", "--backend", "cpu", "--party", "1", "--peer", peer, "--keys-file", kb1,
+  pid_t p1 = start("run1", (const char *[]){"run", "--backend", "cpu", "--party", "1", "--peer", peer, "--keys", kb1,
                                             "--layers", "1", "--seq", "8", "--timeout", "30s", "--out", o1, NULL});
   const int rc1 = finish(p1), rc0 = finish(p0);
   const char *err1 = slurp("run1", "err");
@@ -212,9 +212,9 @@ static void test_peer_killed_mid_run(void **state) {
   snprintf(o0, sizeof o0, "%s/m0", tmpdir);
   snprintf(o1, sizeof o1, "%s/m1", tmpdir);
   /* Many repetitions: the run lasts far longer than the moment the peer is killed. */
-  pid_t p0 = start("m0", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr, "--keys-file", k0,
+  pid_t p0 = start("m0", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr, "--keys", k0,
                                           "--layers", "1", "--seq", "8", "--reps", "10000", "--timeout", "20s", "--out", o0, NULL});
-  pid_t p1 = start("m1", (const char *[]){"run", "--backend", "cpu", "--party", "1", "--peer", addr, "--keys-file", k1,
+  pid_t p1 = start("m1", (const char *[]){"run", "--backend", "cpu", "--party", "1", "--peer", addr, "--keys", k1,
                                           "--layers", "1", "--seq", "8", "--reps", "10000", "--timeout", "20s", "--out", o1, NULL});
   struct timespec ts = {1, 0};
   nanosleep(&ts, NULL);
@@ -232,9 +232,9 @@ static void test_usage_errors(void **state) {
   expect(2, "unknown model", (const char *[]){"cost", "--model", "gpt5", NULL});
   expect(2, "--seq must be", (const char *[]){"cost", "--seq", "2", NULL});
   expect(2, "suf suite is not built", (const char *[]){"run", "--suite", "suf", NULL});
-  expect(2, "--keys must be device, host or disk", (const char *[]){"run", "--keys", "cloud", NULL});
+  expect(2, "--placement must be device, host or disk", (const char *[]){"run", "--placement", "cloud", NULL});
   expect(2, "party 1 needs --peer", (const char *[]){"run", "--party", "1", NULL});
-  expect(2, "need --party", (const char *[]){"run", "--keys-file", "x.ffk", NULL});
+  expect(2, "need --party", (const char *[]){"run", "--keys", "x.ffk", NULL});
   expect(0, "usage: fusefss run", (const char *[]){"run", "--help", NULL});
   expect(0, "usage: fusefss keygen", (const char *[]){"keygen", "--help", NULL});
   expect(0, "usage: fusefss cost", (const char *[]){"cost", "--help", NULL});

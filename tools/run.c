@@ -633,7 +633,7 @@ static int ff__parse_placement(ff__run_opts *o, const char *arg) {
       o->keys_where = (ff__keys_where)i;
       return 0;
     }
-  return ff_cli_usage_error(o->cmd, "--keys must be device, host or disk, not '%s'", arg);
+  return ff_cli_usage_error(o->cmd, "--placement must be device, host or disk, not '%s'", arg);
 }
 
 static void ff__default_key_files(ff__run_opts *o) {
@@ -842,7 +842,7 @@ static void ff__run_usage(FILE *f) {
           "%s"
           "run:\n"
           "  --backend cpu|cuda   the parties' backend (default: cuda when a GPU is visible)\n"
-          "  --keys device|host|disk  key placement: device = loaded once into device memory before the\n"
+          "  --placement device|host|disk  key placement: device = loaded once into device memory before the\n"
           "                       online phase (default; host memory on the CPU); host = pinned host\n"
           "                       memory, copied to the GPU gate by gate (SIGMA); disk = read from the\n"
           "                       key file gate by gate (every key file's CRCs are checked before going online)\n"
@@ -850,7 +850,7 @@ static void ff__run_usage(FILE *f) {
           "                       (repetitions reuse one inference's keys: a benchmark, not deployment)\n"
           "  --dealer file|inproc file: key files from `fusefss keygen` (default); inproc: each party\n"
           "                       makes all keys in memory itself (SIGMA's benchmark mode; labelled)\n"
-          "  --keys-file FILE     this party's key file (party role; default OUT/keys_pP.ffk)\n"
+          "  --keys FILE          this party's key file (party role; default OUT/keys_pP.ffk)\n"
           "  --party 0|1, --listen [HOST]:PORT, --peer HOST:PORT   run one party\n"
           "  --timeout DUR        give up on a silent peer after DUR (default 120s)\n"
           "\n"
@@ -866,10 +866,10 @@ int ff_cmd_run(int argc, char **argv) {
   const char *listen = NULL, *peer = NULL;
   static const struct option opts[] = {FF__COMMON_LONGOPTS,
                                        {"backend", required_argument, NULL, O_BACKEND},
-                                       {"keys", required_argument, NULL, O_KEYS},
+                                       {"placement", required_argument, NULL, O_KEYS},
                                        {"reps", required_argument, NULL, O_REPS},
                                        {"warmup", required_argument, NULL, O_WARMUP},
-                                       {"keys-file", required_argument, NULL, O_KEYFILE},
+                                       {"keys", required_argument, NULL, O_KEYFILE},
                                        {"dealer", required_argument, NULL, O_DEALER},
                                        {"party", required_argument, NULL, O_PARTY},
                                        {"listen", required_argument, NULL, O_LISTEN},
@@ -932,7 +932,7 @@ int ff_cmd_run(int argc, char **argv) {
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
   if (!backend_set && ff__gpu_visible()) o.backend = FF_BACKEND_CUDA;
-  if (o.party < 0 && (listen || peer || key_file)) return ff_cli_usage_error(o.cmd, "--listen, --peer and --keys-file need --party");
+  if (o.party < 0 && (listen || peer || key_file)) return ff_cli_usage_error(o.cmd, "--listen, --peer and --keys need --party");
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
   if (o.party == 1 && listen) return ff_cli_usage_error(o.cmd, "party 1 connects: use --peer, not --listen");
   if (o.party == 1 && !peer) return ff_cli_usage_error(o.cmd, "party 1 needs --peer HOST:PORT (party 0's address)");
