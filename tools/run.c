@@ -142,6 +142,13 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
   }
 }
 
+/* An option the command did not handle itself: a common one, or a usage error. 0 to go on. */
+static int ff__rest_opt(ff__run_opts *o, int c, char **argv) {
+  if (c == ':') return ff_cli_usage_error(o->cmd, "option '%s' needs a value", argv[optind - 1]);
+  const int r = ff__common_opt(o, c, optarg);
+  return r < 0 ? ff_cli_usage_error(o->cmd, "unknown option '%s'", argv[optind - 1]) : r;
+}
+
 #define FF__COMMON_LONGOPTS                                                                                      \
   {"model", required_argument, NULL, O_MODEL}, {"seq", required_argument, NULL, O_SEQ},                          \
       {"batch", required_argument, NULL, O_BATCH}, {"suite", required_argument, NULL, O_SUITE},                  \
@@ -675,9 +682,7 @@ int ff_cmd_keygen(int argc, char **argv) {
       o.key_files[c - O_KEYS_P0] = optarg;
       continue;
     }
-    if (c == ':') return ff_cli_usage_error(o.cmd, "option '%s' needs a value", argv[optind - 1]);
-    int r = ff__common_opt(&o, c, optarg);
-    if (r < 0) return ff_cli_usage_error(o.cmd, "unknown option '%s'", argv[optind - 1]);
+    const int r = ff__rest_opt(&o, c, argv);
     if (r) return r;
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
@@ -723,9 +728,7 @@ int ff_cmd_cost(int argc, char **argv) {
       format = optarg;
       continue;
     }
-    if (c == ':') return ff_cli_usage_error(o.cmd, "option '%s' needs a value", argv[optind - 1]);
-    int r = ff__common_opt(&o, c, optarg);
-    if (r < 0) return ff_cli_usage_error(o.cmd, "unknown option '%s'", argv[optind - 1]);
+    const int r = ff__rest_opt(&o, c, argv);
     if (r) return r;
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
@@ -922,10 +925,8 @@ int ff_cmd_run(int argc, char **argv) {
         if (ff_parse_duration_ns(optarg, &o.timeout_ns) || o.timeout_ns < 1000000u || o.timeout_ns > UINT64_C(86400000000000))
           return ff_cli_usage_error(o.cmd, "--timeout wants a duration from 1ms to 24h (e.g. 30s), not '%s'", optarg);
         break;
-      case ':': return ff_cli_usage_error(o.cmd, "option '%s' needs a value", argv[optind - 1]);
       default: {
-        int r = ff__common_opt(&o, c, optarg);
-        if (r < 0) return ff_cli_usage_error(o.cmd, "unknown option '%s'", argv[optind - 1]);
+        const int r = ff__rest_opt(&o, c, argv);
         if (r) return r;
       }
     }
