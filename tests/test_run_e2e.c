@@ -125,9 +125,7 @@ static void test_gpt2_one_layer(void **state) {
   const char *out = slurp("gpt2", "out");
   if (!strstr(out, "equals the fixed-point emulation (0 of 12288") || !strstr(out, "in every scope"))
     fail_msg("unexpected output:\n%s", out);
-  char cost_dir[160];
-  snprintf(cost_dir, sizeof cost_dir, "%s", dir);
-  check_against_cost(cost_dir, (const char *[]){"--model", "gpt2", "--layers", "1", "--seq", "16", NULL});
+  check_against_cost(dir, (const char *[]){"--model", "gpt2", "--layers", "1", "--seq", "16", NULL});
 }
 
 /* A party given a bad key file stops before it connects: it exits 1 with the reason, and never waits

@@ -341,18 +341,7 @@ static ff_status ff__check_keys(const ff__run_opts *o, ff_keystream *ks, int par
   return st;
 }
 
-/* Reads a key file through once (every chunk's CRC) and opens it again at the start, before the party
- * connects: a corrupted chunk is then refused before any online work, whatever the key placement. */
-static ff_status ff__verify_file(const char *path, ff_keystream **ks) {
-  static uint8_t buf[1 << 20];
-  ff_status st = FF_OK;
-  for (uint64_t left = ff_keystream_remaining(*ks); left && !st; left = ff_keystream_remaining(*ks))
-    st = ff_keystream_read(*ks, buf, left < sizeof buf ? (size_t)left : sizeof buf);
-  ff_keystream_close(*ks, 0);
-  *ks = NULL;
-  return st ? st : ff_keystream_open_file(path, ks);
-}
-
+/* Reads and discards n key bytes (each chunk's CRC is checked as it loads). */
 static ff_status ff__skip(ff_keystream *ks, uint64_t n) {
   static uint8_t buf[1 << 20];
   ff_status st = FF_OK;
@@ -363,6 +352,16 @@ static ff_status ff__skip(ff_keystream *ks, uint64_t n) {
   }
   return st;
 }
+
+/* Reads a key file through once (every chunk's CRC) and opens it again at the start, before the party
+ * connects: a corrupted chunk is then refused before any online work, whatever the key placement. */
+static ff_status ff__verify_file(const char *path, ff_keystream **ks) {
+  ff_status st = ff__skip(*ks, ff_keystream_remaining(*ks));
+  ff_keystream_close(*ks, 0);
+  *ks = NULL;
+  return st ? st : ff_keystream_open_file(path, ks);
+}
+
 
 static ff_status ff__write_output(const char *dir, const int64_t *y, size_t n) {
   char path[4096];
@@ -561,7 +560,7 @@ static int ff__check_costs(const ff_cost_table *ct, const ff_breakdown *bd, FILE
     /* every prefix of the row's path is a scope the run has too */
     char path[1024];
     snprintf(path, sizeof path, "%s", ct->rows[i].path);
-    for (char *end = path + strlen(path);;) {
+    for (;;) {
       ff_gate_cost c[2];
       ff_cost_inclusive(ct, path, c);
       const int node = path[0] ? ff_breakdown_find(bd, path) : FF_BD_TOTAL;
@@ -579,8 +578,6 @@ static int ff__check_costs(const ff_cost_table *ct, const ff_breakdown *bd, FILE
       char *slash = strrchr(path, '/');
       if (!slash) break;
       *slash = '\0';
-      end = slash;
-      (void)end;
     }
   }
   return bad || !checked;

@@ -358,9 +358,11 @@ void ff_sigma_matmul_ex_cost(size_t B, size_t M, size_t K, size_t N, int bw, con
 }
 
 /* The body inside scope Linear. prod: the product before truncation, (B, M, N) or packed (C). */
+/* The gate for both entry points; plain_tag: ff_op_matmul's tag (B = 1, shift = scale, not causal: the
+ * key layout is the same, the tag kept for the key files ff_op_matmul has written). */
 static ff_status ff__matmul_ex_run(ff_op *op, const ff_wire *x, const ff_wire *w, const ff_sigma_mm_opts *o,
                                    size_t B, size_t M, size_t K, size_t N, int ndim, const int64_t *yshape,
-                                   ff_wire *y) {
+                                   int plain_tag, ff_wire *y) {
   const int bw = x->bw, causal = o->causal;
   const size_t C = (size_t)ff__mm_outputs(B, M, N, causal), MK = M * K, KN = K * N, MN = M * N;
   if (op->role == FF_OP_COST) {
@@ -370,8 +372,9 @@ static ff_status ff__matmul_ex_run(ff_op *op, const ff_wire *x, const ff_wire *w
     return ff__op_wire_alloc(op, y, bw, ndim, yshape);
   }
   /* The tag: a = shift, b = causal, d = {B, M, K 2^32 + N} (op_internal.h). */
-  const ff__sg_tag tag = {FF__SG_MATMUL_EX, (uint32_t)bw, (uint32_t)o->shift, (uint32_t)causal,
-                          {B, M, ((uint64_t)K << 32) | N}};
+  const ff__sg_tag tag = plain_tag ? (ff__sg_tag){FF__SG_MATMUL, (uint32_t)bw, (uint32_t)op->scale, 0, {M, K, N}}
+                                   : (ff__sg_tag){FF__SG_MATMUL_EX, (uint32_t)bw, (uint32_t)o->shift, (uint32_t)causal,
+                                                  {B, M, ((uint64_t)K << 32) | N}};
   const int64_t pshape[1] = {(int64_t)C};
   const size_t nk = B * MK + B * KN + C;
   ff_wire prod = {0}, t = {0};
@@ -452,7 +455,16 @@ ff_status ff_op_matmul_ex(ff_op *op, const ff_wire *x, const ff_wire *w, const f
   }
   int64_t yshape[3] = {(int64_t)B, (int64_t)M, (int64_t)N};
   FF_SCOPE("Linear");
-  st = ff__matmul_ex_run(op, x, w, o, B, M, K, N, nd, nd == 3 ? yshape : yshape + 1, y);
+  st = ff__matmul_ex_run(op, x, w, o, B, M, K, N, nd, nd == 3 ? yshape : yshape + 1, 0, y);
+  if (st) ff_wire_free(y);
+  return st;
+}
+
+ff_status ff__sigma_matmul_plain(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y) {
+  const size_t M = (size_t)x->shape[0], K = (size_t)x->shape[1], N = (size_t)w->shape[1];
+  const ff_sigma_mm_opts o = {op->scale, 0};
+  const int64_t yshape[2] = {(int64_t)M, (int64_t)N};
+  ff_status st = ff__matmul_ex_run(op, x, w, &o, 1, M, K, N, 2, yshape, 1, y);
   if (st) ff_wire_free(y);
   return st;
 }

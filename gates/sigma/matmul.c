@@ -80,42 +80,5 @@ ff_status ff_op_matmul(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y
   }
   memset(y, 0, sizeof *y);
   FF_SCOPE("Linear");
-  const int bw = x->bw;
-  const size_t M = (size_t)x->shape[0], K = (size_t)x->shape[1], N = (size_t)w->shape[1];
-  const int64_t cshape[2] = {(int64_t)M, (int64_t)N};
-  if (op->role == FF_OP_COST) {
-    ff_gate_cost c;
-    ff_sigma_matmul_cost(M, K, N, bw, op->scale, &c);
-    ff__op_charge_both(op, &c);
-    return ff__op_wire_alloc(op, y, bw, 2, cshape);
-  }
-  const ff__sg_tag tag = {FF__SG_MATMUL, (uint32_t)bw, (uint32_t)op->scale, 0, {M, K, N}};
-  ff_wire prod = {0};
-  uint64_t *key = NULL;
-  const size_t nk = M * K + K * N + M * N;
-  ff_status st;
-  ff__op_enter(op);
-  if ((st = ff__op_tag(op, &tag)) || (st = ff__op_wire_alloc(op, &prod, bw, 2, cshape))) goto done;
-  if ((st = ff__op_buf_alloc(op, nk * sizeof *key, "Matmul", (void **)&key))) goto done; /* the wires' memory */
-  uint64_t *ka = key, *kb = key + M * K, *kc = key + M * K + K * N;
-  if (op->role == FF_OP_DEALER) {
-    /* prod.v: R_C, the mask of the product before truncation. */
-    if ((st = ff__op_draw(op, prod.v, M * N, bw))) goto done;
-    memcpy(ka, x->v, M * K * sizeof *ka);
-    memcpy(kb, w->v, K * N * sizeof *kb);
-    if ((st = ff_ring_gemm_cpu(op->ctx, bw, M, N, K, x->v, w->v, kc))) goto done;
-    for (size_t i = 0; i < M * N; i++) kc[i] = ff_ring_reduce(kc[i] + prod.v[i], bw);
-    if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
-  } else {
-    if ((st = ff__op_get_mem(op, key, nk * sizeof *key, "Matmul")) ||
-        (st = ff_sigma_matmul_local(op->ctx, bw, M, K, N, x->v, w->v, ka, kb, kc, prod.v)) ||
-        (st = ff_op_reconstruct(op, prod.v, M * N, bw)))
-      goto done;
-  }
-  st = ff__sigma_trfloor_run(op, &prod, op->scale, y);
-done:
-  ff__op_leave(op);
-  ff_wire_free(&prod);
-  ff__op_buf_free(op, key);
-  return st;
+  return ff__sigma_matmul_plain(op, x, w, y);
 }

@@ -58,6 +58,9 @@ typedef struct {
  * (FF_EMISMATCH naming both ops; FF_ERANGE when the stream is exhausted). Cost-only: nothing.
  * A CUDA party gets FF_ENOTSUP for a gate not listed in op.c's ff__sg_on_cuda (no CUDA twins yet). */
 ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t);
+/* ff_op_matmul's gate, run by linear.c's batched matmul with B = 1 and ff_op_matmul's tag; the caller
+ * has checked the shapes and opened the Linear scope. */
+ff_status ff__sigma_matmul_plain(ff_op *op, const ff_wire *x, const ff_wire *w, ff_wire *y);
 /* Opens/closes an op call (party role: channel deltas to cost[party] at the outermost level). */
 void ff__op_enter(ff_op *op);
 void ff__op_leave(ff_op *op);
