@@ -46,6 +46,7 @@ typedef enum {
   FF__SG_LAYERNORM = 32, /* layernorm.h: parameter a = scale, R rows of d in d[0], d[1] */
   FF__SG_RMSNORM = 33,   /* layernorm.h: as LayerNorm */
   FF__SG_ROTARY = 40,    /* rotary.h: parameter a = fractional bits of the table */
+  FF__SG_SUF = 48,       /* gates/suf/suf.h: a = function, b = k, d = {N, e | s << 8 | kl << 16, bw_in | bw << 8} */
 } ff__sg_gate;
 
 /* One op call: the tag (below) and the bracket that charges the channel's deltas to the party. */
