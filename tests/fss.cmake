@@ -12,3 +12,10 @@ ff_add_test(test_lut SOURCES test_lut.c DEPS ff_fss)
 if(FF_HAVE_CUDA)
   ff_add_test(test_lut_cuda SOURCES test_lut_cuda.c DEPS ff_fss LABELS cuda)
 endif()
+# The DCF with a vector payload: exhaustive on small domains, random on large ones, key sizes and
+# serialization (CPU); keys and outputs of the CUDA twins against the CPU, byte for byte (GPU; exits 77
+# without one).
+ff_add_test(test_dcf SOURCES test_dcf.c DEPS ff_fss)
+if(FF_HAVE_CUDA)
+  ff_add_test(test_dcf_cuda SOURCES test_dcf_cuda.c DEPS ff_fss CUDA::cudart LABELS cuda TIMEOUT 300)
+endif()
