@@ -20,6 +20,7 @@
 #include "gates/sigma/mul.h"
 #include "gates/sigma/rotary.h"
 #include "gates/sigma/softmax.h"
+#include "gates/suf/suf.h"
 #include "gates/sigma/truncate.h"
 #include "scope/scope.h"
 
@@ -134,6 +135,7 @@ typedef struct {
   ff_ctx cpu;             /* host engines: the CPU context the host kernels take */
   const ff_model_config *cfg;
   int bw, scale;
+  ff_suf_config suf;      /* the suite's switches: all off for sigma (gates/suf/spec.h) */
 } ff__eng;
 
 static double *ff__d(const ff_wire *w) { return (double *)(void *)w->v; }
@@ -292,9 +294,19 @@ static ff_status ff__eng_norm(ff__eng *e, const ff_wire *x, const ff_wire *g, co
 }
 
 static ff_status ff__eng_act(ff__eng *e, ff_sigma_act a, const ff_wire *x, ff_wire *y) {
-  if (e->kind == FF__ENG_SECURE) return ff_op_act(e->op, a, x, y);
+  const ff_suf_fn sf = a == FF_SIGMA_GELU ? FF_SUF_GELU : FF_SUF_SILU;
+  if (e->kind == FF__ENG_SECURE) {
+    if (!e->suf.activation) return ff_op_act(e->op, a, x, y);
+    return a == FF_SIGMA_GELU ? ff_op_suf_gelu(e->op, &e->suf, x, y) : ff_op_suf_silu(e->op, &e->suf, x, y);
+  }
   ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
   if (st) return st;
+  if (e->kind == FF__ENG_FIXED && e->suf.activation) {
+    const ff_suf_spec *sp = ff_suf_spec_for(sf, &e->suf, e->bw, e->bw, e->scale);
+    if (!sp) return FF_EINVAL;
+    ff_suf_emulate(sp, x->numel, x->v, y->v);
+    return FF_OK;
+  }
   if (e->kind == FF__ENG_FIXED) return ff_sigma_act_emulate(a, e->bw, e->scale, x->numel, x->v, y->v);
   for (size_t i = 0; i < x->numel; i++) {
     const double v = ff__d(x)[i];
@@ -351,6 +363,7 @@ struct ff_model_session {
   ff_wire *w; /* (n) the weights' wires, in the list's order */
   void (*progress)(int done, int total, void *arg);
   void *progress_arg;
+  ff_suf_config suf; /* the suite's switches (ff_model_session_set_suf); all off: sigma */
 };
 
 static void ff__free_all(ff_wire *w, int n) {
@@ -524,6 +537,7 @@ ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff
   ff_status st = FF_OK;
   if (!s) return FF_ENOMEM;
   s->cfg = cfg;
+  ff_suf_config_off(&s->suf);
   s->n = cfg->layers * ff__per_layer(cfg);
   if (!(s->w = calloc((size_t)s->n, sizeof *s->w))) {
     free(s);
@@ -584,7 +598,7 @@ ff_status ff_model_infer(ff_op *op, ff_model_session *s, int seq, int batch, con
   ff_status st = ff__check_shape(s->cfg, seq, batch);
   if (st) return st;
   const ff_model_config *c = s->cfg;
-  ff__eng e = {.kind = FF__ENG_SECURE, .op = op, .cfg = c, .bw = c->bw, .scale = c->scale};
+  ff__eng e = {.kind = FF__ENG_SECURE, .op = op, .cfg = c, .bw = c->bw, .scale = c->scale, .suf = s->suf};
   const size_t R = (size_t)seq * (size_t)batch, n = R * (size_t)c->d_model;
   const int64_t shape[2] = {(int64_t)R, c->d_model};
   const int p1 = ff_op_get_role(op) == FF_OP_PARTY && ff_op_party(op) == 1;
@@ -607,8 +621,8 @@ ff_status ff_model_infer(ff_op *op, ff_model_session *s, int seq, int batch, con
 
 /* ---- Plaintext references ---------------------------------------------------------------------------- */
 
-static ff_status ff__reference(const ff_model_config *cfg, const ff_model_weights *w, int seq, int batch,
-                               const void *x, void *y, ff__eng_kind kind) {
+static ff_status ff__reference(const ff_model_config *cfg, const ff_suf_config *suf, const ff_model_weights *w, int seq,
+                               int batch, const void *x, void *y, ff__eng_kind kind) {
   ff_status st = ff__check_shape(cfg, seq, batch);
   if (st) return st;
   if (!w || w->cfg != cfg || w->n != cfg->layers * ff__per_layer(cfg)) {
@@ -616,6 +630,8 @@ static ff_status ff__reference(const ff_model_config *cfg, const ff_model_weight
     return FF_EINVAL;
   }
   ff__eng e = {.kind = kind, .cfg = cfg, .bw = cfg->bw, .scale = cfg->scale};
+  if (suf) e.suf = *suf;
+  else ff_suf_config_off(&e.suf);
   if ((st = ff_ctx_init(&e.cpu, FF_BACKEND_CPU, 0))) return st;
   ff_wire *W = calloc((size_t)w->n, sizeof *W), in = {0}, out = {0};
   const double one = ldexp(1.0, cfg->scale);
@@ -650,10 +666,21 @@ static ff_status ff__reference(const ff_model_config *cfg, const ff_model_weight
 
 ff_status ff_model_emulate(const ff_model_config *cfg, const ff_model_weights *w, int seq, int batch,
                            const int64_t *x, int64_t *y) {
-  return ff__reference(cfg, w, seq, batch, x, y, FF__ENG_FIXED);
+  return ff__reference(cfg, NULL, w, seq, batch, x, y, FF__ENG_FIXED);
+}
+
+ff_status ff_model_emulate_suf(const ff_model_config *cfg, const ff_suf_config *suf, const ff_model_weights *w, int seq,
+                               int batch, const int64_t *x, int64_t *y) {
+  return ff__reference(cfg, suf, w, seq, batch, x, y, FF__ENG_FIXED);
 }
 
 ff_status ff_model_float(const ff_model_config *cfg, const ff_model_weights *w, int seq, int batch,
                          const double *x, double *y) {
-  return ff__reference(cfg, w, seq, batch, x, y, FF__ENG_FLOAT);
+  return ff__reference(cfg, NULL, w, seq, batch, x, y, FF__ENG_FLOAT);
+}
+
+void ff_model_session_set_suf(ff_model_session *s, const ff_suf_config *suf) {
+  if (!s) return;
+  if (suf) s->suf = *suf;
+  else ff_suf_config_off(&s->suf);
 }

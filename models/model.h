@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "gates/sigma/op.h"
+#include "gates/suf/spec.h"
 #include "models/config.h"
 
 #ifdef __cplusplus
@@ -72,6 +73,10 @@ typedef struct ff_model_session ff_model_session;
 ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w,
                                  ff_model_session **out);
 void ff_model_session_free(ff_model_session *s);
+/* The suf suite's switches and knobs for the session's inferences (gates/suf/spec.h; copied): the gates
+ * whose switch is on run as suf gates (GELU/SiLU, softmax's nExp and reciprocal, LayerNorm/RMSNorm's rsqrt),
+ * the others as sigma's. NULL or all switches off (the default): the sigma suite. */
+void ff_model_session_set_suf(ff_model_session *s, const ff_suf_config *suf);
 /* Optional: fn(layers done, layers) after each layer of ff_model_infer (a progress bar). */
 void ff_model_session_set_progress(ff_model_session *s, void (*fn)(int done, int total, void *arg), void *arg);
 
@@ -89,6 +94,9 @@ ff_status ff_model_infer(ff_op *op, ff_model_session *s, int seq, int batch, con
  * (fixed-point) weights and input, in double precision. x, y: (batch * seq, d). */
 ff_status ff_model_emulate(const ff_model_config *cfg, const ff_model_weights *w, int seq, int batch,
                            const int64_t *x, int64_t *y);
+/* As ff_model_emulate with the suf suite's switches (NULL: sigma): the emulation of the gates that run. */
+ff_status ff_model_emulate_suf(const ff_model_config *cfg, const ff_suf_config *suf, const ff_model_weights *w, int seq,
+                               int batch, const int64_t *x, int64_t *y);
 ff_status ff_model_float(const ff_model_config *cfg, const ff_model_weights *w, int seq, int batch,
                          const double *x, double *y);
 

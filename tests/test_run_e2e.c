@@ -229,7 +229,11 @@ static void test_usage_errors(void **state) {
   expect(2, "the models are: bert-tiny, bert-base", (const char *[]){"run", "--model", "bert-huge", NULL});
   expect(2, "unknown model", (const char *[]){"cost", "--model", "gpt5", NULL});
   expect(2, "--seq must be", (const char *[]){"cost", "--seq", "2", NULL});
-  expect(2, "suf suite is not built", (const char *[]){"run", "--suite", "suf", NULL});
+  expect(2, "unknown suite 'fss' (expected sigma or suf)", (const char *[]){"run", "--suite", "fss", NULL});
+  expect(2, "--suf needs --suite suf", (const char *[]){"cost", "--suf", "SUF_NEXP_BITS=9", NULL});
+  expect(2, "not NAME=VALUE with a known knob", (const char *[]){"cost", "--suite", "suf", "--suf", "SUF_NOPE=1", NULL});
+  expect(2, "SUF_NEXP_BITS wants an integer in 5..16", (const char *[]){"keygen", "--suite", "suf", "--suf", "nexp_bits=40", NULL});
+  expect(2, "must be powers of two", (const char *[]){"run", "--suite", "suf", "--suf", "SUF_GELU_INTERVALS=300", NULL});
   expect(2, "--placement must be device, host or disk", (const char *[]){"run", "--placement", "cloud", NULL});
   expect(2, "party 1 needs --peer", (const char *[]){"run", "--party", "1", NULL});
   expect(2, "need --party", (const char *[]){"run", "--keys", "x.ffk", NULL});

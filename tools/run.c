@@ -42,7 +42,11 @@ typedef struct {
   const ff_model_config *cfg;
   ff_model_config cut;       /* cfg with --layers applied (cfg points here then) */
   int seq, batch;
-  const char *suite;
+  const char *suite;         /* "sigma" or "suf" */
+  ff_suf_config suf;         /* the suf switches and knobs (all off for sigma) */
+  const char *suf_args[32];  /* --suf NAME=VALUE, applied after the environment */
+  int suf_n;
+  char suf_json[512];        /* the knobs as recorded in key files and logs ("" for sigma) */
   const char *weights;       /* weights file, or NULL: seeded random */
   uint64_t weights_seed, input_seed, mask_seed;
   ff_backend backend;
@@ -92,7 +96,7 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
 
 enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
-  O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS
+  O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF
 };
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
@@ -119,9 +123,14 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
       o->batch = (int)v;
       return 0;
     case O_SUITE:
-      if (!strcmp(arg, "suf")) return ff_cli_usage_error(o->cmd, "the suf suite is not built yet; use --suite sigma");
-      if (strcmp(arg, "sigma")) return ff_cli_usage_error(o->cmd, "unknown suite '%s' (expected sigma)", arg);
-      o->suite = "sigma";
+      if (strcmp(arg, "sigma") && strcmp(arg, "suf"))
+        return ff_cli_usage_error(o->cmd, "unknown suite '%s' (expected sigma or suf)", arg);
+      o->suite = strcmp(arg, "suf") ? "sigma" : "suf";
+      return 0;
+    case O_SUF:
+      if (o->suf_n == (int)(sizeof o->suf_args / sizeof o->suf_args[0]))
+        return ff_cli_usage_error(o->cmd, "too many --suf options");
+      o->suf_args[o->suf_n++] = arg;
       return 0;
     case O_WEIGHTS: o->weights = arg; return 0;
     case O_WSEED:
@@ -154,7 +163,7 @@ static int ff__rest_opt(ff__run_opts *o, int c, char **argv) {
       {"batch", required_argument, NULL, O_BATCH}, {"suite", required_argument, NULL, O_SUITE},                  \
       {"weights", required_argument, NULL, O_WEIGHTS}, {"weights-seed", required_argument, NULL, O_WSEED},      \
       {"input-seed", required_argument, NULL, O_ISEED}, {"mask-seed", required_argument, NULL, O_MSEED},        \
-      {"run-id", required_argument, NULL, O_RUNID},                           \
+      {"run-id", required_argument, NULL, O_RUNID}, {"suf", required_argument, NULL, O_SUF},                   \
       {"layers", required_argument, NULL, O_LAYERS}, {"out", required_argument, NULL, O_OUT},                      \
       {"help", no_argument, NULL, 'h'}
 
@@ -165,7 +174,10 @@ static const char ff__common_help[] =
     "  --seq N              sequence length (default 128)\n"
     "  --batch N            batch (default 1)\n"
     "  --layers N           run only the first N blocks (a cut model, e.g. for tests)\n"
-    "  --suite sigma        protocol suite (default sigma; suf is not built yet)\n"
+    "  --suite sigma|suf    protocol suite (default sigma). suf turns on every suf gate; the environment\n"
+    "                       (SUF_ACTIVATION, SUF_SOFTMAX, SUF_LAYERNORM, SUF_GELU_INTERVALS, SUF_SILU_INTERVALS,\n"
+    "                       SUF_NEXP_BITS, SUF_INV_BITS, SUF_RSQRT_BITS, SUF_EFFECTIVE_BITS; FUSEFSS_* aliases)\n"
+    "                       and then --suf NAME=VALUE (repeatable) change the knobs (docs/suf.md)\n"
     "  --weights FILE       weights file (docs/running.md); default: seeded random weights\n"
     "  --weights-seed S     seed of the random weights (default 1)\n"
     "  --input-seed S       seed of P1's random input (default 2)\n"
@@ -178,8 +190,29 @@ static void ff__key_meta(const ff__run_opts *o, const ff_gate_cost *weights, con
                          size_t n) {
   snprintf(buf, n,
            "{\"suite\":\"%s\",\"model\":\"%s\",\"layers\":%d,\"seq\":%d,\"batch\":%d,\"bw\":%d,\"scale\":%d,\"weights_key_bytes\":%" PRIu64
-           ",\"inference_key_bytes\":%" PRIu64 "}",
-           o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale, weights->key_bytes, infer->key_bytes);
+           ",\"inference_key_bytes\":%" PRIu64 "%s%s}",
+           o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale, weights->key_bytes, infer->key_bytes,
+           o->suf_json[0] ? ",\"suf\":" : "", o->suf_json);
+}
+
+/* After the options: the suite's knobs (suf: defaults, then the environment, then --suf), checked against
+ * the model. 0 to go on, else an exit code. */
+static int ff__suite_finish(ff__run_opts *o) {
+  if (strcmp(o->suite, "suf")) {
+    if (o->suf_n) return ff_cli_usage_error(o->cmd, "--suf needs --suite suf");
+    ff_suf_config_off(&o->suf);
+    o->suf_json[0] = '\0';
+    return 0;
+  }
+  ff_suf_config_default(&o->suf);
+  if (ff_suf_config_from_env(&o->suf)) return ff_cli_usage_error(o->cmd, "a SUF_* environment variable is invalid (above)");
+  for (int i = 0; i < o->suf_n; i++)
+    if (ff_suf_config_set(&o->suf, o->suf_args[i])) return ff_cli_usage_error(o->cmd, "bad --suf '%s' (above)", o->suf_args[i]);
+  if (ff_suf_config_check(&o->suf, o->cfg->bw, o->cfg->scale))
+    return ff_cli_usage_error(o->cmd, "the suf knobs do not fit model %s (bw %d, scale %d); see above", o->cfg->name,
+                              o->cfg->bw, o->cfg->scale);
+  ff_suf_config_json(&o->suf, o->suf_json, sizeof o->suf_json);
+  return 0;
 }
 
 static ff_status ff__mkdir(const char *dir) {
@@ -207,7 +240,7 @@ static void ff__cost_charge(void *arg, const ff_gate_cost c[2]) {
   for (int p = 0; p < 2; p++) t->rows[i].c[p] = ff_gate_cost_add(t->rows[i].c[p], c[p]);
 }
 
-ff_status ff_model_cost(const ff_model_config *cfg, int seq, int batch, ff_cost_table *out) {
+ff_status ff_model_cost(const ff_model_config *cfg, const ff_suf_config *suf, int seq, int batch, ff_cost_table *out) {
   memset(out, 0, sizeof *out);
   ff_op *op = NULL;
   ff_model_session *s = NULL;
@@ -216,6 +249,7 @@ ff_status ff_model_cost(const ff_model_config *cfg, int seq, int batch, ff_cost_
   ff_status st = ff_op_create(&op, &p);
   if (!st) st = ff_model_session_begin(op, cfg, NULL, &s);
   if (!st) {
+    ff_model_session_set_suf(s, suf);
     for (int q = 0; q < 2; q++) out->weights[q] = ff_op_cost(op, q);
     ff_op_destroy(op);
     op = NULL;
@@ -266,6 +300,7 @@ static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], double *se
   ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
   if (!(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
     ff_model_session_set_progress(s, ff__layer_progress, "keygen");
+    ff_model_session_set_suf(s, &o->suf);
     st = ff_model_infer(op, s, o->seq, o->batch, NULL, NULL);
   }
   for (int q = 0; !st && q < 2; q++) st = ff_keystream_finish(ks[q]);
@@ -279,11 +314,11 @@ static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], double *se
 /* keygen: the cost model (for the header), then the dealer into the two key files. */
 static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, double *secs, uint64_t bytes[2]) {
   ff_cost_table ct;
-  ff_status st = ff_model_cost(o->cfg, o->seq, o->batch, &ct);
+  ff_status st = ff_model_cost(o->cfg, &o->suf, o->seq, o->batch, &ct);
   if (st) return st;
   ff_keystream *ks[2] = {NULL, NULL};
   for (int q = 0; q < 2 && !st; q++) {
-    char meta[512];
+    char meta[1536];
     ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
     ff_keystream_params kp = {.party = q, .run_id = run_id, .meta = meta};
     st = ff_keystream_create_file(o->key_files[q], &kp, &ks[q]);
@@ -336,6 +371,17 @@ static ff_status ff__check_keys(const ff__run_opts *o, ff_keystream *ks, int par
              name, su->valuestring, mo->valuestring, ly->valueint, sq->valueint, ba->valueint, bw->valueint, sc->valueint,
              o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale);
     st = FF_EMISMATCH;
+  } else if (o->suf_json[0]) {
+    /* The suf knobs: compared as the keygen recorded them (printed by the same code). */
+    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(j, "suf");
+    char *was = sf ? cJSON_PrintUnformatted(sf) : NULL;
+    if (!was || strcmp(was, o->suf_json)) {
+      FF_ERROR("key file %s was made with the suf knobs %s; this run has %s: run `fusefss keygen` with this run's "
+               "knobs",
+               name, was ? was : "(none)", o->suf_json);
+      st = FF_EMISMATCH;
+    }
+    cJSON_free(was);
   }
   cJSON_Delete(j);
   return st;
@@ -391,7 +437,8 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
       (st = ff_prof_meta_int(p, "timing.warmup", o->warmup)) || (st = ff_prof_meta_int(p, "timing.reps", o->reps)) ||
       (st = ff_prof_meta_int(p, "clock.peer_offset_ns", off_ns)) || (st = ff_prof_meta_int(p, "clock.offset_err_ns", err_ns)) ||
       (st = ff_prof_meta_str(p, "net.transport", ff_chan_transport(ch))) || (st = ff_prof_meta_str(p, "net.peer", ff_chan_peer(ch))) ||
-      (st = ff_prof_meta_str(p, "workload.suite", o->suite)) || (st = ff_prof_meta_str(p, "workload.model", o->cfg->name)) ||
+      (st = ff_prof_meta_str(p, "workload.suite", o->suite)) ||
+      (o->suf_json[0] && (st = ff_prof_meta_str(p, "workload.suf", o->suf_json))) || (st = ff_prof_meta_str(p, "workload.model", o->cfg->name)) ||
       (st = ff_prof_meta_int(p, "workload.seq", o->seq)) || (st = ff_prof_meta_int(p, "workload.batch", o->batch)) ||
       (st = ff_prof_meta_int(p, "workload.bw", o->cfg->bw)) || (st = ff_prof_meta_int(p, "workload.scale", o->cfg->scale)) ||
       (st = ff_prof_meta_str(p, "keys.placement", ff__keys_names[o->keys_where])) ||
@@ -426,9 +473,9 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   /* 1. Keys, checked before anything goes online. */
   if (o->inproc) {
     ff_cost_table ct;
-    if ((st = ff_model_cost(o->cfg, o->seq, o->batch, &ct))) goto done;
+    if ((st = ff_model_cost(o->cfg, &o->suf, o->seq, o->batch, &ct))) goto done;
     for (int q = 0; q < 2 && !st; q++) {
-      char meta[512];
+      char meta[1536];
       ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
       ff_keystream_params kp = {.party = q, .run_id = tcp_in->run_id, .meta = meta};
       st = ff_keystream_create_mem(&kp, &mem[q]);
@@ -482,6 +529,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   if ((st = ff_chan_barrier(ch))) goto done;
   t0 = ff_now_ns();
   if ((st = ff_model_session_begin(op, o->cfg, party == 0 ? &w : NULL, &s))) goto done;
+  ff_model_session_set_suf(s, &o->suf);
   if (ctx.stream && (st = ff_cuda_stream_sync(ctx.stream))) goto done;
   const double weights_s = (double)(ff_now_ns() - t0) * 1e-9;
   const ff_gate_cost wc = ff_op_cost(op, party);
@@ -601,7 +649,7 @@ static int ff__verify(const ff__run_opts *o, FILE *f, int *exact_out, double *er
     st = FF_EIO;
   }
   if (in) fclose(in);
-  if (!st) st = ff_model_emulate(o->cfg, &w, o->seq, o->batch, x, ref);
+  if (!st) st = ff_model_emulate_suf(o->cfg, &o->suf, &w, o->seq, o->batch, x, ref);
   const double one = ldexp(1.0, o->cfg->scale);
   for (size_t i = 0; !st && i < n; i++) xf[i] = (double)x[i] / one;
   if (!st) st = ff_model_float(o->cfg, &w, o->seq, o->batch, xf, yf);
@@ -683,6 +731,10 @@ int ff_cmd_keygen(int argc, char **argv) {
     if (r) return r;
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  {
+    const int r = ff__suite_finish(&o);
+    if (r) return r;
+  }
   if (ff__mkdir(o.out)) return ff_cli_fail(o.cmd, "cannot create %s", o.out);
   ff__default_key_files(&o);
   char rid[64];
@@ -729,10 +781,14 @@ int ff_cmd_cost(int argc, char **argv) {
     if (r) return r;
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  {
+    const int r = ff__suite_finish(&o);
+    if (r) return r;
+  }
   if (strcmp(format, "md") && strcmp(format, "csv") && strcmp(format, "json"))
     return ff_cli_usage_error(o.cmd, "unknown format '%s' (expected md, csv or json)", format);
   ff_cost_table ct;
-  if (ff_model_cost(o.cfg, o.seq, o.batch, &ct)) return ff_cli_fail(o.cmd, "the cost model failed; see the messages above");
+  if (ff_model_cost(o.cfg, &o.suf, o.seq, o.batch, &ct)) return ff_cli_fail(o.cmd, "the cost model failed; see the messages above");
   /* Rows: every scope path (inclusive), in first-charge order with its ancestors before it. */
   char **paths = NULL;
   size_t np = 0;
@@ -929,6 +985,10 @@ int ff_cmd_run(int argc, char **argv) {
     }
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  {
+    const int r = ff__suite_finish(&o);
+    if (r) return r;
+  }
   if (!backend_set && ff__gpu_visible()) o.backend = FF_BACKEND_CUDA;
   if (o.party < 0 && (listen || peer || key_file)) return ff_cli_usage_error(o.cmd, "--listen, --peer and --keys need --party");
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
@@ -995,7 +1055,7 @@ int ff_cmd_run(int argc, char **argv) {
   ff_cost_table ct;
   int cost_bad = 1, exact = 0;
   double err = 0;
-  if (!ff_model_cost(o.cfg, o.seq, o.batch, &ct)) {
+  if (!ff_model_cost(o.cfg, &o.suf, o.seq, o.batch, &ct)) {
     char a[32], b[32], l[32], k0[32], k1[32];
     printf("\nper inference (median of %zu): online %s, link %s, %.0f rounds; keys %s (P0) / %s (P1)",
            ff_breakdown_counted_reps(bd), ff_fmt_ns(ff__median_total(bd, FF_BD_TOTAL, FF_M_WALL), a, sizeof a),

@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "gates/fss/cost.h"
+#include "gates/suf/spec.h"
 #include "models/config.h"
 
 int ff_cmd_keygen(int argc, char **argv);
@@ -31,8 +32,8 @@ typedef struct {
   ff_gate_cost total[2];  /* one inference, every row */
 } ff_cost_table;
 
-/* Runs the model graph in cost-only mode (no cryptography, no data). */
-ff_status ff_model_cost(const ff_model_config *cfg, int seq, int batch, ff_cost_table *out);
+/* Runs the model graph in cost-only mode (no cryptography, no data); suf: the suf switches (NULL: sigma). */
+ff_status ff_model_cost(const ff_model_config *cfg, const ff_suf_config *suf, int seq, int batch, ff_cost_table *out);
 void ff_cost_table_free(ff_cost_table *t);
 /* Inclusive cost of `path` (its row and every row below it), both parties; 0 when absent. */
 void ff_cost_inclusive(const ff_cost_table *t, const char *path, ff_gate_cost c[2]);
