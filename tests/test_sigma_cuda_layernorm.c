@@ -1,9 +1,10 @@
 /* gates/sigma/layernorm on the CUDA backend (op.h "What runs where"): LayerNorm (d 64, 96) and RMSNorm
- * (d 64), one CPU dealer's keys evaluated by CPU parties and by CUDA parties (own contexts and streams,
- * two threads, ff_chan_mem_pair): the CUDA run reveals the CPU run's output byte for byte, both equal
- * ff_sigma_layernorm_emulate, and every measured cost equals the cost function. Then each _cuda kernel
- * of layernorm.h against its _cpu twin. Needs a GPU; exits 77 (skipped) without one. The two-party
- * runner: tests/sigma_cuda_harness.h. */
+ * (d 64), also with rsqrt tables of 16 and 9 bits (ff_sigma_norm_opts), one CPU dealer's keys evaluated by
+ * CPU parties and by CUDA parties (own contexts and streams, two threads, ff_chan_mem_pair): the CUDA run
+ * reveals the CPU run's output byte for byte, both equal ff_sigma_layernorm_emulate(_ex), and every
+ * measured cost equals the cost function. Then each _cuda kernel of layernorm.h against its _cpu twin (the
+ * rsqrt's at mantissa widths 2..10). Needs a GPU; exits 77 (skipped) without one. The two-party runner:
+ * tests/sigma_cuda_harness.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +32,7 @@ typedef struct {
   int rms, bw, scale;
   size_t R, d;
   const uint64_t *x, *gamma, *beta; /* x (R, d) P1's; gamma, beta (d) P0's */
+  const ff_sigma_norm_opts *opts;   /* NULL: SIGMA's gates */
 } spec;
 
 static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
@@ -44,7 +46,10 @@ static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
     goto done;
   ff_gate_cost before[2];
   sh_gate_begin(op, before);
-  st = sp->rms ? ff_op_rmsnorm(op, &x, &g, &y) : ff_op_layernorm(op, &x, &g, &b, &y);
+  if (sp->opts)
+    st = sp->rms ? ff_op_rmsnorm_ex(op, &x, &g, &y, sp->opts) : ff_op_layernorm_ex(op, &x, &g, &b, &y, sp->opts);
+  else
+    st = sp->rms ? ff_op_rmsnorm(op, &x, &g, &y) : ff_op_layernorm(op, &x, &g, &b, &y);
   if (st) goto done;
   sh_gate_end(op, before, r);
   st = sh_output(op, &y, r);
@@ -67,8 +72,9 @@ static void check_gate(const spec *sp, uint64_t seed) {
   assert_int_equal(rc[1].n_out, n);
   assert_int_equal(rg[1].n_out, n);
   uint64_t *ref = sh_xmalloc(n * sizeof *ref);
-  ff_sigma_layernorm_emulate(sp->bw, sp->scale, sp->R, sp->d, sp->rms, sp->x, sp->gamma, sp->rms ? NULL : sp->beta,
-                             ref);
+  assert_int_equal(ff_sigma_layernorm_emulate_ex(sp->bw, sp->scale, sp->R, sp->d, sp->rms, sp->opts, sp->x, sp->gamma,
+                                                 sp->rms ? NULL : sp->beta, ref),
+                   FF_OK);
   if (memcmp(rg[1].out, rc[1].out, n * sizeof *ref) != 0)
     fail_msg("%s d %zu seed %llu: CUDA != CPU", sp->rms ? "RMSNorm" : "LayerNorm", sp->d, (unsigned long long)seed);
   for (size_t i = 0; i < n; i++)
@@ -77,10 +83,14 @@ static void check_gate(const spec *sp, uint64_t seed) {
                (unsigned long long)seed, i, (unsigned long long)rc[1].out[i], (unsigned long long)ref[i]);
   /* Every measured cost is the formula's, on both backends; the streams were read to the end. */
   ff_gate_cost want;
-  (sp->rms ? ff_sigma_rmsnorm_cost : ff_sigma_layernorm_cost)(sp->R, sp->d, sp->bw, sp->scale, &want);
+  assert_int_equal((sp->rms ? ff_sigma_rmsnorm_cost_ex : ff_sigma_layernorm_cost_ex)(sp->R, sp->d, sp->bw, sp->scale,
+                                                                                      sp->opts, &want),
+                   FF_OK);
   scu_check_costs(&rr, (const ff_gate_cost[2]){want, want});
-  printf("  %s bw %d d %zu R %zu seed %llu: CUDA == CPU == emulation; %llu key B, %llu bits, %llu rounds per party\n",
-         sp->rms ? "RMSNorm  " : "LayerNorm", sp->bw, sp->d, sp->R, (unsigned long long)seed,
+  printf("  %s bw %d d %zu R %zu rsqrt_bits %d seed %llu: CUDA == CPU == emulation; %llu key B, %llu bits, %llu rounds "
+         "per party\n",
+         sp->rms ? "RMSNorm  " : "LayerNorm", sp->bw, sp->d, sp->R, sp->opts ? sp->opts->rsqrt_bits : 0,
+         (unsigned long long)seed,
          (unsigned long long)want.key_bytes, (unsigned long long)want.bits_sent, (unsigned long long)want.rounds);
   free(ref);
   scu_run_free(&rr);
@@ -92,7 +102,7 @@ static int64_t uniform(ff_rng *rng, int64_t lo, int64_t hi) {
 
 /* Rows as tests/test_sigma_layernorm.c: kind i % 4 = normal (|noise| < 2^14), tiny variance, constant,
  * one outlier; offsets up to +-2^off_bits. gamma in [-2, 2), beta in [-4, 4) at scale 12. */
-static void check_case(int rms, size_t R, size_t d, int off_bits, uint64_t seed) {
+static void check_case_ex(int rms, size_t R, size_t d, int off_bits, uint64_t seed, const ff_sigma_norm_opts *opts) {
   const int bw = 50, scale = 12;
   ff_rng rng;
   ff_rng_init_seeded(&rng, 2000 + seed);
@@ -113,9 +123,13 @@ static void check_case(int rms, size_t R, size_t d, int off_bits, uint64_t seed)
     g[j] = ff_ring_from_signed(uniform(&rng, -(1 << 13), 1 << 13), bw);
     b[j] = ff_ring_from_signed(uniform(&rng, -(1 << 14), 1 << 14), bw);
   }
-  spec sp = {.rms = rms, .bw = bw, .scale = scale, .R = R, .d = d, .x = x, .gamma = g, .beta = b};
+  spec sp = {.rms = rms, .bw = bw, .scale = scale, .R = R, .d = d, .x = x, .gamma = g, .beta = b, .opts = opts};
   check_gate(&sp, seed);
   free(x), free(g), free(b);
+}
+
+static void check_case(int rms, size_t R, size_t d, int off_bits, uint64_t seed) {
+  check_case_ex(rms, R, d, off_bits, seed, NULL);
 }
 
 static void test_gate_layernorm(void **state) {
@@ -131,17 +145,27 @@ static void test_gate_rmsnorm(void **state) {
   for (uint64_t seed = 1; seed <= 2; seed++) check_case(1, 8, 64, 12, seed);
 }
 
+/* Other rsqrt widths (ff_sigma_norm_opts): 16 bits at bw 50 (the normalisation's 66-bit message) and 9. */
+static void test_gate_rsqrt_bits(void **state) {
+  (void)state;
+  const ff_sigma_norm_opts o16 = {.rsqrt_bits = 16}, o9 = {.rsqrt_bits = 9};
+  check_case_ex(0, 8, 64, 22, 3, &o16);
+  check_case_ex(1, 8, 96, 12, 4, &o9);
+}
+
 /* ---- Kernels: _cuda against _cpu on random inputs ----------------------------------------------------------- */
 
 static void test_kernels(void **state) {
   (void)state;
   ff_rng rng;
   ff_rng_init_seeded(&rng, 51);
-  const struct { int bw; size_t R, d; } cases[] = {{50, 7, 64}, {37, 33, 96}, {48, 3, 777}, {20, 1, 2}};
+  /* mant: the rsqrt table's mantissa bits (SIGMA's 7; 2..10 with ff_sigma_norm_opts). */
+  const struct { int bw; size_t R, d; int mant; } cases[] = {{50, 7, 64, 7}, {37, 33, 96, 3}, {48, 3, 777, 10},
+                                                             {20, 1, 2, 7}, {51, 5, 64, 2}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
     for (int party = 0; party < 2; party++) {
       cpu.party = gpu.party = party;
-      const int bw = cases[c].bw, L = bw - 3;
+      const int bw = cases[c].bw, L = bw - 3, mant = cases[c].mant;
       const size_t R = cases[c].R, d = cases[c].d, N = R * d, J = (size_t)L + 1, nkey = (2 * J + 3) * R;
       const size_t ltb = (J * R + 7) / 8, mb = ((size_t)L * R + 7) / 8;
       const uint64_t mult = ff_rng_u64(&rng) & 0xfff;
@@ -161,13 +185,13 @@ static void test_kernels(void **state) {
       assert_int_equal(ff_sigma_ln_rowsum_cpu(&cpu, bw, R, d, mult, x, sum), FF_OK);
       assert_int_equal(ff_sigma_ln_center_cpu(&cpu, bw, R, d, x, mu, xc), FF_OK);
       assert_int_equal(ff_sigma_ln_square_cpu(&cpu, bw, R, d, x, k2, sq), FF_OK);
-      assert_int_equal(ff_sigma_rsqrt_normalize_cpu(&cpu, bw, R, chat, v, kn, nrm), FF_OK);
+      assert_int_equal(ff_sigma_rsqrt_normalize_cpu(&cpu, bw, mant, R, chat, v, kn, nrm), FF_OK);
       assert_int_equal(ff_sigma_ln_wmul_cpu(&cpu, bw, R, d, 1, x, wr, kw, wmr), FF_OK);
       assert_int_equal(ff_sigma_ln_wmul_cpu(&cpu, bw, R, d, 0, x, wc, kw, wmc), FF_OK);
       assert_int_equal(ff_sigma_ln_addcol_cpu(&cpu, bw, R, d, y, b), FF_OK);
       assert_int_equal(ff_sigma_rsqrt_points_cpu(&cpu, bw, R, v, pts), FF_OK);
       assert_int_equal(ff_sigma_rsqrt_bits_cpu(&cpu, bw, R, v, lt, mask, cb), FF_OK);
-      assert_int_equal(ff_sigma_rsqrt_index_cpu(&cpu, R, e + R, e, idx), FF_OK);
+      assert_int_equal(ff_sigma_rsqrt_index_cpu(&cpu, mant, R, e + R, e, idx), FF_OK);
       /* CUDA, through the dispatchers. */
       uint64_t *dx = scu_dev_up(x, N * 8), *dmu = scu_dev_up(mu, R * 8), *dk2 = scu_dev_up(k2, 2 * N * 8),
                *dkw = scu_dev_up(kw, (2 * N + R + d) * 8), *dwr = scu_dev_up(wr, R * 8), *dwc = scu_dev_up(wc, d * 8),
@@ -180,13 +204,13 @@ static void test_kernels(void **state) {
       assert_int_equal(ff_sigma_ln_rowsum(&gpu, bw, R, d, mult, dx, dsum), FF_OK);
       assert_int_equal(ff_sigma_ln_center(&gpu, bw, R, d, dx, dmu, dxc), FF_OK);
       assert_int_equal(ff_sigma_ln_square(&gpu, bw, R, d, dx, dk2, dsq), FF_OK);
-      assert_int_equal(ff_sigma_rsqrt_normalize(&gpu, bw, R, dchat, dv, dkn, dnrm), FF_OK);
+      assert_int_equal(ff_sigma_rsqrt_normalize(&gpu, bw, mant, R, dchat, dv, dkn, dnrm), FF_OK);
       assert_int_equal(ff_sigma_ln_wmul(&gpu, bw, R, d, 1, dx, dwr, dkw, dwmr), FF_OK);
       assert_int_equal(ff_sigma_ln_wmul(&gpu, bw, R, d, 0, dx, dwc, dkw, dwmc), FF_OK);
       assert_int_equal(ff_sigma_ln_addcol(&gpu, bw, R, d, dy, db), FF_OK);
       assert_int_equal(ff_sigma_rsqrt_points(&gpu, bw, R, dv, dpts), FF_OK);
       assert_int_equal(ff_sigma_rsqrt_bits(&gpu, bw, R, dv, dlt, dmask, dcb), FF_OK);
-      assert_int_equal(ff_sigma_rsqrt_index(&gpu, R, de + R, de, didx), FF_OK);
+      assert_int_equal(ff_sigma_rsqrt_index(&gpu, mant, R, de + R, de, didx), FF_OK);
       scu_dev_down_cmp(dsum, sum, R * 8, "ff_sigma_ln_rowsum_cuda");
       scu_dev_down_cmp(dxc, xc, N * 8, "ff_sigma_ln_center_cuda");
       scu_dev_down_cmp(dsq, sq, R * 8, "ff_sigma_ln_square_cuda");
@@ -216,6 +240,7 @@ int main(void) {
       cmocka_unit_test(test_kernels),
       cmocka_unit_test(test_gate_layernorm),
       cmocka_unit_test(test_gate_rmsnorm),
+      cmocka_unit_test(test_gate_rsqrt_bits),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);

@@ -2,7 +2,8 @@
  * attention row"): one CPU dealer makes the keys for rows of 16, 128 and 12 (non-causal) and for causal
  * (B, n, n) scores with n = 8, 13 and 128, which both CPU parties and both CUDA parties evaluate; the CUDA
  * run reveals the CPU run's output byte for byte, both equal ff_sigma_softmax_emulate (causal_emulate),
- * and every measured cost equals ff_sigma_softmax_cost (causal_cost). Then each softmax _cuda kernel,
+ * and every measured cost equals ff_sigma_softmax_cost (causal_cost); the same with options (reciprocal tables
+ * of 16 and 10 bits, a nExp hook: the _ex functions). Then each softmax _cuda kernel,
  * the causal packing's included, against its _cpu twin. Needs a GPU; exits 77 (skipped) without one. The
  * two-party runner: tests/sigma_cuda_harness.h. */
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include "core/ring.h"
 #include "gates/sigma/op.h"
 #include "gates/sigma/softmax.h"
+#include "gates/sigma/truncate.h"
 #include "sigma_cuda_harness.h"
 
 static ff_ctx cpu, gpu; /* kernel tests: one context per backend */
@@ -33,6 +35,7 @@ typedef struct {
   size_t R, n;
   int causal;        /* ff_op_softmax_causal on (R / n, n, n); else ff_op_softmax on (R, n) */
   const uint64_t *x; /* (R, n) P1's scores mod 2^bw, scale 12 */
+  const ff_sigma_softmax_opts *opts; /* NULL: SIGMA's softmax (the plain functions) */
 } spec;
 
 static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
@@ -44,7 +47,11 @@ static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
   if ((st = ff_op_input(op, 1, sp->causal ? 3 : 2, sp->causal ? shape3 : shape2, sp->x, &x))) goto done;
   ff_gate_cost before[2];
   sh_gate_begin(op, before);
-  if ((st = sp->causal ? ff_op_softmax_causal(op, &x, &y) : ff_op_softmax(op, &x, &y))) goto done;
+  if (sp->opts)
+    st = sp->causal ? ff_op_softmax_causal_ex(op, &x, &y, sp->opts) : ff_op_softmax_ex(op, &x, &y, sp->opts);
+  else
+    st = sp->causal ? ff_op_softmax_causal(op, &x, &y) : ff_op_softmax(op, &x, &y);
+  if (st) goto done;
   sh_gate_end(op, before, r);
   st = sh_output(op, &y, r);
 done:
@@ -65,7 +72,11 @@ static void check_softmax(const spec *sp, uint64_t seed) {
   assert_int_equal(rg[1].n_out, N);
   const char *what = sp->causal ? "causal softmax" : "softmax";
   uint64_t *ref = sh_xmalloc(N * sizeof *ref);
-  if (sp->causal)
+  if (sp->opts)
+    assert_int_equal((sp->causal ? ff_sigma_softmax_causal_emulate_ex : ff_sigma_softmax_emulate_ex)(
+                         sp->bw, sp->R, sp->n, sp->opts, sp->x, ref),
+                     FF_OK);
+  else if (sp->causal)
     ff_sigma_softmax_causal_emulate(sp->bw, sp->R, sp->n, sp->x, ref);
   else
     ff_sigma_softmax_emulate(sp->bw, sp->R, sp->n, sp->x, ref);
@@ -78,14 +89,20 @@ static void check_softmax(const spec *sp, uint64_t seed) {
   /* Every measured cost is the formula's, on both backends; the streams were read to the end. Per
    * element: per packed element for the causal gate. */
   ff_gate_cost want;
-  if (sp->causal)
+  if (sp->opts)
+    assert_int_equal((sp->causal ? ff_sigma_softmax_causal_cost_ex : ff_sigma_softmax_cost_ex)(sp->R, sp->n, sp->bw,
+                                                                                               sp->opts, &want),
+                     FF_OK);
+  else if (sp->causal)
     ff_sigma_softmax_causal_cost(sp->R, sp->n, sp->bw, &want);
   else
     ff_sigma_softmax_cost(sp->R, sp->n, sp->bw, &want);
   scu_check_costs(&rr, (const ff_gate_cost[2]){want, want});
   const double per = (double)(sp->causal ? ff_sigma_causal_numel(sp->R, sp->n, 0) : N);
-  printf("%s %zu x %zu (bw %d): CUDA == CPU == emulation; %.1f B/elem, %.1f bits/elem, %llu rounds\n", what, sp->R,
-         sp->n, sp->bw, (double)want.key_bytes / per, (double)want.bits_sent / per, (unsigned long long)want.rounds);
+  printf("%s %zu x %zu (bw %d, inv_bits %d%s): CUDA == CPU == emulation; %.1f B/elem, %.1f bits/elem, %llu rounds\n",
+         what, sp->R, sp->n, sp->bw, sp->opts ? sp->opts->inv_bits : 0,
+         sp->opts && sp->opts->nexp ? ", nExp hooked" : "",
+         (double)want.key_bytes / per, (double)want.bits_sent / per, (unsigned long long)want.rounds);
   free(ref);
   scu_run_free(&rr);
 }
@@ -118,7 +135,7 @@ static void test_gate_softmax(void **state) {
       ff_rng rng;
       ff_rng_init_seeded(&rng, 300 + 17 * c + seeds[k]);
       uint64_t *x = scores(&rng, cases[c].R, cases[c].n, cases[c].spread, cases[c].bw, cases[c].equal_row);
-      const spec sp = {cases[c].bw, cases[c].R, cases[c].n, 0, x};
+      const spec sp = {cases[c].bw, cases[c].R, cases[c].n, 0, x, NULL};
       check_softmax(&sp, seeds[k] + c);
       free(x);
     }
@@ -138,10 +155,60 @@ static void test_gate_softmax_causal(void **state) {
       ff_rng_init_seeded(&rng, 700 + 17 * c + seeds[k]);
       const size_t R = cases[c].B * cases[c].n;
       uint64_t *x = scores(&rng, R, cases[c].n, cases[c].spread, cases[c].bw, cases[c].equal_row);
-      const spec sp = {cases[c].bw, R, cases[c].n, 1, x};
+      const spec sp = {cases[c].bw, R, cases[c].n, 1, x, NULL};
       check_softmax(&sp, seeds[k] + 40 + c);
       free(x);
     }
+}
+
+/* ---- Options: other reciprocal widths, and a nExp hook (softmax.h ff_sigma_softmax_opts) ---------------------- */
+
+/* The hook of tests/test_sigma_softmax.c: SIGMA's nExp of x1 / 2 (TrWithSlack by 1, then ff_sigma_nexp), both
+ * with CUDA kernels; its output must land in device memory on a CUDA party. */
+static ff_status half_nexp(void *arg, ff_op *op, const ff_wire *x1, ff_wire *e) {
+  (void)arg;
+  ff_wire h = {0};
+  ff_status st = ff_op_trslack(op, x1, 1, x1->bw, &h);
+  if (!st) st = ff_sigma_nexp(NULL, op, &h, e);
+  ff_wire_free(&h);
+  return st;
+}
+
+static void half_nexp_cost(void *arg, size_t N, int bw, int ring, ff_gate_cost *c) {
+  (void)arg;
+  ff_gate_cost t;
+  ff_sigma_trslack_cost(N, ring, 1, ring, c);
+  ff_sigma_nexp_cost(NULL, N, bw, ring, &t);
+  *c = ff_gate_cost_add(*c, t);
+}
+
+static void half_nexp_emulate(void *arg, int bw, int ring, size_t N, const uint64_t *x1, uint64_t *e) {
+  (void)arg;
+  uint64_t *h = sh_xmalloc(N * sizeof *h);
+  for (size_t i = 0; i < N; i++) h[i] = ff_ring_reduce(x1[i], ring) >> 1;
+  ff_sigma_nexp_emulate(NULL, bw, ring, N, h, e);
+  free(h);
+}
+
+static void test_gate_softmax_opts(void **state) {
+  (void)state;
+  const ff_sigma_softmax_opts inv16 = {.inv_bits = 16}, inv10 = {.inv_bits = 10};
+  const ff_sigma_softmax_opts half = {
+      .nexp = half_nexp, .nexp_cost = half_nexp_cost, .nexp_emulate = half_nexp_emulate};
+  ff_sigma_softmax_opts half10 = half;
+  half10.inv_bits = 10;
+  /* b = 16 at n = 128 (t = 3); b = 10 causal at n = 32 (t = 7); the hook, alone at n = 128 and with b = 10
+   * causal at n = 32. */
+  const struct { size_t R, n; int causal; double spread; const ff_sigma_softmax_opts *opts; } cases[] = {
+      {3, 128, 0, 6.0, &inv16}, {64, 32, 1, 20.0, &inv10}, {2, 128, 0, 20.0, &half}, {32, 32, 1, 6.0, &half10}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    ff_rng rng;
+    ff_rng_init_seeded(&rng, 900 + 17 * c);
+    uint64_t *x = scores(&rng, cases[c].R, cases[c].n, cases[c].spread, 50, 0);
+    const spec sp = {50, cases[c].R, cases[c].n, cases[c].causal, x, cases[c].opts};
+    check_softmax(&sp, 80 + c);
+    free(x);
+  }
 }
 
 /* ---- Kernels, _cuda against _cpu ------------------------------------------------------------------------- */
@@ -325,6 +392,7 @@ int main(void) {
       cmocka_unit_test(test_kernel_causal_maxtree),
       cmocka_unit_test(test_gate_softmax),
       cmocka_unit_test(test_gate_softmax_causal),
+      cmocka_unit_test(test_gate_softmax_opts),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);

@@ -16,11 +16,26 @@
 #include "gates/sigma/op_internal.h"
 #include "gates/sigma/truncate.h"
 
-#define FF__LN_LUT FF_SIGMA_RSQRT_LUT_BITS
-#define FF__LN_MANT FF_SIGMA_RSQRT_MANT_BITS
-
 /* L: the position of the leading one after normalisation (V' < 2^(L+1) = 2^(bw-2), TrWithSlack's range). */
 static int ff__ln_top(int bw) { return bw - 3; }
+
+/* m mantissa bits of the rsqrt table (b = m + 6 input bits), the kernels' parameter. */
+static ff_status ff__ln_mant_ok(const char *fn, int mant) {
+  const int b = mant + FF_SIGMA_RSQRT_EXP_BITS;
+  if (b >= FF_SIGMA_RSQRT_MIN_BITS && b <= FF_SIGMA_RSQRT_MAX_BITS) return FF_OK;
+  FF_ERROR("%s: %d mantissa bits is outside %d..%d", fn, mant, FF_SIGMA_RSQRT_MIN_BITS - FF_SIGMA_RSQRT_EXP_BITS,
+           FF_SIGMA_RSQRT_MAX_BITS - FF_SIGMA_RSQRT_EXP_BITS);
+  return FF_EINVAL;
+}
+
+/* The options' table width b (layernorm.h ff_sigma_norm_opts). */
+static ff_status ff__ln_rsqrt_bits(const char *fn, const ff_sigma_norm_opts *o, int *b) {
+  *b = o && o->rsqrt_bits ? o->rsqrt_bits : FF_SIGMA_RSQRT_LUT_BITS;
+  if (*b >= FF_SIGMA_RSQRT_MIN_BITS && *b <= FF_SIGMA_RSQRT_MAX_BITS) return FF_OK;
+  FF_ERROR("%s: rsqrt_bits %d is outside %d..%d (0: SIGMA's %d)", fn, *b, FF_SIGMA_RSQRT_MIN_BITS,
+           FF_SIGMA_RSQRT_MAX_BITS, FF_SIGMA_RSQRT_LUT_BITS);
+  return FF_EINVAL;
+}
 
 /* log2 d for a power of two, else -1. */
 static int ff__ln_log2(size_t d) {
@@ -66,8 +81,10 @@ ff_status ff_sigma_ln_square_cpu(ff_ctx *ctx, int bw, size_t R, size_t d, const 
   return FF_OK;
 }
 
-ff_status ff_sigma_rsqrt_normalize_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
-                                       const uint64_t *key, uint64_t *out) {
+ff_status ff_sigma_rsqrt_normalize_cpu(ff_ctx *ctx, int bw, int mant, size_t R, const uint64_t *chat,
+                                       const uint64_t *vhat, const uint64_t *key, uint64_t *out) {
+  ff_status st = ff__ln_mant_ok("ff_sigma_rsqrt_normalize_cpu", mant);
+  if (st) return st;
   const int L = ff__ln_top(bw);
   const size_t J = (size_t)L + 1;
   const uint64_t *rho = key, *rhorv = key + J * R, *rv = key + 2 * J * R, *rvp = rv + R, *rk = rvp + R;
@@ -83,11 +100,11 @@ ff_status ff_sigma_rsqrt_normalize_cpu(ff_ctx *ctx, int bw, size_t R, const uint
       /* o_j V = o^ V^ - o^ r_V + (1 - 2 o^) (rho V^ - rho r_V), times 2^(L-j). */
       const uint64_t prod = p1 * oh * vhat[i] - oh * rv[i] + sgn * (rho[j * R + i] * vhat[i] - rhorv[j * R + i]);
       vp += pw * prod;
-      /* o_j = [p1] o^ + (1 - 2 o^) rho, times 128 j. */
-      ex += ((uint64_t)j << FF__LN_MANT) * (p1 * oh + sgn * rho[j * R + i]);
+      /* o_j = [p1] o^ + (1 - 2 o^) rho, times 2^m j. */
+      ex += ((uint64_t)j << mant) * (p1 * oh + sgn * rho[j * R + i]);
     }
     out[i] = ff_ring_reduce(vp, bw);
-    out[R + i] = ff_ring_reduce(ex, FF__LN_LUT);
+    out[R + i] = ff_ring_reduce(ex, mant + FF_SIGMA_RSQRT_EXP_BITS);
   }
   return FF_OK;
 }
@@ -132,10 +149,13 @@ ff_status ff_sigma_rsqrt_bits_cpu(ff_ctx *ctx, int bw, size_t R, const uint64_t 
   return FF_OK;
 }
 
-ff_status ff_sigma_rsqrt_index_cpu(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx) {
+ff_status ff_sigma_rsqrt_index_cpu(ff_ctx *ctx, int mant, size_t R, const uint64_t *ehat, const uint64_t *mhat,
+                                   uint64_t *idx) {
   (void)ctx;
+  ff_status st = ff__ln_mant_ok("ff_sigma_rsqrt_index_cpu", mant);
+  if (st) return st;
   for (size_t i = 0; i < R; i++)
-    idx[i] = ff_ring_reduce(ehat[i] + mhat[i] - (UINT64_C(1) << FF__LN_MANT), FF__LN_LUT);
+    idx[i] = ff_ring_reduce(ehat[i] + mhat[i] - (UINT64_C(1) << mant), mant + FF_SIGMA_RSQRT_EXP_BITS);
   return FF_OK;
 }
 
@@ -163,9 +183,9 @@ ff_status ff_sigma_ln_square_cuda(ff_ctx *ctx, int bw, size_t R, size_t d, const
   return ff__ln_no_cuda("ff_sigma_ln_square_cuda");
 }
 
-ff_status ff_sigma_rsqrt_normalize_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
-                                        const uint64_t *key, uint64_t *out) {
-  (void)ctx, (void)bw, (void)R, (void)chat, (void)vhat, (void)key, (void)out;
+ff_status ff_sigma_rsqrt_normalize_cuda(ff_ctx *ctx, int bw, int mant, size_t R, const uint64_t *chat,
+                                        const uint64_t *vhat, const uint64_t *key, uint64_t *out) {
+  (void)ctx, (void)bw, (void)mant, (void)R, (void)chat, (void)vhat, (void)key, (void)out;
   return ff__ln_no_cuda("ff_sigma_rsqrt_normalize_cuda");
 }
 
@@ -191,9 +211,9 @@ ff_status ff_sigma_rsqrt_bits_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t
   return ff__ln_no_cuda("ff_sigma_rsqrt_bits_cuda");
 }
 
-ff_status ff_sigma_rsqrt_index_cuda(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat,
-                                   uint64_t *idx) {
-  (void)ctx, (void)R, (void)ehat, (void)mhat, (void)idx;
+ff_status ff_sigma_rsqrt_index_cuda(ff_ctx *ctx, int mant, size_t R, const uint64_t *ehat, const uint64_t *mhat,
+                                    uint64_t *idx) {
+  (void)ctx, (void)mant, (void)R, (void)ehat, (void)mhat, (void)idx;
   return ff__ln_no_cuda("ff_sigma_rsqrt_index_cuda");
 }
 #endif
@@ -216,9 +236,9 @@ ff_status ff_sigma_ln_square(ff_ctx *ctx, int bw, size_t R, size_t d, const uint
   return FF__LN_DISPATCH(ctx, ff_sigma_ln_square, bw, R, d, xhat, key, out);
 }
 
-ff_status ff_sigma_rsqrt_normalize(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat, const uint64_t *vhat,
+ff_status ff_sigma_rsqrt_normalize(ff_ctx *ctx, int bw, int mant, size_t R, const uint64_t *chat, const uint64_t *vhat,
                                    const uint64_t *key, uint64_t *out) {
-  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_normalize, bw, R, chat, vhat, key, out);
+  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_normalize, bw, mant, R, chat, vhat, key, out);
 }
 
 ff_status ff_sigma_ln_wmul(ff_ctx *ctx, int bw, size_t R, size_t d, int per_row, const uint64_t *xhat,
@@ -239,48 +259,59 @@ ff_status ff_sigma_rsqrt_bits(ff_ctx *ctx, int bw, size_t R, const uint64_t *vha
   return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_bits, bw, R, vhat, lt, mask, c);
 }
 
-ff_status ff_sigma_rsqrt_index(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx) {
-  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_index, R, ehat, mhat, idx);
+ff_status ff_sigma_rsqrt_index(ff_ctx *ctx, int mant, size_t R, const uint64_t *ehat, const uint64_t *mhat,
+                               uint64_t *idx) {
+  return FF__LN_DISPATCH(ctx, ff_sigma_rsqrt_index, mant, R, ehat, mhat, idx);
 }
 
 /* ---- Table ------------------------------------------------------------------------------------------ */
 
-void ff_sigma_rsqrt_table(int bw, int scale, size_t d, uint64_t *tab) {
+void ff_sigma_rsqrt_table(int bw, int scale, size_t d, int mant, uint64_t *tab) {
   const int L = ff__ln_top(bw);
-  for (uint64_t I = 0; I < (UINT64_C(1) << FF__LN_LUT); I++) {
-    const int k = (int)(I >> FF__LN_MANT);
-    const uint64_t m = I & ((UINT64_C(1) << FF__LN_MANT) - 1);
+  for (uint64_t I = 0; I < (UINT64_C(1) << (mant + FF_SIGMA_RSQRT_EXP_BITS)); I++) {
+    const int k = (int)(I >> mant);
+    const uint64_t m = I & ((UINT64_C(1) << mant) - 1);
     if (k > L) {
       tab[I] = 0;
       continue;
     }
-    const double w = k > FF__LN_MANT ? ldexp(1.0, k - FF__LN_MANT) : 1.0;
-    const double v = ldexp((double)((UINT64_C(1) << FF__LN_MANT) + m), k - FF__LN_MANT) + (w - 1) / 2;
+    const double w = k > mant ? ldexp(1.0, k - mant) : 1.0;
+    const double v = ldexp((double)((UINT64_C(1) << mant) + m), k - mant) + (w - 1) / 2;
     tab[I] = ff_ring_reduce((uint64_t)llround(ldexp(sqrt((double)d / v), 2 * scale)), bw);
   }
 }
 
 /* ---- Costs ------------------------------------------------------------------------------------------ */
 
+/* One message of n values of `bits` bits (ff_packed_size's ceil(n bits / 8) bytes, for bits > 64 too). */
 static void ff__ln_msg(ff_gate_cost *c, uint64_t n, int bits) {
   c->bits_sent += n * (uint64_t)bits;
-  c->bytes_sent += ff_packed_size(n, bits);
+  c->bytes_sent += (n * (uint64_t)bits + 7) / 8;
   c->rounds += 1;
 }
 
-void ff_sigma_rsqrt_cost(size_t R, int bw, ff_gate_cost *c) {
-  const int L = ff__ln_top(bw);
+/* Step 4 with a table of b input bits. */
+static void ff__ln_rsqrt_cost(size_t R, int bw, int b, ff_gate_cost *c) {
+  const int L = ff__ln_top(bw), m = b - FF_SIGMA_RSQRT_EXP_BITS;
   ff_gate_cost t, lut;
   memset(c, 0, sizeof *c);
   c->key_bytes = ff_dpf_key_bytes(bw, R) + ((uint64_t)L * R + 7) / 8 + 8 * (2 * ((uint64_t)L + 1) + 3) * R;
-  ff__ln_msg(c, (uint64_t)L * R, 1);           /* a. the masked comparison bits */
-  c->bits_sent += (uint64_t)R * (uint64_t)(bw + FF__LN_LUT); /* b. V^' and E^ in one message */
-  c->bytes_sent += ff_packed_size(R, bw + FF__LN_LUT);
-  c->rounds += 1;
-  ff_sigma_trslack_cost(R, bw, L - FF__LN_MANT, FF__LN_LUT, &t); /* c. */
-  ff_lut_cost_vec(FF__LN_LUT, bw, R, 1, 1, &lut);               /* d. */
+  ff__ln_msg(c, (uint64_t)L * R, 1); /* a. the masked comparison bits */
+  ff__ln_msg(c, R, bw + b);          /* b. V^' and E^ in one message */
+  ff_sigma_trslack_cost(R, bw, L - m, b, &t); /* c. */
+  ff_lut_cost_vec(b, bw, R, 1, 1, &lut);      /* d. */
   *c = ff_gate_cost_add(ff_gate_cost_add(*c, t), lut);
 }
+
+ff_status ff_sigma_rsqrt_cost_ex(size_t R, int bw, const ff_sigma_norm_opts *opts, ff_gate_cost *c) {
+  int b;
+  memset(c, 0, sizeof *c);
+  ff_status st = ff__ln_rsqrt_bits("ff_sigma_rsqrt_cost_ex", opts, &b);
+  if (!st) ff__ln_rsqrt_cost(R, bw, b, c);
+  return st;
+}
+
+void ff_sigma_rsqrt_cost(size_t R, int bw, ff_gate_cost *c) { (void)ff_sigma_rsqrt_cost_ex(R, bw, NULL, c); }
 
 static void ff__ln_wmul_cost(size_t N, size_t W, int bw, int scale, ff_gate_cost *c) {
   ff_gate_cost t;
@@ -291,7 +322,7 @@ static void ff__ln_wmul_cost(size_t N, size_t W, int bw, int scale, ff_gate_cost
   *c = ff_gate_cost_add(*c, t);
 }
 
-static void ff__ln_cost(size_t R, size_t d, int bw, int scale, int rms, ff_gate_cost *c) {
+static void ff__ln_cost(size_t R, size_t d, int bw, int scale, int rms, int b, ff_gate_cost *c) {
   const size_t N = R * d;
   ff_gate_cost part;
   memset(c, 0, sizeof *c);
@@ -302,7 +333,7 @@ static void ff__ln_cost(size_t R, size_t d, int bw, int scale, int rms, ff_gate_
   }
   c->key_bytes += 16 * (uint64_t)N; /* squares */
   ff__ln_msg(c, R, bw);
-  ff_sigma_rsqrt_cost(R, bw, &part);
+  ff__ln_rsqrt_cost(R, bw, b, &part);
   *c = ff_gate_cost_add(*c, part);
   ff__ln_wmul_cost(N, R, bw, scale, &part);
   *c = ff_gate_cost_add(*c, part);
@@ -310,28 +341,50 @@ static void ff__ln_cost(size_t R, size_t d, int bw, int scale, int rms, ff_gate_
   *c = ff_gate_cost_add(*c, part);
 }
 
+ff_status ff_sigma_layernorm_cost_ex(size_t R, size_t d, int bw, int scale, const ff_sigma_norm_opts *opts,
+                                     ff_gate_cost *c) {
+  int b;
+  memset(c, 0, sizeof *c);
+  ff_status st = ff__ln_rsqrt_bits("ff_sigma_layernorm_cost_ex", opts, &b);
+  if (!st) ff__ln_cost(R, d, bw, scale, 0, b, c);
+  return st;
+}
+
+ff_status ff_sigma_rmsnorm_cost_ex(size_t R, size_t d, int bw, int scale, const ff_sigma_norm_opts *opts,
+                                   ff_gate_cost *c) {
+  int b;
+  memset(c, 0, sizeof *c);
+  ff_status st = ff__ln_rsqrt_bits("ff_sigma_rmsnorm_cost_ex", opts, &b);
+  if (!st) ff__ln_cost(R, d, bw, scale, 1, b, c);
+  return st;
+}
+
 void ff_sigma_layernorm_cost(size_t R, size_t d, int bw, int scale, ff_gate_cost *c) {
-  ff__ln_cost(R, d, bw, scale, 0, c);
+  (void)ff_sigma_layernorm_cost_ex(R, d, bw, scale, NULL, c);
 }
 
 void ff_sigma_rmsnorm_cost(size_t R, size_t d, int bw, int scale, ff_gate_cost *c) {
-  ff__ln_cost(R, d, bw, scale, 1, c);
+  (void)ff_sigma_rmsnorm_cost_ex(R, d, bw, scale, NULL, c);
 }
 
 /* ---- Emulation -------------------------------------------------------------------------------------- */
 
 static int64_t ff__floor_shift(int64_t v, int s) { return v >= 0 ? v >> s : -((-v + ((int64_t)1 << s) - 1) >> s); }
 
-void ff_sigma_layernorm_emulate(int bw, int scale, size_t R, size_t d, int rms, const uint64_t *x,
-                                const uint64_t *gamma, const uint64_t *beta, uint64_t *y) {
-  const int L = ff__ln_top(bw), lg = ff__ln_log2(d);
-  uint64_t *tab = malloc(((size_t)1 << FF__LN_LUT) * sizeof *tab), *xc = malloc(d * sizeof *xc);
+ff_status ff_sigma_layernorm_emulate_ex(int bw, int scale, size_t R, size_t d, int rms, const ff_sigma_norm_opts *opts,
+                                        const uint64_t *x, const uint64_t *gamma, const uint64_t *beta, uint64_t *y) {
+  int b;
+  ff_status st = ff__ln_rsqrt_bits("ff_sigma_layernorm_emulate_ex", opts, &b);
+  if (st) return st;
+  const int L = ff__ln_top(bw), lg = ff__ln_log2(d), m = b - FF_SIGMA_RSQRT_EXP_BITS;
+  uint64_t *tab = malloc(((size_t)1 << b) * sizeof *tab), *xc = malloc(d * sizeof *xc);
   if (!tab || !xc) {
+    FF_ERROR("ff_sigma_layernorm_emulate_ex: out of memory for rows of %zu", d);
     free(tab);
     free(xc);
-    return;
+    return FF_ENOMEM;
   }
-  ff_sigma_rsqrt_table(bw, scale, d, tab);
+  ff_sigma_rsqrt_table(bw, scale, d, m, tab);
   for (size_t i = 0; i < R; i++) {
     const uint64_t *row = x + i * d;
     uint64_t mu = 0;
@@ -350,8 +403,8 @@ void ff_sigma_layernorm_emulate(int bw, int scale, size_t R, size_t d, int rms, 
     int k = 0;
     while (k < 63 && (V >> (k + 1)) != 0) k++; /* msnzb; 0 for V = 0, 1 */
     const uint64_t Vp = k <= L ? V << (L - k) : V >> (k - L); /* k > L breaks the precondition */
-    const uint64_t M = ff_ring_reduce(Vp >> (L - FF__LN_MANT), FF__LN_LUT);
-    const uint64_t I = ff_ring_reduce(((uint64_t)k << FF__LN_MANT) + M - (UINT64_C(1) << FF__LN_MANT), FF__LN_LUT);
+    const uint64_t M = ff_ring_reduce(Vp >> (L - m), b);
+    const uint64_t I = ff_ring_reduce(((uint64_t)k << m) + M - (UINT64_C(1) << m), b);
     const int64_t rsq = ff_ring_signed(tab[I], bw);
     for (size_t j = 0; j < d; j++) {
       const uint64_t y1 = ff_ring_from_signed(ff__floor_shift(ff_ring_signed(ff_ring_reduce((uint64_t)ff_ring_signed(xc[j], bw) * (uint64_t)rsq, bw), bw), scale), bw);
@@ -363,15 +416,58 @@ void ff_sigma_layernorm_emulate(int bw, int scale, size_t R, size_t d, int rms, 
   }
   free(tab);
   free(xc);
+  return FF_OK;
+}
+
+void ff_sigma_layernorm_emulate(int bw, int scale, size_t R, size_t d, int rms, const uint64_t *x,
+                                const uint64_t *gamma, const uint64_t *beta, uint64_t *y) {
+  (void)ff_sigma_layernorm_emulate_ex(bw, scale, R, d, rms, NULL, x, gamma, beta, y);
 }
 
 /* ---- Protocol pieces -------------------------------------------------------------------------------- */
+
+/* Bits [pos, pos + bits) of the little-endian bit string buf (pack.h's order), bits <= 64. */
+static void ff__ln_put_field(uint8_t *buf, size_t pos, uint64_t v, int bits) {
+  for (int i = 0; i < bits; i++, pos++) buf[pos / 8] |= (uint8_t)(((v >> i) & 1) << (pos % 8));
+}
+
+static uint64_t ff__ln_get_field(const uint8_t *buf, size_t pos, int bits) {
+  uint64_t v = 0;
+  for (int i = 0; i < bits; i++, pos++) v |= (uint64_t)((buf[pos / 8] >> (pos % 8)) & 1) << i;
+  return v;
+}
+
+/* The pairs of more than 64 bits (wide rsqrt tables at large bw): the same bit string as pack.h would make
+ * of n values of bw_a + bw_b bits, built field by field. */
+static ff_status ff__ln_reconstruct2_wide(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
+  const size_t bits = (size_t)(bw_a + bw_b), nb = (n * bits + 7) / 8;
+  uint8_t *buf = calloc(2 * nb + 1, 1);
+  if (!buf) {
+    FF_ERROR("LayerNorm reconstruct: out of memory for %zu bytes", 2 * nb);
+    return FF_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    ff__ln_put_field(buf, i * bits, ff_ring_reduce(a[i], bw_a), bw_a);
+    ff__ln_put_field(buf, i * bits + (size_t)bw_a, ff_ring_reduce(b[i], bw_b), bw_b);
+  }
+  ff_status st = ff_chan_exchange(op->ctx->chan, buf, buf + nb, nb);
+  if (!st) {
+    for (size_t i = 0; i < n; i++) {
+      a[i] = ff_ring_reduce(a[i] + ff__ln_get_field(buf + nb, i * bits, bw_a), bw_a);
+      b[i] = ff_ring_reduce(b[i] + ff__ln_get_field(buf + nb, i * bits + (size_t)bw_a, bw_b), bw_b);
+    }
+    op->cost[op->party].bits_sent += (uint64_t)n * bits;
+  }
+  free(buf);
+  return st;
+}
 
 /* Reconstructs n pairs (a mod 2^bw_a, b mod 2^bw_b) in ONE exchange of bw_a + bw_b bits each: both
  * fields travel side by side in one packed word and are added field by field (scope Reconstruct). */
 static ff_status ff__ln_reconstruct2_host(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
   FF_SCOPE("Reconstruct");
   const int bits = bw_a + bw_b;
+  if (bits > 64) return ff__ln_reconstruct2_wide(op, a, b, n, bw_a, bw_b);
   uint64_t *mine = ff__op_alloc(2 * n * sizeof *mine, "LayerNorm reconstruct"), *peer = mine ? mine + n : NULL;
   if (!mine) return FF_ENOMEM;
   for (size_t i = 0; i < n; i++) mine[i] = ff_ring_reduce(a[i], bw_a) | (ff_ring_reduce(b[i], bw_b) << bw_a);
@@ -418,12 +514,13 @@ static ff_status ff__ln_put_bits(ff_op *op, const uint64_t *bits, size_t n) {
 
 /* Step 4, party: every buffer and key in ff__op_mem(op) (device for a CUDA party); the LUT key's
  * bytes and the table are made on the host (the key deserialized there and copied to a device key). */
-static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, ff_wire *rsq, ff_wire *Vp, ff_wire *M) {
+static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, int b, ff_wire *rsq, ff_wire *Vp,
+                                   ff_wire *M) {
   ff_ctx *ctx = op->ctx;
-  const int bw = V->bw, L = ff__ln_top(bw), dev = ff__op_on_device(op);
-  const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R, nt = (size_t)1 << FF__LN_LUT;
+  const int bw = V->bw, L = ff__ln_top(bw), dev = ff__op_on_device(op), m = b - FF_SIGMA_RSQRT_EXP_BITS;
+  const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R, nt = (size_t)1 << b;
   const size_t dkb = ff_dpf_key_bytes(bw, R), mb = ((size_t)L * R + 7) / 8, ltb = (J * R + 7) / 8,
-               lkb = ff_lut_key_bytes(FF__LN_LUT, bw, 1, R);
+               lkb = ff_lut_key_bytes(b, bw, 1, R);
   const size_t w64 = J * R + (size_t)L * R + nkey + 2 * R + nt;
   ff_dpf_key dk = {0};
   ff_lut_key lkh = {0}, lkd = {0};
@@ -442,19 +539,19 @@ static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, ff_wir
     goto done;
   /* b. normalise, reconstruct V^' and E^ together. */
   if ((st = ff__op_get_mem(op, key, nkey * sizeof *key, "rsqrt")) ||
-      (st = ff_sigma_rsqrt_normalize(ctx, bw, R, c, V->v, key, idx)) ||
-      (st = ff__ln_reconstruct2(op, idx, idx + R, R, bw, FF__LN_LUT)) ||
+      (st = ff_sigma_rsqrt_normalize(ctx, bw, m, R, c, V->v, key, idx)) ||
+      (st = ff__ln_reconstruct2(op, idx, idx + R, R, bw, b)) ||
       (st = ff__fss_buf_copy(ctx, "rsqrt", Vp->v, ff__op_mem(op), idx, ff__op_mem(op), R * sizeof *idx)))
     goto done;
   /* c. mantissa. */
-  if ((st = ff_op_trslack(op, Vp, L - FF__LN_MANT, FF__LN_LUT, M))) goto done;
-  /* d. LUT at I^ = E^ + M^ - 128, revealed. */
-  ff_sigma_rsqrt_table(bw, op->scale, d, tabh);
-  if ((st = ff_sigma_rsqrt_index(ctx, R, idx + R, M->v, idx)) ||
+  if ((st = ff_op_trslack(op, Vp, L - m, b, M))) goto done;
+  /* d. LUT at I^ = E^ + M^ - 2^m, revealed; the table made on the host (uploaded for a CUDA party). */
+  ff_sigma_rsqrt_table(bw, op->scale, d, m, tabh);
+  if ((st = ff_sigma_rsqrt_index(ctx, m, R, idx + R, M->v, idx)) ||
       (st = ff__op_upload(op, tab, tabh, nt * sizeof *tab)) || (st = ff__op_get(op, lbuf, lkb, "rsqrt")) ||
-      (st = ff_lut_key_deserialize(&lkh, FF__LN_LUT, bw, 1, R, lbuf, lkb)))
+      (st = ff_lut_key_deserialize(&lkh, b, bw, 1, R, lbuf, lkb)))
     goto done;
-  if (dev && ((st = ff_lut_key_alloc(ctx, &lkd, FF__LN_LUT, bw, 1, R)) || (st = ff_lut_key_copy(ctx, &lkd, &lkh)) ||
+  if (dev && ((st = ff_lut_key_alloc(ctx, &lkd, b, bw, 1, R)) || (st = ff_lut_key_copy(ctx, &lkd, &lkh)) ||
               (st = ff__op_sync(op))))
     goto done;
   if ((st = ff_lut_eval(ctx, dev ? &lkd : &lkh, idx, tab, 1, rsq->v))) goto done;
@@ -469,9 +566,9 @@ done:
   return st;
 }
 
-/* Step 4: V (R) -> rsq (R), both bw bits. */
-static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, ff_wire *rsq) {
-  const int bw = V->bw, L = ff__ln_top(bw);
+/* Step 4: V (R) -> rsq (R), both bw bits; a table of b input bits. */
+static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_wire *rsq) {
+  const int bw = V->bw, L = ff__ln_top(bw), m = b - FF_SIGMA_RSQRT_EXP_BITS;
   const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R;
   const int64_t rshape[1] = {(int64_t)R};
   ff_wire Vp = {0}, M = {0};
@@ -479,11 +576,11 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, ff_wire *rs
   ff_lut_key lk[2] = {{0}, {0}};
   uint64_t *c = NULL, *key = NULL, *idx = NULL;
   uint8_t *buf = NULL;
-  const size_t lkb = ff_lut_key_bytes(FF__LN_LUT, bw, 1, R);
+  const size_t lkb = ff_lut_key_bytes(b, bw, 1, R);
   ff_status st;
   if ((st = ff__op_wire_alloc(op, rsq, bw, 1, rshape)) || (st = ff__op_wire_alloc(op, &Vp, bw, 1, rshape))) goto done;
   if (op->role != FF_OP_DEALER) {
-    st = ff__ln_rsqrt_eval(op, V, d, rsq, &Vp, &M);
+    st = ff__ln_rsqrt_eval(op, V, d, b, rsq, &Vp, &M);
     goto done;
   }
   c = ff__op_alloc((size_t)L * R * sizeof *c, "rsqrt");
@@ -512,15 +609,15 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, ff_wire *rs
         rhorv[j * R + i] = ff_ring_reduce((lo ^ hi) * rv[i], bw);
       }
     memcpy(krv, rv, R * sizeof *rv);
-    if ((st = ff__op_draw(op, Vp.v, R, bw)) || (st = ff__op_draw(op, rk, R, FF__LN_LUT))) goto done;
+    if ((st = ff__op_draw(op, Vp.v, R, bw)) || (st = ff__op_draw(op, rk, R, b))) goto done;
     memcpy(rvp, Vp.v, R * sizeof *rvp);
     if ((st = ff__op_put_shares(op, key, nkey, bw))) goto done;
     /* c. */
-    if ((st = ff_op_trslack(op, &Vp, L - FF__LN_MANT, FF__LN_LUT, &M))) goto done;
+    if ((st = ff_op_trslack(op, &Vp, L - m, b, &M))) goto done;
     /* d. the LUT at mask r_k + r_M. */
-    for (size_t i = 0; i < R; i++) idx[i] = ff_ring_reduce(rk[i] + M.v[i], FF__LN_LUT);
-    if ((st = ff_lut_key_alloc(op->ctx, &lk[0], FF__LN_LUT, bw, 1, R)) ||
-        (st = ff_lut_key_alloc(op->ctx, &lk[1], FF__LN_LUT, bw, 1, R)) ||
+    for (size_t i = 0; i < R; i++) idx[i] = ff_ring_reduce(rk[i] + M.v[i], b);
+    if ((st = ff_lut_key_alloc(op->ctx, &lk[0], b, bw, 1, R)) ||
+        (st = ff_lut_key_alloc(op->ctx, &lk[1], b, bw, 1, R)) ||
         (st = ff_lut_keygen(op->ctx, idx, &lk[0], &lk[1], rsq->v)))
       goto done;
     for (int p = 0; p < 2 && !st; p++)
@@ -575,7 +672,7 @@ done:
 /* ---- The gates ---------------------------------------------------------------------------------------- */
 
 static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, const ff_wire *beta, int rms,
-                           ff_wire *y) {
+                           const ff_sigma_norm_opts *opts, ff_wire *y) {
   const char *fn = rms ? "ff_op_rmsnorm" : "ff_op_layernorm";
   if (!op || !x || !gamma || !y || (!rms && !beta) ||
       (op->role != FF_OP_COST && (!x->v || !gamma->v || (!rms && !beta->v)))) {
@@ -585,25 +682,29 @@ static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, c
   memset(y, 0, sizeof *y);
   const int bw = x->bw, s = op->scale;
   const size_t d = x->ndim >= 1 ? (size_t)x->shape[x->ndim - 1] : 0;
-  if (bw != op->bw || bw < 20 || bw > 64 - FF__LN_LUT || d < 2 || gamma->numel != d || gamma->bw != bw ||
+  if (bw != op->bw || bw < 20 || bw > 64 - FF_SIGMA_RSQRT_LUT_BITS || d < 2 || gamma->numel != d || gamma->bw != bw ||
       (!rms && (beta->numel != d || beta->bw != bw)) || s < 1 || 2 * s + 8 > bw) {
     FF_ERROR("%s: need the op's ring of 20..51 bits, a last dimension d >= 2, gamma and beta of d values of the same "
              "width, and 2 scale + 8 <= bw (bw %d, d %zu, scale %d)", fn, bw, d, s);
     return FF_EINVAL;
   }
+  int b;
+  ff_status st = ff__ln_rsqrt_bits(fn, opts, &b);
+  if (st) return st;
   FF_SCOPE("LayerNorm");
   const size_t N = x->numel, R = N / d;
   const int64_t rshape[1] = {(int64_t)R};
   if (op->role == FF_OP_COST) {
     ff_gate_cost c;
-    (rms ? ff_sigma_rmsnorm_cost : ff_sigma_layernorm_cost)(R, d, bw, s, &c);
+    ff__ln_cost(R, d, bw, s, rms, b, &c);
     ff__op_charge_both(op, &c);
     return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
   }
-  const ff__sg_tag tag = {rms ? FF__SG_RMSNORM : FF__SG_LAYERNORM, (uint32_t)bw, (uint32_t)s, 0, {R, d, 0}};
+  /* d[2]: the rsqrt table's bits when they are not SIGMA's 13 (0 keeps SIGMA's streams as they were). */
+  const ff__sg_tag tag = {rms ? FF__SG_RMSNORM : FF__SG_LAYERNORM, (uint32_t)bw, (uint32_t)s, 0,
+                          {R, d, b != FF_SIGMA_RSQRT_LUT_BITS ? (uint64_t)b : 0}};
   ff_wire S = {0}, mu = {0}, xc = {0}, V = {0}, rsq = {0}, y1 = {0};
   uint64_t *key = NULL;
-  ff_status st;
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag))) goto done;
   /* 1-2. mean and centring (RMSNorm: xc is x). Wires and keys in ff__op_mem(op). */
@@ -636,7 +737,7 @@ static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, c
     goto done;
   }
   /* 4-6 (+ beta: masks at the dealer, masked values at the parties). */
-  if ((st = ff__ln_rsqrt(op, &V, d, &rsq)) || (st = ff__ln_wmul(op, xcw, &rsq, R, d, 1, &y1)) ||
+  if ((st = ff__ln_rsqrt(op, &V, d, b, &rsq)) || (st = ff__ln_wmul(op, xcw, &rsq, R, d, 1, &y1)) ||
       (st = ff__ln_wmul(op, &y1, gamma, R, d, 0, y)) ||
       (!rms && (st = ff_sigma_ln_addcol(op->ctx, bw, R, d, y->v, beta->v))))
     goto done;
@@ -653,10 +754,20 @@ done:
   return st;
 }
 
+ff_status ff_op_layernorm_ex(ff_op *op, const ff_wire *x, const ff_wire *gamma, const ff_wire *beta, ff_wire *y,
+                             const ff_sigma_norm_opts *opts) {
+  return ff__ln_run(op, x, gamma, beta, 0, opts, y);
+}
+
+ff_status ff_op_rmsnorm_ex(ff_op *op, const ff_wire *x, const ff_wire *gamma, ff_wire *y,
+                           const ff_sigma_norm_opts *opts) {
+  return ff__ln_run(op, x, gamma, NULL, 1, opts, y);
+}
+
 ff_status ff_op_layernorm(ff_op *op, const ff_wire *x, const ff_wire *gamma, const ff_wire *beta, ff_wire *y) {
-  return ff__ln_run(op, x, gamma, beta, 0, y);
+  return ff_op_layernorm_ex(op, x, gamma, beta, y, NULL);
 }
 
 ff_status ff_op_rmsnorm(ff_op *op, const ff_wire *x, const ff_wire *gamma, ff_wire *y) {
-  return ff__ln_run(op, x, gamma, NULL, 1, y);
+  return ff_op_rmsnorm_ex(op, x, gamma, y, NULL);
 }

@@ -14,8 +14,15 @@ namespace {
 
 #include "gates/sigma/sigma_cuda_util.cuh"
 
-constexpr int kLutBits = FF_SIGMA_RSQRT_LUT_BITS;
-constexpr int kMantBits = FF_SIGMA_RSQRT_MANT_BITS;
+// The rsqrt table's exponent bits; its mantissa bits m are the kernels' parameter, as in the CPU twins.
+constexpr int kExpBits = FF_SIGMA_RSQRT_EXP_BITS;
+
+ff_status check_mant(const char *fn, int mant) {
+  if (mant + kExpBits >= FF_SIGMA_RSQRT_MIN_BITS && mant + kExpBits <= FF_SIGMA_RSQRT_MAX_BITS) return FF_OK;
+  FF_ERROR("%s: %d mantissa bits is outside %d..%d", fn, mant, FF_SIGMA_RSQRT_MIN_BITS - kExpBits,
+           FF_SIGMA_RSQRT_MAX_BITS - kExpBits);
+  return FF_EINVAL;
+}
 
 // The per-row kernels launch one block per row (gridDim.x < 2^31).
 ff_status rows_fit(const char *fn, size_t R) {
@@ -96,9 +103,9 @@ __global__ void bits_kernel(size_t R, size_t L, uint64_t p1, const uint64_t *vha
          1;
 }
 
-// One thread per row: the one-hot select-sum of layernorm.h step 4b.
-__global__ void normalize_kernel(size_t R, int L, uint64_t m, uint64_t p1, const uint64_t *chat, const uint64_t *vhat,
-                                 const uint64_t *key, uint64_t *out) {
+// One thread per row: the one-hot select-sum of layernorm.h step 4b, mant mantissa bits.
+__global__ void normalize_kernel(size_t R, int L, int mant, uint64_t m, uint64_t p1, const uint64_t *chat,
+                                 const uint64_t *vhat, const uint64_t *key, uint64_t *out) {
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= R) return;
   const size_t J = (size_t)L + 1;
@@ -112,15 +119,15 @@ __global__ void normalize_kernel(size_t R, int L, uint64_t m, uint64_t p1, const
     const uint64_t pw = 1ull << (L - (int)j);
     const uint64_t rh = rho[j * R + i];
     vp += pw * (p1 * oh * v - oh * r + sgn * (rh * v - rhorv[j * R + i]));
-    ex += ((uint64_t)j << kMantBits) * (p1 * oh + sgn * rh);
+    ex += ((uint64_t)j << mant) * (p1 * oh + sgn * rh);
   }
   out[i] = vp & m;
-  out[R + i] = ex & ((1ull << kLutBits) - 1);
+  out[R + i] = ex & ((1ull << (mant + kExpBits)) - 1);
 }
 
-__global__ void index_kernel(size_t R, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx) {
+__global__ void index_kernel(size_t R, int mant, const uint64_t *ehat, const uint64_t *mhat, uint64_t *idx) {
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < R) idx[i] = (ehat[i] + mhat[i] - (1ull << kMantBits)) & ((1ull << kLutBits) - 1);
+  if (i < R) idx[i] = (ehat[i] + mhat[i] - (1ull << mant)) & ((1ull << (mant + kExpBits)) - 1);
 }
 
 uint64_t p1_of(const ff_ctx *ctx) { return (uint64_t)(ctx->party == 1); }
@@ -157,14 +164,15 @@ extern "C" ff_status ff_sigma_ln_square_cuda(ff_ctx *ctx, int bw, size_t R, size
   return launched();
 }
 
-extern "C" ff_status ff_sigma_rsqrt_normalize_cuda(ff_ctx *ctx, int bw, size_t R, const uint64_t *chat,
+extern "C" ff_status ff_sigma_rsqrt_normalize_cuda(ff_ctx *ctx, int bw, int mant, size_t R, const uint64_t *chat,
                                                    const uint64_t *vhat, const uint64_t *key, uint64_t *out) {
   const char *fn = "ff_sigma_rsqrt_normalize_cuda";
-  ff_status st = check(fn, ctx, R, chat, vhat);
+  ff_status st = check_mant(fn, mant);
+  if (!st) st = check(fn, ctx, R, chat, vhat);
   if (!st) st = check(fn, ctx, R, key, out);
   if (st || !R) return st;
-  normalize_kernel<<<blocks_for(R), kThreads, 0, stream_of(ctx)>>>(R, bw - 3, ff_ring_mask(bw), p1_of(ctx), chat, vhat,
-                                                                   key, out);
+  normalize_kernel<<<blocks_for(R), kThreads, 0, stream_of(ctx)>>>(R, bw - 3, mant, ff_ring_mask(bw), p1_of(ctx), chat,
+                                                                   vhat, key, out);
   return launched();
 }
 
@@ -205,12 +213,13 @@ extern "C" ff_status ff_sigma_rsqrt_bits_cuda(ff_ctx *ctx, int bw, size_t R, con
   return launched();
 }
 
-extern "C" ff_status ff_sigma_rsqrt_index_cuda(ff_ctx *ctx, size_t R, const uint64_t *ehat, const uint64_t *mhat,
-                                               uint64_t *idx) {
+extern "C" ff_status ff_sigma_rsqrt_index_cuda(ff_ctx *ctx, int mant, size_t R, const uint64_t *ehat,
+                                               const uint64_t *mhat, uint64_t *idx) {
   const char *fn = "ff_sigma_rsqrt_index_cuda";
-  ff_status st = check(fn, ctx, R, ehat, mhat);
+  ff_status st = check_mant(fn, mant);
+  if (!st) st = check(fn, ctx, R, ehat, mhat);
   if (!st) st = check(fn, ctx, R, idx, idx);
   if (st || !R) return st;
-  index_kernel<<<blocks_for(R), kThreads, 0, stream_of(ctx)>>>(R, ehat, mhat, idx);
+  index_kernel<<<blocks_for(R), kThreads, 0, stream_of(ctx)>>>(R, mant, ehat, mhat, idx);
   return launched();
 }

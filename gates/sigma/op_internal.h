@@ -42,8 +42,10 @@ typedef enum {
   FF__SG_MATMUL = 8,
   FF__SG_MATMUL_EX = 9, /* linear.h ff_op_matmul_ex: a = shift, b = causal, d = {B, M, K 2^32 + N} */
   FF__SG_GELU = 16,   /* GELU and SiLU (gelu.h): parameter a = clip bits (8 / 10), b = scale */
-  FF__SG_SOFTMAX = 24, /* softmax.h: parameter a = scale, R rows of n in d[0], d[1] */
-  FF__SG_LAYERNORM = 32, /* layernorm.h: parameter a = scale, R rows of d in d[0], d[1] */
+  FF__SG_SOFTMAX = 24, /* softmax.h: parameter a = scale, b = causal, R rows of n in d[0], d[1]; d[2] the
+                          options: inv_bits when not SIGMA's k - 6, | 2^8 when nExp is hooked (0: SIGMA's) */
+  FF__SG_LAYERNORM = 32, /* layernorm.h: parameter a = scale, R rows of d in d[0], d[1]; d[2] rsqrt_bits
+                            when not SIGMA's 13 (else 0) */
   FF__SG_RMSNORM = 33,   /* layernorm.h: as LayerNorm */
   FF__SG_ROTARY = 40,    /* rotary.h: parameter a = fractional bits of the table */
   FF__SG_SUF = 48,       /* gates/suf/suf.h: a = function, b = k, d = {N, e | s << 8 | kl << 16, bw_in | bw << 8} */

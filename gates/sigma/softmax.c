@@ -322,11 +322,14 @@ void ff_sigma_nexp_msb_table(uint64_t *tab) {
   for (int i = 0; i < 256; i++) tab[i] = (uint64_t)(exp(-i / 16.0) * 4096.0);
 }
 
-void ff_sigma_inv_table(int bits, uint64_t *tab) {
+void ff_sigma_inv_table_ex(int bits, int shift, uint64_t *tab) {
   const size_t n = (size_t)1 << bits;
-  tab[0] = (uint64_t)(262144.0 / (double)n);
-  for (size_t i = 1; i < n; i++) tab[i] = (uint64_t)(262144.0 / (double)i);
+  const double one = ldexp(1.0, 2 * FF__SM_SCALE - shift); /* 2^18 = 262144.0 at SIGMA's shift 6 */
+  tab[0] = (uint64_t)(one / (double)n);
+  for (size_t i = 1; i < n; i++) tab[i] = (uint64_t)(one / (double)i);
 }
+
+void ff_sigma_inv_table(int bits, uint64_t *tab) { ff_sigma_inv_table_ex(bits, 6, tab); }
 
 /* ---- Shapes and costs ------------------------------------------------------------------------------------ */
 
@@ -334,6 +337,39 @@ static int ff__ceil_log2(size_t n) {
   int k = 0;
   while (((size_t)1 << k) < n) k++;
   return k;
+}
+
+/* The options resolved for rows of n (softmax.h ff_sigma_softmax_opts). */
+typedef struct {
+  int k, b;                          /* the inverse: row sums mod 2^k, LUT of b input bits (shift t = k - b) */
+  const ff_sigma_softmax_opts *hook; /* the options when their nExp hooks are set, else NULL (SIGMA's nExp) */
+} ff__sm_cfg;
+
+static ff_status ff__sm_config(const char *fn, const ff_sigma_softmax_opts *o, size_t n, ff__sm_cfg *cfg) {
+  cfg->k = FF__SM_SCALE + ff__ceil_log2(n);
+  cfg->b = cfg->k - 6;
+  cfg->hook = NULL;
+  if (!o) return FF_OK;
+  if (o->inv_bits) {
+    if (o->inv_bits < FF_LUT_MIN_BITS || o->inv_bits > 16 || o->inv_bits >= cfg->k) {
+      FF_ERROR("%s: inv_bits %d is outside 8..16 or not below k = %d (rows of %zu)", fn, o->inv_bits, cfg->k, n);
+      return FF_EINVAL;
+    }
+    cfg->b = o->inv_bits;
+  }
+  const int hooks = !!o->nexp + !!o->nexp_cost + !!o->nexp_emulate;
+  if (hooks != 0 && hooks != 3) {
+    FF_ERROR("%s: nexp, nexp_cost and nexp_emulate are set together or not at all (%d of 3 set)", fn, hooks);
+    return FF_EINVAL;
+  }
+  if (hooks) cfg->hook = o;
+  return FF_OK;
+}
+
+/* The tag's d[2] (op_internal.h FF__SG_SOFTMAX): b when it is not SIGMA's k - 6, plus 2^8 when nExp is
+ * hooked; 0 for SIGMA's softmax, so its key streams keep their bytes. */
+static uint64_t ff__sm_tag_opts(const ff__sm_cfg *cfg) {
+  return (cfg->b != cfg->k - 6 ? (uint64_t)cfg->b : 0) | (cfg->hook ? UINT64_C(1) << 8 : 0);
 }
 
 /* DReLU(bin) then select revealed in b_out bits, C elements (relu.h's cost for any bin/b_out pair),
@@ -368,10 +404,10 @@ static void ff__max_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
   }
 }
 
-static void ff__nexp_cost(size_t N, int bw, ff_gate_cost *c) {
-  const int bin = bw - FF__SM_SCALE;
+void ff_sigma_nexp_cost(void *arg, size_t N, int bw, int ring, ff_gate_cost *c) {
+  (void)arg;
   ff_gate_cost t;
-  ff__relu_sel_cost(N, bin + 2, 16, ff__op_word_bytes(16), c);
+  ff__relu_sel_cost(N, ring, 16, ff__op_word_bytes(16), c);
   ff_lut_cost(8, bw, N, &t);
   *c = ff_gate_cost_add(*c, t);
   ff__sigma_trslack_narrow_cost(N, 16, 8, 8, &t);
@@ -382,11 +418,10 @@ static void ff__nexp_cost(size_t N, int bw, ff_gate_cost *c) {
   *c = ff_gate_cost_add(*c, t);
 }
 
-static void ff__inv_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
-  const int k = FF__SM_SCALE + ff__ceil_log2(n);
+static void ff__inv_cost(size_t R, int bw, const ff__sm_cfg *cfg, ff_gate_cost *c) {
   ff_gate_cost t;
-  ff__sigma_trslack_narrow_cost(R, k, 6, k - 6, c);
-  ff_lut_cost(k - 6, bw, R, &t);
+  ff__sigma_trslack_narrow_cost(R, cfg->k, cfg->k - cfg->b, cfg->b, c);
+  ff_lut_cost(cfg->b, bw, R, &t);
   *c = ff_gate_cost_add(*c, t);
 }
 
@@ -404,76 +439,123 @@ static void ff__max_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
   }
 }
 
-void ff_sigma_softmax_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
-  const size_t Np = ff_sigma_causal_numel(R, n, 0);
+/* The whole gate (nExp left out with with_nexp 0: the cost-only role runs a hook as a gate instead). */
+static void ff__sm_cost(size_t R, size_t n, int bw, int causal, const ff__sm_cfg *cfg, int with_nexp,
+                        ff_gate_cost *c) {
+  const size_t N = causal ? ff_sigma_causal_numel(R, n, 0) : R * n;
+  const int ring = bw - FF__SM_SCALE + 2;
   ff_gate_cost t;
-  ff__max_causal_cost(R, n, bw, c);
-  ff__nexp_cost(Np, bw, &t);
-  *c = ff_gate_cost_add(*c, t);
-  ff__inv_cost(R, n, bw, &t);
-  *c = ff_gate_cost_add(*c, t);
-  ff__beaver_cost(Np, 2 * (uint64_t)Np + R, bw, &t);
-  *c = ff_gate_cost_add(*c, t);
-}
-
-void ff_sigma_softmax_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
-  const size_t N = R * n;
-  ff_gate_cost t;
-  ff__max_cost(R, n, bw, c);
-  ff__nexp_cost(N, bw, &t);
-  *c = ff_gate_cost_add(*c, t);
-  ff__inv_cost(R, n, bw, &t);
+  (causal ? ff__max_causal_cost : ff__max_cost)(R, n, bw, c);
+  if (with_nexp) {
+    if (cfg->hook) cfg->hook->nexp_cost(cfg->hook->arg, N, bw, ring, &t);
+    else ff_sigma_nexp_cost(NULL, N, bw, ring, &t);
+    *c = ff_gate_cost_add(*c, t);
+  }
+  ff__inv_cost(R, bw, cfg, &t);
   *c = ff_gate_cost_add(*c, t);
   ff__beaver_cost(N, 2 * (uint64_t)N + R, bw, &t);
   *c = ff_gate_cost_add(*c, t);
 }
 
-/* ---- Emulation ---------------------------------------------------------------------------------------------- */
-
-/* One row of len values (k: the inverse's ring bits from the full row length). */
-static void ff__emulate_row(int bw, int k, size_t len, const uint64_t *xr, const uint64_t *lsb, const uint64_t *msb,
-                            const uint64_t *inv, uint64_t *e, uint64_t *yr) {
-  int64_t mx = ff_ring_signed(xr[0], bw);
-  for (size_t j = 1; j < len; j++)
-    if (ff_ring_signed(xr[j], bw) > mx) mx = ff_ring_signed(xr[j], bw);
-  uint64_t s = 0;
-  for (size_t j = 0; j < len; j++) {
-    const uint64_t x1 = (uint64_t)(mx - ff_ring_signed(xr[j], bw));
-    const uint64_t cl = x1 < FF__SM_CLIP ? x1 : FF__SM_CLIP;
-    e[j] = (msb[cl >> 8] * lsb[cl & 255]) >> FF__SM_SCALE;
-    s += e[j];
-  }
-  const uint64_t iv = inv[ff_ring_reduce(s, k) >> 6];
-  for (size_t j = 0; j < len; j++) yr[j] = ff_ring_reduce((e[j] * iv) >> FF__SM_SCALE, bw);
+static ff_status ff__sm_cost_ex(const char *fn, size_t R, size_t n, int bw, int causal,
+                                const ff_sigma_softmax_opts *opts, ff_gate_cost *c) {
+  ff__sm_cfg cfg;
+  memset(c, 0, sizeof *c);
+  ff_status st = ff__sm_config(fn, opts, n, &cfg);
+  if (!st) ff__sm_cost(R, n, bw, causal, &cfg, 1, c);
+  return st;
 }
 
-static void ff__emulate(int bw, size_t R, size_t n, int causal, const uint64_t *x, uint64_t *y) {
+ff_status ff_sigma_softmax_cost_ex(size_t R, size_t n, int bw, const ff_sigma_softmax_opts *opts, ff_gate_cost *c) {
+  return ff__sm_cost_ex("ff_sigma_softmax_cost_ex", R, n, bw, 0, opts, c);
+}
+
+ff_status ff_sigma_softmax_causal_cost_ex(size_t R, size_t n, int bw, const ff_sigma_softmax_opts *opts,
+                                          ff_gate_cost *c) {
+  return ff__sm_cost_ex("ff_sigma_softmax_causal_cost_ex", R, n, bw, 1, opts, c);
+}
+
+void ff_sigma_softmax_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
+  (void)ff_sigma_softmax_cost_ex(R, n, bw, NULL, c);
+}
+
+void ff_sigma_softmax_causal_cost(size_t R, size_t n, int bw, ff_gate_cost *c) {
+  (void)ff_sigma_softmax_causal_cost_ex(R, n, bw, NULL, c);
+}
+
+/* ---- Emulation ---------------------------------------------------------------------------------------------- */
+
+void ff_sigma_nexp_emulate(void *arg, int bw, int ring, size_t N, const uint64_t *x1, uint64_t *e) {
+  (void)arg, (void)bw;
   uint64_t lsb[256], msb[256];
-  const int k = FF__SM_SCALE + ff__ceil_log2(n);
-  uint64_t *inv = malloc(((size_t)1 << (k - 6)) * sizeof *inv), *e = malloc(n * sizeof *e);
-  if (!inv || !e) {
-    free(inv);
-    free(e);
-    return;
-  }
   ff_sigma_nexp_lsb_table(lsb);
   ff_sigma_nexp_msb_table(msb);
-  ff_sigma_inv_table(k - 6, inv);
-  for (size_t r = 0; r < R; r++) {
-    const size_t len = causal ? r % n + 1 : n;
-    ff__emulate_row(bw, k, len, x + r * n, lsb, msb, inv, e, y + r * n);
-    for (size_t j = len; j < n; j++) y[r * n + j] = 0;
+  for (size_t i = 0; i < N; i++) {
+    const uint64_t v = ff_ring_reduce(x1[i], ring), cl = v < FF__SM_CLIP ? v : FF__SM_CLIP;
+    e[i] = (msb[cl >> 8] * lsb[cl & 255]) >> FF__SM_SCALE;
   }
+}
+
+/* Row r keeps len = n values (causal: (r mod n) + 1), packed one row after another as the gate packs them:
+ * x1 for all rows, nExp on all of them at once, then the inverse and the product per row. */
+static ff_status ff__emulate(const char *fn, int bw, size_t R, size_t n, int causal, const ff_sigma_softmax_opts *opts,
+                             const uint64_t *x, uint64_t *y) {
+  ff__sm_cfg cfg;
+  ff_status st = ff__sm_config(fn, opts, n, &cfg);
+  if (st) return st;
+  const size_t N = causal ? ff_sigma_causal_numel(R, n, 0) : R * n;
+  const int ring = bw - FF__SM_SCALE + 2, t = cfg.k - cfg.b;
+  uint64_t *inv = malloc(((size_t)1 << cfg.b) * sizeof *inv), *x1 = malloc((N + 1) * sizeof *x1),
+           *e = malloc((N + 1) * sizeof *e);
+  if (!inv || !x1 || !e) {
+    FF_ERROR("%s: out of memory for %zu values", fn, N);
+    st = FF_ENOMEM;
+    goto done;
+  }
+  for (size_t r = 0, o = 0; r < R; r++) {
+    const size_t len = causal ? r % n + 1 : n;
+    const uint64_t *xr = x + r * n;
+    int64_t mx = ff_ring_signed(xr[0], bw);
+    for (size_t j = 1; j < len; j++)
+      if (ff_ring_signed(xr[j], bw) > mx) mx = ff_ring_signed(xr[j], bw);
+    for (size_t j = 0; j < len; j++) x1[o++] = ff_ring_reduce((uint64_t)(mx - ff_ring_signed(xr[j], bw)), ring);
+  }
+  if (cfg.hook)
+    cfg.hook->nexp_emulate(cfg.hook->arg, bw, ring, N, x1, e);
+  else
+    ff_sigma_nexp_emulate(NULL, bw, ring, N, x1, e);
+  ff_sigma_inv_table_ex(cfg.b, t, inv);
+  for (size_t r = 0, o = 0; r < R; r++) {
+    const size_t len = causal ? r % n + 1 : n;
+    uint64_t s = 0;
+    for (size_t j = 0; j < len; j++) s += e[o + j];
+    const uint64_t iv = inv[ff_ring_reduce(s, cfg.k) >> t];
+    for (size_t j = 0; j < n; j++) y[r * n + j] = j < len ? ff_ring_reduce((e[o + j] * iv) >> FF__SM_SCALE, bw) : 0;
+    o += len;
+  }
+done:
   free(inv);
+  free(x1);
   free(e);
+  return st;
+}
+
+ff_status ff_sigma_softmax_emulate_ex(int bw, size_t R, size_t n, const ff_sigma_softmax_opts *opts,
+                                      const uint64_t *x, uint64_t *y) {
+  return ff__emulate("ff_sigma_softmax_emulate_ex", bw, R, n, 0, opts, x, y);
+}
+
+ff_status ff_sigma_softmax_causal_emulate_ex(int bw, size_t R, size_t n, const ff_sigma_softmax_opts *opts,
+                                             const uint64_t *x, uint64_t *y) {
+  return ff__emulate("ff_sigma_softmax_causal_emulate_ex", bw, R, n, 1, opts, x, y);
 }
 
 void ff_sigma_softmax_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y) {
-  ff__emulate(bw, R, n, 0, x, y);
+  (void)ff_sigma_softmax_emulate_ex(bw, R, n, NULL, x, y);
 }
 
 void ff_sigma_softmax_causal_emulate(int bw, size_t R, size_t n, const uint64_t *x, uint64_t *y) {
-  ff__emulate(bw, R, n, 1, x, y);
+  (void)ff_sigma_softmax_causal_emulate_ex(bw, R, n, NULL, x, y);
 }
 
 /* ---- Steps (dealer: v holds masks; party: masked values) ------------------------------------------------- */
@@ -645,31 +727,36 @@ done:
   return st;
 }
 
-/* Step 3: e (R, n) bw bits from x1 (R, n) in bin + 2 bits. */
-static ff_status ff__sm_nexp(ff_op *op, int bin, size_t R, size_t n, const ff_wire *x1, ff_wire *e) {
-  FF_SCOPE("Softmax::nExp");
+/* Step 3 (dealer or party): e bw bits from x1 in ring = x1->bw bits, elementwise; every temporary wire has
+ * x1's shape. */
+static ff_status ff__sm_nexp(ff_op *op, const ff_wire *x1, ff_wire *e) {
   ff_ctx *ctx = op->ctx;
-  const int bw = op->bw;
-  const size_t N = R * n;
+  const int bw = op->bw, ring = x1->bw;
+  const size_t N = x1->numel;
   uint64_t lsb_tab[256], msb_tab[256];
   ff_wire clip = {0}, hi = {0}, lsb = {0}, msb = {0}, z = {0};
   ff_status st;
   ff_sigma_nexp_lsb_table(lsb_tab);
   ff_sigma_nexp_msb_table(msb_tab);
-  if ((st = ff__sm_wire(op, &clip, 16, R, n)) || (st = ff__sm_wire(op, &lsb, bw, R, n)) ||
-      (st = ff__sm_wire(op, &msb, bw, R, n)) || (st = ff__sm_wire(op, &z, bin + 2, R, n)))
+  if ((st = ff__op_wire_alloc(op, &clip, 16, x1->ndim, x1->shape)) ||
+      (st = ff__op_wire_alloc(op, &lsb, bw, x1->ndim, x1->shape)) ||
+      (st = ff__op_wire_alloc(op, &msb, bw, x1->ndim, x1->shape)) ||
+      (st = ff__op_wire_alloc(op, &z, ring, x1->ndim, x1->shape)))
     goto done;
   /* z = x1 - p: the dealer's mask is x1's; the party shifts x1^. */
   if (op->role == FF_OP_DEALER)
     st = ff_sigma_row_bcast(ctx, N, 1, x1->v, z.v);
   else
-    st = ff_sigma_add_const(ctx, bin + 2, N, x1->v, (uint64_t)0 - FF__SM_CLIP, z.v);
-  if (st || (st = ff__relu_sel(op, bin + 2, 16, ff__op_word_bytes(16), 1, N, z.v, clip.v, "Softmax::nExp"))) goto done;
+    st = ff_sigma_add_const(ctx, ring, N, x1->v, (uint64_t)0 - FF__SM_CLIP, z.v);
+  if (st || (st = ff__relu_sel(op, ring, 16, ff__op_word_bytes(16), 1, N, z.v, clip.v, "Softmax::nExp"))) goto done;
   if (op->role == FF_OP_PARTY && (st = ff_sigma_add_const(ctx, 16, N, clip.v, FF__SM_CLIP, clip.v))) goto done;
   if ((st = ff__lut(op, 8, bw, N, clip.v, lsb_tab, lsb.v)) || (st = ff__sigma_trslack_narrow(op, &clip, 8, 8, &hi)) ||
       (st = ff__lut(op, 8, bw, N, hi.v, msb_tab, msb.v)))
     goto done;
-  st = ff__beaver_slack(op, &msb, &lsb, R, n, 0, e);
+  /* Elementwise Beaver product (one row of N); e takes x1's shape. */
+  if ((st = ff__beaver_slack(op, &msb, &lsb, 1, N, 0, e))) goto done;
+  e->ndim = x1->ndim;
+  memcpy(e->shape, x1->shape, sizeof e->shape);
 done:
   ff_wire_free(&clip);
   ff_wire_free(&hi);
@@ -679,22 +766,83 @@ done:
   return st;
 }
 
+ff_status ff_sigma_nexp(void *arg, ff_op *op, const ff_wire *x1, ff_wire *e) {
+  (void)arg;
+  if (!op || !x1 || !e || (op->role != FF_OP_COST && !x1->v)) {
+    FF_ERROR("ff_sigma_nexp: op, input or output wire is NULL or empty");
+    return FF_EINVAL;
+  }
+  memset(e, 0, sizeof *e);
+  if (op->scale != FF__SM_SCALE || x1->bw < 18 || x1->bw > op->bw) {
+    FF_ERROR("ff_sigma_nexp: need scale 12 (have %d) and x1 in a ring of 18..%d bits (have %d)", op->scale, op->bw,
+             x1->bw);
+    return FF_EINVAL;
+  }
+  if (op->role == FF_OP_COST) {
+    ff_gate_cost c;
+    ff_sigma_nexp_cost(NULL, x1->numel, op->bw, x1->bw, &c);
+    ff__op_charge_both(op, &c);
+    return ff__op_wire_alloc(op, e, op->bw, x1->ndim, x1->shape);
+  }
+  ff__op_enter(op);
+  ff_status st = ff__sm_nexp(op, x1, e);
+  ff__op_leave(op);
+  if (st) ff_wire_free(e);
+  return st;
+}
+
+/* Step 3 in every role, in scope Softmax::nExp: SIGMA's nExp or the options' hook (whose result is checked
+ * against the contract of softmax.h). The cost-only role runs only a hook: ff__sm_cost charges SIGMA's. */
+static ff_status ff__sm_nexp_step(ff_op *op, const ff__sm_cfg *cfg, const ff_wire *x1, ff_wire *e) {
+  FF_SCOPE("Softmax::nExp");
+  memset(e, 0, sizeof *e);
+  if (!cfg->hook) return ff__sm_nexp(op, x1, e);
+  ff_status st = cfg->hook->nexp(cfg->hook->arg, op, x1, e);
+  if (!st && (e->bw != op->bw || e->numel != x1->numel ||
+              (op->role != FF_OP_COST && (!e->v || e->where != ff__op_mem(op))))) {
+    FF_ERROR("softmax: the nexp hook gave %zu values of %d bits%s; want %zu of the op's %d bits in the memory of "
+             "the op's wires",
+             e->numel, e->bw, op->role != FF_OP_COST && !e->v ? " (none allocated)" : "", x1->numel, op->bw);
+    st = FF_EINVAL;
+  }
+  if (st) ff_wire_free(e);
+  return st;
+}
+
+/* Cost-only role: the whole gate's cost, nExp's included unless a hook runs as a gate in its scope. */
+static ff_status ff__sm_cost_role(ff_op *op, const ff__sm_cfg *cfg, size_t R, size_t n, int causal, const ff_wire *x,
+                                  ff_wire *y) {
+  ff_gate_cost c;
+  ff_wire x1 = {0}, e = {0};
+  ff_status st = FF_OK;
+  ff__sm_cost(R, n, x->bw, causal, cfg, !cfg->hook, &c);
+  ff__op_charge_both(op, &c);
+  if (cfg->hook) {
+    const size_t r1 = causal ? 1 : R, n1 = causal ? ff_sigma_causal_numel(R, n, 0) : n;
+    if (!(st = ff__sm_wire(op, &x1, x->bw - FF__SM_SCALE + 2, r1, n1))) st = ff__sm_nexp_step(op, cfg, &x1, &e);
+    ff_wire_free(&x1);
+    ff_wire_free(&e);
+  }
+  return st ? st : ff__op_wire_alloc(op, y, x->bw, x->ndim, x->shape);
+}
+
 /* Step 5: inv (R, 1) bw bits from the row sums s (R, 1) bw bits. */
-static ff_status ff__sm_inverse(ff_op *op, size_t R, size_t n, const ff_wire *s, ff_wire *inv) {
+static ff_status ff__sm_inverse(ff_op *op, size_t R, const ff__sm_cfg *cfg, const ff_wire *s, ff_wire *inv) {
   FF_SCOPE("Softmax::Inverse");
-  const int k = FF__SM_SCALE + ff__ceil_log2(n), bw = op->bw;
+  const int k = cfg->k, b = cfg->b, bw = op->bw;
   ff_wire sk = {0}, t = {0};
   uint64_t *tab = NULL;
   ff_status st;
   if ((st = ff__sm_wire(op, &sk, k, R, 1)) || (st = ff__sm_wire(op, inv, bw, R, 1)) ||
       (st = ff__op_reduce(op, s->v, sk.v, R, k)))
     goto done;
-  if (!(tab = ff__op_alloc(((size_t)1 << (k - 6)) * sizeof *tab, "Softmax::Inverse"))) {
+  if (!(tab = ff__op_alloc(((size_t)1 << b) * sizeof *tab, "Softmax::Inverse"))) {
     st = FF_ENOMEM;
     goto done;
   }
-  ff_sigma_inv_table(k - 6, tab);
-  if (!(st = ff__sigma_trslack_narrow(op, &sk, 6, k - 6, &t))) st = ff__lut(op, k - 6, bw, R, t.v, tab, inv->v);
+  /* The CUDA party's LUT uploads this same host table (ff__lut). */
+  ff_sigma_inv_table_ex(b, k - b, tab);
+  if (!(st = ff__sigma_trslack_narrow(op, &sk, k - b, b, &t))) st = ff__lut(op, b, bw, R, t.v, tab, inv->v);
 done:
   ff_wire_free(&sk);
   ff_wire_free(&t);
@@ -704,7 +852,9 @@ done:
 
 /* ---- The gate ---------------------------------------------------------------------------------------------- */
 
-ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y) {
+ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y) { return ff_op_softmax_ex(op, x, y, NULL); }
+
+ff_status ff_op_softmax_ex(ff_op *op, const ff_wire *x, ff_wire *y, const ff_sigma_softmax_opts *opts) {
   if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
     FF_ERROR("ff_op_softmax: op, input or output wire is NULL or empty");
     return FF_EINVAL;
@@ -720,24 +870,21 @@ ff_status ff_op_softmax(ff_op *op, const ff_wire *x, ff_wire *y) {
     return FF_EINVAL;
   }
   const size_t N = x->numel, R = N / n;
+  ff__sm_cfg cfg;
+  ff_status st = ff__sm_config("ff_op_softmax", opts, n, &cfg);
+  if (st) return st;
   FF_SCOPE("Softmax");
-  if (op->role == FF_OP_COST) {
-    ff_gate_cost c;
-    ff_sigma_softmax_cost(R, n, bw, &c);
-    ff__op_charge_both(op, &c);
-    return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
-  }
-  const ff__sg_tag tag = {FF__SG_SOFTMAX, (uint32_t)bw, (uint32_t)op->scale, 0, {R, n, 0}};
+  if (op->role == FF_OP_COST) return ff__sm_cost_role(op, &cfg, R, n, 0, x, y);
+  const ff__sg_tag tag = {FF__SG_SOFTMAX, (uint32_t)bw, (uint32_t)op->scale, 0, {R, n, ff__sm_tag_opts(&cfg)}};
   ff_wire xr = {0}, mx = {0}, x1 = {0}, e = {0}, s = {0}, inv = {0}, out = {0};
-  ff_status st;
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag)) || (st = ff__sm_wire(op, &xr, bin + 2, R, n)) ||
       (st = ff__op_reduce(op, x->v, xr.v, N, bin + 2)))
     goto done;
   if ((st = ff__sm_max(op, bin, R, n, &xr, &mx)) || (st = ff__sm_wire(op, &x1, bin + 2, R, n)) ||
       (st = ff_sigma_softmax_sub(op->ctx, bin + 2, R, n, mx.v, xr.v, x1.v)) ||
-      (st = ff__sm_nexp(op, bin, R, n, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||
-      (st = ff_sigma_rowsum(op->ctx, bw, R, n, e.v, s.v)) || (st = ff__sm_inverse(op, R, n, &s, &inv)) ||
+      (st = ff__sm_nexp_step(op, &cfg, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||
+      (st = ff_sigma_rowsum(op->ctx, bw, R, n, e.v, s.v)) || (st = ff__sm_inverse(op, R, &cfg, &s, &inv)) ||
       (st = ff__beaver_slack(op, &e, &inv, R, n, 0, &out)))
     goto done;
   /* out has shape (R, n); give y x's shape. */
@@ -789,6 +936,10 @@ done:
 }
 
 ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y) {
+  return ff_op_softmax_causal_ex(op, x, y, NULL);
+}
+
+ff_status ff_op_softmax_causal_ex(ff_op *op, const ff_wire *x, ff_wire *y, const ff_sigma_softmax_opts *opts) {
   if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
     FF_ERROR("ff_op_softmax_causal: op, input or output wire is NULL or empty");
     return FF_EINVAL;
@@ -804,16 +955,13 @@ ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y) {
     return FF_EINVAL;
   }
   const size_t N = x->numel, R = N / n, Np = ff_sigma_causal_numel(R, n, 0);
+  ff__sm_cfg cfg;
+  ff_status st = ff__sm_config("ff_op_softmax_causal", opts, n, &cfg);
+  if (st) return st;
   FF_SCOPE("Softmax");
-  if (op->role == FF_OP_COST) {
-    ff_gate_cost c;
-    ff_sigma_softmax_causal_cost(R, n, bw, &c);
-    ff__op_charge_both(op, &c);
-    return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
-  }
-  const ff__sg_tag tag = {FF__SG_SOFTMAX, (uint32_t)bw, (uint32_t)op->scale, 1, {R, n, 0}};
+  if (op->role == FF_OP_COST) return ff__sm_cost_role(op, &cfg, R, n, 1, x, y);
+  const ff__sg_tag tag = {FF__SG_SOFTMAX, (uint32_t)bw, (uint32_t)op->scale, 1, {R, n, ff__sm_tag_opts(&cfg)}};
   ff_wire xp = {0}, mx = {0}, x1 = {0}, e = {0}, s = {0}, inv = {0}, out = {0};
-  ff_status st;
   ff__op_enter(op);
   /* Pack the lower triangle (masks for the dealer, masked values for the party); the max tree on the
    * packed rows, then the non-causal steps on the Np packed values as one row (nExp) or per row. */
@@ -822,8 +970,8 @@ ff_status ff_op_softmax_causal(ff_op *op, const ff_wire *x, ff_wire *y) {
     goto done;
   if ((st = ff__sm_max_causal(op, bin, R, n, &xp, &mx)) || (st = ff__sm_wire(op, &x1, bin + 2, 1, Np)) ||
       (st = ff_sigma_causal_sub(op->ctx, bin + 2, R, n, mx.v, xp.v, x1.v)) ||
-      (st = ff__sm_nexp(op, bin, 1, Np, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||
-      (st = ff_sigma_causal_rowsum(op->ctx, bw, R, n, e.v, s.v)) || (st = ff__sm_inverse(op, R, n, &s, &inv)) ||
+      (st = ff__sm_nexp_step(op, &cfg, &x1, &e)) || (st = ff__sm_wire(op, &s, bw, R, 1)) ||
+      (st = ff_sigma_causal_rowsum(op->ctx, bw, R, n, e.v, s.v)) || (st = ff__sm_inverse(op, R, &cfg, &s, &inv)) ||
       (st = ff__beaver_slack(op, &e, &inv, R, n, 1, &out)) || (st = ff__op_wire_alloc(op, y, bw, x->ndim, x->shape)))
     goto done;
   /* Re-expand: the upper triangle is a public 0 (mask 0, masked value 0), as SIGMA's expansion. */
