@@ -249,15 +249,16 @@ static ff_status ff__eng_split(ff__eng *e, const ff_wire *x, int parts, int ndim
 }
 
 static ff_status ff__eng_softmax(ff__eng *e, const ff_wire *x, int causal, ff_wire *y) {
-  if (e->kind == FF__ENG_SECURE) return causal ? ff_op_softmax_causal(e->op, x, y) : ff_op_softmax(e->op, x, y);
+  ff_sigma_softmax_opts so;
+  ff_suf_softmax_opts(&e->suf, &so); /* zeroed (sigma's softmax) unless SUF_SOFTMAX */
+  if (e->kind == FF__ENG_SECURE)
+    return causal ? ff_op_softmax_causal_ex(e->op, x, y, &so) : ff_op_softmax_ex(e->op, x, y, &so);
   ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
   if (st) return st;
   const size_t n = (size_t)x->shape[x->ndim - 1], R = x->numel / n;
-  if (e->kind == FF__ENG_FIXED) {
-    if (causal) ff_sigma_softmax_causal_emulate(e->bw, R, n, x->v, y->v);
-    else ff_sigma_softmax_emulate(e->bw, R, n, x->v, y->v);
-    return FF_OK;
-  }
+  if (e->kind == FF__ENG_FIXED)
+    return causal ? ff_sigma_softmax_causal_emulate_ex(e->bw, R, n, &so, x->v, y->v)
+                  : ff_sigma_softmax_emulate_ex(e->bw, R, n, &so, x->v, y->v);
   for (size_t r = 0; r < R; r++) {
     const double *xr = ff__d(x) + r * n;
     double *yr = ff__d(y) + r * n;
@@ -272,14 +273,15 @@ static ff_status ff__eng_softmax(ff__eng *e, const ff_wire *x, int causal, ff_wi
 
 /* LayerNorm (b != NULL) or RMSNorm (b == NULL) over the last dimension. */
 static ff_status ff__eng_norm(ff__eng *e, const ff_wire *x, const ff_wire *g, const ff_wire *b, ff_wire *y) {
-  if (e->kind == FF__ENG_SECURE) return b ? ff_op_layernorm(e->op, x, g, b, y) : ff_op_rmsnorm(e->op, x, g, y);
+  ff_sigma_norm_opts no;
+  ff_suf_norm_opts(&e->suf, &no); /* zeroed (sigma's rsqrt) unless SUF_LAYERNORM */
+  if (e->kind == FF__ENG_SECURE)
+    return b ? ff_op_layernorm_ex(e->op, x, g, b, y, &no) : ff_op_rmsnorm_ex(e->op, x, g, y, &no);
   ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
   if (st) return st;
   const size_t d = (size_t)x->shape[x->ndim - 1], R = x->numel / d;
-  if (e->kind == FF__ENG_FIXED) {
-    ff_sigma_layernorm_emulate(e->bw, e->scale, R, d, !b, x->v, g->v, b ? b->v : NULL, y->v);
-    return FF_OK;
-  }
+  if (e->kind == FF__ENG_FIXED)
+    return ff_sigma_layernorm_emulate_ex(e->bw, e->scale, R, d, !b, &no, x->v, g->v, b ? b->v : NULL, y->v);
   for (size_t r = 0; r < R; r++) {
     const double *xr = ff__d(x) + r * d;
     double mu = 0, var = 0;

@@ -421,6 +421,7 @@ typedef struct {
   const ff_model_weights *w; /* P0's */
   int seq, batch;
   const int64_t *x;          /* P1's */
+  const ff_suf_config *suf;  /* the suf switches (NULL: sigma) */
 } model_arg;
 
 /* The graph in every role: the session (P0's weights masked), one inference, the key streams consumed.
@@ -434,6 +435,7 @@ static ff_status model_graph(ff_op *op, const void *arg, sh_result *r) {
   r->out_bw = a->cfg->bw;
   if (!(r->out = calloc(n, sizeof *r->out))) return FF_ENOMEM;
   ff_status st = ff_model_session_begin(op, a->cfg, party == 0 ? a->w : NULL, &s);
+  ff_model_session_set_suf(s, a->suf);
   for (int p = 0; p < 2; p++) r->gate[p] = ff_op_cost(op, p); /* the session's share of the totals */
   if (!st) st = ff_model_infer(op, s, a->seq, a->batch, party == 1 ? a->x : NULL, party == 1 ? (int64_t *)(void *)r->out : NULL);
   if (!st) st = ff_op_check_consumed(op);
@@ -443,14 +445,14 @@ static ff_status model_graph(ff_op *op, const void *arg, sh_result *r) {
 
 /* Runs cfg securely at (seq, batch) on seeded weights and input; checks the revealed output against the
  * emulation (==) and the float forward (< bound), and the costs against the cost-only op. */
-static void check_inference(const ff_model_config *c, int seq, int batch, double bound) {
+static void check_inference_suite(const ff_model_config *c, int seq, int batch, double bound, const ff_suf_config *suf) {
   ff_model_weights w;
   int64_t *x = NULL;
   assert_int_equal(ff_model_weights_random(c, 101, &w), FF_OK);
   assert_int_equal(ff_model_input_random(c, seq, batch, 202, &x), FF_OK);
   const size_t n = (size_t)seq * (size_t)batch * (size_t)c->d_model;
 
-  const model_arg a = {c, &w, seq, batch, x};
+  const model_arg a = {c, &w, seq, batch, x, suf};
   const sh_spec sp = {.bw = c->bw, .scale = c->scale, .graph = model_graph, .arg = &a};
   sh_run rr;
   sh_run_all(&sp, 303, &rr, NULL);
@@ -460,7 +462,7 @@ static void check_inference(const ff_model_config *c, int seq, int batch, double
 
   /* Exact: the secure output is the fixed-point emulation's, element for element. */
   int64_t *ye = sh_xmalloc(n * sizeof *ye);
-  assert_int_equal(ff_model_emulate(c, &w, seq, batch, x, ye), FF_OK);
+  assert_int_equal(ff_model_emulate_suf(c, suf, &w, seq, batch, x, ye), FF_OK);
   const int64_t *ys = (const int64_t *)(const void *)rr.party[1].out;
   for (size_t i = 0; i < n; i++)
     if (ys[i] != ye[i]) fail_msg("%s seq %d batch %d element %zu: secure %lld, emulation %lld", c->name, seq, batch, i,
@@ -477,8 +479,10 @@ static void check_inference(const ff_model_config *c, int seq, int batch, double
     max_err = e > max_err ? e : max_err;
     max_abs = fabs(yf[i]) > max_abs ? fabs(yf[i]) : max_abs;
   }
-  printf("%-10s layers %d d %d heads %d bw %d seq %d batch %d: max |secure - float| %.4f (bound %.2f; max |y| %.2f)\n",
-         c->name, c->layers, c->d_model, c->heads, c->bw, seq, batch, max_err, bound, max_abs);
+  char knobs[512] = "sigma";
+  if (suf) ff_suf_config_json(suf, knobs, sizeof knobs);
+  printf("%-10s layers %d d %d heads %d bw %d seq %d batch %d, %s: max |secure - float| %.4f (bound %.2f; max |y| %.2f)\n",
+         c->name, c->layers, c->d_model, c->heads, c->bw, seq, batch, knobs, max_err, bound, max_abs);
   if (!(max_err < bound)) fail_msg("%s: float error %g >= bound %g", c->name, max_err, bound);
 
   /* Costs: each party's measured totals == the cost-only op's for the same graph; the dealer wrote what
@@ -537,6 +541,34 @@ static void check_inference(const ff_model_config *c, int seq, int batch, double
  * over positions), yet well below the outputs' unit scale: a wrong gate (a dropped bias, a shift off
  * by one, a wrong head permutation) moves outputs by O(0.1 .. 1) and fails it. */
 #define FLOAT_BOUND 0.1
+
+static void check_inference(const ff_model_config *c, int seq, int batch, double bound) {
+  check_inference_suite(c, seq, batch, bound, NULL);
+}
+
+/* The suf suite (gates/suf): every switch on, then each switch alone (any subset is a valid run), on the
+ * four block orders: exact against the emulation of the gates that ran, costs as above, the same float
+ * bound (suf's tables are coarser than SIGMA's at 1/32 - 1/64 steps; measured errors printed). */
+static void test_infer_suf(void **state) {
+  (void)state;
+  ff_suf_config all, only[3];
+  ff_suf_config_default(&all);
+  for (int i = 0; i < 3; i++) {
+    ff_suf_config_off(&only[i]);
+    *(i == 0 ? &only[i].activation : i == 1 ? &only[i].softmax : &only[i].layernorm) = 1;
+  }
+  ff_model_config c = *ff_model_find("bert-tiny");
+  c.layers = 1;
+  check_inference_suite(&c, 8, 1, FLOAT_BOUND, &all);
+  check_inference_suite(&tiny_gpt2, 8, 2, FLOAT_BOUND, &all);
+  check_inference_suite(&tiny_llama, 8, 1, FLOAT_BOUND, &all);
+  check_inference_suite(&tiny_neo, 8, 1, FLOAT_BOUND, &all);
+  for (int i = 0; i < 3; i++) check_inference_suite(&tiny_gpt2, 8, 1, FLOAT_BOUND, &only[i]);
+  /* the knobs: finer GELU, coarser nExp and rsqrt, a narrower view */
+  ff_suf_config k = all;
+  k.gelu_intervals = 1024, k.nexp_bits = 8, k.rsqrt_bits = 10, k.effective_bits = 28;
+  check_inference_suite(&c, 8, 1, FLOAT_BOUND, &k);
+}
 
 static void test_infer_bert_tiny(void **state) {
   (void)state;
@@ -606,7 +638,7 @@ int main(void) {
       cmocka_unit_test(test_weights_file),        cmocka_unit_test(test_infer_bert_tiny),
       cmocka_unit_test(test_infer_bert_tiny_full), cmocka_unit_test(test_infer_gpt2_tiny),
       cmocka_unit_test(test_infer_llama_tiny),    cmocka_unit_test(test_infer_neo_tiny),
-      cmocka_unit_test(test_graph_refusals),
+      cmocka_unit_test(test_graph_refusals),      cmocka_unit_test(test_infer_suf),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,6 +116,42 @@ static void test_bert_tiny_end_to_end(void **state) {
   check_against_cost(dir, (const char *[]){"--model", "bert-tiny", "--seq", "128", NULL});
 }
 
+/* The suf suite end to end: bert-tiny at seq 128 exact against its emulation and within the float bound,
+ * the cost model equal to the run in every scope; GPT-2's causal softmax with one switch off; key files
+ * made with other knobs are refused before a party connects. */
+static void test_suf_end_to_end(void **state) {
+  (void)state;
+  char dir[128], g[128], k[128];
+  snprintf(dir, sizeof dir, "%s/suf", tmpdir);
+  run_expect_ok("suf", (const char *[]){"run", "--backend", "cpu", "--suite", "suf", "--out", dir, NULL});
+  const char *out = slurp("suf", "out");
+  if (!strstr(out, "suite suf") || !strstr(out, "equals the fixed-point emulation (0 of 16384") ||
+      !strstr(out, "equals the run's link bytes and rounds in every scope"))
+    fail_msg("unexpected output:\n%s", out);
+  const char *e = strstr(out, "max |secure - float| = ");
+  assert_non_null(e);
+  const double err = atof(e + strlen("max |secure - float| = "));
+  print_message("bert-tiny seq 128, suite suf: max |secure - float| = %g (bound 0.1)\n", err);
+  assert_true(err < 0.1);
+  check_against_cost(dir, (const char *[]){"--model", "bert-tiny", "--seq", "128", "--suite", "suf", NULL});
+  snprintf(g, sizeof g, "%s/sufg", tmpdir);
+  run_expect_ok("sufg", (const char *[]){"run", "--backend", "cpu", "--model", "gpt2", "--layers", "1", "--seq", "16",
+                                         "--suite", "suf", "--suf", "SUF_LAYERNORM=0", "--out", g, NULL});
+  if (!strstr(slurp("sufg", "out"), "equals the fixed-point emulation (0 of 12288")) fail_msg("gpt2 suf: not exact");
+  check_against_cost(g, (const char *[]){"--model", "gpt2", "--layers", "1", "--seq", "16", "--suite", "suf", "--suf",
+                                         "SUF_LAYERNORM=0", NULL});
+  snprintf(k, sizeof k, "%s/sufk", tmpdir);
+  run_expect_ok("sufk", (const char *[]){"keygen", "--suite", "suf", "--layers", "1", "--seq", "8", "--out", k, NULL});
+  char kf[192], addr[64];
+  snprintf(kf, sizeof kf, "%s/keys_p0.ffk", k);
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+  expect(1, "was made with the suf knobs", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr,
+                                                           "--keys", kf, "--layers", "1", "--seq", "8", "--suite", "suf",
+                                                           "--suf", "SUF_NEXP_BITS=9", "--out", k, NULL});
+  expect(1, "was made for suite suf", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr,
+                                                      "--keys", kf, "--layers", "1", "--seq", "8", "--out", k, NULL});
+}
+
 static void test_gpt2_one_layer(void **state) {
   (void)state;
   char dir[128];
@@ -249,7 +285,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_usage_errors),          cmocka_unit_test(test_bert_tiny_end_to_end),
       cmocka_unit_test(test_gpt2_one_layer),        cmocka_unit_test(test_bad_key_files),
-      cmocka_unit_test(test_peer_killed_mid_run),
+      cmocka_unit_test(test_peer_killed_mid_run),   cmocka_unit_test(test_suf_end_to_end),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -507,3 +507,36 @@ ff_status ff_op_suf_nexp(ff_op *op, const ff_suf_config *cfg, const ff_wire *x1,
   const ff_suf_spec *sp = ff_suf_spec_for(FF_SUF_NEXP, cfg, x1->bw, ff_op_bw(op), ff_op_scale(op));
   return sp ? ff_op_suf(op, sp, x1, y) : FF_EINVAL;
 }
+
+/* ---- The pipelines --------------------------------------------------------------------------------------- */
+
+static ff_status ff__nexp_hook(void *arg, ff_op *op, const ff_wire *x1, ff_wire *e) {
+  return ff_op_suf_nexp(op, arg, x1, e);
+}
+
+static void ff__nexp_cost_hook(void *arg, size_t N, int bw, int ring, ff_gate_cost *c) {
+  const ff_suf_spec *sp = ff_suf_spec_for(FF_SUF_NEXP, arg, ring, bw, 12);
+  if (sp) ff_suf_cost(sp, N, c);
+  else memset(c, 0, sizeof *c);
+}
+
+static void ff__nexp_emulate_hook(void *arg, int bw, int ring, size_t N, const uint64_t *x1, uint64_t *e) {
+  const ff_suf_spec *sp = ff_suf_spec_for(FF_SUF_NEXP, arg, ring, bw, 12);
+  if (sp) ff_suf_emulate(sp, N, x1, e);
+  else memset(e, 0, N * sizeof *e);
+}
+
+void ff_suf_softmax_opts(const ff_suf_config *cfg, ff_sigma_softmax_opts *o) {
+  memset(o, 0, sizeof *o);
+  if (!cfg || !cfg->softmax) return;
+  o->inv_bits = cfg->inv_bits;
+  o->nexp = ff__nexp_hook;
+  o->nexp_cost = ff__nexp_cost_hook;
+  o->nexp_emulate = ff__nexp_emulate_hook;
+  o->arg = (void *)cfg;
+}
+
+void ff_suf_norm_opts(const ff_suf_config *cfg, ff_sigma_norm_opts *o) {
+  memset(o, 0, sizeof *o);
+  if (cfg && cfg->layernorm) o->rsqrt_bits = cfg->rsqrt_bits;
+}

@@ -40,7 +40,9 @@
 #include "core/ctx.h"
 #include "core/status.h"
 #include "gates/fss/cost.h"
+#include "gates/sigma/layernorm.h"
 #include "gates/sigma/op.h"
+#include "gates/sigma/softmax.h"
 #include "gates/suf/spec.h"
 
 #ifdef __cplusplus
@@ -98,6 +100,16 @@ ff_status ff_op_suf_silu(ff_op *op, const ff_suf_config *cfg, const ff_wire *x, 
 ff_status ff_op_suf_nexp(ff_op *op, const ff_suf_config *cfg, const ff_wire *x1, ff_wire *y);
 /* The specifications the knobs select (NULL, logged, when they do not fit). */
 const ff_suf_spec *ff_suf_spec_for(ff_suf_fn fn, const ff_suf_config *cfg, int bw_in, int bw, int scale);
+
+/* ---- The pipelines ------------------------------------------------------------------------------------------
+ * The suf suite runs sigma's softmax and LayerNorm/RMSNorm pipelines (DESIGN.md §4) with its own pieces: these
+ * fill sigma's option structs from the knobs. Softmax (cfg->softmax): nExp is ff_op_suf_nexp (its cost and
+ * emulation hooks too) and the reciprocal's table has SUF_INV_BITS input bits (0: ceil(log2 L) + 6, SIGMA's
+ * width); LayerNorm (cfg->layernorm): the rsqrt table has SUF_RSQRT_BITS bits (13: SIGMA's). A switch that is
+ * off gives zeroed options (sigma's pipeline). cfg is borrowed by the hooks: keep it alive while the options
+ * are used. */
+void ff_suf_softmax_opts(const ff_suf_config *cfg, ff_sigma_softmax_opts *o);
+void ff_suf_norm_opts(const ff_suf_config *cfg, ff_sigma_norm_opts *o);
 
 /* Exact per-party cost of N elements (both parties alike): the key above; bits n_help + kl + 1 + 2 bw per
  * element in 4 messages (the third carries u^ and V^ together: ceil(N/8) + ceil(N bw / 8) bytes); 4 rounds. */
