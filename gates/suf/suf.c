@@ -32,9 +32,11 @@ static uint64_t ff__carry_key_bytes(const ff_suf_spec *sp, size_t N) {
   return sp->s <= FF_SSTAB_MAX_BITS ? ff_sstab_key_bytes(sp->s, N) : ff_dpf_key_bytes(sp->s, N);
 }
 
-/* The LUT key as the gate stores it: lut.h's serialized DPF, tR words and u mask, without its select key. */
+/* The LUT key as the gate stores it: the DPF in its memory layout (dpf.h: tR packed, (kl-7)/8 B per element
+ * where lut.h's serialized form spends SIGMA's u32) and the u mask; r_v's shares follow as words. The party
+ * reads all three straight into the key's buffers (device memory on a CUDA party), no host conversion. */
 static size_t ff__lut_prefix_bytes(const ff_suf_spec *sp, size_t N) {
-  return ff_lut_key_bytes(sp->kl, sp->bw, 1, N) - ff_select_key_bytes(N);
+  return ff_dpf_key_bytes(sp->kl, N) + ff__bit_bytes(N);
 }
 
 void ff_suf_cost(const ff_suf_spec *sp, size_t N, ff_gate_cost *c) {
@@ -227,11 +229,9 @@ static ff_status ff__suf_deal(ff_op *op, const ff_suf_spec *sp, const ff_wire *x
   uint64_t *alpha = ff__op_alloc(N * sizeof *alpha, "suf keygen"), *rho = ff__op_alloc(nh * N * sizeof *rho, "suf keygen"),
            *iw = ff__op_alloc(2 * N * sizeof *iw, "suf keygen"), *ridx = ff__op_alloc(N * sizeof *ridx, "suf keygen"),
            *rlut = ff__op_alloc(N * sizeof *rlut, "suf keygen"), *fw = ff__op_alloc(W * N * sizeof *fw, "suf keygen");
-  const size_t lb = ff_lut_key_bytes(kl, bw, 1, N), pre = ff__lut_prefix_bytes(sp, N);
-  uint8_t *lbuf = ff__op_alloc(lb, "suf keygen");
   ff_dpf_key dk[2] = {{0}, {0}};
   ff_lut_key lk[2] = {{0}, {0}};
-  if (!alpha || !rho || !iw || !ridx || !rlut || !fw || !lbuf) {
+  if (!alpha || !rho || !iw || !ridx || !rlut || !fw) {
     st = FF_ENOMEM;
     goto done;
   }
@@ -258,7 +258,7 @@ static ff_status ff__suf_deal(ff_op *op, const ff_suf_spec *sp, const ff_wire *x
       (st = ff_lut_keygen(ctx, ridx, &lk[0], &lk[1], rlut)))
     goto done;
   for (int p = 0; p < 2 && !st; p++)
-    if (!(st = ff_lut_key_serialize(&lk[p], lbuf, lb)) && !(st = ff__op_put(op, p, lbuf, pre)))
+    if (!(st = ff__op_put(op, p, lk[p].dpf.buf, lk[p].dpf.bytes)) && !(st = ff__op_put(op, p, lk[p].u_mask, ff__bit_bytes(N))))
       st = ff__op_put_words(op, p, lk[p].sel.b, N, wb);
   if (st) goto done;
   /* R4: the final words. */
@@ -291,7 +291,6 @@ done:
   free(ridx);
   free(rlut);
   free(fw);
-  free(lbuf);
   return st;
 }
 
@@ -383,41 +382,27 @@ static ff_status ff__suf_interval_lookup(ff_op *op, const ff_suf_spec *sp, const
   FF_SCOPE("FSS::IntervalLookup");
   ff_ctx *ctx = op->ctx;
   const size_t N = x->numel;
-  const int kl = sp->kl, bw = sp->bw, wb = ff__op_word_bytes(bw), dev = ff__op_on_device(op);
-  const size_t lb = ff_lut_key_bytes(kl, bw, 1, N), pre = ff__lut_prefix_bytes(sp, N);
-  uint8_t *lbuf = ff__op_alloc(lb + N * (size_t)wb, "suf interval lookup");
+  const int kl = sp->kl, bw = sp->bw, wb = ff__op_word_bytes(bw);
   void *blk = NULL;
-  ff_lut_key lkh = {0}, lkd = {0};
+  ff_lut_key lk = {0};
   const uint64_t *tab = NULL;
-  ff_status st = lbuf ? ff__op_buf_alloc(op, 3 * N * sizeof(uint64_t), "suf interval lookup", &blk) : FF_ENOMEM;
-  if (st) goto done;
+  ff_status st = ff__op_buf_alloc(op, 3 * N * sizeof(uint64_t), "suf interval lookup", &blk);
+  if (st) return st;
   uint64_t *words = blk, *idx = words + 2 * N;
   const uint64_t *chat = ff__has_carry(sp) ? hhat + (size_t)(sp->n_help - 1) * N : NULL;
   if ((st = ff__op_get_words(op, words, 2 * N, ff__op_word_bytes(kl), "suf index")) ||
       (st = ff_suf_index(ctx, sp, N, x->v, chat, words, idx)) || (st = ff_op_reconstruct(op, idx, N, kl)))
     goto done;
-  /* The LUT key: its serialized prefix, an empty select key, then r_v's shares into sel.b (host). */
-  uint8_t *rv = lbuf + lb;
-  if ((st = ff__op_get(op, lbuf, pre, "suf LUT")) || (st = ff__op_get(op, rv, N * (size_t)wb, "suf LUT")))
+  /* The LUT key straight into its buffers; r_v's shares are the select key's b (lut.h: v's mask). */
+  if ((st = ff_lut_key_alloc(ctx, &lk, kl, bw, 1, N)) || (st = ff__op_get_mem(op, lk.dpf.buf, lk.dpf.bytes, "suf LUT")) ||
+      (st = ff__op_get_mem(op, lk.u_mask, ff__bit_bytes(N), "suf LUT")) ||
+      (st = ff__op_get_words(op, lk.sel.b, N, wb, "suf LUT")))
     goto done;
-  memset(lbuf + pre, 0, lb - pre);
-  if ((st = ff_lut_key_deserialize(&lkh, kl, bw, 1, N, lbuf, lb))) goto done;
-  for (size_t i = 0; i < N; i++) {
-    uint64_t w = 0;
-    for (int b = 0; b < wb; b++) w |= (uint64_t)rv[i * (size_t)wb + (size_t)b] << (8 * b);
-    lkh.sel.b[i] = w;
-  }
-  if (dev && ((st = ff_lut_key_alloc(ctx, &lkd, kl, bw, 1, N)) || (st = ff_lut_key_copy(ctx, &lkd, &lkh)) ||
-              (st = ff__op_sync(op))))
-    goto done;
-  if ((st = ff_suf_table(ctx, sp, &tab)) || (st = ff_lut_eval_local(ctx, dev ? &lkd : &lkh, idx, tab, uhat, vhat)))
-    goto done;
+  if ((st = ff_suf_table(ctx, sp, &tab)) || (st = ff_lut_eval_local(ctx, &lk, idx, tab, uhat, vhat))) goto done;
   st = ff__open_u_v(op, uhat, vhat, N, bw);
 done:
-  ff_lut_key_free(&lkh);
-  ff_lut_key_free(&lkd);
+  ff_lut_key_free(&lk);
   ff__op_buf_free(op, blk);
-  free(lbuf);
   return st;
 }
 

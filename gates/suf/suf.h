@@ -27,9 +27,9 @@
  *       words r, rho_d, rho_d r (base ReLU only), sigma, sigma r_v, rho_omega sigma, rho_omega sigma r_v, r_out.
  *     Opened: bw bits. 4 rounds, n_help + kl + 1 + 2 bw bits per party (112 for GELU at bw 50, k 8).
  * Key per party and element (ff_suf_cost): DPF(e) 16(e-7) + 32 + (e-7)/8 | n_help/8 mask bits | the carry
- * key (2^s/8 B for s <= 7) | 2 words of ceil(kl/8) B | the LUT's DPF in SIGMA's layout 16(kl-5) + 4 + 1/8
- * | r_v and the final words, ceil(bw/8) B each (9 for GELU/SiLU, 6 for nExp). GELU, bw 50, e 38, k 8:
- * 531.875 + 0.375 + 16 + 2 + 52.125 + 63 = 665.375 B. The shape depends on the specification only, never
+ * key (2^s/8 B for s <= 7) | 2 words of ceil(kl/8) B | the LUT's DPF 16(kl-5) + (kl-7)/8 and u mask 1/8
+ * (tR packed, not SIGMA's u32) | r_v and the final words, ceil(bw/8) B each (9 for GELU/SiLU, 6 for nExp).
+ * GELU, bw 50, e 38, k 8: 531.875 + 0.375 + 16 + 2 + 48.25 + 63 = 661.5 B. The shape depends on the specification only, never
  * on a mask (tests/test_suf.c serialises keys for many masks). */
 #ifndef FF_GATES_SUF_SUF_H
 #define FF_GATES_SUF_SUF_H
