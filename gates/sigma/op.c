@@ -31,6 +31,7 @@ static const char *ff__sg_name(uint32_t gate) {
     case FF__SG_RMSNORM: return "RMSNorm";
     case FF__SG_ROTARY: return "Rotary";
     case FF__SG_SUF: return "suf gate";
+    case FF__SG_SUF_SPARSE: return "suf sparse gate";
     default: break;
   }
   return gate < sizeof ff__sg_names / sizeof ff__sg_names[0] ? ff__sg_names[gate] : "?";
@@ -214,6 +215,7 @@ static int ff__sg_on_cuda(uint32_t gate) {
     case FF__SG_RMSNORM:
     case FF__SG_ROTARY:
     case FF__SG_SUF: return 1;
+    case FF__SG_SUF_SPARSE: return 1;
     default: return 0;
   }
 }

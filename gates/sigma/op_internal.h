@@ -49,6 +49,7 @@ typedef enum {
   FF__SG_RMSNORM = 33,   /* layernorm.h: as LayerNorm */
   FF__SG_ROTARY = 40,    /* rotary.h: parameter a = fractional bits of the table */
   FF__SG_SUF = 48,       /* gates/suf/suf.h: a = function, b = k, d = {N, e | s << 8 | kl << 16, bw_in | bw << 8} */
+  FF__SG_SUF_SPARSE = 49, /* gates/suf/sparse.h: a = function | degree, fb, insecure; b = K; d = {N, shape, hash} */
 } ff__sg_gate;
 
 /* One op call: the tag (below) and the bracket that charges the channel's deltas to the party. */
