@@ -20,5 +20,6 @@ ff_add_test(test_sigma_gelu SOURCES test_sigma_gelu.c ${FF_SIGMA_HARNESS} DEPS f
 ff_add_test(test_sigma_layernorm SOURCES test_sigma_layernorm.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
 ff_add_test(test_sigma_rotary SOURCES test_sigma_rotary.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
 ff_add_test(test_sigma_linear SOURCES test_sigma_linear.c ${FF_SIGMA_HARNESS} DEPS ff_sigma TIMEOUT 300)
-# test_bench_gate: the runner behind `fusefss bench gate`, and its per-party profiles merged (ff_tools).
-ff_add_test(test_bench_gate SOURCES test_bench_gate.c DEPS ff_sigma ff_tools)
+# test_bench_gate: the runner behind `fusefss bench gate`, its per-party profiles merged, and the suf/both
+# suites' rows and printed table (ff_tools; fixtures.c for the output capture).
+ff_add_test(test_bench_gate SOURCES test_bench_gate.c fixtures.c DEPS ff_suf ff_sigma ff_tools)

@@ -1,7 +1,10 @@
 /* The local two-party runner behind `fusefss bench gate` (gates/sigma/local.h): a small TrFloor and
  * GELU graph run by the dealer and both CPU parties over several repetitions; the measured gate costs
  * equal the cost functions, the revealed output is exact, and the error paths report clearly; with
- * prof_dir both parties' scope logs merge, with KeyTransfer and Reconstruct under the gate's scope. */
+ * prof_dir both parties' scope logs merge, with KeyTransfer and Reconstruct under the gate's scope.
+ * Then `--suite suf` / `--suite both` (tools/bench_gate.h): the rows of ff_bench_gate_run at small sizes
+ * on the CPU against ff_suf_cost and sigma's cost functions, the command's printed rows against the same
+ * numbers under knobs from the environment and --suf, and its usage errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +19,16 @@
 
 #include "core/rand.h"
 #include "core/ring.h"
+#include "fixtures.h"
 #include "gates/sigma/gelu.h"
 #include "gates/sigma/local.h"
+#include "gates/sigma/softmax.h"
 #include "gates/sigma/truncate.h"
+#include "gates/suf/spec.h"
+#include "gates/suf/suf.h"
+#include "tools/bench_gate.h"
 #include "tools/breakdown.h"
+#include "tools/cli.h"
 #include "tools/merge.h"
 
 enum { BW = 50, SCALE = 12 };
@@ -297,6 +306,237 @@ static void test_preload_errors(void **state) {
   free(x);
 }
 
+/* ---- --suite suf and both -------------------------------------------------------------------------------- */
+
+/* The small sizes of the bench's rows (rows / 16). */
+enum { GELU_N = 8 * 3072, NEXP_N = 96 * 128 };
+
+static const ff_suf_spec *spec_of(ff_suf_fn fn, const ff_suf_config *cfg, int bw_in, int bw) {
+  const ff_suf_spec *sp = ff_suf_spec_for(fn, cfg, bw_in, bw, SCALE);
+  assert_non_null(sp);
+  return sp;
+}
+
+static void check_row(const ff_bench_gate_row *r, size_t N, ff_gate_cost want, int is_suf) {
+  assert_true(r->ran);
+  assert_int_equal(r->is_suf, is_suf);
+  assert_int_equal(r->n_out, N);
+  assert_true(r->cost_ok);
+  assert_cost_equal(r->want, want);
+  assert_int_equal(r->cost.key_bytes, want.key_bytes);
+  assert_int_equal(r->cost.bits_sent, want.bits_sent);
+  assert_int_equal(r->cost.rounds, want.rounds);
+  assert_int_equal(r->mismatches, 0);
+  assert_true(r->party_ms > 0 && r->keygen_ms > 0);
+  assert_true(r->mean_err > 0 && r->mean_err <= r->max_err);
+  if (is_suf && r->bound >= 0) assert_true(r->max_err <= r->bound);
+}
+
+/* ff_bench_gate_run at small sizes on the CPU: suf's GELU, nExp (40 -> 50 bits) and softmax, sigma's GELU
+ * and nExp, each row's measured costs equal to the cost function, its output to the emulation, its error
+ * within the specification's bound; an unknown gate and the text-only rows are refused. */
+static void test_suf_rows(void **state) {
+  (void)state;
+  ff_suf_config cfg;
+  ff_suf_config_default(&cfg);
+  ff_bench_gate_opts o = {.gate = "gelu", .suf = 1, .cfg = &cfg, .backend = FF_BACKEND_CPU, .reps = 1, .small = 1};
+  ff_bench_gate_row r;
+  ff_gate_cost want;
+
+  const ff_suf_spec *gelu = spec_of(FF_SUF_GELU, &cfg, 50, 50);
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
+  ff_suf_cost(gelu, GELU_N, &want);
+  check_row(&r, GELU_N, want, 1);
+  assert_true(r.bound == gelu->err_bound);
+  assert_int_equal(want.rounds, 4);
+
+  o.gate = "nexp";
+  const ff_suf_spec *nexp = spec_of(FF_SUF_NEXP, &cfg, 40, 50);
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
+  ff_suf_cost(nexp, NEXP_N, &want);
+  check_row(&r, NEXP_N, want, 1);
+  assert_int_equal(r.bw_in, 40);
+  assert_int_equal(r.bw, 50);
+
+  o.gate = "softmax";
+  ff_sigma_softmax_opts so;
+  ff_suf_softmax_opts(&cfg, &so);
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
+  assert_int_equal(ff_sigma_softmax_cost_ex(96, 128, 50, &so, &want), FF_OK);
+  check_row(&r, NEXP_N, want, 1);
+
+  o.suf = 0; /* sigma's GELU and nExp on the same inputs */
+  o.gate = "gelu";
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
+  ff_sigma_gelu_cost(GELU_N, 50, SCALE, &want);
+  check_row(&r, GELU_N, want, 0);
+  assert_true(r.bound < 0);
+  o.gate = "nexp";
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
+  ff_sigma_nexp_cost(NULL, NEXP_N, 50, 40, &want);
+  check_row(&r, NEXP_N, want, 0);
+
+  cfg.activation = 0; /* the switch off: the suf suite's GELU is sigma's */
+  o.suf = 1;
+  o.gate = "gelu";
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
+  ff_sigma_gelu_cost(GELU_N, 50, SCALE, &want);
+  check_row(&r, GELU_N, want, 0);
+
+  o.gate = "rsqrt";
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_EINVAL);
+  o.gate = "trfloor";
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_EINVAL);
+}
+
+static const char *const knob_names[] = {"ACTIVATION",  "SOFTMAX",    "LAYERNORM", "GELU_INTERVALS", "SILU_INTERVALS",
+                                         "NEXP_BITS",   "INV_BITS",   "RSQRT_BITS", "DEGREE",        "EFFECTIVE_BITS"};
+
+/* No SUF_* / FUSEFSS_* knob from the caller's environment. */
+static void clear_knob_env(void) {
+  for (size_t i = 0; i < sizeof knob_names / sizeof knob_names[0]; i++) {
+    char name[48];
+    snprintf(name, sizeof name, "SUF_%s", knob_names[i]);
+    unsetenv(name);
+    snprintf(name, sizeof name, "FUSEFSS_%s", knob_names[i]);
+    unsetenv(name);
+  }
+}
+
+/* The printed row of (gate, suite, backend): its cells, split at '|' and trimmed (cell[0] = gate); 0 when
+ * there is no such row. */
+static int find_row(const char *out, const char *gate, const char *suite, const char *on, char cell[16][96]) {
+  for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    if (line[0] != '|') continue;
+    const size_t len = strcspn(line, "\n");
+    int n = 0;
+    const char *p = line + 1;
+    while (p < line + len && n < 16) {
+      const size_t w = strcspn(p, "|\n");
+      size_t a = 0, b = w;
+      while (a < b && p[a] == ' ') a++;
+      while (b > a && p[b - 1] == ' ') b--;
+      snprintf(cell[n++], 96, "%.*s", (int)(b - a), p + a);
+      p += w + 1;
+    }
+    if (n >= 15 && strcmp(cell[0], gate) == 0 && strcmp(cell[1], suite) == 0 && strcmp(cell[4], on) == 0) return 1;
+  }
+  return 0;
+}
+
+/* The printed key B/el, bits/el and rounds of a row are the cost function's, its check "ok". Cells: gate,
+ * suite, shape, bw, on, keygen ms, party ms, key B/el, bits/el, rounds, max err, mean err, bound, check, spec. */
+static void check_printed(const char *out, const char *gate, const char *suite, ff_gate_cost want, size_t N,
+                          double bound) {
+  char cell[16][96], s[64];
+  if (!find_row(out, gate, suite, "cpu", cell)) fail_msg("no printed row for %s %s on cpu", gate, suite);
+  snprintf(s, sizeof s, "%.3f", (double)want.key_bytes / (double)N);
+  assert_string_equal(cell[7], s);
+  snprintf(s, sizeof s, "%.2f", (double)want.bits_sent / (double)N);
+  assert_string_equal(cell[8], s);
+  snprintf(s, sizeof s, "%llu", (unsigned long long)want.rounds);
+  assert_string_equal(cell[9], s);
+  assert_string_equal(cell[13], "ok");
+  const double max_err = strtod(cell[10], NULL), mean_err = strtod(cell[11], NULL);
+  assert_true(mean_err > 0 && mean_err <= max_err);
+  if (bound >= 0) {
+    snprintf(s, sizeof s, "%.6f", bound);
+    assert_string_equal(cell[12], s);
+    assert_true(max_err <= bound);
+  } else {
+    assert_string_equal(cell[12], "-");
+  }
+}
+
+/* `--suite suf` with a knob from the environment (SUF_GELU_INTERVALS=512) and one from --suf (nExp on 8
+ * bits): the knobs printed, the rows' numbers those of the specifications they select. */
+static void test_cmd_suf(void **state) {
+  (void)state;
+  clear_knob_env();
+  setenv("SUF_GELU_INTERVALS", "512", 1);
+  char *argv[] = {"gate", "--suite", "suf", "--small", "--backend", "cpu", "--reps", "1",
+                  "--gate", "gelu,nexp,reciprocal", "--suf", "nexp_bits=8", NULL};
+  capture c = capture_begin(1);
+  const int rc = ff_cmd_bench_gate(12, argv);
+  char *out = capture_end(c);
+  unsetenv("SUF_GELU_INTERVALS");
+  assert_int_equal(rc, FF_EXIT_OK);
+  assert_non_null(strstr(out, "\"SUF_GELU_INTERVALS\":512"));
+  assert_non_null(strstr(out, "\"SUF_NEXP_BITS\":8"));
+  ff_suf_config cfg;
+  ff_suf_config_default(&cfg);
+  cfg.gelu_intervals = 512;
+  cfg.nexp_bits = 8;
+  const ff_suf_spec *gelu = spec_of(FF_SUF_GELU, &cfg, 50, 50), *nexp = spec_of(FF_SUF_NEXP, &cfg, 40, 50);
+  assert_int_equal(gelu->k, 9);
+  assert_int_equal(nexp->k, 8);
+  ff_gate_cost want;
+  ff_suf_cost(gelu, GELU_N, &want);
+  check_printed(out, "gelu", "suf", want, GELU_N, gelu->err_bound);
+  ff_suf_cost(nexp, NEXP_N, &want);
+  check_printed(out, "nexp", "suf", want, NEXP_N, nexp->err_bound);
+  char cell[16][96];
+  assert_false(find_row(out, "gelu", "sigma", "cpu", cell)); /* suf only */
+  assert_non_null(strstr(out, "| reciprocal | suf "));
+  assert_non_null(strstr(out, "as sigma at SUF_INV_BITS 0"));
+  free(out);
+}
+
+/* `--suite both`: sigma's and suf's GELU side by side, each with its own cost function, and the summary. */
+static void test_cmd_both(void **state) {
+  (void)state;
+  clear_knob_env();
+  char *argv[] = {"gate", "--suite", "both", "--small", "--backend", "cpu", "--reps", "1", "--gate", "gelu", NULL};
+  capture c = capture_begin(1);
+  const int rc = ff_cmd_bench_gate(10, argv);
+  char *out = capture_end(c);
+  assert_int_equal(rc, FF_EXIT_OK);
+  ff_suf_config cfg;
+  ff_suf_config_default(&cfg);
+  const ff_suf_spec *gelu = spec_of(FF_SUF_GELU, &cfg, 50, 50);
+  ff_gate_cost want;
+  ff_suf_cost(gelu, GELU_N, &want);
+  check_printed(out, "gelu", "suf", want, GELU_N, gelu->err_bound);
+  ff_sigma_gelu_cost(GELU_N, 50, SCALE, &want);
+  check_printed(out, "gelu", "sigma", want, GELU_N, -1);
+  assert_non_null(strstr(out, "  gelu/cpu: key "));
+  free(out);
+}
+
+/* Usage errors (exit status 2): a bad suite, a bad or misplaced --suf, knobs that do not fit, a gate of
+ * the other suite, a bad environment variable; --help names the suites. */
+static void test_cmd_usage(void **state) {
+  (void)state;
+  clear_knob_env();
+  char *help[] = {"gate", "--help", NULL};
+  capture c = capture_begin(1);
+  assert_int_equal(ff_cmd_bench_gate(2, help), FF_EXIT_OK);
+  char *out = capture_end(c);
+  assert_non_null(strstr(out, "--suite sigma|suf|both"));
+  assert_non_null(strstr(out, "--suf NAME=VALUE"));
+  free(out);
+  c = capture_begin(2);
+  char *suite[] = {"gate", "--suite", "llama", NULL};
+  assert_int_equal(ff_cmd_bench_gate(3, suite), FF_EXIT_USAGE);
+  char *knob[] = {"gate", "--suite", "suf", "--suf", "bogus=1", NULL};
+  assert_int_equal(ff_cmd_bench_gate(5, knob), FF_EXIT_USAGE);
+  char *value[] = {"gate", "--suite", "suf", "--suf", "nexp_bits=40", NULL};
+  assert_int_equal(ff_cmd_bench_gate(5, value), FF_EXIT_USAGE);
+  char *noeq[] = {"gate", "--suite", "both", "--suf", "gelu_intervals", NULL};
+  assert_int_equal(ff_cmd_bench_gate(5, noeq), FF_EXIT_USAGE);
+  char *fit[] = {"gate", "--suite", "suf", "--suf", "gelu_intervals=100", NULL};
+  assert_int_equal(ff_cmd_bench_gate(5, fit), FF_EXIT_USAGE);
+  char *sigma[] = {"gate", "--suite", "sigma", "--suf", "nexp_bits=8", NULL};
+  assert_int_equal(ff_cmd_bench_gate(5, sigma), FF_EXIT_USAGE);
+  char *gate[] = {"gate", "--suite", "both", "--gate", "trfloor", NULL};
+  assert_int_equal(ff_cmd_bench_gate(5, gate), FF_EXIT_USAGE);
+  setenv("SUF_NEXP_BITS", "40", 1);
+  char *env[] = {"gate", "--suite", "suf", NULL};
+  assert_int_equal(ff_cmd_bench_gate(3, env), FF_EXIT_USAGE);
+  unsetenv("SUF_NEXP_BITS");
+  free(capture_end(c));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trfloor),
@@ -305,6 +545,11 @@ int main(void) {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_preload),
       cmocka_unit_test(test_preload_errors),
+      cmocka_unit_test(test_suf_rows),
+      cmocka_unit_test(test_cmd_suf),
+      cmocka_unit_test(test_cmd_both),
+      cmocka_unit_test(test_cmd_usage),
   };
+  fixtures_init("bench_gate");
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

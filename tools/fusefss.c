@@ -44,7 +44,7 @@ static const ff__command ff__bench_kinds[] = {
     {"scope", ff_cmd_bench_scope, "cost of one scope enter/exit (on, off, with CUDA events)"},
     {"fss", ff_cmd_bench_fss, "FSS primitives: AES, DPF keygen/comparison, full-domain evaluation, CPU and GPU"},
     {"gemm", ff_cmd_bench_gemm, "ring GEMM mod 2^bw: CPU, CUDA SIMT and int8 tensor-core limbs at BERT-base shapes"},
-    {"gate", ff_cmd_bench_gate, "sigma gates alone at BERT-base sizes: keygen, party time, key B, bits, rounds"},
+    {"gate", ff_cmd_bench_gate, "sigma / suf gates alone at BERT-base sizes: keygen, party time, key B, bits, rounds, error"},
 };
 
 #define FF__COUNT(a) (sizeof(a) / sizeof((a)[0]))
