@@ -20,7 +20,6 @@
 #include "core/ring.h"
 #include "gates/sigma/op.h"
 #include "gates/sigma/op_internal.h"
-#include "gates/sigma/softmax.h"
 #include "gates/suf/spec.h"
 #include "gates/suf/suf.h"
 #include "sigma_harness.h"
@@ -124,17 +123,14 @@ static ff_status suf_fn(ff_op *op, const ff_wire *x, ff_wire *y, const void *use
   ff_wire xn = *x;
   xn.bw = sp->bw_in;
   xn.v = NULL;
+  void *buf = NULL;
   ff_status st = FF_OK;
-  if (x->v) {
-    if (!(xn.v = malloc(x->numel * sizeof *xn.v))) return FF_ENOMEM;
-    if (op->role == FF_OP_PARTY && ff__op_on_device(op)) {
-      st = ff_sigma_add_const(op->ctx, sp->bw_in, x->numel, x->v, 0, xn.v); /* never: the CPU test */
-    } else {
-      for (size_t i = 0; i < x->numel; i++) xn.v[i] = ff_ring_reduce(x->v[i], sp->bw_in);
-    }
+  if (x->v && !(st = ff__op_buf_alloc(op, x->numel * sizeof *xn.v, "test_suf", &buf))) {
+    xn.v = buf;
+    st = ff__op_reduce(op, x->v, xn.v, x->numel, sp->bw_in);
   }
   if (!st) st = ff_op_suf(op, sp, &xn, y);
-  free(xn.v);
+  ff__op_buf_free(op, buf);
   return st;
 }
 

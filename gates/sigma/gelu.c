@@ -181,22 +181,6 @@ void ff_sigma_silu_cost(size_t N, int bw, int scale, ff_gate_cost *c) {
 
 /* ---- Dealer ------------------------------------------------------------------------------------------------ */
 
-/* XOR shares of bits (N values, bit 0) packed 8 to a byte into both streams. */
-static ff_status ff__put_bit_shares(ff_op *op, size_t N, const uint64_t *bits) {
-  const size_t mb = (N + 7) / 8;
-  uint8_t *m = ff__op_alloc(2 * mb, "GELU keygen");
-  if (!m) return FF_ENOMEM;
-  ff_status st = ff_rng_bytes(&op->ctx->rng, m, mb);
-  if (!st) {
-    if (N % 8) m[mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
-    memcpy(m + mb, m, mb);
-    for (size_t i = 0; i < N; i++) m[mb + i / 8] ^= (uint8_t)((bits[i] & 1) << (i % 8));
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + p * mb, mb);
-  }
-  free(m);
-  return st;
-}
-
 /* Shares mod 2^k of n values, each written in eb little-endian bytes, into both streams. */
 static ff_status ff__put_small_shares(ff_op *op, const uint64_t *v, size_t n, int k, size_t eb) {
   uint64_t *s = ff__op_alloc(n * sizeof *s, "GELU keygen");
@@ -238,7 +222,7 @@ static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
     alpha[i] = ff_ring_reduce(xt->v[i], bt - 1);
     tmp[i] = ff__msb(xt->v[i], bt) ^ md[i];
   }
-  if ((st = ff__cmp_deal(op, bt - 1, N, alpha, tmp)) || (st = ff__put_bit_shares(op, N, mic))) goto done;
+  if ((st = ff__cmp_deal(op, bt - 1, N, alpha, tmp)) || (st = ff__op_put_bit_shares(op, 1, N, mic))) goto done;
   /* 3. The mux tables, as SIGMA's keyGenGeluMuxKernel. */
   if ((st = ff__op_draw(op, rclip, N, k))) goto done;
   {

@@ -790,12 +790,9 @@ uint64_t ff__dcf_key_bytes(int n, size_t N) {
 
 uint64_t ff__cmp_key_bytes(int n, size_t N) { return ff__dcf_key_bytes(n, N) + (N + 7) / 8; }
 
-ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const uint64_t *bits) {
+ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {
   ff_ctx *ctx = op->ctx;
-  ff_status st = FF_OK;
-  const size_t mb = (N + 7) / 8;
-  uint8_t *m = ff__op_alloc(2 * mb, "sigma comparison keygen");
-  if (!m) return FF_ENOMEM;
+  ff_status st;
   if (n >= FF_DPF_MIN_BITS) {
     ff_dpf_key k[2] = {{0}, {0}};
     if (!(st = ff_dpf_key_alloc(ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(ctx, &k[1], n, N)) &&
@@ -811,44 +808,62 @@ ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const 
     ff_sstab_key_free(&k[0]);
     ff_sstab_key_free(&k[1]);
   }
-  /* XOR shares of the dealer's bits, packed 8 to a byte (SIGMA's 1/8 B per element). */
-  if (!st) st = ff_rng_bytes(&ctx->rng, m, mb);
+  return st;
+}
+
+ff_status ff__op_put_bit_shares(ff_op *op, size_t rows, size_t N, const uint64_t *bits) {
+  const size_t mb = (N + 7) / 8;
+  uint8_t *m = ff__op_alloc(2 * rows * mb, "sigma dealer");
+  if (!m) return FF_ENOMEM;
+  ff_status st = ff_rng_bytes(&op->ctx->rng, m, rows * mb);
   if (!st) {
-    if (N % 8) m[mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
-    memcpy(m + mb, m, mb);
-    for (size_t i = 0; i < N; i++) m[mb + i / 8] ^= (uint8_t)((bits[i] & 1) << (i % 8));
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + p * mb, mb);
+    for (size_t r = 0; r < rows && N % 8; r++) m[r * mb + mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
+    memcpy(m + rows * mb, m, rows * mb);
+    for (size_t r = 0; r < rows; r++)
+      for (size_t i = 0; i < N; i++) m[(rows + r) * mb + i / 8] ^= (uint8_t)((bits[r * N + i] & 1) << (i % 8));
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + (size_t)p * rows * mb, rows * mb);
   }
   free(m);
   return st;
 }
 
-ff_status ff__cmp_eval(ff_op *op, int n, size_t N, const uint64_t *points, uint64_t *share, const char *what) {
+ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const uint64_t *bits) {
+  ff_status st = ff__dcf_deal(op, n, N, alpha);
+  return st ? st : ff__op_put_bit_shares(op, 1, N, bits);
+}
+
+ff_status ff__dcf_eval(ff_op *op, int n, size_t N, size_t E, const uint64_t *points, uint8_t *out, const char *what) {
   /* The key goes straight into a key of the party's memory: its serialized form is its buffer. */
   ff_ctx *ctx = op->ctx;
-  const size_t kb = ff__dcf_key_bytes(n, N), mb = (N + 7) / 8;
-  void *bits = NULL; /* (2, mb): the DCF's output bits | the mask bits of the key */
-  ff_status st = ff__op_buf_alloc(op, 2 * mb, what, &bits);
-  uint8_t *dcf = bits, *mask = dcf + mb;
+  const size_t kb = ff__dcf_key_bytes(n, N);
   ff_dpf_key dk = {0};
   ff_sstab_key tk = {0};
-  if (st) return st;
+  ff_status st;
   if (n >= FF_DPF_MIN_BITS) {
     if (!(st = ff_dpf_key_alloc(ctx, &dk, n, N)) && !(st = ff__op_get_mem(op, dk.buf, kb, what)))
-      st = ff_dpf_eval_lt(ctx, &dk, 1, points, dcf);
-  } else {
-    if (!(st = ff_sstab_key_alloc(ctx, &tk, n, N)) && !(st = ff__op_get_mem(op, tk.tab, kb, what)))
-      st = ff_sstab_eval_lt(ctx, &tk, 1, points, dcf);
+      st = ff_dpf_eval_lt(ctx, &dk, E, points, out);
+  } else if (!(st = ff_sstab_key_alloc(ctx, &tk, n, N)) && !(st = ff__op_get_mem(op, tk.tab, kb, what))) {
+    st = ff_sstab_eval_lt(ctx, &tk, E, points, out);
   }
-  if (!st) st = ff__op_get_mem(op, mask, mb, what);
+  ff_dpf_key_free(&dk);
+  ff_sstab_key_free(&tk);
+  return st;
+}
+
+ff_status ff__cmp_eval(ff_op *op, int n, size_t N, const uint64_t *points, uint64_t *share, const char *what) {
+  ff_ctx *ctx = op->ctx;
+  const size_t mb = (N + 7) / 8;
+  void *bits = NULL; /* (2, mb): the DCF's output bits | the mask bits of the key */
+  ff_status st = ff__op_buf_alloc(op, 2 * mb, what, &bits);
+  if (st) return st;
+  uint8_t *dcf = bits, *mask = dcf + mb;
+  if (!(st = ff__dcf_eval(op, n, N, 1, points, dcf, what))) st = ff__op_get_mem(op, mask, mb, what);
   if (!st) {
     if (ff__op_on_device(op))
       st = ff__sigma_cmp_share_cuda(ctx, N, dcf, mask, share);
     else
       for (size_t i = 0; i < N; i++) share[i] = (uint64_t)(((dcf[i / 8] ^ mask[i / 8]) >> (i % 8)) & 1);
   }
-  ff_dpf_key_free(&dk);
-  ff_sstab_key_free(&tk);
   ff__op_buf_free(op, bits);
   return st;
 }

@@ -149,8 +149,18 @@ ff_status ff__op_sync(ff_op *op);
 /* DCF(n) + ceil(N/8): the serialized bytes one party holds. */
 uint64_t ff__cmp_key_bytes(int n, size_t N);
 uint64_t ff__dcf_key_bytes(int n, size_t N);
-/* Dealer: keys for alpha (N values mod 2^n) and the shared bits (N values, bit 0). */
+/* Dealer: keys for alpha (N values mod 2^n) and the shared bits (N values, bit 0): ff__dcf_deal, then
+ * ff__op_put_bit_shares of one row. */
 ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const uint64_t *bits);
+/* Dealer: the comparison key DCF(n) alone (ff__dcf_key_bytes per party). */
+ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha);
+/* Dealer: XOR shares of `rows` rows of N bits (bit 0 of bits[r N + i]), each row packed into ceil(N/8)
+ * bytes (pad bits zero) in both streams. */
+ff_status ff__op_put_bit_shares(ff_op *op, size_t rows, size_t N, const uint64_t *bits);
+/* Party: reads DCF(n) for N elements and writes this party's XOR shares of 1{point < alpha} at E points per
+ * element (points (E, N) as dpf.h) into out, packed (ceil(E N / 8) bytes, in ff__op_mem(op), zeroed by the
+ * caller where a device kernel needs it). */
+ff_status ff__dcf_eval(ff_op *op, int n, size_t N, size_t E, const uint64_t *points, uint8_t *out, const char *what);
 /* Party: reads the key, evaluates at points (N values mod 2^n) and writes this party's XOR share of
  * 1{point < alpha} ^ bit into share (N values, 0 or 1). points and share in ff__op_mem(op); they may
  * alias. */

@@ -319,7 +319,5 @@ size_t ff_suf_config_json(const ff_suf_config *c, char *buf, size_t cap) {
     if (w > 0) n += (size_t)w;
   }
   if (buf && n < cap) snprintf(buf + n, cap - n, "}");
-  n++;
-  if (buf && cap) buf[cap - 1 < n ? cap - 1 : n] = 0;
-  return n;
+  return n + 1; /* snprintf kept buf NUL-terminated (truncated when cap is short) */
 }

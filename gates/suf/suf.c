@@ -13,7 +13,6 @@
 #include "gates/fss/dpf.h"
 #include "gates/fss/lut.h"
 #include "gates/fss/select.h"
-#include "gates/fss/sstab.h"
 #include "gates/sigma/op_internal.h"
 #include "scope/scope.h"
 
@@ -26,10 +25,9 @@ static size_t ff__bit_bytes(size_t n) { return (n + 7) / 8; }
 
 int ff_suf_final_words(const ff_suf_spec *sp) { return sp->base == FF_SUF_BASE_RELU ? 8 : 5; }
 
-/* The carry's comparison key on s bits: a truth table up to 7 bits, a DPF above. */
+/* The carry's comparison key on s bits (op_internal.h's DCF(s): a truth table up to 7 bits, a DPF above). */
 static uint64_t ff__carry_key_bytes(const ff_suf_spec *sp, size_t N) {
-  if (!ff__has_carry(sp)) return 0;
-  return sp->s <= FF_SSTAB_MAX_BITS ? ff_sstab_key_bytes(sp->s, N) : ff_dpf_key_bytes(sp->s, N);
+  return ff__has_carry(sp) ? ff__dcf_key_bytes(sp->s, N) : 0;
 }
 
 /* The LUT key as the gate stores it: the DPF in its memory layout (dpf.h: tR packed, (kl-7)/8 B per element
@@ -179,45 +177,6 @@ ff_status ff_suf_table(ff_ctx *ctx, const ff_suf_spec *sp, const uint64_t **tab)
 
 /* ---- Dealer -------------------------------------------------------------------------------------------- */
 
-/* XOR shares of `rows` rows of N bits (bit 0 of bits[r N + i]), each row packed into ceil(N/8) bytes. */
-static ff_status ff__put_bit_rows(ff_op *op, size_t rows, size_t N, const uint64_t *bits) {
-  const size_t mb = ff__bit_bytes(N);
-  uint8_t *m = ff__op_alloc(2 * rows * mb, "suf keygen");
-  if (!m) return FF_ENOMEM;
-  ff_status st = ff_rng_bytes(&op->ctx->rng, m, rows * mb);
-  if (!st) {
-    for (size_t r = 0; r < rows && N % 8; r++) m[r * mb + mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
-    memcpy(m + rows * mb, m, rows * mb);
-    for (size_t r = 0; r < rows; r++)
-      for (size_t i = 0; i < N; i++) m[(rows + r) * mb + i / 8] ^= (uint8_t)((bits[r * N + i] & 1) << (i % 8));
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + (size_t)p * rows * mb, rows * mb);
-  }
-  free(m);
-  return st;
-}
-
-/* The s-bit comparison key at alpha (N values): a truth table for s <= 7, a DPF above. */
-static ff_status ff__deal_carry(ff_op *op, int s, size_t N, const uint64_t *alpha) {
-  ff_ctx *ctx = op->ctx;
-  ff_status st;
-  if (s <= FF_SSTAB_MAX_BITS) {
-    ff_sstab_key k[2] = {{0}, {0}};
-    if (!(st = ff_sstab_key_alloc(ctx, &k[0], s, N)) && !(st = ff_sstab_key_alloc(ctx, &k[1], s, N)) &&
-        !(st = ff_sstab_keygen(ctx, alpha, &k[0], &k[1])))
-      for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].tab, k[p].bytes);
-    ff_sstab_key_free(&k[0]);
-    ff_sstab_key_free(&k[1]);
-  } else {
-    ff_dpf_key k[2] = {{0}, {0}};
-    if (!(st = ff_dpf_key_alloc(ctx, &k[0], s, N)) && !(st = ff_dpf_key_alloc(ctx, &k[1], s, N)) &&
-        !(st = ff_dpf_keygen(ctx, alpha, &k[0], &k[1])))
-      for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
-    ff_dpf_key_free(&k[0]);
-    ff_dpf_key_free(&k[1]);
-  }
-  return st;
-}
-
 /* x->v holds r; y->v gets r_out. Writes, in order: DPF(e) | helper mask bits | carry key | index words |
  * LUT prefix | r_v | final words (suf.h). */
 static ff_status ff__suf_deal(ff_op *op, const ff_suf_spec *sp, const ff_wire *x, ff_wire *y) {
@@ -229,7 +188,6 @@ static ff_status ff__suf_deal(ff_op *op, const ff_suf_spec *sp, const ff_wire *x
   uint64_t *alpha = ff__op_alloc(N * sizeof *alpha, "suf keygen"), *rho = ff__op_alloc(nh * N * sizeof *rho, "suf keygen"),
            *iw = ff__op_alloc(2 * N * sizeof *iw, "suf keygen"), *ridx = ff__op_alloc(N * sizeof *ridx, "suf keygen"),
            *rlut = ff__op_alloc(N * sizeof *rlut, "suf keygen"), *fw = ff__op_alloc(W * N * sizeof *fw, "suf keygen");
-  ff_dpf_key dk[2] = {{0}, {0}};
   ff_lut_key lk[2] = {{0}, {0}};
   if (!alpha || !rho || !iw || !ridx || !rlut || !fw) {
     st = FF_ENOMEM;
@@ -237,14 +195,12 @@ static ff_status ff__suf_deal(ff_op *op, const ff_suf_spec *sp, const ff_wire *x
   }
   /* R1: the comparison key at rho = r mod 2^e, the helper masks, the carry key at r mod 2^s. */
   for (size_t i = 0; i < N; i++) alpha[i] = ff_ring_reduce(r[i], sp->e);
-  if ((st = ff_dpf_key_alloc(ctx, &dk[0], sp->e, N)) || (st = ff_dpf_key_alloc(ctx, &dk[1], sp->e, N)) ||
-      (st = ff_dpf_keygen(ctx, alpha, &dk[0], &dk[1])))
+  if ((st = ff__dcf_deal(op, sp->e, N, alpha)) || (st = ff__op_draw(op, rho, nh * N, 1)) ||
+      (st = ff__op_put_bit_shares(op, nh, N, rho)))
     goto done;
-  for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, dk[p].buf, dk[p].bytes);
-  if (st || (st = ff__op_draw(op, rho, nh * N, 1)) || (st = ff__put_bit_rows(op, nh, N, rho))) goto done;
   if (ff__has_carry(sp)) {
     for (size_t i = 0; i < N; i++) alpha[i] = ff_ring_reduce(r[i], sp->s);
-    if ((st = ff__deal_carry(op, sp->s, N, alpha))) goto done;
+    if ((st = ff__dcf_deal(op, sp->s, N, alpha))) goto done;
   }
   /* R2: shares of rho_c and delta = r_idx - (r >> s) mod 2^kl, r_idx fresh. */
   if ((st = ff__op_draw(op, ridx, N, kl))) goto done;
@@ -281,8 +237,6 @@ static ff_status ff__suf_deal(ff_op *op, const ff_suf_spec *sp, const ff_wire *x
   }
   st = ff__op_put_shares_words(op, fw, W * N, bw, wb);
 done:
-  ff_dpf_key_free(&dk[0]);
-  ff_dpf_key_free(&dk[1]);
   ff_lut_key_free(&lk[0]);
   ff_lut_key_free(&lk[1]);
   free(alpha);
@@ -337,41 +291,25 @@ static ff_status ff__suf_packed_compare(ff_op *op, const ff_suf_spec *sp, const 
   FF_SCOPE("FSS::PackedCompare");
   ff_ctx *ctx = op->ctx;
   const size_t N = x->numel, E = (size_t)sp->n_thr + 1, P = ff__n_points(sp), nh = (size_t)sp->n_help;
-  const size_t mb = ff__bit_bytes(N), kb = ff_dpf_key_bytes(sp->e, N), pb = ff__bit_bytes(E * N);
+  const size_t mb = ff__bit_bytes(N), pb = ff__bit_bytes(E * N);
   /* Bit buffers start on 16-byte boundaries (device kernels may write them in 32-bit words). */
   const size_t a16 = 16, mbb = (nh * mb + a16 - 1) / a16 * a16, pbb = (pb + a16 - 1) / a16 * a16;
   const size_t total = (2 * P + nh) * N * sizeof(uint64_t) + mbb + pbb + mb;
   void *blk = NULL;
-  ff_dpf_key dk = {0}, ck = {0};
-  ff_sstab_key tk = {0};
   ff_status st = ff__op_buf_alloc(op, total, "suf packed compare", &blk);
   if (st) return st;
   uint64_t *pts = blk, *cmp = pts + P * N, *masks = cmp + P * N;
   uint8_t *mbits = (uint8_t *)(masks + nh * N), *cbits = mbits + mbb, *carrybits = cbits + pbb;
-  if ((st = ff_dpf_key_alloc(ctx, &dk, sp->e, N)) || (st = ff__op_get_mem(op, dk.buf, kb, "suf packed compare")) ||
-      (st = ff__op_get_mem(op, mbits, nh * mb, "suf packed compare")))
+  /* The key order is the dealer's: DPF(e), the helper masks, the carry's DCF(s). */
+  if ((st = ff_suf_points(ctx, sp, N, x->v, pts)) || (st = ff__dcf_eval(op, sp->e, N, E, pts, cbits, "suf packed compare")) ||
+      (st = ff__op_get_mem(op, mbits, nh * mb, "suf packed compare")) || (st = ff__op_unpack_bits(op, E * N, cbits, cmp)))
     goto done;
   for (size_t h = 0; h < nh && !st; h++) st = ff__op_unpack_bits(op, N, mbits + h * mb, masks + h * N);
-  if (st || (st = ff_suf_points(ctx, sp, N, x->v, pts)) || (st = ff_dpf_eval_lt(ctx, &dk, E, pts, cbits)) ||
-      (st = ff__op_unpack_bits(op, E * N, cbits, cmp)))
-    goto done;
-  if (ff__has_carry(sp)) {
-    const uint64_t *cpt = pts + E * N;
-    if (sp->s <= FF_SSTAB_MAX_BITS) {
-      if ((st = ff_sstab_key_alloc(ctx, &tk, sp->s, N)) || (st = ff__op_get_mem(op, tk.tab, tk.bytes, "suf carry")) ||
-          (st = ff_sstab_eval_lt(ctx, &tk, 1, cpt, carrybits)))
-        goto done;
-    } else if ((st = ff_dpf_key_alloc(ctx, &ck, sp->s, N)) || (st = ff__op_get_mem(op, ck.buf, ck.bytes, "suf carry")) ||
-               (st = ff_dpf_eval_lt(ctx, &ck, 1, cpt, carrybits))) {
-      goto done;
-    }
-    if ((st = ff__op_unpack_bits(op, N, carrybits, cmp + E * N))) goto done;
-  }
+  if (!st && ff__has_carry(sp) && !(st = ff__dcf_eval(op, sp->s, N, 1, pts + E * N, carrybits, "suf carry")))
+    st = ff__op_unpack_bits(op, N, carrybits, cmp + E * N);
+  if (st) goto done;
   if (!(st = ff_suf_helpers(ctx, sp, N, x->v, cmp, masks, hhat))) st = ff_op_reconstruct(op, hhat, nh * N, 1);
 done:
-  ff_dpf_key_free(&dk);
-  ff_dpf_key_free(&ck);
-  ff_sstab_key_free(&tk);
   ff__op_buf_free(op, blk);
   return st;
 }
