@@ -303,12 +303,7 @@ static ff_status ff__eng_act(ff__eng *e, ff_sigma_act a, const ff_wire *x, ff_wi
   }
   ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
   if (st) return st;
-  if (e->kind == FF__ENG_FIXED && e->suf.activation) {
-    const ff_suf_spec *sp = ff_suf_spec_for(sf, &e->suf, e->bw, e->bw, e->scale);
-    if (!sp) return FF_EINVAL;
-    ff_suf_emulate(sp, x->numel, x->v, y->v);
-    return FF_OK;
-  }
+  if (e->kind == FF__ENG_FIXED && e->suf.activation) return ff_suf_act_emulate(sf, &e->suf, e->bw, e->scale, x->numel, x->v, y->v);
   if (e->kind == FF__ENG_FIXED) return ff_sigma_act_emulate(a, e->bw, e->scale, x->numel, x->v, y->v);
   for (size_t i = 0; i < x->numel; i++) {
     const double v = ff__d(x)[i];

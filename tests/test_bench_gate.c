@@ -24,6 +24,7 @@
 #include "gates/sigma/local.h"
 #include "gates/sigma/softmax.h"
 #include "gates/sigma/truncate.h"
+#include "gates/suf/sparse.h"
 #include "gates/suf/spec.h"
 #include "gates/suf/suf.h"
 #include "tools/bench_gate.h"
@@ -375,6 +376,20 @@ static void test_suf_rows(void **state) {
   assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
   ff_sigma_nexp_cost(NULL, NEXP_N, 50, 40, &want);
   check_row(&r, NEXP_N, want, 0);
+
+  /* the sparse regime (SUF_GELU_INTERVALS <= 16): its own cost function, emulation and bound */
+  ff_suf_config sparse = cfg;
+  sparse.gelu_intervals = 4, sparse.degree = 1;
+  const ff_suf_sparse_spec *sg = ff_suf_sparse_spec_for(FF_SUF_GELU, &sparse, 50, SCALE);
+  assert_non_null(sg);
+  o.suf = 1, o.gate = "gelu", o.cfg = &sparse;
+  assert_int_equal(ff_bench_gate_run(&o, &r), FF_OK);
+  ff_suf_sparse_cost(sg, GELU_N, &want);
+  check_row(&r, GELU_N, want, 1);
+  assert_true(r.bound == sg->err_bound);
+  assert_int_equal(want.rounds, 5); /* the lookup's reconstruct, then TrFloor's 4 */
+  assert_non_null(strstr(r.spec, "sparse"));
+  o.cfg = &cfg;
 
   cfg.activation = 0; /* the switch off: the suf suite's GELU is sigma's */
   o.suf = 1;

@@ -152,6 +152,49 @@ static void test_suf_end_to_end(void **state) {
                                                       "--keys", kf, "--layers", "1", "--seq", "8", "--out", k, NULL});
 }
 
+/* The sparse regime from the command line with the padding ablation: exact, the cost model equal to the
+ * run (padding changes key bytes only), the warning on stderr, the ablation in the log's workload; key
+ * files made without it are refused by a run that asks for it (and the other way round). */
+static void test_suf_sparse_end_to_end(void **state) {
+  (void)state;
+  char dir[128], kf[192], addr[64], path[192];
+  snprintf(dir, sizeof dir, "%s/sparse", tmpdir);
+  run_expect_ok("sparse", (const char *[]){"run", "--backend", "cpu", "--layers", "1", "--seq", "16", "--suite", "suf",
+                                           "--suf", "GELU_INTERVALS=16", "--suf", "DEGREE=1", "--insecure-no-padding",
+                                           "--out", dir, NULL});
+  const char *out = slurp("sparse", "out");
+  if (!strstr(out, "equals the fixed-point emulation (0 of 2048") ||
+      !strstr(out, "equals the run's link bytes and rounds in every scope"))
+    fail_msg("unexpected output:\n%s", out);
+  if (!strstr(slurp("sparse", "err"), "--insecure-no-padding")) fail_msg("no warning about the ablation on stderr");
+  check_against_cost(dir, (const char *[]){"--model", "bert-tiny", "--layers", "1", "--seq", "16", "--suite", "suf", "--suf",
+                                           "GELU_INTERVALS=16", "--suf", "DEGREE=1", "--insecure-no-padding", NULL});
+  snprintf(path, sizeof path, "%s/prof_p0.json", dir);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  static char buf[1 << 16];
+  const size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  cJSON *j = cJSON_Parse(buf);
+  assert_non_null(j);
+  const cJSON *wl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "run"), "workload");
+  const cJSON *suf = cJSON_GetObjectItemCaseSensitive(wl, "suf"), *ins = cJSON_GetObjectItemCaseSensitive(wl, "insecure");
+  assert_true(cJSON_IsString(suf) && cJSON_IsString(ins));
+  if (!strstr(suf->valuestring, "\"SUF_GELU_INTERVALS\":16") || !strstr(suf->valuestring, "\"SUF_DEGREE\":1") ||
+      !strstr(suf->valuestring, "\"insecure_no_padding\":1") || !strstr(ins->valuestring, "no-padding"))
+    fail_msg("the log's workload does not record the sparse knobs and the ablation: %s / %s", suf->valuestring,
+             ins->valuestring);
+  cJSON_Delete(j);
+  /* the ablation is part of what the keys were made for */
+  snprintf(kf, sizeof kf, "%s/keys_p0.ffk", dir);
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+  expect(1, "was made with the suf knobs", (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr,
+                                                           "--keys", kf, "--layers", "1", "--seq", "16", "--suite", "suf",
+                                                           "--suf", "GELU_INTERVALS=16", "--suf", "DEGREE=1", "--out", dir,
+                                                           NULL});
+}
+
 static void test_gpt2_one_layer(void **state) {
   (void)state;
   char dir[128];
@@ -269,7 +312,12 @@ static void test_usage_errors(void **state) {
   expect(2, "--suf needs --suite suf", (const char *[]){"cost", "--suf", "SUF_NEXP_BITS=9", NULL});
   expect(2, "not NAME=VALUE with a known knob", (const char *[]){"cost", "--suite", "suf", "--suf", "SUF_NOPE=1", NULL});
   expect(2, "SUF_NEXP_BITS wants an integer in 5..16", (const char *[]){"keygen", "--suite", "suf", "--suf", "nexp_bits=40", NULL});
-  expect(2, "must be powers of two", (const char *[]){"run", "--suite", "suf", "--suf", "SUF_GELU_INTERVALS=300", NULL});
+  expect(2, "SUF_GELU_INTERVALS 300 is neither 2..16 (sparse) nor a power of two",
+         (const char *[]){"run", "--suite", "suf", "--suf", "SUF_GELU_INTERVALS=300", NULL});
+  expect(2, "SUF_DEGREE 1 applies to the sparse regime only", (const char *[]){"cost", "--suite", "suf", "--suf", "DEGREE=1", NULL});
+  expect(2, "--insecure-no-padding needs --suite suf", (const char *[]){"keygen", "--insecure-no-padding", NULL});
+  expect(2, "--insecure-no-padding applies to the sparse regime only",
+         (const char *[]){"run", "--suite", "suf", "--insecure-no-padding", NULL});
   expect(2, "--placement must be device, host or disk", (const char *[]){"run", "--placement", "cloud", NULL});
   expect(2, "party 1 needs --peer", (const char *[]){"run", "--party", "1", NULL});
   expect(2, "need --party", (const char *[]){"run", "--keys", "x.ffk", NULL});
@@ -286,6 +334,7 @@ int main(void) {
       cmocka_unit_test(test_usage_errors),          cmocka_unit_test(test_bert_tiny_end_to_end),
       cmocka_unit_test(test_gpt2_one_layer),        cmocka_unit_test(test_bad_key_files),
       cmocka_unit_test(test_peer_killed_mid_run),   cmocka_unit_test(test_suf_end_to_end),
+      cmocka_unit_test(test_suf_sparse_end_to_end),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,6 +21,7 @@
 #include "gates/sigma/op.h"
 #include "gates/sigma/op_internal.h"
 #include "gates/suf/spec.h"
+#include "gates/suf/sparse.h"
 #include "gates/suf/suf.h"
 #include "sigma_harness.h"
 
@@ -360,8 +361,63 @@ static void test_knobs(void **state) {
   assert_true(n < sizeof buf);
   assert_non_null(strstr(buf, "\"SUF_NEXP_BITS\":12"));
   assert_non_null(strstr(buf, "\"SUF_SOFTMAX\":0"));
+  assert_null(strstr(buf, "insecure"));
   assert_int_equal(buf[0], '{');
   assert_int_equal(buf[strlen(buf) - 1], '}');
+}
+
+/* The sparse regime by the knobs: *_INTERVALS 2..16 (any count) selects it for that activation only,
+ * 17..31 and non-powers of two above are refused, SUF_DEGREE 1 and the ablation need a sparse activation,
+ * the specification the knobs select has their K, degree and view, and the JSON records the ablation. */
+static void test_knobs_sparse(void **state) {
+  (void)state;
+  ff_suf_config c;
+  ff_suf_config_default(&c);
+  assert_false(ff_suf_config_sparse(&c, FF_SUF_GELU));
+  assert_int_equal(ff_suf_config_set(&c, "SUF_GELU_INTERVALS=12"), FF_OK);
+  assert_int_equal(ff_suf_config_set(&c, "SUF_DEGREE=1"), FF_OK);
+  assert_true(ff_suf_config_sparse(&c, FF_SUF_GELU));
+  assert_false(ff_suf_config_sparse(&c, FF_SUF_SILU));
+  assert_false(ff_suf_config_sparse(&c, FF_SUF_NEXP));
+  assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_OK);
+  const ff_suf_sparse_spec *sp = ff_suf_sparse_spec_for(FF_SUF_GELU, &c, 50, 12);
+  assert_non_null(sp);
+  assert_int_equal(sp->k_window, 12);
+  assert_int_equal(sp->K, 14); /* + the two tails */
+  assert_int_equal(sp->window_degree, 1);
+  assert_int_equal(sp->fb, FF_SUF_SPARSE_FB);
+  assert_int_equal(sp->e, 38);
+  assert_int_equal(sp->insecure_no_padding, 0);
+  ff_log_set_level(FF_LOG_OFF);
+  assert_null(ff_suf_sparse_spec_for(FF_SUF_SILU, &c, 50, 12)); /* SiLU stays dense */
+  c.degree = 0;
+  for (int v = 17; v < 32; v++) {
+    c.gelu_intervals = v;
+    assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_EINVAL);
+  }
+  c.gelu_intervals = 48;
+  assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_EINVAL);
+  assert_int_equal(ff_suf_config_set(&c, "SUF_GELU_INTERVALS=1"), FF_EINVAL);
+  assert_int_equal(ff_suf_config_set(&c, "SUF_DEGREE=2"), FF_EINVAL);
+  c.gelu_intervals = 256, c.degree = 1; /* both dense: degree 1 has nothing to apply to */
+  assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_EINVAL);
+  c.degree = 0, c.insecure_no_padding = 1;
+  assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_EINVAL);
+  c.silu_intervals = 16, c.degree = 1, c.activation = 0; /* sparse, but the activations are sigma's */
+  assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_EINVAL);
+  c.activation = 1, c.effective_bits = 46; /* degree 1: e + fb = 52 > bw */
+  assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_EINVAL);
+  ff_log_set_level(FF_LOG_WARN);
+  c.effective_bits = 0;
+  assert_int_equal(ff_suf_config_check(&c, 50, 12), FF_OK);
+  sp = ff_suf_sparse_spec_for(FF_SUF_SILU, &c, 50, 12);
+  assert_non_null(sp);
+  assert_int_equal(sp->insecure_no_padding, 1);
+  char buf[512];
+  assert_true(ff_suf_config_json(&c, buf, sizeof buf) < sizeof buf);
+  assert_non_null(strstr(buf, "\"SUF_SILU_INTERVALS\":16,"));
+  assert_non_null(strstr(buf, "\"SUF_DEGREE\":1,"));
+  assert_non_null(strstr(buf, ",\"insecure_no_padding\":1}"));
 }
 
 int main(void) {
@@ -371,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_silu),                    cmocka_unit_test(test_nexp),
       cmocka_unit_test(test_shape_independence),      cmocka_unit_test(test_spec_refusals),
       cmocka_unit_test(test_wrong_input_width),       cmocka_unit_test(test_knobs),
+      cmocka_unit_test(test_knobs_sparse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

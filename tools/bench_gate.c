@@ -31,6 +31,7 @@
 #include "gates/sigma/softmax.h"
 #include "gates/sigma/truncate.h"
 #include "gates/suf/spec.h"
+#include "gates/suf/sparse.h"
 #include "gates/suf/suf.h"
 #include "scope/scope.h"
 #include "tools/breakdown.h"
@@ -101,6 +102,7 @@ typedef struct {
   int want_suf[FF__NSUF];      /* --suite suf and both */
   const char *suf_args[32];    /* --suf NAME=VALUE, applied after the environment */
   int n_suf_args;
+  int insecure_no_padding;     /* --insecure-no-padding (the sparse regime's ablation) */
   ff_suf_config cfg;           /* the suf knobs used (suf and both) */
   const char *profile;         /* --profile DIR, or NULL */
   char *split[4 * FF__NSUF];   /* the breakdown lines printed under the table (--profile) */
@@ -130,9 +132,13 @@ static void ff__usage(FILE *f) {
           "  --suite sigma|suf|both   the gate suite (default sigma)\n"
           "  --suf NAME=VALUE         a suf knob (repeatable; suf and both): SUF_ACTIVATION, SUF_SOFTMAX,\n"
           "                           SUF_LAYERNORM, SUF_GELU_INTERVALS, SUF_SILU_INTERVALS, SUF_NEXP_BITS,\n"
-          "                           SUF_INV_BITS, SUF_RSQRT_BITS, SUF_EFFECTIVE_BITS (or the lower-case name\n"
-          "                           without SUF_); applied after the SUF_* / FUSEFSS_* environment, which\n"
-          "                           is applied after the defaults; the values used are printed\n"
+          "                           SUF_INV_BITS, SUF_RSQRT_BITS, SUF_DEGREE, SUF_EFFECTIVE_BITS (or the\n"
+          "                           lower-case name without SUF_); applied after the SUF_* / FUSEFSS_*\n"
+          "                           environment, which is applied after the defaults; the values used are\n"
+          "                           printed. SUF_GELU_INTERVALS / SUF_SILU_INTERVALS 2..16 measure the\n"
+          "                           sparse regime (one DCF per boundary), degree SUF_DEGREE\n"
+          "  --insecure-no-padding    the sparse regime WITHOUT mask-aware padding: an insecure ablation that\n"
+          "                           measures what padding costs (suf and both; a sparse gate needed)\n"
           "  --backend cpu|cuda|all   the parties' backend (default all that this machine has); a gate that a\n"
           "                           backend lacks is reported as n/a\n"
           "  --reps N                 party repetitions on the same keys, median reported (default 3)\n"
@@ -419,7 +425,8 @@ typedef struct {
   const ff__suf_gate *g;
   int suf;                      /* the suf variant (its switch on) */
   const ff_suf_config *cfg;
-  const ff_suf_spec *sp;        /* suf gelu, silu, nexp */
+  const ff_suf_spec *sp;        /* suf gelu, silu, nexp (dense regime) */
+  const ff_suf_sparse_spec *ssp; /* suf gelu, silu in the sparse regime (SUF_*_INTERVALS <= 16) */
   ff_sigma_softmax_opts so;     /* suf softmax (zeroed: SIGMA's) */
   ff_sigma_norm_opts no;        /* suf layernorm (zeroed: SIGMA's) */
   size_t rows;
@@ -498,6 +505,10 @@ static ff_status ff__suf_want(const ff__suf_arg *a, ff_gate_cost *c) {
     ff_suf_cost(a->sp, N, c);
     return FF_OK;
   }
+  if (a->ssp) {
+    ff_suf_sparse_cost(a->ssp, N, c);
+    return FF_OK;
+  }
   switch (g->kind) {
     case FF__S_GELU: ff_sigma_act_cost(N, FF_SIGMA_GELU, g->bw, FF__SCALE, c); return FF_OK;
     case FF__S_SILU: ff_sigma_act_cost(N, FF_SIGMA_SILU, g->bw, FF__SCALE, c); return FF_OK;
@@ -515,6 +526,10 @@ static ff_status ff__suf_emulate(const ff__suf_arg *a, uint64_t *ref) {
   const size_t N = a->rows * g->cols;
   if (a->sp) { /* the suf gates reduce their input mod 2^bw_in themselves */
     ff_suf_emulate(a->sp, N, a->x, ref);
+    return FF_OK;
+  }
+  if (a->ssp) {
+    ff_suf_sparse_emulate(a->ssp, N, a->x, ref);
     return FF_OK;
   }
   switch (g->kind) {
@@ -568,6 +583,13 @@ static void ff__suf_spec_str(const ff__suf_arg *a, int suite_suf, char *s, size_
   if (sp) {
     snprintf(s, cap, "suf %s: %d pieces of 2^%d ulps on [%g, %g), view e %d", sp->name, 1 << sp->k, sp->s,
              ldexp((double)sp->w_lo, -sp->scale), ldexp((double)sp->w_hi, -sp->scale), sp->e);
+    return;
+  }
+  if (a->ssp) {
+    snprintf(s, cap, "suf %s sparse: %d pieces of degree %d on [%g, %g) + tails, %d DCFs, view e %d%s", a->ssp->name,
+             a->ssp->k_window, a->ssp->window_degree, ldexp((double)a->ssp->w_lo, -a->ssp->scale),
+             ldexp((double)a->ssp->w_hi, -a->ssp->scale), a->ssp->K, a->ssp->e,
+             a->ssp->insecure_no_padding ? ", INSECURE: no padding" : "");
     return;
   }
   const int off = suite_suf && !a->suf;
@@ -625,8 +647,13 @@ ff_status ff_bench_gate_run(const ff_bench_gate_opts *o, ff_bench_gate_row *row)
   a.suf = o->suf && ff__suf_switch(g->kind, a.cfg);
   if (a.suf && (g->kind == FF__S_GELU || g->kind == FF__S_SILU || g->kind == FF__S_NEXP)) {
     const ff_suf_fn fn = g->kind == FF__S_GELU ? FF_SUF_GELU : g->kind == FF__S_SILU ? FF_SUF_SILU : FF_SUF_NEXP;
-    if (!(a.sp = ff_suf_spec_for(fn, a.cfg, g->bw_in, g->bw, FF__SCALE))) return FF_EINVAL;
-    row->bound = a.sp->err_bound;
+    if (ff_suf_config_sparse(a.cfg, fn)) {
+      if (!(a.ssp = ff_suf_sparse_spec_for(fn, a.cfg, g->bw, FF__SCALE))) return FF_EINVAL;
+      row->bound = a.ssp->err_bound;
+    } else {
+      if (!(a.sp = ff_suf_spec_for(fn, a.cfg, g->bw_in, g->bw, FF__SCALE))) return FF_EINVAL;
+      row->bound = a.sp->err_bound;
+    }
   }
   ff_suf_softmax_opts(a.suf ? a.cfg : NULL, &a.so);
   ff_suf_norm_opts(a.suf ? a.cfg : NULL, &a.no);
@@ -959,6 +986,7 @@ static int ff__suf_knobs(ff__gate_opts *o, const char *cmd) {
   for (int i = 0; i < o->n_suf_args; i++)
     if (ff_suf_config_set(&o->cfg, o->suf_args[i]))
       return ff_cli_usage_error(cmd, "bad --suf '%s' (above)", o->suf_args[i]);
+  o->cfg.insecure_no_padding = o->insecure_no_padding;
   for (size_t i = 0; i < FF__NSUF; i++) {
     const ff__suf_gate *g = &ff__suf_gates[i];
     if (!g->bw_in || !o->want_suf[i]) continue;
@@ -968,7 +996,10 @@ static int ff__suf_knobs(ff__gate_opts *o, const char *cmd) {
     const int on = ff__suf_switch(g->kind, &o->cfg);
     const ff_suf_fn fn = g->kind == FF__S_GELU ? FF_SUF_GELU : g->kind == FF__S_SILU ? FF_SUF_SILU : FF_SUF_NEXP;
     const int spec = g->kind == FF__S_GELU || g->kind == FF__S_SILU || g->kind == FF__S_NEXP;
-    if (on && spec && !ff_suf_spec_for(fn, &o->cfg, g->bw_in, g->bw, FF__SCALE))
+    const void *sp = !on || !spec                       ? NULL
+                     : ff_suf_config_sparse(&o->cfg, fn) ? (const void *)ff_suf_sparse_spec_for(fn, &o->cfg, g->bw, FF__SCALE)
+                                                         : (const void *)ff_suf_spec_for(fn, &o->cfg, g->bw_in, g->bw, FF__SCALE);
+    if (on && spec && !sp)
       return ff_cli_usage_error(cmd, "the suf knobs give no %s specification (bw %d -> %d); see above", g->name,
                                 g->bw_in, g->bw);
   }
@@ -982,7 +1013,8 @@ int ff_cmd_bench_gate(int argc, char **argv) {
                                        {"reps", required_argument, 0, 'r'},  {"gate", required_argument, 0, 'g'},
                                        {"small", no_argument, 0, 'm'},       {"help", no_argument, 0, 'h'},
                                        {"profile", required_argument, 0, 'p'}, {"keys", required_argument, 0, 'k'},
-                                       {"suf", required_argument, 0, 'u'},   {0, 0, 0, 0}};
+                                       {"suf", required_argument, 0, 'u'},   {"insecure-no-padding", no_argument, 0, 'n'},
+                                       {0, 0, 0, 0}};
   optind = 1;
   opterr = 0;
   int c, rc;
@@ -1015,6 +1047,7 @@ int ff_cmd_bench_gate(int argc, char **argv) {
         break;
       case 'g': o.gates = optarg; break;
       case 'm': o.small = 1; break;
+      case 'n': o.insecure_no_padding = 1; break;
       case 'k':
         if (strcmp(optarg, "stream") == 0)
           o.preload = 0;
@@ -1042,6 +1075,7 @@ int ff_cmd_bench_gate(int argc, char **argv) {
   }
   if (o.gates && (rc = ff__parse_gates(cmd, o.gates, names, n_names, want)) != FF_EXIT_OK) return rc;
   if (sigma && o.n_suf_args) return ff_cli_usage_error(cmd, "--suf needs --suite suf or both");
+  if (sigma && o.insecure_no_padding) return ff_cli_usage_error(cmd, "--insecure-no-padding needs --suite suf or both");
   if (!sigma && (rc = ff__suf_knobs(&o, cmd)) != FF_EXIT_OK) return rc;
   const int have_gpu = ff_cuda_device_count() > 0;
   if (o.gpu == 1 && !have_gpu) return ff_cli_fail(cmd, "--backend cuda: no CUDA device is visible (or this build has no CUDA)");

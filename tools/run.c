@@ -47,6 +47,7 @@ typedef struct {
   const char *suf_args[32];  /* --suf NAME=VALUE, applied after the environment */
   int suf_n;
   char suf_json[512];        /* the knobs as recorded in key files and logs ("" for sigma) */
+  int insecure_no_padding;   /* --insecure-no-padding: the sparse regime's padding ablation (suf only) */
   const char *weights;       /* weights file, or NULL: seeded random */
   uint64_t weights_seed, input_seed, mask_seed;
   ff_backend backend;
@@ -96,7 +97,8 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
 
 enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
-  O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF
+  O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF,
+  O_INSECURE
 };
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
@@ -132,6 +134,7 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
         return ff_cli_usage_error(o->cmd, "too many --suf options");
       o->suf_args[o->suf_n++] = arg;
       return 0;
+    case O_INSECURE: o->insecure_no_padding = 1; return 0;
     case O_WEIGHTS: o->weights = arg; return 0;
     case O_WSEED:
     case O_ISEED:
@@ -165,7 +168,7 @@ static int ff__rest_opt(ff__run_opts *o, int c, char **argv) {
       {"input-seed", required_argument, NULL, O_ISEED}, {"mask-seed", required_argument, NULL, O_MSEED},        \
       {"run-id", required_argument, NULL, O_RUNID}, {"suf", required_argument, NULL, O_SUF},                   \
       {"layers", required_argument, NULL, O_LAYERS}, {"out", required_argument, NULL, O_OUT},                      \
-      {"help", no_argument, NULL, 'h'}
+      {"insecure-no-padding", no_argument, NULL, O_INSECURE}, {"help", no_argument, NULL, 'h'}
 
 static const char ff__common_help[] =
     "model:\n"
@@ -176,8 +179,12 @@ static const char ff__common_help[] =
     "  --layers N           run only the first N blocks (a cut model, e.g. for tests)\n"
     "  --suite sigma|suf    protocol suite (default sigma). suf turns on every suf gate; the environment\n"
     "                       (SUF_ACTIVATION, SUF_SOFTMAX, SUF_LAYERNORM, SUF_GELU_INTERVALS, SUF_SILU_INTERVALS,\n"
-    "                       SUF_NEXP_BITS, SUF_INV_BITS, SUF_RSQRT_BITS, SUF_EFFECTIVE_BITS; FUSEFSS_* aliases)\n"
-    "                       and then --suf NAME=VALUE (repeatable) change the knobs (docs/suf.md)\n"
+    "                       SUF_NEXP_BITS, SUF_INV_BITS, SUF_RSQRT_BITS, SUF_DEGREE, SUF_EFFECTIVE_BITS;\n"
+    "                       FUSEFSS_* aliases) and then --suf NAME=VALUE (repeatable) change the knobs\n"
+    "                       (docs/suf.md); *_INTERVALS 2..16 selects the sparse regime\n"
+    "  --insecure-no-padding  INSECURE ablation (suf, sparse regime only): no mask-aware padding, so the\n"
+    "                       key shape depends on the mask; for measuring what padding costs, never for\n"
+    "                       inference. Recorded in the key files and the log\n"
     "  --weights FILE       weights file (docs/running.md); default: seeded random weights\n"
     "  --weights-seed S     seed of the random weights (default 1)\n"
     "  --input-seed S       seed of P1's random input (default 2)\n"
@@ -200,6 +207,7 @@ static void ff__key_meta(const ff__run_opts *o, const ff_gate_cost *weights, con
 static int ff__suite_finish(ff__run_opts *o) {
   if (strcmp(o->suite, "suf")) {
     if (o->suf_n) return ff_cli_usage_error(o->cmd, "--suf needs --suite suf");
+    if (o->insecure_no_padding) return ff_cli_usage_error(o->cmd, "--insecure-no-padding needs --suite suf (its sparse regime)");
     ff_suf_config_off(&o->suf);
     o->suf_json[0] = '\0';
     return 0;
@@ -208,10 +216,15 @@ static int ff__suite_finish(ff__run_opts *o) {
   if (ff_suf_config_from_env(&o->suf)) return ff_cli_usage_error(o->cmd, "a SUF_* environment variable is invalid (above)");
   for (int i = 0; i < o->suf_n; i++)
     if (ff_suf_config_set(&o->suf, o->suf_args[i])) return ff_cli_usage_error(o->cmd, "bad --suf '%s' (above)", o->suf_args[i]);
+  o->suf.insecure_no_padding = o->insecure_no_padding;
   if (ff_suf_config_check(&o->suf, o->cfg->bw, o->cfg->scale))
     return ff_cli_usage_error(o->cmd, "the suf knobs do not fit model %s (bw %d, scale %d); see above", o->cfg->name,
                               o->cfg->bw, o->cfg->scale);
   ff_suf_config_json(&o->suf, o->suf_json, sizeof o->suf_json);
+  if (o->insecure_no_padding)
+    FF_WARN("%s: --insecure-no-padding: the sparse regime's keys are NOT padded, their shape depends on the masks; "
+            "this run measures what padding costs and is not a secure inference",
+            o->cmd);
   return 0;
 }
 
@@ -438,7 +451,10 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
       (st = ff_prof_meta_int(p, "clock.peer_offset_ns", off_ns)) || (st = ff_prof_meta_int(p, "clock.offset_err_ns", err_ns)) ||
       (st = ff_prof_meta_str(p, "net.transport", ff_chan_transport(ch))) || (st = ff_prof_meta_str(p, "net.peer", ff_chan_peer(ch))) ||
       (st = ff_prof_meta_str(p, "workload.suite", o->suite)) ||
-      (o->suf_json[0] && (st = ff_prof_meta_str(p, "workload.suf", o->suf_json))) || (st = ff_prof_meta_str(p, "workload.model", o->cfg->name)) ||
+      (o->suf_json[0] && (st = ff_prof_meta_str(p, "workload.suf", o->suf_json))) ||
+      (o->insecure_no_padding &&
+       (st = ff_prof_meta_str(p, "workload.insecure", "no-padding: the sparse keys' shape depends on the masks (ablation)"))) ||
+      (st = ff_prof_meta_str(p, "workload.model", o->cfg->name)) ||
       (st = ff_prof_meta_int(p, "workload.seq", o->seq)) || (st = ff_prof_meta_int(p, "workload.batch", o->batch)) ||
       (st = ff_prof_meta_int(p, "workload.bw", o->cfg->bw)) || (st = ff_prof_meta_int(p, "workload.scale", o->cfg->scale)) ||
       (st = ff_prof_meta_str(p, "keys.placement", ff__keys_names[o->keys_where])) ||

@@ -288,6 +288,26 @@ const ff_suf_sparse_spec *ff_suf_sparse_spec_get(const ff_suf_sparse_params *p) 
   return out;
 }
 
+const ff_suf_sparse_spec *ff_suf_sparse_spec_for(ff_suf_fn fn, const ff_suf_config *cfg, int bw, int scale) {
+  if (!cfg || !ff_suf_config_sparse(cfg, fn)) {
+    FF_ERROR("suf sparse: %s is not in the sparse regime under this configuration",
+             fn == FF_SUF_GELU ? "GELU" : fn == FF_SUF_SILU ? "SiLU" : "nExp");
+    return NULL;
+  }
+  int e = ff_suf_config_e(cfg, bw, scale);
+  if (e > bw) e = bw;
+  const ff_suf_sparse_params p = {.fn = fn,
+                                  .bw_in = bw,
+                                  .bw = bw,
+                                  .scale = scale,
+                                  .e = e,
+                                  .k_window = fn == FF_SUF_GELU ? cfg->gelu_intervals : cfg->silu_intervals,
+                                  .degree = cfg->degree,
+                                  .fb = cfg->degree ? FF_SUF_SPARSE_FB : 0,
+                                  .insecure_no_padding = cfg->insecure_no_padding};
+  return ff_suf_sparse_spec_get(&p);
+}
+
 /* ---- Emulation and the partition --------------------------------------------------------------------- */
 
 static int ff__piece_of(const ff_suf_sparse_spec *sp, uint64_t v) {

@@ -121,6 +121,12 @@ typedef struct {
  * view, a window piece narrower than one ulp, GELU/SiLU with bw_in != bw). */
 const ff_suf_sparse_spec *ff_suf_sparse_spec_get(const ff_suf_sparse_params *p);
 
+/* The sparse GELU or SiLU a suite configuration asks for (ff_suf_config_sparse): k_window =
+ * SUF_*_INTERVALS, degree SUF_DEGREE (fb FF_SUF_SPARSE_FB for degree 1), e = ff_suf_config_e (at most bw),
+ * bw_in = bw, and the --insecure-no-padding ablation when cfg asks for it. NULL (logged) when fn is not
+ * sparse under cfg or the parameters do not fit. */
+const ff_suf_sparse_spec *ff_suf_sparse_spec_for(ff_suf_fn fn, const ff_suf_config *cfg, int bw, int scale);
+
 /* The cleartext emulation on N inputs (x mod 2^bw_in, y mod 2^bw): exactly what the gate outputs. */
 void ff_suf_sparse_emulate(const ff_suf_sparse_spec *sp, size_t N, const uint64_t *x, uint64_t *y);
 /* x as the real number the specification reads it as (signed or unsigned, / 2^scale). */

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/ring.h"
+#include "gates/suf/sparse.h"
 
 /* ---- The functions ------------------------------------------------------------------------------------- */
 
@@ -208,19 +209,22 @@ static const ff__knob ff__knobs[] = {
     {"ACTIVATION", offsetof(ff_suf_config, activation), 0, 1, "GELU/SiLU by suf (0/1)"},
     {"SOFTMAX", offsetof(ff_suf_config, softmax), 0, 1, "softmax's nExp and reciprocal by suf (0/1)"},
     {"LAYERNORM", offsetof(ff_suf_config, layernorm), 0, 1, "LayerNorm/RMSNorm's rsqrt by suf (0/1)"},
-    {"GELU_INTERVALS", offsetof(ff_suf_config, gelu_intervals), 32, 65536, "GELU pieces, a power of two"},
-    {"SILU_INTERVALS", offsetof(ff_suf_config, silu_intervals), 32, 65536, "SiLU pieces, a power of two"},
+    {"GELU_INTERVALS", offsetof(ff_suf_config, gelu_intervals), 2, 65536,
+     "GELU window pieces: 2..16 sparse, a power of two >= 32 dense"},
+    {"SILU_INTERVALS", offsetof(ff_suf_config, silu_intervals), 2, 65536,
+     "SiLU window pieces: 2..16 sparse, a power of two >= 32 dense"},
     {"NEXP_BITS", offsetof(ff_suf_config, nexp_bits), 5, 16, "nExp table bits"},
     {"INV_BITS", offsetof(ff_suf_config, inv_bits), 0, 16, "reciprocal table bits (0: ceil(log2 L) + 6)"},
     {"RSQRT_BITS", offsetof(ff_suf_config, rsqrt_bits), 8, 16, "rsqrt table bits (6 exponent + mantissa)"},
-    {"DEGREE", offsetof(ff_suf_config, degree), 0, 0, "piece degree (0: the dense regime)"},
+    {"DEGREE", offsetof(ff_suf_config, degree), 0, 1, "sparse pieces' degree (the dense regime is 0)"},
     {"EFFECTIVE_BITS", offsetof(ff_suf_config, effective_bits), 0, 64, "view width e (0: bw - scale)"},
 };
 #define FF__NKNOBS (sizeof ff__knobs / sizeof ff__knobs[0])
 
 void ff_suf_config_default(ff_suf_config *c) {
   *c = (ff_suf_config){.activation = 1, .softmax = 1, .layernorm = 1, .gelu_intervals = 256, .silu_intervals = 1024,
-                       .nexp_bits = 10, .inv_bits = 0, .rsqrt_bits = 13, .degree = 0, .effective_bits = 0};
+                       .nexp_bits = 10, .inv_bits = 0, .rsqrt_bits = 13, .degree = 0, .effective_bits = 0,
+                       .insecure_no_padding = 0};
 }
 
 void ff_suf_config_off(ff_suf_config *c) {
@@ -282,18 +286,56 @@ static int ff__log2_exact(int v) {
   return __builtin_ctz((unsigned)v);
 }
 
-ff_status ff_suf_config_check(const ff_suf_config *c, int bw, int scale) {
-  const int e = ff_suf_config_e(c, bw, scale);
-  if (c->activation) {
-    const int kg = ff__log2_exact(c->gelu_intervals), ks = ff__log2_exact(c->silu_intervals);
-    if (kg < 5 || kg > 16 || kg > ff__window_bits(FF_SUF_GELU, scale) || ks < 5 || ks > 16 ||
-        ks > ff__window_bits(FF_SUF_SILU, scale)) {
-      FF_ERROR("suf: SUF_GELU_INTERVALS (%d) and SUF_SILU_INTERVALS (%d) must be powers of two from 32 to 2^%d / 2^%d",
-               c->gelu_intervals, c->silu_intervals, ff__window_bits(FF_SUF_GELU, scale) < 16 ? ff__window_bits(FF_SUF_GELU, scale) : 16,
-               ff__window_bits(FF_SUF_SILU, scale) < 16 ? ff__window_bits(FF_SUF_SILU, scale) : 16);
+int ff_suf_config_sparse(const ff_suf_config *c, ff_suf_fn fn) {
+  if (!c || fn == FF_SUF_NEXP) return 0;
+  return (fn == FF_SUF_GELU ? c->gelu_intervals : c->silu_intervals) <= FF_SUF_SPARSE_WINDOW_MAX;
+}
+
+/* One activation's intervals: the sparse regime (2..16, its specification built to be sure it fits) or
+ * the dense one (a power of two from 32 to the window's ulps, at most 2^16). */
+static ff_status ff__check_intervals(const ff_suf_config *c, ff_suf_fn fn, int bw, int scale) {
+  const char *name = fn == FF_SUF_GELU ? "GELU" : "SiLU", *knob = fn == FF_SUF_GELU ? "GELU" : "SILU";
+  const int v = fn == FF_SUF_GELU ? c->gelu_intervals : c->silu_intervals;
+  const int wb = ff__window_bits(fn, scale), kmax = wb < 16 ? wb : 16, k = ff__log2_exact(v);
+  if (ff_suf_config_sparse(c, fn)) {
+    if (v < 2) {
+      FF_ERROR("suf: SUF_%s_INTERVALS %d: the sparse regime wants 2..%d window pieces", knob, v, FF_SUF_SPARSE_WINDOW_MAX);
       return FF_EINVAL;
     }
+    const ff_suf_sparse_spec *sp = ff_suf_sparse_spec_for(fn, c, bw, scale);
+    if (!sp) {
+      FF_ERROR("suf: the sparse %s (SUF_%s_INTERVALS %d, SUF_DEGREE %d, view %d bits) does not fit bw %d, scale %d "
+               "(above)", name, knob, v, c->degree, ff_suf_config_e(c, bw, scale), bw, scale);
+      return FF_EINVAL;
+    }
+    return FF_OK;
   }
+  if (k < 5 || k > kmax) {
+    FF_ERROR("suf: SUF_%s_INTERVALS %d is neither 2..%d (sparse) nor a power of two from 32 to 2^%d (dense; the %s "
+             "window has 2^%d ulps at scale %d)",
+             knob, v, FF_SUF_SPARSE_WINDOW_MAX, kmax, name, wb, scale);
+    return FF_EINVAL;
+  }
+  return FF_OK;
+}
+
+ff_status ff_suf_config_check(const ff_suf_config *c, int bw, int scale) {
+  const int e = ff_suf_config_e(c, bw, scale);
+  const int sparse = c->activation && (ff_suf_config_sparse(c, FF_SUF_GELU) || ff_suf_config_sparse(c, FF_SUF_SILU));
+  if (c->degree && !sparse) {
+    FF_ERROR("suf: SUF_DEGREE %d applies to the sparse regime only (SUF_ACTIVATION=1 with SUF_GELU_INTERVALS or "
+             "SUF_SILU_INTERVALS at most %d); the dense regime's pieces are degree 0 (its residual table)",
+             c->degree, FF_SUF_SPARSE_WINDOW_MAX);
+    return FF_EINVAL;
+  }
+  if (c->insecure_no_padding && !sparse) {
+    FF_ERROR("suf: --insecure-no-padding applies to the sparse regime only (SUF_ACTIVATION=1 with SUF_GELU_INTERVALS "
+             "or SUF_SILU_INTERVALS at most %d)",
+             FF_SUF_SPARSE_WINDOW_MAX);
+    return FF_EINVAL;
+  }
+  if (c->activation && (ff__check_intervals(c, FF_SUF_GELU, bw, scale) || ff__check_intervals(c, FF_SUF_SILU, bw, scale)))
+    return FF_EINVAL;
   if (c->softmax && c->nexp_bits > ff__window_bits(FF_SUF_NEXP, scale)) {
     FF_ERROR("suf: SUF_NEXP_BITS %d exceeds the nExp window's %d bits", c->nexp_bits, ff__window_bits(FF_SUF_NEXP, scale));
     return FF_EINVAL;
@@ -316,6 +358,10 @@ size_t ff_suf_config_json(const ff_suf_config *c, char *buf, size_t cap) {
     const int v = *(const int *)((const char *)c + ff__knobs[i].off);
     const int w = snprintf(buf && n < cap ? buf + n : NULL, buf && n < cap ? cap - n : 0, "%s\"SUF_%s\":%d",
                            i ? "," : "{", ff__knobs[i].name, v);
+    if (w > 0) n += (size_t)w;
+  }
+  if (c->insecure_no_padding) { /* only when set: key files and logs of secure runs keep their form */
+    const int w = snprintf(buf && n < cap ? buf + n : NULL, buf && n < cap ? cap - n : 0, ",\"insecure_no_padding\":1");
     if (w > 0) n += (size_t)w;
   }
   if (buf && n < cap) snprintf(buf + n, cap - n, "}");

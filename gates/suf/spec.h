@@ -78,17 +78,24 @@ typedef struct {
                           + 2^-(scale+1) (table rounding) inside, tail outside */
 } ff_suf_spec;
 
+#define FF_SUF_SPARSE_WINDOW_MAX 16 /* SUF_*_INTERVALS up to this: the sparse regime */
+
 /* The knobs (research/suf_spec.md "Knobs"): environment SUF_* (or the artifact's FUSEFSS_* aliases)
  * and the command line (`--suf NAME=VALUE`); the log records the values used (ff_suf_config_json). */
 typedef struct {
   int activation, softmax, layernorm; /* SUF_ACTIVATION, SUF_SOFTMAX, SUF_LAYERNORM: 0/1 each */
-  int gelu_intervals;                 /* SUF_GELU_INTERVALS (256): K of GELU, a power of two >= 32 */
-  int silu_intervals;                 /* SUF_SILU_INTERVALS (1024) */
+  int gelu_intervals;                 /* SUF_GELU_INTERVALS (256): GELU's window pieces; a power of two
+                                         32..2^16 is the dense regime, 2..16 the sparse one (sparse.h) */
+  int silu_intervals;                 /* SUF_SILU_INTERVALS (1024): likewise for SiLU */
   int nexp_bits;                      /* SUF_NEXP_BITS (10): k of nExp */
   int inv_bits;                       /* SUF_INV_BITS (0 = ceil(log2 L) + 6): reciprocal table bits */
   int rsqrt_bits;                     /* SUF_RSQRT_BITS (13): rsqrt table bits (6 exponent + mantissa) */
-  int degree;                         /* SUF_DEGREE (0) */
+  int degree;                         /* SUF_DEGREE (0): the sparse regime's window pieces, 0 (constant)
+                                         or 1 (a line, FF_SUF_SPARSE_FB fractional bits of slope); the
+                                         dense regime is degree 0 (its residual table) and refuses 1 */
   int effective_bits;                 /* SUF_EFFECTIVE_BITS (0 = bw - scale): the view width e */
+  int insecure_no_padding;            /* not a SUF_ knob: set by `--insecure-no-padding` only; the sparse
+                                         regime's padding ablation (sparse.h), insecure, logged */
 } ff_suf_config;
 
 /* All switches on, the defaults above (what `--suite suf` starts from). */
@@ -101,9 +108,14 @@ ff_status ff_suf_config_set(ff_suf_config *c, const char *assignment);
 /* Reads every SUF_* / FUSEFSS_* variable present in the environment (FUSEFSS_* first, SUF_* wins);
  * FF_EINVAL for a bad value (logged). */
 ff_status ff_suf_config_from_env(ff_suf_config *c);
-/* Checks the knobs against each other and a model's bw/scale (widths that fit, intervals that are powers
- * of two in range): FF_EINVAL with a message. */
+/* Checks the knobs against each other and a model's bw/scale (widths that fit; intervals a power of two
+ * 32..2^16 within the window, or 2..FF_SUF_SPARSE_WINDOW_MAX; SUF_DEGREE 1 and --insecure-no-padding
+ * only with a sparse GELU or SiLU, whose specifications are built here to be sure they fit): FF_EINVAL
+ * with a message. */
 ff_status ff_suf_config_check(const ff_suf_config *c, int bw, int scale);
+/* Whether fn (GELU or SiLU) runs in the sparse regime under c: its SUF_*_INTERVALS is at most
+ * FF_SUF_SPARSE_WINDOW_MAX (research/suf_spec.md: "Sparse regime (K <= 16)"). nExp is always dense. */
+int ff_suf_config_sparse(const ff_suf_config *c, ff_suf_fn fn);
 /* {"SUF_ACTIVATION":1,...} into buf (always NUL-terminated); returns the length it needed. */
 size_t ff_suf_config_json(const ff_suf_config *c, char *buf, size_t cap);
 /* The effective view width for a model: c->effective_bits or bw - scale. */

@@ -14,6 +14,7 @@
 #include "gates/fss/lut.h"
 #include "gates/fss/select.h"
 #include "gates/sigma/op_internal.h"
+#include "gates/suf/sparse.h"
 #include "scope/scope.h"
 
 /* ---- Shapes ------------------------------------------------------------------------------------------- */
@@ -408,8 +409,26 @@ static ff_status ff__suf_act(ff_op *op, ff_suf_fn fn, const ff_suf_config *cfg, 
     FF_ERROR("suf %s: op or input wire is NULL", fn == FF_SUF_GELU ? "GELU" : "SiLU");
     return FF_EINVAL;
   }
+  if (ff_suf_config_sparse(cfg, fn)) {
+    const ff_suf_sparse_spec *sp = ff_suf_sparse_spec_for(fn, cfg, x->bw, ff_op_scale(op));
+    return sp ? ff_op_suf_sparse(op, sp, x, y) : FF_EINVAL;
+  }
   const ff_suf_spec *sp = ff_suf_spec_for(fn, cfg, x->bw, x->bw, ff_op_scale(op));
   return sp ? ff_op_suf(op, sp, x, y) : FF_EINVAL;
+}
+
+ff_status ff_suf_act_emulate(ff_suf_fn fn, const ff_suf_config *cfg, int bw, int scale, size_t N, const uint64_t *x,
+                             uint64_t *y) {
+  if (ff_suf_config_sparse(cfg, fn)) {
+    const ff_suf_sparse_spec *sp = ff_suf_sparse_spec_for(fn, cfg, bw, scale);
+    if (!sp) return FF_EINVAL;
+    ff_suf_sparse_emulate(sp, N, x, y);
+    return FF_OK;
+  }
+  const ff_suf_spec *sp = ff_suf_spec_for(fn, cfg, bw, bw, scale);
+  if (!sp) return FF_EINVAL;
+  ff_suf_emulate(sp, N, x, y);
+  return FF_OK;
 }
 
 ff_status ff_op_suf_gelu(ff_op *op, const ff_suf_config *cfg, const ff_wire *x, ff_wire *y) {

@@ -92,12 +92,16 @@ ff_status ff_suf_table_cuda(ff_ctx *ctx, const ff_suf_spec *sp, const uint64_t *
  * y = the specification's function of x (x->bw == sp->bw_in; y gets sp->bw bits, x's shape), in the three
  * roles of the op API; the caller opens the gate's scope (the wrappers below do). Tag FF__SG_SUF. */
 ff_status ff_op_suf(ff_op *op, const ff_suf_spec *sp, const ff_wire *x, ff_wire *y);
-/* Scope Activation::GELU / Activation::SiLU; the specification from the knobs (K, e) at the op's bw/scale. */
+/* Scope Activation::GELU / Activation::SiLU; the specification from the knobs (K, e) at the op's bw/scale:
+ * the dense gate above, or the sparse regime's (ff_op_suf_sparse, sparse.h) when ff_suf_config_sparse. */
 ff_status ff_op_suf_gelu(ff_op *op, const ff_suf_config *cfg, const ff_wire *x, ff_wire *y);
 ff_status ff_op_suf_silu(ff_op *op, const ff_suf_config *cfg, const ff_wire *x, ff_wire *y);
 /* nExp on x1 = max - x >= 0 (x1->bw bits, softmax's ring), output at the op's bw; no scope of its own
  * (softmax opens Softmax::nExp). */
 ff_status ff_op_suf_nexp(ff_op *op, const ff_suf_config *cfg, const ff_wire *x1, ff_wire *y);
+/* What ff_op_suf_gelu / _silu output, in the clear (dense or sparse as the knobs say): N inputs of bw bits. */
+ff_status ff_suf_act_emulate(ff_suf_fn fn, const ff_suf_config *cfg, int bw, int scale, size_t N, const uint64_t *x,
+                             uint64_t *y);
 /* The specifications the knobs select (NULL, logged, when they do not fit). */
 const ff_suf_spec *ff_suf_spec_for(ff_suf_fn fn, const ff_suf_config *cfg, int bw_in, int bw, int scale);
 
