@@ -41,7 +41,10 @@ typedef struct {
   double preload_ms;        /* FF_KEYS_PRELOAD: the key load, median, max over the parties */
   ff_gate_cost cost;        /* max over the parties: measured when ran, else the cost-only run */
   ff_gate_cost want;        /* the cost function (ff_suf_cost, ff_sigma_*_cost) */
-  int cost_ok;              /* every party's measured and counted cost, and the dealer's key bytes, == want */
+  int cost_ok;              /* every party's measured and counted cost, and the dealer's key bytes, == want
+                               (the padding ablation: key bytes == the exact figure for nowrap elements) */
+  long nowrap;              /* --insecure-no-padding: elements whose rotation did not wrap (their keys are one
+                               DCF shorter), solved from the dealer's key bytes (also in spec); -1 otherwise */
   size_t mismatches;        /* P1's outputs that differ from the fixed-point emulation */
   double max_err, mean_err; /* |y - f(x)| over the gate's outputs, y read at scale 12, f in double */
   double bound;             /* the specification's stated bound on that error (suf gates), else -1 */
