@@ -1,39 +1,21 @@
-/* AES-128 and the GGM-tree PRG of every DPF in fusefss: fixed-key AES in Matyas-Meyer-Oseas form,
+/* The GGM-tree PRG of every DPF in fusefss: fixed-key AES in Matyas-Meyer-Oseas form,
  * G(s) = (AES_k0(s) ^ s, AES_k1(s) ^ s) (DESIGN.md §2; SIGMA re-keys AES per node instead, see
- * research/sigma.md §3). AES-NI on the CPU, a portable byte-wise AES where the CPU lacks it, table
- * AES in shared memory on CUDA (prg_cuda.cu). Test: tests/test_prg.c, tests/test_fss_cuda.c. */
+ * research/sigma.md §3). The AES-128 block cipher is core/aes.h's on the CPU (AES-NI, or portable
+ * byte-wise code where the CPU lacks it), table AES in shared memory on CUDA (prg_cuda.cu), with
+ * CUDA twins of the block API here. Test: tests/test_prg.c, tests/test_fss_cuda.c. */
 #ifndef FF_GATES_FSS_PRG_H
 #define FF_GATES_FSS_PRG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/aes.h" /* ff_block, ff_aes128_key and the AES-128 block cipher */
 #include "core/ctx.h"
 #include "core/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* A 128-bit block. Memory layout = the 16 AES state bytes in order: byte i of the AES input is byte
- * i of the struct, so on a little-endian host `lo` holds bytes 0..7 and bit k of the block
- * (0 <= k < 128) is bit k of lo for k < 64, bit k-64 of hi otherwise. The DPF's control bit is bit
- * 0 (the LSB of lo) and its leaf x mod 128 is bit x mod 128. CUDA code uses the same layout. */
-typedef struct {
-  uint64_t lo, hi;
-} ff_block;
-
-/* An expanded AES-128 key: the 11 round keys, each in AES byte order (as ff_block above). */
-typedef struct {
-  ff_block rk[11];
-} ff_aes128_key;
-
-/* FIPS-197 key expansion. */
-void ff_aes128_expand_key(const uint8_t key[16], ff_aes128_key *ks);
-/* out[i] = AES-128_ks(in[i]) for i < n; in and out may be the same array. */
-void ff_aes128_encrypt_blocks(const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n);
-/* 1 when the encryptions above use AES-NI, 0 when they use the portable code. */
-int ff_aes128_have_aesni(void);
 
 /* ---- The PRG --------------------------------------------------------------------------------------
  * The two fixed public keys are the 16 ASCII bytes "fusefss:prg:key0" (k0, left child) and
@@ -58,11 +40,6 @@ const ff_aes128_key *ff_prg_key(int side);
 ff_status ff_aes128_encrypt_blocks_cuda(ff_ctx *ctx, const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n);
 ff_status ff_prg_expand_cuda(ff_ctx *ctx, const ff_block *s, ff_block *left, ff_block *right, size_t n);
 ff_status ff_prg_expand_dir_cuda(ff_ctx *ctx, const ff_block *s, const uint8_t *dir, ff_block *out, size_t n);
-
-/* Internal, for tests: the portable AES whatever the CPU supports, and a switch that makes every
- * call above use it (on = 1) or go back to the CPU's choice (on = 0). Not thread-safe. */
-void ff__aes128_encrypt_blocks_portable(const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n);
-void ff__aes128_force_portable(int on);
 
 #ifdef __cplusplus
 }
