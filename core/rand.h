@@ -1,36 +1,73 @@
-/* Randomness for masks and seeds. By default every byte comes from the OS (getrandom). A seeded
- * generator exists for reproducible tests and benchmarks only: it is xoshiro256** expanded from the
- * seed with splitmix64, NOT cryptographic, and a run that uses it records the seed in its log.
- * Test: tests/test_core.c. */
+/* Randomness for masks and seeds (DESIGN.md §2 "Randomness"). Test: tests/test_core.c.
+ *
+ * By default (ff_rng_init_os) a generator is AES-128 in counter mode (NIST SP 800-38A §6.5) keyed
+ * from the OS: 32 bytes of getrandom(2) give the key K (16 bytes) and the initial counter block T0
+ * (16 bytes); output block i is AES_K(T0 + i), T0 + i taken as a big-endian 128-bit integer mod
+ * 2^128 (SP 800-38A's standard incrementing function), its 16 bytes in order. A request of n bytes
+ * takes the next ceil(n/16) blocks and discards what it does not use of the last one, so no output
+ * block is ever handed out twice. This is the construction of NIST's CTR_DRBG without its
+ * derivation function and reseeding: for q blocks drawn, the output is indistinguishable from
+ * random bytes up to AES-128's PRP advantage plus the PRP/PRF switching term q^2/2^129 (2^-49 after
+ * 2^40 blocks, 16 TiB). The AES is core/aes.h's (AES-NI where the CPU has it). It replaces a
+ * getrandom call per request: the dealer draws gigabytes of masks, and the kernel's ChaCha20 was a
+ * large share of its time (docs/running.md, "keygen").
+ *
+ * Threads: any number of threads may draw from one OS-keyed generator at once (each request claims
+ * its blocks with one atomic add; the key is read-only once set). A forked child re-keys from the OS
+ * at its first draw (a pthread_atfork handler counts forks), so parent and child never share output.
+ * A zeroed ff_rng that was never initialised counts as OS-keyed and is keyed at its first draw; that
+ * first draw, and a child's first draw after a fork, must not race with another draw on it.
+ *
+ * A seeded generator (ff_rng_init_seeded) exists for reproducible tests and benchmarks only: it is
+ * xoshiro256** expanded from the seed with splitmix64, NOT cryptographic, NOT thread-safe, and a run
+ * that uses it records the seed in its log. Its byte stream is fixed (key files made with
+ * `--mask-seed S` are reproducible across versions): each 8 bytes are one output word, little-endian;
+ * a request's last partial word uses its low bytes and discards the rest. */
 #ifndef FF_CORE_RAND_H
 #define FF_CORE_RAND_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/aes.h"
 #include "core/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct {
-  int seeded;       /* 0: getrandom; 1: xoshiro256** from `seed` */
-  uint64_t seed;    /* the seed given, for the log */
-  uint64_t s[4];    /* xoshiro256** state when seeded */
+typedef struct ff_rng {
+  int seeded;              /* 0: AES-128-CTR keyed from the OS; 1: xoshiro256** from `seed` */
+  uint64_t seed;           /* the seed given, for the log */
+  uint64_t s[4];           /* xoshiro256** state when seeded */
+  /* AES-128-CTR (seeded == 0) */
+  int keyed;               /* key and t0 are set (a zeroed ff_rng is keyed at its first draw) */
+  uint64_t fork_gen;       /* forks seen by this process when keyed: a forked child re-keys */
+  uint64_t t0_hi, t0_lo;   /* T0, the initial counter block: a big-endian 128-bit integer in two halves */
+  uint64_t blocks;         /* counter blocks handed out so far (claimed with an atomic add) */
+  ff_aes128_key key;       /* K, expanded */
+  struct ff_rng *shared;   /* not NULL: every draw is served by *shared instead (ff_rng_init_shared) */
 } ff_rng;
 
-/* OS randomness. */
+/* AES-128-CTR keyed with 32 bytes of getrandom (the default of every context). If the OS fails, the
+ * failure is logged and the first draw tries again (and fails with FF_EIO if the OS still fails). */
 void ff_rng_init_os(ff_rng *rng);
 /* Deterministic stream from a seed (tests and benchmarks only). */
 void ff_rng_init_seeded(ff_rng *rng, uint64_t seed);
+/* A handle whose draws are served by `of` (any mode; `of` must outlive it): two contexts that must
+ * draw from one stream, in one order, share a generator this way (gates/sigma/op.c's CUDA dealer). */
+void ff_rng_init_shared(ff_rng *rng, ff_rng *of);
 
-/* Fills buf with n random bytes. Fails only if the OS source fails. */
+/* Fills buf with n random bytes. Fails only if the OS source fails (keying). */
 ff_status ff_rng_bytes(ff_rng *rng, void *buf, size_t n);
 /* n uniform elements of Z_2^bw. */
 ff_status ff_rng_ring(ff_rng *rng, uint64_t *out, size_t n, int bw);
 /* One uniform 64-bit value (aborts the caller's work with 0 on an OS failure, which is logged). */
 uint64_t ff_rng_u64(ff_rng *rng);
+
+/* Internal, for tests: AES-128-CTR with the given key and initial counter block (SP 800-38A known
+ * answers), otherwise as ff_rng_init_os. */
+void ff__rng_init_ctr(ff_rng *rng, const uint8_t key[16], const uint8_t t0[16]);
 
 #ifdef __cplusplus
 }
