@@ -18,6 +18,7 @@
 #endif
 
 #include "core/log.h"
+#include "core/time.h"
 
 #define FF__KS_FIXED 72u                         /* header bytes before the metadata */
 #define FF__KS_HEADER_OVERHEAD (FF__KS_FIXED + 4u) /* ... and the header CRC after it */
@@ -57,6 +58,7 @@ struct ff_keystream {
   uint8_t *mem;             /* (mem_cap) the encoded stream so far */
   size_t mem_len, mem_cap;
   int fsync, finished;
+  uint64_t write_ns;        /* writer: wall time inside ff_keystream_write and ff_keystream_finish */
   /* reader */
   const uint8_t *src;       /* (src_len) memory reader: the encoded stream, borrowed */
   size_t src_len;
@@ -196,6 +198,8 @@ const char *ff_keystream_meta(const ff_keystream *ks, size_t *len) {
   if (len) *len = ks->meta_len;
   return ks->meta;
 }
+
+uint64_t ff_keystream_write_ns(const ff_keystream *ks) { return ks ? ks->write_ns : 0; }
 
 uint64_t ff_keystream_encoded_bytes(const ff_keystream *ks) {
   return ff__ks_is_writer(ks) ? ks->offset + ks->fill : ks->encoded_size;
@@ -393,8 +397,17 @@ static ff_status ff__ks_writable(ff_keystream *ks, const char *what) {
   return FF_OK;
 }
 
+static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n);
+
 ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n) {
   if (!ks || (n && !src)) return FF_EINVAL;
+  const uint64_t t0 = ff_now_ns();
+  const ff_status st = ff__ks_write(ks, src, n);
+  ks->write_ns += ff_now_ns() - t0;
+  return st;
+}
+
+static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n) {
   ff_status st = ff__ks_writable(ks, "ff_keystream_write");
   if (st) return st;
   const uint8_t *s = src;
@@ -424,8 +437,17 @@ ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n) {
   return FF_OK;
 }
 
+static ff_status ff__ks_finish(ff_keystream *ks);
+
 ff_status ff_keystream_finish(ff_keystream *ks) {
   if (!ks) return FF_EINVAL;
+  const uint64_t t0 = ff_now_ns();
+  const ff_status st = ff__ks_finish(ks);
+  ks->write_ns += ff_now_ns() - t0;
+  return st;
+}
+
+static ff_status ff__ks_finish(ff_keystream *ks) {
   ff_status st = ff__ks_writable(ks, "ff_keystream_finish");
   if (st) return st;
   if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;

@@ -126,6 +126,10 @@ uint64_t ff_keystream_payload_bytes(const ff_keystream *ks);
 /* Bytes of the encoded stream (header, chunks with their CRCs, trailer): for a writer, so far (the
  * file's size once finished); for a reader, the whole file. */
 uint64_t ff_keystream_encoded_bytes(const ff_keystream *ks);
+/* Writer: wall time spent so far inside ff_keystream_write and ff_keystream_finish (copies into the
+ * chunk, CRC32C, and for a file the writes into the OS, fsync included): what emitting the keys
+ * costs a dealer, apart from making them. 0 for a reader. */
+uint64_t ff_keystream_write_ns(const ff_keystream *ks);
 
 #ifdef __cplusplus
 }

@@ -283,7 +283,10 @@ static void test_roundtrip_file(void **state) {
   p.fsync = 1;
   assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
   write_sizes(w, data, k_sizes, N_SIZES);
+  const uint64_t written_ns = ff_keystream_write_ns(w);
+  assert_true(written_ns > 0); /* the writes are timed (keygen reports it) ... */
   assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_true(ff_keystream_write_ns(w) > written_ns); /* ... and so is finish (its fsync) */
   assert_int_equal(ff_keystream_encoded_bytes(w), img_n);
   assert_int_equal(ff_keystream_close(w, 0), FF_OK);
 
@@ -294,6 +297,7 @@ static void test_roundtrip_file(void **state) {
   assert_memory_equal(file, img, img_n);
 
   assert_int_equal(ff_keystream_open_file(path, &r), FF_OK);
+  assert_true(ff_keystream_write_ns(r) == 0); /* a reader writes nothing */
   assert_string_equal(ff_keystream_name(r), path);
   assert_int_equal(ff_keystream_party(r), 0);
   assert_string_equal(ff_keystream_meta(r, NULL), "model=gpt2 seq=128");
