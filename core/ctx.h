@@ -26,6 +26,10 @@ typedef struct ff_ctx {
   ff_rng rng;              /* masks and seeds: the OS by default, seeded only when asked */
   struct ff_chan *chan;    /* channel to the peer; NULL for the dealer */
   struct ff_prof *prof;    /* scope recorder; NULL when not profiling */
+  struct ff_ctx *keygen_dev; /* a dealer's host context (CPU backend, host keys): the CUDA context whose
+                                stream runs gates/fss's tree keygens (DPF, DCF, LUT) through host staging,
+                                byte-identical to the CPU's; NULL: they run on the host. Borrowed; set by
+                                ff_op_create for a dealer on a CUDA context (gates/sigma/op.h). */
 } ff_ctx;
 
 /* Initialises ctx for `party` on `backend` (creating the CUDA stream when needed) with OS

@@ -2,6 +2,11 @@
 # config table, weights (seeded and file), and secure inference of tiny configs against the fixed-point
 # emulation (exact), the float forward (bounded) and the cost-only op (CPU).
 ff_add_test(test_models SOURCES test_models.c ${FF_SIGMA_HARNESS} DEPS ff_models ff_sigma TIMEOUT 300)
+# The dealer on CUDA: bert-tiny's key streams (sigma, suf, suf sparse) equal the CPU dealer's byte for byte
+# for one mask seed, and the staged tree keygens equal their CPU references (GPU; exits 77 without one).
+if(FF_HAVE_CUDA)
+  ff_add_test(test_dealer_cuda SOURCES test_dealer_cuda.c DEPS ff_models CUDA::cudart LABELS cuda TIMEOUT 600)
+endif()
 # scripts/export_hf.py's writer (--random-selftest, standard library only) against `fusefss run --weights`:
 # registered only when a Python 3 interpreter is found.
 find_package(Python3 COMPONENTS Interpreter QUIET)

@@ -43,6 +43,15 @@ static void test_usage_and_exit_codes(void **state) {
   expect(1, "/nonexistent/a.json", (const char *[]){"merge", "/nonexistent/a.json", "/nonexistent/b.json", NULL});
   expect(1, NULL, (const char *[]){"report", "/nonexistent/m.json", NULL});
   expect(0, "fusefss", (const char *[]){"version", NULL});
+  /* keygen's dealer backend, and where its time went */
+  expect(0, "--backend cpu|cuda", (const char *[]){"keygen", "--help", NULL});
+  expect(2, "--backend must be cpu or cuda, not 'tpu'", (const char *[]){"keygen", "--backend", "tpu", NULL});
+  char kg[128];
+  snprintf(kg, sizeof kg, "%s/kg", tmpdir);
+  expect(0, "dealer on cpu", (const char *[]){"keygen", "--backend", "cpu", "--layers", "1", "--seq", "8", "--out", kg, NULL});
+  const char *out = slurp("cmd", "out");
+  assert_non_null(strstr(out, "dealing "));
+  assert_non_null(strstr(out, "writing the key files "));
 }
 
 /* bench comm with L layers, R latency rounds, sizes S: per party and repetition it sends

@@ -330,12 +330,13 @@ typedef struct {
   double total_s, write_s;
 } ff__deal_time;
 
-/* Runs the graph as the dealer into ks[0], ks[1] (open writers), then finishes them. */
+/* Runs the graph as the dealer into ks[0], ks[1] (open writers), then finishes them. On o->backend: a
+ * CUDA dealer makes the tree keys (DPF, DCF, LUT) on the GPU, the same bytes (gates/sigma/op.h). */
 static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], ff__deal_time *t) {
   ff_ctx ctx;
   ff_op *op = NULL;
   ff_model_session *s = NULL;
-  ff_status st = ff_ctx_init(&ctx, FF_BACKEND_CPU, FF_DEALER);
+  ff_status st = ff_ctx_init(&ctx, o->backend, FF_DEALER);
   if (st) return st;
   if (o->mask_seed) ff_rng_init_seeded(&ctx.rng, o->mask_seed);
   const uint64_t t0 = ff_now_ns(), w0 = ff_keystream_write_ns(ks[0]) + ff_keystream_write_ns(ks[1]);
@@ -375,6 +376,46 @@ static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, ff__deal_
   }
   ff_cost_table_free(&ct);
   return st;
+}
+
+/* ff__keygen_files in a child process, for the local pipeline of `fusefss run` on CUDA: CUDA initialised
+ * in this process would be unusable in the parties it forks afterwards (ff__gpu_visible). */
+static ff_status ff__keygen_files_child(ff__run_opts *o, const char *run_id, ff__deal_time *secs, uint64_t bytes[2]) {
+  struct {
+    ff_status st;
+    ff__deal_time t;
+    uint64_t bytes[2];
+  } r = {FF_EIO, {0, 0}, {0, 0}};
+  int fd[2];
+  if (pipe(fd)) {
+    FF_ERROR("keygen: pipe: %s", strerror(errno));
+    return FF_EIO;
+  }
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    r.st = ff__keygen_files(o, run_id, &r.t, r.bytes);
+    _exit(write(fd[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+  }
+  close(fd[1]);
+  if (pid < 0) {
+    FF_ERROR("keygen: fork: %s", strerror(errno));
+    close(fd[0]);
+    return FF_EIO;
+  }
+  const ssize_t got = read(fd[0], &r, sizeof r);
+  close(fd[0]);
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || got != (ssize_t)sizeof r || !WIFEXITED(status) || WEXITSTATUS(status)) {
+    FF_ERROR("keygen: the dealer's process failed");
+    return r.st ? r.st : FF_EIO;
+  }
+  *secs = r.t;
+  bytes[0] = r.bytes[0];
+  bytes[1] = r.bytes[1];
+  return r.st;
 }
 
 static void ff__random_run_id(char *buf, size_t n) {
@@ -753,8 +794,15 @@ static void ff__keygen_usage(FILE *f) {
           "holds the masks of its weights (used once per session).\n"
           "\n"
           "%s"
+          "keygen:\n"
+          "  --backend cpu|cuda   where the dealer makes the tree keys (DPF, DCF, LUT; default: cuda when a\n"
+          "                       GPU is visible); masks, shares and writing stay on the host. Both give the\n"
+          "                       same key files for the same --mask-seed\n"
           "  --keys-p0 FILE       party 0's key file (default OUT/keys_p0.ffk)\n"
           "  --keys-p1 FILE       party 1's key file (default OUT/keys_p1.ffk)\n"
+          "\n"
+          "It prints where its time went: dealing (the graph: masks, keys, shares) and writing the key files\n"
+          "(copies, CRC32C, writes into the OS).\n"
           "\n"
           "Exit status: 0 ok, 1 failure, 2 usage error.\n",
           ff__common_help);
@@ -766,8 +814,9 @@ int ff_cmd_keygen(int argc, char **argv) {
   ff__run_opts o;
   ff__opts_init(&o, "keygen");
   static const struct option opts[] = {FF__COMMON_LONGOPTS, {"keys-p0", required_argument, NULL, O_KEYS_P0},
-                                       {"keys-p1", required_argument, NULL, O_KEYS_P1}, {NULL, 0, NULL, 0}};
-  int c;
+                                       {"keys-p1", required_argument, NULL, O_KEYS_P1},
+                                       {"backend", required_argument, NULL, O_BACKEND}, {NULL, 0, NULL, 0}};
+  int c, backend_set = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     if (c == 'h') return ff__keygen_usage(stdout), FF_EXIT_OK;
@@ -775,10 +824,21 @@ int ff_cmd_keygen(int argc, char **argv) {
       o.key_files[c - O_KEYS_P0] = optarg;
       continue;
     }
+    if (c == O_BACKEND) { /* keygen forks no party: CUDA may start in this process */
+      if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+        return ff_cli_usage_error(o.cmd, "--backend must be cpu or cuda, not '%s'", optarg);
+      o.backend = strcmp(optarg, "cuda") ? FF_BACKEND_CPU : FF_BACKEND_CUDA;
+      backend_set = 1;
+      if (o.backend == FF_BACKEND_CUDA && ff_cuda_device_count() <= 0)
+        return ff_cli_usage_error(o.cmd, "--backend cuda: %s",
+                                  ff_cuda_built() ? "no GPU is visible" : "this build has no CUDA backend");
+      continue;
+    }
     const int r = ff__rest_opt(&o, c, argv);
     if (r) return r;
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
+  if (!backend_set && ff_cuda_device_count() > 0) o.backend = FF_BACKEND_CUDA;
   {
     const int r = ff__suite_finish(&o);
     if (r) return r;
@@ -791,9 +851,10 @@ int ff_cmd_keygen(int argc, char **argv) {
   uint64_t bytes[2] = {0, 0};
   if (ff__keygen_files(&o, o.run_id, &secs, bytes)) return ff_cli_fail(o.cmd, "keygen failed; see the messages above");
   char b0[32], b1[32];
-  printf("keygen: %s seq %d batch %d (suite %s, run %s) in %.3f s: dealing %.3f s, writing the key files %.3f s\n"
-         "  %s  %s\n  %s  %s\n",
-         o.cfg->name, o.seq, o.batch, o.suite, o.run_id, secs.total_s, secs.total_s - secs.write_s, secs.write_s,
+  printf("keygen: %s seq %d batch %d (suite %s, run %s, dealer on %s) in %.3f s: dealing %.3f s, writing the key "
+         "files %.3f s\n  %s  %s\n  %s  %s\n",
+         o.cfg->name, o.seq, o.batch, o.suite, o.run_id, ff_backend_name(o.backend), secs.total_s,
+         secs.total_s - secs.write_s, secs.write_s,
          o.key_files[0], ff_fmt_bytes((double)bytes[0], b0, sizeof b0), o.key_files[1],
          ff_fmt_bytes((double)bytes[1], b1, sizeof b1));
   return FF_EXIT_OK;
@@ -947,7 +1008,8 @@ static void ff__run_usage(FILE *f) {
           "\n"
           "%s"
           "run:\n"
-          "  --backend cpu|cuda   the parties' backend (default: cuda when a GPU is visible)\n"
+          "  --backend cpu|cuda   the parties' backend, and the file dealer's (`fusefss keygen --backend`;\n"
+          "                       default: cuda when a GPU is visible)\n"
           "  --placement device|host|disk  key placement: device = loaded once into device memory before the\n"
           "                       online phase (default; host memory on the CPU); host = pinned host\n"
           "                       memory, copied to the GPU gate by gate (SIGMA); disk = read from the\n"
@@ -1080,7 +1142,8 @@ int ff_cmd_run(int argc, char **argv) {
   fflush(stdout);
   ff__deal_time keygen = {0, 0};
   uint64_t kbytes[2] = {0, 0};
-  if (!o.inproc && ff__keygen_files(&o, o.run_id, &keygen, kbytes)) return ff_cli_fail(o.cmd, "keygen failed");
+  if (!o.inproc && (o.backend == FF_BACKEND_CUDA ? ff__keygen_files_child : ff__keygen_files)(&o, o.run_id, &keygen, kbytes))
+    return ff_cli_fail(o.cmd, "keygen failed");
   int codes[2];
   ff__party_arg pa = {&o};
   const uint64_t t0 = ff_now_ns();

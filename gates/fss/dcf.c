@@ -429,6 +429,49 @@ static ff_status ff__ctx_check(const char *fn, const ff_ctx *ctx) {
   return FF_OK;
 }
 
+/* Host keys made on ctx->keygen_dev's stream by ff_dcf_keygen_cuda (a dealer with a GPU, core/ctx.h):
+ * alpha, beta and the roots uploaded into stream-ordered scratch, the device keys downloaded into k0, k1
+ * (the call waits). The same bytes as ff_dcf_keygen_cpu. */
+static ff_status ff__dcf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, const ff_block *roots,
+                                       ff_dcf_key *k0, ff_dcf_key *k1) {
+  const char *fn = "ff_dcf_keygen (staged on the device)";
+  ff_ctx *dev = ctx->keygen_dev;
+  if (dev->backend != FF_BACKEND_CUDA) {
+    FF_ERROR("%s: the context's keygen_dev is not a CUDA context", fn);
+    return FF_EINVAL;
+  }
+#ifdef FF_HAVE_CUDA
+  cudaStream_t s = (cudaStream_t)dev->stream;
+  const size_t N = k0->N, nb = (size_t)k0->p * N;
+  ff_dcf_key d[2] = {{0}, {0}};
+  void *dalpha = NULL, *dbeta = NULL, *droots = NULL;
+  ff_status st;
+  if ((st = ff_dcf_key_alloc(dev, &d[0], k0->n, k0->p, k0->bw, N)) ||
+      (st = ff_dcf_key_alloc(dev, &d[1], k0->n, k0->p, k0->bw, N)))
+    goto done;
+  if ((st = FF_CUDA_CHECK(cudaMallocAsync(&dalpha, N * sizeof *alpha, s))) ||
+      (st = FF_CUDA_CHECK(cudaMallocAsync(&dbeta, nb * sizeof *beta, s))) ||
+      (st = FF_CUDA_CHECK(cudaMallocAsync(&droots, 2 * N * sizeof *roots, s))))
+    goto done;
+  if ((st = FF_CUDA_CHECK(cudaMemcpyAsync(dalpha, alpha, N * sizeof *alpha, cudaMemcpyHostToDevice, s))) ||
+      (st = FF_CUDA_CHECK(cudaMemcpyAsync(dbeta, beta, nb * sizeof *beta, cudaMemcpyHostToDevice, s))) ||
+      (st = FF_CUDA_CHECK(cudaMemcpyAsync(droots, roots, 2 * N * sizeof *roots, cudaMemcpyHostToDevice, s))) ||
+      (st = ff_dcf_keygen_cuda(dev, dalpha, dbeta, droots, &d[0], &d[1])) || (st = ff_dcf_key_copy(dev, k0, &d[0])))
+    goto done;
+  st = ff_dcf_key_copy(dev, k1, &d[1]);
+done:
+  if (dalpha) (void)FF_CUDA_CHECK(cudaFreeAsync(dalpha, s));
+  if (dbeta) (void)FF_CUDA_CHECK(cudaFreeAsync(dbeta, s));
+  if (droots) (void)FF_CUDA_CHECK(cudaFreeAsync(droots, s));
+  ff_dcf_key_free(&d[0]); /* cudaFree: waits for the device */
+  ff_dcf_key_free(&d[1]);
+  return st;
+#else
+  (void)alpha, (void)beta, (void)roots, (void)k0, (void)k1;
+  return ff__no_cuda(fn);
+#endif
+}
+
 ff_status ff_dcf_keygen(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, ff_dcf_key *k0, ff_dcf_key *k1) {
   ff_status st = ff__ctx_check("ff_dcf_keygen", ctx);
   if (st) return st;
@@ -443,7 +486,8 @@ ff_status ff_dcf_keygen(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta
   }
   if ((st = ff_rng_bytes(&ctx->rng, roots, 2 * N * sizeof *roots))) goto done;
   if (where == FF_MEM_HOST) {
-    st = ff_dcf_keygen_cpu(ctx, alpha, beta, roots, k0, k1);
+    st = ctx->keygen_dev ? ff__dcf_keygen_staged(ctx, alpha, beta, roots, k0, k1)
+                         : ff_dcf_keygen_cpu(ctx, alpha, beta, roots, k0, k1);
     goto done;
   }
 #ifdef FF_HAVE_CUDA

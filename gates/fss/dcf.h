@@ -117,7 +117,9 @@ ff_status ff_dcf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const uint64_t 
                              ff_dcf_key *k0, ff_dcf_key *k1);
 /* As above with the 2N roots drawn from ctx->rng on the host (uploaded for CUDA through a temporary
  * device buffer freed in stream order), so both backends make the same keys from the same rng state.
- * Opens no scope: keygen is the dealer's. */
+ * Host keys with a CPU context whose keygen_dev is set (a dealer with a GPU, core/ctx.h) are made by
+ * ff_dcf_keygen_cuda on that context's stream through host staging: the same bytes again. Opens no
+ * scope: keygen is the dealer's. */
 ff_status ff_dcf_keygen(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, ff_dcf_key *k0, ff_dcf_key *k1);
 
 /* Evaluation at E public points per element: point e of element j is x[e*N + j] (taken mod 2^n). The

@@ -485,6 +485,42 @@ static ff_status ff__ctx_check(const char *fn, const ff_ctx *ctx) {
   return FF_OK;
 }
 
+ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0,
+                                ff_dpf_key *k1) {
+  const char *fn = "ff_dpf_keygen (staged on the device)";
+  ff_status st = ff__dpf_keygen_check(fn, alpha, roots, k0, k1, FF_MEM_HOST);
+  if (st) return st;
+  ff_ctx *dev = ctx->keygen_dev;
+  if (!dev || dev->backend != FF_BACKEND_CUDA) {
+    FF_ERROR("%s: the context has no CUDA context for keygen", fn);
+    return FF_EINVAL;
+  }
+#ifdef FF_HAVE_CUDA
+  /* Stream-ordered scratch for alpha and the roots; copies from pageable memory return once the bytes
+   * are staged, so the caller may wipe the roots right after. The copies down wait for the stream. */
+  cudaStream_t s = (cudaStream_t)dev->stream;
+  const size_t N = k0->N;
+  ff_dpf_key d[2] = {{0}, {0}};
+  void *dalpha = NULL, *droots = NULL;
+  if ((st = ff_dpf_key_alloc(dev, &d[0], k0->n, N)) || (st = ff_dpf_key_alloc(dev, &d[1], k0->n, N))) goto done;
+  if ((st = FF_CUDA_CHECK(cudaMallocAsync(&dalpha, N * sizeof *alpha, s)))) goto done;
+  if ((st = FF_CUDA_CHECK(cudaMallocAsync(&droots, 2 * N * sizeof *roots, s)))) goto done;
+  if ((st = FF_CUDA_CHECK(cudaMemcpyAsync(dalpha, alpha, N * sizeof *alpha, cudaMemcpyHostToDevice, s))) ||
+      (st = FF_CUDA_CHECK(cudaMemcpyAsync(droots, roots, 2 * N * sizeof *roots, cudaMemcpyHostToDevice, s))) ||
+      (st = ff_dpf_keygen_cuda(dev, dalpha, droots, &d[0], &d[1])) || (st = ff_dpf_key_copy(dev, k0, &d[0])))
+    goto done;
+  st = ff_dpf_key_copy(dev, k1, &d[1]);
+done:
+  if (dalpha) (void)FF_CUDA_CHECK(cudaFreeAsync(dalpha, s));
+  if (droots) (void)FF_CUDA_CHECK(cudaFreeAsync(droots, s));
+  ff_dpf_key_free(&d[0]); /* cudaFree: waits for the device */
+  ff_dpf_key_free(&d[1]);
+  return st;
+#else
+  return ff__no_cuda(fn);
+#endif
+}
+
 ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_dpf_key *k1) {
   ff_status st = ff__ctx_check("ff_dpf_keygen", ctx);
   if (st) return st;
@@ -499,7 +535,7 @@ ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_d
   }
   if ((st = ff_rng_bytes(&ctx->rng, roots, 2 * N * sizeof *roots))) goto done;
   if (where == FF_MEM_HOST) {
-    st = ff_dpf_keygen_cpu(ctx, alpha, roots, k0, k1);
+    st = ctx->keygen_dev ? ff__dpf_keygen_staged(ctx, alpha, roots, k0, k1) : ff_dpf_keygen_cpu(ctx, alpha, roots, k0, k1);
     goto done;
   }
 #ifdef FF_HAVE_CUDA

@@ -89,7 +89,10 @@ ff_status ff_dpf_key_deserialize(ff_dpf_key *k, int n, size_t N, const void *in,
 ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1);
 ff_status ff_dpf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1);
 /* As above with the 2N roots drawn from ctx->rng on the host (and uploaded for CUDA, through a
- * temporary device buffer freed in stream order). Opens no scope: keygen is the dealer's. */
+ * temporary device buffer freed in stream order). Host keys with a CPU context whose keygen_dev is set
+ * (a dealer with a GPU, core/ctx.h) are made by ff_dpf_keygen_cuda on that context's stream through host
+ * staging (ff__dpf_keygen_staged): the same bytes as ff_dpf_keygen_cpu. Opens no scope: keygen is the
+ * dealer's. */
 ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_dpf_key *k1);
 
 /* Evaluation at E public points per element. Points are laid out like the key, element fastest:
@@ -124,6 +127,12 @@ ff_status ff_dpf_eval_all_cpu(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
 ff_status ff_dpf_eval_all_cuda(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
 ff_status ff_dpf_eval_all(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
 
+/* Internal, shared with lut.c: host keys k0, k1 (alpha, roots on the host too) made on
+ * ctx->keygen_dev's stream by ff_dpf_keygen_cuda: alpha and roots uploaded into stream-ordered scratch,
+ * device keys downloaded into k0, k1 (the call waits). FF_EINVAL without a CUDA keygen_dev, FF_ENOTSUP
+ * in a build without CUDA. */
+ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0,
+                                ff_dpf_key *k1);
 /* Internal, shared by dpf.c and dpf_cuda.cu: argument checks that log under fn's name. The key
  * must be allocated and in memory `where`; for the evaluations E*N must fit size_t (*total). */
 ff_status ff__dpf_key_check(const char *fn, const ff_dpf_key *k, ff_mem where);

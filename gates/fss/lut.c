@@ -229,6 +229,14 @@ ff_status ff_lut_keygen_cpu(ff_ctx *ctx, const uint64_t *r_in, const ff_block *r
   return ff__lut_keygen_masks(ctx, k0->N, k0->u_mask, k1->u_mask, &k0->sel, &k1->sel, r_out);
 }
 
+/* ff_lut_keygen_cpu with the DPF part made on ctx->keygen_dev (dpf.h ff__dpf_keygen_staged): host keys,
+ * the same draws in the same order, the same bytes. */
+static ff_status ff__lut_keygen_staged(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0,
+                                       ff_lut_key *k1, uint64_t *r_out) {
+  ff_status st = ff__dpf_keygen_staged(ctx, r_in, roots, &k0->dpf, &k1->dpf);
+  return st ? st : ff__lut_keygen_masks(ctx, k0->N, k0->u_mask, k1->u_mask, &k0->sel, &k1->sel, r_out);
+}
+
 ff_status ff_lut_keygen(ff_ctx *ctx, const uint64_t *r_in, ff_lut_key *k0, ff_lut_key *k1, uint64_t *r_out) {
   if (!ctx) {
     FF_ERROR("ff_lut_keygen: context is NULL");
@@ -248,7 +256,8 @@ ff_status ff_lut_keygen(ff_ctx *ctx, const uint64_t *r_in, ff_lut_key *k0, ff_lu
   }
   if ((st = ff_rng_bytes(&ctx->rng, roots, rb))) goto done;
   if (where == FF_MEM_HOST) {
-    st = ff_lut_keygen_cpu(ctx, r_in, roots, k0, k1, r_out);
+    st = ctx->keygen_dev ? ff__lut_keygen_staged(ctx, r_in, roots, k0, k1, r_out)
+                         : ff_lut_keygen_cpu(ctx, r_in, roots, k0, k1, r_out);
     goto done;
   }
   if ((st = ff__fss_buf_alloc(ctx, "ff_lut_keygen", rb, &droots, &dwhere)) ||

@@ -76,7 +76,9 @@ ff_status ff_lut_key_deserialize(ff_lut_key *k, int b, int b_out, int n_tables, 
  * function of the arguments and ctx->rng's stream. _cpu: host pointers and keys. _cuda: device
  * pointers and keys; the DPF part is made by ff_dpf_keygen_cuda, the mask and select part (which does
  * not depend on r_in) on the host and uploaded; the call waits for ctx's stream. ff_lut_keygen draws
- * the roots from ctx->rng and picks by ctx->backend. Opens no scope. */
+ * the roots from ctx->rng and picks by ctx->backend; host keys with a CPU context whose keygen_dev is set
+ * (a dealer with a GPU, core/ctx.h) get their DPF part from the device through host staging
+ * (ff__dpf_keygen_staged), the rest as _cpu: the same bytes. Opens no scope. */
 ff_status ff_lut_keygen_cpu(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0, ff_lut_key *k1,
                             uint64_t *r_out);
 ff_status ff_lut_keygen_cuda(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0, ff_lut_key *k1,

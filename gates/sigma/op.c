@@ -67,9 +67,13 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
   }
   int party = -1;
   if (p->role == FF_OP_DEALER) {
-    if (!p->ctx || !p->keys[0] || !p->keys[1] || p->ctx->backend != FF_BACKEND_CPU) {
-      FF_ERROR("ff_op_create: the dealer needs a CPU context and a key stream writer per party");
+    if (!p->ctx || !p->keys[0] || !p->keys[1]) {
+      FF_ERROR("ff_op_create: the dealer needs a context and a key stream writer per party");
       return FF_EINVAL;
+    }
+    if (p->ctx->backend == FF_BACKEND_CUDA && (!ff_cuda_built() || !p->ctx->stream)) {
+      FF_ERROR("ff_op_create: a dealer on CUDA needs a build with the CUDA backend and a context with its stream");
+      return ff_cuda_built() ? FF_EINVAL : FF_ENOTSUP;
     }
   } else if (p->role == FF_OP_PARTY) {
     if (p->key_placement != FF_KEYS_STREAM && p->key_placement != FF_KEYS_PRELOAD && p->key_placement != FF_KEYS_HOST) {
@@ -102,6 +106,13 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
   op->scale = p->scale;
   op->party = party;
   op->ctx = p->ctx;
+  if (p->role == FF_OP_DEALER && p->ctx->backend == FF_BACKEND_CUDA) {
+    /* The dealer works on the host (op.h "What runs where"): the gates see a host context that draws
+     * from ctx's generator, in the same order, and hands the tree keygens of gates/fss to ctx's stream. */
+    op->host = (ff_ctx){.backend = FF_BACKEND_CPU, .party = FF_DEALER, .prof = p->ctx->prof, .keygen_dev = p->ctx};
+    ff_rng_init_shared(&op->host.rng, &p->ctx->rng);
+    op->ctx = &op->host;
+  }
   op->placement = p->role == FF_OP_PARTY ? p->key_placement : FF_KEYS_STREAM;
   op->on_cost = p->on_cost;
   op->on_cost_arg = p->on_cost_arg;

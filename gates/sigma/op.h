@@ -13,8 +13,12 @@
  * gates' cost functions exclude them, ff_op_tag_bytes reports them separately, and
  * ff_keystream_size = key bytes + tag bytes exactly.
  *
- * What runs where (DESIGN.md §2 "Where keys live"). The dealer runs on the host (a CPU context);
- * keys it makes are evaluated by parties on either backend (the same stream bytes). A party on the
+ * What runs where (DESIGN.md §2 "Where keys live"). The dealer runs on the host: its wires, masks and
+ * keys are host memory. Given a CUDA context it still does, except that the tree keygens of gates/fss
+ * (DPF, DCF, LUT: most of its arithmetic) run on that context's stream through host staging (the
+ * gates then see a host view of the context, core/ctx.h keygen_dev); the key streams are byte-identical
+ * to a CPU dealer's with the same generator (tests/test_dealer_cuda.c). Keys it makes are evaluated by
+ * parties on either backend (the same stream bytes). A party on the
  * CPU keeps its wires and key material in host memory. A party on CUDA keeps its wires (ff_wire.v)
  * in device memory and runs the gates' per-element kernels (the ff_X_cuda twins of truncate.h,
  * relu.h, mul.h, matmul.h, gelu.h, softmax.h, layernorm.h, rotary.h; gates/fss's DPF, truth tables and select;
@@ -84,8 +88,9 @@ typedef struct {
   ff_op_role role;
   int bw;               /* ring bits of the model's wires (37, 50, 51, 48 for SIGMA's models) */
   int scale;            /* fractional bits (12); the multiplications truncate by it */
-  ff_ctx *ctx;          /* dealer: the randomness (ctx->rng; CPU backend); party: party, backend (CPU
-                           or CUDA) and chan; unused (may be NULL) in cost-only mode. Borrowed. */
+  ff_ctx *ctx;          /* dealer: the randomness (ctx->rng) and, on CUDA, the stream for the tree
+                           keygens; party: party, backend (CPU or CUDA) and chan; unused (may be NULL) in
+                           cost-only mode. Borrowed. */
   ff_keystream *keys[2];/* dealer: writers for P0 and P1; party: keys[ctx->party] is its reader (the
                            other entry is ignored); unused in cost-only mode. Borrowed. */
   ff_op_key_placement key_placement; /* party role: FF_KEYS_STREAM (0, the default), FF_KEYS_PRELOAD or

@@ -12,7 +12,8 @@ struct ff_op {
   ff_op_role role;
   int bw, scale;
   int party;                /* party role: 0 or 1; else -1 */
-  ff_ctx *ctx;
+  ff_ctx *ctx;              /* the caller's, or &host for a dealer on a CUDA context */
+  ff_ctx host;              /* dealer on CUDA: the host context the gates see (ff_op_create) */
   ff_keystream *keys[2];
   ff_gate_cost cost[2];
   void (*on_cost)(void *arg, const ff_gate_cost c[2]); /* cost-only: told of every charge */

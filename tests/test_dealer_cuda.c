@@ -1,0 +1,210 @@
+/* The dealer on CUDA (gates/sigma/op.h "What runs where"; `fusefss keygen --backend cuda`): its key
+ * streams equal the CPU dealer's byte for byte for the same mask seed, for bert-tiny with the sigma suite,
+ * the suf suite (dense, with LUT keys) and the suf suite's sparse regime (DCF keys); and the staged tree
+ * keygens it uses (host keys made on the device) equal their CPU references. Needs a GPU; exits 77
+ * (skipped) without one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ctx.h"
+#include "core/keystream.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "gates/fss/dcf.h"
+#include "gates/fss/dpf.h"
+#include "gates/fss/lut.h"
+#include "gates/sigma/op.h"
+#include "gates/sigma/op_internal.h" /* white box: which context the dealer's gates see */
+#include "gates/suf/spec.h"
+#include "models/config.h"
+#include "models/model.h"
+
+#define SEED UINT64_C(0x5eed0fdea1e7)
+
+/* The dealer on `backend` (seeded with SEED) runs bert-tiny at seq 128 into memory streams, finished;
+ * the caller closes them. */
+static void deal(ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
+  const ff_model_config *cfg = ff_model_find("bert-tiny");
+  assert_non_null(cfg);
+  for (int q = 0; q < 2; q++) {
+    ff_keystream_params kp = {.party = q, .run_id = "dealer-cuda", .meta = "bert-tiny"};
+    assert_int_equal(ff_keystream_create_mem(&kp, &ks[q]), FF_OK);
+  }
+  ff_ctx ctx;
+  assert_int_equal(ff_ctx_init(&ctx, backend, FF_DEALER), FF_OK);
+  ff_rng_init_seeded(&ctx.rng, SEED);
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = cfg->bw, .scale = cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  assert_int_equal(ff_op_create(&op, &p), FF_OK);
+  if (backend == FF_BACKEND_CUDA) { /* the gates see a host view that lends its tree keygens to ctx */
+    assert_ptr_not_equal(op->ctx, &ctx);
+    assert_int_equal(op->ctx->backend, FF_BACKEND_CPU);
+    assert_ptr_equal(op->ctx->keygen_dev, &ctx);
+  } else {
+    assert_ptr_equal(op->ctx, &ctx);
+    assert_null(ctx.keygen_dev);
+  }
+  assert_int_equal(ff_model_session_begin(op, cfg, NULL, &s), FF_OK);
+  ff_model_session_set_suf(s, suf);
+  assert_int_equal(ff_model_infer(op, s, 128, 1, NULL, NULL), FF_OK);
+  for (int q = 0; q < 2; q++) assert_int_equal(ff_keystream_finish(ks[q]), FF_OK);
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+  ff_ctx_destroy(&ctx);
+}
+
+static void same_streams(const char *what, const ff_suf_config *suf) {
+  ff_keystream *c[2], *g[2];
+  deal(FF_BACKEND_CPU, suf, c);
+  deal(FF_BACKEND_CUDA, suf, g);
+  for (int q = 0; q < 2; q++) {
+    const void *a, *b;
+    size_t na, nb;
+    assert_int_equal(ff_keystream_mem_image(c[q], &a, &na), FF_OK);
+    assert_int_equal(ff_keystream_mem_image(g[q], &b, &nb), FF_OK);
+    print_message("%s, party %d: %zu bytes from the CPU dealer, %zu from the CUDA dealer\n", what, q, na, nb);
+    assert_int_equal(na, nb);
+    if (memcmp(a, b, na)) {
+      size_t i = 0;
+      while (((const uint8_t *)a)[i] == ((const uint8_t *)b)[i]) i++;
+      fail_msg("%s, party %d: the key streams first differ at byte %zu of %zu", what, q, i, na);
+    }
+    ff_keystream_close(c[q], 0);
+    ff_keystream_close(g[q], 0);
+  }
+}
+
+static void test_bert_tiny_sigma(void **state) {
+  (void)state;
+  ff_suf_config off;
+  ff_suf_config_off(&off);
+  same_streams("bert-tiny, sigma", &off);
+}
+
+static void test_bert_tiny_suf(void **state) {
+  (void)state;
+  ff_suf_config suf;
+  ff_suf_config_default(&suf);
+  assert_int_equal(ff_suf_config_check(&suf, 37, 12), FF_OK);
+  same_streams("bert-tiny, suf", &suf);
+}
+
+static void test_bert_tiny_suf_sparse(void **state) {
+  (void)state;
+  ff_suf_config suf;
+  ff_suf_config_default(&suf);
+  assert_int_equal(ff_suf_config_set(&suf, "gelu_intervals=8"), FF_OK);
+  assert_int_equal(ff_suf_config_check(&suf, 37, 12), FF_OK);
+  same_streams("bert-tiny, suf sparse GELU", &suf);
+}
+
+/* The staged keygens alone, on sizes the model does not reach (N not a multiple of 8 or 32, n = 8 and
+ * 64), against the CPU references from the same generator state. */
+static void test_staged_keygens(void **state) {
+  (void)state;
+  ff_ctx cpu, dev, host;
+  assert_int_equal(ff_ctx_init(&cpu, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&dev, FF_BACKEND_CUDA, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&host, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  host.keygen_dev = &dev;
+  ff_rng data;
+  ff_rng_init_seeded(&data, 7);
+  const int ns[] = {8, 13, 50, 64};
+  const size_t Ns[] = {1, 37, 1000, 4099};
+  for (int a = 0; a < 4; a++) {
+    const int n = ns[a];
+    const size_t N = Ns[a];
+    uint64_t *alpha = malloc(N * sizeof *alpha), *beta = malloc(3 * N * sizeof *beta);
+    assert_non_null(alpha);
+    assert_non_null(beta);
+    assert_int_equal(ff_rng_ring(&data, alpha, N, n), FF_OK);
+    assert_int_equal(ff_rng_ring(&data, beta, 3 * N, 50), FF_OK);
+    ff_rng_init_seeded(&cpu.rng, SEED + (uint64_t)a);
+    ff_rng_init_seeded(&host.rng, SEED + (uint64_t)a);
+
+    ff_dpf_key kc[2], kh[2];
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(ff_dpf_key_alloc(&cpu, &kc[p], n, N), FF_OK);
+      assert_int_equal(ff_dpf_key_alloc(&host, &kh[p], n, N), FF_OK);
+      assert_int_equal(kh[p].where, FF_MEM_HOST);
+    }
+    assert_int_equal(ff_dpf_keygen(&cpu, alpha, &kc[0], &kc[1]), FF_OK);
+    assert_int_equal(ff_dpf_keygen(&host, alpha, &kh[0], &kh[1]), FF_OK);
+    for (int p = 0; p < 2; p++) {
+      assert_memory_equal(kc[p].buf, kh[p].buf, kc[p].bytes);
+      ff_dpf_key_free(&kc[p]);
+      ff_dpf_key_free(&kh[p]);
+    }
+
+    ff_dcf_key dc[2], dh[2];
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(ff_dcf_key_alloc(&cpu, &dc[p], n, 3, 50, N), FF_OK);
+      assert_int_equal(ff_dcf_key_alloc(&host, &dh[p], n, 3, 50, N), FF_OK);
+    }
+    assert_int_equal(ff_dcf_keygen(&cpu, alpha, beta, &dc[0], &dc[1]), FF_OK);
+    assert_int_equal(ff_dcf_keygen(&host, alpha, beta, &dh[0], &dh[1]), FF_OK);
+    for (int p = 0; p < 2; p++) {
+      assert_memory_equal(dc[p].buf, dh[p].buf, dc[p].bytes);
+      ff_dcf_key_free(&dc[p]);
+      ff_dcf_key_free(&dh[p]);
+    }
+
+    if (n <= FF_LUT_MAX_BITS) {
+      ff_lut_key lc[2], lh[2];
+      uint64_t *oc = malloc(2 * N * sizeof *oc), *oh = malloc(2 * N * sizeof *oh);
+      assert_non_null(oc);
+      assert_non_null(oh);
+      for (int p = 0; p < 2; p++) {
+        assert_int_equal(ff_lut_key_alloc(&cpu, &lc[p], n, 50, 2, N), FF_OK);
+        assert_int_equal(ff_lut_key_alloc(&host, &lh[p], n, 50, 2, N), FF_OK);
+      }
+      assert_int_equal(ff_lut_keygen(&cpu, alpha, &lc[0], &lc[1], oc), FF_OK);
+      assert_int_equal(ff_lut_keygen(&host, alpha, &lh[0], &lh[1], oh), FF_OK);
+      assert_memory_equal(oc, oh, 2 * N * sizeof *oc);
+      for (int p = 0; p < 2; p++) {
+        const size_t kb = ff_lut_key_bytes(n, 50, 2, N);
+        uint8_t *sc = malloc(kb), *sh = malloc(kb);
+        assert_non_null(sc);
+        assert_non_null(sh);
+        assert_int_equal(ff_lut_key_serialize(&lc[p], sc, kb), FF_OK);
+        assert_int_equal(ff_lut_key_serialize(&lh[p], sh, kb), FF_OK);
+        assert_memory_equal(sc, sh, kb);
+        free(sc);
+        free(sh);
+        ff_lut_key_free(&lc[p]);
+        ff_lut_key_free(&lh[p]);
+      }
+      free(oc);
+      free(oh);
+    }
+    /* Both generators are at the same place: the staged path drew what the CPU path drew. */
+    assert_true(ff_rng_u64(&cpu.rng) == ff_rng_u64(&host.rng));
+    free(alpha);
+    free(beta);
+  }
+  ff_ctx_destroy(&host);
+  ff_ctx_destroy(&dev);
+  ff_ctx_destroy(&cpu);
+}
+
+int main(void) {
+  if (ff_cuda_device_count() <= 0) {
+    fprintf(stderr, "test_dealer_cuda: no CUDA device, skipped\n");
+    return 77;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_staged_keygens),
+      cmocka_unit_test(test_bert_tiny_sigma),
+      cmocka_unit_test(test_bert_tiny_suf),
+      cmocka_unit_test(test_bert_tiny_suf_sparse),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
