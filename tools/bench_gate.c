@@ -113,9 +113,10 @@ static void ff__usage(FILE *f) {
   fprintf(f,
           "usage: fusefss bench gate --suite sigma|suf|both [options]\n"
           "\n"
-          "Each gate of the suite alone at BERT-base sizes (128 tokens, scale 12): the dealer on the CPU\n"
-          "into memory key streams, then both parties in two threads of this process over the in-memory\n"
-          "channel. Per gate: keygen time, party time, key bytes and bits sent per output element, rounds.\n"
+          "Each gate of the suite alone at BERT-base sizes (128 tokens, scale 12): the dealer on the row's\n"
+          "backend (cuda: its tree keys on the GPU, the same bytes) into memory key streams, then both parties\n"
+          "in two threads of this process over the in-memory channel. Per gate: keygen time, party time, key\n"
+          "bytes and bits sent per output element, rounds.\n"
           "\n"
           "--suite sigma (the default), bw 50: trfloor (128x3072, shift 12), relu (128x3072), gelu (128x3072),\n"
           "softmax (12x128 rows of 128), layernorm (128x768), mul (elementwise, 128x3072), matmul (128x768 by\n"
@@ -826,8 +827,8 @@ static int ff__cmd_suf(ff__gate_opts *o, const char *cmd) {
   const int both = o->suite == FF__SUITE_BOTH;
   char knobs[512];
   ff_suf_config_json(&o->cfg, knobs, sizeof knobs);
-  printf("fusefss bench gate --suite %s: scale %d, %s sizes (128 tokens%s); dealer on the CPU (once), parties in two\n"
-         "threads over the in-memory channel, %d repetition%s on the same keys.\n",
+  printf("fusefss bench gate --suite %s: scale %d, %s sizes (128 tokens%s); dealer on the row's backend (once),\n"
+         "parties in two threads over the in-memory channel, %d repetition%s on the same keys.\n",
          both ? "both" : "suf", FF__SCALE, o->small ? "small" : "BERT-base", o->small ? " / 16" : "", o->reps,
          o->reps == 1 ? "" : "s");
   printf("suf knobs (the defaults, then the SUF_* / FUSEFSS_* environment, then --suf): %s\n", knobs);
@@ -939,8 +940,8 @@ static int ff__cmd_suf(ff__gate_opts *o, const char *cmd) {
 static int ff__cmd_sigma(ff__gate_opts *o, const char *cmd) {
   int rc = FF_EXIT_OK;
   char dev[256] = "";
-  printf("fusefss bench gate --suite sigma: bw %d, scale %d, %s sizes (128 tokens%s); dealer on the CPU (once),\n"
-         "parties in two threads over the in-memory channel, %d repetition%s on the same keys.\n",
+  printf("fusefss bench gate --suite sigma: bw %d, scale %d, %s sizes (128 tokens%s); dealer on the row's backend\n"
+         "(once), parties in two threads over the in-memory channel, %d repetition%s on the same keys.\n",
          FF__BW, FF__SCALE, o->small ? "small" : "BERT-base", o->small ? " / 16" : "", o->reps, o->reps == 1 ? "" : "s");
   if (o->gpu && ff_cuda_device_name(dev, sizeof dev) == FF_OK) printf("GPU: %s\n", dev);
   printf("Units: keygen ms = the dealer's time for the gate alone; party ms = the gate alone (inputs and outputs\n"

@@ -297,7 +297,10 @@ static ff_status ff__run_dealer(const ff_sigma_local_opts *o, ff_sigma_local_gra
   ff_ctx ctx;
   ff_op *op = NULL;
   ff_sigma_local_rec rec = {0};
-  ff_status st = ff_ctx_init(&ctx, FF_BACKEND_CPU, FF_DEALER);
+  /* On CUDA the tree keys are made on the GPU (op.h); without a usable GPU the dealer stays on the CPU
+   * (the same bytes) and the parties report FF_ENOTSUP. */
+  const ff_backend db = o->backend == FF_BACKEND_CUDA && ff_cuda_device_count() > 0 ? FF_BACKEND_CUDA : FF_BACKEND_CPU;
+  ff_status st = ff_ctx_init(&ctx, db, FF_DEALER);
   if (st) return st;
   if (o->seed) ff_rng_init_seeded(&ctx.rng, o->seed);
   const uint64_t t0 = ff_now_ns();

@@ -1,5 +1,6 @@
 /* A local two-party run of one sigma graph (DESIGN.md §2 "One model graph, two roles"): the dealer on
- * the CPU into memory key streams, then both parties in two threads of this process over
+ * the parties' backend into memory key streams (on CUDA the dealer makes its tree keys on the GPU, the
+ * same bytes as on the CPU: gates/sigma/op.h), then both parties in two threads of this process over
  * ff_chan_mem_pair, timed, for `fusefss bench gate` (tools/bench_gate.c). Test: tests/test_bench_gate.c.
  *
  * Repetitions. Keys are made ONCE (keygen is timed once); each of the `reps` party repetitions opens
@@ -42,7 +43,7 @@ extern "C" {
 
 typedef struct {
   int bw, scale;      /* the op's ring bits and fixed-point scale */
-  ff_backend backend; /* the parties' backend (the dealer always runs on the CPU) */
+  ff_backend backend; /* the parties' backend, and the dealer's when a GPU is usable (else the CPU's) */
   int reps;           /* party repetitions, >= 1 */
   uint64_t seed;      /* the dealer's mask seed; 0: OS randomness */
   const char *prof_dir;   /* per-party scope logs into this directory (see Profiling); NULL: off */
