@@ -18,7 +18,7 @@
 #include "core/keystream.h"
 #include "core/ring.h"
 #include "gates/sigma/gelu.h"
-#include "core/ring.h"
+#include "gates/sigma/op_internal.h"
 #include "sigma_harness.h"
 
 void *sh_xmalloc(size_t n) {
@@ -60,6 +60,21 @@ ff_status sh_output(ff_op *op, const ff_wire *y, sh_result *r) {
   r->out_bw = y->bw;
   r->out = sh_xmalloc(y->numel * sizeof *r->out);
   return ff_op_output(op, y, r->out);
+}
+
+ff_status sh_narrow(ff_op *op, const ff_wire *x, int bw, ff_wire *xn) {
+  *xn = *x;
+  xn->bw = bw;
+  if (bw == x->bw || !x->v) return FF_OK; /* the cost-only op has no values */
+  void *buf = NULL;
+  ff_status st = ff__op_buf_alloc(op, x->numel * sizeof *x->v, "sh_narrow", &buf);
+  xn->v = buf;
+  return st ? st : ff__op_reduce(op, x->v, xn->v, x->numel, bw);
+}
+
+void sh_narrow_free(ff_op *op, const ff_wire *x, ff_wire *xn) {
+  if (xn->v && xn->v != x->v) ff__op_buf_free(op, xn->v);
+  xn->v = NULL;
 }
 
 ff_status sh_unary_graph(ff_op *op, const void *arg, sh_result *r) {

@@ -72,6 +72,13 @@ void sh_gate_begin(ff_op *op, ff_gate_cost before[2]);
 void sh_gate_end(ff_op *op, const ff_gate_cost before[2], sh_result *r);
 ff_status sh_output(ff_op *op, const ff_wire *y, sh_result *r);
 
+/* x narrowed to bw <= x->bw bits for a gate that reads a narrower ring (suf's nExp reads softmax's
+ * bin + 2 bits): mask and masked value alike reduce mod 2^bw, which is again a masked wire, into a
+ * buffer in the op's memory (device on a CUDA party); *xn shares x's values when bw == x->bw. Release
+ * with sh_narrow_free (x itself stays the caller's). */
+ff_status sh_narrow(ff_op *op, const ff_wire *x, int bw, ff_wire *xn);
+void sh_narrow_free(ff_op *op, const ff_wire *x, ff_wire *xn);
+
 /* Checks both parties' runs succeeded and every cost: each party's measured gate == want (per
  * party: want[p]), the dealer wrote want[p].key_bytes, cost-only == want, the streams held exactly
  * the key bytes plus tags, and the cost-only totals equal the run's. */

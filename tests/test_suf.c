@@ -19,7 +19,6 @@
 #include "core/rand.h"
 #include "core/ring.h"
 #include "gates/sigma/op.h"
-#include "gates/sigma/op_internal.h"
 #include "gates/suf/spec.h"
 #include "gates/suf/sparse.h"
 #include "gates/suf/suf.h"
@@ -120,18 +119,10 @@ static void test_float_bounds(void **state) {
  * bin + 2 bits): both the mask and the masked value reduce mod 2^bw_in, which is again a masked wire. */
 static ff_status suf_fn(ff_op *op, const ff_wire *x, ff_wire *y, const void *user) {
   const ff_suf_spec *sp = user;
-  if (x->bw == sp->bw_in) return ff_op_suf(op, sp, x, y);
-  ff_wire xn = *x;
-  xn.bw = sp->bw_in;
-  xn.v = NULL;
-  void *buf = NULL;
-  ff_status st = FF_OK;
-  if (x->v && !(st = ff__op_buf_alloc(op, x->numel * sizeof *xn.v, "test_suf", &buf))) {
-    xn.v = buf;
-    st = ff__op_reduce(op, x->v, xn.v, x->numel, sp->bw_in);
-  }
+  ff_wire xn;
+  ff_status st = sh_narrow(op, x, sp->bw_in, &xn);
   if (!st) st = ff_op_suf(op, sp, &xn, y);
-  ff__op_buf_free(op, buf);
+  sh_narrow_free(op, x, &xn);
   return st;
 }
 

@@ -20,7 +20,6 @@
 #include "core/rand.h"
 #include "core/ring.h"
 #include "gates/sigma/op.h"
-#include "gates/sigma/op_internal.h"
 #include "gates/suf/sparse.h"
 #include "sigma_cuda_harness.h"
 
@@ -104,21 +103,13 @@ static ff_status graph(ff_op *op, const void *arg, sh_result *r) {
   ff_gate_cost before[2];
   const int64_t shape[1] = {(int64_t)g->N};
   ff_status st;
-  if ((st = ff_op_input(op, 1, 1, shape, g->x, &x))) goto done;
-  xn = x; /* narrowed to the gate's input ring where it is narrower (nExp): masks and masked values alike */
-  xn.bw = g->sp->bw_in;
-  if (x.v && g->sp->bw_in != x.bw) {
-    void *buf = NULL;
-    if ((st = ff__op_buf_alloc(op, g->N * 8, "test_suf_sparse_cuda", &buf))) goto done;
-    xn.v = buf;
-    if ((st = ff__op_reduce(op, x.v, xn.v, g->N, g->sp->bw_in))) goto done;
-  }
+  if ((st = ff_op_input(op, 1, 1, shape, g->x, &x)) || (st = sh_narrow(op, &x, g->sp->bw_in, &xn))) goto done;
   sh_gate_begin(op, before);
   if ((st = ff_op_suf_sparse(op, g->sp, &xn, &y))) goto done;
   sh_gate_end(op, before, r);
   st = sh_output(op, &y, r);
 done:
-  if (xn.v && xn.v != x.v) ff__op_buf_free(op, xn.v);
+  sh_narrow_free(op, &x, &xn);
   ff_wire_free(&x);
   ff_wire_free(&y);
   return st;

@@ -9,12 +9,8 @@
 
 #include "core/log.h"
 #include "core/ring.h"
-#include "gates/fss/dpf.h" /* ff__fss_buf_*: buffers on either backend */
+#include "gates/fss/dpf.h" /* ff__fss_buf_*, ff__fss_stage: buffers on either backend */
 #include "scope/scope.h"
-
-#ifdef FF_HAVE_CUDA
-#include "core/cuda_check.h"
-#endif
 
 #define FF__KEYGEN_CHUNK 64 /* elements per level batch of keygen (2 parties x 2 sides x up to 5 blocks) */
 #define FF__EVAL_CHUNK 128  /* points per level batch of evaluation (up to 5 blocks each) */
@@ -440,36 +436,23 @@ static ff_status ff__dcf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const
     FF_ERROR("%s: the context's keygen_dev is not a CUDA context", fn);
     return FF_EINVAL;
   }
-#ifdef FF_HAVE_CUDA
-  cudaStream_t s = (cudaStream_t)dev->stream;
   const size_t N = k0->N, nb = (size_t)k0->p * N;
   ff_dcf_key d[2] = {{0}, {0}};
   void *dalpha = NULL, *dbeta = NULL, *droots = NULL;
   ff_status st;
-  if ((st = ff_dcf_key_alloc(dev, &d[0], k0->n, k0->p, k0->bw, N)) ||
-      (st = ff_dcf_key_alloc(dev, &d[1], k0->n, k0->p, k0->bw, N)))
-    goto done;
-  if ((st = FF_CUDA_CHECK(cudaMallocAsync(&dalpha, N * sizeof *alpha, s))) ||
-      (st = FF_CUDA_CHECK(cudaMallocAsync(&dbeta, nb * sizeof *beta, s))) ||
-      (st = FF_CUDA_CHECK(cudaMallocAsync(&droots, 2 * N * sizeof *roots, s))))
-    goto done;
-  if ((st = FF_CUDA_CHECK(cudaMemcpyAsync(dalpha, alpha, N * sizeof *alpha, cudaMemcpyHostToDevice, s))) ||
-      (st = FF_CUDA_CHECK(cudaMemcpyAsync(dbeta, beta, nb * sizeof *beta, cudaMemcpyHostToDevice, s))) ||
-      (st = FF_CUDA_CHECK(cudaMemcpyAsync(droots, roots, 2 * N * sizeof *roots, cudaMemcpyHostToDevice, s))) ||
-      (st = ff_dcf_keygen_cuda(dev, dalpha, dbeta, droots, &d[0], &d[1])) || (st = ff_dcf_key_copy(dev, k0, &d[0])))
-    goto done;
-  st = ff_dcf_key_copy(dev, k1, &d[1]);
-done:
-  if (dalpha) (void)FF_CUDA_CHECK(cudaFreeAsync(dalpha, s));
-  if (dbeta) (void)FF_CUDA_CHECK(cudaFreeAsync(dbeta, s));
-  if (droots) (void)FF_CUDA_CHECK(cudaFreeAsync(droots, s));
+  if (!(st = ff_dcf_key_alloc(dev, &d[0], k0->n, k0->p, k0->bw, N)) &&
+      !(st = ff_dcf_key_alloc(dev, &d[1], k0->n, k0->p, k0->bw, N)) &&
+      !(st = ff__fss_stage(dev, fn, alpha, N * sizeof *alpha, &dalpha)) &&
+      !(st = ff__fss_stage(dev, fn, beta, nb * sizeof *beta, &dbeta)) &&
+      !(st = ff__fss_stage(dev, fn, roots, 2 * N * sizeof *roots, &droots)) &&
+      !(st = ff_dcf_keygen_cuda(dev, dalpha, dbeta, droots, &d[0], &d[1])) && !(st = ff_dcf_key_copy(dev, k0, &d[0])))
+    st = ff_dcf_key_copy(dev, k1, &d[1]);
+  ff__fss_stage_free(dev, dalpha);
+  ff__fss_stage_free(dev, dbeta);
+  ff__fss_stage_free(dev, droots);
   ff_dcf_key_free(&d[0]); /* cudaFree: waits for the device */
   ff_dcf_key_free(&d[1]);
   return st;
-#else
-  (void)alpha, (void)beta, (void)roots, (void)k0, (void)k1;
-  return ff__no_cuda(fn);
-#endif
 }
 
 ff_status ff_dcf_keygen(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, ff_dcf_key *k0, ff_dcf_key *k1) {
@@ -490,21 +473,12 @@ ff_status ff_dcf_keygen(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta
                          : ff_dcf_keygen_cpu(ctx, alpha, beta, roots, k0, k1);
     goto done;
   }
-#ifdef FF_HAVE_CUDA
   {
-    /* Stream-ordered scratch for the roots; a copy from pageable memory returns once the bytes are
-     * staged, so the host copy may be wiped right after. */
-    cudaStream_t s = (cudaStream_t)ctx->stream;
-    void *droots = NULL;
-    if ((st = FF_CUDA_CHECK(cudaMallocAsync(&droots, 2 * N * sizeof *roots, s)))) goto done;
-    if (!(st = FF_CUDA_CHECK(cudaMemcpyAsync(droots, roots, 2 * N * sizeof *roots, cudaMemcpyHostToDevice, s))))
+    void *droots = NULL; /* stream-ordered scratch: no device-wide sync */
+    if (!(st = ff__fss_stage(ctx, "ff_dcf_keygen", roots, 2 * N * sizeof *roots, &droots)))
       st = ff_dcf_keygen_cuda(ctx, alpha, beta, droots, k0, k1);
-    ff_status st2 = FF_CUDA_CHECK(cudaFreeAsync(droots, s));
-    if (!st) st = st2;
+    ff__fss_stage_free(ctx, droots);
   }
-#else
-  st = ff__no_cuda("ff_dcf_keygen");
-#endif
 done:
   explicit_bzero(roots, 2 * N * sizeof *roots); /* the roots are secret */
   free(roots);

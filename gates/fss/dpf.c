@@ -142,6 +142,35 @@ ff_status ff__fss_buf_copy(ff_ctx *ctx, const char *fn, void *dst, ff_mem dst_wh
 #endif
 }
 
+ff_status ff__fss_stage(ff_ctx *ctx, const char *fn, const void *src, size_t bytes, void **out) {
+  *out = NULL;
+#ifdef FF_HAVE_CUDA
+  cudaStream_t s = (cudaStream_t)ctx->stream;
+  ff_status st = FF_CUDA_CHECK(cudaMallocAsync(out, bytes ? bytes : 1, s));
+  if (st) {
+    *out = NULL;
+    FF_ERROR("%s: cannot allocate %zu bytes of device scratch", fn, bytes);
+    return st;
+  }
+  if ((st = FF_CUDA_CHECK(cudaMemcpyAsync(*out, src, bytes, cudaMemcpyHostToDevice, s)))) {
+    ff__fss_stage_free(ctx, *out);
+    *out = NULL;
+  }
+  return st;
+#else
+  (void)ctx, (void)src, (void)bytes;
+  return ff__no_cuda(fn);
+#endif
+}
+
+void ff__fss_stage_free(ff_ctx *ctx, void *p) {
+#ifdef FF_HAVE_CUDA
+  if (p) (void)FF_CUDA_CHECK(cudaFreeAsync(p, (cudaStream_t)ctx->stream));
+#else
+  (void)ctx, (void)p;
+#endif
+}
+
 /* ---- Key memory --------------------------------------------------------------------------------------- */
 
 ff_status ff_dpf_key_alloc(ff_ctx *ctx, ff_dpf_key *k, int n, size_t N) {
@@ -495,30 +524,21 @@ ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_blo
     FF_ERROR("%s: the context has no CUDA context for keygen", fn);
     return FF_EINVAL;
   }
-#ifdef FF_HAVE_CUDA
-  /* Stream-ordered scratch for alpha and the roots; copies from pageable memory return once the bytes
-   * are staged, so the caller may wipe the roots right after. The copies down wait for the stream. */
-  cudaStream_t s = (cudaStream_t)dev->stream;
+  /* alpha and the roots in stream-ordered scratch (the caller may wipe the roots right after); the
+   * copies down wait for the stream. */
   const size_t N = k0->N;
   ff_dpf_key d[2] = {{0}, {0}};
   void *dalpha = NULL, *droots = NULL;
-  if ((st = ff_dpf_key_alloc(dev, &d[0], k0->n, N)) || (st = ff_dpf_key_alloc(dev, &d[1], k0->n, N))) goto done;
-  if ((st = FF_CUDA_CHECK(cudaMallocAsync(&dalpha, N * sizeof *alpha, s)))) goto done;
-  if ((st = FF_CUDA_CHECK(cudaMallocAsync(&droots, 2 * N * sizeof *roots, s)))) goto done;
-  if ((st = FF_CUDA_CHECK(cudaMemcpyAsync(dalpha, alpha, N * sizeof *alpha, cudaMemcpyHostToDevice, s))) ||
-      (st = FF_CUDA_CHECK(cudaMemcpyAsync(droots, roots, 2 * N * sizeof *roots, cudaMemcpyHostToDevice, s))) ||
-      (st = ff_dpf_keygen_cuda(dev, dalpha, droots, &d[0], &d[1])) || (st = ff_dpf_key_copy(dev, k0, &d[0])))
-    goto done;
-  st = ff_dpf_key_copy(dev, k1, &d[1]);
-done:
-  if (dalpha) (void)FF_CUDA_CHECK(cudaFreeAsync(dalpha, s));
-  if (droots) (void)FF_CUDA_CHECK(cudaFreeAsync(droots, s));
+  if (!(st = ff_dpf_key_alloc(dev, &d[0], k0->n, N)) && !(st = ff_dpf_key_alloc(dev, &d[1], k0->n, N)) &&
+      !(st = ff__fss_stage(dev, fn, alpha, N * sizeof *alpha, &dalpha)) &&
+      !(st = ff__fss_stage(dev, fn, roots, 2 * N * sizeof *roots, &droots)) &&
+      !(st = ff_dpf_keygen_cuda(dev, dalpha, droots, &d[0], &d[1])) && !(st = ff_dpf_key_copy(dev, k0, &d[0])))
+    st = ff_dpf_key_copy(dev, k1, &d[1]);
+  ff__fss_stage_free(dev, dalpha);
+  ff__fss_stage_free(dev, droots);
   ff_dpf_key_free(&d[0]); /* cudaFree: waits for the device */
   ff_dpf_key_free(&d[1]);
   return st;
-#else
-  return ff__no_cuda(fn);
-#endif
 }
 
 ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_dpf_key *k1) {
@@ -538,21 +558,12 @@ ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_d
     st = ctx->keygen_dev ? ff__dpf_keygen_staged(ctx, alpha, roots, k0, k1) : ff_dpf_keygen_cpu(ctx, alpha, roots, k0, k1);
     goto done;
   }
-#ifdef FF_HAVE_CUDA
   {
-    /* Stream-ordered scratch for the roots: no device-wide sync. A copy from pageable memory returns
-     * once the bytes are staged, so the host copy may be wiped right after. */
-    cudaStream_t s = (cudaStream_t)ctx->stream;
-    void *droots = NULL;
-    if ((st = FF_CUDA_CHECK(cudaMallocAsync(&droots, 2 * N * sizeof *roots, s)))) goto done;
-    if (!(st = FF_CUDA_CHECK(cudaMemcpyAsync(droots, roots, 2 * N * sizeof *roots, cudaMemcpyHostToDevice, s))))
+    void *droots = NULL; /* stream-ordered scratch: no device-wide sync */
+    if (!(st = ff__fss_stage(ctx, "ff_dpf_keygen", roots, 2 * N * sizeof *roots, &droots)))
       st = ff_dpf_keygen_cuda(ctx, alpha, droots, k0, k1);
-    ff_status st2 = FF_CUDA_CHECK(cudaFreeAsync(droots, s));
-    if (!st) st = st2;
+    ff__fss_stage_free(ctx, droots);
   }
-#else
-  st = ff__no_cuda("ff_dpf_keygen");
-#endif
 done:
   explicit_bzero(roots, 2 * N * sizeof *roots); /* the roots are secret */
   free(roots);

@@ -133,6 +133,12 @@ ff_status ff_dpf_eval_all(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
  * in a build without CUDA. */
 ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0,
                                 ff_dpf_key *k1);
+/* Internal, shared with dcf.c: stream-ordered device scratch on ctx's stream holding a copy of `bytes`
+ * host bytes (*out NULL on failure). A copy from pageable memory returns once the bytes are staged, so
+ * src may be wiped right after. ff__fss_stage_free releases it on the same stream; NULL is a no-op and
+ * so is a failure, which is logged. FF_ENOTSUP in a build without CUDA. */
+ff_status ff__fss_stage(ff_ctx *ctx, const char *fn, const void *src, size_t bytes, void **out);
+void ff__fss_stage_free(ff_ctx *ctx, void *p);
 /* Internal, shared by dpf.c and dpf_cuda.cu: argument checks that log under fn's name. The key
  * must be allocated and in memory `where`; for the evaluations E*N must fit size_t (*total). */
 ff_status ff__dpf_key_check(const char *fn, const ff_dpf_key *k, ff_mem where);
