@@ -11,6 +11,12 @@ function(ff__common target)
       $<$<COMPILE_LANGUAGE:C>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
+  if(FF_FUZZ)
+    # Coverage for libFuzzer in every object; a failed check aborts so that the fuzzer records the input.
+    target_compile_options(${target} PRIVATE
+      $<$<COMPILE_LANGUAGE:C>:-fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer -g>)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined,float-cast-overflow)
+  endif()
 endfunction()
 
 # ff_add_module(name SOURCES a.c ... [CUDA_SOURCES k.cu ...] [DEPS lib ...] [PRIVATE_DEPS lib ...])

@@ -1,0 +1,97 @@
+/* Shared plumbing of the libFuzzer harnesses (fuzz_util.h). */
+#include "fuzz_util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+void ff_fuzz_quiet(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  const char *keep = getenv("FUSEFSS_FUZZ_LOG");
+  if (!keep || strcmp(keep, "1") != 0) ff_log_set_level(FF_LOG_OFF);
+}
+
+typedef struct {
+  char path[512];
+  int fd;
+} ff__fuzz_scratch;
+
+static ff__fuzz_scratch g_scratch[2] = {{"", -1}, {"", -1}};
+
+static void ff__fuzz_cleanup(void) {
+  for (int i = 0; i < 2; i++)
+    if (g_scratch[i].fd >= 0) {
+      close(g_scratch[i].fd);
+      unlink(g_scratch[i].path);
+    }
+}
+
+static const char *ff__fuzz_write(ff__fuzz_scratch *s, const uint8_t *data, size_t size) {
+  if (s->fd < 0) {
+    const char *dir = getenv("TMPDIR");
+    snprintf(s->path, sizeof s->path, "%s/fusefss-fuzz-XXXXXX", dir && *dir ? dir : "/tmp");
+    if ((s->fd = mkstemp(s->path)) < 0) {
+      perror("fuzz harness: mkstemp");
+      abort();
+    }
+    static int registered;
+    if (!registered++) atexit(ff__fuzz_cleanup);
+  }
+  if (ftruncate(s->fd, 0) != 0) {
+    perror("fuzz harness: ftruncate");
+    abort();
+  }
+  size_t done = 0;
+  while (done < size) {
+    ssize_t w = pwrite(s->fd, data + done, size - done, (off_t)done);
+    if (w <= 0) {
+      perror("fuzz harness: pwrite");
+      abort();
+    }
+    done += (size_t)w;
+  }
+  return s->path;
+}
+
+const char *ff_fuzz_file(const uint8_t *data, size_t size) { return ff__fuzz_write(&g_scratch[0], data, size); }
+const char *ff_fuzz_file2(const uint8_t *data, size_t size) { return ff__fuzz_write(&g_scratch[1], data, size); }
+
+void ff_fuzz_split(const uint8_t *data, size_t size, size_t *a_n, const uint8_t **b, size_t *b_n) {
+  const size_t sep = sizeof FF_FUZZ_SPLIT - 1;
+  const uint8_t *at = size >= sep ? memmem(data, size, FF_FUZZ_SPLIT, sep) : NULL;
+  if (!at) {
+    *a_n = size;
+    *b = data + size;
+    *b_n = 0;
+    return;
+  }
+  *a_n = (size_t)(at - data);
+  *b = at + sep;
+  *b_n = size - *a_n - sep;
+}
+
+uint8_t ff_fuzz_u8(ff_fuzz_cursor *c) { return c->at < c->n ? c->p[c->at++] : 0; }
+
+uint32_t ff_fuzz_u32(ff_fuzz_cursor *c) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)ff_fuzz_u8(c) << (8 * i);
+  return v;
+}
+
+uint64_t ff_fuzz_u64(ff_fuzz_cursor *c) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)ff_fuzz_u8(c) << (8 * i);
+  return v;
+}
+
+const ff_model_config ff_fuzz_models[3] = {
+    {"fuzz-bert", FF_ARCH_BERT, 1, 2, 8, 16, 0, 1, 37, 12, "BERT block, d 8 (fuzzing)"},
+    {"fuzz-gpt", FF_ARCH_GPT, 2, 2, 8, 16, 1, 0, 50, 12, "GPT blocks, d 8 (fuzzing)"},
+    {"fuzz-llama", FF_ARCH_LLAMA, 1, 2, 8, 24, 1, 1, 48, 12, "Llama block, d 8 (fuzzing)"},
+};
