@@ -132,8 +132,6 @@ ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff
     }
     ff_model_tensor *mt = (ff_model_tensor *)ff_model_weights_get(w, nm->valuestring);
     int nd = cJSON_GetArraySize(sh);
-    size_t numel = 1;
-    for (int k = 0; k < nd; k++) numel *= (size_t)cJSON_GetArrayItem(sh, k)->valuedouble;
     if (!mt) {
       FF_ERROR("%s: tensor %s is not a weight of %s", path, nm->valuestring, cfg->name);
       goto done;
@@ -143,6 +141,9 @@ ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff
       FF_ERROR("%s: tensor %s has the wrong shape for %s", path, nm->valuestring, cfg->name);
       goto done;
     }
+    /* The model's count, not a product of the file's numbers: those are doubles of any size or sign
+     * until they have been compared with the model's shape (found by fuzzing: a shape of 1e300). */
+    const size_t numel = mt->numel;
     if (got[mt - w->t]++) {
       FF_ERROR("%s: tensor %s appears twice", path, nm->valuestring);
       goto done;
