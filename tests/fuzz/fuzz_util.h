@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * them would cost more than parsing. FUSEFSS_FUZZ_LOG=1 keeps the messages (for reading a finding). */
 void ff_fuzz_quiet(void);
 
-/* Writes data into this process's scratch file (a regular file under $TMPDIR or /tmp, replaced on
- * every call, removed at exit) and returns its path. Aborts when the file cannot be written: that is
+/* Writes data into this process's scratch file (a regular file in $FUSEFSS_FUZZ_TMPDIR, else /dev/shm,
+ * else $TMPDIR or /tmp; replaced on every call, removed at exit) and returns its path. Aborts when the file cannot be written: that is
  * the harness failing, not the parser. */
 const char *ff_fuzz_file(const uint8_t *data, size_t size);
 /* A second scratch file, for readers that take two paths (merge). */
