@@ -4,6 +4,8 @@
  *   OUT/dpf_key/ dcf_key/ lut_key/ select_key/ sstab_key/  keys dealt by the real keygens, each behind
  *                   the shape bytes its harness reads (fuzz_fss_key.c)
  *   OUT/weights/    files of ff_model_weights_save for the configurations of fuzz_util.c
+ *   OUT/sigma_party/  both parties' key files of the real dealer for those configurations, sigma and
+ *                   suf (fuzz_deal.c)
  *   OUT/cli/        option values from `fusefss --help` and the docs
  * Usage: fuzz_seeds OUT [KEYFILE ...]. The logs and merged files come from make_seeds.sh. */
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "gates/fss/select.h"
 #include "gates/fss/sstab.h"
 #include "models/model.h"
+#include "fuzz_deal.h"
 #include "fuzz_util.h"
 
 #define KEYSTREAM_SEED_PAYLOAD 3000 /* key bytes kept from each key file */
@@ -184,6 +187,21 @@ static void weights_seeds(void) {
   }
 }
 
+static void party_seeds(void) {
+  for (size_t m = 0; m < sizeof ff_fuzz_models / sizeof ff_fuzz_models[0]; m++)
+    for (int suf = 0; suf < 2; suf++) {
+      void *img[2];
+      size_t len[2];
+      if (ff_fuzz_deal(&ff_fuzz_models[m], suf, img, len) != FF_OK) fail("cannot deal the party seeds");
+      for (int q = 0; q < 2; q++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_%s_p%d", ff_fuzz_models[m].name, suf ? "suf" : "sigma", q);
+        put("sigma_party", name, img[q], len[q], "", 0);
+        free(img[q]);
+      }
+    }
+}
+
 static void cli_seeds(void) {
   static const char *values[] = {"4096",   "4KiB",    "1MiB",     "2GiB",   "1kB",     "1.5MB",  "250ns",
                                  "100us",  "0.5ms",   "4ms",      "1s",     "60s",     "1GB/s",  "400MB/s",
@@ -211,6 +229,7 @@ int main(int argc, char **argv) {
   empty_keystream_seed();
   key_seeds(&ctx);
   weights_seeds();
+  party_seeds();
   cli_seeds();
   ff_ctx_destroy(&ctx);
   return 0;
