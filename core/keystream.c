@@ -4,6 +4,7 @@
 #include "core/keystream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,18 @@
 #define FF__HAVE_SSE42_CRC 0
 #endif
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
 #include "core/log.h"
 #include "core/time.h"
 
-#define FF__KS_FIXED 72u                         /* header bytes before the metadata */
+#define FF__KS_FIXED 88u                         /* header bytes before the metadata */
 #define FF__KS_HEADER_OVERHEAD (FF__KS_FIXED + 4u) /* ... and the header CRC after it */
+#define FF__KS_FLAG_MAC 1u                       /* header flag: HMAC-SHA-256 tags follow header, chunks, trailer */
+#define FF__KS_TAG 32u                           /* bytes of one tag */
 #define FF__KS_TRAILER 32u
 #define FF__KS_INCOMPLETE UINT64_MAX             /* payload size while the dealer is still writing */
 #define FF__KS_PAYLOAD_MAX (UINT64_C(1) << 56)   /* keeps every offset computation far from overflow */
@@ -40,6 +48,10 @@ struct ff_keystream {
   char run_id[FF_KEYSTREAM_RUN_ID_MAX + 1];
   char *meta;               /* NUL-terminated, meta_len bytes before the NUL */
   size_t meta_len;
+  uint8_t dealing_id[FF_KEYSTREAM_ID_BYTES];
+  uint32_t flags;           /* FF__KS_FLAG_MAC or 0 */
+  uint32_t tag_size;        /* FF__KS_TAG with a MAC, else 0 */
+  EVP_MAC_CTX *mac;         /* HMAC-SHA-256 keyed with this party's MAC key, never updated (dup'ed per tag); or NULL */
   uint32_t chunk_size;
   uint32_t header_size;
   uint64_t payload_size;    /* reader: from the header; writer: bytes written so far */
@@ -134,6 +146,43 @@ static uint64_t ff__get64(const uint8_t *p) {
   return v;
 }
 
+/* --- HMAC-SHA-256 (OpenSSL's libcrypto) ------------------------------------------------------------
+ * Three kinds of tag, told apart by an 8-byte label so that no tag can stand in for another:
+ *   header  HMAC(K, "FFKEYHDR" || the header bytes up to and with its CRC)
+ *   chunk   HMAC(K, "FFKEYCHK" || dealing id || chunk index (8 B LE) || length (4 B LE) || payload)
+ *   trailer HMAC(K, "FFKEYTRL" || dealing id || the 32 trailer bytes)
+ * The index and the dealing id in each chunk's tag refuse chunks moved within a file or taken from
+ * another dealing; the header's payload size and the trailer refuse dropped or appended chunks. */
+
+static ff_status ff__ks_mac_init(ff_keystream *ks, const uint8_t *key) {
+  EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  ks->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+  EVP_MAC_free(hmac); /* the context keeps its own reference */
+  OSSL_PARAM prm[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                       OSSL_PARAM_construct_end()};
+  if (!ks->mac || !EVP_MAC_init(ks->mac, key, FF_KEYSTREAM_MAC_KEY_BYTES, prm)) {
+    FF_ERROR("cannot set up HMAC-SHA-256 for %s (OpenSSL's libcrypto failed)", ks->label);
+    return FF_ENOTSUP;
+  }
+  ks->flags |= FF__KS_FLAG_MAC;
+  ks->tag_size = FF__KS_TAG;
+  return FF_OK;
+}
+
+/* out = HMAC(K, label || a || b). 0 when libcrypto fails (then out is garbage and will not match). */
+static int ff__ks_tag(const ff_keystream *ks, const char label[8], const void *a, size_t an, const void *b, size_t bn,
+                      uint8_t out[FF__KS_TAG]) {
+  EVP_MAC_CTX *c = EVP_MAC_CTX_dup(ks->mac);
+  size_t len = 0;
+  const int ok = c && EVP_MAC_update(c, (const unsigned char *)label, 8) && EVP_MAC_update(c, a, an) &&
+                 (bn == 0 || EVP_MAC_update(c, b, bn)) && EVP_MAC_final(c, out, &len, FF__KS_TAG) && len == FF__KS_TAG;
+  EVP_MAC_CTX_free(c);
+  if (!ok) memset(out, 0, FF__KS_TAG);
+  return ok;
+}
+
+static void ff__ks_chunk_prefix(const ff_keystream *ks, uint64_t k, size_t len, uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12]);
+
 static uint64_t ff__ks_chunks_of(uint64_t payload, uint32_t chunk_size) {
   return payload / chunk_size + (payload % chunk_size != 0);
 }
@@ -178,6 +227,7 @@ ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
     st = FF_EMISMATCH;
   }
   if (ks->f) fclose(ks->f);
+  EVP_MAC_CTX_free(ks->mac);
   free(ks->name);
   free(ks->label);
   free(ks->meta);
@@ -188,6 +238,8 @@ ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
 }
 
 int ff_keystream_party(const ff_keystream *ks) { return ks->party; }
+const uint8_t *ff_keystream_dealing_id(const ff_keystream *ks) { return ks->dealing_id; }
+int ff_keystream_has_mac(const ff_keystream *ks) { return (ks->flags & FF__KS_FLAG_MAC) != 0; }
 const char *ff_keystream_run_id(const ff_keystream *ks) { return ks->run_id; }
 uint32_t ff_keystream_chunk_size(const ff_keystream *ks) { return ks->chunk_size; }
 const char *ff_keystream_name(const ff_keystream *ks) { return ks->name; }
@@ -226,7 +278,13 @@ ff_status ff_keystream_expect(const ff_keystream *ks, int party, const char *run
   return FF_OK;
 }
 
-/* The header with the current payload size, into hdr (header_size bytes). */
+static void ff__ks_chunk_prefix(const ff_keystream *ks, uint64_t k, size_t len, uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12]) {
+  memcpy(pre, ks->dealing_id, FF_KEYSTREAM_ID_BYTES);
+  ff__put64(pre + FF_KEYSTREAM_ID_BYTES, k);
+  ff__put32(pre + FF_KEYSTREAM_ID_BYTES + 8, (uint32_t)len);
+}
+
+/* The header with the current payload size, into hdr (header_size bytes), its MAC tag last. */
 static void ff__ks_encode_header(const ff_keystream *ks, uint64_t payload_size, uint8_t *hdr) {
   memset(hdr, 0, ks->header_size);
   memcpy(hdr, ff__ks_magic, 8);
@@ -237,9 +295,13 @@ static void ff__ks_encode_header(const ff_keystream *ks, uint64_t payload_size, 
   ff__put64(hdr + 24, payload_size);
   memcpy(hdr + 32, ks->run_id, strlen(ks->run_id));
   ff__put32(hdr + 64, (uint32_t)ks->meta_len);
-  ff__put32(hdr + 68, 0);
+  ff__put32(hdr + 68, ks->flags);
+  memcpy(hdr + 72, ks->dealing_id, FF_KEYSTREAM_ID_BYTES);
   memcpy(hdr + FF__KS_FIXED, ks->meta, ks->meta_len);
   ff__put32(hdr + FF__KS_FIXED + ks->meta_len, ff_crc32c(0, hdr, FF__KS_FIXED + ks->meta_len));
+  if (ks->mac)
+    ff__ks_tag(ks, "FFKEYHDR", hdr, FF__KS_HEADER_OVERHEAD + ks->meta_len, NULL, 0,
+               hdr + FF__KS_HEADER_OVERHEAD + ks->meta_len);
 }
 
 /* --- Writer ----------------------------------------------------------------------------------------- */
@@ -282,17 +344,23 @@ static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
  * memory buffer (data NULL); appends their CRC. */
 static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) {
   ff_status st;
-  uint8_t crc_le[4];
-  if (ks->mode == FF__KS_WRITE_MEM) {
-    ff__put32(crc_le, ff_crc32c(0, ks->mem + ks->mem_len - len, len));
-  } else {
-    ff__put32(crc_le, ff_crc32c(0, data, len));
-    if ((st = ff__ks_emit(ks, data, len))) return st;
+  uint8_t crc_le[4], tag[FF__KS_TAG], pre[FF_KEYSTREAM_ID_BYTES + 12];
+  if (ks->mode == FF__KS_WRITE_MEM) data = ks->mem + ks->mem_len - len;
+  ff__put32(crc_le, ff_crc32c(0, data, len));
+  if (ks->mac) {
+    ff__ks_chunk_prefix(ks, ks->n_chunks, len, pre);
+    if (!ff__ks_tag(ks, "FFKEYCHK", pre, sizeof pre, data, len, tag)) {
+      FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)",
+               (unsigned long long)ks->n_chunks, ks->label);
+      return ks->broken = FF_EIO;
+    }
   }
+  if (ks->mode == FF__KS_WRITE_FILE && (st = ff__ks_emit(ks, data, len))) return st;
   if ((st = ff__ks_emit(ks, crc_le, 4))) return st;
+  if (ks->mac && (st = ff__ks_emit(ks, tag, FF__KS_TAG))) return st;
   ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, crc_le, 4);
   ks->n_chunks++;
-  ks->offset += len + 4;
+  ks->offset += len + 4 + ks->tag_size;
   ks->fill = 0;
   return FF_OK;
 }
@@ -314,6 +382,11 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
     FF_ERROR("a key stream is for party 0 or 1, not %d", p->party);
     return FF_EINVAL;
   }
+  for (size_t i = 0; i < run_len; i++)
+    if ((unsigned char)run_id[i] < 0x20 || (unsigned char)run_id[i] > 0x7e) {
+      FF_ERROR("a key stream's run id must be printable ASCII (byte %zu is 0x%02x)", i, (unsigned char)run_id[i]);
+      return FF_EINVAL;
+    }
   if (run_len > FF_KEYSTREAM_RUN_ID_MAX) {
     FF_ERROR("run id '%s' has %zu characters; a key stream holds at most %d", run_id, run_len, FF_KEYSTREAM_RUN_ID_MAX);
     return FF_EINVAL;
@@ -334,7 +407,9 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
   memcpy(ks->run_id, run_id, run_len + 1);
   ks->meta_len = meta_len;
   ks->chunk_size = chunk_size;
-  ks->header_size = FF__KS_HEADER_OVERHEAD + (uint32_t)meta_len;
+  if (p->dealing_id) memcpy(ks->dealing_id, p->dealing_id, FF_KEYSTREAM_ID_BYTES);
+  if (p->mac_key && (st = ff__ks_mac_init(ks, p->mac_key))) goto fail;
+  ks->header_size = FF__KS_HEADER_OVERHEAD + (uint32_t)meta_len + ks->tag_size;
   ks->fsync = p->fsync;
   ks->meta = malloc(meta_len + 1);
   hdr = malloc(ks->header_size);
@@ -343,11 +418,30 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
   if (path) {
     ks->chunk = malloc(chunk_size);
     if (!ks->chunk) goto nomem;
-    ks->f = fopen(path, "wb");
-    if (!ks->f) {
+    /* Non-blocking open, then fstat: a FIFO or device at the path is refused, never waited on. Key
+     * shares are secrets: the file is the owner's alone (0600). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+    struct stat sb;
+    if (fd < 0) {
       int err = errno;
-      FF_ERROR("cannot create key file '%s': %s", path, strerror(err));
+      if (err == ENXIO)
+        FF_ERROR("cannot create key file '%s': it is a FIFO (key files must be regular files)", path);
+      else
+        FF_ERROR("cannot create key file '%s': %s", path, strerror(err));
       st = err == ENOENT ? FF_ENOENT : FF_EIO;
+      goto fail;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+      FF_ERROR("cannot create key file '%s': it exists and is not a regular file (key files must be regular files)",
+               path);
+      close(fd);
+      st = FF_EINVAL;
+      goto fail;
+    }
+    if (ftruncate(fd, 0) != 0 || fchmod(fd, 0600) != 0 || fcntl(fd, F_SETFL, 0) != 0 || !(ks->f = fdopen(fd, "wb"))) {
+      FF_ERROR("cannot create key file '%s': %s", path, strerror(errno));
+      close(fd);
+      st = FF_EIO;
       goto fail;
     }
   }
@@ -461,6 +555,17 @@ static ff_status ff__ks_finish(ff_keystream *ks) {
   ff__put32(trailer + 28, ff_crc32c(0, trailer, 28));
   if ((st = ff__ks_emit(ks, trailer, sizeof trailer))) return st;
   ks->offset += sizeof trailer;
+  if (ks->mac) {
+    uint8_t msg[FF_KEYSTREAM_ID_BYTES + FF__KS_TRAILER], tag[FF__KS_TAG];
+    memcpy(msg, ks->dealing_id, FF_KEYSTREAM_ID_BYTES);
+    memcpy(msg + FF_KEYSTREAM_ID_BYTES, trailer, sizeof trailer);
+    if (!ff__ks_tag(ks, "FFKEYTRL", msg, sizeof msg, NULL, 0, tag)) {
+      FF_ERROR("cannot compute the MAC of the trailer of %s (OpenSSL's libcrypto failed)", ks->label);
+      return ks->broken = FF_EIO;
+    }
+    if ((st = ff__ks_emit(ks, tag, sizeof tag))) return st;
+    ks->offset += sizeof tag;
+  }
 
   uint8_t *hdr = malloc(ks->header_size);
   if (!hdr) {
@@ -535,12 +640,12 @@ static void ff__ks_where(const ff_keystream *ks, uint64_t at, char *buf, size_t 
     snprintf(buf, n, "inside the header");
     return;
   }
-  uint64_t p = at - ks->header_size, stride = (uint64_t)ks->chunk_size + 4;
-  uint64_t chunk_bytes = ks->payload_size + 4 * ks->n_chunks;
+  uint64_t p = at - ks->header_size, stride = (uint64_t)ks->chunk_size + 4 + ks->tag_size;
+  uint64_t chunk_bytes = ks->payload_size + (4 + ks->tag_size) * ks->n_chunks;
   if (p >= chunk_bytes) {
     uint64_t q = p - chunk_bytes;
     snprintf(buf, n, "%s", q == 0 ? "at a chunk boundary: after the last chunk, where the trailer starts"
-                           : q < FF__KS_TRAILER ? "inside the trailer" : "after the trailer");
+                           : q < FF__KS_TRAILER + ks->tag_size ? "inside the trailer" : "after the trailer");
     return;
   }
   uint64_t k = p / stride, r = p % stride;
@@ -552,18 +657,27 @@ static void ff__ks_where(const ff_keystream *ks, uint64_t at, char *buf, size_t 
     snprintf(buf, n, "inside chunk %llu (payload offset %llu)", (unsigned long long)k,
              (unsigned long long)(k * ks->chunk_size + r));
   else
-    snprintf(buf, n, "inside the CRC of chunk %llu", (unsigned long long)k);
+    snprintf(buf, n, "inside the CRC%s of chunk %llu", ks->tag_size ? " or MAC" : "", (unsigned long long)k);
+}
+
+/* The MAC refusal, worded for a user who cannot tell tampering from the wrong key. */
+static ff_status ff__ks_mac_failed(ff_keystream *ks, const char *what) {
+  FF_ERROR("%s fails its MAC check (HMAC-SHA-256) at %s: the file was changed after the dealer wrote it (its CRCs "
+           "may still be valid), or the MAC key given with it is not the one dealt with it; refusing its keys",
+           ks->label, what);
+  return ks->broken = FF_EFORMAT;
 }
 
 static ff_status ff__ks_read_trailer(ff_keystream *ks) {
-  uint8_t t[FF__KS_TRAILER];
+  uint8_t t[FF__KS_TRAILER + FF__KS_TAG];
+  const size_t tn = FF__KS_TRAILER + ks->tag_size;
   uint64_t at = ks->offset;
   size_t got;
-  ff_status st = ff__ks_pull(ks, t, sizeof t, &got);
+  ff_status st = ff__ks_pull(ks, t, tn, &got);
   if (st) return st;
-  if (got < sizeof t) {
-    FF_ERROR("%s is truncated: the trailer at file offset %llu has %zu of its %u bytes (after chunk %llu)", ks->label,
-             (unsigned long long)at, got, FF__KS_TRAILER, (unsigned long long)ks->n_chunks);
+  if (got < tn) {
+    FF_ERROR("%s is truncated: the trailer at file offset %llu has %zu of its %zu bytes (after chunk %llu)", ks->label,
+             (unsigned long long)at, got, tn, (unsigned long long)ks->n_chunks);
     return ks->broken = FF_EFORMAT;
   }
   uint32_t stored = ff__get32(t + 28), computed = ff_crc32c(0, t, 28);
@@ -585,11 +699,18 @@ static ff_status ff__ks_read_trailer(ff_keystream *ks) {
              ks->label, (unsigned long long)ks->n_chunks, (unsigned long long)at);
     return ks->broken = FF_EFORMAT;
   }
+  if (ks->mac) {
+    uint8_t msg[FF_KEYSTREAM_ID_BYTES + FF__KS_TRAILER], tag[FF__KS_TAG];
+    memcpy(msg, ks->dealing_id, FF_KEYSTREAM_ID_BYTES);
+    memcpy(msg + FF_KEYSTREAM_ID_BYTES, t, FF__KS_TRAILER);
+    if (!ff__ks_tag(ks, "FFKEYTRL", msg, sizeof msg, NULL, 0, tag) || CRYPTO_memcmp(tag, t + FF__KS_TRAILER, FF__KS_TAG))
+      return ff__ks_mac_failed(ks, "the trailer");
+  }
   uint8_t extra;
   if ((st = ff__ks_pull(ks, &extra, 1, &got))) return st;
   if (got) {
     FF_ERROR("%s is corrupted: unexpected bytes follow its trailer at file offset %llu", ks->label,
-             (unsigned long long)(at + sizeof t));
+             (unsigned long long)(at + tn));
     return ks->broken = FF_EFORMAT;
   }
   return FF_OK;
@@ -602,7 +723,8 @@ static ff_status ff__ks_load(ff_keystream *ks, uint8_t *into) {
   uint64_t k = ks->chunk_index, payload_off = ks->loaded, at = ks->offset;
   size_t len = (size_t)(ks->payload_size - ks->loaded < ks->chunk_size ? ks->payload_size - ks->loaded : ks->chunk_size);
   const uint8_t *data;
-  uint8_t crc_le[4];
+  uint8_t crc_le[4 + FF__KS_TAG];
+  const size_t cn = 4 + ks->tag_size;
   size_t got = 0, got_crc = 0;
   ff_status st;
   if (ks->mode == FF__KS_READ_MEM) {
@@ -614,12 +736,12 @@ static ff_status ff__ks_load(ff_keystream *ks, uint8_t *into) {
     if ((st = ff__ks_pull(ks, dst, len, &got))) return st;
     data = dst;
   }
-  if (got == len && (st = ff__ks_pull(ks, crc_le, 4, &got_crc))) return st;
-  if (got < len || got_crc < 4) {
+  if (got == len && (st = ff__ks_pull(ks, crc_le, cn, &got_crc))) return st;
+  if (got < len || got_crc < cn) {
     FF_ERROR("%s is truncated: chunk %llu of %llu (payload offset %llu, file offset %llu) needs %zu bytes with its "
-             "CRC, but the file ends after %zu of them",
+             "CRC%s, but the file ends after %zu of them",
              ks->label, (unsigned long long)k, (unsigned long long)ks->n_chunks, (unsigned long long)payload_off,
-             (unsigned long long)at, len + 4, got + got_crc);
+             (unsigned long long)at, len + cn, ks->tag_size ? " and MAC" : "", got + got_crc);
     return ks->broken = FF_EFORMAT;
   }
   uint32_t stored = ff__get32(crc_le), computed = ff_crc32c(0, data, len);
@@ -629,6 +751,16 @@ static ff_status ff__ks_load(ff_keystream *ks, uint8_t *into) {
              ks->label, (unsigned long long)k, (unsigned long long)ks->n_chunks, (unsigned long long)payload_off,
              (unsigned long long)at, len, stored, computed);
     return ks->broken = FF_EFORMAT;
+  }
+  if (ks->mac) {
+    uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12], tag[FF__KS_TAG];
+    ff__ks_chunk_prefix(ks, k, len, pre);
+    if (!ff__ks_tag(ks, "FFKEYCHK", pre, sizeof pre, data, len, tag) || CRYPTO_memcmp(tag, crc_le + 4, FF__KS_TAG)) {
+      char what[96];
+      snprintf(what, sizeof what, "chunk %llu (payload offset %llu, file offset %llu)", (unsigned long long)k,
+               (unsigned long long)payload_off, (unsigned long long)at);
+      return ff__ks_mac_failed(ks, what);
+    }
   }
   ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, crc_le, 4);
   ks->chunk_index++;
@@ -664,8 +796,16 @@ static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MA
              FF__KS_HEADER_OVERHEAD);
     return FF_EFORMAT;
   }
-  uint32_t header_size = ff__get32(fixed + 12), meta_len = ff__get32(fixed + 64);
-  if (meta_len > FF_KEYSTREAM_META_MAX || header_size != FF__KS_HEADER_OVERHEAD + meta_len) {
+  /* The version first: another version's header has another layout, so nothing else can be read. */
+  const uint32_t version = ff__get32(fixed + 8);
+  if (version != FF_KEYSTREAM_VERSION) {
+    FF_ERROR("%s has key file format version %u; this build reads version %d (make the keys again with this build)",
+             ks->label, version, FF_KEYSTREAM_VERSION);
+    return FF_EFORMAT;
+  }
+  uint32_t header_size = ff__get32(fixed + 12), meta_len = ff__get32(fixed + 64), flags = ff__get32(fixed + 68);
+  const uint32_t tag_size = flags & FF__KS_FLAG_MAC ? FF__KS_TAG : 0;
+  if (meta_len > FF_KEYSTREAM_META_MAX || header_size != FF__KS_HEADER_OVERHEAD + meta_len + tag_size) {
     FF_ERROR("the header of %s is corrupted: header size %u and metadata length %u do not fit together", ks->label,
              header_size, meta_len);
     return FF_EFORMAT;
@@ -691,13 +831,32 @@ static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MA
     st = FF_EFORMAT;
     goto done;
   }
-  uint32_t version = ff__get32(hdr + 8), party = ff__get32(hdr + 16), flags = ff__get32(hdr + 68);
-  if (version != FF_KEYSTREAM_VERSION) {
-    FF_ERROR("%s has key file format version %u; this build reads version %d (make the keys again with this build)",
-             ks->label, version, FF_KEYSTREAM_VERSION);
-    st = FF_EFORMAT;
+  uint32_t party = ff__get32(hdr + 16);
+  /* A reader given a MAC key accepts only a file with a MAC (a stripped MAC is no MAC), and checks the
+   * header's tag before it trusts any field; a file with a MAC needs its key. */
+  if (ks->mac && !tag_size) {
+    FF_ERROR("%s has no MAC, but this party was given a MAC key: it was not written by the dealer that gave the key "
+             "(or its MAC was stripped); refusing it",
+             ks->label);
+    st = FF_EMISMATCH;
     goto done;
   }
+  if (!ks->mac && tag_size) {
+    FF_ERROR("%s carries a MAC (HMAC-SHA-256): open it with the MAC key its dealer gave this party", ks->label);
+    st = FF_EINVAL;
+    goto done;
+  }
+  if (ks->mac) {
+    uint8_t tag[FF__KS_TAG];
+    if (!ff__ks_tag(ks, "FFKEYHDR", hdr, FF__KS_HEADER_OVERHEAD + meta_len, NULL, 0, tag) ||
+        CRYPTO_memcmp(tag, hdr + FF__KS_HEADER_OVERHEAD + meta_len, FF__KS_TAG)) {
+      st = ff__ks_mac_failed(ks, "the header");
+      goto done;
+    }
+  }
+  ks->flags = flags;
+  ks->tag_size = tag_size;
+  memcpy(ks->dealing_id, hdr + 72, FF_KEYSTREAM_ID_BYTES);
   ks->header_size = header_size;
   ks->chunk_size = ff__get32(hdr + 20);
   ks->payload_size = ff__get64(hdr + 24);
@@ -706,7 +865,7 @@ static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MA
     st = FF_EFORMAT;
     goto done;
   }
-  if (party > 1 || flags != 0 || ks->chunk_size == 0 || ks->chunk_size > FF_KEYSTREAM_CHUNK_MAX ||
+  if (party > 1 || (flags & ~FF__KS_FLAG_MAC) != 0 || ks->chunk_size == 0 || ks->chunk_size > FF_KEYSTREAM_CHUNK_MAX ||
       ks->payload_size > FF__KS_PAYLOAD_MAX) {
     FF_ERROR("the header of %s is invalid: party %u, flags %u, chunk size %u, payload %llu bytes", ks->label, party,
              flags, ks->chunk_size, (unsigned long long)ks->payload_size);
@@ -716,11 +875,18 @@ static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MA
   ks->party = (int)party;
   memcpy(ks->run_id, hdr + 32, FF_KEYSTREAM_RUN_ID_MAX);
   ks->run_id[FF_KEYSTREAM_RUN_ID_MAX] = '\0';
+  for (const char *c = ks->run_id; *c; c++)
+    if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+      FF_ERROR("the header of %s is invalid: its run id holds a control or non-ASCII byte (0x%02x)", ks->label,
+               (unsigned char)*c);
+      st = FF_EFORMAT;
+      goto done;
+    }
   memcpy(ks->meta, hdr + FF__KS_FIXED, meta_len);
   ks->meta[meta_len] = '\0';
   ks->meta_len = meta_len;
   ks->n_chunks = ff__ks_chunks_of(ks->payload_size, ks->chunk_size);
-  ks->encoded_size = header_size + ks->payload_size + 4 * ks->n_chunks + FF__KS_TRAILER;
+  ks->encoded_size = header_size + ks->payload_size + (4 + tag_size) * ks->n_chunks + FF__KS_TRAILER + tag_size;
 
   /* The size check finds truncation (and appended bytes) before any online work. */
   if (actual_size != UINT64_MAX && actual_size != ks->encoded_size) {
@@ -751,7 +917,7 @@ done:
   return st;
 }
 
-ff_status ff_keystream_open_mem(const void *data, size_t size, ff_keystream **out) {
+ff_status ff_keystream_open_mem_mac(const void *data, size_t size, const uint8_t *mac_key, ff_keystream **out) {
   if (!out || (size && !data)) return FF_EINVAL;
   *out = NULL;
   ff_status st = ff__ks_check_cpu();
@@ -763,7 +929,7 @@ ff_status ff_keystream_open_mem(const void *data, size_t size, ff_keystream **ou
   }
   ks->src = data;
   ks->src_len = size;
-  if ((st = ff__ks_open(ks, size))) {
+  if ((mac_key && (st = ff__ks_mac_init(ks, mac_key))) || (st = ff__ks_open(ks, size))) {
     ff_keystream_close(ks, 0);
     return st;
   }
@@ -771,7 +937,17 @@ ff_status ff_keystream_open_mem(const void *data, size_t size, ff_keystream **ou
   return FF_OK;
 }
 
-ff_status ff_keystream_open_file(const char *path, ff_keystream **out) {
+ff_status ff_keystream_open_mem(const void *data, size_t size, ff_keystream **out) {
+  return ff_keystream_open_mem_mac(data, size, NULL, out);
+}
+
+/* "a FIFO", "a directory", ... for messages about non-regular files. */
+static const char *ff__ks_file_kind(mode_t m) {
+  return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+ff_status ff_keystream_open_file_mac(const char *path, const uint8_t *mac_key, ff_keystream **out) {
   if (!out || !path) return FF_EINVAL;
   *out = NULL;
   ff_status st = ff__ks_check_cpu();
@@ -781,22 +957,63 @@ ff_status ff_keystream_open_file(const char *path, ff_keystream **out) {
     FF_ERROR("out of memory opening key file '%s'", path);
     return FF_ENOMEM;
   }
-  ks->f = fopen(path, "rb");
-  if (!ks->f) {
+  /* Opened once, without blocking (a FIFO with no writer would block open itself); the descriptor
+   * is what every later read, rewind included, uses: a file renamed over the path meanwhile is never
+   * seen, and one changed in place fails its CRCs or MACs. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat sb;
+  if (fd < 0) {
     int err = errno;
     FF_ERROR("cannot open key file '%s': %s", path, strerror(err));
     ff_keystream_close(ks, 0);
     return err == ENOENT ? FF_ENOENT : FF_EIO;
   }
-  struct stat sb;
-  uint64_t size = UINT64_MAX; /* a pipe or device: truncation shows up chunk by chunk instead */
-  if (fstat(fileno(ks->f), &sb) == 0 && S_ISREG(sb.st_mode)) size = (uint64_t)sb.st_size;
-  if ((st = ff__ks_open(ks, size))) {
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    FF_ERROR("key file '%s' is %s: a party reads its key file once, from a regular file whose size it checks "
+             "first; copy the keys into a regular file",
+             path, fstat(fd, &sb) == 0 ? ff__ks_file_kind(sb.st_mode) : "unreadable");
+    close(fd);
+    ff_keystream_close(ks, 0);
+    return FF_EINVAL;
+  }
+  if (fcntl(fd, F_SETFL, 0) != 0 || !(ks->f = fdopen(fd, "rb"))) {
+    FF_ERROR("cannot open key file '%s': %s", path, strerror(errno));
+    close(fd);
+    ff_keystream_close(ks, 0);
+    return FF_EIO;
+  }
+  if ((mac_key && (st = ff__ks_mac_init(ks, mac_key))) || (st = ff__ks_open(ks, (uint64_t)sb.st_size))) {
     ff_keystream_close(ks, 0);
     return st;
   }
   *out = ks;
   return FF_OK;
+}
+
+ff_status ff_keystream_open_file(const char *path, ff_keystream **out) {
+  return ff_keystream_open_file_mac(path, NULL, out);
+}
+
+ff_status ff_keystream_rewind(ff_keystream *ks) {
+  if (!ks) return FF_EINVAL;
+  if (ff__ks_is_writer(ks)) {
+    FF_ERROR("ff_keystream_rewind on %s, which is open for writing", ks->label);
+    return FF_ESTATE;
+  }
+  if (ks->broken) {
+    FF_ERROR("%s is unusable after an earlier error", ks->label);
+    return ks->broken;
+  }
+  if (ks->mode == FF__KS_READ_FILE && fseeko(ks->f, (off_t)ks->header_size, SEEK_SET) != 0) {
+    FF_ERROR("cannot rewind %s: %s", ks->label, strerror(errno));
+    return ks->broken = FF_EIO;
+  }
+  ks->offset = ks->header_size;
+  ks->pos = ks->loaded = ks->chunk_index = 0;
+  ks->crc_of_crcs = 0;
+  ks->cur = NULL;
+  ks->cur_len = ks->cur_pos = 0;
+  return ks->payload_size == 0 ? ff__ks_read_trailer(ks) : FF_OK;
 }
 
 ff_status ff_keystream_read(ff_keystream *ks, void *dst, size_t n) {

@@ -8,23 +8,30 @@
  *
  *   header   off  size  field
  *              0     8  magic "FFKEYS\0\1" (46 46 4B 45 59 53 00 01)
- *              8     4  format version (1)
- *             12     4  header size in bytes = 76 + metadata length
+ *              8     4  format version (2)
+ *             12     4  header size in bytes = 92 + metadata length (+ 32 with a MAC)
  *             16     4  party (0 or 1)
  *             20     4  chunk size C (1 B .. FF_KEYSTREAM_CHUNK_MAX)
  *             24     8  payload size P in bytes (all ones while the dealer is still writing)
- *             32    32  run id, NUL-padded (up to 32 characters)
+ *             32    32  run id, NUL-padded (up to 32 characters): a label
  *             64     4  metadata length M (up to FF_KEYSTREAM_META_MAX)
- *             68     4  flags (0)
- *             72     M  metadata: free-form text the dealer supplies (suite, model, shapes; JSON or not)
- *           72+M     4  CRC32C of the header bytes before it
- *   chunks   ceil(P / C) times: C payload bytes (the last chunk: the rest), then their CRC32C
+ *             68     4  flags: bit 0 = MAC (HMAC-SHA-256 tags T = 32 bytes follow header, chunks, trailer)
+ *             72    16  dealing id: random per dealing, the same in both parties' files: the identity
+ *             88     M  metadata: free-form text the dealer supplies (suite, model, shapes; JSON or not)
+ *           88+M     4  CRC32C of the header bytes before it
+ *           92+M     T  MAC tag of the header (with the MAC flag)
+ *   chunks   ceil(P / C) times: C payload bytes (the last chunk: the rest), their CRC32C, their tag
  *   trailer        8  magic "FFKEYEND"
  *                  8  payload size P again
  *                  8  number of chunks
  *                  4  CRC32C of the chunk CRCs (each 4 bytes LE, in order): catches dropped or
  *                     reordered chunks
  *                  4  CRC32C of the 28 trailer bytes before it
+ *                  T  MAC tag of the trailer
+ *
+ * CRC32C finds accidents; the MAC (keyed with a secret the dealer gives each party, docs/keystream.md)
+ * finds tampering. Each chunk's tag is checked when the chunk is loaded, before its bytes are handed
+ * out, so a tampered file is refused before its keys are used.
  *
  * CRC32C is Castagnoli's CRC (iSCSI, ext4), computed with the SSE4.2 crc32 instruction; a CPU
  * without SSE4.2 gets FF_ENOTSUP. The reader checks the header when it opens a stream, the file size
@@ -42,7 +49,9 @@
 extern "C" {
 #endif
 
-#define FF_KEYSTREAM_VERSION 1
+#define FF_KEYSTREAM_VERSION 2
+#define FF_KEYSTREAM_ID_BYTES 16                  /* dealing id */
+#define FF_KEYSTREAM_MAC_KEY_BYTES 32             /* HMAC-SHA-256 key */
 #define FF_KEYSTREAM_RUN_ID_MAX 32                /* characters, without the NUL */
 #define FF_KEYSTREAM_META_MAX 8192                /* metadata bytes */
 #define FF_KEYSTREAM_CHUNK_DEFAULT (UINT32_C(1) << 20)
@@ -57,6 +66,10 @@ typedef struct {
   const char *meta;      /* free-form text (suite, model, shapes), at most FF_KEYSTREAM_META_MAX bytes; NULL for "" */
   uint32_t chunk_size;   /* payload bytes per chunk; 0 for FF_KEYSTREAM_CHUNK_DEFAULT (1 MiB) */
   int fsync;             /* file writer: fsync the file in ff_keystream_finish */
+  const uint8_t *dealing_id; /* FF_KEYSTREAM_ID_BYTES, the same for both parties of one dealing and fresh
+                                for each (the dealer draws it); NULL: all zero (tests) */
+  const uint8_t *mac_key;    /* FF_KEYSTREAM_MAC_KEY_BYTES: HMAC-SHA-256 key of this party's stream, from
+                                the OS's randomness; NULL: no MAC */
 } ff_keystream_params;
 
 /* --- CRC32C ------------------------------------------------------------------------------------ */
@@ -71,7 +84,8 @@ uint32_t ff_crc32c(uint32_t crc, const void *data, size_t n);
 
 /* A writer into a growable memory buffer; its image (ff_keystream_mem_image) is the key file. */
 ff_status ff_keystream_create_mem(const ff_keystream_params *p, ff_keystream **out);
-/* A writer into a new file at path (truncated if it exists). Chunks go to disk as they fill. Until
+/* A writer into a new file at path (truncated if it exists; made 0600; a FIFO, device or directory
+ * there is refused with FF_EINVAL, never waited on). Chunks go to disk as they fill. Until
  * ff_keystream_finish succeeds the header says "incomplete", so an interrupted keygen never leaves a
  * file that a party would accept. */
 ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *p, ff_keystream **out);
@@ -91,6 +105,16 @@ ff_status ff_keystream_open_mem(const void *data, size_t size, ff_keystream **ou
  * version and the total size (FF_EFORMAT, "corrupted" / "truncated"); FF_ENOENT / FF_EIO when the
  * file cannot be opened. Check ff_keystream_expect (party, run, metadata) before any online work. */
 ff_status ff_keystream_open_file(const char *path, ff_keystream **out);
+/* The openers with the party's MAC key (FF_KEYSTREAM_MAC_KEY_BYTES; NULL as above). With a key, a file
+ * without a MAC is refused (FF_EMISMATCH), the header's tag is checked at open and every chunk's when
+ * it loads (FF_EFORMAT "fails its MAC check"); without one, a file with a MAC is refused (FF_EINVAL).
+ * A file is opened once (non-blocking; anything but a regular file gives FF_EINVAL) and that
+ * descriptor serves every read and rewind: renaming another file over the path changes nothing. */
+ff_status ff_keystream_open_file_mac(const char *path, const uint8_t *mac_key, ff_keystream **out);
+ff_status ff_keystream_open_mem_mac(const void *data, size_t size, const uint8_t *mac_key, ff_keystream **out);
+/* A reader back at the first key byte, through the same descriptor (never by path); the header stays
+ * as checked at open, every chunk is checked again as it loads. FF_ESTATE for a writer. */
+ff_status ff_keystream_rewind(ff_keystream *ks);
 /* Copies the next n key bytes to dst. FF_ERANGE (nothing consumed) when fewer than n remain: the keys
  * were made for another model or shape. FF_EFORMAT when the chunk it loads fails its CRC, the file
  * is short, or the trailer is wrong; the message names the chunk and offsets, and the reader is then
@@ -113,6 +137,10 @@ ff_status ff_keystream_expect(const ff_keystream *ks, int party, const char *run
 ff_status ff_keystream_close(ff_keystream *ks, unsigned flags);
 
 int ff_keystream_party(const ff_keystream *ks);
+/* The dealing id (FF_KEYSTREAM_ID_BYTES bytes): compare the two parties' before using any key byte. */
+const uint8_t *ff_keystream_dealing_id(const ff_keystream *ks);
+/* 1 when the stream carries MAC tags (and, for a reader, they are being checked). */
+int ff_keystream_has_mac(const ff_keystream *ks);
 const char *ff_keystream_run_id(const ff_keystream *ks);
 /* The metadata, NUL-terminated; *len (when not NULL) gets its length. */
 const char *ff_keystream_meta(const ff_keystream *ks, size_t *len);

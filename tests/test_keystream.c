@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,7 +20,7 @@
 #include "core/rand.h"
 #include "core/status.h"
 
-#define HDR(meta_len) (76u + (meta_len)) /* header size for a metadata length */
+#define HDR(meta_len) (92u + (meta_len)) /* header size for a metadata length (no MAC) */
 #define TRAILER 32u
 
 static char g_dir[64];       /* mkdtemp directory, removed at the end */
@@ -418,8 +419,8 @@ static void test_flipped_bits(void **state) {
   ff_keystream *r;
 
   for (int file = 0; file <= 1; file++) {
-    /* The header: run id, metadata, version, the header CRC itself, the header size field. */
-    const size_t header_bytes[] = {40, 74, 8, hdr - 2};
+    /* The header: run id, metadata, dealing id, the header CRC itself; then the header size field. */
+    const size_t header_bytes[] = {40, 90, 80, hdr - 2}; /* run id, metadata, dealing id, header CRC */
     for (size_t i = 0; i < 4; i++) {
       img[header_bytes[i]] ^= 0x10;
       EXPECT_FAIL(open_image(img, n, file, &r), FF_EFORMAT, "header", "corrupted");
@@ -440,7 +441,7 @@ static void test_flipped_bits(void **state) {
     assert_int_equal(ff_keystream_read(r, buf, 48), FF_OK);
     assert_memory_equal(buf, data, 48);
     EXPECT_FAIL(ff_keystream_read(r, buf, 1), FF_EFORMAT, "corrupted", "chunk 3 of 7", "payload offset 48",
-                "file offset 145");
+                "file offset 161");
     EXPECT_FAIL(ff_keystream_read(r, buf, 1), FF_EFORMAT, "unusable after an earlier error");
     assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK); /* already reported */
     /* ... also when one read spans it (the file reader checks whole chunks in the caller's buffer). */
@@ -493,11 +494,13 @@ static void test_version(void **state) {
   size_t n;
   const size_t sizes[] = {5};
   uint8_t *img = make_image((const uint8_t *)"hello", sizes, 1, CHUNK, "", &n);
-  img[8] = 2; /* a future format version, with a valid header CRC */
-  uint32_t crc = ff_crc32c(0, img, 72);
-  for (int i = 0; i < 4; i++) img[72 + i] = (uint8_t)(crc >> (8 * i));
+  img[8] = 3; /* a future format version, with a valid header CRC */
+  uint32_t crc = ff_crc32c(0, img, 88);
+  for (int i = 0; i < 4; i++) img[88 + i] = (uint8_t)(crc >> (8 * i));
   ff_keystream *r;
-  EXPECT_FAIL(ff_keystream_open_mem(img, n, &r), FF_EFORMAT, "format version 2", "reads version 1");
+  EXPECT_FAIL(ff_keystream_open_mem(img, n, &r), FF_EFORMAT, "format version 3", "reads version 2");
+  img[8] = 1; /* version 1 (no dealing id, no MAC) is refused the same way */
+  EXPECT_FAIL(ff_keystream_open_mem(img, n, &r), FF_EFORMAT, "format version 1", "reads version 2");
   free(img);
 }
 
@@ -680,6 +683,165 @@ static void test_bad_arguments_and_states(void **state) {
   assert_int_equal(ff_keystream_close(NULL, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
 }
 
+/* --- Authentication and identity (issue 14, class 1 and 2) ------------------------------------------ */
+
+#define TAG 32u
+
+static const uint8_t k_key_a[FF_KEYSTREAM_MAC_KEY_BYTES] = "0123456789abcdef0123456789abcde";
+static const uint8_t k_key_b[FF_KEYSTREAM_MAC_KEY_BYTES] = "fedcba9876543210fedcba987654321";
+static const uint8_t k_id_a[FF_KEYSTREAM_ID_BYTES] = "dealing-a......";
+static const uint8_t k_id_b[FF_KEYSTREAM_ID_BYTES] = "dealing-b......";
+
+static void put32le(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A MAC'd file of `total` bytes (16-byte chunks) for one dealing, written by the file writer. */
+static void write_mac_file(const char *path, const uint8_t *data, size_t total, const uint8_t *key, const uint8_t *id) {
+  ff_keystream *w;
+  ff_keystream_params p = params(0, "same-run-id", "m", CHUNK);
+  p.mac_key = key;
+  p.dealing_id = id;
+  assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, total), FF_OK);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+}
+
+static void test_mac_roundtrip(void **state) {
+  (void)state;
+  skip_without_sse42();
+  uint8_t *data = random_bytes(100, 11), buf[100];
+  const char *path = path_in_dir("mac.ffk");
+  write_mac_file(path, data, 100, k_key_a, k_id_a);
+  size_t n;
+  uint8_t *img = get_file(path, &n);
+  assert_int_equal(n, HDR(1) + TAG + 100 + 7 * (4 + TAG) + TRAILER + TAG);
+  ff_keystream *r;
+  assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
+  assert_true(ff_keystream_has_mac(r));
+  assert_memory_equal(ff_keystream_dealing_id(r), k_id_a, FF_KEYSTREAM_ID_BYTES);
+  assert_int_equal(ff_keystream_encoded_bytes(r), n);
+  for (int pass = 0; pass < 3; pass++) { /* rewind serves the same bytes again, checked again */
+    assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK);
+    assert_memory_equal(buf, data, 100);
+    assert_int_equal(ff_keystream_rewind(r), FF_OK);
+  }
+  assert_int_equal(ff_keystream_read(r, buf, 30), FF_OK);
+  assert_int_equal(ff_keystream_rewind(r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK);
+  assert_memory_equal(buf, data, 100);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  /* The memory reader checks the same tags. */
+  assert_int_equal(ff_keystream_open_mem_mac(img, n, k_key_a, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK);
+  assert_memory_equal(buf, data, 100);
+  ff_keystream_close(r, 0);
+  /* The wrong key fails at the header; no key for a MAC'd file, or a key for a file without a MAC: refused. */
+  EXPECT_FAIL(ff_keystream_open_file_mac(path, k_key_b, &r), FF_EFORMAT, "fails its MAC check", "the header");
+  EXPECT_FAIL(ff_keystream_open_file(path, &r), FF_EINVAL, "carries a MAC");
+  size_t m;
+  const size_t sizes[] = {100};
+  uint8_t *plain = make_image(data, sizes, 1, CHUNK, "", &m);
+  EXPECT_FAIL(ff_keystream_open_mem_mac(plain, m, k_key_a, &r), FF_EMISMATCH, "has no MAC");
+  free(plain);
+  free(img);
+  free(data);
+}
+
+/* Regression (class 1): payload bytes changed and every CRC recomputed, so only the MAC can tell. The
+ * tampered chunk is refused when it loads; the chunks before it were served, none after. */
+static void test_mac_tampered_with_valid_crcs(void **state) {
+  (void)state;
+  skip_without_sse42();
+  uint8_t *data = random_bytes(100, 12), buf[100];
+  const char *path = path_in_dir("tampered.ffk");
+  write_mac_file(path, data, 100, k_key_a, k_id_a);
+  size_t n;
+  uint8_t *img = get_file(path, &n);
+  const size_t hdr = HDR(1) + TAG, stride = CHUNK + 4 + TAG;
+  /* chunk 3, byte 5: flip it, then fix the chunk's CRC, the CRC of CRCs and the trailer's CRC */
+  img[hdr + 3 * stride + 5] ^= 0x40;
+  put32le(img + hdr + 3 * stride + CHUNK, ff_crc32c(0, img + hdr + 3 * stride, CHUNK));
+  uint32_t cc = 0;
+  for (size_t k = 0; k < 7; k++) cc = ff_crc32c(cc, img + hdr + k * stride + (k < 6 ? CHUNK : 4), 4);
+  uint8_t *trailer = img + hdr + 6 * stride + 4 + 4 + TAG; /* after chunk 6: 4 bytes, its CRC and tag */
+  assert_memory_equal(trailer, "FFKEYEND", 8);
+  put32le(trailer + 24, cc);
+  put32le(trailer + 28, ff_crc32c(0, trailer, 28));
+  ff_keystream *r;
+  /* Without the MAC the forgery would pass: the CRC-only checks are all satisfied. */
+  for (int file = 0; file <= 1; file++) {
+    if (file) put_file(path, img, n);
+    if (file) assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
+    else assert_int_equal(ff_keystream_open_mem_mac(img, n, k_key_a, &r), FF_OK);
+    assert_int_equal(ff_keystream_read(r, buf, 48), FF_OK); /* chunks 0..2 */
+    assert_memory_equal(buf, data, 48);
+    memset(buf, 0, sizeof buf);
+    EXPECT_FAIL(ff_keystream_read(r, buf, 20), FF_EFORMAT, "fails its MAC check", "chunk 3 (payload offset 48");
+    EXPECT_FAIL(ff_keystream_read(r, buf, 1), FF_EFORMAT, "unusable");
+    ff_keystream_close(r, 0);
+  }
+  free(img);
+  free(data);
+}
+
+/* Regression (class 1): the key file is replaced while a party holds it. Renamed over: the reader keeps
+ * reading the file it opened and checked (one descriptor, rewind never reopens by path). Overwritten
+ * in place with another dealing's file of the same size and run id: its chunks fail the MAC. */
+static void test_key_file_swapped_mid_run(void **state) {
+  (void)state;
+  skip_without_sse42();
+  uint8_t *a = random_bytes(100, 13), *b = random_bytes(100, 14), buf[100];
+  const char *path = path_in_dir("inuse.ffk"), *other = path_in_dir("other.ffk");
+  write_mac_file(path, a, 100, k_key_a, k_id_a);
+  ff_keystream *r;
+  assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK); /* the verification pass */
+  write_mac_file(other, b, 100, k_key_b, k_id_b);
+  assert_int_equal(rename(other, path), 0);
+  assert_int_equal(ff_keystream_rewind(r), FF_OK); /* the next repetition */
+  assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK);
+  assert_memory_equal(buf, a, 100);
+  ff_keystream_close(r, 0);
+
+  /* In place: the same inode gets the other dealing's bytes between two repetitions. */
+  write_mac_file(path, a, 100, k_key_a, k_id_a);
+  write_mac_file(other, b, 100, k_key_b, k_id_b);
+  size_t n;
+  uint8_t *img_b = get_file(other, &n);
+  assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK);
+  int fd = open(path, O_WRONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, img_b, n, 0), (ssize_t)n);
+  close(fd);
+  assert_int_equal(ff_keystream_rewind(r), FF_OK);
+  EXPECT_FAIL(ff_keystream_read(r, buf, 100), FF_EFORMAT, "fails its MAC check", "chunk 0");
+  ff_keystream_close(r, 0);
+  free(img_b);
+  free(a);
+  free(b);
+}
+
+/* Regression (class 2): a FIFO at the key file's path is refused at once, for reading and for
+ * writing; before, fopen blocked forever waiting for the FIFO's other end. A directory too. */
+static void test_fifo_key_file(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const char *fifo = path_in_dir("keys.fifo");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  alarm(20); /* a regression hangs: end it as a failure rather than at ctest's timeout */
+  ff_keystream *ks;
+  EXPECT_FAIL(ff_keystream_open_file(fifo, &ks), FF_EINVAL, "is a FIFO", "regular file");
+  assert_null(ks);
+  ff_keystream_params p = params(0, "", "", 0);
+  EXPECT_FAIL(ff_keystream_create_file(fifo, &p, &ks), FF_EIO, "FIFO");
+  EXPECT_FAIL(ff_keystream_open_file(g_dir, &ks), FF_EINVAL, "a directory");
+  alarm(0);
+  unlink(fifo);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_crc32c_known_answers),    cmocka_unit_test(test_roundtrip_mem),
@@ -689,7 +851,9 @@ int main(void) {
       cmocka_unit_test(test_truncation),              cmocka_unit_test(test_truncated_while_reading),
       cmocka_unit_test(test_read_past_end),           cmocka_unit_test(test_leftover_at_close),
       cmocka_unit_test(test_not_a_key_file),          cmocka_unit_test(test_incomplete_file),
-      cmocka_unit_test(test_bad_arguments_and_states),
+      cmocka_unit_test(test_bad_arguments_and_states), cmocka_unit_test(test_mac_roundtrip),
+      cmocka_unit_test(test_mac_tampered_with_valid_crcs), cmocka_unit_test(test_key_file_swapped_mid_run),
+      cmocka_unit_test(test_fifo_key_file),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
