@@ -1,7 +1,10 @@
 /* The TCP channel (DESIGN.md §6, chan.h): party 0 listens, party 1 connects with retries; a hello
  * (magic, version, party, run id) and an NTP-style clock-offset estimate follow, uncharged. Payload
  * I/O is one non-blocking poll loop that interleaves sending and receiving, so that two parties can
- * exchange any amount at once without deadlock. Accounting is chan.c's. Test: tests/test_comm.c. */
+ * exchange any amount at once without deadlock. Accounting is chan.c's. Deadlines: connect/accept and
+ * the handshake (hello and clock sync together) each end within their timeout however the peer behaves;
+ * every I/O ends within the silence timeout plus one second per FF__TCP_MIN_RATE bytes. Tests:
+ * tests/test_comm.c, tests/test_harden.c (a trickling peer). */
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -27,8 +30,13 @@
 #define FF__TCP_RETRY_NS 50000000u     /* party 1 retries a refused connect this often */
 #define FF__TCP_CLOCK_PINGS 8
 
+/* An I/O of n bytes must end within the silence timeout plus n / FF__TCP_MIN_RATE seconds: a peer that
+ * trickles a byte now and then never holds a party past that. */
+#define FF__TCP_MIN_RATE 1000000u /* bytes per second */
+
 typedef struct {
   int fd;
+  uint64_t deadline;             /* not 0: no I/O may go on past this (the handshake's overall deadline) */
 } ff__tcp;
 
 static uint64_t ff__ms_to_ns(int ms) { return (uint64_t)ms * 1000000u; }
@@ -53,6 +61,8 @@ static ff_status ff__tcp_io(ff_chan *ch, const void *outv, size_t nout, void *in
   size_t sent = 0, got = 0;
   const uint64_t silence = ff__ms_to_ns(ch->io_timeout_ms);
   uint64_t last_progress = ff_now_ns();
+  uint64_t overall = last_progress + silence + (uint64_t)(nin + nout) * (1000000000u / FF__TCP_MIN_RATE);
+  if (t->deadline && t->deadline < overall) overall = t->deadline;
   while (sent < nout || got < nin) {
     int progress = 0;
     if (got < nin) {
@@ -85,12 +95,20 @@ static ff_status ff__tcp_io(ff_chan *ch, const void *outv, size_t nout, void *in
         return FF_ECONN;
       }
     }
+    const uint64_t now = ff_now_ns();
+    if (now >= overall) {
+      FF_ERROR("the peer (%s) is too slow: %zu of %zu bytes received and %zu of %zu sent before the deadline (%s)",
+               ch->peer, got, nin, sent, nout,
+               t->deadline ? "the handshake must end within the timeout, however the peer trickles"
+                           : "an exchange must end within the timeout plus 1 s per MB");
+      return FF_ETIMEDOUT;
+    }
     if (progress) {
-      last_progress = ff_now_ns();
+      last_progress = now;
       continue;
     }
-    int ms = ff__ms_left(last_progress + silence);
-    if (ms == 0) {
+    int ms = ff__ms_left(last_progress + silence < overall ? last_progress + silence : overall);
+    if (ms == 0 && last_progress + silence <= now) {
       if (got < nin)
         FF_ERROR("peer sent nothing for %d ms (%s; %zu of %zu bytes still expected)",
                  ch->io_timeout_ms, ch->peer, nin - got, nin);
@@ -365,6 +383,13 @@ static ff_status ff__recv_hello(ff_chan *ch, ff__hello *h) {
   h->party = ff__get_u32(b + 8);
   memcpy(h->run_id, b + 12, FF__RUN_ID_MAX);
   h->run_id[FF__RUN_ID_MAX] = '\0';
+  /* The run id is printed in messages and logs: printable ASCII only, never raw control bytes. */
+  for (const char *c = h->run_id; *c; c++)
+    if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+      FF_ERROR("the peer at %s sent a run id with a control or non-ASCII byte (0x%02x): not a fusefss party of "
+               "this version", ch->peer, (unsigned char)*c);
+      return FF_EPROTO;
+    }
   return FF_OK;
 }
 
@@ -498,9 +523,13 @@ ff_status ff_chan_tcp_open(ff_chan **out, const ff_tcp_opts *opts) {
       snprintf(ch->run_id, sizeof ch->run_id, "%016" PRIx64, ff_rng_u64(&rng));
     }
   }
+  t->deadline = 0;
   ff_status st = opts->party == 0 ? ff__listen_and_accept(ch, opts, &t->fd) : ff__connect(ch, opts, &t->fd);
+  /* The hello and the clock sync together end within the I/O timeout, not per byte of progress. */
+  if (!st) t->deadline = ff_now_ns() + ff__ms_to_ns(ch->io_timeout_ms);
   if (!st) st = ff__handshake(ch, opts->run_id);
   if (!st) st = ff__clock_sync(ch);
+  t->deadline = 0;
   if (st) {
     ff_chan_close(ch);
     return st;

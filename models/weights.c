@@ -3,10 +3,13 @@
  * Written by scripts/export_hf.py from Hugging Face checkpoints and by ff_model_weights_save.
  * Test: tests/test_models.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -76,9 +79,22 @@ ff_status ff_model_weights_save(const ff_model_weights *w, const char *path) {
 ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff_model_weights *w) {
   memset(w, 0, sizeof *w);
   if (!cfg || !path) return FF_EINVAL;
-  FILE *f = fopen(path, "rb");
+  /* Opened without blocking and fstat'ed: a FIFO or device is refused, never waited on or read without end. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat sb;
+  if (fd < 0) {
+    FF_ERROR("cannot open weights file %s: %s", path, strerror(errno));
+    return FF_EIO;
+  }
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    FF_ERROR("weights file %s is not a regular file (a FIFO, device or directory): copy the weights into a file", path);
+    close(fd);
+    return FF_EINVAL;
+  }
+  FILE *f = fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "rb") : NULL;
   if (!f) {
     FF_ERROR("cannot open weights file %s: %s", path, strerror(errno));
+    close(fd);
     return FF_EIO;
   }
   ff_status st = FF_EFORMAT;

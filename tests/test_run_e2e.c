@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,18 @@ static void copy_file(const char *from, const char *to, long cut, long flip_at) 
   }
   fclose(a);
   fclose(b);
+  /* and the key file's MAC key beside it (a party reads KEYFILE.mac) */
+  char mf[512], mt[512], key[128];
+  snprintf(mf, sizeof mf, "%s.mac", from);
+  snprintf(mt, sizeof mt, "%s.mac", to);
+  FILE *c = fopen(mf, "rb");
+  if (!c) return;
+  n = fread(key, 1, sizeof key, c);
+  fclose(c);
+  int fd = open(mt, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, key, n), (ssize_t)n);
+  close(fd);
 }
 
 static void test_bad_key_files(void **state) {

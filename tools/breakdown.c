@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "tools/cli.h"
 
 /* ---- Metrics ------------------------------------------------------------------------------------ */
 
@@ -39,54 +40,17 @@ int ff_metric_parse(const char *name) {
 
 ff_status ff_json_load_file(const char *path, const char *what, cJSON **out) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int e = errno;
-    FF_ERROR("cannot read %s %s: %s", what, path, strerror(e));
-    return e == ENOENT ? FF_ENOENT : FF_EIO;
-  }
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  if (!buf) {
-    fclose(f);
-    return FF_ENOMEM;
-  }
-  for (;;) {
-    if (len == cap) {
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return FF_ENOMEM;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) break;
-  }
-  int read_error = ferror(f);
-  fclose(f);
-  if (read_error) {
-    FF_ERROR("cannot read %s %s: read error", what, path);
-    free(buf);
-    return FF_EIO;
-  }
+  /* Logs and merged files are at most a few hundred MB; anything larger (a device, a runaway file) is
+   * refused before it is read, a FIFO or device is refused without blocking. */
+  char *buf = NULL;
+  size_t len = 0;
+  ff_status rst = ff_read_user_file(path, what, FF_JSON_FILE_MAX, &buf, &len);
+  if (rst) return rst;
   if (len == 0) {
     FF_ERROR("%s %s is empty", what, path);
     free(buf);
     return FF_EFORMAT;
   }
-  if (len == cap) {
-    char *nb = realloc(buf, cap + 1);
-    if (!nb) {
-      free(buf);
-      return FF_ENOMEM;
-    }
-    buf = nb;
-  }
-  buf[len] = 0;
   /* With require_null_terminated, cJSON wants the terminating NUL inside the length it is given;
    * trailing garbage after the document is then an error too. */
   const char *end = NULL;
@@ -752,21 +716,12 @@ ff_status ff_breakdown_write(const ff_breakdown *bd, const char *path) {
     FF_ERROR("cannot build the merged JSON document: out of memory");
     return FF_ENOMEM;
   }
-  FILE *f = fopen(path, "wb");
-  if (!f) {
-    FF_ERROR("cannot write %s: %s", path, strerror(errno));
-    free(text);
-    return FF_EIO;
-  }
+  /* Temp file and rename: a full disk leaves the previous merged file whole. */
   size_t len = strlen(text);
-  int bad = fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF;
-  bad |= fclose(f) != 0;
+  text[len] = '\n'; /* cJSON_Print's NUL becomes the final newline */
+  ff_status st = ff_write_file_atomic(path, text, len + 1, 0644);
   free(text);
-  if (bad) {
-    FF_ERROR("cannot write %s: %s", path, strerror(errno));
-    return FF_EIO;
-  }
-  return FF_OK;
+  return st;
 }
 
 /* ---- Loading ------------------------------------------------------------------------------------ */
@@ -779,8 +734,9 @@ static ff_status ff__metrics_read(const cJSON *o, ff_metrics *x, const char *fil
   }
   for (int m = 0; m < FF_M_COUNT; m++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, ff__metric_names[m]);
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0) {
-      FF_ERROR("%s: field %s.%s is missing or not a non-negative number", file, ctx, ff__metric_names[m]);
+    /* Counts of ns, bytes, messages, rounds: above 2^53 (104 days, 9 PB) no measurement. */
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0) {
+      FF_ERROR("%s: field %s.%s is missing or not a number in 0..2^53", file, ctx, ff__metric_names[m]);
       return FF_EFORMAT;
     }
     x->v[m] = v->valuedouble;

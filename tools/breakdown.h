@@ -111,6 +111,9 @@ cJSON *ff_stats_to_json(const ff_stats *s);
 /* Reads and parses a JSON file. `what` names it in messages ("per-party log"). Malformed or
  * truncated JSON is reported with cJSON's error position as line:column. */
 ff_status ff_json_load_file(const char *path, const char *what, cJSON **out);
+/* The largest JSON file ff_json_load_file reads (a per-party log or merged file of many repetitions is
+ * tens of MB); larger ones, and anything but a regular file, are refused before reading. */
+#define FF_JSON_FILE_MAX (UINT64_C(1) << 30)
 
 /* ---- Accessors ------------------------------------------------------------------------------- */
 

@@ -98,9 +98,17 @@ int main(int argc, char **argv) {
     ff__usage(stdout);
     return FF_EXIT_OK;
   }
-  if (strcmp(argv[1], "--version") == 0) return ff__cmd_version(0, NULL);
+  if (strcmp(argv[1], "--version") == 0) {
+    const int rc = ff__cmd_version(0, NULL);
+    return rc ? rc : ff_cli_finish_stdout();
+  }
   for (size_t i = 0; i < FF__COUNT(ff__commands); i++)
-    if (strcmp(argv[1], ff__commands[i].name) == 0) return ff__commands[i].fn(argc - 1, argv + 1);
+    if (strcmp(argv[1], ff__commands[i].name) == 0) {
+      const int rc = ff__commands[i].fn(argc - 1, argv + 1);
+      /* Every command's stdout is checked once here: a report that could not be written is a failure. */
+      const int out = ff_cli_finish_stdout();
+      return rc ? rc : out;
+    }
   fprintf(stderr, "fusefss: error: unknown command '%s' (valid:", argv[1]);
   for (size_t i = 0; i < FF__COUNT(ff__commands); i++) fprintf(stderr, " %s", ff__commands[i].name);
   fprintf(stderr, ")\nRun 'fusefss --help' for a summary.\n");

@@ -1,5 +1,8 @@
 /* Local two-process launcher (loopback TCP). Party 0 announces its port through a pipe from the
- * channel's on_listen callback, so party 1 is started only once the socket listens. */
+ * channel's on_listen callback, so party 1 is started only once the socket listens. The parties die
+ * with the launcher: each asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG, which also
+ * covers a launcher killed with SIGKILL), and a SIGTERM, SIGINT or SIGHUP to the launcher is forwarded
+ * to both before the launcher itself dies of it. Test: tests/test_harden.c (parent killed). */
 #include "tools/launch.h"
 
 #include <errno.h>
@@ -8,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,8 +50,49 @@ static int ff__wait(pid_t pid, int timeout_ms, int *code) {
   }
 }
 
+void ff_launch_die_with_parent(pid_t parent) {
+  (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* The parent may have died between fork and prctl: then nobody would ever send the signal. */
+  if (getppid() != parent) _exit(128 + SIGKILL);
+}
+
+/* The running parties, for the forwarding handler (0: none). */
+static volatile sig_atomic_t ff__child[2];
+static const int ff__forwarded[] = {SIGTERM, SIGINT, SIGHUP};
+
+static void ff__forward(int sig) {
+  for (int i = 0; i < 2; i++)
+    if (ff__child[i] > 0) kill((pid_t)ff__child[i], SIGTERM);
+  for (int i = 0; i < 2; i++)
+    if (ff__child[i] > 0) waitpid((pid_t)ff__child[i], NULL, 0); /* async-signal-safe: no party outlives us */
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]);
+
 ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]) {
+  struct sigaction sa, old[3];
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = ff__forward;
+  sigemptyset(&sa.sa_mask);
+  ff__child[0] = ff__child[1] = 0;
+  for (int i = 0; i < 3; i++) sigaction(ff__forwarded[i], &sa, &old[i]);
+  const ff_status st = ff__launch(fn, arg, run_id, grace_ms, exit_codes);
+  for (int i = 0; i < 3; i++) sigaction(ff__forwarded[i], &old[i], NULL);
+  ff__child[0] = ff__child[1] = 0;
+  return st;
+}
+
+/* A forked party: back to the default signal actions, dies with the launcher. */
+static void ff__party_child(pid_t parent) {
+  for (int i = 0; i < 3; i++) signal(ff__forwarded[i], SIG_DFL);
+  ff_launch_die_with_parent(parent);
+}
+
+static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]) {
   exit_codes[0] = exit_codes[1] = -1;
+  const pid_t self = getpid();
   int fds[2];
   if (pipe(fds) != 0) {
     FF_ERROR("pipe: %s", strerror(errno));
@@ -64,6 +109,7 @@ ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int g
     return FF_ECHILD;
   }
   if (pid[0] == 0) {
+    ff__party_child(self);
     close(fds[0]);
     ff_tcp_opts t = {.party = 0, .host = "127.0.0.1", .port = 0, .run_id = run_id,
                      .on_listen = ff__announce_port, .on_listen_arg = &fds[1]};
@@ -72,6 +118,7 @@ ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int g
     fflush(stderr);
     _exit(rc);
   }
+  ff__child[0] = pid[0];
   close(fds[1]);
 
   /* Party 0 either announces its port or dies; poll so that neither hangs us. */
@@ -96,7 +143,9 @@ ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int g
     ff__wait(pid[0], -1, &exit_codes[0]);
     return FF_ECHILD;
   }
+  ff__child[1] = pid[1];
   if (pid[1] == 0) {
+    ff__party_child(self);
     ff_tcp_opts t = {.party = 1, .host = "127.0.0.1", .port = port, .run_id = run_id};
     int rc = fn(&t, arg);
     fflush(stdout);
@@ -117,6 +166,7 @@ ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int g
     int who = r == pid[0] ? 0 : (r == pid[1] ? 1 : -1);
     if (who < 0) continue;
     done[who] = 1;
+    ff__child[who] = 0;
     exit_codes[who] = ff__exit_code(status);
     int other = 1 - who;
     if (exit_codes[who] != 0 && !done[other]) {

@@ -4,6 +4,8 @@
 #ifndef FF_TOOLS_LAUNCH_H
 #define FF_TOOLS_LAUNCH_H
 
+#include <sys/types.h>
+
 #include "comm/chan.h"
 #include "core/status.h"
 
@@ -16,6 +18,10 @@ typedef int (*ff_party_main)(const ff_tcp_opts *tcp, void *arg);
  * signal gets 128 + signal). If a child fails, the other is given `grace_ms` to notice the closed
  * connection and exit, then killed. Returns FF_OK if both exited 0, FF_ECHILD otherwise (logged). */
 ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]);
+
+/* In a child just forked by `parent`: asks for SIGKILL when the parent dies, and exits at once if it
+ * already has. Every child process of the command calls it (parties, the dealer's child). */
+void ff_launch_die_with_parent(pid_t parent);
 
 /* "Intel(R) Xeon(R) ..." from /proc/cpuinfo, or "unknown cpu". */
 const char *ff_cpu_name(char *buf, size_t n);

@@ -86,6 +86,12 @@ static ff_status ff__raw_read(const ff__log *l, const cJSON *o, int with_calls, 
       FF_ERROR("%s: field %s.%s is negative (%.0f)", l->file, ctx, keys[k], *dst[k]);
       return FF_EFORMAT;
     }
+    /* Every metric is a count of ns, bytes, messages or rounds: above 2^53 (104 days, 9 PB) it is no
+     * measurement, and it would no longer add up exactly. */
+    if (*dst[k] > 9007199254740992.0) {
+      FF_ERROR("%s: field %s.%s is absurd (%g): counts above 2^53 are refused", l->file, ctx, keys[k], *dst[k]);
+      return FF_EFORMAT;
+    }
   }
   return FF_OK;
 }

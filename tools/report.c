@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "tools/cli.h"
@@ -422,11 +423,14 @@ int ff_cmd_report(int argc, char **argv) {
     ff_breakdown_free(bd);
     return ff_cli_fail(cmd, "cannot compute the report of %s: %s", in, ff_strerror(st));
   }
+  /* -o: into PATH.tmp.PID, renamed over PATH once whole, so a failed write keeps the previous file. */
   FILE *f = stdout;
-  if (out_path && !(f = fopen(out_path, "w"))) {
+  char tmp[4200] = "";
+  if (out_path) snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
+  if (out_path && !(f = fopen(tmp, "w"))) {
     ff_report_free(&r);
     ff_breakdown_free(bd);
-    return ff_cli_fail(cmd, "cannot write %s: %s", out_path, strerror(errno));
+    return ff_cli_fail(cmd, "cannot write %s: %s", tmp, strerror(errno));
   }
   int md = strcmp(format, "md") == 0;
   if (md)
@@ -444,8 +448,15 @@ int ff_cmd_report(int argc, char **argv) {
   ff__print_summary(sf, bd, &r);
   int rc = FF_EXIT_OK;
   if (out_path) {
-    if (fclose(f) != 0) rc = ff_cli_fail(cmd, "cannot write %s: %s", out_path, strerror(errno));
-    else printf("wrote %s\n", out_path);
+    const int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    const int err = errno;
+    if (fclose(f) != 0 || bad || rename(tmp, out_path) != 0) {
+      rc = ff_cli_fail(cmd, "cannot write %s: %s (the previous file, if any, is unchanged)", out_path,
+                       strerror(bad ? err : errno));
+      unlink(tmp);
+    } else {
+      printf("wrote %s\n", out_path);
+    }
   }
   ff_report_free(&r);
   ff_breakdown_free(bd);

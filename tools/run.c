@@ -12,9 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <ctype.h>
 
 #include <cjson/cJSON.h>
 
@@ -26,6 +31,7 @@
 #include "core/rand.h"
 #include "core/time.h"
 #include "gates/sigma/op.h"
+#include "gates/fss/lut.h"
 #include "models/model.h"
 #include "scope/scope.h"
 #include "tools/breakdown.h"
@@ -58,6 +64,14 @@ typedef struct {
   const char *out;
   const char *key_files[2];
   char key_buf[2][4096];
+  const char *mac_file;      /* party role: this party's MAC key file (default: its key file + ".mac") */
+  int layers;                /* --layers, 0 for all: applied after the options (ff__suite_finish) */
+  /* The dealing: its identity (both key files' headers, compared by the parties before any key is used)
+   * and each party's MAC key. The local pipeline draws them before keygen and its parties inherit them;
+   * the party role reads its MAC key from the file keygen wrote beside its key file. */
+  uint8_t dealing_id[FF_KEYSTREAM_ID_BYTES];
+  uint8_t mac_key[2][FF_KEYSTREAM_MAC_KEY_BYTES];
+  int have_mac[2];
   int inproc;                /* each party runs the dealer itself (SIGMA's benchmark mode) */
   int party;                 /* -1: the local pipeline */
   char host[256];
@@ -72,8 +86,11 @@ static int ff__gpu_visible(void) {
   if (!ff_cuda_built()) return 0;
   fflush(stdout);
   fflush(stderr);
-  const pid_t pid = fork();
-  if (pid == 0) _exit(ff_cuda_device_count() > 0 ? 0 : 1);
+  const pid_t parent = getpid(), pid = fork();
+  if (pid == 0) {
+    ff_launch_die_with_parent(parent);
+    _exit(ff_cuda_device_count() > 0 ? 0 : 1);
+  }
   int status = 0;
   if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -100,17 +117,27 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
 enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
   O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF,
-  O_INSECURE
+  O_INSECURE, O_MACKEY
 };
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
-  const int layers = o->cfg == &o->cut ? o->cut.layers : 0;
-  if ((o->cfg = ff_model_find(name))) {
-    if (layers) o->cut = *o->cfg, o->cut.layers = layers < o->cut.layers ? layers : o->cut.layers, o->cfg = &o->cut;
-    return 0;
-  }
+  if ((o->cfg = ff_model_find(name))) return 0;
   char list[512];
   return ff_cli_usage_error(o->cmd, "unknown model '%s'; the models are: %s", name, ff_model_list_names(list, sizeof list));
+}
+
+#define FF__SEQ_MAX (1 << (FF_LUT_MAX_BITS - 6))
+
+/* s with control and non-ASCII bytes as \xNN, cut to fit n (for messages about bad input). */
+static void ff__escape(const char *s, char *out, size_t n) {
+  size_t k = 0;
+  for (; *s && k + 5 < n; s++) {
+    const unsigned char c = (unsigned char)*s;
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') out[k++] = (char)c;
+    else k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
+  }
+  if (*s && k + 4 <= n) memcpy(out + k, "...", 3), k += 3;
+  out[k < n ? k : n - 1] = '\0';
 }
 
 /* Parses one option common to the commands; returns -1 when c is not one of them, else 0 or an exit code. */
@@ -119,7 +146,9 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
   switch (c) {
     case O_MODEL: return ff__model_opt(o, arg);
     case O_SEQ:
-      if (ff_parse_int(arg, 3, 1 << 16, &v)) return ff_cli_usage_error(o->cmd, "--seq must be 3..65536, not '%s'", arg);
+      /* The softmax's row (seq) goes through a 2^(FF_LUT_MAX_BITS - 6)-entry lookup: beyond it the gate refuses. */
+      if (ff_parse_int(arg, 3, FF__SEQ_MAX, &v))
+        return ff_cli_usage_error(o->cmd, "--seq must be 3..%d (the softmax's largest row), not '%s'", FF__SEQ_MAX, arg);
       o->seq = (int)v;
       return 0;
     case O_BATCH:
@@ -146,11 +175,21 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
       return 0;
     case O_LAYERS:
       if (ff_parse_int(arg, 1, 1000, &v)) return ff_cli_usage_error(o->cmd, "--layers must be 1..1000, not '%s'", arg);
-      o->cut = *o->cfg;
-      o->cut.layers = (int)v < o->cut.layers ? (int)v : o->cut.layers;
-      o->cfg = &o->cut;
+      o->layers = (int)v; /* checked against the model's depth once the model is known (a later --model) */
       return 0;
-    case O_RUNID: o->run_id = arg; return 0;
+    case O_RUNID: {
+      /* A label printed in messages and written into headers and logs: printable, no spaces or quotes. */
+      size_t n = strlen(arg), ok = n >= 1 && n <= FF_KEYSTREAM_RUN_ID_MAX;
+      for (size_t i = 0; ok && i < n; i++) ok = isalnum((unsigned char)arg[i]) || strchr("._-+:@", arg[i]);
+      if (!ok) {
+        char shown[80];
+        ff__escape(arg, shown, sizeof shown);
+        return ff_cli_usage_error(o->cmd, "--run-id must be 1..%d characters from A-Z a-z 0-9 . _ - + : @, not \"%s\"",
+                                  FF_KEYSTREAM_RUN_ID_MAX, shown);
+      }
+      o->run_id = arg;
+      return 0;
+    }
     case O_OUT: o->out = arg; return 0;
     default: return -1;
   }
@@ -176,7 +215,7 @@ static const char ff__common_help[] =
     "model:\n"
     "  --model NAME         bert-tiny (default), bert-base, bert-large, gpt2, gpt-neo, gpt-neo-large,\n"
     "                       llama7b, llama13b\n"
-    "  --seq N              sequence length (default 128)\n"
+    "  --seq N              sequence length, 3..1024 (default 128)\n"
     "  --batch N            batch (default 1)\n"
     "  --layers N           run only the first N blocks (a cut model, e.g. for tests)\n"
     "  --suite sigma|suf    protocol suite (default sigma). suf turns on every suf gate; the environment\n"
@@ -207,6 +246,15 @@ static void ff__key_meta(const ff__run_opts *o, const ff_gate_cost *weights, con
 /* After the options: the suite's knobs (suf: defaults, then the environment, then --suf), checked against
  * the model. 0 to go on, else an exit code. */
 static int ff__suite_finish(ff__run_opts *o) {
+  if (o->layers) {
+    /* Refused, not clamped: a run of fewer blocks than asked would be reported as the asked one. */
+    if (o->layers > o->cfg->layers)
+      return ff_cli_usage_error(o->cmd, "--layers %d is beyond model %s's depth: it has %d blocks (use 1..%d)", o->layers,
+                                o->cfg->name, o->cfg->layers, o->cfg->layers);
+    o->cut = *o->cfg;
+    o->cut.layers = o->layers;
+    o->cfg = &o->cut;
+  }
   if (strcmp(o->suite, "suf")) {
     if (o->suf_n) return ff_cli_usage_error(o->cmd, "--suf needs --suite suf");
     if (o->insecure_no_padding) return ff_cli_usage_error(o->cmd, "--insecure-no-padding needs --suite suf (its sparse regime)");
@@ -234,6 +282,40 @@ static ff_status ff__mkdir(const char *dir) {
   if (mkdir(dir, 0777) == 0 || errno == EEXIST) return FF_OK;
   FF_ERROR("cannot create directory %s: %s", dir, strerror(errno));
   return FF_EIO;
+}
+
+/* --out, before any work (keygen, keys, connecting): created (one level), checked to be a writable
+ * directory, and rid of the results of an earlier run that this run would write (party: its own log and
+ * output; local pipeline: both logs, the merged file and the output), so that a run that fails never
+ * leaves an earlier run's results beside its own key files. */
+static ff_status ff__prepare_out(const char *out, int party /* -1: the local pipeline */) {
+  struct stat sb;
+  if (ff__mkdir(out)) return FF_EIO;
+  if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    FF_ERROR("--out %s is not a directory", out);
+    return FF_EINVAL;
+  }
+  char path[4200];
+  snprintf(path, sizeof path, "%s/.fusefss-probe.XXXXXX", out);
+  const int fd = mkstemp(path);
+  if (fd < 0) {
+    FF_ERROR("--out %s is not writable: %s", out, strerror(errno));
+    return FF_EIO;
+  }
+  close(fd);
+  unlink(path);
+  static const char *const results[] = {"prof_p0.json", "prof_p1.json", "output_p1.bin", "breakdown_merged.json"};
+  for (int i = 0; i < 4; i++) {
+    if (party == 0 && i != 0) continue;
+    if (party == 1 && i != 1 && i != 2) continue;
+    snprintf(path, sizeof path, "%s/%s", out, results[i]);
+    if (unlink(path) != 0 && errno != ENOENT) {
+      FF_ERROR("cannot remove %s, the result of an earlier run (this run would leave it beside its own files): %s",
+               path, strerror(errno));
+      return FF_EIO;
+    }
+  }
+  return FF_OK;
 }
 
 /* ---- The cost model ------------------------------------------------------------------------------ */
@@ -355,6 +437,75 @@ static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], ff__deal_t
   return st;
 }
 
+/* A fresh dealing: its identity and the two parties' MAC keys, from the OS. */
+static ff_status ff__new_dealing(ff__run_opts *o) {
+  uint8_t *fill[3] = {o->dealing_id, o->mac_key[0], o->mac_key[1]};
+  const size_t len[3] = {sizeof o->dealing_id, sizeof o->mac_key[0], sizeof o->mac_key[1]};
+  for (int i = 0; i < 3; i++)
+    for (size_t got = 0; got < len[i];) {
+      const ssize_t r = getrandom(fill[i] + got, len[i] - got, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        FF_ERROR("getrandom failed: %s (no dealing identity or MAC key without OS randomness)", strerror(errno));
+        return FF_EIO;
+      }
+      got += (size_t)r;
+    }
+  o->have_mac[0] = o->have_mac[1] = 1;
+  return FF_OK;
+}
+
+static void ff__hex(const uint8_t *b, size_t n, char *out) {
+  for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The MAC key file of a key file: PATH.mac. */
+static void ff__mac_path(const char *key_file, char *buf, size_t n) { snprintf(buf, n, "%s.mac", key_file); }
+
+/* Writes party q's MAC key beside its key file: 64 hex digits and a newline, mode 0600, atomically. */
+static ff_status ff__write_mac_file(const ff__run_opts *o, int q) {
+  char path[4200], text[2 * FF_KEYSTREAM_MAC_KEY_BYTES + 2];
+  ff__mac_path(o->key_files[q], path, sizeof path);
+  ff__hex(o->mac_key[q], FF_KEYSTREAM_MAC_KEY_BYTES, text);
+  text[2 * FF_KEYSTREAM_MAC_KEY_BYTES] = '\n';
+  return ff_write_file_atomic(path, text, sizeof text - 1, 0600);
+}
+
+/* Reads a MAC key file: a regular file of the owner's alone (no group or other permission bits, as ssh
+ * asks of private keys) holding 64 hex digits. */
+static ff_status ff__read_mac_file(const char *path, uint8_t key[FF_KEYSTREAM_MAC_KEY_BYTES]) {
+  char *buf = NULL;
+  size_t len = 0;
+  ff_status st = ff_read_user_file(path, "MAC key file", 4096, &buf, &len);
+  if (st) {
+    if (st == FF_ENOENT)
+      FF_ERROR("party key files come with a MAC key file (keygen writes KEYFILE.mac beside each key file): give "
+               "this party's with --mac-key, or make the keys again with `fusefss keygen`");
+    return st;
+  }
+  struct stat sb;
+  if (stat(path, &sb) == 0 && (sb.st_mode & 077)) {
+    FF_ERROR("MAC key file %s is readable or writable by others (mode %03o): it is a secret; chmod 600 it", path,
+             (unsigned)(sb.st_mode & 0777));
+    free(buf);
+    return FF_EINVAL;
+  }
+  while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+  int ok = len == 2 * FF_KEYSTREAM_MAC_KEY_BYTES;
+  for (size_t i = 0; ok && i < FF_KEYSTREAM_MAC_KEY_BYTES; i++) {
+    unsigned v;
+    ok = isxdigit((unsigned char)buf[2 * i]) && isxdigit((unsigned char)buf[2 * i + 1]) &&
+         sscanf(buf + 2 * i, "%2x", &v) == 1;
+    key[i] = (uint8_t)v;
+  }
+  free(buf);
+  if (!ok) {
+    FF_ERROR("MAC key file %s does not hold a MAC key (64 hex digits, as `fusefss keygen` writes)", path);
+    return FF_EFORMAT;
+  }
+  return FF_OK;
+}
+
 /* keygen: the cost model (for the header), then the dealer into the two key files. */
 static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, ff__deal_time *secs, uint64_t bytes[2]) {
   ff_cost_table ct;
@@ -364,12 +515,14 @@ static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, ff__deal_
   for (int q = 0; q < 2 && !st; q++) {
     char meta[1536];
     ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
-    ff_keystream_params kp = {.party = q, .run_id = run_id, .meta = meta};
+    ff_keystream_params kp = {.party = q, .run_id = run_id, .meta = meta, .dealing_id = o->dealing_id,
+                              .mac_key = o->mac_key[q]};
     st = ff_keystream_create_file(o->key_files[q], &kp, &ks[q]);
   }
   ff__dealer_heap(1);
   if (!st) st = ff__deal(o, ks, secs);
   ff__dealer_heap(0);
+  for (int q = 0; q < 2 && !st; q++) st = ff__write_mac_file(o, q);
   for (int q = 0; q < 2; q++) {
     if (!st) bytes[q] = ff_keystream_encoded_bytes(ks[q]);
     ff_keystream_close(ks[q], 0);
@@ -393,8 +546,9 @@ static ff_status ff__keygen_files_child(ff__run_opts *o, const char *run_id, ff_
   }
   fflush(stdout);
   fflush(stderr);
-  const pid_t pid = fork();
+  const pid_t parent = getpid(), pid = fork();
   if (pid == 0) {
+    ff_launch_die_with_parent(parent);
     close(fd[0]);
     r.st = ff__keygen_files(o, run_id, &r.t, r.bytes);
     _exit(write(fd[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
@@ -416,6 +570,14 @@ static ff_status ff__keygen_files_child(ff__run_opts *o, const char *run_id, ff_
   bytes[0] = r.bytes[0];
   bytes[1] = r.bytes[1];
   return r.st;
+}
+
+/* --dealer inproc: each party deals itself from the shared mask seed, so the dealing id is derived from
+ * it (both parties get the same; another seed, another dealing). */
+static void ff__inproc_dealing_id(ff__run_opts *o) {
+  ff_rng r;
+  ff_rng_init_seeded(&r, o->mask_seed ^ UINT64_C(0x6465616c696e6721));
+  (void)ff_rng_bytes(&r, o->dealing_id, sizeof o->dealing_id);
 }
 
 static void ff__random_run_id(char *buf, size_t n) {
@@ -485,30 +647,63 @@ static ff_status ff__skip(ff_keystream *ks, uint64_t n) {
   return st;
 }
 
-/* Reads a key file through once (every chunk's CRC) and opens it again at the start, before the party
- * connects: a corrupted chunk is then refused before any online work, whatever the key placement. */
-static ff_status ff__verify_file(const char *path, ff_keystream **ks) {
-  ff_status st = ff__skip(*ks, ff_keystream_remaining(*ks));
-  ff_keystream_close(*ks, 0);
-  *ks = NULL;
-  return st ? st : ff_keystream_open_file(path, ks);
+/* Reads a key file through once (every chunk's CRC and MAC) and rewinds it, before the party connects: a
+ * corrupted or tampered chunk is then refused before any online work, whatever the key placement. The
+ * same descriptor serves the online phase (never reopened by path), and each chunk is checked again as
+ * it is read there, so bytes changed on disk in between are refused too. */
+static ff_status ff__verify_file(ff_keystream *ks) {
+  ff_status st = ff__skip(ks, ff_keystream_remaining(ks));
+  return st ? st : ff_keystream_rewind(ks);
+}
+
+/* Right after connecting, before any key byte is used and before the profile is attached (so nothing
+ * of it is charged to a scope: `fusefss cost` still equals the run in every scope): both parties show
+ * each other their dealing id and repetition counts. Different dealings that share a run id would
+ * otherwise compute garbage and exit 0; different --reps would end as "peer closed" mid-run. */
+static ff_status ff__session_hello(ff_chan *ch, const ff__run_opts *o, const uint8_t *dealing_id) {
+  enum { HELLO = 4 + FF_KEYSTREAM_ID_BYTES + 8 };
+  uint8_t mine[HELLO], peer[HELLO];
+  memcpy(mine, "FFRN", 4);
+  memcpy(mine + 4, dealing_id, FF_KEYSTREAM_ID_BYTES);
+  for (int i = 0; i < 4; i++) {
+    mine[4 + FF_KEYSTREAM_ID_BYTES + i] = (uint8_t)((uint32_t)o->reps >> (8 * i));
+    mine[8 + FF_KEYSTREAM_ID_BYTES + i] = (uint8_t)((uint32_t)o->warmup >> (8 * i));
+  }
+  ff_status st = ff_chan_exchange(ch, mine, peer, HELLO);
+  if (st) return st;
+  if (memcmp(peer, "FFRN", 4)) {
+    FF_ERROR("the peer at %s did not send the session hello: it is not a fusefss party of this version",
+             ff_chan_peer(ch));
+    return FF_EPROTO;
+  }
+  if (memcmp(peer + 4, dealing_id, FF_KEYSTREAM_ID_BYTES)) {
+    char a[2 * FF_KEYSTREAM_ID_BYTES + 1], b[2 * FF_KEYSTREAM_ID_BYTES + 1];
+    ff__hex(dealing_id, FF_KEYSTREAM_ID_BYTES, a);
+    ff__hex(peer + 4, FF_KEYSTREAM_ID_BYTES, b);
+    FF_ERROR("the two parties' keys come from different dealings (dealing %s here, %s at the peer %s), even if "
+             "their run ids agree: give both parties the two key files of one `fusefss keygen`",
+             a, b, ff_chan_peer(ch));
+    return FF_EMISMATCH;
+  }
+  uint32_t reps = 0, warmup = 0;
+  for (int i = 3; i >= 0; i--) {
+    reps = reps << 8 | peer[4 + FF_KEYSTREAM_ID_BYTES + i];
+    warmup = warmup << 8 | peer[8 + FF_KEYSTREAM_ID_BYTES + i];
+  }
+  if (reps != (uint32_t)o->reps || warmup != (uint32_t)o->warmup) {
+    FF_ERROR("the parties disagree on the repetitions: this party runs --reps %d --warmup %d, the peer at %s --reps "
+             "%u --warmup %u; start both with the same values",
+             o->reps, o->warmup, ff_chan_peer(ch), reps, warmup);
+    return FF_EMISMATCH;
+  }
+  return ff_chan_barrier(ch); /* leaves the channel's round state as on a fresh channel */
 }
 
 
 static ff_status ff__write_output(const char *dir, const int64_t *y, size_t n) {
   char path[4096];
   snprintf(path, sizeof path, "%s/output_p1.bin", dir);
-  FILE *f = fopen(path, "wb");
-  if (!f) {
-    FF_ERROR("cannot write %s: %s", path, strerror(errno));
-    return FF_EIO;
-  }
-  const int ok = fwrite(y, sizeof *y, n, f) == n;
-  if (fclose(f) || !ok) {
-    FF_ERROR("cannot write %s", path);
-    return FF_EIO;
-  }
-  return FF_OK;
+  return ff_write_file_atomic(path, y, n * sizeof *y, 0644);
 }
 
 static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *ctx, ff_chan *ch) {
@@ -566,7 +761,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
     for (int q = 0; q < 2 && !st; q++) {
       char meta[1536];
       ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
-      ff_keystream_params kp = {.party = q, .run_id = tcp_in->run_id, .meta = meta};
+      ff_keystream_params kp = {.party = q, .run_id = tcp_in->run_id, .meta = meta, .dealing_id = o->dealing_id};
       st = ff_keystream_create_mem(&kp, &mem[q]);
     }
     ff_cost_table_free(&ct);
@@ -575,11 +770,11 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
     if (st || (st = ff__deal(o, mem, &keygen)) || (st = ff_keystream_mem_image(mem[party], &img, &img_n)) ||
         (st = ff_keystream_open_mem(img, img_n, &ks)))
       goto done;
-  } else if ((st = ff_keystream_open_file(o->key_files[party], &ks))) {
+  } else if ((st = ff_keystream_open_file_mac(o->key_files[party], o->mac_key[party], &ks))) {
     goto done;
   }
   if ((st = ff__check_keys(o, ks, party))) goto done;
-  if (!o->inproc && (st = ff__verify_file(o->key_files[party], &ks))) goto done;
+  if (!o->inproc && (st = ff__verify_file(ks))) goto done;
   snprintf(run_id, sizeof run_id, "%s", ff_keystream_run_id(ks));
   if (party == 0) {
     if (o->weights) st = ff_model_weights_load(o->cfg, o->weights, &w);
@@ -596,6 +791,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   tcp.io_timeout_ms = (int)(o->timeout_ns / 1000000u);
   tcp.connect_timeout_ms = (int)(o->timeout_ns / 1000000u);
   if ((st = ff_chan_tcp_open(&ch, &tcp))) goto done;
+  if ((st = ff__session_hello(ch, o, ff_keystream_dealing_id(ks)))) goto done;
   if ((st = ff_ctx_init(&ctx, o->backend, party))) goto done;
   ctx_ok = 1;
   ctx.chan = ch;
@@ -632,7 +828,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ff_prof_meta_int(p, "keys.stream_B", (int64_t)stream_size);
 
   /* 4. Inferences: each repetition serves the same key bytes again (the image from the cursor, or the
-   * file reopened past the session's keys). */
+   * file rewound, through the descriptor opened once, past the session's keys). */
   const int total = o->warmup + o->reps;
   ff_gate_cost before = ff_op_cost(op, party), inf = {0};
   for (int r = 0; r < total; r++) {
@@ -641,11 +837,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
       if ((st = ff_op_check_consumed(op))) goto done;
       ff_op_destroy(op);
       op = NULL;
-      ff_keystream_close(ks, 0);
-      ks = NULL;
-      if ((st = ff_keystream_open_file(o->key_files[party], &ks)) || (st = ff__skip(ks, stream_size - stream_left)))
-        goto done;
-      opp.keys[party] = ks;
+      if ((st = ff_keystream_rewind(ks)) || (st = ff__skip(ks, stream_size - stream_left))) goto done;
       if ((st = ff_op_create(&op, &opp))) goto done;
       before = ff_op_cost(op, party);
     }
@@ -790,8 +982,9 @@ static void ff__keygen_usage(FILE *f) {
           "usage: fusefss keygen [options]\n"
           "\n"
           "The trusted dealer: runs the model graph once and writes one key file per party (header with\n"
-          "magic, version, party, run id and what the keys are for; CRC32C per chunk). Party 0's file also\n"
-          "holds the masks of its weights (used once per session).\n"
+          "magic, version, party, run id, a fresh random dealing id and what the keys are for; CRC32C and an\n"
+          "HMAC-SHA-256 tag per chunk) and, beside each, its MAC key file KEYFILE.mac (mode 0600: send it to\n"
+          "its party apart from the key file). Party 0's file also holds the masks of its weights.\n"
           "\n"
           "%s"
           "keygen:\n"
@@ -845,18 +1038,27 @@ int ff_cmd_keygen(int argc, char **argv) {
   }
   if (ff__mkdir(o.out)) return ff_cli_fail(o.cmd, "cannot create %s", o.out);
   ff__default_key_files(&o);
+  {
+    struct stat a, b;
+    if (!strcmp(o.key_files[0], o.key_files[1]) ||
+        (!stat(o.key_files[0], &a) && !stat(o.key_files[1], &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+      return ff_cli_usage_error(o.cmd, "--keys-p0 and --keys-p1 name the same file (%s): each party needs its own",
+                                o.key_files[0]);
+  }
   char rid[64];
   if (!o.run_id) ff__random_run_id(rid, sizeof rid), o.run_id = rid;
+  if (ff__new_dealing(&o)) return ff_cli_fail(o.cmd, "cannot start a dealing");
   ff__deal_time secs = {0, 0};
   uint64_t bytes[2] = {0, 0};
   if (ff__keygen_files(&o, o.run_id, &secs, bytes)) return ff_cli_fail(o.cmd, "keygen failed; see the messages above");
   char b0[32], b1[32];
-  printf("keygen: %s seq %d batch %d (suite %s, run %s, dealer on %s) in %.3f s: dealing %.3f s, writing the key "
-         "files %.3f s\n  %s  %s\n  %s  %s\n",
-         o.cfg->name, o.seq, o.batch, o.suite, o.run_id, ff_backend_name(o.backend), secs.total_s,
-         secs.total_s - secs.write_s, secs.write_s,
-         o.key_files[0], ff_fmt_bytes((double)bytes[0], b0, sizeof b0), o.key_files[1],
-         ff_fmt_bytes((double)bytes[1], b1, sizeof b1));
+  char did[2 * FF_KEYSTREAM_ID_BYTES + 1];
+  ff__hex(o.dealing_id, FF_KEYSTREAM_ID_BYTES, did);
+  printf("keygen: %s seq %d batch %d (suite %s, run %s, dealing %s, dealer on %s) in %.3f s: dealing %.3f s, writing "
+         "the key files %.3f s\n  %s  %s (MAC key: %s.mac)\n  %s  %s (MAC key: %s.mac)\n",
+         o.cfg->name, o.seq, o.batch, o.suite, o.run_id, did, ff_backend_name(o.backend), secs.total_s,
+         secs.total_s - secs.write_s, secs.write_s, o.key_files[0], ff_fmt_bytes((double)bytes[0], b0, sizeof b0),
+         o.key_files[0], o.key_files[1], ff_fmt_bytes((double)bytes[1], b1, sizeof b1), o.key_files[1]);
   return FF_EXIT_OK;
 }
 
@@ -1019,8 +1221,10 @@ static void ff__run_usage(FILE *f) {
           "  --dealer file|inproc file: key files from `fusefss keygen` (default); inproc: each party\n"
           "                       makes all keys in memory itself (SIGMA's benchmark mode; labelled)\n"
           "  --keys FILE          this party's key file (party role; default OUT/keys_pP.ffk)\n"
+          "  --mac-key FILE       this party's MAC key file (party role; default: the key file + .mac)\n"
           "  --party 0|1, --listen [HOST]:PORT, --peer HOST:PORT   run one party\n"
-          "  --timeout DUR        give up on a silent peer after DUR (default 120s)\n"
+          "  --timeout DUR        deadline of connecting, of the handshake, and of each exchange (plus 1 s per\n"
+          "                       MB moved) (default 120s)\n"
           "\n"
           "Files in OUT: keys_p0.ffk, keys_p1.ffk, prof_p0.json, prof_p1.json, breakdown_merged.json,\n"
           "output_p1.bin (P1's output, int64 fixed point). Exit status: 0 ok (and verified), 1 failure or\n"
@@ -1043,6 +1247,7 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"listen", required_argument, NULL, O_LISTEN},
                                        {"peer", required_argument, NULL, O_PEER},
                                        {"timeout", required_argument, NULL, O_TIMEOUT},
+                                       {"mac-key", required_argument, NULL, O_MACKEY},
                                        {NULL, 0, NULL, 0}};
   const char *key_file = NULL;
   int c, backend_set = 0;
@@ -1075,6 +1280,7 @@ int ff_cmd_run(int argc, char **argv) {
         o.warmup = (int)v;
         break;
       case O_KEYFILE: key_file = optarg; break;
+      case O_MACKEY: o.mac_file = optarg; break;
       case O_DEALER:
         if (strcmp(optarg, "file") && strcmp(optarg, "inproc"))
           return ff_cli_usage_error(o.cmd, "--dealer must be file or inproc, not '%s'", optarg);
@@ -1102,7 +1308,8 @@ int ff_cmd_run(int argc, char **argv) {
     if (r) return r;
   }
   if (!backend_set && ff__gpu_visible()) o.backend = FF_BACKEND_CUDA;
-  if (o.party < 0 && (listen || peer || key_file)) return ff_cli_usage_error(o.cmd, "--listen, --peer and --keys need --party");
+  if (o.party < 0 && (listen || peer || key_file || o.mac_file))
+    return ff_cli_usage_error(o.cmd, "--listen, --peer, --keys and --mac-key need --party");
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
   if (o.party == 1 && listen) return ff_cli_usage_error(o.cmd, "party 1 connects: use --peer, not --listen");
   if (o.party == 1 && !peer) return ff_cli_usage_error(o.cmd, "party 1 needs --peer HOST:PORT (party 0's address)");
@@ -1122,6 +1329,16 @@ int ff_cmd_run(int argc, char **argv) {
     tcp.host = o.host[0] ? o.host : NULL;
     tcp.port = o.port;
     if (o.inproc && !o.run_id) return ff_cli_usage_error(o.cmd, "--dealer inproc across hosts needs the same --run-id on both");
+    if (ff__prepare_out(o.out, o.party)) return ff_cli_fail(o.cmd, "bad --out %s (see above); nothing was run", o.out);
+    if (o.inproc) {
+      ff__inproc_dealing_id(&o);
+    } else {
+      char mp[4200];
+      if (!o.mac_file) ff__mac_path(o.key_files[o.party], mp, sizeof mp), o.mac_file = mp;
+      if (ff__read_mac_file(o.mac_file, o.mac_key[o.party]))
+        return ff_cli_fail(o.cmd, "cannot read this party's MAC key (see above)");
+      o.have_mac[o.party] = 1;
+    }
     ff__party_arg pa = {&o};
     const int rc = ff__party_main(&tcp, &pa);
     if (rc == 0)
@@ -1132,9 +1349,11 @@ int ff_cmd_run(int argc, char **argv) {
   }
 
   /* The local pipeline. */
-  if (ff__mkdir(o.out)) return ff_cli_fail(o.cmd, "cannot create %s", o.out);
+  if (ff__prepare_out(o.out, -1)) return ff_cli_fail(o.cmd, "bad --out %s (see above); nothing was run", o.out);
   char rid[64];
   if (!o.run_id) ff__random_run_id(rid, sizeof rid), o.run_id = rid;
+  if (o.inproc) ff__inproc_dealing_id(&o);
+  else if (ff__new_dealing(&o)) return ff_cli_fail(o.cmd, "cannot start a dealing");
   printf("fusefss run: %s seq %d batch %d, suite %s (bw %d, scale %d), backend %s, keys on %s, %s, %d rep%s (+%d warm-up)\n",
          o.cfg->name, o.seq, o.batch, o.suite, o.cfg->bw, o.cfg->scale, ff_backend_name(o.backend),
          ff__keys_names[o.keys_where], o.inproc ? "in-process dealer (benchmark mode)" : "trusted dealer (key files)",

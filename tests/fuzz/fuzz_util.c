@@ -80,7 +80,7 @@ void ff_fuzz_split(const uint8_t *data, size_t size, size_t *a_n, const uint8_t 
   *b_n = size - *a_n - sep;
 }
 
-#define FF__KS_HDR_FIXED 72u /* key file header bytes before the metadata (core/keystream.h) */
+#define FF__KS_HDR_FIXED 88u /* key file header bytes before the metadata (core/keystream.h, version 2) */
 #define FF__KS_TRAILER 32u
 
 static void ff__put32(uint8_t *p, uint32_t v) {
