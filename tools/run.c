@@ -71,7 +71,6 @@ typedef struct {
    * the party role reads its MAC key from the file keygen wrote beside its key file. */
   uint8_t dealing_id[FF_KEYSTREAM_ID_BYTES];
   uint8_t mac_key[2][FF_KEYSTREAM_MAC_KEY_BYTES];
-  int have_mac[2];
   int inproc;                /* each party runs the dealer itself (SIGMA's benchmark mode) */
   int party;                 /* -1: the local pipeline */
   char host[256];
@@ -451,7 +450,6 @@ static ff_status ff__new_dealing(ff__run_opts *o) {
       }
       got += (size_t)r;
     }
-  o->have_mac[0] = o->have_mac[1] = 1;
   return FF_OK;
 }
 
@@ -1337,7 +1335,6 @@ int ff_cmd_run(int argc, char **argv) {
       if (!o.mac_file) ff__mac_path(o.key_files[o.party], mp, sizeof mp), o.mac_file = mp;
       if (ff__read_mac_file(o.mac_file, o.mac_key[o.party]))
         return ff_cli_fail(o.cmd, "cannot read this party's MAC key (see above)");
-      o.have_mac[o.party] = 1;
     }
     ff__party_arg pa = {&o};
     const int rc = ff__party_main(&tcp, &pa);
