@@ -769,6 +769,30 @@ static void test_loader_refusals(void **state) {
   err = capture_end(c);
   assert_non_null(strstr(err, "reps[1].nodes[2].excl.link_B"));
   free(err);
+  /* invariants.path_mismatches is a count: 1e300 or -1 does not fit size_t (undefined to convert; found by
+   * tests/fuzz/fuzz_breakdown), and is refused, naming the field; 3 is read. */
+  static const double bad_counts[] = {1e300, -1, 0.5};
+  for (size_t i = 0; i < 3; i++) {
+    m = merge_ok(scen_a(0), scen_a(1));
+    j = ff_breakdown_to_json(m);
+    ff_breakdown_free(m);
+    cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "invariants"), "path_mismatches"), bad_counts[i]);
+    p = write_json(j);
+    c = capture_begin(2);
+    assert_int_equal(ff_breakdown_load(p, &bd), FF_EFORMAT);
+    err = capture_end(c);
+    assert_non_null(strstr(err, "invariants.path_mismatches"));
+    free(err);
+  }
+  m = merge_ok(scen_a(0), scen_a(1));
+  j = ff_breakdown_to_json(m);
+  ff_breakdown_free(m);
+  cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "invariants"), "path_mismatches"), 3);
+  p = write_json(j);
+  assert_int_equal(ff_breakdown_load(p, &bd), FF_OK);
+  assert_int_equal(bd->path_mismatches, 3);
+  ff_breakdown_free(bd);
+  bd = NULL;
   c = capture_begin(2);
   assert_int_equal(ff_breakdown_load("/nonexistent/breakdown_merged.json", &bd), FF_ENOENT);
   free(capture_end(c));

@@ -911,7 +911,14 @@ ff_status ff_breakdown_load(const char *path, ff_breakdown **out) {
   }
   const cJSON *inv = cJSON_GetObjectItemCaseSensitive(root, "invariants");
   const cJSON *pm = cJSON_GetObjectItemCaseSensitive(inv, "path_mismatches");
-  if (cJSON_IsNumber(pm)) bd->path_mismatches = (size_t)pm->valuedouble;
+  if (cJSON_IsNumber(pm)) {
+    /* A count like the metrics: converting a double outside size_t's range is undefined (found by fuzzing). */
+    if (!(pm->valuedouble >= 0 && pm->valuedouble <= 9007199254740992.0) || pm->valuedouble != floor(pm->valuedouble)) {
+      FF_ERROR("%s: field invariants.path_mismatches is not a count in 0..2^53 (%g)", path, pm->valuedouble);
+      goto done;
+    }
+    bd->path_mismatches = (size_t)pm->valuedouble;
+  }
   st = FF_OK;
 
 done:
