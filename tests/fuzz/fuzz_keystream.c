@@ -1,9 +1,10 @@
-/* libFuzzer harness: the key-stream reader (core/keystream.h), over memory and over a file. The input
- * is a key file. Besides the raw input, the harness reads a copy whose CRC32Cs it has recomputed where
- * the input's own fields place them (header, each chunk, the trailer), so that mutations of the
- * fields behind the checks reach the code that uses them; a MAC or other key-dependent check still
- * refuses those copies, which is fine. Seeds: key files of `fusefss keygen` re-chunked small
- * (tests/fuzz/make_seeds.sh). docs/fuzzing.md. */
+/* libFuzzer harness: the key-stream reader (core/keystream.h), over memory and over a file, with and
+ * without a MAC: a key file whose header sets the MAC flag is opened with the harnesses' public MAC key
+ * (fuzz_util.h), as a party holding its key would. Besides the raw input, the harness reads a copy whose
+ * CRC32Cs and tags it has recomputed where the input's own fields place them (header, each chunk, the
+ * trailer), so that mutations of the fields behind the checks reach the code that uses them. Seeds: key
+ * files of `fusefss keygen` re-written small, with and without a MAC (tests/fuzz/fuzz_seeds.c).
+ * docs/fuzzing.md. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,19 +24,27 @@ static void drain(ff_keystream *ks) {
     step = (size_t)buf[0] * 16 + 1;
   }
   (void)ff_keystream_read(ks, buf, 1);
+  /* A second pass over the same reader, as a party's verification pass and repetitions do. */
+  if (ff_keystream_rewind(ks) == FF_OK && ff_keystream_remaining(ks) > 0)
+    (void)ff_keystream_read(ks, buf, ff_keystream_remaining(ks) < sizeof buf ? (size_t)ff_keystream_remaining(ks) : sizeof buf);
   (void)ff_keystream_payload_bytes(ks);
   (void)ff_keystream_encoded_bytes(ks);
 }
 
+/* The party's MAC key when the header says the file has a MAC. */
+static const uint8_t *mac_key_for(const uint8_t *data, size_t size) {
+  return size > 68 && (data[68] & 1) ? ff_fuzz_mac_key : NULL;
+}
+
 static void read_mem(const uint8_t *data, size_t size) {
   ff_keystream *ks = NULL;
-  if (ff_keystream_open_mem(data, size, &ks) == FF_OK) drain(ks);
+  if (ff_keystream_open_mem_mac(data, size, mac_key_for(data, size), &ks) == FF_OK) drain(ks);
   (void)ff_keystream_close(ks, FF_KEYSTREAM_CHECK_CONSUMED);
 }
 
 static void read_file(const uint8_t *data, size_t size) {
   ff_keystream *ks = NULL;
-  if (ff_keystream_open_file(ff_fuzz_file(data, size), &ks) == FF_OK) drain(ks);
+  if (ff_keystream_open_file_mac(ff_fuzz_file(data, size), mac_key_for(data, size), &ks) == FF_OK) drain(ks);
   (void)ff_keystream_close(ks, FF_KEYSTREAM_CHECK_CONSUMED);
 }
 

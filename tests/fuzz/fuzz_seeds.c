@@ -1,6 +1,7 @@
 /* The seed generator of the fuzz harnesses (docs/fuzzing.md): writes, by running the real writers,
- *   OUT/keystream/  each given key file (`fusefss keygen`) re-written with its header and its first
- *                   key bytes in 512-byte chunks, so that a seed is a few KiB, plus an empty stream
+ *   OUT/keystream/  each given key file (`fusefss keygen`, read with its KEYFILE.mac) re-written with its
+ *                   header fields and its first key bytes in 512-byte chunks, so that a seed is a few
+ *                   KiB, without a MAC and with one under ff_fuzz_mac_key; plus an empty stream
  *   OUT/dpf_key/ dcf_key/ lut_key/ select_key/ sstab_key/  keys dealt by the real keygens, each behind
  *                   the shape bytes its harness reads (fuzz_fss_key.c)
  *   OUT/weights/    files of ff_model_weights_save for the configurations of fuzz_util.c
@@ -50,23 +51,41 @@ static void put(const char *sub, const char *name, const void *head, size_t h_n,
     fail("cannot write a seed");
 }
 
-/* A key file re-chunked small: the same header fields and metadata, its first key bytes. */
-static void keystream_seed(const char *keyfile, int index) {
+/* KEYFILE.mac: 64 hex digits (tools/run.c writes it beside each key file). */
+static void read_mac_key(const char *keyfile, uint8_t key[FF_KEYSTREAM_MAC_KEY_BYTES]) {
+  char path[4096], hex[2 * FF_KEYSTREAM_MAC_KEY_BYTES + 1] = "";
+  snprintf(path, sizeof path, "%s.mac", keyfile);
+  FILE *f = fopen(path, "r");
+  if (!f || fread(hex, 1, sizeof hex - 1, f) != sizeof hex - 1) fail("cannot read a MAC key file");
+  fclose(f);
+  for (size_t i = 0; i < FF_KEYSTREAM_MAC_KEY_BYTES; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1) fail("a MAC key file is not hex");
+    key[i] = (uint8_t)v;
+  }
+}
+
+/* A key file re-chunked small: the same header fields and metadata, its first key bytes; with_mac:
+ * tagged under ff_fuzz_mac_key. */
+static void keystream_seed(const char *keyfile, int index, int with_mac) {
   ff_keystream *in = NULL, *out = NULL;
-  if (ff_keystream_open_file(keyfile, &in) != FF_OK) fail("cannot read a key file");
+  uint8_t key[FF_KEYSTREAM_MAC_KEY_BYTES];
+  read_mac_key(keyfile, key);
+  if (ff_keystream_open_file_mac(keyfile, key, &in) != FF_OK) fail("cannot read a key file");
   size_t n = ff_keystream_remaining(in) < KEYSTREAM_SEED_PAYLOAD ? (size_t)ff_keystream_remaining(in)
                                                                  : KEYSTREAM_SEED_PAYLOAD;
   uint8_t *buf = malloc(n ? n : 1);
   if (!buf || ff_keystream_read(in, buf, n) != FF_OK) fail("cannot read a key file's payload");
   ff_keystream_params p = {.party = ff_keystream_party(in), .run_id = ff_keystream_run_id(in),
-                           .meta = ff_keystream_meta(in, NULL), .chunk_size = 512};
+                           .meta = ff_keystream_meta(in, NULL), .chunk_size = 512,
+                           .dealing_id = ff_keystream_dealing_id(in), .mac_key = with_mac ? ff_fuzz_mac_key : NULL};
   const void *img;
   size_t img_n;
   if (ff_keystream_create_mem(&p, &out) != FF_OK || ff_keystream_write(out, buf, n) != FF_OK ||
       ff_keystream_finish(out) != FF_OK || ff_keystream_mem_image(out, &img, &img_n) != FF_OK)
     fail("cannot write a key stream");
   char name[64];
-  snprintf(name, sizeof name, "keygen_%d", index);
+  snprintf(name, sizeof name, "keygen_%d%s", index, with_mac ? "_mac" : "");
   put("keystream", name, img, img_n, "", 0);
   ff_keystream_close(out, 0);
   ff_keystream_close(in, 0);
@@ -225,7 +244,8 @@ int main(int argc, char **argv) {
   if (mkdir(g_out, 0777) != 0 && errno != EEXIST) fail("cannot create the output directory");
   ff_ctx ctx;
   if (ff_ctx_init(&ctx, FF_BACKEND_CPU, FF_DEALER) != FF_OK) fail("cannot make a CPU context");
-  for (int i = 2; i < argc; i++) keystream_seed(argv[i], i - 2);
+  for (int i = 2; i < argc; i++)
+    for (int with_mac = 0; with_mac < 2; with_mac++) keystream_seed(argv[i], i - 2, with_mac);
   empty_keystream_seed();
   key_seeds(&ctx);
   weights_seeds();

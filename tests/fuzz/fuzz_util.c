@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "core/keystream.h"
 #include "core/log.h"
 
@@ -82,6 +84,9 @@ void ff_fuzz_split(const uint8_t *data, size_t size, size_t *a_n, const uint8_t 
 
 #define FF__KS_HDR_FIXED 88u /* key file header bytes before the metadata (core/keystream.h, version 2) */
 #define FF__KS_TRAILER 32u
+#define FF__KS_TAG 32u       /* HMAC-SHA-256 tag after header, chunks and trailer when flag bit 0 is set */
+
+const uint8_t ff_fuzz_mac_key[FF_KEYSTREAM_MAC_KEY_BYTES] = "fusefss fuzzing MAC key (public)";
 
 static void ff__put32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -91,28 +96,61 @@ static uint32_t ff__get32(const uint8_t *p) {
 }
 static uint64_t ff__get64(const uint8_t *p) { return (uint64_t)ff__get32(p) | (uint64_t)ff__get32(p + 4) << 32; }
 
+/* out = HMAC-SHA-256(ff_fuzz_mac_key, label || a || b), as core/keystream.c computes its tags. */
+static void ff__fuzz_tag(const char label[8], const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
+                         uint8_t out[FF__KS_TAG]) {
+  uint8_t *msg = malloc(8 + an + bn);
+  size_t len = 0;
+  if (!msg) abort();
+  memcpy(msg, label, 8);
+  memcpy(msg + 8, a, an);
+  if (bn) memcpy(msg + 8 + an, b, bn);
+  if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, ff_fuzz_mac_key, sizeof ff_fuzz_mac_key, msg, 8 + an + bn, out,
+                 FF__KS_TAG, &len) ||
+      len != FF__KS_TAG)
+    abort();
+  free(msg);
+}
+
 void ff_fuzz_keystream_repair(uint8_t *b, size_t n) {
   if (n < FF__KS_HDR_FIXED + 4) return;
   const uint32_t meta = ff__get32(b + 64);
-  if (meta > n || FF__KS_HDR_FIXED + (size_t)meta + 4 > n) return;
+  const size_t T = (ff__get32(b + 68) & 1u) ? FF__KS_TAG : 0;
+  const uint8_t *id = b + 72;
+  if (meta > n || FF__KS_HDR_FIXED + (size_t)meta + 4 + T > n) return;
   ff__put32(b + FF__KS_HDR_FIXED + meta, ff_crc32c(0, b, FF__KS_HDR_FIXED + meta));
+  if (T) ff__fuzz_tag("FFKEYHDR", b, FF__KS_HDR_FIXED + meta + 4, NULL, 0, b + FF__KS_HDR_FIXED + meta + 4);
   const uint32_t chunk = ff__get32(b + 20);
   const uint64_t payload = ff__get64(b + 24);
   if (chunk == 0) return;
-  size_t at = FF__KS_HDR_FIXED + meta + 4;
-  uint64_t left = payload;
+  size_t at = FF__KS_HDR_FIXED + meta + 4 + T;
+  uint64_t left = payload, k = 0;
   uint32_t crcs = 0;
   while (left > 0) {
     const size_t len = left < chunk ? (size_t)left : chunk;
-    if (len > n - at || 4 > n - at - len) return;
+    if (len > n - at || 4 + T > n - at - len) return;
     ff__put32(b + at + len, ff_crc32c(0, b + at, len));
     crcs = ff_crc32c(crcs, b + at + len, 4);
-    at += len + 4;
+    if (T) {
+      uint8_t pre[16 + 12];
+      memcpy(pre, id, 16);
+      for (int i = 0; i < 8; i++) pre[16 + i] = (uint8_t)(k >> (8 * i));
+      ff__put32(pre + 24, (uint32_t)len);
+      ff__fuzz_tag("FFKEYCHK", pre, sizeof pre, b + at, len, b + at + len + 4);
+    }
+    at += len + 4 + T;
     left -= len;
+    k++;
   }
-  if (FF__KS_TRAILER > n - at) return;
+  if (FF__KS_TRAILER + T > n - at) return;
   ff__put32(b + at + 24, crcs);
   ff__put32(b + at + 28, ff_crc32c(0, b + at, 28));
+  if (T) {
+    uint8_t msg[16 + FF__KS_TRAILER];
+    memcpy(msg, id, 16);
+    memcpy(msg + 16, b + at, FF__KS_TRAILER);
+    ff__fuzz_tag("FFKEYTRL", msg, sizeof msg, NULL, 0, b + at + FF__KS_TRAILER);
+  }
 }
 
 uint8_t ff_fuzz_u8(ff_fuzz_cursor *c) { return c->at < c->n ? c->p[c->at++] : 0; }

@@ -29,10 +29,13 @@ const char *ff_fuzz_file2(const uint8_t *data, size_t size);
  * *b (*b_n bytes). Without a separator the whole input is the first part and the second is empty. */
 void ff_fuzz_split(const uint8_t *data, size_t size, size_t *a_n, const uint8_t **b, size_t *b_n);
 
-/* Recomputes, in place, the CRC32Cs of a key file (core/keystream.h) wherever its possibly mutated
- * header puts them inside the n bytes: header, chunks, trailer. Fields are left as they are, so that
- * mutations behind the checks reach the code that uses them. */
+/* Recomputes, in place, the CRC32Cs of a key file (core/keystream.h, version 2) wherever its possibly
+ * mutated header puts them inside the n bytes (header, chunks, trailer), and, when its MAC flag is set,
+ * its HMAC-SHA-256 tags under ff_fuzz_mac_key. Fields are left as they are, so that mutations behind the
+ * checks reach the code that uses them. */
 void ff_fuzz_keystream_repair(uint8_t *b, size_t n);
+/* The MAC key of the harnesses' key files with a MAC (public: these are test inputs). */
+extern const uint8_t ff_fuzz_mac_key[32];
 
 /* Little-endian reads that yield 0 past the end (inputs shorter than a header are still inputs). */
 typedef struct {
