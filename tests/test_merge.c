@@ -596,6 +596,31 @@ static void test_refuse_tree_shape(void **state) {
   free(err);
 }
 
+/* A chain of `depth` nested scopes (Forward, then Linear in Linear ...), one counted repetition. */
+static cJSON *chain_log(int party, size_t depth) {
+  tnode n[65];
+  assert_true(depth <= 65);
+  for (size_t i = 0; i < depth; i++)
+    n[i] = (tnode){(int)i - 1, i ? LINEAR : FWD, -1, 1, 100, 0, party ? 500 : 300, party ? 300 : 500, 1, 1, 0};
+  const ttotal t = {100, 0, party ? 500 : 300, party ? 300 : 500, 1, 1, 0};
+  cJSON *j = party_log(party, "3f9c0a1b7d2e4c55");
+  log_rep(j, 0, &t, n, depth, 1);
+  return j;
+}
+
+static void test_refuse_deep_nesting(void **state) {
+  (void)state;
+  /* The recorder nests scopes at most 64 deep (scope/scope.c): such a log merges. */
+  ff_breakdown *bd = merge_ok(chain_log(0, 64), chain_log(1, 64));
+  assert_int_equal(ff_breakdown_node_count(bd), 64);
+  ff_breakdown_free(bd);
+  /* One deeper is refused: each node's path repeats its parent's, so a long chain costs memory quadratic
+   * in the log's size (3.6 MB of logs with 12000 nested nodes took 2 GB under tests/fuzz/fuzz_merge). */
+  char *err = merge_refused(chain_log(0, 65), chain_log(1, 65), FF_EFORMAT);
+  assert_non_null(strstr(err, "nested deeper than 64 scopes"));
+  free(err);
+}
+
 static void test_refuse_invariant(void **state) {
   (void)state;
   /* P1 says it received 299 B in the counted repetition while P0 sent 300. */
@@ -1010,6 +1035,7 @@ int main(void) {
       cmocka_unit_test(test_refuse_reps_and_warmup),
       cmocka_unit_test(test_refuse_workload_knobs),
       cmocka_unit_test(test_refuse_tree_shape),
+      cmocka_unit_test(test_refuse_deep_nesting),
       cmocka_unit_test(test_refuse_invariant),
       cmocka_unit_test(test_refuse_malformed_truncated),
       cmocka_unit_test(test_refuse_missing_field_and_file),
