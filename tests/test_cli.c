@@ -48,6 +48,16 @@ static void test_durations_and_bandwidths(void **state) {
   assert_true(bw == 1.25e9);
   assert_int_equal(ff_parse_bandwidth("0", &bw), -1);
   assert_int_equal(ff_parse_bandwidth("fast", &bw), -1);
+  /* 1 B/s .. 1e18 B/s: an overflow to infinity (found by tests/fuzz/fuzz_cli), a value that does not
+   * fit the channel's integer cap, or one that would truncate to 0 (no cap) is refused. */
+  assert_int_equal(ff_parse_bandwidth("1e306Mbit/s", &bw), -1);
+  assert_int_equal(ff_parse_bandwidth("1e20", &bw), -1);
+  assert_int_equal(ff_parse_bandwidth("0.5", &bw), -1);
+  assert_int_equal(ff_parse_bandwidth("1e18", &bw), 0);
+  assert_true(bw == 1e18);
+  assert_int_equal(ff_parse_bandwidth("8bit/s", &bw), -1); /* not a unit */
+  assert_int_equal(ff_parse_bandwidth("1B/s", &bw), 0);
+  assert_true(bw == 1);
 }
 
 static void test_hostport_and_ints(void **state) {

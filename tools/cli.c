@@ -112,8 +112,11 @@ int ff_parse_bandwidth(const char *s, double *out_Bps) {
   if (ff__number_unit(s, &v, &u)) return -1;
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(u, units[i].u) == 0) {
-      if (v <= 0) return -1;
-      *out_Bps = v * units[i].mul;
+      /* 1 B/s .. 1e18 B/s: finite (1e306Mbit/s overflowed to inf, found by tests/fuzz/fuzz_cli), and
+       * safe to convert to the channel's integer cap (comm/chan.h), where 0 would mean no cap. */
+      const double b = v * units[i].mul;
+      if (!(b >= 1 && b <= 1e18)) return -1;
+      *out_Bps = b;
       return 0;
     }
   }

@@ -24,7 +24,7 @@ int ff_parse_double(const char *s, double *out);
 int ff_parse_size(const char *s, uint64_t *out);
 /* "250ns", "100us", "0.5ms", "4ms", "1s" (a bare number is milliseconds) -> ns. */
 int ff_parse_duration_ns(const char *s, uint64_t *out);
-/* "1GB/s", "400MB/s", "10Gbit/s", "1e9" (bytes per second) -> bytes per second. */
+/* "1GB/s", "400MB/s", "10Gbit/s", "1e9" (bytes per second) -> bytes per second, 1 .. 1e18. */
 int ff_parse_bandwidth(const char *s, double *out_Bps);
 /* "host:port", ":port" or "port" -> host (NULL for none, pointer into a static-free copy in buf) and
  * port (1..65535; 0 allowed when allow_zero). */
