@@ -128,6 +128,34 @@ ff_status ff_chan_exchange(ff_chan *ch, const void *out, void *in, size_t n) {
   return FF_OK;
 }
 
+ff_status ff_chan_exchange_pieces(ff_chan *ch, const void *out, void *in, size_t n, size_t piece,
+                                  ff_chan_piece_fn ready, ff_chan_piece_fn arrived, void *arg) {
+  ff_status st = ff__check(ch, out, in, n, "ff_chan_exchange_pieces");
+  if (st || n == 0) return st;
+  if (!piece) piece = n;
+  const uint64_t t_begin = ff_now_ns();
+  uint64_t waited = 0;
+  for (size_t off = 0; off < n && !st; off += piece) {
+    const size_t len = n - off < piece ? n - off : piece;
+    if (ready && (st = ready(arg, off, len))) break;
+    const uint64_t t0 = ff_now_ns();
+    st = ch->ops->io(ch, (const uint8_t *)out + off, len, (uint8_t *)in + off, len);
+    waited += ff_now_ns() - t0;
+    if (!st && arrived) st = arrived(arg, off, len);
+  }
+  ff_comm_delta d = {.wait_ns = waited};
+  if (!st) {
+    /* As ff_chan_exchange: both directions at once, one round whatever came before. */
+    ch->round_sent_B += n;
+    const uint64_t t1 = ff_now_ns();
+    d.rounds = ff__finish_receive(ch, t_begin, 1);
+    d.wait_ns += ff_now_ns() - t1; /* the shaping's sleep, if any */
+    d.sent_B = n, d.recv_B = n, d.msgs = 1;
+  }
+  ff_scope_charge_comm(&d);
+  return st;
+}
+
 ff_status ff_chan_exchange_bits(ff_chan *ch, const uint64_t *out, uint64_t *in, size_t n, int bits) {
   ff_status st = ff__check(ch, out, in, n, "ff_chan_exchange_bits");
   if (st) return st;

@@ -71,6 +71,15 @@ ff_status ff_chan_send(ff_chan *ch, const void *buf, size_t n);
 ff_status ff_chan_recv(ff_chan *ch, void *buf, size_t n);
 /* Both parties send n bytes and receive n bytes, full duplex (no deadlock for any n): one round. */
 ff_status ff_chan_exchange(ff_chan *ch, const void *out, void *in, size_t n);
+/* One exchange of n bytes each way (one round, one message each way, charged exactly as
+ * ff_chan_exchange) moved in pieces of at most `piece` bytes, so that the caller can overlap its own
+ * copies with the transfer: before piece k (bytes [off, off + len)) is sent, ready(arg, off, len) is
+ * called and may wait until out[off..off + len) is filled; once the peer's piece k is in
+ * in[off..off + len), arrived(arg, off, len) is called. Either callback may be NULL; a non-zero status
+ * from one ends the exchange with that status. The time blocked on the peer excludes the callbacks. */
+typedef ff_status (*ff_chan_piece_fn)(void *arg, size_t off, size_t len);
+ff_status ff_chan_exchange_pieces(ff_chan *ch, const void *out, void *in, size_t n, size_t piece,
+                                  ff_chan_piece_fn ready, ff_chan_piece_fn arrived, void *arg);
 /* An exchange of n ring values packed to `bits` bits each (ff_packed_size(n, bits) bytes each way). */
 ff_status ff_chan_exchange_bits(ff_chan *ch, const uint64_t *out, uint64_t *in, size_t n, int bits);
 /* Both parties wait for each other (not charged to any scope: it separates repetitions). */

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "core/log.h"
 #include "core/ring.h"
 
 /* The wire is little-endian whatever the host; on little-endian hosts (all we build for) a word is
@@ -84,3 +85,58 @@ void ff_unpack_bits(const uint8_t *in, size_t n, int bits, uint64_t *out) {
     out[i] = ff__extract(window, (int)(off & 7)) & mask;
   }
 }
+
+/* ---- Reconstruct halves (pack.h): the CPU references of pack_cuda.cu ------------------------------- */
+
+static inline uint64_t ff__field_word(const uint64_t *a, int bits_a, const uint64_t *b, int bits_b, size_t i) {
+  uint64_t v = a[i] & ff_ring_mask(bits_a);
+  if (bits_b) v |= (b[i] & ff_ring_mask(bits_b)) << bits_a;
+  return v;
+}
+
+void ff_pack_fields(const uint64_t *a, int bits_a, const uint64_t *b, int bits_b, size_t n, uint8_t *out) {
+  const int bits = bits_a + bits_b;
+  if (bits_a < 1 || bits_b < 0 || bits > 64) return;
+  if (!bits_b) {
+    ff_pack_bits(a, n, bits_a, out);
+    return;
+  }
+  /* Two fields: joined a block at a time (no allocation), each block packed where it starts. Blocks
+     of a multiple of 8 values start on a byte boundary. */
+  uint64_t w[512];
+  for (size_t i0 = 0; i0 < n; i0 += 512) {
+    const size_t m = n - i0 < 512 ? n - i0 : 512;
+    for (size_t j = 0; j < m; j++) w[j] = ff__field_word(a, bits_a, b, bits_b, i0 + j);
+    ff_pack_bits(w, m, bits, out + ff_packed_size(i0, bits));
+  }
+}
+
+void ff_unpack_add_fields(const uint8_t *in, uint64_t *a, int bits_a, uint64_t *b, int bits_b, size_t n) {
+  const int bits = bits_a + bits_b;
+  if (bits_a < 1 || bits_b < 0 || bits > 64) return;
+  const uint64_t ma = ff_ring_mask(bits_a), mb = bits_b ? ff_ring_mask(bits_b) : 0;
+  uint64_t w[512];
+  for (size_t i0 = 0; i0 < n; i0 += 512) {
+    const size_t m = n - i0 < 512 ? n - i0 : 512;
+    ff_unpack_bits(in + ff_packed_size(i0, bits), m, bits, w);
+    for (size_t j = 0; j < m; j++) {
+      a[i0 + j] = (a[i0 + j] + (w[j] & ma)) & ma;
+      if (bits_b) b[i0 + j] = (b[i0 + j] + ((w[j] >> bits_a) & mb)) & mb;
+    }
+  }
+}
+
+#ifndef FF_HAVE_CUDA
+ff_status ff_pack_fields_cuda(struct ff_stream *s, const uint64_t *a, int bits_a, const uint64_t *b, int bits_b,
+                              size_t n, uint8_t *out) {
+  (void)s, (void)a, (void)bits_a, (void)b, (void)bits_b, (void)n, (void)out;
+  FF_ERROR("ff_pack_fields_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff_unpack_add_fields_cuda(struct ff_stream *s, const uint8_t *in, uint64_t *a, int bits_a, uint64_t *b,
+                                    int bits_b, size_t n) {
+  (void)s, (void)in, (void)a, (void)bits_a, (void)b, (void)bits_b, (void)n;
+  FF_ERROR("ff_unpack_add_fields_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+#endif

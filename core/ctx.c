@@ -44,6 +44,7 @@ ff_status ff_ctx_init(ff_ctx *ctx, ff_backend backend, int party) {
 }
 
 void ff_ctx_destroy(ff_ctx *ctx) {
-  ff_cuda_stream_destroy(ctx->stream);
+  ff_cuda_stream_destroy(ctx->stream); /* waits for the stream's work, which may use the staging */
+  ff_cuda_stage_free(ctx->stage);
   memset(ctx, 0, sizeof *ctx);
 }

@@ -30,6 +30,8 @@ typedef struct ff_ctx {
                                 stream runs gates/fss's tree keygens (DPF, DCF, LUT) through host staging,
                                 byte-identical to the CPU's; NULL: they run on the host. Borrowed; set by
                                 ff_op_create for a dealer on a CUDA context (gates/sigma/op.h). */
+  ff_cuda_stage *stage;    /* CUDA: the reconstruct staging of this context's stream (core/cuda.h), made
+                              at the first device reconstruct; freed by ff_ctx_destroy */
 } ff_ctx;
 
 /* Initialises ctx for `party` on `backend` (creating the CUDA stream when needed) with OS

@@ -2,9 +2,18 @@
  * answer "no CUDA in this build". */
 #include "core/cuda.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/log.h"
+
+/* The allocation counters (ff_alloc_stats); relaxed atomics: they are statistics, read between phases. */
+static unsigned long long ff__n_dev_allocs, ff__n_sync_allocs, ff__n_pinned, ff__n_stage_grows;
+#define FF__COUNT(c) __atomic_add_fetch(&(c), 1, __ATOMIC_RELAXED)
+void ff__alloc_note_sync_alloc(void) { FF__COUNT(ff__n_sync_allocs); }
 
 #ifdef FF_HAVE_CUDA
 #include "core/cuda_check.h"
@@ -30,20 +39,194 @@ ff_status ff_cuda_device_name(char *buf, size_t n) {
   return FF_OK;
 }
 
-ff_status ff_cuda_stream_create(ff_stream **out) {
+/* ---- Stream-ordered device memory -------------------------------------------------------------------
+ * A registry maps each live allocation to its stream (chained hash, nodes recycled through a free list so
+ * that a steady state makes no host allocation either). */
+typedef struct ff__devblk {
+  void *p;
   cudaStream_t s;
-  ff_status st = FF_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  *out = st ? NULL : (ff_stream *)s;
+  struct ff__devblk *next;
+} ff__devblk;
+#define FF__DEV_BUCKETS 4096
+static ff__devblk *ff__dev_tab[FF__DEV_BUCKETS], *ff__dev_spare;
+static pthread_mutex_t ff__dev_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t ff__dev_hash(const void *p) {
+  uint64_t x = (uint64_t)(uintptr_t)p;
+  x ^= x >> 29;
+  x *= 0xbf58476d1ce4e5b9ull;
+  return (size_t)(x >> 52) & (FF__DEV_BUCKETS - 1);
+}
+
+/* The device's default pool keeps freed memory for the next allocation instead of returning it to the
+ * driver at every synchronisation (its default), which is what makes stream-ordered allocation cheap. */
+static ff_status ff__pool_retain(void) {
+  int dev = 0;
+  cudaMemPool_t pool;
+  uint64_t never = UINT64_MAX;
+  ff_status st = FF_CUDA_CHECK(cudaGetDevice(&dev));
+  if (!st) st = FF_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, dev));
+  if (!st) st = FF_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &never));
   return st;
 }
 
+ff_status ff_dev_alloc(ff_stream *s, size_t n, void **out) {
+  *out = NULL;
+  pthread_mutex_lock(&ff__dev_mu);
+  ff__devblk *b = ff__dev_spare;
+  if (b) ff__dev_spare = b->next;
+  pthread_mutex_unlock(&ff__dev_mu);
+  if (!b && !(b = malloc(sizeof *b))) {
+    FF_ERROR("out of host memory for the device allocation registry");
+    return FF_ENOMEM;
+  }
+  cudaError_t e = cudaMallocAsync(&b->p, n ? n : 1, (cudaStream_t)s);
+  if (e != cudaSuccess) {
+    FF_ERROR("cannot allocate %zu bytes of device memory: %s", n, cudaGetErrorString(e));
+    pthread_mutex_lock(&ff__dev_mu);
+    b->next = ff__dev_spare;
+    ff__dev_spare = b;
+    pthread_mutex_unlock(&ff__dev_mu);
+    return e == cudaErrorMemoryAllocation ? FF_ENOMEM : FF_ECUDA;
+  }
+  FF__COUNT(ff__n_dev_allocs);
+  b->s = (cudaStream_t)s;
+  const size_t h = ff__dev_hash(b->p);
+  pthread_mutex_lock(&ff__dev_mu);
+  b->next = ff__dev_tab[h];
+  ff__dev_tab[h] = b;
+  pthread_mutex_unlock(&ff__dev_mu);
+  *out = b->p;
+  return FF_OK;
+}
+
+void ff_dev_free(void *p) {
+  if (!p) return;
+  const size_t h = ff__dev_hash(p);
+  pthread_mutex_lock(&ff__dev_mu);
+  ff__devblk **pp = &ff__dev_tab[h];
+  while (*pp && (*pp)->p != p) pp = &(*pp)->next;
+  ff__devblk *b = *pp;
+  if (b) {
+    *pp = b->next;
+    b->next = ff__dev_spare;
+    ff__dev_spare = b;
+  }
+  pthread_mutex_unlock(&ff__dev_mu);
+  if (!b) {
+    /* Not ours (a cudaMalloc'd buffer): the synchronous free is always correct. */
+    (void)FF_CUDA_CHECK(cudaFree(p));
+    return;
+  }
+  (void)FF_CUDA_CHECK(cudaFreeAsync(p, b->s));
+}
+
+ff_status ff_cuda_host_alloc(void **p, size_t n) {
+  *p = NULL;
+  ff_status st = FF_CUDA_CHECK(cudaHostAlloc(p, n ? n : 1, cudaHostAllocDefault));
+  if (st) *p = NULL;
+  else FF__COUNT(ff__n_pinned);
+  return st;
+}
+
+void ff_cuda_host_free(void *p) {
+  if (p) (void)FF_CUDA_CHECK(cudaFreeHost(p));
+}
+
+void ff_alloc_stats_get(ff_alloc_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->dev_allocs = __atomic_load_n(&ff__n_dev_allocs, __ATOMIC_RELAXED);
+  out->dev_sync_allocs = __atomic_load_n(&ff__n_sync_allocs, __ATOMIC_RELAXED);
+  out->pinned_allocs = __atomic_load_n(&ff__n_pinned, __ATOMIC_RELAXED);
+  out->staging_grows = __atomic_load_n(&ff__n_stage_grows, __ATOMIC_RELAXED);
+  int dev = 0;
+  cudaMemPool_t pool;
+  uint64_t v = 0;
+  if (ff_cuda_device_count() > 0 && cudaGetDevice(&dev) == cudaSuccess &&
+      cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess &&
+      cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &v) == cudaSuccess)
+    out->pool_reserved_B = v;
+  (void)cudaGetLastError();
+}
+
+ff_status ff_cuda_stage_reserve(ff_cuda_stage **stp, size_t bytes, int events) {
+  ff_cuda_stage *st = *stp;
+  if (!st) {
+    if (!(st = calloc(1, sizeof *st))) {
+      FF_ERROR("out of host memory for reconstruct staging");
+      return FF_ENOMEM;
+    }
+    *stp = st;
+  }
+  ff_status rc = FF_OK;
+  if (bytes > st->cap) {
+    size_t cap = st->cap ? st->cap : 1 << 16;
+    while (cap < bytes) cap *= 2;
+    FF__COUNT(ff__n_stage_grows);
+    /* Whatever used the old buffers is ordered before this point on the host (reconstructs return once
+       their bytes are on the device); the device copies out of them may still run: wait. */
+    if ((rc = FF_CUDA_CHECK(cudaDeviceSynchronize()))) return rc;
+    cudaFree(st->dev_out), cudaFree(st->dev_in), cudaFreeHost(st->host_out), cudaFreeHost(st->host_in);
+    st->dev_out = st->dev_in = st->host_out = st->host_in = NULL;
+    st->cap = 0;
+    FF__COUNT(ff__n_sync_allocs), FF__COUNT(ff__n_sync_allocs);
+    if ((rc = FF_CUDA_CHECK(cudaMalloc(&st->dev_out, cap + 16))) || (rc = FF_CUDA_CHECK(cudaMalloc(&st->dev_in, cap + 16))) ||
+        (rc = ff_cuda_host_alloc(&st->host_out, cap)) || (rc = ff_cuda_host_alloc(&st->host_in, cap))) {
+      FF_ERROR("cannot allocate %zu bytes of reconstruct staging (device and pinned host)", 4 * cap);
+      return rc;
+    }
+    st->cap = cap;
+  }
+  if (events > st->n_events) {
+    void **ev = realloc(st->events, (size_t)events * sizeof *ev);
+    if (!ev) {
+      FF_ERROR("out of host memory for reconstruct staging events");
+      return FF_ENOMEM;
+    }
+    st->events = ev;
+    for (; st->n_events < events; st->n_events++)
+      if ((rc = FF_CUDA_CHECK(cudaEventCreateWithFlags((cudaEvent_t *)&ev[st->n_events], cudaEventDisableTiming))))
+        return rc;
+  }
+  return FF_OK;
+}
+
+void ff_cuda_stage_free(ff_cuda_stage *st) {
+  if (!st) return;
+  cudaFree(st->dev_out), cudaFree(st->dev_in), cudaFreeHost(st->host_out), cudaFreeHost(st->host_in);
+  for (int i = 0; i < st->n_events; i++) cudaEventDestroy((cudaEvent_t)st->events[i]);
+  free(st->events);
+  free(st);
+}
+
+ff_status ff_cuda_stream_create(ff_stream **out) {
+  cudaStream_t s;
+  *out = NULL;
+  ff_status st = ff__pool_retain();
+  if (!st) st = FF_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  if (!st) *out = (ff_stream *)s;
+  return st;
+}
+
+/* Allocations still registered on the stream are re-pointed at the legacy default stream once the
+ * stream's work is done, so that a wire freed after its context is freed safely. */
 void ff_cuda_stream_destroy(ff_stream *s) {
-  if (s) (void)FF_CUDA_CHECK(cudaStreamDestroy((cudaStream_t)s));
+  if (!s) return;
+  (void)FF_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s));
+  pthread_mutex_lock(&ff__dev_mu);
+  for (size_t h = 0; h < FF__DEV_BUCKETS; h++)
+    for (ff__devblk *b = ff__dev_tab[h]; b; b = b->next)
+      if (b->s == (cudaStream_t)s) b->s = 0;
+  pthread_mutex_unlock(&ff__dev_mu);
+  (void)FF_CUDA_CHECK(cudaStreamDestroy((cudaStream_t)s));
 }
 
 ff_status ff_cuda_stream_sync(ff_stream *s) { return FF_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s)); }
 
-ff_status ff_cuda_malloc(void **p, size_t n) { return FF_CUDA_CHECK(cudaMalloc(p, n ? n : 1)); }
+ff_status ff_cuda_malloc(void **p, size_t n) {
+  ff__alloc_note_sync_alloc();
+  return FF_CUDA_CHECK(cudaMalloc(p, n ? n : 1));
+}
 void ff_cuda_free(void *p) {
   if (p) (void)FF_CUDA_CHECK(cudaFree(p));
 }
@@ -100,5 +283,25 @@ ff_status ff_cuda_copy_to_host(void *dst, const void *src, size_t n) {
   (void)dst, (void)src, (void)n;
   return ff__no_cuda();
 }
+ff_status ff_dev_alloc(ff_stream *s, size_t n, void **out) {
+  (void)s, (void)n;
+  *out = NULL;
+  return ff__no_cuda();
+}
+void ff_dev_free(void *p) { (void)p; }
+ff_status ff_cuda_host_alloc(void **p, size_t n) { return ff_cuda_malloc(p, n); }
+void ff_cuda_host_free(void *p) { (void)p; }
+void ff_alloc_stats_get(ff_alloc_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->dev_allocs = __atomic_load_n(&ff__n_dev_allocs, __ATOMIC_RELAXED);
+  out->dev_sync_allocs = __atomic_load_n(&ff__n_sync_allocs, __ATOMIC_RELAXED);
+  out->pinned_allocs = __atomic_load_n(&ff__n_pinned, __ATOMIC_RELAXED);
+  out->staging_grows = __atomic_load_n(&ff__n_stage_grows, __ATOMIC_RELAXED);
+}
+ff_status ff_cuda_stage_reserve(ff_cuda_stage **st, size_t bytes, int events) {
+  (void)st, (void)bytes, (void)events;
+  return ff__no_cuda();
+}
+void ff_cuda_stage_free(ff_cuda_stage *st) { (void)st; }
 
 #endif

@@ -119,12 +119,57 @@ static void test_bit_order(void **state) {
   assert_int_equal(back[1], 0x0123456789ABCDEFull);
 }
 
+/* The reconstruct halves: two fields side by side equal ff_pack_bits of the joined word, and the peer's
+ * bytes added in give (a + a') mod 2^bits_a and (b + b') mod 2^bits_b, for every split of every width
+ * 2..64 (and one field), at counts that cross the 512-value blocks of the CPU code. */
+static void test_fields(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 0xf1e1d5);
+  const size_t ns[] = {1, 7, 9, 511, 512, 513, 1031};
+  const size_t NMAX = 1031;
+  uint64_t *a = malloc(NMAX * sizeof *a), *b = malloc(NMAX * sizeof *b), *pa = malloc(NMAX * sizeof *pa),
+           *pb = malloc(NMAX * sizeof *pb), *w = malloc(NMAX * sizeof *w), *ga = malloc(NMAX * sizeof *ga),
+           *gb = malloc(NMAX * sizeof *gb);
+  uint8_t *got = malloc(NMAX * 8 + 1), *want = malloc(NMAX * 8 + 1);
+  assert_true(a && b && pa && pb && w && ga && gb && got && want);
+  for (int bits = 1; bits <= 64; bits++)
+    for (int bits_b = 0; bits_b < bits; bits_b += (bits_b < 3 || bits_b > bits - 4) ? 1 : 7)
+      for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        const int bits_a = bits - bits_b;
+        const size_t n = ns[k], nb = ff_packed_size(n, bits);
+        /* full 64-bit words: the functions must ignore bits above each field */
+        assert_int_equal(ff_rng_bytes(&rng, a, n * 8), FF_OK);
+        assert_int_equal(ff_rng_bytes(&rng, b, n * 8), FF_OK);
+        assert_int_equal(ff_rng_bytes(&rng, pa, n * 8), FF_OK);
+        assert_int_equal(ff_rng_bytes(&rng, pb, n * 8), FF_OK);
+        for (size_t i = 0; i < n; i++)
+          w[i] = (a[i] & ff_ring_mask(bits_a)) | (bits_b ? (b[i] & ff_ring_mask(bits_b)) << bits_a : 0);
+        memset(got, 0xa5, nb + 1);
+        ff_pack_bits(w, n, bits, want);
+        ff_pack_fields(a, bits_a, bits_b ? b : NULL, bits_b, n, got);
+        assert_memory_equal(got, want, nb);
+        assert_int_equal(got[nb], 0xa5);
+        /* the peer's share, packed, added into copies of a and b */
+        ff_pack_fields(pa, bits_a, bits_b ? pb : NULL, bits_b, n, want);
+        memcpy(ga, a, n * 8), memcpy(gb, b, n * 8);
+        ff_unpack_add_fields(want, ga, bits_a, bits_b ? gb : NULL, bits_b, n);
+        for (size_t i = 0; i < n; i++) {
+          assert_true(ga[i] == ((a[i] + pa[i]) & ff_ring_mask(bits_a)));
+          if (bits_b) assert_true(gb[i] == ((b[i] + pb[i]) & ff_ring_mask(bits_b)));
+          else assert_true(gb[i] == b[i]);
+        }
+      }
+  free(a), free(b), free(pa), free(pb), free(w), free(ga), free(gb), free(got), free(want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_size),
       cmocka_unit_test(test_roundtrip_every_width),
       cmocka_unit_test(test_unpack_ignores_padding),
       cmocka_unit_test(test_bit_order),
+      cmocka_unit_test(test_fields),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -450,7 +450,7 @@ static ff_status ff__dcf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const
   ff__fss_stage_free(dev, dalpha);
   ff__fss_stage_free(dev, dbeta);
   ff__fss_stage_free(dev, droots);
-  ff_dcf_key_free(&d[0]); /* cudaFree: waits for the device */
+  ff_dcf_key_free(&d[0]); /* stream-ordered; the copies above waited for the stream */
   ff_dcf_key_free(&d[1]);
   return st;
 }

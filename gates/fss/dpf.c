@@ -89,14 +89,14 @@ ff_status ff__fss_buf_alloc(ff_ctx *ctx, const char *fn, size_t bytes, void **bu
   }
   if (ctx->backend == FF_BACKEND_CUDA) {
 #ifdef FF_HAVE_CUDA
-    if (FF_CUDA_CHECK(cudaMalloc(buf, padded))) {
-      *buf = NULL;
-      FF_ERROR("%s: cannot allocate %zu bytes of device memory", fn, padded);
-      return FF_ENOMEM;
-    }
-    ff_status st = FF_CUDA_CHECK(cudaMemsetAsync(*buf, 0, padded, (cudaStream_t)ctx->stream));
+    /* Stream-ordered (core/cuda.h ff_dev_alloc): no device-wide synchronisation at alloc or free. */
+    ff_status st = ff_dev_alloc(ctx->stream, padded, buf);
     if (st) {
-      (void)FF_CUDA_CHECK(cudaFree(*buf));
+      FF_ERROR("%s: cannot allocate %zu bytes of device memory", fn, padded);
+      return st;
+    }
+    if ((st = FF_CUDA_CHECK(cudaMemsetAsync(*buf, 0, padded, (cudaStream_t)ctx->stream)))) {
+      ff_dev_free(*buf);
       *buf = NULL;
       return st;
     }
@@ -117,9 +117,7 @@ ff_status ff__fss_buf_alloc(ff_ctx *ctx, const char *fn, size_t bytes, void **bu
 void ff__fss_buf_free(void *buf, ff_mem where) {
   if (!buf) return;
   if (where == FF_MEM_DEVICE) {
-#ifdef FF_HAVE_CUDA
-    (void)FF_CUDA_CHECK(cudaFree(buf));
-#endif
+    ff_dev_free(buf); /* ordered after the work of the stream that allocated it */
     return;
   }
   free(buf);
@@ -536,7 +534,7 @@ ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_blo
     st = ff_dpf_key_copy(dev, k1, &d[1]);
   ff__fss_stage_free(dev, dalpha);
   ff__fss_stage_free(dev, droots);
-  ff_dpf_key_free(&d[0]); /* cudaFree: waits for the device */
+  ff_dpf_key_free(&d[0]); /* stream-ordered; the copies above waited for the stream */
   ff_dpf_key_free(&d[1]);
   return st;
 }

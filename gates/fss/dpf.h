@@ -148,8 +148,10 @@ ff_status ff__dpf_eval_check(const char *fn, const ff_dpf_key *k, ff_mem where, 
                              const uint8_t *out, size_t *total);
 ff_status ff__dpf_eval_all_check(const char *fn, const ff_dpf_key *k, ff_mem where, const uint8_t *out);
 /* Internal, shared with sstab.c: a zeroed buffer of `bytes` (rounded up to 16) in the memory of
- * ctx's backend (device memory zeroed on ctx's stream), its release, and a copy between any two
- * memories on ctx's stream that waits for the stream when dst is host memory. */
+ * ctx's backend (device memory: stream-ordered from the pool, core/cuda.h ff_dev_alloc, zeroed on ctx's
+ * stream), its release (device memory: ordered after the allocating stream's work, no device-wide
+ * synchronisation), and a copy between any two memories on ctx's stream that waits for the stream when
+ * dst is host memory. */
 ff_status ff__fss_buf_alloc(ff_ctx *ctx, const char *fn, size_t bytes, void **buf, ff_mem *where);
 void ff__fss_buf_free(void *buf, ff_mem where);
 ff_status ff__fss_buf_copy(ff_ctx *ctx, const char *fn, void *dst, ff_mem dst_where, const void *src, ff_mem src_where,

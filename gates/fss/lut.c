@@ -151,21 +151,48 @@ ff_status ff_lut_key_deserialize(ff_lut_key *k, int b, int b_out, int n_tables, 
   const uint8_t *p = in;
   memcpy(k->dpf.buf, p, blocks);
   p += blocks;
-  const int levels = b - FF_DPF_LEAF_BITS;
-  for (size_t j = 0; j < N; j++, p += 4) {
-    const uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    if (w >> levels) {
-      FF_ERROR("ff_lut_key_deserialize: element %zu's tR word %#x has bits above level %d", j, w, levels - 1);
-      ff_lut_key_free(k);
-      return FF_EFORMAT;
-    }
-    for (int i = 0; i < levels; i++)
-      if ((w >> i) & 1) ff__put_bit(k->dpf.tR, (size_t)i * N + j, 1);
+  if ((st = ff__lut_tr_pack_cpu(&host, N, b - FF_DPF_LEAF_BITS, p, k->dpf.tR))) {
+    ff_lut_key_free(k);
+    return st;
   }
+  p += 4 * N;
   memcpy(k->u_mask, p, ff__bit_bytes(N));
   p += ff__bit_bytes(N);
   memcpy(k->sel.buf, p, k->sel.bytes);
   return FF_OK;
+}
+
+ff_status ff__lut_tr_pack_cpu(ff_ctx *ctx, size_t N, int levels, const uint8_t *words, uint8_t *tR) {
+  (void)ctx;
+  memset(tR, 0, ff__bit_bytes((size_t)levels * N));
+  for (size_t j = 0; j < N; j++, words += 4) {
+    const uint32_t w = (uint32_t)words[0] | (uint32_t)words[1] << 8 | (uint32_t)words[2] << 16 | (uint32_t)words[3] << 24;
+    if (w >> levels) {
+      FF_ERROR("LUT key: element %zu's tR word %#x has bits above level %d", j, w, levels - 1);
+      return FF_EFORMAT;
+    }
+    for (int i = 0; i < levels; i++)
+      if ((w >> i) & 1) ff__put_bit(tR, (size_t)i * N + j, 1);
+  }
+  return FF_OK;
+}
+
+ff_status ff_lut_key_read(ff_ctx *ctx, ff_lut_key *k, ff_lut_reader get, void *arg, uint8_t *scratch) {
+  const ff_mem where = ctx && ctx->backend == FF_BACKEND_CUDA ? FF_MEM_DEVICE : FF_MEM_HOST;
+  ff_status st = ff__lut_key_check("ff_lut_key_read", k, where);
+  if (st) return st;
+  if (!get || !scratch) {
+    FF_ERROR("ff_lut_key_read: reader or scratch is NULL");
+    return FF_EINVAL;
+  }
+  const size_t N = k->N;
+  const int levels = k->b - FF_DPF_LEAF_BITS;
+  if ((st = get(arg, k->dpf.buf, ff__lut_dpf_block_bytes(k->b, N))) || (st = get(arg, scratch, 4 * N))) return st;
+  st = where == FF_MEM_DEVICE ? ff__lut_tr_pack_cuda(ctx, N, levels, scratch, k->dpf.tR)
+                              : ff__lut_tr_pack_cpu(ctx, N, levels, scratch, k->dpf.tR);
+  if (!st) st = get(arg, k->u_mask, ff__bit_bytes(N));
+  if (!st) st = get(arg, k->sel.buf, k->sel.bytes);
+  return st;
 }
 
 /* ---- Dealer ------------------------------------------------------------------------------------------- */
@@ -387,6 +414,9 @@ ff_status ff_lut_eval_local_cuda(ff_ctx *ctx, const ff_lut_key *k, const uint64_
 }
 ff_status ff_lut_sign_fix_cuda(ff_ctx *ctx, size_t n, int b_out, const uint64_t *vhat, uint64_t *out) {
   return ff__no_cuda("ff_lut_sign_fix_cuda");
+}
+ff_status ff__lut_tr_pack_cuda(ff_ctx *ctx, size_t N, int levels, const uint8_t *words, uint8_t *tR) {
+  return ff__no_cuda("ff__lut_tr_pack_cuda");
 }
 #endif
 

@@ -68,6 +68,21 @@ void ff_lut_key_free(ff_lut_key *k);
 ff_status ff_lut_key_serialize(const ff_lut_key *k, void *out, size_t cap);
 ff_status ff_lut_key_deserialize(ff_lut_key *k, int b, int b_out, int n_tables, size_t N, const void *in, size_t len);
 
+/* Reads one serialized key (the layout above) into k, allocated beforehand in the memory of ctx's
+ * backend with the right shape, piece by piece through get(arg, dst, n), which must fill n bytes of dst
+ * (in k's memory) with the next bytes of the serialization: the DPF blocks, u_mask and the select key go
+ * straight into k's buffers, the tR words into `scratch` (4N bytes in k's memory) and are packed from
+ * there by ff__lut_tr_pack (on ctx's stream for a device key, not waited for). So a party reads a key
+ * into device memory with no host copy. The CPU packer refuses (FF_EFORMAT) a word with bits above level
+ * b-8, as ff_lut_key_deserialize does; the CUDA packer ignores such bits (the key stream's checks stand
+ * for it on that path). */
+typedef ff_status (*ff_lut_reader)(void *arg, void *dst, size_t n);
+ff_status ff_lut_key_read(ff_ctx *ctx, ff_lut_key *k, ff_lut_reader get, void *arg, uint8_t *scratch);
+/* Internal: N little-endian u32 words (bit i = level i) into dpf.h's packed (levels, N) tR bits, every
+ * byte of tR written. _cpu: host pointers; _cuda: device pointers, on ctx's stream. */
+ff_status ff__lut_tr_pack_cpu(ff_ctx *ctx, size_t N, int levels, const uint8_t *words, uint8_t *tR);
+ff_status ff__lut_tr_pack_cuda(ff_ctx *ctx, size_t N, int levels, const uint8_t *words, uint8_t *tR);
+
 /* ---- Dealer ------------------------------------------------------------------------------------------
  * Keys of both parties (allocated with the same shape) for the input masks r_in (N values, taken mod
  * 2^b); writes the output masks r_out (n_tables, N) mod 2^b_out. roots are the DPF's (2, N) root

@@ -164,7 +164,7 @@ extern "C" ff_status ff_lut_eval_local_cuda(ff_ctx *ctx, const ff_lut_key *k, co
     if ((st = FF_CUDA_CHECK(cudaGetLastError()))) goto done;
   }
 done:
-  ff_dpf_key_free(&sub); /* cudaFree waits for the device: only when the batch was chunked */
+  ff_dpf_key_free(&sub); /* stream-ordered */
   {
     ff_status st2 = FF_CUDA_CHECK(cudaFreeAsync(leaves, s));
     if (!st) st = st2;
@@ -180,5 +180,29 @@ extern "C" ff_status ff_lut_sign_fix_cuda(ff_ctx *ctx, size_t n, int b_out, cons
   if (!n) return FF_OK;
   ff__lut_sign_fix_kernel<<<(unsigned)((n + 255) / 256), 256, 0, (cudaStream_t)ctx->stream>>>(
       n, (uint64_t)(ctx->party == 1), ff_ring_mask(b_out), vhat, out);
+  return FF_CUDA_CHECK(cudaGetLastError());
+}
+
+// One thread per byte of the packed tR bits: bit q of the string is level q / N of element q % N.
+static __global__ void ff__lut_tr_pack_kernel(size_t N, int levels, const uint8_t *words, uint8_t *tR, size_t nbytes) {
+  const size_t byte = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (byte >= nbytes) return;
+  const size_t total = (size_t)levels * N;
+  uint8_t out = 0;
+  for (int k = 0; k < 8; k++) {
+    const size_t q = byte * 8 + (size_t)k;
+    if (q >= total) break;
+    const size_t i = q / N, j = q % N;
+    out |= (uint8_t)(((words[4 * j + i / 8] >> (i % 8)) & 1) << k);
+  }
+  tR[byte] = out;
+}
+
+extern "C" ff_status ff__lut_tr_pack_cuda(ff_ctx *ctx, size_t N, int levels, const uint8_t *words, uint8_t *tR) {
+  const size_t nbytes = ((size_t)levels * N + 7) / 8;
+  if (!nbytes) return FF_OK;
+  const unsigned threads = 256;
+  ff__lut_tr_pack_kernel<<<(unsigned)((nbytes + threads - 1) / threads), threads, 0, (cudaStream_t)ctx->stream>>>(
+      N, levels, words, tR, nbytes);
   return FF_CUDA_CHECK(cudaGetLastError());
 }

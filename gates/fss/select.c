@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "comm/chan.h"
+#include "comm/pack.h"
+#include "core/cuda.h"
 #include "core/log.h"
 #include "core/ring.h"
 #include "gates/fss/dpf.h" /* ff__fss_buf_*: buffers on either backend */
@@ -16,45 +18,148 @@
 #include "core/cuda_check.h"
 #endif
 
-/* ---- Reconstruct ---------------------------------------------------------------------------------- */
+/* ---- Reconstruct ----------------------------------------------------------------------------------
+ * Host memory: pack, one exchange, add. Device memory (a CUDA party): the share is packed on the device,
+ * downloaded into pinned staging piece by piece while earlier pieces are on the link, each piece of the
+ * peer's share uploaded as it arrives, and added in on the device: only packed bytes cross PCIe, nothing
+ * is allocated once the staging has grown to the largest reconstruct, and the host waits only for the
+ * bytes it hands to the link (the result is stream-ordered, not waited for). */
 
-ff_status ff__fss_reconstruct(ff_ctx *ctx, ff_mem where, uint64_t *vals, size_t n, int bits) {
+/* Pieces of at least this size; at most FF__RECON_PIECES of them per exchange. */
+#define FF__RECON_PIECE_MIN ((size_t)512 << 10)
+#define FF__RECON_PIECES 16
+
+/* The wire of a reconstruct is the concatenation of its segments' packed bytes (select.h); each segment
+ * sits in the device staging at an 8-byte aligned offset of its own (the kernels read whole words). */
+typedef struct {
+  size_t wire_off, dev_off, len;
+} ff__recon_place;
+
+static void ff__recon_layout(const ff_recon_seg *seg, int nseg, ff__recon_place *pl, size_t *wire, size_t *dev) {
+  *wire = *dev = 0;
+  for (int i = 0; i < nseg; i++) {
+    pl[i].len = ff_packed_size(seg[i].n, seg[i].bits_a + seg[i].bits_b);
+    pl[i].wire_off = *wire;
+    pl[i].dev_off = *dev;
+    *wire += pl[i].len;
+    *dev += (pl[i].len + 15) & ~(size_t)15;
+  }
+}
+
+#ifdef FF_HAVE_CUDA
+typedef struct {
+  ff_cuda_stage *stg;
+  cudaStream_t s;
+  size_t piece;
+  const ff__recon_place *pl;
+  int nseg;
+} ff__recon_dev;
+
+static ff_status ff__recon_ready(void *arg, size_t off, size_t len) {
+  (void)len;
+  const ff__recon_dev *r = arg;
+  return FF_CUDA_CHECK(cudaEventSynchronize((cudaEvent_t)r->stg->events[off / r->piece]));
+}
+
+/* Copies wire bytes [off, off + len) between host staging and the segments' device places. */
+static ff_status ff__recon_copy(const ff__recon_dev *r, size_t off, size_t len, int down) {
+  ff_status st = FF_OK;
+  for (int i = 0; i < r->nseg && !st; i++) {
+    const size_t a = off > r->pl[i].wire_off ? off : r->pl[i].wire_off;
+    const size_t e = off + len < r->pl[i].wire_off + r->pl[i].len ? off + len : r->pl[i].wire_off + r->pl[i].len;
+    if (a >= e) continue;
+    uint8_t *dev = (uint8_t *)(down ? r->stg->dev_out : r->stg->dev_in) + r->pl[i].dev_off + (a - r->pl[i].wire_off);
+    uint8_t *host = (uint8_t *)(down ? r->stg->host_out : r->stg->host_in) + a;
+    st = down ? FF_CUDA_CHECK(cudaMemcpyAsync(host, dev, e - a, cudaMemcpyDeviceToHost, r->s))
+              : FF_CUDA_CHECK(cudaMemcpyAsync(dev, host, e - a, cudaMemcpyHostToDevice, r->s));
+  }
+  return st;
+}
+
+static ff_status ff__recon_arrived(void *arg, size_t off, size_t len) { return ff__recon_copy(arg, off, len, 0); }
+
+static ff_status ff__reconstruct_device(ff_ctx *ctx, const ff_recon_seg *seg, int nseg) {
+  ff__recon_place pl[FF_RECON_MAX_SEGS];
+  size_t nb, dev_bytes;
+  ff__recon_layout(seg, nseg, pl, &nb, &dev_bytes);
+  if (!nb) return FF_OK;
+  size_t piece = (nb + FF__RECON_PIECES - 1) / FF__RECON_PIECES;
+  if (piece < FF__RECON_PIECE_MIN) piece = FF__RECON_PIECE_MIN;
+  const int pieces = (int)((nb + piece - 1) / piece);
+  ff_status st = ff_cuda_stage_reserve(&ctx->stage, dev_bytes > nb ? dev_bytes : nb, pieces);
+  if (st) return st;
+  ff__recon_dev r = {ctx->stage, (cudaStream_t)ctx->stream, piece, pl, nseg};
+  for (int i = 0; i < nseg && !st; i++)
+    st = ff_pack_fields_cuda(ctx->stream, seg[i].a, seg[i].bits_a, seg[i].b, seg[i].bits_b, seg[i].n,
+                             (uint8_t *)r.stg->dev_out + pl[i].dev_off);
+  for (size_t off = 0; off < nb && !st; off += piece) {
+    const size_t len = nb - off < piece ? nb - off : piece;
+    if (!(st = ff__recon_copy(&r, off, len, 1)))
+      st = FF_CUDA_CHECK(cudaEventRecord((cudaEvent_t)r.stg->events[off / piece], r.s));
+  }
+  if (st || (st = ff_chan_exchange_pieces(ctx->chan, r.stg->host_out, r.stg->host_in, nb, piece, ff__recon_ready,
+                                          ff__recon_arrived, &r)))
+    return st;
+  for (int i = 0; i < nseg && !st; i++)
+    st = ff_unpack_add_fields_cuda(ctx->stream, (const uint8_t *)r.stg->dev_in + pl[i].dev_off, seg[i].a, seg[i].bits_a,
+                                   seg[i].b, seg[i].bits_b, seg[i].n);
+  return st;
+}
+#endif
+
+static ff_status ff__reconstruct_host(ff_ctx *ctx, const ff_recon_seg *seg, int nseg) {
+  ff__recon_place pl[FF_RECON_MAX_SEGS];
+  size_t nb, dev_bytes;
+  ff__recon_layout(seg, nseg, pl, &nb, &dev_bytes);
+  if (!nb) return FF_OK;
+  uint8_t small[2048];
+  uint8_t *buf = 2 * nb <= sizeof small ? small : malloc(2 * nb);
+  if (!buf) {
+    FF_ERROR("reconstruct: cannot allocate %zu bytes of packing buffers", 2 * nb);
+    return FF_ENOMEM;
+  }
+  for (int i = 0; i < nseg; i++)
+    ff_pack_fields(seg[i].a, seg[i].bits_a, seg[i].b, seg[i].bits_b, seg[i].n, buf + pl[i].wire_off);
+  ff_status st = ff_chan_exchange(ctx->chan, buf, buf + nb, nb);
+  for (int i = 0; i < nseg && !st; i++)
+    ff_unpack_add_fields(buf + nb + pl[i].wire_off, seg[i].a, seg[i].bits_a, seg[i].b, seg[i].bits_b, seg[i].n);
+  if (buf != small) free(buf);
+  return st;
+}
+
+ff_status ff__fss_reconstruct_segs(ff_ctx *ctx, ff_mem where, const ff_recon_seg *seg, int nseg) {
   if (!ctx || !ctx->chan) {
     FF_ERROR("reconstruct: the context is NULL or has no channel to the peer");
     return FF_EINVAL;
   }
-  if (!n) return FF_OK;
-  ff_status st = FF_OK;
-  uint64_t *mine = NULL, *peer = malloc(n * sizeof *peer);
-  if (where == FF_MEM_HOST) {
-    mine = vals;
-  } else {
-    mine = malloc(n * sizeof *mine);
-    if (mine && peer) st = ff__fss_buf_copy(ctx, "reconstruct", mine, FF_MEM_HOST, vals, where, n * sizeof *mine);
+  if (nseg < 1 || nseg > FF_RECON_MAX_SEGS || !seg) {
+    FF_ERROR("reconstruct: %d segments (1..%d)", nseg, FF_RECON_MAX_SEGS);
+    return FF_EINVAL;
   }
-  if (!mine || !peer) {
-    FF_ERROR("reconstruct: cannot allocate %zu bytes of staging", 2 * n * sizeof *peer);
-    st = FF_ENOMEM;
+  for (int i = 0; i < nseg; i++) {
+    const ff_recon_seg *g = &seg[i];
+    if (g->bits_a < 1 || g->bits_b < 0 || g->bits_a + g->bits_b > 64 || (g->bits_b && !g->b) || (g->n && !g->a)) {
+      FF_ERROR("reconstruct: fields of %d and %d bits (need 1 <= a, 0 <= b, a + b <= 64)", g->bits_a, g->bits_b);
+      return FF_EINVAL;
+    }
   }
-  if (!st) st = ff_chan_exchange_bits(ctx->chan, mine, peer, n, bits);
-  if (!st) {
-    const uint64_t m = ff_ring_mask(bits);
-    if (bits == 1)
-      for (size_t i = 0; i < n; i++) mine[i] = (mine[i] ^ peer[i]) & 1;
-    else
-      for (size_t i = 0; i < n; i++) mine[i] = (mine[i] + peer[i]) & m;
-    if (where != FF_MEM_HOST)
-      st = ff__fss_buf_copy(ctx, "reconstruct", vals, where, mine, FF_MEM_HOST, n * sizeof *mine);
-  }
-  if (where != FF_MEM_HOST) {
-    /* The upload must finish before `mine` goes away. */
+  if (where == FF_MEM_HOST) return ff__reconstruct_host(ctx, seg, nseg);
 #ifdef FF_HAVE_CUDA
-    if (!st) st = FF_CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)ctx->stream));
+  return ff__reconstruct_device(ctx, seg, nseg);
+#else
+  FF_ERROR("reconstruct: device memory in a build without CUDA");
+  return FF_ENOTSUP;
 #endif
-    free(mine);
-  }
-  free(peer);
-  return st;
+}
+
+ff_status ff__fss_reconstruct_fields(ff_ctx *ctx, ff_mem where, uint64_t *a, int bits_a, uint64_t *b, int bits_b,
+                                     size_t n) {
+  const ff_recon_seg seg = {a, bits_a, b, bits_b, n};
+  return ff__fss_reconstruct_segs(ctx, where, &seg, 1);
+}
+
+ff_status ff__fss_reconstruct(ff_ctx *ctx, ff_mem where, uint64_t *vals, size_t n, int bits) {
+  return ff__fss_reconstruct_fields(ctx, where, vals, bits, NULL, 0, n);
 }
 
 /* ---- Keys --------------------------------------------------------------------------------------- */

@@ -75,9 +75,26 @@ void ff_select_cost(int bw, size_t N, int reveal, ff_gate_cost *c);
 
 /* ---- Internal, shared by the FSS gates built on select (lut.c) -------------------------------------
  * Buffers on either backend are dpf.h's ff__fss_buf_*. This is a reconstruct of n values of `bits`
- * bits held in memory `where` (staged through the host for device memory, as SIGMA's GpuPeer does):
- * one ff_chan_exchange_bits, then XOR for bits == 1, addition mod 2^bits otherwise. No scope. */
+ * bits held in memory `where`: one exchange of ff_packed_size(n, bits) bytes each way (one round), then
+ * addition mod 2^bits (XOR for one bit). Device memory is packed and added on the device and only the
+ * packed bytes are staged, through pinned buffers, piece by piece (select.c); the result is ordered on
+ * ctx's stream, not waited for. No scope. The _fields form reconstructs two fields per element in one
+ * exchange (comm/pack.h ff_pack_fields: bits_a + bits_b <= 64; b NULL when bits_b is 0). */
 ff_status ff__fss_reconstruct(ff_ctx *ctx, ff_mem where, uint64_t *vals, size_t n, int bits);
+ff_status ff__fss_reconstruct_fields(ff_ctx *ctx, ff_mem where, uint64_t *a, int bits_a, uint64_t *b, int bits_b,
+                                     size_t n);
+/* The general form: up to FF_RECON_MAX_SEGS segments of n elements of one or two fields each, whose
+ * packed bytes travel one after the other in ONE exchange (segment i starts at the byte where segment
+ * i - 1 ends), e.g. suf's 1-bit u beside its bw-bit V. */
+#define FF_RECON_MAX_SEGS 4
+typedef struct {
+  uint64_t *a;
+  int bits_a;
+  uint64_t *b;
+  int bits_b;
+  size_t n;
+} ff_recon_seg;
+ff_status ff__fss_reconstruct_segs(ff_ctx *ctx, ff_mem where, const ff_recon_seg *seg, int nseg);
 /* Argument checks of the select kernels, logging under fn's name (select.c, select_cuda.cu). */
 ff_status ff__select_eval_check(const char *fn, ff_ctx *ctx, const ff_select_key *k, ff_mem where, size_t n_bits,
                                 const uint64_t *xhat, const uint64_t *yhat, const uint64_t *out);

@@ -278,33 +278,35 @@ done:
 
 /* Every wire-sized buffer and key in ff__op_mem(op) (device for a CUDA party); only the LUT key's
  * serialized bytes and the table are made on the host. */
+typedef struct {
+  ff_sigma_act a;
+  int scale, bw;
+} ff__act_table_arg;
+
+static ff_status ff__act_table_fill(void *arg, uint64_t *host) {
+  const ff__act_table_arg *t = arg;
+  return ff_sigma_act_table(t->a, t->scale, t->bw, host);
+}
+
 static ff_status ff__gelu_eval(ff_op *op, ff_sigma_act a, const ff_wire *x, const ff_wire *xt, ff_wire *y) {
   ff_ctx *ctx = op->ctx;
   const size_t N = x->numel;
   const int bw = x->bw, bt = xt->bw, k = ff_sigma_act_clip_bits(a), n = bt - 1;
   const uint64_t clip = (UINT64_C(1) << k) - 1;
   const size_t kb = ff_dpf_key_bytes(n, N), mb = (N + 7) / 8, eb = ff__mux_entry_bytes(k);
-  const size_t lb = ff_lut_key_bytes(k, bw, 1, N), nt = (size_t)1 << k;
-  const int dev = ff__op_on_device(op);
+  const size_t nt = (size_t)1 << k;
   ff_status st = FF_OK;
-  /* Host: the LUT key's bytes, the table. */
-  uint8_t *lbuf = ff__op_alloc(lb, "GELU");
-  uint64_t *tabh = ff__op_alloc(nt * sizeof *tabh, "GELU");
   /* The op's memory: one scratch block, carved below. */
-  const size_t cmpb = (3 * N + 7) / 8, bytes8 = (3 * N + 2 * N + 2 * N + 8 * N + N + N + nt) * sizeof(uint64_t);
+  const size_t cmpb = (3 * N + 7) / 8, bytes8 = (3 * N + 2 * N + 2 * N + 8 * N + N + N) * sizeof(uint64_t);
   const size_t total = bytes8 + 2 * mb + cmpb + 8 * N * eb;
   void *blk = NULL;
+  const uint64_t *tab = NULL;
   ff_dpf_key dk = {0};
-  ff_lut_key lkh = {0}, lkd = {0};
+  ff_lut_key lk = {0};
   ff_select_key sk = {0};
-  if (!lbuf || !tabh) {
-    st = FF_ENOMEM;
-    goto done;
-  }
   if ((st = ff__op_buf_alloc(op, total, "GELU", &blk))) goto done;
-  uint64_t *pts = blk, *md = pts + 3 * N, *dic = md + 2 * N, *c01 = dic + 2 * N, *cl = c01 + 8 * N, *lut = cl + N,
-           *tab = lut + N;
-  uint8_t *maskbits = (uint8_t *)(tab + nt), *cmpbits = maskbits + 2 * mb, *craw = cmpbits + cmpb;
+  uint64_t *pts = blk, *md = pts + 3 * N, *dic = md + 2 * N, *c01 = dic + 2 * N, *cl = c01 + 8 * N, *lut = cl + N;
+  uint8_t *maskbits = (uint8_t *)(lut + N), *cmpbits = maskbits + 2 * mb, *craw = cmpbits + cmpb;
   /* 2. Three comparisons from one key; d and ic in one 2-bit reconstruct. */
   if ((st = ff_dpf_key_alloc(ctx, &dk, n, N)) || (st = ff__op_get_mem(op, dk.buf, kb, "GELU comparison")) ||
       (st = ff__op_get_mem(op, maskbits, 2 * mb, "GELU comparison")) ||
@@ -320,13 +322,12 @@ static ff_status ff__gelu_eval(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
       (st = ff_op_reconstruct(op, cl, N, k)))
     goto done;
   /* 4. The LUT, output kept shared. */
-  if ((st = ff__op_get(op, lbuf, lb, "GELU LUT")) || (st = ff_lut_key_deserialize(&lkh, k, bw, 1, N, lbuf, lb)) ||
-      (st = ff_sigma_act_table(a, op->scale, bw, tabh)) || (st = ff__op_upload(op, tab, tabh, nt * sizeof *tab)))
+  ff__act_table_arg ta = {a, op->scale, bw};
+  if ((st = ff__op_get_lut_key(op, &lk, k, bw, 1, N, "GELU LUT")) ||
+      (st = ff__op_table(op, ff__op_table_key(1, (uint32_t)a, (uint32_t)op->scale, (uint32_t)bw), nt, ff__act_table_fill,
+                         &ta, &tab)) ||
+      (st = ff_lut_eval(ctx, &lk, cl, tab, 0, lut)))
     goto done;
-  if (dev && ((st = ff_lut_key_alloc(ctx, &lkd, k, bw, 1, N)) || (st = ff_lut_key_copy(ctx, &lkd, &lkh)) ||
-              (st = ff__op_sync(op))))
-    goto done;
-  if ((st = ff_lut_eval(ctx, dev ? &lkd : &lkh, cl, tab, 0, lut))) goto done;
   op->cost[op->party].bits_sent += (uint64_t)N * (1 + (uint64_t)bw); /* u, then v (lut.h) */
   /* 5. ReLU = select(d^, x^), kept shared; ReLU - LUT reconstructed in bw bits. */
   if ((st = ff_select_key_alloc(ctx, &sk, bw, N)) || (st = ff__op_get_mem(op, sk.buf, sk.bytes, "GELU ReLU select")) ||
@@ -335,12 +336,9 @@ static ff_status ff__gelu_eval(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
   st = ff_op_reconstruct(op, y->v, N, bw);
 done:
   ff_dpf_key_free(&dk);
-  ff_lut_key_free(&lkh);
-  ff_lut_key_free(&lkd);
+  ff_lut_key_free(&lk);
   ff_select_key_free(&sk);
   ff__op_buf_free(op, blk);
-  free(lbuf);
-  free(tabh);
   return st;
 }
 

@@ -13,6 +13,7 @@
 #include "core/ring.h"
 #include "gates/fss/dpf.h"
 #include "gates/fss/lut.h"
+#include "gates/fss/select.h"
 #include "gates/sigma/op_internal.h"
 #include "gates/sigma/truncate.h"
 
@@ -463,34 +464,23 @@ static ff_status ff__ln_reconstruct2_wide(ff_op *op, uint64_t *a, uint64_t *b, s
 }
 
 /* Reconstructs n pairs (a mod 2^bw_a, b mod 2^bw_b) in ONE exchange of bw_a + bw_b bits each: both
- * fields travel side by side in one packed word and are added field by field (scope Reconstruct). */
-static ff_status ff__ln_reconstruct2_host(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
-  FF_SCOPE("Reconstruct");
-  const int bits = bw_a + bw_b;
-  if (bits > 64) return ff__ln_reconstruct2_wide(op, a, b, n, bw_a, bw_b);
-  uint64_t *mine = ff__op_alloc(2 * n * sizeof *mine, "LayerNorm reconstruct"), *peer = mine ? mine + n : NULL;
-  if (!mine) return FF_ENOMEM;
-  for (size_t i = 0; i < n; i++) mine[i] = ff_ring_reduce(a[i], bw_a) | (ff_ring_reduce(b[i], bw_b) << bw_a);
-  ff_status st = ff_chan_exchange_bits(op->ctx->chan, mine, peer, n, bits);
-  if (!st) {
-    for (size_t i = 0; i < n; i++) {
-      a[i] = ff_ring_reduce(mine[i] + peer[i], bw_a);
-      b[i] = ff_ring_reduce((mine[i] >> bw_a) + (peer[i] >> bw_a), bw_b);
-    }
-    op->cost[op->party].bits_sent += (uint64_t)n * (uint64_t)bits;
-  }
-  free(mine);
-  return st;
-}
-
-/* a and b in ff__op_mem(op): a CUDA party stages them through host memory (the channel's side). */
+ * fields travel side by side in one packed word and are added field by field (scope Reconstruct). a and
+ * b in ff__op_mem(op): up to 64 bits on either backend (gates/fss/select.h); wider pairs are staged
+ * through host memory field by field (wide rsqrt tables at large bw, rare). */
 static ff_status ff__ln_reconstruct2(ff_op *op, uint64_t *a, uint64_t *b, size_t n, int bw_a, int bw_b) {
-  if (!ff__op_on_device(op)) return ff__ln_reconstruct2_host(op, a, b, n, bw_a, bw_b);
+  FF_SCOPE("Reconstruct");
+  ff_status st;
+  if (bw_a + bw_b <= 64) {
+    if (!(st = ff__fss_reconstruct_fields(op->ctx, ff__op_mem(op), a, bw_a, b, bw_b, n)))
+      op->cost[op->party].bits_sent += (uint64_t)n * (uint64_t)(bw_a + bw_b);
+    return st;
+  }
+  if (!ff__op_on_device(op)) return ff__ln_reconstruct2_wide(op, a, b, n, bw_a, bw_b);
   uint64_t *h = ff__op_alloc(2 * n * sizeof *h, "LayerNorm reconstruct");
-  ff_status st = h ? FF_OK : FF_ENOMEM;
+  st = h ? FF_OK : FF_ENOMEM;
   const size_t nb = n * sizeof *h;
   if (!st && !(st = ff__op_download(op, h, a, nb)) && !(st = ff__op_download(op, h + n, b, nb)) &&
-      !(st = ff__ln_reconstruct2_host(op, h, h + n, n, bw_a, bw_b)) && !(st = ff__op_upload(op, a, h, nb)))
+      !(st = ff__ln_reconstruct2_wide(op, h, h + n, n, bw_a, bw_b)) && !(st = ff__op_upload(op, a, h, nb)))
     st = ff__op_upload(op, b, h + n, nb);
   free(h);
   return st;
@@ -512,25 +502,35 @@ static ff_status ff__ln_put_bits(ff_op *op, const uint64_t *bits, size_t n) {
   return st;
 }
 
-/* Step 4, party: every buffer and key in ff__op_mem(op) (device for a CUDA party); the LUT key's
- * bytes and the table are made on the host (the key deserialized there and copied to a device key). */
+typedef struct {
+  int bw, scale;
+  size_t d;
+  int m;
+} ff__ln_table_arg;
+
+static ff_status ff__ln_table_fill(void *arg, uint64_t *host) {
+  const ff__ln_table_arg *t = arg;
+  ff_sigma_rsqrt_table(t->bw, t->scale, t->d, t->m, host);
+  return FF_OK;
+}
+
+/* Step 4, party: every buffer and key in ff__op_mem(op) (device for a CUDA party); the LUT key read
+ * straight into that memory, the table kept there for the op's life (ff__op_table). */
 static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, int b, ff_wire *rsq, ff_wire *Vp,
                                    ff_wire *M) {
   ff_ctx *ctx = op->ctx;
-  const int bw = V->bw, L = ff__ln_top(bw), dev = ff__op_on_device(op), m = b - FF_SIGMA_RSQRT_EXP_BITS;
+  const int bw = V->bw, L = ff__ln_top(bw), m = b - FF_SIGMA_RSQRT_EXP_BITS;
   const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R, nt = (size_t)1 << b;
-  const size_t dkb = ff_dpf_key_bytes(bw, R), mb = ((size_t)L * R + 7) / 8, ltb = (J * R + 7) / 8,
-               lkb = ff_lut_key_bytes(b, bw, 1, R);
-  const size_t w64 = J * R + (size_t)L * R + nkey + 2 * R + nt;
+  const size_t dkb = ff_dpf_key_bytes(bw, R), mb = ((size_t)L * R + 7) / 8, ltb = (J * R + 7) / 8;
+  const size_t w64 = J * R + (size_t)L * R + nkey + 2 * R;
   ff_dpf_key dk = {0};
-  ff_lut_key lkh = {0}, lkd = {0};
-  uint8_t *lbuf = ff__op_alloc(lkb, "rsqrt");
-  uint64_t *tabh = ff__op_alloc(nt * sizeof *tabh, "rsqrt");
+  ff_lut_key lk = {0};
+  const uint64_t *tab = NULL;
   void *blk = NULL;
-  ff_status st = lbuf && tabh ? ff__op_buf_alloc(op, w64 * sizeof(uint64_t) + ltb + mb, "rsqrt", &blk) : FF_ENOMEM;
+  ff_status st = ff__op_buf_alloc(op, w64 * sizeof(uint64_t) + ltb + mb, "rsqrt", &blk);
   if (st) goto done;
-  uint64_t *pts = blk, *c = pts + J * R, *key = c + (size_t)L * R, *idx = key + nkey, *tab = idx + 2 * R;
-  uint8_t *lt = (uint8_t *)(tab + nt), *mask = lt + ltb;
+  uint64_t *pts = blk, *c = pts + J * R, *key = c + (size_t)L * R, *idx = key + nkey;
+  uint8_t *lt = (uint8_t *)(idx + 2 * R), *mask = lt + ltb;
   /* a. comparisons at V^ and V^ - 2^t from one DCF key, reconstruct c^. */
   if ((st = ff_sigma_rsqrt_points(ctx, bw, R, V->v, pts)) || (st = ff_dpf_key_alloc(ctx, &dk, bw, R)) ||
       (st = ff__op_get_mem(op, dk.buf, dkb, "rsqrt")) || (st = ff__op_get_mem(op, mask, mb, "rsqrt")) ||
@@ -546,23 +546,17 @@ static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, int b,
   /* c. mantissa. */
   if ((st = ff_op_trslack(op, Vp, L - m, b, M))) goto done;
   /* d. LUT at I^ = E^ + M^ - 2^m, revealed; the table made on the host (uploaded for a CUDA party). */
-  ff_sigma_rsqrt_table(bw, op->scale, d, m, tabh);
+  ff__ln_table_arg ta = {bw, op->scale, d, m};
   if ((st = ff_sigma_rsqrt_index(ctx, m, R, idx + R, M->v, idx)) ||
-      (st = ff__op_upload(op, tab, tabh, nt * sizeof *tab)) || (st = ff__op_get(op, lbuf, lkb, "rsqrt")) ||
-      (st = ff_lut_key_deserialize(&lkh, b, bw, 1, R, lbuf, lkb)))
+      (st = ff__op_table(op, ff__op_table_key(5, (uint32_t)d, (uint32_t)m, (uint32_t)bw), nt, ff__ln_table_fill, &ta,
+                         &tab)) ||
+      (st = ff__op_get_lut_key(op, &lk, b, bw, 1, R, "rsqrt")) || (st = ff_lut_eval(ctx, &lk, idx, tab, 1, rsq->v)))
     goto done;
-  if (dev && ((st = ff_lut_key_alloc(ctx, &lkd, b, bw, 1, R)) || (st = ff_lut_key_copy(ctx, &lkd, &lkh)) ||
-              (st = ff__op_sync(op))))
-    goto done;
-  if ((st = ff_lut_eval(ctx, dev ? &lkd : &lkh, idx, tab, 1, rsq->v))) goto done;
   op->cost[op->party].bits_sent += (uint64_t)R * (1 + 2 * (uint64_t)bw); /* the LUT's exchanges */
 done:
   ff_dpf_key_free(&dk);
-  ff_lut_key_free(&lkh);
-  ff_lut_key_free(&lkd);
+  ff_lut_key_free(&lk);
   ff__op_buf_free(op, blk);
-  free(lbuf);
-  free(tabh);
   return st;
 }
 

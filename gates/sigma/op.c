@@ -41,7 +41,7 @@ static const char *ff__sg_name(uint32_t gate) {
 
 void ff_wire_free(ff_wire *w) {
   if (!w) return;
-  ff__fss_buf_free(w->v, w->where); /* free() for host wires, cudaFree for a CUDA party's */
+  ff__fss_buf_free(w->v, w->where); /* free() for host wires; a CUDA party's: stream-ordered */
   memset(w, 0, sizeof *w);
 }
 
@@ -142,8 +142,38 @@ void ff_op_destroy(ff_op *op) {
   if (op) {
     free(op->stage);
     ff__op_image_free(op);
+    for (int i = 0; i < op->n_tables; i++) ff__op_buf_free(op, op->tables[i].v);
   }
   free(op);
+}
+
+ff_status ff__op_table(ff_op *op, ff__op_table_id id, size_t n, ff__op_table_fill fill, void *arg, const uint64_t **out) {
+  *out = NULL;
+  for (int i = 0; i < op->n_tables; i++)
+    if (!memcmp(op->tables[i].key, id.k, sizeof id.k) && op->tables[i].n == n) {
+      *out = op->tables[i].v;
+      return FF_OK;
+    }
+  if (op->n_tables == FF__OP_TABLES) {
+    FF_ERROR("sigma: more than %d distinct public tables in one op session", FF__OP_TABLES);
+    return FF_ENOMEM;
+  }
+  void *v = NULL;
+  uint64_t *host = ff__op_on_device(op) ? ff__op_alloc(n * sizeof *host, "public table") : NULL;
+  ff_status st = ff__op_on_device(op) && !host ? FF_ENOMEM : FF_OK;
+  if (!st) st = ff__op_buf_alloc(op, n * sizeof *host, "public table", &v);
+  if (!st) st = fill(arg, host ? host : v);
+  if (!st && host) st = ff__op_upload(op, v, host, n * sizeof *host); /* waits: host is freed below */
+  free(host);
+  if (st) {
+    ff__op_buf_free(op, v);
+    return st;
+  }
+  memcpy(op->tables[op->n_tables].key, id.k, sizeof id.k);
+  op->tables[op->n_tables].n = n;
+  op->tables[op->n_tables++].v = v;
+  *out = v;
+  return FF_OK;
 }
 
 ff_op_role ff_op_get_role(const ff_op *op) { return op->role; }
@@ -462,6 +492,29 @@ ff_status ff__op_get_mem(ff_op *op, void *dst, size_t n, const char *what) {
   return ff__op_read_mem(op, dst, n, what);
 }
 
+typedef struct {
+  ff_op *op;
+  const char *what;
+} ff__op_lut_reader;
+
+static ff_status ff__op_lut_read(void *arg, void *dst, size_t n) {
+  const ff__op_lut_reader *r = arg;
+  return ff__op_read_mem(r->op, dst, n, r->what);
+}
+
+ff_status ff__op_get_lut_key(ff_op *op, ff_lut_key *k, int b, int b_out, int n_tables, size_t N, const char *what) {
+  FF_SCOPE("KeyTransfer");
+  memset(k, 0, sizeof *k);
+  void *scratch = NULL;
+  ff__op_lut_reader r = {op, what};
+  ff_status st = ff_lut_key_alloc(op->ctx, k, b, b_out, n_tables, N);
+  if (!st) st = ff__op_buf_alloc(op, 4 * N, what, &scratch);
+  if (!st) st = ff_lut_key_read(op->ctx, k, ff__op_lut_read, &r, scratch);
+  ff__op_buf_free(op, scratch);
+  if (st) ff_lut_key_free(k);
+  return st;
+}
+
 ff_status ff__op_get_words(ff_op *op, uint64_t *dst, size_t n, int eb, const char *what) {
   FF_SCOPE("KeyTransfer");
   if (eb == 8) return ff__op_read_mem(op, dst, n * sizeof *dst, what);
@@ -513,15 +566,13 @@ ff_status ff__op_buf_alloc(ff_op *op, size_t n, const char *what, void **out) {
     return *out ? FF_OK : FF_ENOMEM;
   }
 #ifdef FF_HAVE_CUDA
-  cudaStream_t s = (cudaStream_t)op->ctx->stream;
-  ff_status st = FF_CUDA_CHECK(cudaMallocAsync(out, n ? n : 1, s));
+  ff_status st = ff_dev_alloc(op->ctx->stream, n, out);
   if (st) {
-    *out = NULL;
     FF_ERROR("%s: cannot allocate %zu bytes of device memory", what, n);
-    return FF_ENOMEM;
+    return st;
   }
-  if ((st = FF_CUDA_CHECK(cudaMemsetAsync(*out, 0, n ? n : 1, s)))) {
-    (void)FF_CUDA_CHECK(cudaFreeAsync(*out, s));
+  if ((st = FF_CUDA_CHECK(cudaMemsetAsync(*out, 0, n ? n : 1, (cudaStream_t)op->ctx->stream)))) {
+    ff_dev_free(*out);
     *out = NULL;
   }
   return st;
@@ -537,9 +588,7 @@ void ff__op_buf_free(ff_op *op, void *p) {
     free(p);
     return;
   }
-#ifdef FF_HAVE_CUDA
-  (void)FF_CUDA_CHECK(cudaFreeAsync(p, (cudaStream_t)op->ctx->stream));
-#endif
+  ff_dev_free(p);
 }
 
 /* The copies wait for the stream: host memory on either side is then free to change (a pageable

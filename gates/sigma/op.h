@@ -64,7 +64,7 @@ typedef struct {
 } ff_wire;
 
 /* Frees v (host or device memory) and zeroes the wire; safe on a zeroed or already freed wire. A
- * device wire is freed with cudaFree, which waits for the device: free wires outside hot loops. */
+ * device wire is freed in the order of the stream that allocated it (core/cuda.h ff_dev_free): no wait. */
 void ff_wire_free(ff_wire *w);
 
 typedef struct ff_op ff_op;

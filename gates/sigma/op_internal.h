@@ -5,8 +5,11 @@
 #define FF_GATES_SIGMA_OP_INTERNAL_H
 
 #include "comm/chan.h"
+#include "gates/fss/lut.h"
 #include "gates/sigma/op.h"
 #include "scope/scope.h"
+
+#define FF__OP_TABLES 16 /* distinct public tables one graph uses (GELU, SiLU, nExp, reciprocal, rsqrt, rotary) */
 
 struct ff_op {
   ff_op_role role;
@@ -29,6 +32,12 @@ struct ff_op {
   uint8_t *img;             /* FF_KEYS_PRELOAD: the host image of the keys (img_len bytes) */
   void *dimg;               /* FF_KEYS_PRELOAD, CUDA party: the device image (img_len bytes) */
   uint64_t img_len, img_pos;/* image size and cursor (bytes served so far) */
+  struct {                  /* public tables, made once per op in ff__op_mem(op) (ff__op_table) */
+    uint32_t key[4];
+    size_t n;
+    uint64_t *v;
+  } tables[FF__OP_TABLES];
+  int n_tables;
 };
 
 /* Gate ids in the tags (never reorder: they are part of key files). */
@@ -85,6 +94,27 @@ ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits);
  * they are served from the op's image at its cursor (op.h ff_op_preload_keys), loading it at the first
  * read; the accounting and the errors are those of the stream. */
 ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what);
+
+/* Party: one serialized LUT key (gates/fss/lut.h) of the given shape into k, allocated here in
+ * ff__op_mem(op) (free it with ff_lut_key_free), its bytes read as ff__op_get_mem reads them: on a CUDA
+ * party with preloaded keys, copies on ctx's stream out of the device image and the tR words packed on
+ * the device, with no host copy and no wait. One KeyTransfer scope. */
+ff_status ff__op_get_lut_key(ff_op *op, ff_lut_key *k, int b, int b_out, int n_tables, size_t N, const char *what);
+
+/* Public tables (lookup tables of functions, rotary angles): the n words that fill(arg, host) computes on
+ * the host, kept in ff__op_mem(op) for the op's life under the key {kind, a, b, c} (the caller's name
+ * for the table and every parameter it depends on). The first request computes and (on a CUDA party)
+ * uploads them, waiting once for the upload; later requests return the same pointer with no work, so a
+ * gate's online phase does not recompute or re-upload its table. */
+typedef ff_status (*ff__op_table_fill)(void *arg, uint64_t *host);
+typedef struct {
+  uint32_t k[4];
+} ff__op_table_id;
+ff_status ff__op_table(ff_op *op, ff__op_table_id id, size_t n, ff__op_table_fill fill, void *arg, const uint64_t **out);
+static inline ff__op_table_id ff__op_table_key(uint32_t kind, uint32_t a, uint32_t b, uint32_t c) {
+  ff__op_table_id id = {{kind, a, b, c}};
+  return id;
+}
 
 /* ---- Narrow key words ------------------------------------------------------------------------------------
  * SIGMA keeps a key element of a narrow ring in its narrowest type (u8, u16): these put and get n key

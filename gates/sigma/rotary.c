@@ -68,6 +68,16 @@ void ff_sigma_rotary_cost(size_t N, int bw, int scale, ff_gate_cost c[2]) {
   c[1] = c[0];
 }
 
+typedef struct {
+  int T, d, f;
+  size_t nt;
+} ff__rot_table_arg;
+
+static ff_status ff__rot_table_fill(void *arg, uint64_t *host) {
+  const ff__rot_table_arg *t = arg;
+  return ff_sigma_rotary_table(t->T, t->d, t->f, (int64_t *)host, (int64_t *)host + t->nt);
+}
+
 /* The gate body inside scope Rotary. */
 static ff_status ff__rotary_run(ff_op *op, const ff_wire *x, ff_wire *y) {
   if (!op || !x || !y || (op->role != FF_OP_COST && !x->v)) {
@@ -93,23 +103,20 @@ static ff_status ff__rotary_run(ff_op *op, const ff_wire *x, ff_wire *y) {
   const ff__sg_tag tag = {FF__SG_ROTARY, (uint32_t)bw, (uint32_t)op->scale, (uint32_t)f,
                           {N, (uint64_t)T, (uint64_t)d}};
   const size_t nt = (size_t)T * (size_t)(d / 2);
-  int64_t *cs = ff__op_alloc(2 * nt * sizeof *cs, "ff_op_rotary table"), *tab = NULL; /* tab: in ff__op_mem */
-  if (!cs) return FF_ENOMEM;
+  const uint64_t *tabw = NULL; /* the cos | sin table in ff__op_mem, kept by the op (ff__op_table) */
+  ff__rot_table_arg ta = {(int)T, (int)d, f, nt};
   ff__op_enter(op);
-  if ((st = ff__op_tag(op, &tag)) || (st = ff_sigma_rotary_table((int)T, (int)d, f, cs, cs + nt)) ||
+  if ((st = ff__op_tag(op, &tag)) ||
+      (st = ff__op_table(op, ff__op_table_key(6, (uint32_t)T, (uint32_t)d, (uint32_t)f), 2 * nt, ff__rot_table_fill,
+                         &ta, &tabw)) ||
       (st = ff__op_wire_alloc(op, &u, bw, x->ndim, x->shape)))
     goto done;
-  if (!ff__op_on_device(op)) tab = cs;
-  else if ((st = ff__op_buf_alloc(op, 2 * nt * sizeof *tab, "ff_op_rotary table", (void **)&tab)) ||
-           (st = ff__op_upload(op, tab, cs, 2 * nt * sizeof *tab))) /* the same bits as the host's */
-    goto done;
+  const int64_t *tab = (const int64_t *)tabw; /* the same bits on either backend */
   /* Dealer: u's mask R r; party: u^ = R x^ = R x + R r. */
   if ((st = ff_sigma_rotary_apply(op->ctx, bw, rows, (int)T, (int)d, tab, tab + nt, x->v, u.v))) goto done;
   st = ff_op_trslack(op, &u, f, bw, y);
 done:
   ff__op_leave(op);
-  if (tab != cs) ff__op_buf_free(op, tab);
-  free(cs);
   ff_wire_free(&u);
   if (st) ff_wire_free(y);
   return st;

@@ -615,24 +615,39 @@ done:
   return st;
 }
 
+typedef struct {
+  const uint64_t *tabh;
+  size_t nt;
+} ff__sm_table_arg;
+
+static ff_status ff__sm_table_fill(void *arg, uint64_t *host) {
+  const ff__sm_table_arg *t = arg;
+  memcpy(host, t->tabh, t->nt * sizeof *host);
+  return FF_OK;
+}
+
 /* y = T[x mod 2^b] revealed in b_out bits (dealer: y gets the output mask), C elements; x, y in
- * ff__op_mem(op), the table tabh (2^b) on the host. A CUDA party deserializes the key on the host and
- * copies it to a device key, and uploads the table. */
-static ff_status ff__lut(ff_op *op, int b, int b_out, size_t C, const uint64_t *x, const uint64_t *tabh, uint64_t *y) {
+ * ff__op_mem(op), the table tabh (2^b) on the host, named by table_key (ff__op_table_key): a party keeps
+ * it in its memory for the op's life (ff__op_table) and reads the LUT key straight into its memory
+ * (ff__op_get_lut_key). */
+static ff_status ff__lut(ff_op *op, ff__op_table_id table_key, int b, int b_out, size_t C, const uint64_t *x,
+                         const uint64_t *tabh, uint64_t *y) {
   ff_ctx *ctx = op->ctx;
-  const int dev = ff__op_on_device(op);
   const size_t nt = (size_t)1 << b;
   ff_status st = FF_OK;
-  ff_lut_key k[2] = {{0}, {0}}, kd = {0};
+  ff_lut_key k[2] = {{0}, {0}};
   const size_t kb = ff_lut_key_bytes(b, b_out, 1, C);
-  void *blk = NULL; /* xs (C) | the device table (2^b, CUDA party only) */
-  uint8_t *buf = ff__op_alloc(kb, "LUT");
-  if (!buf) return FF_ENOMEM;
-  if ((st = ff__op_buf_alloc(op, (C + (dev ? nt : 0)) * sizeof(uint64_t), "LUT", &blk))) goto done;
-  uint64_t *xs = blk, *tabd = xs + C;
-  const uint64_t *tab = dev ? tabd : tabh;
+  void *blk = NULL; /* xs (C) */
+  uint8_t *buf = NULL;
+  const uint64_t *tab = NULL;
+  if ((st = ff__op_buf_alloc(op, C * sizeof(uint64_t), "LUT", &blk))) goto done;
+  uint64_t *xs = blk;
   if ((st = ff__op_reduce(op, x, xs, C, b))) goto done;
   if (op->role == FF_OP_DEALER) {
+    if (!(buf = ff__op_alloc(kb, "LUT"))) {
+      st = FF_ENOMEM;
+      goto done;
+    }
     if ((st = ff_lut_key_alloc(ctx, &k[0], b, b_out, 1, C)) || (st = ff_lut_key_alloc(ctx, &k[1], b, b_out, 1, C)) ||
         (st = ff_lut_keygen(ctx, xs, &k[0], &k[1], y)))
       goto done;
@@ -640,20 +655,17 @@ static ff_status ff__lut(ff_op *op, int b, int b_out, size_t C, const uint64_t *
       if (!(st = ff_lut_key_serialize(&k[p], buf, kb))) st = ff__op_put(op, p, buf, kb);
     goto done;
   }
-  if ((st = ff__op_get(op, buf, kb, "LUT")) || (st = ff_lut_key_deserialize(&k[0], b, b_out, 1, C, buf, kb)))
+  ff__sm_table_arg ta = {tabh, nt};
+  if ((st = ff__op_get_lut_key(op, &k[0], b, b_out, 1, C, "LUT")) ||
+      (st = ff__op_table(op, table_key, nt, ff__sm_table_fill, &ta, &tab)))
     goto done;
-  if (dev && ((st = ff__op_upload(op, tabd, tabh, nt * sizeof *tab)) ||
-              (st = ff_lut_key_alloc(ctx, &kd, b, b_out, 1, C)) || (st = ff_lut_key_copy(ctx, &kd, &k[0])) ||
-              (st = ff__op_sync(op))))
-    goto done;
-  st = ff_lut_eval(ctx, dev ? &kd : &k[0], xs, tab, 1, y);
+  st = ff_lut_eval(ctx, &k[0], xs, tab, 1, y);
   /* ff_lut_eval talks to the channel itself (which charges bytes and rounds to the op); the payload
    * bits, which only ff_op_reconstruct counts, are added here: u, v and the revealed output. */
   if (!st) op->cost[op->party].bits_sent += (uint64_t)C * (1 + 2 * (uint64_t)b_out);
 done:
   ff_lut_key_free(&k[0]);
   ff_lut_key_free(&k[1]);
-  ff_lut_key_free(&kd);
   ff__op_buf_free(op, blk);
   free(buf);
   return st;
@@ -750,8 +762,9 @@ static ff_status ff__sm_nexp(ff_op *op, const ff_wire *x1, ff_wire *e) {
     st = ff_sigma_add_const(ctx, ring, N, x1->v, (uint64_t)0 - FF__SM_CLIP, z.v);
   if (st || (st = ff__relu_sel(op, ring, 16, ff__op_word_bytes(16), 1, N, z.v, clip.v, "Softmax::nExp"))) goto done;
   if (op->role == FF_OP_PARTY && (st = ff_sigma_add_const(ctx, 16, N, clip.v, FF__SM_CLIP, clip.v))) goto done;
-  if ((st = ff__lut(op, 8, bw, N, clip.v, lsb_tab, lsb.v)) || (st = ff__sigma_trslack_narrow(op, &clip, 8, 8, &hi)) ||
-      (st = ff__lut(op, 8, bw, N, hi.v, msb_tab, msb.v)))
+  if ((st = ff__lut(op, ff__op_table_key(2, 8, 0, 0), 8, bw, N, clip.v, lsb_tab, lsb.v)) ||
+      (st = ff__sigma_trslack_narrow(op, &clip, 8, 8, &hi)) ||
+      (st = ff__lut(op, ff__op_table_key(3, 8, 0, 0), 8, bw, N, hi.v, msb_tab, msb.v)))
     goto done;
   /* Elementwise Beaver product (one row of N); e takes x1's shape. */
   if ((st = ff__beaver_slack(op, &msb, &lsb, 1, N, 0, e))) goto done;
@@ -842,7 +855,7 @@ static ff_status ff__sm_inverse(ff_op *op, size_t R, const ff__sm_cfg *cfg, cons
   }
   /* The CUDA party's LUT uploads this same host table (ff__lut). */
   ff_sigma_inv_table_ex(b, k - b, tab);
-  if (!(st = ff__sigma_trslack_narrow(op, &sk, k - b, b, &t))) st = ff__lut(op, b, bw, R, t.v, tab, inv->v);
+  if (!(st = ff__sigma_trslack_narrow(op, &sk, k - b, b, &t))) st = ff__lut(op, ff__op_table_key(4, (uint32_t)b, (uint32_t)(k - b), 0), b, bw, R, t.v, tab, inv->v);
 done:
   ff_wire_free(&sk);
   ff_wire_free(&t);

@@ -255,35 +255,10 @@ done:
  * one round), scope Reconstruct; u and v in the op's memory, public values out. */
 static ff_status ff__open_u_v(ff_op *op, uint64_t *u, uint64_t *v, size_t n, int bw) {
   FF_SCOPE("Reconstruct");
-  ff_ctx *ctx = op->ctx;
-  const size_t ub = ff__bit_bytes(n), vb = ff_packed_size(n, bw), len = ub + vb;
-  uint64_t *hu = malloc(2 * n * sizeof *hu);
-  uint8_t *out = malloc(2 * len);
-  ff_status st = hu && out ? FF_OK : FF_ENOMEM;
-  uint64_t *hv = hu ? hu + n : NULL;
-  if (st) FF_ERROR("suf: cannot allocate %zu bytes to open u and V", 2 * len + 2 * n * sizeof *hu);
-  if (!st && (st = ff__op_download(op, hu, u, n * sizeof *hu)) == FF_OK) st = ff__op_download(op, hv, v, n * sizeof *hv);
-  if (!st) {
-    memset(out, 0, 2 * len);
-    ff_pack_bits(hu, n, 1, out);
-    ff_pack_bits(hv, n, bw, out + ub);
-    st = ff_chan_exchange(ctx->chan, out, out + len, len);
-  }
-  if (!st) {
-    uint64_t *pu = malloc(2 * n * sizeof *pu);
-    if (!pu) st = FF_ENOMEM;
-    if (!st) {
-      ff_unpack_bits(out + len, n, 1, pu);
-      ff_unpack_bits(out + len + ub, n, bw, pu + n);
-      const uint64_t m = ff_ring_mask(bw);
-      for (size_t i = 0; i < n; i++) hu[i] = (hu[i] ^ pu[i]) & 1, hv[i] = (hv[i] + pu[n + i]) & m;
-      if (!(st = ff__op_upload(op, u, hu, n * sizeof *hu))) st = ff__op_upload(op, v, hv, n * sizeof *hv);
-    }
-    free(pu);
-  }
+  /* u's packed bits, then V's: two segments of one exchange (gates/fss/select.h). */
+  const ff_recon_seg seg[2] = {{u, 1, NULL, 0, n}, {v, bw, NULL, 0, n}};
+  ff_status st = ff__fss_reconstruct_segs(op->ctx, ff__op_mem(op), seg, 2);
   if (!st) op->cost[op->party].bits_sent += (uint64_t)n * (1 + (uint64_t)bw);
-  free(hu);
-  free(out);
   return st;
 }
 
