@@ -361,6 +361,9 @@ struct ff_model_session {
   void (*progress)(int done, int total, void *arg);
   void *progress_arg;
   ff_suf_config suf; /* the suite's switches (ff_model_session_set_suf); all off: sigma */
+  uint64_t *io;      /* P1: its input, then its output, as ring values (io_n of them); kept across
+                        inferences so that an inference of the same shape allocates nothing */
+  size_t io_n;
 };
 
 static void ff__free_all(ff_wire *w, int n) {
@@ -587,6 +590,7 @@ void ff_model_session_free(ff_model_session *s) {
   if (!s) return;
   if (s->w) ff__free_all(s->w, s->n);
   free(s->w);
+  free(s->io);
   free(s);
 }
 
@@ -605,14 +609,19 @@ ff_status ff_model_infer(ff_op *op, ff_model_session *s, int seq, int batch, con
     FF_ERROR("model %s: party 1 needs its input and an output buffer", c->name);
     return FF_EINVAL;
   }
-  if (p1 && !(buf = malloc(n * sizeof *buf))) return FF_ENOMEM;
+  if (p1 && s->io_n < n) {
+    free(s->io);
+    s->io_n = 0;
+    if (!(s->io = malloc(n * sizeof *s->io))) return FF_ENOMEM;
+    s->io_n = n;
+  }
+  if (p1) buf = s->io;
   for (size_t i = 0; p1 && i < n; i++) buf[i] = ff_ring_from_signed(x[i], c->bw);
   if (!(st = ff_op_input(op, 1, 2, shape, buf, &in)) && !(st = ff__forward(&e, s->w, batch, seq, &in, &out, &(ff__progress){s->progress, s->progress_arg})))
     st = ff_op_output(op, &out, buf);
   for (size_t i = 0; !st && p1 && i < n; i++) y[i] = ff_ring_signed(buf[i], c->bw);
   ff_wire_free(&in);
   ff_wire_free(&out);
-  free(buf);
   return st;
 }
 

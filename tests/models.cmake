@@ -17,3 +17,9 @@ if(Python3_Interpreter_FOUND)
             -P ${CMAKE_CURRENT_LIST_DIR}/export_hf_selftest.cmake)
   set_tests_properties(test_export_hf_selftest PROPERTIES TIMEOUT 300 ENVIRONMENT "FUSEFSS=$<TARGET_FILE:fusefss>")
 endif()
+# A CUDA party's counted inference allocates nothing: host allocations counted through the linker's
+# --wrap, device, pinned, staging and pool growth through core/cuda.h's counters (GPU; exits 77 without one).
+if(FF_HAVE_CUDA)
+  ff_add_test(test_online_alloc_cuda SOURCES test_online_alloc_cuda.c DEPS ff_models Threads::Threads LABELS cuda TIMEOUT 300)
+  target_link_options(test_online_alloc_cuda PRIVATE -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc)
+endif()

@@ -723,6 +723,26 @@ void ff_sigma_output_cost(size_t N, ff_gate_cost c[2]) {
   c[1].key_bytes = 8 * (uint64_t)N;
 }
 
+/* Host scratch of n bytes at the edges of the online phase (Input, Output): on a CUDA party one of the
+ * two pinned buffers of the context's reconstruct staging (`which` 0 or 1; grown once, so a steady state
+ * allocates nothing, and reused safely since every use of them is ordered on ctx's stream), else malloc
+ * (*owned: free it). */
+static ff_status ff__op_edge_buf(ff_op *op, size_t n, int which, void **out, int *owned) {
+  *out = NULL;
+  *owned = 0;
+  if (ff__op_on_device(op)) {
+    /* The last reconstruct's uploads out of the staging may still be queued: wait for them (an edge of
+       the online phase, where one wait is due anyway). */
+    ff_status st = ff__op_sync(op);
+    if (!st) st = ff_cuda_stage_reserve(&op->ctx->stage, n, 1);
+    if (!st) *out = which ? op->ctx->stage->host_in : op->ctx->stage->host_out;
+    return st;
+  }
+  if (!(*out = ff__op_alloc(n ? n : 1, "sigma input/output"))) return FF_ENOMEM;
+  *owned = 1;
+  return FF_OK;
+}
+
 ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain, ff_wire *out) {
   FF_SCOPE("Input");
   if (!op || !out || (owner != 0 && owner != 1)) {
@@ -740,6 +760,8 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
   }
   const ff__sg_tag tag = {FF__SG_INPUT, (uint32_t)op->bw, (uint32_t)owner, 0, {N, 0, 0}};
   uint64_t *h = NULL;
+  void *hv = NULL, *pv = NULL;
+  int h_owned = 0, p_owned = 0;
   ff__op_enter(op);
   if (op->role == FF_OP_DEALER) {
     if (!(st = ff__op_tag(op, &tag)) && !(st = ff__op_draw(op, out->v, N, op->bw)))
@@ -748,11 +770,9 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
   }
   /* A CUDA party computes x^ in host memory (the plaintext and the channel are on the host) and
    * uploads it into its wire. */
-  h = ff__op_on_device(op) ? ff__op_alloc(N * sizeof *h, "ff_op_input") : out->v;
-  if (!h) {
-    st = FF_ENOMEM;
-    goto done;
-  }
+  const size_t nb = ff_packed_size(N, op->bw);
+  if (ff__op_on_device(op) && (st = ff__op_edge_buf(op, N * sizeof *h, 0, &hv, &h_owned))) goto done;
+  h = ff__op_on_device(op) ? hv : out->v;
   if (op->party == owner && !plain) {
     FF_ERROR("ff_op_input: party %d owns this input but gave no plaintext", owner);
     st = FF_EINVAL;
@@ -760,30 +780,20 @@ ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, cons
   }
   /* The owner's mask r is read with the tag (h = r, then x^ = x + r in place). */
   if ((st = ff__op_tag_keys(op, &tag, op->party == owner ? h : NULL, N * sizeof *h, "Input"))) goto done;
+  if ((st = ff__op_edge_buf(op, nb, 1, &pv, &p_owned))) goto done;
   if (op->party == owner) {
     for (size_t i = 0; i < N; i++) h[i] = ff_ring_reduce(plain[i] + h[i], op->bw);
-    uint8_t *buf = ff__op_alloc(ff_packed_size(N, op->bw), "ff_op_input");
-    if (!buf) {
-      st = FF_ENOMEM;
-      goto done;
-    }
-    ff_pack_bits(h, N, op->bw, buf);
-    st = ff_chan_send(op->ctx->chan, buf, ff_packed_size(N, op->bw));
-    free(buf);
+    ff_pack_bits(h, N, op->bw, pv);
+    st = ff_chan_send(op->ctx->chan, pv, nb);
     if (!st) op->cost[op->party].bits_sent += (uint64_t)N * (uint64_t)op->bw;
   } else {
-    uint8_t *buf = ff__op_alloc(ff_packed_size(N, op->bw), "ff_op_input");
-    if (!buf) {
-      st = FF_ENOMEM;
-      goto done;
-    }
-    st = ff_chan_recv(op->ctx->chan, buf, ff_packed_size(N, op->bw));
-    if (!st) ff_unpack_bits(buf, N, op->bw, h);
-    free(buf);
+    st = ff_chan_recv(op->ctx->chan, pv, nb);
+    if (!st) ff_unpack_bits(pv, N, op->bw, h);
   }
   if (!st && h != out->v) st = ff__op_upload(op, out->v, h, N * sizeof *h);
 done:
-  if (h != out->v) free(h); /* NULL for the dealer */
+  if (h_owned) free(hv);
+  if (p_owned) free(pv);
   ff__op_leave(op);
   if (st) ff_wire_free(out);
   return st;
@@ -805,6 +815,7 @@ ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain) {
   const ff__sg_tag tag = {FF__SG_OUTPUT, (uint32_t)x->bw, 0, 0, {N, 0, 0}};
   ff_status st;
   uint64_t *r = NULL;
+  int r_owned = 0;
   ff__op_enter(op);
   if (op->role == FF_OP_DEALER) {
     if (!(st = ff__op_tag(op, &tag))) st = ff__op_put(op, 1, x->v, N * sizeof *x->v);
@@ -816,17 +827,16 @@ ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain) {
       st = FF_EINVAL;
       goto done;
     }
-    if (!(r = ff__op_alloc(N * sizeof *r, "ff_op_output"))) {
-      st = FF_ENOMEM;
-      goto done;
-    }
+    void *rv = NULL;
+    if ((st = ff__op_edge_buf(op, N * sizeof *r, 1, &rv, &r_owned))) goto done;
+    r = rv;
   }
   /* P1's mask r is read with the tag; x^ into plain (a download for a CUDA party), then x = x^ - r. */
   if ((st = ff__op_tag_keys(op, &tag, r, N * sizeof *r, "Output"))) goto done;
   if (op->party == 1 && !(st = ff__op_download(op, plain, x->v, N * sizeof *r)))
     for (size_t i = 0; i < N; i++) plain[i] = ff_ring_reduce(plain[i] - r[i], x->bw);
 done:
-  free(r);
+  if (r_owned) free(r);
   ff__op_leave(op);
   return st;
 }
