@@ -25,8 +25,13 @@
  * gates/gemm's ring GEMM) on its context's stream; key placement is "device": each gate's keys are
  * read from the stream on the host into a staging buffer and uploaded before its kernels run
  * (FF_KEYS_STREAM), or all uploaded once before the online phase (FF_KEYS_PRELOAD, below).
- * Reconstructs stage their shares through host memory, since the channel works on host buffers;
- * inputs and outputs take and give host plaintext. The gates that do not yet have CUDA twins refuse
+ * Reconstructs on a CUDA party stay on the device except for their packed bytes: the share is packed
+ * to its exact width by a kernel, copied piece by piece into pinned staging while earlier pieces are on
+ * the link, and the peer's bytes are uploaded and added by a kernel (gates/fss/select.h); the host waits
+ * only for the bytes it sends. Device memory comes from a stream-ordered pool (core/cuda.h ff_dev_alloc),
+ * public tables are made once per op, and LUT keys are read straight into device memory, so once an
+ * inference has run the next allocates nothing and waits for nothing but the link
+ * (tests/test_online_alloc_cuda.c). Inputs and outputs take and give host plaintext. The gates that do not yet have CUDA twins refuse
  * a CUDA party (FF_ENOTSUP). */
 #ifndef FF_GATES_SIGMA_OP_H
 #define FF_GATES_SIGMA_OP_H
@@ -164,7 +169,8 @@ void ff_sigma_output_cost(size_t N, ff_gate_cost c[2]);
  * In scope Reconstruct (nested in the calling gate's scope): both parties send their additive shares
  * of n values of `bits` bits, packed to exactly that width, and add the peer's (XOR for bits == 1):
  * one exchange, one round. vals (n) in the memory of the party's wires (host on the CPU, device on
- * CUDA, staged through the host there): this party's shares in, the public sums out.
+ * CUDA: packed and added there, only the packed bytes staged): this party's shares in, the public sums
+ * out (on CUDA ordered on the party's stream, not waited for).
  * Party role only (FF_ESTATE otherwise). */
 ff_status ff_op_reconstruct(ff_op *op, uint64_t *vals, size_t n, int bits);
 
