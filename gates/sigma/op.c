@@ -150,7 +150,7 @@ void ff_op_destroy(ff_op *op) {
 ff_status ff__op_table(ff_op *op, ff__op_table_id id, size_t n, ff__op_table_fill fill, void *arg, const uint64_t **out) {
   *out = NULL;
   for (int i = 0; i < op->n_tables; i++)
-    if (!memcmp(op->tables[i].key, id.k, sizeof id.k) && op->tables[i].n == n) {
+    if (!memcmp(op->tables[i].key, id.k, sizeof id.k) && op->tables[i].x == id.x && op->tables[i].n == n) {
       *out = op->tables[i].v;
       return FF_OK;
     }
@@ -170,6 +170,7 @@ ff_status ff__op_table(ff_op *op, ff__op_table_id id, size_t n, ff__op_table_fil
     return st;
   }
   memcpy(op->tables[op->n_tables].key, id.k, sizeof id.k);
+  op->tables[op->n_tables].x = id.x;
   op->tables[op->n_tables].n = n;
   op->tables[op->n_tables++].v = v;
   *out = v;

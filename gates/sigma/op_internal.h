@@ -34,6 +34,7 @@ struct ff_op {
   uint64_t img_len, img_pos;/* image size and cursor (bytes served so far) */
   struct {                  /* public tables, made once per op in ff__op_mem(op) (ff__op_table) */
     uint32_t key[4];
+    uint64_t x;
     size_t n;
     uint64_t *v;
   } tables[FF__OP_TABLES];
@@ -103,17 +104,21 @@ ff_status ff__op_get_lut_key(ff_op *op, ff_lut_key *k, int b, int b_out, int n_t
 
 /* Public tables (lookup tables of functions, rotary angles): the n words that fill(arg, host) computes on
  * the host, kept in ff__op_mem(op) for the op's life under the key {kind, a, b, c} (the caller's name
- * for the table and every parameter it depends on). The first request computes and (on a CUDA party)
+ * for the table and every parameter it depends on; a double goes in x as its bits). The first request computes and (on a CUDA party)
  * uploads them, waiting once for the upload; later requests return the same pointer with no work, so a
  * gate's online phase does not recompute or re-upload its table. */
 typedef ff_status (*ff__op_table_fill)(void *arg, uint64_t *host);
 typedef struct {
   uint32_t k[4];
+  uint64_t x; /* a 64-bit parameter (e.g. a double's bits), 0 if none */
 } ff__op_table_id;
 ff_status ff__op_table(ff_op *op, ff__op_table_id id, size_t n, ff__op_table_fill fill, void *arg, const uint64_t **out);
-static inline ff__op_table_id ff__op_table_key(uint32_t kind, uint32_t a, uint32_t b, uint32_t c) {
-  ff__op_table_id id = {{kind, a, b, c}};
+static inline ff__op_table_id ff__op_table_key_x(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint64_t x) {
+  ff__op_table_id id = {{kind, a, b, c}, x};
   return id;
+}
+static inline ff__op_table_id ff__op_table_key(uint32_t kind, uint32_t a, uint32_t b, uint32_t c) {
+  return ff__op_table_key_x(kind, a, b, c, 0);
 }
 
 /* ---- Narrow key words ------------------------------------------------------------------------------------
