@@ -29,9 +29,8 @@
 #include "gates/suf/spec.h"
 #include "gates/suf/suf.h"
 #include "tools/bench_gate.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 #include "tools/cli.h"
-#include "tools/merge.h"
 
 enum { BW = 50, SCALE = 12 };
 

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 
 #include "e2e.h"
 

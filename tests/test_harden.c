@@ -31,7 +31,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "e2e.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 
 extern char **environ;
 

@@ -15,11 +15,10 @@
 #include <cjson/cJSON.h>
 
 #include "core/status.h"
-#include "tools/breakdown.h"
-#include "tools/cli.h"
+#include "tools/lib/analysis.h"
 #include "tools/merge.h"
 #include "tools/report.h"
-#include "tools/stats.h"
+#include "tools/cli.h"
 
 #include "fixtures.h"
 

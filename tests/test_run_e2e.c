@@ -23,7 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "e2e.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 
 static void run_expect_ok(const char *tag, const char *const *args) {
   pid_t pid = start(tag, args);

@@ -16,10 +16,9 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "scope/scope.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 #include "tools/cli.h"
 #include "tools/launch.h"
-#include "tools/merge.h"
 
 #define FF__MAX_SIZES 16
 

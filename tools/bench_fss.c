@@ -17,7 +17,7 @@
 #include "gates/fss/lut.h"
 #include "gates/fss/prg.h"
 #include "tools/cli.h"
-#include "tools/stats.h"
+#include "tools/lib/analysis.h"
 
 typedef struct {
   int reps;

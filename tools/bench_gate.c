@@ -34,9 +34,8 @@
 #include "gates/suf/sparse.h"
 #include "gates/suf/suf.h"
 #include "scope/scope.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 #include "tools/cli.h"
-#include "tools/merge.h"
 
 enum { FF__BW = 50, FF__SCALE = 12, FF__SMALL = 16 };
 

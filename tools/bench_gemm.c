@@ -17,7 +17,7 @@
 #include "core/time.h"
 #include "gates/gemm/ring_gemm.h"
 #include "tools/cli.h"
-#include "tools/stats.h"
+#include "tools/lib/analysis.h"
 
 typedef struct {
   int reps, bw;

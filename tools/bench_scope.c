@@ -14,7 +14,7 @@
 #include "core/time.h"
 #include "scope/scope.h"
 #include "tools/cli.h"
-#include "tools/stats.h"
+#include "tools/lib/analysis.h"
 
 static void ff__usage(FILE *f) {
   fprintf(f,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "core/status.h"
+#include "tools/lib/analysis.h" /* ff_fmt_ns, ff_read_user_file, ff_write_file_atomic ... */
 
 enum { FF_EXIT_OK = 0, FF_EXIT_FAIL = 1, FF_EXIT_USAGE = 2 };
 
@@ -33,25 +34,6 @@ int ff_parse_hostport(const char *s, char *host, size_t host_n, int *port, int a
 /* A benchmark's --backend: "cpu" (cpu 1, gpu 0), "cuda" (0, 1) or "all" (1, -1: the GPU when one is
  * visible). */
 int ff_parse_backends(const char *s, int *cpu, int *gpu);
-
-/* Human formatting into buf (returns buf): 1234567 ns -> "1.235 ms"; 1536 B -> "1.50 KiB". */
-const char *ff_fmt_ns(double ns, char *buf, size_t n);
-const char *ff_fmt_bytes(double bytes, char *buf, size_t n);
-
-/* --- Files the user names ----------------------------------------------------------------------- */
-
-/* Opens path for reading without blocking on a FIFO (O_NONBLOCK, then cleared) and refuses anything but
- * a regular file (FF_EINVAL, "WHAT PATH is a FIFO ..."); FF_ENOENT / FF_EIO when it cannot be opened.
- * When max_bytes > 0, a larger file gives FF_ERANGE with the limit in the message. The descriptor, or
- * -1; *size gets the file's size. */
-int ff_open_user_file(const char *path, const char *what, uint64_t max_bytes, uint64_t *size, ff_status *st);
-/* The whole of such a file, NUL-terminated (caller frees *buf); at most max_bytes. */
-ff_status ff_read_user_file(const char *path, const char *what, uint64_t max_bytes, char **buf, size_t *len);
-/* Writes n bytes to path atomically: into "PATH.tmp.PID" (mode `mode`), flushed, then renamed over path, so
- * that a failed write (a full disk) leaves the old file whole. FF_EIO with the reason on failure. */
-ff_status ff_write_file_atomic(const char *path, const void *data, size_t n, int mode);
-/* Flushes and checks stdout (EPIPE, ENOSPC, a closed descriptor): 0, or FF_EXIT_FAIL with a message. */
-int ff_cli_finish_stdout(void);
 
 /* 1 when stderr is a terminal (progress bars are drawn only then). */
 int ff_cli_progress_enabled(void);

@@ -34,10 +34,9 @@
 #include "gates/fss/lut.h"
 #include "models/model.h"
 #include "scope/scope.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 #include "tools/cli.h"
 #include "tools/launch.h"
-#include "tools/merge.h"
 #include "tools/report.h"
 
 /* ---- Options shared by keygen, run and cost -------------------------------------------------------- */

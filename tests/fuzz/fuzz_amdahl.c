@@ -3,8 +3,7 @@
  * (the run against itself, with and without the microbenchmarks). Input: the merged file, then
  * FF_FUZZ_SPLIT and the fusefss.micro/1 file. Seeds: a merged file of `fusefss run` with the
  * microbenchmark example of docs/tools.md (tests/fuzz/make_seeds.sh). docs/fuzzing.md. */
-#include "tools/amdahl.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

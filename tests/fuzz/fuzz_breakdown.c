@@ -5,9 +5,7 @@
  * (tests/fuzz/make_seeds.sh). docs/fuzzing.md. */
 #include <cjson/cJSON.h>
 
-#include "tools/breakdown.h"
-#include "tools/project.h"
-#include "tools/report.h"
+#include "tools/lib/analysis.h"
 #include "fuzz_util.h"
 
 static void use(const ff_breakdown *bd) {

@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include "gates/suf/spec.h"
-#include "tools/breakdown.h"
+#include "tools/lib/analysis.h"
 #include "tools/cli.h"
-#include "tools/project.h"
 #include "fuzz_util.h"
 
 #define CHECK(cond)                                                                                         \

@@ -4,8 +4,7 @@
  * docs/fuzzing.md. */
 #include <cjson/cJSON.h>
 
-#include "tools/breakdown.h"
-#include "tools/merge.h"
+#include "tools/lib/analysis.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

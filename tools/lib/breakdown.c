@@ -2,7 +2,7 @@
  * by-scope/family/layer/name groupings that report, amdahl, project and `bench comm` share.
  * DESIGN.md §6; the schema is documented field by field in docs/tools.md.
  * Tests: tests/test_merge.c (merged file, loader, groupings, report), tests/test_amdahl.c. */
-#include "tools/breakdown.h"
+#include "tools/lib/analysis_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "tools/cli.h"
 
 /* ---- Metrics ------------------------------------------------------------------------------------ */
 

@@ -1,7 +1,7 @@
 /* Median and quartiles by linear interpolation (type 7), DESIGN.md §6. The tools take statistics only
  * after merging the parties per repetition (the max of two medians is a different, wrong number).
  * Test: tests/test_merge.c. */
-#include "tools/stats.h"
+#include "tools/lib/analysis.h"
 
 #include <math.h>
 #include <stdlib.h>
