@@ -181,6 +181,19 @@ const char *ff_scope_family(int id) {
   return id >= 0 && id < __atomic_load_n(&ff__n_names, __ATOMIC_ACQUIRE) ? ff__families[ff__names[id].family] : "?";
 }
 
+uint32_t ff_scope_family_argb(const char *family) {
+  (void)ff_scope_count(); /* the built-in families exist before the first lookup */
+  uint32_t argb = 0;
+  pthread_mutex_lock(&ff__reg_lock);
+  int f = family ? ff__family_find(family) : -1;
+  if (f >= 0) argb = ff__family_argb[f];
+  pthread_mutex_unlock(&ff__reg_lock);
+  if (f >= 0) return argb;
+  uint32_t h = 2166136261u; /* FNV-1a: a stable palette colour for a family this process never registered */
+  for (const char *c = family ? family : ""; *c; c++) h = (h ^ (uint8_t)*c) * 16777619u;
+  return ff__palette[h % (sizeof ff__palette / sizeof ff__palette[0])];
+}
+
 int ff_scope_count(void) {
   if (!__atomic_load_n(&ff__reg_ready, __ATOMIC_ACQUIRE)) ff_scope_id("Other"); /* materialise the built-in taxonomy */
   return __atomic_load_n(&ff__n_names, __ATOMIC_ACQUIRE);

@@ -27,8 +27,8 @@
 #endif
 
 typedef struct {
-  int32_t scope, layer;
-  int32_t rep;
+  int32_t scope, layer;     /* scope < 0: a message (scope instance otherwise) */
+  int32_t rep, depth;
   uint64_t t0, dur;
   ff_comm_delta comm;
 } ff__trace_ev;
@@ -44,6 +44,7 @@ struct ff_prof {
   char thread_name[64];
   int has_stream;
   int trace;
+  int trace_depth;          /* 0: every depth */
   ff__trace_ev *ev;
   size_t n_ev, cap_ev;
   uint64_t dropped;
@@ -72,6 +73,7 @@ ff_status ff_prof_create(ff_prof **out, const ff_prof_opts *opts) {
     snprintf(p->run_id, sizeof p->run_id, "%016llx", (unsigned long long)ff_rng_u64(&rng));
   }
   p->trace = opts->trace;
+  p->trace_depth = opts->trace_depth > 0 ? opts->trace_depth : 0;
   if (p->trace) {
     p->cap_ev = opts->trace_capacity ? opts->trace_capacity : (size_t)1 << 20;
     p->ev = malloc(p->cap_ev * sizeof *p->ev);
@@ -203,9 +205,9 @@ ff_status ff__prof_push_rep(ff_prof *p, const ff_prof_rep *rep, uint64_t t0, uin
   return FF_OK;
 }
 
-void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, uint64_t t0, uint64_t dur,
+void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur,
                         const ff_comm_delta *comm) {
-  if (!p->trace) return;
+  if (!p->trace || (p->trace_depth && depth >= p->trace_depth)) return;
   if (p->n_ev == p->cap_ev) {
     p->dropped++;
     return;
@@ -213,10 +215,29 @@ void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, uint64_t t0, u
   ff__trace_ev *e = &p->ev[p->n_ev++];
   e->scope = scope;
   e->layer = layer;
+  e->depth = depth;
   e->rep = (int32_t)p->n_reps;
   e->t0 = t0;
   e->dur = dur;
   e->comm = *comm;
+}
+
+void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d) {
+  if (!p->trace) return;
+  if (p->n_ev == p->cap_ev) {
+    p->dropped++;
+    return;
+  }
+  /* comm/ measured the time blocked inside the call; the message's slice is that interval (the
+   * payload copy of a send that did not block is instantaneous). */
+  ff__trace_ev *e = &p->ev[p->n_ev++];
+  e->scope = -1;
+  e->layer = FF_NO_LAYER;
+  e->depth = -1;
+  e->rep = (int32_t)p->n_reps;
+  e->dur = d->wait_ns <= t_end ? d->wait_ns : t_end;
+  e->t0 = t_end - e->dur;
+  e->comm = *d;
 }
 
 size_t ff_prof_rep_count(const ff_prof *p) { return p->n_reps; }
@@ -311,6 +332,10 @@ static ff_status ff__write_trace(ff_prof *p, const char *path) {
   cJSON_AddNumberToObject(other, "party", p->party);
   cJSON_AddNumberToObject(other, "t0_ns", (double)p->t0_ns);
   cJSON_AddNumberToObject(other, "dropped", (double)p->dropped);
+  cJSON_AddNumberToObject(other, "trace_depth", p->trace_depth);
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  cJSON_AddStringToObject(other, "host", host);
   char pname[32];
   snprintf(pname, sizeof pname, "P%d", p->party);
   cJSON *m = cJSON_CreateObject();
@@ -339,11 +364,17 @@ static ff_status ff__write_trace(ff_prof *p, const char *path) {
     cJSON_AddNumberToObject(e, "tid", 1);
     cJSON_AddItemToArray(evs, e);
   }
+  uint64_t n_sent = 0, n_recv = 0; /* per direction, in order: the k-th send meets the peer's k-th receive */
   for (size_t i = 0; i < p->n_ev; i++) {
     const ff__trace_ev *v = &p->ev[i];
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "name", ff_scope_name(v->scope));
-    cJSON_AddStringToObject(e, "cat", ff_scope_family(v->scope));
+    if (v->scope >= 0) {
+      cJSON_AddStringToObject(e, "name", ff_scope_name(v->scope));
+      cJSON_AddStringToObject(e, "cat", ff_scope_family(v->scope));
+    } else {
+      cJSON_AddStringToObject(e, "name", v->comm.sent_B && v->comm.recv_B ? "exchange" : v->comm.sent_B ? "send" : "recv");
+      cJSON_AddStringToObject(e, "cat", "message");
+    }
     cJSON_AddStringToObject(e, "ph", "X");
     cJSON_AddNumberToObject(e, "ts", (double)(v->t0 - p->t0_ns) / 1e3);
     cJSON_AddNumberToObject(e, "dur", (double)v->dur / 1e3);
@@ -351,10 +382,16 @@ static ff_status ff__write_trace(ff_prof *p, const char *path) {
     cJSON_AddNumberToObject(e, "tid", 1);
     cJSON *args = cJSON_AddObjectToObject(e, "args");
     cJSON_AddNumberToObject(args, "rep", v->rep);
+    if (v->scope >= 0) cJSON_AddNumberToObject(args, "depth", v->depth);
     if (v->layer >= 0) cJSON_AddNumberToObject(args, "layer", v->layer);
     cJSON_AddNumberToObject(args, "sent_B", (double)v->comm.sent_B);
     cJSON_AddNumberToObject(args, "recv_B", (double)v->comm.recv_B);
     cJSON_AddNumberToObject(args, "rounds", (double)v->comm.rounds);
+    if (v->scope < 0) {
+      if (v->comm.sent_B) cJSON_AddNumberToObject(args, "send_seq", (double)n_sent++);
+      if (v->comm.recv_B) cJSON_AddNumberToObject(args, "recv_seq", (double)n_recv++);
+      cJSON_AddNumberToObject(args, "wait_ns", (double)v->comm.wait_ns);
+    }
     cJSON_AddItemToArray(evs, e);
   }
   ff_status st = ff__write_json(root, path);
@@ -416,7 +453,7 @@ ff_status ff_prof_write(ff_prof *p, const char *dir, char *log_path, char *trace
     cJSON_AddStringToObject(tr, "file", base ? base + 1 : tpath);
     cJSON_AddNumberToObject(tr, "events", (double)p->n_ev);
     cJSON_AddNumberToObject(tr, "dropped", (double)p->dropped);
-    if (p->dropped) FF_WARN("trace buffer full: %llu scope instances were not traced", (unsigned long long)p->dropped);
+    if (p->dropped) FF_WARN("trace buffer full: %llu scope instances or messages were not traced", (unsigned long long)p->dropped);
   }
   st = ff__write_json(root, path);
   cJSON_Delete(root);

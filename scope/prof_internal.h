@@ -7,9 +7,13 @@
 ff_status ff__prof_bind_thread(ff_prof *p, const char *thread_name, int has_stream);
 /* Takes ownership of rep->nodes on success. t0/t1: the repetition's clock readings. */
 ff_status ff__prof_push_rep(ff_prof *p, const ff_prof_rep *rep, uint64_t t0, uint64_t t1);
-/* One scope instance for the Chrome trace (ignored unless tracing). */
-void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, uint64_t t0, uint64_t dur,
+/* One scope instance for the Chrome trace, opened at stack depth `depth` (0: outermost); ignored
+ * unless tracing, and kept only above the recorder's trace depth. */
+void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur,
                         const ff_comm_delta *comm);
+/* One message (a send, a receive or an exchange, as charged by comm/) that ended at t_end, for the
+ * trace's flow arrows; ignored unless tracing. */
+void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d);
 uint64_t ff__scope_clock(void);
 
 #endif

@@ -191,7 +191,7 @@ void ff__scope_leave(ff__scope_frame *frame) {
     if (t->prof && t->in_rep) {
       ff_comm_delta d = {0};
       ff__comm_add(&d, &t->comm, &fr->c0);
-      ff__prof_trace_add(t->prof, n->scope, fr->eff_layer, fr->t0, t1 - fr->t0, &d);
+      ff__prof_trace_add(t->prof, n->scope, fr->eff_layer, t->depth - 1, fr->t0, t1 - fr->t0, &d);
     }
     t->depth--;
   }
@@ -228,6 +228,7 @@ void ff_scope_charge_comm(const ff_comm_delta *d) {
   t->comm.msgs += d->msgs;
   t->comm.rounds += d->rounds;
   t->comm.wait_ns += d->wait_ns;
+  if (t->prof && t->in_rep && (d->sent_B || d->recv_B)) ff__prof_trace_msg(t->prof, ff__clock(), d);
 }
 
 ff_comm_delta ff_scope_thread_comm(void) {

@@ -30,6 +30,9 @@ int ff_scope_id(const char *name);
 int ff_scope_register(const char *name, const char *family);
 const char *ff_scope_name(int id);
 const char *ff_scope_family(int id);
+/* The colour of a family as 0xAARRGGBB: the one table behind the NVTX ranges, the trace and the
+ * figures (a family outside the taxonomy gets a fixed palette colour by its name). */
+uint32_t ff_scope_family_argb(const char *family);
 int ff_scope_count(void);
 
 #define FF_SCOPE_MAX_NAMES 256
@@ -104,6 +107,8 @@ typedef struct {
   const char *run_id;     /* shared by both parties; NULL: generated (hex, 16 digits) */
   int trace;              /* also keep per-instance events for a Chrome trace (trace_p<party>.json) */
   size_t trace_capacity;  /* events kept before counting drops; 0: 1<<20 */
+  int trace_depth;        /* keep scope instances opened at stack depth < trace_depth (0: all depths);
+                             messages are always kept (they carry the send -> receive flows) */
 } ff_prof_opts;
 
 typedef struct {

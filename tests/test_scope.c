@@ -277,14 +277,26 @@ static void test_log_and_trace_files(void **state) {
   cJSON *sc = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "scopes"), sid);
   assert_string_equal(cJSON_GetObjectItem(sc, "name")->valuestring, "Forward");
   assert_string_equal(cJSON_GetObjectItem(sc, "family")->valuestring, "Structure");
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "trace"), "events")->valueint, 2);
+  /* per repetition: the scope instance and the message it exchanged */
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "trace"), "events")->valueint, 4);
   cJSON_Delete(j);
 
   j = read_json(trace_path);
   cJSON *evs = cJSON_GetObjectItem(j, "traceEvents");
-  /* process and thread names, two repetitions, two scope instances */
-  assert_int_equal(cJSON_GetArraySize(evs), 6);
-  cJSON *last = cJSON_GetArrayItem(evs, 5);
+  /* process and thread names, two repetitions, then per repetition the message (recorded when comm/
+   * charged it, 10 B sent and 20 B received after 5 ns blocked: an exchange from 1495 to 1500 ns)
+   * and the scope instance around it */
+  assert_int_equal(cJSON_GetArraySize(evs), 8);
+  cJSON *msg = cJSON_GetArrayItem(evs, 6);
+  assert_string_equal(cJSON_GetObjectItem(msg, "name")->valuestring, "exchange");
+  assert_string_equal(cJSON_GetObjectItem(msg, "cat")->valuestring, "message");
+  assert_true(cJSON_GetObjectItem(msg, "dur")->valuedouble == 0.005);
+  cJSON *margs = cJSON_GetObjectItem(msg, "args");
+  assert_int_equal(cJSON_GetObjectItem(margs, "send_seq")->valueint, 1); /* the second send of this party */
+  assert_int_equal(cJSON_GetObjectItem(margs, "recv_seq")->valueint, 1);
+  assert_int_equal(cJSON_GetObjectItem(margs, "sent_B")->valueint, 10);
+  cJSON *last = cJSON_GetArrayItem(evs, 7);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(last, "args"), "depth")->valueint, 0);
   assert_string_equal(cJSON_GetObjectItem(last, "name")->valuestring, "Forward");
   assert_string_equal(cJSON_GetObjectItem(last, "ph")->valuestring, "X");
   assert_int_equal(cJSON_GetObjectItem(last, "pid")->valueint, 1);

@@ -7,3 +7,5 @@ ff_add_test(test_merge SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_merge.c ${CMAKE_CU
 ff_add_test(test_amdahl SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_amdahl.c ${CMAKE_CURRENT_LIST_DIR}/fixtures.c DEPS ff_tools)
 # test_harden: issue 14's regressions (dealings, deadlines, orphans, stale results, write errors, readers)
 ff_add_test(test_harden SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_harden.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c DEPS ff_tools TIMEOUT 300)
+# test_analysis: the analysis library on real bert-tiny runs (trace, figures, grid); spawns $FUSEFSS
+ff_add_test(test_analysis SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_analysis.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c DEPS ff_tools TIMEOUT 300)

@@ -60,6 +60,7 @@ typedef struct {
   ff_backend backend;
   ff__keys_where keys_where;
   int reps, warmup;
+  int trace, trace_depth;    /* --trace: per-party traces (and OUT/trace.json locally); --trace-depth */
   const char *out;
   const char *key_files[2];
   char key_buf[2][4096];
@@ -115,7 +116,7 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
 enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
   O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF,
-  O_INSECURE, O_MACKEY
+  O_INSECURE, O_MACKEY, O_TRACE, O_TRACE_DEPTH
 };
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
@@ -302,10 +303,11 @@ static ff_status ff__prepare_out(const char *out, int party /* -1: the local pip
   }
   close(fd);
   unlink(path);
-  static const char *const results[] = {"prof_p0.json", "prof_p1.json", "output_p1.bin", "breakdown_merged.json"};
-  for (int i = 0; i < 4; i++) {
-    if (party == 0 && i != 0) continue;
-    if (party == 1 && i != 1 && i != 2) continue;
+  static const char *const results[] = {"prof_p0.json", "prof_p1.json", "output_p1.bin", "breakdown_merged.json",
+                                        "trace_p0.json", "trace_p1.json", "trace.json", "run_summary.json"};
+  for (int i = 0; i < 8; i++) {
+    if (party == 0 && i != 0 && i != 4) continue;
+    if (party == 1 && i != 1 && i != 2 && i != 5) continue;
     snprintf(path, sizeof path, "%s/%s", out, results[i]);
     if (unlink(path) != 0 && errno != ENOENT) {
       FF_ERROR("cannot remove %s, the result of an earlier run (this run would leave it beside its own files): %s",
@@ -792,7 +794,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   if ((st = ff_ctx_init(&ctx, o->backend, party))) goto done;
   ctx_ok = 1;
   ctx.chan = ch;
-  ff_prof_opts po = {.party = party, .run_id = ff_chan_run_id(ch)};
+  ff_prof_opts po = {.party = party, .run_id = ff_chan_run_id(ch), .trace = o->trace, .trace_depth = o->trace_depth};
   if ((st = ff_prof_create(&p, &po)) || (st = ff__prof_meta(p, o, &ctx, ch)) ||
       (st = ff_prof_thread_attach(p, party ? "P1 main" : "P0 main", ctx.stream)))
     goto done;
@@ -1223,10 +1225,41 @@ static void ff__run_usage(FILE *f) {
           "  --timeout DUR        deadline of connecting, of the handshake, and of each exchange (plus 1 s per\n"
           "                       MB moved) (default 120s)\n"
           "\n"
+          "  --trace              also write trace_p0.json, trace_p1.json and (local run) OUT/trace.json, one\n"
+          "                       Chrome/Perfetto trace of both parties with send->receive arrows\n"
+          "  --trace-depth N      trace scopes opened at depth < N only (implies --trace; 0: all; bert-base: 4)\n"
+          "\n"
           "Files in OUT: keys_p0.ffk, keys_p1.ffk, prof_p0.json, prof_p1.json, breakdown_merged.json,\n"
+          "run_summary.json (keygen time, output error, checks), trace*.json with --trace,\n"
           "output_p1.bin (P1's output, int64 fixed point). Exit status: 0 ok (and verified), 1 failure or\n"
           "a verification/cost mismatch, 2 usage error.\n",
           ff__common_help);
+}
+
+/* OUT/run_summary.json: what a run knows beyond its logs (keygen time, key files, the output's error,
+ * the checks), for `fusefss matrix` and scripts. */
+static ff_status ff__write_summary(const ff__run_opts *o, const ff__deal_time *keygen, const uint64_t kbytes[2],
+                                   double wall_s, int cost_bad, int exact, double err, int rc) {
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "schema", "fusefss.run_summary/1");
+  cJSON_AddStringToObject(j, "run_id", o->run_id ? o->run_id : "");
+  cJSON_AddStringToObject(j, "dealer", o->inproc ? "inproc" : "file");
+  cJSON_AddNumberToObject(j, "keygen_s", o->inproc ? 0 : keygen->total_s);
+  cJSON_AddNumberToObject(j, "keygen_write_s", o->inproc ? 0 : keygen->write_s);
+  cJSON_AddNumberToObject(j, "key_file_B_p0", (double)kbytes[0]);
+  cJSON_AddNumberToObject(j, "key_file_B_p1", (double)kbytes[1]);
+  cJSON_AddNumberToObject(j, "pipeline_s", wall_s);
+  cJSON_AddBoolToObject(j, "cost_model_equal", !cost_bad);
+  cJSON_AddBoolToObject(j, "output_exact", exact);
+  cJSON_AddNumberToObject(j, "max_abs_err", err);
+  cJSON_AddBoolToObject(j, "ok", !rc && !cost_bad && exact);
+  char *text = cJSON_Print(j), path[4200];
+  cJSON_Delete(j);
+  if (!text) return FF_ENOMEM;
+  snprintf(path, sizeof path, "%s/run_summary.json", o->out);
+  ff_status st = ff_write_file_atomic(path, text, strlen(text), 0644);
+  free(text);
+  return st;
 }
 
 int ff_cmd_run(int argc, char **argv) {
@@ -1245,6 +1278,8 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"peer", required_argument, NULL, O_PEER},
                                        {"timeout", required_argument, NULL, O_TIMEOUT},
                                        {"mac-key", required_argument, NULL, O_MACKEY},
+                                       {"trace", no_argument, NULL, O_TRACE},
+                                       {"trace-depth", required_argument, NULL, O_TRACE_DEPTH},
                                        {NULL, 0, NULL, 0}};
   const char *key_file = NULL;
   int c, backend_set = 0;
@@ -1278,6 +1313,13 @@ int ff_cmd_run(int argc, char **argv) {
         break;
       case O_KEYFILE: key_file = optarg; break;
       case O_MACKEY: o.mac_file = optarg; break;
+      case O_TRACE: o.trace = 1; break;
+      case O_TRACE_DEPTH:
+        if (ff_parse_int(optarg, 0, 64, &v))
+          return ff_cli_usage_error(o.cmd, "--trace-depth must be 0..64 (0: every depth), not '%s'", optarg);
+        o.trace = 1;
+        o.trace_depth = (int)v;
+        break;
       case O_DEALER:
         if (strcmp(optarg, "file") && strcmp(optarg, "inproc"))
           return ff_cli_usage_error(o.cmd, "--dealer must be file or inproc, not '%s'", optarg);
@@ -1375,6 +1417,20 @@ int ff_cmd_run(int argc, char **argv) {
     ff_breakdown_free(bd);
     return ff_cli_fail(o.cmd, "cannot write %s", merged);
   }
+  if (o.trace) {
+    char t0p[4200], t1p[4200], tp[4200];
+    snprintf(t0p, sizeof t0p, "%s/trace_p0.json", o.out);
+    snprintf(t1p, sizeof t1p, "%s/trace_p1.json", o.out);
+    snprintf(tp, sizeof tp, "%s/trace.json", o.out);
+    ff_trace_info ti;
+    if (ff_trace_combine(t0p, t1p, 0, tp, &ti)) {
+      ff_breakdown_free(bd);
+      return ff_cli_fail(o.cmd, "cannot join the parties' traces into %s (details above)", tp);
+    }
+    char tb[32];
+    printf("trace: %s (%zu slices, %zu send->receive arrows, %s)\n", tp, ti.slices, ti.flows,
+           ff_fmt_bytes((double)ti.bytes, tb, sizeof tb));
+  }
   char *rargv[] = {"report", merged, "--by", "family", NULL};
   printf("\n");
   fflush(stdout);
@@ -1400,6 +1456,7 @@ int ff_cmd_run(int argc, char **argv) {
   }
   if (ff__verify(&o, stdout, &exact, &err)) rc = FF_EXIT_FAIL;
   ff_breakdown_free(bd);
+  if (ff__write_summary(&o, &keygen, kbytes, wall_s, cost_bad, exact, err, rc)) rc = FF_EXIT_FAIL;
   printf("files: %s\n", o.out);
   return rc ? rc : (cost_bad || !exact) ? FF_EXIT_FAIL : FF_EXIT_OK;
 }

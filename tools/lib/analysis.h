@@ -428,4 +428,25 @@ void ff_projection_free(ff_projection *p);
 void ff_projection_print_md(FILE *f, const ff_projection *p);
 cJSON *ff_proj_row_to_json(const ff_proj_row *r);
 
+/* ==== Whole-run traces ============================================================================ */
+
+/* One Chrome/Perfetto trace (JSON, opens in ui.perfetto.dev) of a two-party run from its two
+ * per-party traces (trace_p0.json, trace_p1.json as `fusefss run --trace` writes, in either order):
+ * one process per party on one clock (same host: both recorders' CLOCK_MONOTONIC; two hosts: the
+ * offset estimated from the messages), a track per thread, scopes as nested slices, each message as a
+ * slice inside the scope that sent or received it, and a flow arrow from the k-th send of a party to
+ * the peer's k-th receive (TCP keeps order per direction) — refused (FF_EMISMATCH) when their sizes
+ * differ or the traces are of different runs. max_depth > 0 keeps only scopes opened at depth <
+ * max_depth (0 = Forward); messages and repetitions are always kept. Written by temp + rename. */
+typedef struct {
+  size_t slices;     /* X events written (scopes, messages, repetitions) */
+  size_t slices_cut; /* scope instances left out by max_depth */
+  size_t flows;      /* send -> receive arrows */
+  size_t unpaired;   /* messages without a partner (a full trace buffer); no arrow */
+  size_t bytes;      /* size of the file written */
+} ff_trace_info;
+
+ff_status ff_trace_combine(const char *trace_a, const char *trace_b, int max_depth, const char *out_path,
+                           ff_trace_info *info);
+
 #endif
