@@ -38,3 +38,19 @@ const char *ff_model_list_names(char *buf, size_t n) {
   }
   return buf;
 }
+
+int ff_model_scale_check(const ff_model_config *c, int scale, char *why, size_t n) {
+  if (scale < 7 || scale > 20) {
+    snprintf(why, n, "scale %d is outside 7..20 (GELU/SiLU keep 6 fractional bits below the scale, the rotary "
+             "table scale - 3)", scale);
+    return -1;
+  }
+  if (c->bw - 2 * scale < 13) {
+    snprintf(why, n, "scale %d overflows model %s's %d-bit ring: a product of two values carries 2 x %d = %d "
+             "fractional bits, leaving %d bits for the integer part where at least 13 are needed (the least any of "
+             "SIGMA's models runs with); use scale <= %d", scale, c->name, c->bw, scale, 2 * scale, c->bw - 2 * scale,
+             (c->bw - 13) / 2);
+    return -1;
+  }
+  return 0;
+}

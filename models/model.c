@@ -248,11 +248,46 @@ static ff_status ff__eng_split(ff__eng *e, const ff_wire *x, int parts, int ndim
   return FF_OK;
 }
 
+static ff_status ff__eng_softmax_at12(ff__eng *e, const ff_wire *x, int causal, ff_wire *y);
+
+/* x * 2^up (up >= 0: a public multiply, exact and local) or floor(x / 2^-up) (up < 0: TrFloor); the softmax's
+ * rescale to and from its scale of 12 when a run has another scale (models/config.h ff_model_scale_check). */
+static ff_status ff__eng_pow2(ff__eng *e, const ff_wire *x, int up, ff_wire *y) {
+  if (e->kind == FF__ENG_SECURE)
+    return up >= 0 ? ff_op_mul_public(e->op, x, (int64_t)1 << up, y) : ff_op_trfloor(e->op, x, -up, y);
+  ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
+  for (size_t i = 0; !st && i < x->numel; i++) {
+    if (e->kind == FF__ENG_FLOAT) ff__d(y)[i] = ff__d(x)[i];
+    else if (up >= 0) y->v[i] = ff_ring_reduce(x->v[i] << up, e->bw);
+    else y->v[i] = ff_ring_from_signed(ff__ars(ff_ring_signed(x->v[i], e->bw), -up), e->bw);
+  }
+  return st;
+}
+
+/* The softmax runs at scale 12 (SIGMA's nExp and reciprocal tables): at another scale s its input is
+ * rescaled to 12 and its output back to s (TrFloor on the side that loses bits, a public multiply by a
+ * power of two on the other). At s = 12 the graph is SIGMA's exactly. */
 static ff_status ff__eng_softmax(ff__eng *e, const ff_wire *x, int causal, ff_wire *y) {
+  const int up = 12 - e->scale;
+  if (!up) return ff__eng_softmax_at12(e, x, causal, y);
+  ff_wire a = {0}, b = {0};
+  ff_status st = ff__eng_pow2(e, x, up, &a);
+  if (!st) st = ff__eng_softmax_at12(e, &a, causal, &b);
+  if (!st) st = ff__eng_pow2(e, &b, -up, y);
+  ff_wire_free(&a);
+  ff_wire_free(&b);
+  return st;
+}
+
+static ff_status ff__eng_softmax_at12(ff__eng *e, const ff_wire *x, int causal, ff_wire *y) {
   ff_sigma_softmax_opts so;
   ff_suf_softmax_opts(&e->suf, &so); /* zeroed (sigma's softmax) unless SUF_SOFTMAX */
-  if (e->kind == FF__ENG_SECURE)
-    return causal ? ff_op_softmax_causal_ex(e->op, x, y, &so) : ff_op_softmax_ex(e->op, x, y, &so);
+  if (e->kind == FF__ENG_SECURE) { /* at 12 (ff__eng_softmax has rescaled x): the gates see scale 12 */
+    const int was = ff_op_set_scale(e->op, 12);
+    const ff_status st = causal ? ff_op_softmax_causal_ex(e->op, x, y, &so) : ff_op_softmax_ex(e->op, x, y, &so);
+    ff_op_set_scale(e->op, was);
+    return st;
+  }
   ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
   if (st) return st;
   const size_t n = (size_t)x->shape[x->ndim - 1], R = x->numel / n;
@@ -275,6 +310,7 @@ static ff_status ff__eng_softmax(ff__eng *e, const ff_wire *x, int causal, ff_wi
 static ff_status ff__eng_norm(ff__eng *e, const ff_wire *x, const ff_wire *g, const ff_wire *b, ff_wire *y) {
   ff_sigma_norm_opts no;
   ff_suf_norm_opts(&e->suf, &no); /* zeroed (sigma's rsqrt) unless SUF_LAYERNORM */
+  no.eps = e->cfg->sem.norm_eps;  /* 0: SIGMA's (no epsilon) */
   if (e->kind == FF__ENG_SECURE)
     return b ? ff_op_layernorm_ex(e->op, x, g, b, y, &no) : ff_op_rmsnorm_ex(e->op, x, g, y, &no);
   ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
@@ -288,6 +324,7 @@ static ff_status ff__eng_norm(ff__eng *e, const ff_wire *x, const ff_wire *g, co
     if (b)
       for (size_t j = 0; j < d; j++) mu += xr[j] / (double)d;
     for (size_t j = 0; j < d; j++) var += (xr[j] - mu) * (xr[j] - mu) / (double)d;
+    var += no.eps;
     const double inv = var > 0 ? 1 / sqrt(var) : 0;
     for (size_t j = 0; j < d; j++)
       ff__d(y)[r * d + j] = (xr[j] - mu) * inv * ff__d(g)[j] + (b ? ff__d(b)[j] : 0);
@@ -297,6 +334,14 @@ static ff_status ff__eng_norm(ff__eng *e, const ff_wire *x, const ff_wire *g, co
 
 static ff_status ff__eng_act(ff__eng *e, ff_sigma_act a, const ff_wire *x, ff_wire *y) {
   const ff_suf_fn sf = a == FF_SIGMA_GELU ? FF_SUF_GELU : FF_SUF_SILU;
+  if (a == FF_SIGMA_GELU && e->cfg->sem.gelu_tanh) {
+    if (e->suf.activation) {
+      FF_ERROR("model %s: the tanh GELU (gelu_new) is a sigma table; the suf suite's GELU is the erf form "
+               "(turn SUF_ACTIVATION off, or use the erf GELU)", e->cfg->name);
+      return FF_EINVAL;
+    }
+    a = FF_SIGMA_GELU_TANH;
+  }
   if (e->kind == FF__ENG_SECURE) {
     if (!e->suf.activation) return ff_op_act(e->op, a, x, y);
     return a == FF_SIGMA_GELU ? ff_op_suf_gelu(e->op, &e->suf, x, y) : ff_op_suf_silu(e->op, &e->suf, x, y);
@@ -307,7 +352,7 @@ static ff_status ff__eng_act(ff__eng *e, ff_sigma_act a, const ff_wire *x, ff_wi
   if (e->kind == FF__ENG_FIXED) return ff_sigma_act_emulate(a, e->bw, e->scale, x->numel, x->v, y->v);
   for (size_t i = 0; i < x->numel; i++) {
     const double v = ff__d(x)[i];
-    ff__d(y)[i] = a == FF_SIGMA_GELU ? v * 0.5 * (1 + erf(v / sqrt(2.0))) : v / (1 + exp(-v));
+    ff__d(y)[i] = ff_sigma_act_real(a, v);
   }
   return FF_OK;
 }
@@ -324,7 +369,8 @@ static ff_status ff__eng_mul(ff__eng *e, const ff_wire *x, const ff_wire *y, ff_
 
 /* Rotary embedding on (rows, T, d) with position = row index mod T. */
 static ff_status ff__eng_rotary(ff__eng *e, const ff_wire *x, ff_wire *y) {
-  if (e->kind == FF__ENG_SECURE) return ff_op_rotary(e->op, x, y);
+  const double base = ff_model_rope_base(e->cfg);
+  if (e->kind == FF__ENG_SECURE) return ff_op_rotary_ex(e->op, x, base, y);
   ff_status st = ff__host_alloc(e, y, x->ndim, x->shape);
   if (st) return st;
   const int d = (int)x->shape[x->ndim - 1], T = (int)x->shape[x->ndim - 2], h = d / 2;
@@ -333,7 +379,7 @@ static ff_status ff__eng_rotary(ff__eng *e, const ff_wire *x, ff_wire *y) {
     const int f = ff_sigma_rotary_frac_bits(e->scale);
     int64_t *cs = malloc((size_t)T * (size_t)h * 2 * sizeof *cs);
     if (!cs) return FF_ENOMEM;
-    if (!(st = ff_sigma_rotary_table(T, d, f, cs, cs + (size_t)T * h)) &&
+    if (!(st = ff_sigma_rotary_table_ex(T, d, f, base, cs, cs + (size_t)T * h)) &&
         !(st = ff_sigma_rotary_apply_cpu(&e->cpu, e->bw, rows, T, d, cs, cs + (size_t)T * h, x->v, y->v)))
       for (size_t i = 0; i < x->numel; i++) y->v[i] = ff_ring_from_signed(ff__ars(ff_ring_signed(y->v[i], e->bw), f), e->bw);
     free(cs);
@@ -344,7 +390,7 @@ static ff_status ff__eng_rotary(ff__eng *e, const ff_wire *x, ff_wire *y) {
     const double *xr = ff__d(x) + r * (size_t)d;
     for (int j = 0; j < d; j++) {
       const int k = j % h;
-      const double th = t / pow(10000.0, 2.0 * k / (double)d);
+      const double th = t / pow(base, 2.0 * k / (double)d);
       const double xp = xr[(j + h) % d];
       ff__d(y)[r * (size_t)d + (size_t)j] = cos(th) * xr[j] + (j < h ? -sin(th) : sin(th)) * xp;
     }

@@ -53,6 +53,11 @@ ff_status ff_model_weights_random(const ff_model_config *cfg, uint64_t seed, ff_
  * rounded to the model's fixed point. */
 ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff_model_weights *w);
 ff_status ff_model_weights_save(const ff_model_weights *w, const char *path);
+/* The semantics a weights file's header carries ("config", written by scripts/export_hf.py from the
+ * checkpoint's config: norm_eps, gelu "erf"|"tanh", rope_base), without reading the values: *found = 1 and
+ * *sem filled when there is one (a missing entry stays 0, SIGMA's), else *found = 0 and *sem zero.
+ * ff_model_weights_save writes the config's semantics when one of them is not SIGMA's. */
+ff_status ff_model_weights_semantics(const char *path, ff_model_semantics *sem, int *found);
 void ff_model_weights_free(ff_model_weights *w);
 /* The tensor named `name`, or NULL. */
 const ff_model_tensor *ff_model_weights_get(const ff_model_weights *w, const char *name);

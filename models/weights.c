@@ -33,6 +33,13 @@ ff_status ff_model_weights_save(const ff_model_weights *w, const char *path) {
   cJSON *h = cJSON_CreateObject(), *ts = cJSON_AddArrayToObject(h, "tensors");
   cJSON_AddStringToObject(h, "model", w->cfg->name);
   cJSON_AddStringToObject(h, "dtype", "float32");
+  const ff_model_semantics *sem = &w->cfg->sem;
+  if (sem->norm_eps || sem->gelu_tanh || sem->rope_base) {
+    cJSON *c = cJSON_AddObjectToObject(h, "config");
+    cJSON_AddNumberToObject(c, "norm_eps", sem->norm_eps);
+    cJSON_AddStringToObject(c, "gelu", sem->gelu_tanh ? "tanh" : "erf");
+    cJSON_AddNumberToObject(c, "rope_base", ff_model_rope_base(w->cfg));
+  }
   for (int i = 0; i < w->n; i++) {
     cJSON *t = cJSON_CreateObject(), *sh = cJSON_AddArrayToObject(t, "shape");
     cJSON_AddStringToObject(t, "name", w->t[i].name);
@@ -76,9 +83,11 @@ ff_status ff_model_weights_save(const ff_model_weights *w, const char *path) {
   return FF_OK;
 }
 
-ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff_model_weights *w) {
-  memset(w, 0, sizeof *w);
-  if (!cfg || !path) return FF_EINVAL;
+/* Opens a weights file and reads its header: *f positioned at the values, *h the parsed header with model,
+ * dtype "float32" and tensors checked to be there (FF_EFORMAT, logged naming the file, otherwise). */
+static ff_status ff__weights_open(const char *path, FILE **fo, cJSON **ho) {
+  *fo = NULL;
+  *ho = NULL;
   /* Opened without blocking and fstat'ed: a FIFO or device is refused, never waited on or read without end. */
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   struct stat sb;
@@ -97,32 +106,93 @@ ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff
     close(fd);
     return FF_EIO;
   }
-  ff_status st = FF_EFORMAT;
   char *js = NULL;
   cJSON *h = NULL;
-  float *buf = NULL;
-  unsigned char *got = NULL; /* (w->n) tensors read so far: a repeat must not stand in for a missing one */
   unsigned char hdr[16];
   if (fread(hdr, 1, 16, f) != 16 || memcmp(hdr, FF__WMAGIC, 8)) {
     FF_ERROR("%s is not a fusefss weights file (bad magic)", path);
-    goto done;
+    goto fail;
   }
   if (ff__get_u32(hdr + 8) != FF__WVERSION) {
     FF_ERROR("%s: weights file version %u, this fusefss reads version %u", path, ff__get_u32(hdr + 8), FF__WVERSION);
-    goto done;
+    goto fail;
   }
   const uint32_t hl = ff__get_u32(hdr + 12);
   if (hl == 0 || hl > FF__WHEADER_MAX || !(js = malloc(hl + 1)) || fread(js, 1, hl, f) != hl) {
     FF_ERROR("%s: the header (%u bytes) is missing or truncated", path, hl);
-    goto done;
+    goto fail;
   }
   js[hl] = '\0';
   h = cJSON_Parse(js);
+  free(js);
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(h, "model"), *ts = cJSON_GetObjectItemCaseSensitive(h, "tensors");
   const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(h, "dtype");
   if (!h || !cJSON_IsString(model) || !cJSON_IsArray(ts) || !cJSON_IsString(dtype) || strcmp(dtype->valuestring, "float32")) {
     FF_ERROR("%s: the header is not valid (needs model, dtype \"float32\" and tensors)", path);
-    goto done;
+    goto fail;
+  }
+  *fo = f;
+  *ho = h;
+  return FF_OK;
+fail:
+  cJSON_Delete(h);
+  fclose(f);
+  return FF_EFORMAT;
+}
+
+/* The header's optional "config" (what the checkpoint says, written by scripts/export_hf.py):
+ * {"norm_eps": number >= 0, "gelu": "erf" | "tanh", "rope_base": integer >= 2}, each optional. */
+static ff_status ff__weights_config(const char *path, const cJSON *h, ff_model_semantics *sem, int *found) {
+  memset(sem, 0, sizeof *sem);
+  *found = 0;
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(h, "config");
+  if (!c) return FF_OK;
+  const cJSON *eps = cJSON_GetObjectItemCaseSensitive(c, "norm_eps"), *gelu = cJSON_GetObjectItemCaseSensitive(c, "gelu");
+  const cJSON *rope = cJSON_GetObjectItemCaseSensitive(c, "rope_base");
+  if (!cJSON_IsObject(c) || (eps && (!cJSON_IsNumber(eps) || !(eps->valuedouble >= 0) || eps->valuedouble > 1)) ||
+      (gelu && (!cJSON_IsString(gelu) || (strcmp(gelu->valuestring, "erf") && strcmp(gelu->valuestring, "tanh")))) ||
+      (rope && (!cJSON_IsNumber(rope) || !(rope->valuedouble >= 2) || rope->valuedouble > 4294967295.0 ||
+                rope->valuedouble != floor(rope->valuedouble)))) {
+    FF_ERROR("%s: the header's config is not valid (norm_eps a number in 0..1, gelu \"erf\" or \"tanh\", rope_base "
+             "an integer in 2..2^32-1)", path);
+    return FF_EFORMAT;
+  }
+  *found = 1;
+  if (eps) sem->norm_eps = eps->valuedouble;
+  if (gelu) sem->gelu_tanh = !strcmp(gelu->valuestring, "tanh");
+  if (rope) sem->rope_base = rope->valuedouble == 10000.0 ? 0 : rope->valuedouble; /* 0 is 10000 (config.h) */
+  return FF_OK;
+}
+
+ff_status ff_model_weights_semantics(const char *path, ff_model_semantics *sem, int *found) {
+  memset(sem, 0, sizeof *sem);
+  *found = 0;
+  if (!path) return FF_EINVAL;
+  FILE *f;
+  cJSON *h;
+  ff_status st = ff__weights_open(path, &f, &h);
+  if (st) return st;
+  st = ff__weights_config(path, h, sem, found);
+  cJSON_Delete(h);
+  fclose(f);
+  return st;
+}
+
+ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff_model_weights *w) {
+  memset(w, 0, sizeof *w);
+  if (!cfg || !path) return FF_EINVAL;
+  FILE *f;
+  cJSON *h;
+  ff_status st = ff__weights_open(path, &f, &h);
+  if (st) return st;
+  st = FF_EFORMAT;
+  float *buf = NULL;
+  unsigned char *got = NULL; /* (w->n) tensors read so far: a repeat must not stand in for a missing one */
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(h, "model"), *ts = cJSON_GetObjectItemCaseSensitive(h, "tensors");
+  {
+    ff_model_semantics unused;
+    int found;
+    if (ff__weights_config(path, h, &unused, &found)) goto done;
   }
   if (strcmp(model->valuestring, cfg->name)) {
     FF_ERROR("%s holds weights for model %s, not %s", path, model->valuestring, cfg->name);
@@ -204,7 +274,6 @@ ff_status ff_model_weights_load(const ff_model_config *cfg, const char *path, ff
 done:
   if (st) ff_model_weights_free(w);
   cJSON_Delete(h);
-  free(js);
   free(buf);
   free(got);
   fclose(f);

@@ -84,11 +84,11 @@ static void test_config_table(void **state) {
 /* ---- Tiny configs for the secure runs --------------------------------------------------------------------- */
 
 /* GPT-2's shape at toy size: head dim 32 (odd log2), so 1/sqrt(d_h) takes the public multiply path. */
-static const ff_model_config tiny_gpt2 = {"tiny-gpt2", FF_ARCH_GPT, 1, 2, 64, 256, 1, 1, 50, 12, "test"};
+static const ff_model_config tiny_gpt2 = {"tiny-gpt2", FF_ARCH_GPT, 1, 2, 64, 256, 1, 1, 50, 12, "test", {0, 0, 0}};
 /* Llama's shape at toy size: head dim 32 (public multiply path), FFN 96 (not a multiple of d). */
-static const ff_model_config tiny_llama = {"tiny-llama", FF_ARCH_LLAMA, 1, 2, 64, 96, 1, 1, 48, 12, "test"};
+static const ff_model_config tiny_llama = {"tiny-llama", FF_ARCH_LLAMA, 1, 2, 64, 96, 1, 1, 48, 12, "test", {0, 0, 0}};
 /* GPT-Neo's shape at toy size: no 1/sqrt(d_h). */
-static const ff_model_config tiny_neo = {"tiny-neo", FF_ARCH_GPT, 1, 2, 64, 256, 1, 0, 51, 12, "test"};
+static const ff_model_config tiny_neo = {"tiny-neo", FF_ARCH_GPT, 1, 2, 64, 256, 1, 0, 51, 12, "test", {0, 0, 0}};
 
 /* ---- 2. Weights ----------------------------------------------------------------------------------------- */
 
@@ -632,6 +632,51 @@ static void test_infer_neo_tiny(void **state) {
   check_inference(&tiny_neo, 8, 1, FLOAT_BOUND);
 }
 
+/* Hugging Face's semantics (models/config.h ff_model_semantics) and another scale: the secure output still
+ * equals the emulation, the costs the cost-only op's (check_inference), and each option changes the
+ * emulation's output (it is not ignored): Llama with RMSNorm epsilon and rope base 500000 at scale 14, GPT-2
+ * with LayerNorm epsilon and the tanh GELU at scale 16 (the softmax rescaled to 12 and back). */
+static void check_changes(const ff_model_config *a, const ff_model_config *b, int seq) {
+  ff_model_weights w;
+  int64_t *x = NULL;
+  const size_t n = (size_t)seq * (size_t)a->d_model;
+  int64_t *ya = sh_xmalloc(n * sizeof *ya), *yb = sh_xmalloc(n * sizeof *yb);
+  assert_int_equal(ff_model_weights_random(a, 101, &w), FF_OK);
+  assert_int_equal(ff_model_input_random(a, seq, 1, 202, &x), FF_OK);
+  assert_int_equal(ff_model_emulate(a, &w, seq, 1, x, ya), FF_OK);
+  w.cfg = b;
+  assert_int_equal(ff_model_emulate(b, &w, seq, 1, x, yb), FF_OK);
+  size_t diff = 0;
+  for (size_t i = 0; i < n; i++) diff += ya[i] != yb[i];
+  printf("  %s: %zu of %zu outputs change with the option\n", a->name, diff, n);
+  assert_true(diff > 0);
+  w.cfg = a;
+  ff_model_weights_free(&w);
+  free(x), free(ya), free(yb);
+}
+
+static void test_infer_semantics(void **state) {
+  (void)state;
+  ff_model_config l = tiny_llama, g = tiny_gpt2;
+  l.scale = 14;
+  l.sem.norm_eps = 1e-6;
+  l.sem.rope_base = 500000;
+  check_inference(&l, 8, 1, FLOAT_BOUND);
+  ff_model_config l0 = l;
+  l0.sem.rope_base = 0;
+  check_changes(&l, &l0, 8);
+  g.scale = 16;
+  g.sem.norm_eps = 1e-5;
+  g.sem.gelu_tanh = 1;
+  check_inference(&g, 8, 1, FLOAT_BOUND);
+  ff_model_config g0 = g;
+  g0.sem.gelu_tanh = 0;
+  check_changes(&g, &g0, 8);
+  g0 = g;
+  g0.sem.norm_eps = 0.5; /* a large epsilon, so that its effect shows through the rounding */
+  check_changes(&g, &g0, 8);
+}
+
 /* ---- 4. Refusals ------------------------------------------------------------------------------------------ */
 
 static void test_graph_refusals(void **state) {
@@ -673,7 +718,7 @@ int main(void) {
       cmocka_unit_test(test_infer_bert_tiny_full), cmocka_unit_test(test_infer_gpt2_tiny),
       cmocka_unit_test(test_infer_llama_tiny),    cmocka_unit_test(test_infer_neo_tiny),
       cmocka_unit_test(test_graph_refusals),      cmocka_unit_test(test_infer_suf),
-      cmocka_unit_test(test_infer_suf_sparse),
+      cmocka_unit_test(test_infer_suf_sparse),    cmocka_unit_test(test_infer_semantics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,16 +18,27 @@
 
 /* ---- Tables -------------------------------------------------------------------------------------------- */
 
-int ff_sigma_act_clip_bits(ff_sigma_act a) { return a == FF_SIGMA_GELU ? 8 : a == FF_SIGMA_SILU ? 10 : 0; }
+int ff_sigma_act_clip_bits(ff_sigma_act a) {
+  return a == FF_SIGMA_GELU || a == FF_SIGMA_GELU_TANH ? 8 : a == FF_SIGMA_SILU ? 10 : 0;
+}
 
 int ff_sigma_act_trunc_bits(int bw, int scale) { return bw - 2 * scale + 7; }
+
+double ff_sigma_act_real(ff_sigma_act a, double x) {
+  switch (a) {
+    case FF_SIGMA_GELU: return x * 0.5 * (1 + erf(x * (1.0 / sqrt(2.0))));
+    case FF_SIGMA_GELU_TANH: return 0.5 * x * (1 + tanh(0.7978845608028654 /* sqrt(2 / pi) */ * (x + 0.044715 * x * x * x)));
+    case FF_SIGMA_SILU: return x / (1 + exp(-x));
+  }
+  return 0;
+}
 
 ff_status ff_sigma_act_table(ff_sigma_act a, int scale, int bw, uint64_t *tab) {
   const int k = ff_sigma_act_clip_bits(a);
   if (!k || !tab || scale < 0 || scale > 40 || bw < 1 || bw > 64) return FF_EINVAL;
   for (uint64_t i = 0; i < (UINT64_C(1) << k); i++) {
     const double x = (double)i / 64.0;
-    const double f = a == FF_SIGMA_GELU ? x * 0.5 * (1 + erf(x * (1.0 / sqrt(2.0)))) : x / (1 + exp(-x));
+    const double f = ff_sigma_act_real(a, x);
     tab[i] = ff_ring_reduce((uint64_t)((fmax(0.0, x) - f) * (double)(UINT64_C(1) << scale)), bw);
   }
   return FF_OK;
@@ -366,7 +377,9 @@ static ff_status ff__act_run(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wir
     ff__op_charge_both(op, &c);
     return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
   }
-  const ff__sg_tag tag = {FF__SG_GELU, (uint32_t)bw, (uint32_t)k, (uint32_t)scale, {N, 0, 0}};
+  /* d[1]: the GELU variant's table (0: erf, SIGMA's; 1: tanh) -- the keys are the same, the parties' table
+   * is not, so a party with the other variant is refused at the tag. */
+  const ff__sg_tag tag = {FF__SG_GELU, (uint32_t)bw, (uint32_t)k, (uint32_t)scale, {N, a == FF_SIGMA_GELU_TANH, 0}};
   ff_wire xt = {0};
   ff_status st;
   ff__op_enter(op);
@@ -391,9 +404,15 @@ ff_status ff_op_silu(ff_op *op, const ff_wire *x, ff_wire *y) {
   return ff__act_run(op, FF_SIGMA_SILU, x, y);
 }
 
+ff_status ff_op_gelu_tanh(ff_op *op, const ff_wire *x, ff_wire *y) {
+  FF_SCOPE("Activation::GELU");
+  return ff__act_run(op, FF_SIGMA_GELU_TANH, x, y);
+}
+
 ff_status ff_op_act(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wire *y) {
   if (a == FF_SIGMA_GELU) return ff_op_gelu(op, x, y);
   if (a == FF_SIGMA_SILU) return ff_op_silu(op, x, y);
+  if (a == FF_SIGMA_GELU_TANH) return ff_op_gelu_tanh(op, x, y);
   FF_ERROR("ff_op_act: unknown activation %d", (int)a);
   return FF_EINVAL;
 }

@@ -43,7 +43,12 @@ extern "C" {
 typedef enum {
   FF_SIGMA_GELU = 0, /* x Phi(x) = x (1 + erf(x / sqrt 2)) / 2; 8-bit clip (|x| < 255/64) */
   FF_SIGMA_SILU = 1, /* x / (1 + exp(-x)); 10-bit clip (|x| < 1023/64) */
+  FF_SIGMA_GELU_TANH = 2, /* GPT-2's gelu_new: x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2; as GELU (8-bit
+                             clip, the same keys and costs), only the parties' public table differs */
 } ff_sigma_act;
+
+/* The real function f(x) of an activation (0 for an unknown one). */
+double ff_sigma_act_real(ff_sigma_act a, double x);
 
 /* Clip (and LUT input) bits: 8 for GELU, 10 for SiLU; 0 for an unknown activation. */
 int ff_sigma_act_clip_bits(ff_sigma_act a);
@@ -88,6 +93,7 @@ ff_status ff_sigma_gelu_final(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, con
 ff_status ff_op_act(ff_op *op, ff_sigma_act a, const ff_wire *x, ff_wire *y);
 ff_status ff_op_gelu(ff_op *op, const ff_wire *x, ff_wire *y);
 ff_status ff_op_silu(ff_op *op, const ff_wire *x, ff_wire *y);
+ff_status ff_op_gelu_tanh(ff_op *op, const ff_wire *x, ff_wire *y); /* scope Activation::GELU */
 
 /* The cleartext fixed-point emulation of exactly the steps above (the domain above): y[i] =
  * ReLU(x) - T[min(|floor(x / 2^(scale-6))|, 2^k - 1)] mod 2^bw, T = ff_sigma_act_table. */

@@ -38,6 +38,26 @@ static ff_status ff__ln_rsqrt_bits(const char *fn, const ff_sigma_norm_opts *o, 
   return FF_EINVAL;
 }
 
+int64_t ff_sigma_norm_eps_fixed(double eps, size_t d, int bw, int scale) {
+  if (!(eps >= 0) || !isfinite(eps) || bw < 5 || bw > 64 || scale < 0 || scale > 30) return -1;
+  const double c = nearbyint(eps * (double)d * ldexp(1.0, 2 * scale));
+  return c < ldexp(1.0, bw - 4) ? (int64_t)c : -1;
+}
+
+/* The options' epsilon as V's constant (0 without options), or FF_EINVAL, logged. */
+static ff_status ff__ln_eps(const char *fn, const ff_sigma_norm_opts *o, size_t d, int bw, int scale, uint64_t *c) {
+  *c = 0;
+  if (!o || o->eps == 0) return FF_OK;
+  const int64_t v = ff_sigma_norm_eps_fixed(o->eps, d, bw, scale);
+  if (v >= 0) {
+    *c = (uint64_t)v;
+    return FF_OK;
+  }
+  FF_ERROR("%s: epsilon %g is negative, not finite, or too large for rows of %zu at bw %d, scale %d (its fixed "
+           "point eps d 2^(2 scale) must stay below 2^(bw - 4))", fn, o->eps, d, bw, scale);
+  return FF_EINVAL;
+}
+
 /* log2 d for a power of two, else -1. */
 static int ff__ln_log2(size_t d) {
   if (d < 2 || (d & (d - 1))) return -1;
@@ -375,7 +395,9 @@ static int64_t ff__floor_shift(int64_t v, int s) { return v >= 0 ? v >> s : -((-
 ff_status ff_sigma_layernorm_emulate_ex(int bw, int scale, size_t R, size_t d, int rms, const ff_sigma_norm_opts *opts,
                                         const uint64_t *x, const uint64_t *gamma, const uint64_t *beta, uint64_t *y) {
   int b;
+  uint64_t eps_c;
   ff_status st = ff__ln_rsqrt_bits("ff_sigma_layernorm_emulate_ex", opts, &b);
+  if (!st) st = ff__ln_eps("ff_sigma_layernorm_emulate_ex", opts, d, bw, scale, &eps_c);
   if (st) return st;
   const int L = ff__ln_top(bw), lg = ff__ln_log2(d), m = b - FF_SIGMA_RSQRT_EXP_BITS;
   uint64_t *tab = malloc(((size_t)1 << b) * sizeof *tab), *xc = malloc(d * sizeof *xc);
@@ -400,7 +422,7 @@ ff_status ff_sigma_layernorm_emulate_ex(int bw, int scale, size_t R, size_t d, i
       xc[j] = ff_ring_reduce(row[j] - mu, bw);
       V += xc[j] * xc[j];
     }
-    V = ff_ring_reduce(V, bw);
+    V = ff_ring_reduce(V + eps_c, bw);
     int k = 0;
     while (k < 63 && (V >> (k + 1)) != 0) k++; /* msnzb; 0 for V = 0, 1 */
     const uint64_t Vp = k <= L ? V << (L - k) : V >> (k - L); /* k > L breaks the precondition */
@@ -683,7 +705,9 @@ static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, c
     return FF_EINVAL;
   }
   int b;
+  uint64_t eps_c;
   ff_status st = ff__ln_rsqrt_bits(fn, opts, &b);
+  if (!st) st = ff__ln_eps(fn, opts, d, bw, s, &eps_c);
   if (st) return st;
   FF_SCOPE("LayerNorm");
   const size_t N = x->numel, R = N / d;
@@ -694,9 +718,10 @@ static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, c
     ff__op_charge_both(op, &c);
     return ff__op_wire_alloc(op, y, bw, x->ndim, x->shape);
   }
-  /* d[2]: the rsqrt table's bits when they are not SIGMA's 13 (0 keeps SIGMA's streams as they were). */
+  /* d[2]: the rsqrt table's bits when they are not SIGMA's 13 (0 keeps SIGMA's streams as they were), and
+   * from bit 8 the epsilon's constant (0 without one; eps_c < 2^(bw-4) <= 2^56 fits). */
   const ff__sg_tag tag = {rms ? FF__SG_RMSNORM : FF__SG_LAYERNORM, (uint32_t)bw, (uint32_t)s, 0,
-                          {R, d, b != FF_SIGMA_RSQRT_LUT_BITS ? (uint64_t)b : 0}};
+                          {R, d, (b != FF_SIGMA_RSQRT_LUT_BITS ? (uint64_t)b : 0) | eps_c << 8}};
   ff_wire S = {0}, mu = {0}, xc = {0}, V = {0}, rsq = {0}, y1 = {0};
   uint64_t *key = NULL;
   ff__op_enter(op);
@@ -722,7 +747,8 @@ static ff_status ff__ln_run(ff_op *op, const ff_wire *x, const ff_wire *gamma, c
     if ((st = ff__op_draw(op, V.v, R, bw))) goto done;
     for (size_t e = 0; e < N; e++) {
       key[e] = ff_ring_reduce(2 * r[e], bw);
-      key[N + e] = ff_ring_reduce(r[e] * r[e] + (e % d == 0 ? V.v[e / d] : 0), bw);
+      /* The row's mask of V, and the epsilon's public constant: V^ = V + eps_c + r_V (layernorm.h). */
+      key[N + e] = ff_ring_reduce(r[e] * r[e] + (e % d == 0 ? V.v[e / d] + eps_c : 0), bw);
     }
     if ((st = ff__op_put_shares(op, key, 2 * N, bw))) goto done;
   } else if ((st = ff__op_get_mem(op, key, 2 * N * sizeof *key, "LayerNorm squares")) ||

@@ -38,8 +38,8 @@
  *     (local; RMSNorm has no beta): 3 rounds.
  * LayerNorm: 4 + 1 + 7 + 3 + 3 = 18 rounds (SIGMA: 11 on the GPU plus 8 LLAMA exchanges);
  * RMSNorm: 14. Preconditions (SIGMA's, not checked): the row sums fit the ring, V < 2^(bw-2), and
- * the products of steps 5-6 lie in [-2^(bw-2), 2^(bw-2)). No epsilon: V = 0 gives rsq = 0, so a
- * constant row gives beta.
+ * the products of steps 5-6 lie in [-2^(bw-2), 2^(bw-2)). No epsilon by default (SIGMA): V = 0 gives rsq = 0,
+ * so a constant row gives beta; ff_sigma_norm_opts.eps adds Hugging Face's epsilon at no cost.
  *
  * Options (ff_sigma_norm_opts below, the _ex functions): another suite (gates/suf) runs these gates with
  * another width of the rsqrt table; NULL options are SIGMA's gates exactly, and the functions without _ex
@@ -75,7 +75,17 @@ typedef struct ff_sigma_norm_opts {
    * TrWithSlack keeps b bits = 2^m + mt, E = 2^m k, LUT_b). 0: SIGMA's 13; else 8..16. The relative
    * error of the table is below 2^-(m+1) (the middle of each mantissa interval). */
   int rsqrt_bits;
+  /* epsilon (Hugging Face's LayerNorm eps, Llama's rms_norm_eps), a public constant inside the square root:
+   * rsqrt(var + eps). 0: SIGMA's gate (no epsilon). It costs nothing: the dealer adds
+   * c = round(eps d 2^(2 scale)) (ff_sigma_norm_eps_fixed) to the row's mask of V in the square key (step 3),
+   * so the reconstructed V^ is V + c + r_V; keys, bits and rounds are unchanged. Travels in the tag
+   * (d[2] bits 8..63). Must be >= 0 and finite with c < 2^(bw - 4). */
+  double eps;
 } ff_sigma_norm_opts;
+
+/* c = round(eps d 2^(2 scale)), the epsilon at V's scale for rows of d (V = sum of d squares at 2 scale);
+ * -1 for an eps that is negative, not finite, or whose c is 2^(bw - 4) or more. */
+int64_t ff_sigma_norm_eps_fixed(double eps, size_t d, int bw, int scale);
 
 /* ---- Kernels (linear ones run on masks at the dealer and on masked values at the parties). ff_X_cpu:
  * host pointers; ff_X_cuda (layernorm_cuda.cu): device pointers, enqueued on ctx->stream, bit-identical

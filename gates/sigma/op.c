@@ -182,6 +182,12 @@ int ff_op_party(const ff_op *op) { return op->party; }
 int ff_op_bw(const ff_op *op) { return op->bw; }
 int ff_op_scale(const ff_op *op) { return op->scale; }
 
+int ff_op_set_scale(ff_op *op, int scale) {
+  const int was = op->scale;
+  op->scale = scale;
+  return was;
+}
+
 ff_gate_cost ff_op_cost(const ff_op *op, int p) {
   ff_gate_cost zero = {0, 0, 0, 0};
   return (op && (p == 0 || p == 1)) ? op->cost[p] : zero;

@@ -116,6 +116,10 @@ ff_op_role ff_op_get_role(const ff_op *op);
 int ff_op_party(const ff_op *op);
 int ff_op_bw(const ff_op *op);
 int ff_op_scale(const ff_op *op);
+/* Sets the scale the following gates see and returns the previous one: for a part of a graph that runs at
+ * another scale than the rest (models/model.c: the softmax at SIGMA's 12, its input and output rescaled
+ * exactly, in a run of another scale). The caller restores it. */
+int ff_op_set_scale(ff_op *op, int scale);
 
 /* Running totals for party p (0 or 1) since create:
  *   dealer: key_bytes = key bytes written into p's stream (tags excluded); nothing else.

@@ -39,6 +39,14 @@ static inline int ff_sigma_rotary_frac_bits(int scale) { return scale - 3; }
 /* The public table, T rows of d/2 entries each: cs[t*(d/2) + k] = c_k(t), sn[...] = s_k(t) as signed
  * integers in [-2^f, 2^f). FF_EINVAL for T < 1, d < 2 odd, or f outside 1..30. */
 ff_status ff_sigma_rotary_table(int T, int d, int f, int64_t *cs, int64_t *sn);
+/* The same with another base of the angle (theta = t / base^(2k/d); Hugging Face's rope_theta): an integer
+ * in 2..FF_SIGMA_ROTARY_BASE_MAX (every published rope_theta is one: 10000, 500000, 1e6), so that it is
+ * one exact 32-bit word in the tag and in a table cache's key. The plain function is base 10000, SIGMA's. */
+#define FF_SIGMA_ROTARY_BASE 10000.0
+#define FF_SIGMA_ROTARY_BASE_MAX 4294967295.0
+ff_status ff_sigma_rotary_table_ex(int T, int d, int f, double base, int64_t *cs, int64_t *sn);
+/* 1 when base is an integer in 2..FF_SIGMA_ROTARY_BASE_MAX. */
+int ff_sigma_rotary_base_ok(double base);
 
 /* ---- Kernels: u = the map above on rows rows of d values (row r at position r mod T), mod 2^bw.
  * x and u: rows*d values, must not alias. _cuda: x, u, cs, sn in device memory, on ctx->stream. ------ */
@@ -54,6 +62,9 @@ ff_status ff_sigma_rotary_apply(ff_ctx *ctx, int bw, size_t rows, int T, int d, 
  * Needs 4 <= scale (f >= 1), f <= bw - 2, f <= 30. y is allocated. A CUDA party computes the table on
  * the host (ff_sigma_rotary_table, as the CPU party and the dealer) and uploads it. */
 ff_status ff_op_rotary(ff_op *op, const ff_wire *x, ff_wire *y);
+/* With the angle's base (ff_sigma_rotary_table_ex); the same keys and costs, only the public table differs.
+ * The tag carries a base other than 10000 (d[1] bits 32..63), so parties with different bases are refused. */
+ff_status ff_op_rotary_ex(ff_op *op, const ff_wire *x, double base, ff_wire *y);
 
 /* Exact per-party cost of one call on N elements: one TrWithSlack(shift scale-3, bw -> bw):
  * key DCF(f) + N/8 + 24N bytes, 1 + bw bits per element, 2 rounds. At scale 12 (f = 9):
