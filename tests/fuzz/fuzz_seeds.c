@@ -7,6 +7,8 @@
  *   OUT/weights/    files of ff_model_weights_save for the configurations of fuzz_util.c
  *   OUT/sigma_party/  both parties' key files of the real dealer for those configurations, sigma and
  *                   suf (fuzz_deal.c)
+ *   OUT/npy/        files of ff_npy_write_f32 (1, 2 and 3 dimensions), and the 1.0 header of one re-written
+ *                   to '<f8' with its data widened
  *   OUT/cli/        option values from `fusefss --help` and the docs
  * Usage: fuzz_seeds OUT [KEYFILE ...]. The logs and merged files come from make_seeds.sh. */
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include "gates/fss/select.h"
 #include "gates/fss/sstab.h"
 #include "models/model.h"
+#include "tools/npy.h"
 #include "fuzz_deal.h"
 #include "fuzz_util.h"
 
@@ -221,6 +224,31 @@ static void party_seeds(void) {
     }
 }
 
+static void npy_seeds(void) {
+  static const int64_t shapes[3][3] = {{5, 0, 0}, {3, 4, 0}, {2, 3, 4}};
+  double v[24];
+  for (int i = 0; i < 24; i++) v[i] = (i - 12) * 0.375;
+  for (int nd = 1; nd <= 3; nd++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/f32_%dd.npy", dir("npy"), nd);
+    if (ff_npy_write_f32(path, nd, shapes[nd - 1], v) != FF_OK) fail("cannot write a .npy file");
+  }
+  /* float64: the writer's 2-D header with its dtype changed (the header keeps its length) and the
+   * values stored as doubles. */
+  char path[4096];
+  snprintf(path, sizeof path, "%s/f32_2d.npy", dir("npy"));
+  FILE *f = fopen(path, "rb");
+  unsigned char head[4096];
+  size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+  if (f) fclose(f);
+  if (n < 10 || head[6] != 1) fail("unexpected .npy header");
+  const size_t hl = 10 + (size_t)(head[8] | head[9] << 8);
+  unsigned char *f4 = hl <= n ? memchr(head, '4', hl) : NULL;
+  if (!f4 || f4[-1] != 'f') fail("unexpected .npy dtype");
+  *f4 = '8';
+  put("npy", "f64_2d.npy", head, hl, v, 12 * sizeof v[0]);
+}
+
 static void cli_seeds(void) {
   static const char *values[] = {"4096",   "4KiB",    "1MiB",     "2GiB",   "1kB",     "1.5MB",  "250ns",
                                  "100us",  "0.5ms",   "4ms",      "1s",     "60s",     "1GB/s",  "400MB/s",
@@ -250,6 +278,7 @@ int main(int argc, char **argv) {
   key_seeds(&ctx);
   weights_seeds();
   party_seeds();
+  npy_seeds();
   cli_seeds();
   ff_ctx_destroy(&ctx);
   return 0;
