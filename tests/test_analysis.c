@@ -20,7 +20,10 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
+#include "scope/scope.h"
 #include "tools/lib/analysis.h"
 
 #include "e2e.h"
@@ -198,9 +201,173 @@ static void test_trace_of_a_run(void **state) {
   expect(2, "--trace-depth must be", (const char *[]){"run", "--trace-depth", "x", NULL});
 }
 
+/* ---- Figures ------------------------------------------------------------------------------------ */
+
+/* The series of an SVG: the data-series names of <g class="series"> and of the legend entries, and
+ * per series the <title> texts of its shapes and its fill colours. */
+typedef struct {
+  int n;
+  char name[64][96];
+  char legend[64][96];
+  int n_legend;
+  char tips[64][1024];
+  char fills[64][256];
+} svg_series;
+
+static void walk(xmlNode *n, svg_series *s, int cur) {
+  for (; n; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE) continue;
+    int here = cur;
+    xmlChar *cls = xmlGetProp(n, (const xmlChar *)"class"), *ds = xmlGetProp(n, (const xmlChar *)"data-series");
+    /* nothing in a figure may point outside it */
+    for (xmlAttr *a = n->properties; a; a = a->next) {
+      assert_true(strcmp((const char *)a->name, "href") != 0);
+      xmlChar *v = xmlGetProp(n, a->name);
+      assert_null(strstr((const char *)v, "url("));
+      xmlFree(v);
+    }
+    if (cls && ds && strcmp((char *)cls, "series") == 0 && s->n < 64) {
+      here = s->n;
+      snprintf(s->name[s->n++], sizeof s->name[0], "%s", (char *)ds);
+    } else if (cls && ds && strcmp((char *)cls, "legend-entry") == 0 && s->n_legend < 64) {
+      snprintf(s->legend[s->n_legend++], sizeof s->legend[0], "%s", (char *)ds);
+    }
+    if (here >= 0 && strcmp((const char *)n->name, "title") == 0) {
+      xmlChar *t = xmlNodeGetContent(n);
+      size_t l = strlen(s->tips[here]);
+      snprintf(s->tips[here] + l, sizeof s->tips[0] - l, "%s\n", (char *)t);
+      xmlFree(t);
+    }
+    xmlChar *fill = xmlGetProp(n, (const xmlChar *)"fill");
+    if (here >= 0 && fill && !strstr(s->fills[here], (char *)fill)) {
+      size_t l = strlen(s->fills[here]);
+      snprintf(s->fills[here] + l, sizeof s->fills[0] - l, "%s ", (char *)fill);
+    }
+    xmlFree(fill);
+    xmlFree(cls);
+    xmlFree(ds);
+    walk(n->children, s, here);
+  }
+}
+
+/* Parses an SVG strictly (no recovery, no network): a malformed file fails the test. */
+static void read_svg(const char *path, svg_series *s) {
+  memset(s, 0, sizeof *s);
+  xmlDoc *doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (!doc) fail_msg("%s is not well-formed XML", path);
+  xmlNode *root = xmlDocGetRootElement(doc);
+  assert_string_equal((const char *)root->name, "svg");
+  walk(root, s, -1);
+  xmlFreeDoc(doc);
+  /* one legend entry per series */
+  assert_int_equal(s->n, s->n_legend);
+  for (int i = 0; i < s->n; i++) {
+    int found = 0;
+    for (int j = 0; j < s->n_legend; j++) found |= strcmp(s->name[i], s->legend[j]) == 0;
+    if (!found) fail_msg("%s: series '%s' has no legend entry", path, s->name[i]);
+  }
+}
+
+static int find_series(const svg_series *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (strcmp(s->name[i], name) == 0) return i;
+  return -1;
+}
+
+static void test_figures(void **state) {
+  (void)state;
+  char sig[256], suf[256], figs[256], path[300];
+  snprintf(sig, sizeof sig, "%s/fig_sigma", tmpdir);
+  snprintf(suf, sizeof suf, "%s/fig_suf", tmpdir);
+  snprintf(figs, sizeof figs, "%s/figs", tmpdir);
+  run_ok("fsig", (const char *[]){"run", "--layers", "1", "--seq", "4", "--out", sig, NULL});
+  run_ok("fsuf", (const char *[]){"run", "--layers", "1", "--seq", "4", "--suite", "suf", "--out", suf, NULL});
+  run_ok("plot", (const char *[]){"plot", sig, suf, "-o", figs, NULL});
+
+  ff_breakdown *bd[2] = {NULL, NULL};
+  snprintf(path, sizeof path, "%s/breakdown_merged.json", sig);
+  assert_int_equal(ff_breakdown_load(path, &bd[0]), FF_OK);
+  snprintf(path, sizeof path, "%s/breakdown_merged.json", suf);
+  assert_int_equal(ff_breakdown_load(path, &bd[1]), FF_OK);
+
+  /* Time per family: one series per family of either run, its colour the scope registry's (NVTX),
+   * its measured bars titled with the report's medians. */
+  svg_series s;
+  snprintf(path, sizeof path, "%s/family_time.svg", figs);
+  read_svg(path, &s);
+  const char *label[2] = {"sigma", "suf"};
+  int n_fam = 0;
+  for (int r = 0; r < 2; r++) {
+    ff_report rep;
+    assert_int_equal(ff_report_compute(bd[r], FF_GROUP_FAMILY, &rep), FF_OK);
+    for (size_t i = 0; i < rep.n_rows; i++) {
+      const ff_report_row *w = &rep.rows[i];
+      int k = find_series(&s, w->key);
+      if (k < 0) fail_msg("family_time.svg has no series '%s'", w->key);
+      char col[8], tip[256], t[32];
+      snprintf(col, sizeof col, "#%06X", (unsigned)(ff_scope_family_argb(w->key) & 0xFFFFFF));
+      if (w->time.median > 0) { /* a family with no time has no bar, hence no colour to check */
+        assert_non_null(strstr(s.fills[k], col));
+        snprintf(tip, sizeof tip, "%s · measured · %s: %s\n", label[r], w->key, ff_fmt_ns(w->time.median, t, sizeof t));
+        if (!strstr(s.tips[k], tip)) fail_msg("family_time.svg: no bar '%s' in series %s:\n%s", tip, w->key, s.tips[k]);
+      }
+      if (r == 0) n_fam++;
+    }
+    ff_report_free(&rep);
+  }
+  assert_true(n_fam >= 4 && s.n >= n_fam);
+  assert_true(find_series(&s, "Linear") >= 0 && find_series(&s, "Softmax") >= 0);
+
+  /* Per layer: one series per run. */
+  snprintf(path, sizeof path, "%s/layers.svg", figs);
+  read_svg(path, &s);
+  assert_int_equal(s.n, 2);
+  assert_string_equal(s.name[0], "sigma");
+  assert_string_equal(s.name[1], "suf");
+  assert_non_null(strstr(s.tips[0], "sigma · layer 0: "));
+
+  /* Amdahl: the two end-to-end lines and a bar per family with a finite speedup, valued as
+   * ff_amdahl_compute gives it. */
+  snprintf(path, sizeof path, "%s/amdahl.svg", figs);
+  read_svg(path, &s);
+  assert_true(find_series(&s, "measured end to end") >= 0);
+  assert_true(find_series(&s, "predicted (Amdahl)") >= 0);
+  ff_amdahl a;
+  assert_int_equal(ff_amdahl_compute(bd[0], bd[1], NULL, 0, NULL, &a), FF_OK);
+  char want[128];
+  snprintf(want, sizeof want, "measured end to end: %.3f×", a.S_meas);
+  assert_non_null(strstr(s.tips[find_series(&s, "measured end to end")], want));
+  for (size_t i = 0; i < a.n_rows; i++) {
+    const ff_amdahl_row *r = &a.rows[i];
+    if (r->is_scope || !isfinite(r->s) || !(r->t_base > 0)) continue;
+    int k = find_series(&s, r->name);
+    if (k < 0) fail_msg("amdahl.svg has no bar for %s", r->name);
+    snprintf(want, sizeof want, "%s: speedup %.3f×", r->name, r->s);
+    assert_non_null(strstr(s.tips[k], want));
+  }
+  ff_amdahl_free(&a);
+
+  /* The HTML page inlines the figures and links nothing. */
+  snprintf(path, sizeof path, "%s/index.html", figs);
+  char *page = NULL;
+  size_t len = 0;
+  assert_int_equal(ff_read_user_file(path, "page", 1 << 24, &page, &len), FF_OK);
+  assert_non_null(strstr(page, "<svg"));
+  assert_null(strstr(page, "src="));
+  assert_null(strstr(page, "href="));
+  free(page);
+  ff_breakdown_free(bd[0]);
+  ff_breakdown_free(bd[1]);
+
+  expect(2, "expected one or more runs", (const char *[]){"plot", NULL});
+  expect(1, "cannot read run", (const char *[]){"plot", tmpdir, "-o", figs, NULL});
+  expect(0, "family_time.svg", (const char *[]){"plot", "--help", NULL});
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trace_of_a_run),
+      cmocka_unit_test(test_figures),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,3 +9,5 @@ ff_add_test(test_amdahl SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_amdahl.c ${CMAKE_
 ff_add_test(test_harden SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_harden.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c DEPS ff_tools TIMEOUT 300)
 # test_analysis: the analysis library on real bert-tiny runs (trace, figures, grid); spawns $FUSEFSS
 ff_add_test(test_analysis SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_analysis.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c DEPS ff_tools TIMEOUT 300)
+find_package(LibXml2 REQUIRED) # test_analysis parses the SVG figures strictly (Debian: libxml2-dev)
+target_link_libraries(test_analysis PRIVATE LibXml2::LibXml2)

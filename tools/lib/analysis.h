@@ -449,4 +449,36 @@ typedef struct {
 ff_status ff_trace_combine(const char *trace_a, const char *trace_b, int max_depth, const char *out_path,
                            ff_trace_info *info);
 
+/* ==== Figures (self-contained SVG and one HTML page) ================================================
+ * Each figure is built in memory (caller frees; the commands write it by temp + rename). Axes carry
+ * their units; each family's colour is ff_scope_family_argb's, the NVTX colour; every data series is
+ * a <g class="series" data-series="NAME"> with a legend entry <g class="legend-entry"
+ * data-series="NAME">. Values are medians over the counted repetitions. */
+typedef struct {
+  const ff_breakdown *bd;
+  const char *label; /* "sigma", "suf", a cell name */
+} ff_plot_run;
+
+/* Stacked bars of time per family (exclusive sums), one bar per run; with `projected`, each run gets
+ * three bars: measured, LAN and WAN (ff_project_compute, duplex convention). At most 48 bars. */
+ff_status ff_plot_families_svg(const ff_plot_run *runs, size_t n_runs, int projected, char **svg);
+/* Per-layer time and link bytes, two panels of grouped bars (one bar per run, at most 8 runs). */
+ff_status ff_plot_layers_svg(const ff_plot_run *runs, size_t n_runs, char **svg);
+/* Per-family speedups (base time / candidate time) as bars against the measured and the predicted
+ * end-to-end speedups (lines); families with no time in the base or an infinite speedup get no bar. */
+ff_status ff_plot_amdahl_svg(const ff_amdahl *a, const char *base_label, const char *cand_label, char **svg);
+
+/* One line of a scaling figure: n points (x ascending, e.g. seq) with their medians. */
+typedef struct {
+  const char *label;
+  size_t n;
+  const double *x, *time_ns, *link_B, *rounds;
+} ff_plot_series;
+
+/* Three panels (online time, link bytes, rounds) against x, one line per series. */
+ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, const char *x_label, char **svg);
+/* One HTML page: the family table of each run, then the figures inlined (no external resource). */
+ff_status ff_plot_html(const char *title, const ff_plot_run *runs, size_t n_runs, const char *const *svgs,
+                       size_t n_svgs, char **html);
+
 #endif
