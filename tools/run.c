@@ -30,13 +30,16 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/time.h"
+#include "gates/sigma/layernorm.h"
 #include "gates/sigma/op.h"
+#include "gates/sigma/rotary.h"
 #include "gates/fss/lut.h"
 #include "models/model.h"
 #include "scope/scope.h"
 #include "tools/lib/analysis.h"
 #include "tools/cli.h"
 #include "tools/launch.h"
+#include "tools/npy.h"
 #include "tools/report.h"
 
 /* ---- Options shared by keygen, run and cost -------------------------------------------------------- */
@@ -56,6 +59,19 @@ typedef struct {
   char suf_json[512];        /* the knobs as recorded in key files and logs ("" for sigma) */
   int insecure_no_padding;   /* --insecure-no-padding: the sparse regime's padding ablation (suf only) */
   const char *weights;       /* weights file, or NULL: seeded random */
+  int seq_set, batch_set;    /* --seq / --batch given (else --input's shape may set them) */
+  int scale;                 /* --scale, 0: the model's (12) */
+  /* Semantics (models/config.h ff_model_semantics): --semantics sigma ignores the weights file's config;
+   * --norm-eps, --gelu, --rope-base override (negative: not given). sem_from says where they came from. */
+  int sem_sigma;
+  double opt_eps, opt_rope;
+  int opt_gelu;
+  char sem_from[96];
+  /* P1's input (--input FILE, .npy) and output (--output FILE, float32 .npy; --keep-raw keeps output_p1.bin). */
+  const char *input, *output;
+  int keep_raw;
+  int64_t *input_fx;         /* (batch * seq, d) the input in fixed point, read before any key */
+  int io_ndim;               /* the output's dimensions: the input's, else 2 (batch 1) or 3 */
   uint64_t weights_seed, input_seed, mask_seed;
   ff_backend backend;
   ff__keys_where keys_where;
@@ -111,12 +127,14 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
   o->party = -1;
   o->port = 7000;
   o->timeout_ns = UINT64_C(120000000000);
+  o->opt_eps = o->opt_rope = -1;
+  o->opt_gelu = -1;
 }
 
 enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
   O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF,
-  O_INSECURE, O_MACKEY, O_TRACE, O_TRACE_DEPTH
+  O_INSECURE, O_MACKEY, O_SCALE, O_SEMANTICS, O_EPS, O_GELU, O_ROPE, O_INPUT, O_OUTPUT, O_KEEP_RAW, O_TRACE, O_TRACE_DEPTH
 };
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
@@ -149,10 +167,12 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
       if (ff_parse_int(arg, 3, FF__SEQ_MAX, &v))
         return ff_cli_usage_error(o->cmd, "--seq must be 3..%d (the softmax's largest row), not '%s'", FF__SEQ_MAX, arg);
       o->seq = (int)v;
+      o->seq_set = 1;
       return 0;
     case O_BATCH:
       if (ff_parse_int(arg, 1, 1024, &v)) return ff_cli_usage_error(o->cmd, "--batch must be 1..1024, not '%s'", arg);
       o->batch = (int)v;
+      o->batch_set = 1;
       return 0;
     case O_SUITE:
       if (strcmp(arg, "sigma") && strcmp(arg, "suf"))
@@ -190,6 +210,33 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
       return 0;
     }
     case O_OUT: o->out = arg; return 0;
+    case O_SCALE:
+      if (ff_parse_int(arg, 1, 62, &v)) return ff_cli_usage_error(o->cmd, "--scale must be a number of fractional bits, not '%s'", arg);
+      o->scale = (int)v; /* checked against the ring once the model is known (ff__suite_finish) */
+      return 0;
+    case O_SEMANTICS:
+      if (strcmp(arg, "sigma") && strcmp(arg, "checkpoint"))
+        return ff_cli_usage_error(o->cmd, "--semantics must be sigma or checkpoint, not '%s'", arg);
+      o->sem_sigma = !strcmp(arg, "sigma");
+      return 0;
+    case O_EPS: {
+      double e;
+      if (ff_parse_double(arg, &e) || !(e >= 0) || e > 1)
+        return ff_cli_usage_error(o->cmd, "--norm-eps must be a number in 0..1 (e.g. 1e-5), not '%s'", arg);
+      o->opt_eps = e;
+      return 0;
+    }
+    case O_GELU:
+      if (strcmp(arg, "erf") && strcmp(arg, "tanh")) return ff_cli_usage_error(o->cmd, "--gelu must be erf or tanh, not '%s'", arg);
+      o->opt_gelu = !strcmp(arg, "tanh");
+      return 0;
+    case O_ROPE: {
+      double b;
+      if (ff_parse_double(arg, &b) || !ff_sigma_rotary_base_ok(b))
+        return ff_cli_usage_error(o->cmd, "--rope-base must be an integer in 2..4294967295 (e.g. 10000), not '%s'", arg);
+      o->opt_rope = b;
+      return 0;
+    }
     default: return -1;
   }
 }
@@ -208,7 +255,10 @@ static int ff__rest_opt(ff__run_opts *o, int c, char **argv) {
       {"input-seed", required_argument, NULL, O_ISEED}, {"mask-seed", required_argument, NULL, O_MSEED},        \
       {"run-id", required_argument, NULL, O_RUNID}, {"suf", required_argument, NULL, O_SUF},                   \
       {"layers", required_argument, NULL, O_LAYERS}, {"out", required_argument, NULL, O_OUT},                      \
-      {"insecure-no-padding", no_argument, NULL, O_INSECURE}, {"help", no_argument, NULL, 'h'}
+      {"insecure-no-padding", no_argument, NULL, O_INSECURE}, {"scale", required_argument, NULL, O_SCALE},       \
+      {"semantics", required_argument, NULL, O_SEMANTICS}, {"norm-eps", required_argument, NULL, O_EPS},       \
+      {"gelu", required_argument, NULL, O_GELU}, {"rope-base", required_argument, NULL, O_ROPE},               \
+      {"help", no_argument, NULL, 'h'}
 
 static const char ff__common_help[] =
     "model:\n"
@@ -226,6 +276,14 @@ static const char ff__common_help[] =
     "                       key shape depends on the mask; for measuring what padding costs, never for\n"
     "                       inference. Recorded in the key files and the log\n"
     "  --weights FILE       weights file (docs/running.md); default: seeded random weights\n"
+    "  --scale N            fractional bits of the fixed point (default 12, SIGMA's); 7..20 and at most\n"
+    "                       (bw - 13) / 2 (gpt2, bw 50: up to 18; bert-tiny, bw 37: up to 12)\n"
+    "semantics (public arithmetic, no extra cost; docs/running.md \"Semantics\"):\n"
+    "  --semantics checkpoint|sigma  checkpoint (default): what the weights file's config says (written by\n"
+    "                       scripts/export_hf.py), SIGMA's choices without one; sigma: SIGMA's always\n"
+    "  --norm-eps E         LayerNorm/RMSNorm epsilon in rsqrt(var + E) (SIGMA: 0)\n"
+    "  --gelu erf|tanh      GELU as the erf form (SIGMA, BERT) or GPT-2's tanh form gelu_new\n"
+    "  --rope-base B        rotary base, an integer (SIGMA: 10000; Hugging Face's rope_theta)\n"
     "  --weights-seed S     seed of the random weights (default 1)\n"
     "  --input-seed S       seed of P1's random input (default 2)\n"
     "  --mask-seed S        seed of the dealer's masks (default 0: OS randomness; set only to reproduce)\n"
@@ -237,22 +295,29 @@ static void ff__key_meta(const ff__run_opts *o, const ff_gate_cost *weights, con
                          size_t n) {
   snprintf(buf, n,
            "{\"suite\":\"%s\",\"model\":\"%s\",\"layers\":%d,\"seq\":%d,\"batch\":%d,\"bw\":%d,\"scale\":%d,\"weights_key_bytes\":%" PRIu64
-           ",\"inference_key_bytes\":%" PRIu64 "%s%s}",
+           ",\"inference_key_bytes\":%" PRIu64 ",\"norm_eps\":%.17g,\"gelu\":\"%s\",\"rope_base\":%.17g%s%s}",
            o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale, weights->key_bytes, infer->key_bytes,
+           o->cfg->sem.norm_eps, o->cfg->sem.gelu_tanh ? "tanh" : "erf", ff_model_rope_base(o->cfg),
            o->suf_json[0] ? ",\"suf\":" : "", o->suf_json);
 }
 
 /* After the options: the suite's knobs (suf: defaults, then the environment, then --suf), checked against
  * the model. 0 to go on, else an exit code. */
 static int ff__suite_finish(ff__run_opts *o) {
+  /* The run's copy of the model's config: --layers, --scale and the semantics apply to it. */
+  o->cut = *o->cfg;
+  o->cfg = &o->cut;
   if (o->layers) {
     /* Refused, not clamped: a run of fewer blocks than asked would be reported as the asked one. */
-    if (o->layers > o->cfg->layers)
+    if (o->layers > o->cut.layers)
       return ff_cli_usage_error(o->cmd, "--layers %d is beyond model %s's depth: it has %d blocks (use 1..%d)", o->layers,
-                                o->cfg->name, o->cfg->layers, o->cfg->layers);
-    o->cut = *o->cfg;
+                                o->cut.name, o->cut.layers, o->cut.layers);
     o->cut.layers = o->layers;
-    o->cfg = &o->cut;
+  }
+  if (o->scale) {
+    char why[512];
+    if (ff_model_scale_check(&o->cut, o->scale, why, sizeof why)) return ff_cli_usage_error(o->cmd, "--scale: %s", why);
+    o->cut.scale = o->scale;
   }
   if (strcmp(o->suite, "suf")) {
     if (o->suf_n) return ff_cli_usage_error(o->cmd, "--suf needs --suite suf");
@@ -274,6 +339,31 @@ static int ff__suite_finish(ff__run_opts *o) {
     FF_WARN("%s: --insecure-no-padding: the sparse regime's keys are NOT padded, their shape depends on the masks; "
             "this run measures what padding costs and is not a secure inference",
             o->cmd);
+  return 0;
+}
+
+/* After ff__suite_finish (for run: after --out is prepared, since it reads the weights file's header): the
+ * semantics -- the weights file's config unless --semantics sigma, then the options. 0, or an exit code. */
+static int ff__semantics_finish(ff__run_opts *o) {
+  /* Semantics: the weights file's config (unless --semantics sigma), then the options. */
+  memset(&o->cut.sem, 0, sizeof o->cut.sem);
+  int found = 0;
+  if (o->weights && !o->sem_sigma) {
+    if (ff_model_weights_semantics(o->weights, &o->cut.sem, &found))
+      return ff_cli_fail(o->cmd, "cannot read the config of weights file %s (above)", o->weights);
+  }
+  const int opts = o->opt_eps >= 0 || o->opt_gelu >= 0 || o->opt_rope >= 0;
+  if (o->opt_eps >= 0) o->cut.sem.norm_eps = o->opt_eps;
+  if (o->opt_gelu >= 0) o->cut.sem.gelu_tanh = o->opt_gelu;
+  if (o->opt_rope >= 0) o->cut.sem.rope_base = o->opt_rope == 10000.0 ? 0 : o->opt_rope;
+  snprintf(o->sem_from, sizeof o->sem_from, "%s%s", found ? "weights file's config" : "SIGMA's defaults",
+           opts ? ", then options" : "");
+  if (o->cut.sem.norm_eps > 0 && ff_sigma_norm_eps_fixed(o->cut.sem.norm_eps, (size_t)o->cut.d_model, o->cut.bw, o->cut.scale) < 0)
+    return ff_cli_usage_error(o->cmd, "norm epsilon %g is too large for model %s at scale %d (eps d 2^(2 scale) must stay "
+                              "below 2^(bw - 4))", o->cut.sem.norm_eps, o->cut.name, o->cut.scale);
+  if (o->suf.activation && o->cut.sem.gelu_tanh && o->cut.arch != FF_ARCH_LLAMA)
+    return ff_cli_usage_error(o->cmd, "the tanh GELU (%s) is a sigma table; the suf suite's GELU is the erf form: use "
+                              "--gelu erf, or --suf SUF_ACTIVATION=0", o->opt_gelu >= 0 ? "--gelu tanh" : "from the weights file");
   return 0;
 }
 
@@ -585,11 +675,89 @@ static void ff__random_run_id(char *buf, size_t n) {
   snprintf(buf, n, "%016" PRIx64, ff_rng_u64(&r));
 }
 
+/* ---- P1's input and output (--input, --output; tools/npy.h) ---------------------------------------------- */
+
+/* --input: the .npy file read, checked and converted to the model's fixed point before any key is read or
+ * written. Its shape sets --seq and --batch when they were not given. 0, or an exit code. The range: |x| <
+ * 2^(bw - 2 scale - 2), so that a product with a weight of magnitude below 2 fits the ring at 2 scale
+ * fractional bits (bert-tiny: 2048; bw 50 at scale 12: 2^24). */
+static int ff__load_input(ff__run_opts *o) {
+  ff_npy a;
+  if (ff_npy_read(o->input, 0, &a)) return ff_cli_fail(o->cmd, "cannot use --input %s (see above); nothing was run", o->input);
+  const ff_model_config *c = o->cfg;
+  const int three = a.ndim == 3;
+  const int64_t seq = a.ndim >= 2 ? a.shape[three] : 0, batch = three ? a.shape[0] : 1;
+  int rc = 0;
+  if (a.ndim < 2 || a.shape[a.ndim - 1] != c->d_model) {
+    char sh[96];
+    int k = 0;
+    for (int i = 0; i < a.ndim; i++) k += snprintf(sh + k, sizeof sh - (size_t)k, "%s%lld", i ? ", " : "", (long long)a.shape[i]);
+    rc = ff_cli_fail(o->cmd, "--input %s has shape (%s); model %s takes (seq, %d) or (batch, seq, %d)", o->input, sh, c->name,
+                     c->d_model, c->d_model);
+  } else if (seq < 3 || seq > FF__SEQ_MAX || batch > 1024) {
+    rc = ff_cli_fail(o->cmd, "--input %s has seq %lld and batch %lld; fusefss runs seq 3..%d and batch 1..1024", o->input,
+                     (long long)seq, (long long)batch, FF__SEQ_MAX);
+  } else if ((o->seq_set && seq != o->seq) || (o->batch_set && batch != o->batch)) {
+    rc = ff_cli_usage_error(o->cmd, "--input %s is seq %lld, batch %lld, but --seq %d --batch %d were given (leave them out: "
+                            "the input's shape sets them)", o->input, (long long)seq, (long long)batch, o->seq, o->batch);
+  }
+  if (rc) {
+    ff_npy_free(&a);
+    return rc;
+  }
+  o->seq = (int)seq;
+  o->batch = (int)batch;
+  o->io_ndim = a.ndim;
+  const double one = ldexp(1.0, c->scale), bound = ldexp(1.0, c->bw - 2 * c->scale - 2);
+  if (!(o->input_fx = malloc(a.numel * sizeof *o->input_fx))) {
+    ff_npy_free(&a);
+    return ff_cli_fail(o->cmd, "out of memory for --input %s", o->input);
+  }
+  for (size_t i = 0; i < a.numel && !rc; i++) {
+    const double v = a.v[i];
+    if (isfinite(v) && fabs(v) < bound) {
+      o->input_fx[i] = (int64_t)llround(v * one);
+      continue;
+    }
+    const size_t j = i % (size_t)c->d_model, t = (i / (size_t)c->d_model) % (size_t)seq, b = i / ((size_t)c->d_model * (size_t)seq);
+    char at[80];
+    if (three) snprintf(at, sizeof at, "(%zu, %zu, %zu)", b, t, j);
+    else snprintf(at, sizeof at, "(%zu, %zu)", t, j);
+    if (!isfinite(v))
+      rc = ff_cli_fail(o->cmd, "--input %s: element %s is %s; the input must be finite", o->input, at, isnan(v) ? "NaN" : "infinite");
+    else
+      rc = ff_cli_fail(o->cmd, "--input %s: element %s = %g is beyond the fixed-point range of model %s: |x| < 2^%d = %g "
+                       "(bw %d, scale %d: a product with a weight must fit the ring at 2 x scale fractional bits)",
+                       o->input, at, v, c->name, c->bw - 2 * c->scale - 2, bound, c->bw, c->scale);
+  }
+  ff_npy_free(&a);
+  if (rc) {
+    free(o->input_fx);
+    o->input_fx = NULL;
+  }
+  return rc;
+}
+
+/* --output: P1's revealed output y (batch * seq, d) at the run's scale as float32, shaped as the input
+ * ((seq, d) for a 2-D input or batch 1 without one, else (batch, seq, d)). */
+static ff_status ff__write_output_npy(const ff__run_opts *o, const int64_t *y, size_t n) {
+  double *v = malloc(n * sizeof *v);
+  if (!v) return FF_ENOMEM;
+  const double one = ldexp(1.0, o->cfg->scale);
+  for (size_t i = 0; i < n; i++) v[i] = (double)y[i] / one;
+  const int nd = o->io_ndim ? o->io_ndim : o->batch > 1 ? 3 : 2;
+  const int64_t shape3[3] = {o->batch, o->seq, o->cfg->d_model};
+  const ff_status st = ff_npy_write_f32(o->output, nd, nd == 3 ? shape3 : shape3 + 1, v);
+  free(v);
+  return st;
+}
+
 /* ---- A party ------------------------------------------------------------------------------------------ */
 
 /* Checks a key file against this run before anything goes online: the party, and what the keys were
- * made for (suite, model, seq, batch, bw, scale). */
-static ff_status ff__check_keys(const ff__run_opts *o, ff_keystream *ks, int party) {
+ * made for (suite, model, seq, batch, bw, scale, semantics). Party 1 without a weights file or semantics
+ * options takes the key file's semantics (the dealer's: it has no checkpoint config of its own). */
+static ff_status ff__check_keys(ff__run_opts *o, ff_keystream *ks, int party) {
   const char *name = ff_keystream_name(ks);
   if (ff_keystream_party(ks) != party) {
     FF_ERROR("key file %s belongs to party %d, but this is party %d", name, ff_keystream_party(ks), party);
@@ -629,6 +797,25 @@ static ff_status ff__check_keys(const ff__run_opts *o, ff_keystream *ks, int par
       st = FF_EMISMATCH;
     }
     cJSON_free(was);
+  }
+  if (!st) { /* semantics: key files without them were made with SIGMA's */
+    const cJSON *ke = cJSON_GetObjectItemCaseSensitive(j, "norm_eps"), *kg = cJSON_GetObjectItemCaseSensitive(j, "gelu");
+    const cJSON *kr = cJSON_GetObjectItemCaseSensitive(j, "rope_base");
+    ff_model_semantics k = {0, 0, 0};
+    if (cJSON_IsNumber(ke)) k.norm_eps = ke->valuedouble;
+    if (cJSON_IsString(kg)) k.gelu_tanh = !strcmp(kg->valuestring, "tanh");
+    if (cJSON_IsNumber(kr) && kr->valuedouble != 10000.0) k.rope_base = kr->valuedouble;
+    const ff_model_semantics *ours = &o->cut.sem;
+    if (party == 1 && !o->weights && !o->sem_sigma && o->opt_eps < 0 && o->opt_gelu < 0 && o->opt_rope < 0) {
+      o->cut.sem = k;
+      snprintf(o->sem_from, sizeof o->sem_from, "the key file's (the dealer's)");
+    } else if (k.norm_eps != ours->norm_eps || k.gelu_tanh != ours->gelu_tanh || k.rope_base != ours->rope_base) {
+      FF_ERROR("key file %s was made with norm eps %g, %s GELU, rope base %g; this run has norm eps %g, %s GELU, rope "
+               "base %g (%s): give the dealer and both parties the same semantics options or weights config",
+               name, k.norm_eps, k.gelu_tanh ? "tanh" : "erf", k.rope_base ? k.rope_base : 10000.0, ours->norm_eps,
+               ours->gelu_tanh ? "tanh" : "erf", ff_model_rope_base(o->cfg), o->sem_from);
+      st = FF_EMISMATCH;
+    }
   }
   cJSON_Delete(j);
   return st;
@@ -724,6 +911,11 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
       (st = ff_prof_meta_str(p, "workload.model", o->cfg->name)) ||
       (st = ff_prof_meta_int(p, "workload.seq", o->seq)) || (st = ff_prof_meta_int(p, "workload.batch", o->batch)) ||
       (st = ff_prof_meta_int(p, "workload.bw", o->cfg->bw)) || (st = ff_prof_meta_int(p, "workload.scale", o->cfg->scale)) ||
+      (st = ff_prof_meta_num(p, "workload.norm_eps", o->cfg->sem.norm_eps)) ||
+      (st = ff_prof_meta_str(p, "workload.gelu", o->cfg->sem.gelu_tanh ? "tanh" : "erf")) ||
+      (st = ff_prof_meta_num(p, "workload.rope_base", ff_model_rope_base(o->cfg))) ||
+      (st = ff_prof_meta_str(p, "semantics.from", o->sem_from)) ||
+      (ctx->party == 1 && (st = ff_prof_meta_str(p, "io.input", o->input ? o->input : "seeded (--input-seed)"))) ||
       (st = ff_prof_meta_str(p, "keys.placement", ff__keys_names[o->keys_where])) ||
       (st = ff_prof_meta_str(p, "keys.dealer", o->inproc ? "in-process (benchmark mode: each party made all keys itself)"
                                                           : "trusted dealer (key files)")) ||
@@ -778,6 +970,10 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   if (party == 0) {
     if (o->weights) st = ff_model_weights_load(o->cfg, o->weights, &w);
     else st = ff_model_weights_random(o->cfg, o->weights_seed, &w);
+  } else if (o->input_fx) {
+    const size_t n = (size_t)o->seq * (size_t)o->batch * (size_t)o->cfg->d_model;
+    if ((x = malloc(n * sizeof *x))) memcpy(x, o->input_fx, n * sizeof *x);
+    else st = FF_ENOMEM;
   } else {
     st = ff_model_input_random(o->cfg, o->seq, o->batch, o->input_seed, &x);
   }
@@ -856,7 +1052,10 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   if ((st = ff_op_check_consumed(op))) goto done;
   ff_prof_meta_int(p, "keys.inference_key_B", (int64_t)inf.key_bytes);
   if ((st = ff_chan_barrier(ch)) || (st = ff__mkdir(o->out)) || (st = ff_prof_write(p, o->out, NULL, NULL, 0))) goto done;
-  if (party == 1 && (st = ff__write_output(o->out, y, n_out))) goto done;
+  /* The raw fixed-point output: always in the local pipeline (its verification reads it; removed after
+   * unless --keep-raw when --output is given), in the party role unless --output replaces it. */
+  if (party == 1 && (!o->output || o->keep_raw || o->party < 0) && (st = ff__write_output(o->out, y, n_out))) goto done;
+  if (party == 1 && o->output && (st = ff__write_output_npy(o, y, n_out))) goto done;
   rc = FF_EXIT_OK;
 done:
   if (st) FF_ERROR("party %d: %s", party, ff_strerror(st));
@@ -917,7 +1116,12 @@ static int ff__verify(const ff__run_opts *o, FILE *f, int *exact_out, double *er
   double *xf = NULL, *yf = NULL;
   const size_t n = (size_t)o->seq * (size_t)o->batch * (size_t)o->cfg->d_model;
   ff_status st = o->weights ? ff_model_weights_load(o->cfg, o->weights, &w) : ff_model_weights_random(o->cfg, o->weights_seed, &w);
-  if (!st) st = ff_model_input_random(o->cfg, o->seq, o->batch, o->input_seed, &x);
+  if (!st && o->input_fx) {
+    if ((x = malloc(n * sizeof *x))) memcpy(x, o->input_fx, n * sizeof *x);
+    else st = FF_ENOMEM;
+  } else if (!st) {
+    st = ff_model_input_random(o->cfg, o->seq, o->batch, o->input_seed, &x);
+  }
   if (!st && (!(y = malloc(n * sizeof *y)) || !(ref = malloc(n * sizeof *ref)) || !(xf = malloc(n * sizeof *xf)) ||
               !(yf = malloc(n * sizeof *yf))))
     st = FF_ENOMEM;
@@ -934,17 +1138,27 @@ static int ff__verify(const ff__run_opts *o, FILE *f, int *exact_out, double *er
   for (size_t i = 0; !st && i < n; i++) xf[i] = (double)x[i] / one;
   if (!st) st = ff_model_float(o->cfg, &w, o->seq, o->batch, xf, yf);
   size_t diff = 0;
-  double err = 0, ref_err = 0;
+  double err = 0, ref_err = 0, sum_err = 0, e2 = 0, f2 = 0, s2 = 0, sf = 0;
   for (size_t i = 0; !st && i < n; i++) {
     diff += y[i] != ref[i];
-    const double e = fabs((double)y[i] / one - yf[i]), re = fabs((double)ref[i] / one - yf[i]);
+    const double ys = (double)y[i] / one, e = fabs(ys - yf[i]), re = fabs((double)ref[i] / one - yf[i]);
     err = e > err ? e : err;
     ref_err = re > ref_err ? re : ref_err;
+    sum_err += e;
+    e2 += e * e;
+    f2 += yf[i] * yf[i];
+    s2 += ys * ys;
+    sf += ys * yf[i];
   }
   if (!st) {
     fprintf(f, "verification: P1's output %s the fixed-point emulation (%zu of %zu values differ); "
                "max |secure - float| = %.4g, max |emulation - float| = %.4g\n",
             diff ? "DIFFERS FROM" : "equals", diff, n, err, ref_err);
+    /* Against the float reference (the same fixed-point weights and input, real functions in double). */
+    fprintf(f, "against the float reference: max abs error %.4g, mean abs error %.4g, relative L2 %.4g, cosine %.6f "
+               "(semantics: norm eps %g, %s GELU, rope base %g; %s)\n",
+            err, sum_err / (double)n, f2 > 0 ? sqrt(e2 / f2) : 0.0, s2 > 0 && f2 > 0 ? sf / sqrt(s2 * f2) : 0.0,
+            o->cfg->sem.norm_eps, o->cfg->sem.gelu_tanh ? "tanh" : "erf", ff_model_rope_base(o->cfg), o->sem_from);
   }
   *exact_out = !st && !diff;
   *err_out = err;
@@ -1032,7 +1246,8 @@ int ff_cmd_keygen(int argc, char **argv) {
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
   if (!backend_set && ff_cuda_device_count() > 0) o.backend = FF_BACKEND_CUDA;
   {
-    const int r = ff__suite_finish(&o);
+    int r = ff__suite_finish(&o);
+    if (!r) r = ff__semantics_finish(&o);
     if (r) return r;
   }
   if (ff__mkdir(o.out)) return ff_cli_fail(o.cmd, "cannot create %s", o.out);
@@ -1094,7 +1309,8 @@ int ff_cmd_cost(int argc, char **argv) {
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
   {
-    const int r = ff__suite_finish(&o);
+    int r = ff__suite_finish(&o);
+    if (!r) r = ff__semantics_finish(&o);
     if (r) return r;
   }
   if (strcmp(format, "md") && strcmp(format, "csv") && strcmp(format, "json"))
@@ -1225,14 +1441,20 @@ static void ff__run_usage(FILE *f) {
           "  --timeout DUR        deadline of connecting, of the handshake, and of each exchange (plus 1 s per\n"
           "                       MB moved) (default 120s)\n"
           "\n"
+          "P1's input and output (docs/running.md \"Inputs and outputs\"):\n"
+          "  --input FILE         P1's input, a NumPy .npy of float32 or float64, shape (seq, d) or (batch, seq, d),\n"
+          "                       C order, little-endian; its shape sets --seq/--batch. Default: seeded random\n"
+          "  --output FILE        P1 writes its revealed output there as float32 .npy, shaped as the input\n"
+          "  --keep-raw           with --output: keep OUT/output_p1.bin too\n"
+          "\n"
           "  --trace              also write trace_p0.json, trace_p1.json and (local run) OUT/trace.json, one\n"
           "                       Chrome/Perfetto trace of both parties with send->receive arrows\n"
           "  --trace-depth N      trace scopes opened at depth < N only (implies --trace; 0: all; bert-base: 4)\n"
           "\n"
           "Files in OUT: keys_p0.ffk, keys_p1.ffk, prof_p0.json, prof_p1.json, breakdown_merged.json,\n"
           "run_summary.json (keygen time, output error, checks), trace*.json with --trace,\n"
-          "output_p1.bin (P1's output, int64 fixed point). Exit status: 0 ok (and verified), 1 failure or\n"
-          "a verification/cost mismatch, 2 usage error.\n",
+          "output_p1.bin (P1's output: little-endian int64, (batch * seq, d) row-major, value = int / 2^scale).\n"
+          "Exit status: 0 ok (and verified), 1 failure or a verification/cost mismatch, 2 usage error.\n",
           ff__common_help);
 }
 
@@ -1278,6 +1500,9 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"peer", required_argument, NULL, O_PEER},
                                        {"timeout", required_argument, NULL, O_TIMEOUT},
                                        {"mac-key", required_argument, NULL, O_MACKEY},
+                                       {"input", required_argument, NULL, O_INPUT},
+                                       {"output", required_argument, NULL, O_OUTPUT},
+                                       {"keep-raw", no_argument, NULL, O_KEEP_RAW},
                                        {"trace", no_argument, NULL, O_TRACE},
                                        {"trace-depth", required_argument, NULL, O_TRACE_DEPTH},
                                        {NULL, 0, NULL, 0}};
@@ -1313,6 +1538,9 @@ int ff_cmd_run(int argc, char **argv) {
         break;
       case O_KEYFILE: key_file = optarg; break;
       case O_MACKEY: o.mac_file = optarg; break;
+      case O_INPUT: o.input = optarg; break;
+      case O_OUTPUT: o.output = optarg; break;
+      case O_KEEP_RAW: o.keep_raw = 1; break;
       case O_TRACE: o.trace = 1; break;
       case O_TRACE_DEPTH:
         if (ff_parse_int(optarg, 0, 64, &v))
@@ -1352,6 +1580,23 @@ int ff_cmd_run(int argc, char **argv) {
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
   if (o.party == 1 && listen) return ff_cli_usage_error(o.cmd, "party 1 connects: use --peer, not --listen");
   if (o.party == 1 && !peer) return ff_cli_usage_error(o.cmd, "party 1 needs --peer HOST:PORT (party 0's address)");
+  if (o.party == 0 && (o.input || o.output || o.keep_raw))
+    return ff_cli_usage_error(o.cmd, "--input, --output and --keep-raw are party 1's: it owns the input and receives the output");
+  if (o.keep_raw && !o.output) return ff_cli_usage_error(o.cmd, "--keep-raw needs --output (without it the raw file is written anyway)");
+  if (o.output) {
+    struct stat a, b;
+    if (o.input && (!strcmp(o.input, o.output) || (!stat(o.input, &a) && !stat(o.output, &b) && a.st_dev == b.st_dev &&
+                                                   a.st_ino == b.st_ino)))
+      return ff_cli_usage_error(o.cmd, "--output names the --input file (%s): the run would overwrite its own input", o.output);
+  }
+  /* P1's input, read and checked before any key is read or written (and before --out is touched). */
+  if (o.input) {
+    const int r = ff__load_input(&o);
+    if (r) return r;
+  }
+  if (o.output && unlink(o.output) != 0 && errno != ENOENT)
+    return ff_cli_fail(o.cmd, "cannot remove the earlier --output %s (a failed run must not leave it as its result): %s",
+                       o.output, strerror(errno));
   if (o.inproc && !o.mask_seed) {
     /* Both processes must draw the same masks: a seed they share (benchmark mode only). */
     o.mask_seed = 0x5157a5eedULL;
@@ -1369,6 +1614,10 @@ int ff_cmd_run(int argc, char **argv) {
     tcp.port = o.port;
     if (o.inproc && !o.run_id) return ff_cli_usage_error(o.cmd, "--dealer inproc across hosts needs the same --run-id on both");
     if (ff__prepare_out(o.out, o.party)) return ff_cli_fail(o.cmd, "bad --out %s (see above); nothing was run", o.out);
+    {
+      const int r = ff__semantics_finish(&o);
+      if (r) return r;
+    }
     if (o.inproc) {
       ff__inproc_dealing_id(&o);
     } else {
@@ -1380,14 +1629,19 @@ int ff_cmd_run(int argc, char **argv) {
     ff__party_arg pa = {&o};
     const int rc = ff__party_main(&tcp, &pa);
     if (rc == 0)
-      fprintf(stderr, "fusefss run: party %d wrote %s/prof_p%d.json%s; merge it with the peer's log:\n"
+      fprintf(stderr, "fusefss run: party %d wrote %s/prof_p%d.json%s%s%s; merge it with the peer's log:\n"
                       "  fusefss merge prof_p0.json prof_p1.json -o breakdown_merged.json\n",
-              o.party, o.out, o.party, o.party ? " and output_p1.bin" : "");
+              o.party, o.out, o.party, o.party && (!o.output || o.keep_raw) ? " and output_p1.bin" : "",
+              o.party && o.output ? " and " : "", o.party && o.output ? o.output : "");
     return rc;
   }
 
   /* The local pipeline. */
   if (ff__prepare_out(o.out, -1)) return ff_cli_fail(o.cmd, "bad --out %s (see above); nothing was run", o.out);
+  {
+    const int r = ff__semantics_finish(&o);
+    if (r) return r;
+  }
   char rid[64];
   if (!o.run_id) ff__random_run_id(rid, sizeof rid), o.run_id = rid;
   if (o.inproc) ff__inproc_dealing_id(&o);
@@ -1456,7 +1710,13 @@ int ff_cmd_run(int argc, char **argv) {
   }
   if (ff__verify(&o, stdout, &exact, &err)) rc = FF_EXIT_FAIL;
   ff_breakdown_free(bd);
+  if (o.output && !o.keep_raw) { /* verified: the raw file was the pipeline's, --output is the user's */
+    char raw[4200];
+    snprintf(raw, sizeof raw, "%s/output_p1.bin", o.out);
+    unlink(raw);
+  }
   if (ff__write_summary(&o, &keygen, kbytes, wall_s, cost_bad, exact, err, rc)) rc = FF_EXIT_FAIL;
-  printf("files: %s\n", o.out);
+  printf("files: %s%s%s\n", o.out, o.output ? "; output " : "", o.output ? o.output : "");
+  free(o.input_fx);
   return rc ? rc : (cost_bad || !exact) ? FF_EXIT_FAIL : FF_EXIT_OK;
 }
