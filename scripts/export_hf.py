@@ -11,9 +11,12 @@ MODEL; run fusefss with --layers N too). --random-selftest writes random weights
 and shapes with the same writer (standard library only), so the writer can be tested without torch.
 
 File format (version 1): b"FFWEIGHT", u32 version = 1, u32 header length, the JSON header
-{"model", "dtype": "float32", "tensors": [{"name", "shape"}, ...]}, then every tensor's values as
-little-endian float32 in the header's order, then a u32 CRC32C (Castagnoli) of all value bytes. All
-integers little-endian. fusefss rounds the values to its fixed point (12 fractional bits).
+{"model", "dtype": "float32", "tensors": [{"name", "shape"}, ...], "config": {...}}, then every tensor's
+values as little-endian float32 in the header's order, then a u32 CRC32C (Castagnoli) of all value bytes.
+All integers little-endian. fusefss rounds the values to its fixed point (12 fractional bits by default,
+`fusefss run --scale N` for more). "config" (optional) is what the checkpoint says about public arithmetic:
+{"norm_eps": LayerNorm eps / rms_norm_eps, "gelu": "erf" | "tanh", "rope_base": rope_theta, "source":
+the checkpoint}; fusefss applies it by default (`--semantics sigma` ignores it).
 
 Per layer i, in this order (d = d_model, F = FFN width; matrices (in, out), i.e. y = x W):
   BERT, GPT:  layer<i>.attn.wqkv (d,3d) .attn.bqkv (3d) .attn.wo (d,d) .attn.bo (d) .norm1.g (d)
@@ -40,22 +43,25 @@ NOT mapped, and where fusefss differs from the Hugging Face model:
   * Embeddings (token, position, token type), the final norm (GPT-2 ln_f, GPT-Neo ln_f, Llama norm),
     BERT's pooler and every head (LM, classifier): fusefss runs the blocks only, as SIGMA does. Its
     input is the embedded sequence, its output the last block's hidden states.
-  * Norm epsilon: fusefss's LayerNorm and RMSNorm have no epsilon (SIGMA's gate); HF adds eps
-    (BERT 1e-12, GPT-2/GPT-Neo 1e-5, Llama rms_norm_eps 1e-5 or 1e-6) inside the square root.
-  * GELU: fusefss's GELU is the erf form x * Phi(x) (SIGMA's table), which is BERT's "gelu". GPT-2
-    and GPT-Neo use "gelu_new", the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)));
-    the two differ by at most about 1e-3 (well below the fixed-point GELU's own error).
+  * Norm epsilon: SIGMA's LayerNorm and RMSNorm have no epsilon; HF adds eps (BERT 1e-12, GPT-2/GPT-Neo
+    1e-5, Llama rms_norm_eps 1e-5 or 1e-6) inside the square root. Written into "config"; fusefss adds
+    it as a public constant before the rsqrt (no extra cost).
+  * GELU: SIGMA's GELU is the erf form x * Phi(x), which is BERT's "gelu". GPT-2 and GPT-Neo use
+    "gelu_new", the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Written into
+    "config" ("tanh"); fusefss then uses a table of the tanh form (same size, same cost).
   * Rotary (Llama): HF's rotate_half layout MATCHES ours. Both pair element j with element j + d_head/2
     (first half with second half, not interleaved pairs): y_j = x_j cos - x_{j+h} sin (j < h),
     y_j = x_j cos + x_{j-h} sin (j >= h), angle t / 10000^(2k/d_head) with k = j mod h, positions
     t = 0..T-1 (models/model.c, gates/sigma/rotary.h). HF checkpoints already hold q_proj/k_proj
     permuted for rotate_half (HF's convert_llama_weights_to_hf.py), so they are copied unchanged.
-    Differences: fusefss's base is fixed at 10000 (a checkpoint with another rope_theta, or with
-    rope_scaling, is converted with a warning), and its cos/sin table has scale - 3 = 9 fractional bits.
+    rope_theta is written into "config" (fusefss's table uses it; an integer is required); rope_scaling
+    is not applied (warned). The cos/sin table has scale - 3 = 9 fractional bits.
   * GPT-Neo's local attention (attention_types "local" layers, window 256): fusefss uses full causal
     attention in every layer, as SIGMA; the same as HF's for sequences of at most window_size tokens.
   * Grouped-query attention (num_key_value_heads != heads) is refused: wqkv is (d, 3d).
-  * Fixed point: fusefss rounds every value to 2^-12; smaller weights lose relative precision.
+  * Fixed point: fusefss rounds every value to 2^-scale (2^-12 by default); smaller weights lose relative
+    precision (GPT-2's c_proj weights up to ~6 % each): `fusefss run --scale 16` keeps more where the
+    ring allows (docs/running.md).
 
 Standard library only for the writing; torch and transformers are imported only to read a checkpoint.
 A fast CRC32C module (crc32c or google_crc32c) is used when installed, else a pure-Python table (about
@@ -154,13 +160,16 @@ def _fast_crc32c():
 
 # ---- The writer ------------------------------------------------------------------------------------------
 
-def write_weights(path, model, specs, values, crc_fn=None):
+def write_weights(path, model, specs, values, crc_fn=None, config=None):
     """Writes the weights file. specs: [(name, shape)]; values: an iterable yielding, for each spec in
-    order, the tensor's values as little-endian float32 bytes (row-major). Written to a temporary file
-    and renamed, so a failed export leaves no partial file."""
+    order, the tensor's values as little-endian float32 bytes (row-major); config: the checkpoint's
+    semantics ({"norm_eps", "gelu", "rope_base", "source"}) or None. Written to a temporary file and
+    renamed, so a failed export leaves no partial file."""
     crc_fn = crc_fn or _fast_crc32c() or crc32c_py
     header = {"model": model, "dtype": "float32",
               "tensors": [{"name": n, "shape": list(s)} for n, s in specs]}
+    if config:
+        header["config"] = config
     hjs = json.dumps(header, separators=(",", ":")).encode("utf-8")
     tmp = path + ".tmp"
     crc = 0
@@ -224,21 +233,14 @@ def _hf_dims(model, cfg):
     g = lambda *names: next((getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None), None)
     if arch == "bert":
         dims = (g("num_hidden_layers"), g("num_attention_heads"), g("hidden_size"), g("intermediate_size"))
-        act = g("hidden_act")
-        if act != "gelu":
-            _warn("hidden_act is %r; fusefss's GELU is the erf form ('gelu')" % (act,))
     elif arch == "gpt2":
         d = g("n_embd", "hidden_size")
         dims = (g("n_layer", "num_hidden_layers"), g("n_head", "num_attention_heads"), d, g("n_inner") or 4 * d)
-        act = g("activation_function")
-        _warn("activation_function is %r (gelu_new: tanh approximation); fusefss's GELU is the erf form" % (act,))
         if getattr(cfg, "scale_attn_by_inverse_layer_idx", False) or getattr(cfg, "reorder_and_upcast_attn", False):
             _warn("scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are set; fusefss scales by 1/sqrt(d_head) only")
     elif arch == "gpt_neo":
         d = g("hidden_size")
         dims = (g("num_layers", "num_hidden_layers"), g("num_heads", "num_attention_heads"), d, g("intermediate_size") or 4 * d)
-        act = g("activation_function")
-        _warn("activation_function is %r (gelu_new: tanh approximation); fusefss's GELU is the erf form" % (act,))
         if "local" in (getattr(cfg, "attention_layers", None) or []):
             _warn("the checkpoint has local-attention layers (window %s); fusefss attends globally in every layer "
                   "(the same for seq <= window)" % (getattr(cfg, "window_size", "?"),))
@@ -248,16 +250,41 @@ def _hf_dims(model, cfg):
         if kv is not None and kv != dims[1]:
             raise ExportError("the checkpoint uses grouped-query attention (%s key/value heads, %s heads); "
                               "fusefss's wqkv is (d, 3d) and needs them equal" % (kv, dims[1]))
-        theta = getattr(cfg, "rope_theta", 10000.0)
-        if theta is not None and float(theta) != 10000.0:
-            _warn("rope_theta is %s; fusefss's rotary uses 10000 (outputs will differ)" % (theta,))
         if getattr(cfg, "rope_scaling", None):
             _warn("rope_scaling %r is not applied by fusefss" % (cfg.rope_scaling,))
         act = g("hidden_act")
         if act != "silu":
             _warn("hidden_act is %r; fusefss's gated FFN uses SiLU" % (act,))
-        _warn("RMSNorm eps %s is not applied (fusefss's RMSNorm has no epsilon)" % (g("rms_norm_eps"),))
     return dims
+
+
+def hf_semantics(model, cfg, checkpoint):
+    """The checkpoint's public arithmetic for the weights file's "config" (models/weights.c)."""
+    arch = MODELS[model][0]
+    g = lambda *names: next((getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None), None)
+    if arch == "llama":
+        eps = g("rms_norm_eps")
+    else:
+        eps = g("layer_norm_eps", "layer_norm_epsilon")
+    act = g("hidden_act", "activation_function")
+    out = {"source": str(checkpoint)}
+    if eps is not None:
+        out["norm_eps"] = float(eps)
+    if arch != "llama":
+        if act in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+            out["gelu"] = "tanh"
+        elif act == "gelu":
+            out["gelu"] = "erf"
+        else:
+            _warn("activation %r is neither gelu (erf) nor gelu_new (tanh); fusefss uses the erf GELU" % (act,))
+    else:
+        theta = g("rope_theta")
+        if theta is not None:
+            if float(theta) != int(theta) or not 2 <= int(theta) < 2 ** 32:
+                raise ExportError("rope_theta %s is not an integer in 2..2^32-1, which fusefss's rotary table needs"
+                                  % (theta,))
+            out["rope_base"] = int(theta)
+    return out
 
 
 def check_config(model, dims):
@@ -377,7 +404,7 @@ def export_checkpoint(model, checkpoint, out, layers):
                 raise ExportError("%s holds a non-finite value" % name)
             yield _to_bytes(t)
 
-    write_weights(out, model, specs, values())
+    write_weights(out, model, specs, values(), config=hf_semantics(model, cfg, checkpoint))
     print("export_hf: wrote %s (%s, %d layers, %d tensors)" % (out, model, n_layers, len(specs)), file=sys.stderr)
 
 
@@ -391,13 +418,12 @@ def main(argv=None):
         epilog="""Only the transformer blocks are exported; NOT mapped:
   - embeddings, the final norm (ln_f / norm), BERT's pooler and all heads: fusefss runs blocks only,
     as SIGMA (input: embedded sequence; output: the last block's hidden states);
-  - norm epsilons (LayerNorm eps, Llama's rms_norm_eps): fusefss's norms have no epsilon;
-  - GELU: gpt2 and gpt-neo use gelu_new (tanh approximation), fusefss's GELU is the erf form (BERT's);
-  - Llama rotary: HF's rotate_half layout (element j paired with j + d_head/2, first half with second
-    half) MATCHES fusefss's; its base is fixed at 10000 and rope_scaling is not applied (warned);
+  - rope_scaling (Llama) is not applied (warned);
   - GPT-Neo local attention layers: fusefss attends globally (same as HF for seq <= window_size);
   - grouped-query attention is refused.
-The checkpoint's layers, d_model, heads and FFN width must match fusefss's table. With --layers N the
+The norm epsilon, the GELU form (gelu_new: tanh) and rope_theta go into the file's "config", which
+fusefss applies by default (--semantics sigma ignores it). The checkpoint's layers, d_model, heads and
+FFN width must match fusefss's table. With --layers N the
 file holds the first N blocks and fusefss must run with --layers N too.""")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--model", choices=sorted(MODELS), help="fusefss model (models/config.c)")
