@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,7 +39,9 @@
 static const uint8_t ff__ks_magic[8] = {'F', 'F', 'K', 'E', 'Y', 'S', 0, 1};
 static const uint8_t ff__ks_end_magic[8] = {'F', 'F', 'K', 'E', 'Y', 'E', 'N', 'D'};
 
-typedef enum { FF__KS_WRITE_MEM, FF__KS_WRITE_FILE, FF__KS_READ_MEM, FF__KS_READ_FILE } ff__ks_mode;
+/* WRITE_SINK / READ_FD: a live stream from a dealer process (`fusefss run --dealer stream`): the same
+ * bytes as a key file, the header's payload size declared up front, read once. */
+typedef enum { FF__KS_WRITE_MEM, FF__KS_WRITE_FILE, FF__KS_READ_MEM, FF__KS_READ_FILE, FF__KS_WRITE_SINK, FF__KS_READ_FD } ff__ks_mode;
 
 struct ff_keystream {
   ff__ks_mode mode;
@@ -77,6 +81,12 @@ struct ff_keystream {
   const uint8_t *cur;       /* (cur_len) the loaded chunk's payload; cur_pos bytes of it already read */
   size_t cur_len, cur_pos;
   uint64_t encoded_size;    /* reader: the size the header implies */
+  /* live streams */
+  ff_keystream_sink sink;   /* WRITE_SINK: where the encoded bytes go */
+  void *sink_arg;
+  uint64_t declared;        /* WRITE_SINK: the payload size the header promised */
+  int fd;                   /* READ_FD: the dealer's socket or pipe, owned */
+  uint64_t timeout_ns;      /* READ_FD: longest wait for the next bytes */
 };
 
 /* --- CRC32C -------------------------------------------------------------------------------------- */
@@ -193,6 +203,7 @@ static ff_keystream *ff__ks_alloc(ff__ks_mode mode, const char *path) {
   ff_keystream *ks = calloc(1, sizeof *ks);
   if (!ks) return NULL;
   ks->mode = mode;
+  ks->fd = -1;
   const char *name = path ? path : "<memory>";
   size_t len = strlen(name);
   ks->name = malloc(len + 1);
@@ -212,7 +223,7 @@ static ff_keystream *ff__ks_alloc(ff__ks_mode mode, const char *path) {
 }
 
 static int ff__ks_is_writer(const ff_keystream *ks) {
-  return ks->mode == FF__KS_WRITE_MEM || ks->mode == FF__KS_WRITE_FILE;
+  return ks->mode == FF__KS_WRITE_MEM || ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK;
 }
 
 ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
@@ -227,6 +238,7 @@ ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
     st = FF_EMISMATCH;
   }
   if (ks->f) fclose(ks->f);
+  if (ks->fd >= 0) close(ks->fd);
   EVP_MAC_CTX_free(ks->mac);
   free(ks->name);
   free(ks->label);
@@ -333,6 +345,11 @@ static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
     ks->mem_len += n;
     return FF_OK;
   }
+  if (ks->mode == FF__KS_WRITE_SINK) {
+    ff_status st = n ? ks->sink(ks->sink_arg, data, n) : FF_OK;
+    if (st) FF_ERROR("cannot send %s at byte %llu (%s)", ks->label, (unsigned long long)ks->offset, ff_strerror(st));
+    return st ? (ks->broken = st) : FF_OK;
+  }
   if (n && fwrite(data, 1, n, ks->f) != n) {
     FF_ERROR("cannot write %s at byte %llu: %s", ks->label, (unsigned long long)ks->offset, strerror(errno));
     return ks->broken = FF_EIO;
@@ -355,7 +372,7 @@ static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) 
       return ks->broken = FF_EIO;
     }
   }
-  if (ks->mode == FF__KS_WRITE_FILE && (st = ff__ks_emit(ks, data, len))) return st;
+  if (ks->mode != FF__KS_WRITE_MEM && (st = ff__ks_emit(ks, data, len))) return st;
   if ((st = ff__ks_emit(ks, crc_le, 4))) return st;
   if (ks->mac && (st = ff__ks_emit(ks, tag, FF__KS_TAG))) return st;
   ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, crc_le, 4);
@@ -365,7 +382,8 @@ static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) 
   return FF_OK;
 }
 
-static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, ff_keystream **out) {
+static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, ff_keystream_sink sink, void *sink_arg,
+                               uint64_t declared, ff_keystream **out) {
   if (!out) return FF_EINVAL;
   *out = NULL;
   ff_status st = ff__ks_check_cpu();
@@ -400,9 +418,27 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
     return FF_EINVAL;
   }
 
-  ff_keystream *ks = ff__ks_alloc(path ? FF__KS_WRITE_FILE : FF__KS_WRITE_MEM, path);
+  if (sink && declared > FF__KS_PAYLOAD_MAX) {
+    FF_ERROR("a key stream of %llu bytes is beyond the format's limit", (unsigned long long)declared);
+    return FF_EINVAL;
+  }
+  ff_keystream *ks = ff__ks_alloc(sink ? FF__KS_WRITE_SINK : path ? FF__KS_WRITE_FILE : FF__KS_WRITE_MEM, sink ? NULL : path);
   uint8_t *hdr = NULL;
   if (!ks) goto nomem;
+  if (sink) {
+    snprintf(ks->label, strlen(ks->name) + 16, "key stream");
+    if (path) {
+      char *label = malloc(strlen(path) + 16);
+      if (!label) goto nomem;
+      snprintf(label, strlen(path) + 16, "key stream %s", path);
+      free(ks->label);
+      ks->label = label;
+    }
+    ks->sink = sink;
+    ks->sink_arg = sink_arg;
+    ks->declared = declared;
+    if (!(ks->chunk = malloc(chunk_size))) goto nomem;
+  }
   ks->party = p->party;
   memcpy(ks->run_id, run_id, run_len + 1);
   ks->meta_len = meta_len;
@@ -445,8 +481,9 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
       goto fail;
     }
   }
-  /* Marked incomplete until ff_keystream_finish writes the real payload size. */
-  ff__ks_encode_header(ks, FF__KS_INCOMPLETE, hdr);
+  /* Marked incomplete until ff_keystream_finish writes the real payload size; a live stream cannot go
+   * back, so it promises its size up front and ff_keystream_finish checks that it kept the promise. */
+  ff__ks_encode_header(ks, sink ? declared : FF__KS_INCOMPLETE, hdr);
   if ((st = ff__ks_emit(ks, hdr, ks->header_size))) goto fail;
   ks->offset = ks->header_size;
   free(hdr);
@@ -463,7 +500,17 @@ fail:
 }
 
 ff_status ff_keystream_create_mem(const ff_keystream_params *p, ff_keystream **out) {
-  return ff__ks_create(NULL, p, out);
+  return ff__ks_create(NULL, p, NULL, NULL, 0, out);
+}
+
+ff_status ff_keystream_create_sink(const char *name, const ff_keystream_params *p, uint64_t payload_size,
+                                   ff_keystream_sink sink, void *arg, ff_keystream **out) {
+  if (!sink) {
+    if (out) *out = NULL;
+    FF_ERROR("ff_keystream_create_sink: no sink given");
+    return FF_EINVAL;
+  }
+  return ff__ks_create(name, p, sink, arg, payload_size, out);
 }
 
 ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *p, ff_keystream **out) {
@@ -472,7 +519,7 @@ ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *
     FF_ERROR("ff_keystream_create_file: no path given");
     return FF_EINVAL;
   }
-  return ff__ks_create(path, p, out);
+  return ff__ks_create(path, p, NULL, NULL, 0, out);
 }
 
 static ff_status ff__ks_writable(ff_keystream *ks, const char *what) {
@@ -504,9 +551,15 @@ ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n) {
 static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n) {
   ff_status st = ff__ks_writable(ks, "ff_keystream_write");
   if (st) return st;
+  if (ks->mode == FF__KS_WRITE_SINK && n > ks->declared - ks->pos) {
+    FF_ERROR("%s was declared with %llu key bytes, but the dealer writes more (%zu at byte %llu): the size from the "
+             "cost model and the dealer disagree",
+             ks->label, (unsigned long long)ks->declared, n, (unsigned long long)ks->pos);
+    return ks->broken = FF_ERANGE;
+  }
   const uint8_t *s = src;
   while (n > 0) {
-    if (ks->mode == FF__KS_WRITE_FILE && ks->fill == 0 && n >= ks->chunk_size) {
+    if (ks->mode != FF__KS_WRITE_MEM && ks->fill == 0 && n >= ks->chunk_size) {
       /* A whole chunk straight from the caller's buffer, without a copy. */
       if ((st = ff__ks_seal(ks, s, ks->chunk_size))) return st;
       s += ks->chunk_size;
@@ -544,6 +597,11 @@ ff_status ff_keystream_finish(ff_keystream *ks) {
 static ff_status ff__ks_finish(ff_keystream *ks) {
   ff_status st = ff__ks_writable(ks, "ff_keystream_finish");
   if (st) return st;
+  if (ks->mode == FF__KS_WRITE_SINK && ks->pos != ks->declared) {
+    FF_ERROR("%s was declared with %llu key bytes, but the dealer wrote %llu: the size from the cost model and the "
+             "dealer disagree", ks->label, (unsigned long long)ks->declared, (unsigned long long)ks->pos);
+    return ks->broken = FF_EMISMATCH;
+  }
   if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
   ks->payload_size = ks->pos;
 
@@ -573,6 +631,11 @@ static ff_status ff__ks_finish(ff_keystream *ks) {
     return ks->broken = FF_ENOMEM;
   }
   ff__ks_encode_header(ks, ks->payload_size, hdr);
+  if (ks->mode == FF__KS_WRITE_SINK) { /* the header went first, with this size */
+    free(hdr);
+    ks->finished = 1;
+    return FF_OK;
+  }
   if (ks->mode == FF__KS_WRITE_MEM) {
     memcpy(ks->mem, hdr, ks->header_size);
     free(hdr);
@@ -617,12 +680,48 @@ ff_status ff_keystream_mem_image(const ff_keystream *ks, const void **data, size
 
 /* --- Reader ----------------------------------------------------------------------------------------- */
 
+/* A live stream: up to n bytes, waiting at most timeout_ns for each next piece (a deadline, never a hang);
+ * *got < n only at the end of the stream, which the callers report as truncation. */
+static ff_status ff__ks_pull_fd(ff_keystream *ks, void *dst, size_t n, size_t *got) {
+  uint8_t *d = dst;
+  *got = 0;
+  while (*got < n) {
+    struct pollfd pfd = {.fd = ks->fd, .events = POLLIN};
+    const int ms = ks->timeout_ns / 1000000u > INT32_MAX ? INT32_MAX : (int)(ks->timeout_ns / 1000000u);
+    const int pr = poll(&pfd, 1, ms);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) {
+      FF_ERROR("%s: no key bytes from the dealer for %.1f s (at byte %llu of the stream): the dealer is stuck or "
+               "gone; giving up (--timeout)", ks->label, (double)ks->timeout_ns * 1e-9,
+               (unsigned long long)(ks->offset + *got));
+      return ks->broken = FF_ETIMEDOUT;
+    }
+    const ssize_t r = pr < 0 ? -1 : read(ks->fd, d + *got, n - *got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      FF_ERROR("cannot read %s at byte %llu: %s", ks->label, (unsigned long long)(ks->offset + *got), strerror(errno));
+      return ks->broken = FF_EIO;
+    }
+    if (r == 0) {
+      if (ks->payload_size != FF__KS_INCOMPLETE && ks->offset + *got < ks->encoded_size)
+        FF_ERROR("%s ended at byte %llu of %llu: the dealer closed it early (it died or failed; see its message)",
+                 ks->label, (unsigned long long)(ks->offset + *got), (unsigned long long)ks->encoded_size);
+      break;
+    }
+    *got += (size_t)r;
+  }
+  return FF_OK;
+}
+
 /* Up to n encoded bytes at the reader's offset into dst; *got says how many there were. */
 static ff_status ff__ks_pull(ff_keystream *ks, void *dst, size_t n, size_t *got) {
   if (ks->mode == FF__KS_READ_MEM) {
     size_t left = ks->offset < ks->src_len ? ks->src_len - (size_t)ks->offset : 0;
     *got = n < left ? n : left;
     memcpy(dst, ks->src + ks->offset, *got);
+  } else if (ks->mode == FF__KS_READ_FD) {
+    ff_status st = ff__ks_pull_fd(ks, dst, n, got);
+    if (st) return st;
   } else {
     *got = fread(dst, 1, n, ks->f);
     if (*got < n && ferror(ks->f)) {
@@ -781,7 +880,7 @@ static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MA
   ff_status st = ff__ks_pull(ks, fixed, sizeof fixed, &got);
   if (st) return st;
   if (got == 0) {
-    FF_ERROR("%s is empty (0 bytes): not a fusefss key file", ks->mode == FF__KS_READ_FILE ? ks->name : "the buffer");
+    FF_ERROR("%s is empty (0 bytes): not a fusefss key file", ks->mode == FF__KS_READ_MEM ? "the buffer" : ks->label);
     return FF_EFORMAT;
   }
   if (memcmp(fixed, ff__ks_magic, got < 8 ? got : 8) != 0) {
@@ -861,6 +960,7 @@ static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MA
   ks->chunk_size = ff__get32(hdr + 20);
   ks->payload_size = ff__get64(hdr + 24);
   if (ks->payload_size == FF__KS_INCOMPLETE) {
+    ks->payload_size = 0; /* keeps FF__KS_INCOMPLETE out of later messages */
     FF_ERROR("%s is incomplete: the dealer did not finish writing it (keygen interrupted?)", ks->label);
     st = FF_EFORMAT;
     goto done;
@@ -903,7 +1003,7 @@ static ff_status ff__ks_open(ff_keystream *ks, uint64_t actual_size /* UINT64_MA
     st = FF_EFORMAT;
     goto done;
   }
-  if (ks->mode == FF__KS_READ_FILE && ks->payload_size > 0) {
+  if ((ks->mode == FF__KS_READ_FILE || ks->mode == FF__KS_READ_FD) && ks->payload_size > 0) {
     ks->chunk = malloc(ks->payload_size < ks->chunk_size ? (size_t)ks->payload_size : ks->chunk_size);
     if (!ks->chunk) {
       FF_ERROR("out of memory opening %s (a chunk of %u bytes)", ks->label, ks->chunk_size);
@@ -990,6 +1090,32 @@ ff_status ff_keystream_open_file_mac(const char *path, const uint8_t *mac_key, f
   return FF_OK;
 }
 
+ff_status ff_keystream_open_fd_mac(int fd, const char *name, const uint8_t *mac_key, uint64_t timeout_ns,
+                                   ff_keystream **out) {
+  if (!out || fd < 0 || !name || !timeout_ns) {
+    if (fd >= 0) close(fd);
+    return FF_EINVAL;
+  }
+  *out = NULL;
+  ff_status st = ff__ks_check_cpu();
+  ff_keystream *ks = st ? NULL : ff__ks_alloc(FF__KS_READ_FD, name);
+  if (!ks) {
+    if (!st) FF_ERROR("out of memory opening the key stream %s", name);
+    close(fd);
+    return st ? st : FF_ENOMEM;
+  }
+  ks->fd = fd;
+  ks->timeout_ns = timeout_ns;
+  ks->payload_size = FF__KS_INCOMPLETE; /* until the header is read: no "ended early" message */
+  snprintf(ks->label, strlen(name) + 16, "key stream %s", name);
+  if ((mac_key && (st = ff__ks_mac_init(ks, mac_key))) || (st = ff__ks_open(ks, UINT64_MAX))) {
+    ff_keystream_close(ks, 0);
+    return st;
+  }
+  *out = ks;
+  return FF_OK;
+}
+
 ff_status ff_keystream_open_file(const char *path, ff_keystream **out) {
   return ff_keystream_open_file_mac(path, NULL, out);
 }
@@ -998,6 +1124,11 @@ ff_status ff_keystream_rewind(ff_keystream *ks) {
   if (!ks) return FF_EINVAL;
   if (ff__ks_is_writer(ks)) {
     FF_ERROR("ff_keystream_rewind on %s, which is open for writing", ks->label);
+    return FF_ESTATE;
+  }
+  if (ks->mode == FF__KS_READ_FD) {
+    FF_ERROR("%s comes live from the dealer and is read once: it cannot be rewound (each repetition needs keys "
+             "dealt again)", ks->label);
     return FF_ESTATE;
   }
   if (ks->broken) {
@@ -1039,7 +1170,7 @@ ff_status ff_keystream_read(ff_keystream *ks, void *dst, size_t n) {
   while (n > 0) {
     if (ks->cur_pos == ks->cur_len) {
       uint64_t next = ks->payload_size - ks->loaded < ks->chunk_size ? ks->payload_size - ks->loaded : ks->chunk_size;
-      if (ks->mode == FF__KS_READ_FILE && n >= next) {
+      if ((ks->mode == FF__KS_READ_FILE || ks->mode == FF__KS_READ_FD) && n >= next) {
         /* A whole chunk straight into the caller's buffer, checked there. */
         if ((st = ff__ks_load(ks, d))) return st;
         d += next;

@@ -89,6 +89,16 @@ ff_status ff_keystream_create_mem(const ff_keystream_params *p, ff_keystream **o
  * ff_keystream_finish succeeds the header says "incomplete", so an interrupted keygen never leaves a
  * file that a party would accept. */
 ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *p, ff_keystream **out);
+/* Where a live writer's encoded bytes go, in order: FF_OK, or an error that breaks the writer. */
+typedef ff_status (*ff_keystream_sink)(void *arg, const void *data, size_t n);
+/* A live writer (`fusefss run --dealer stream`): the encoded stream goes to sink as it is made, each
+ * chunk once it is full (the header at once), never held whole. A live stream cannot go back to fill
+ * in the payload size, so the caller declares it (from the cost model); the header carries it, writes
+ * beyond it give FF_ERANGE and a finish short of it FF_EMISMATCH. The bytes are exactly those of the key
+ * file that ff_keystream_create_file would write with the same parameters and key bytes. name labels
+ * messages (NULL: "key stream"). */
+ff_status ff_keystream_create_sink(const char *name, const ff_keystream_params *p, uint64_t payload_size,
+                                   ff_keystream_sink sink, void *arg, ff_keystream **out);
 /* Appends n key bytes (n may be 0). FF_EIO when the disk write fails (the writer is then unusable). */
 ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n);
 /* Writes the last chunk and the trailer, fills in the header's payload size; a file is flushed,
@@ -112,6 +122,13 @@ ff_status ff_keystream_open_file(const char *path, ff_keystream **out);
  * descriptor serves every read and rewind: renaming another file over the path changes nothing. */
 ff_status ff_keystream_open_file_mac(const char *path, const uint8_t *mac_key, ff_keystream **out);
 ff_status ff_keystream_open_mem_mac(const void *data, size_t size, const uint8_t *mac_key, ff_keystream **out);
+/* A live key stream from a dealer process: reads the encoded stream from fd (a socket or pipe; owned,
+ * closed by ff_keystream_close), with the same checks as a key file, each chunk's CRC and MAC before
+ * its bytes are handed out. Every wait for the next bytes lasts at most timeout_ns (FF_ETIMEDOUT:
+ * "the dealer is stuck or gone"); a stream that ends early is FF_EFORMAT ("ended at byte X: the dealer
+ * closed it early"). Read once: ff_keystream_rewind gives FF_ESTATE. name labels messages. */
+ff_status ff_keystream_open_fd_mac(int fd, const char *name, const uint8_t *mac_key, uint64_t timeout_ns,
+                                   ff_keystream **out);
 /* A reader back at the first key byte, through the same descriptor (never by path); the header stays
  * as checked at open, every chunk is checked again as it loads. FF_ESTATE for a writer. */
 ff_status ff_keystream_rewind(ff_keystream *ks);

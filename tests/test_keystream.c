@@ -708,6 +708,81 @@ static void write_mac_file(const char *path, const uint8_t *data, size_t total, 
   assert_int_equal(ff_keystream_close(w, 0), FF_OK);
 }
 
+/* A live sink into a growable buffer. */
+typedef struct {
+  uint8_t *buf;
+  size_t n;
+} sink_buf;
+
+static ff_status to_buf(void *arg, const void *data, size_t n) {
+  sink_buf *b = arg;
+  b->buf = realloc(b->buf, b->n + n);
+  assert_non_null(b->buf);
+  memcpy(b->buf + b->n, data, n);
+  b->n += n;
+  return FF_OK;
+}
+
+/* The live writer's bytes are the key file's; its declared size is kept; the fd reader reads them with
+ * every check, refuses a rewind, and a stream that ends early or goes silent fails with a message. */
+static void test_live_stream(void **state) {
+  (void)state;
+  skip_without_sse42();
+  uint8_t *data = random_bytes(100, 12), buf[100];
+  const char *path = path_in_dir("live.ffk");
+  write_mac_file(path, data, 100, k_key_a, k_id_a);
+  size_t n;
+  uint8_t *img = get_file(path, &n);
+  ff_keystream_params p = params(0, "same-run-id", "m", CHUNK);
+  p.mac_key = k_key_a;
+  p.dealing_id = k_id_a;
+  sink_buf live = {NULL, 0};
+  ff_keystream *w, *r;
+  assert_int_equal(ff_keystream_create_sink("test", &p, 100, to_buf, &live, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, 60), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data + 60, 40), FF_OK);
+  EXPECT_FAIL(ff_keystream_write(w, data, 1), FF_ERANGE, "declared with 100 key bytes");
+  ff_keystream_close(w, 0);
+  live.n = 0;
+  assert_int_equal(ff_keystream_create_sink("test", &p, 100, to_buf, &live, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, 100), FF_OK);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  ff_keystream_close(w, 0);
+  assert_int_equal(live.n, n);
+  assert_memory_equal(live.buf, img, n); /* byte for byte the key file */
+  live.n = 0;
+  assert_int_equal(ff_keystream_create_sink("test", &p, 101, to_buf, &live, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, 100), FF_OK);
+  EXPECT_FAIL(ff_keystream_finish(w), FF_EMISMATCH, "declared with 101 key bytes, but the dealer wrote 100");
+  ff_keystream_close(w, 0);
+  /* Read back through a pipe (the whole stream fits its buffer), then: early end, silence. */
+  for (int cut = 0; cut < 3; cut++) {
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    const size_t give = cut == 1 ? n - 60 : n;
+    assert_int_equal(write(fd[1], img, give), (ssize_t)give);
+    if (cut != 2) close(fd[1]);
+    assert_int_equal(ff_keystream_open_fd_mac(fd[0], "from a test", k_key_a, 200000000u, &r), FF_OK);
+    if (cut == 0) {
+      assert_int_equal(ff_keystream_read(r, buf, 100), FF_OK);
+      assert_memory_equal(buf, data, 100);
+      EXPECT_FAIL(ff_keystream_rewind(r), FF_ESTATE, "is read once");
+      assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+    } else if (cut == 1) {
+      EXPECT_FAIL(ff_keystream_read(r, buf, 100), FF_EFORMAT, "ended at byte", "the dealer closed it early");
+      ff_keystream_close(r, 0);
+    } else {
+      /* all bytes there, but no end: the check after the trailer waits for it, then gives up */
+      EXPECT_FAIL(ff_keystream_read(r, buf, 100), FF_ETIMEDOUT, "no key bytes from the dealer for 0.2 s");
+      ff_keystream_close(r, 0);
+      close(fd[1]);
+    }
+  }
+  free(live.buf);
+  free(img);
+  free(data);
+}
+
 static void test_mac_roundtrip(void **state) {
   (void)state;
   skip_without_sse42();
@@ -853,7 +928,7 @@ int main(void) {
       cmocka_unit_test(test_not_a_key_file),          cmocka_unit_test(test_incomplete_file),
       cmocka_unit_test(test_bad_arguments_and_states), cmocka_unit_test(test_mac_roundtrip),
       cmocka_unit_test(test_mac_tampered_with_valid_crcs), cmocka_unit_test(test_key_file_swapped_mid_run),
-      cmocka_unit_test(test_fifo_key_file),
+      cmocka_unit_test(test_fifo_key_file), cmocka_unit_test(test_live_stream),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
