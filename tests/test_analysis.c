@@ -364,10 +364,162 @@ static void test_figures(void **state) {
   expect(0, "family_time.svg", (const char *[]){"plot", "--help", NULL});
 }
 
+/* ---- Grids ---------------------------------------------------------------------------------------- */
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+static void cell_file(char *buf, size_t n, const char *dir, const char *cell, const char *file) {
+  snprintf(buf, n, "%s/cells/%s/%s", dir, cell, file);
+}
+
+static const char *run_id_of(const char *dir, const char *cell, char *buf, size_t n) {
+  char path[512];
+  cell_file(path, sizeof path, dir, cell, "run_summary.json");
+  cJSON *j = load_json(path);
+  snprintf(buf, n, "%s", cJSON_GetObjectItemCaseSensitive(j, "run_id")->valuestring);
+  cJSON_Delete(j);
+  return buf;
+}
+
+/* A CSV line split at commas (the test's cells have no quoted fields). */
+static int split(char *line, char **f, int max) {
+  int n = 0;
+  for (char *p = line; n < max;) {
+    f[n++] = p;
+    char *c = strchr(p, ',');
+    if (!c) break;
+    *c = 0;
+    p = c + 1;
+  }
+  return n;
+}
+
+static int col(char **hdr, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(hdr[i], name) == 0) return i;
+  fail_msg("matrix.csv has no column %s", name);
+  return -1;
+}
+
+static void test_matrix(void **state) {
+  (void)state;
+  char dir[256], path[512], id1[64], id2[64];
+  snprintf(dir, sizeof dir, "%s/grid", tmpdir);
+  const char *const args[] = {"matrix", "--suite", "sigma,suf", "--seq", "4,6", "--layers", "1", "-o", dir, NULL};
+  const char *first = "bert-tiny-sigma-s4-b1-cpu-device", *second = "bert-tiny-sigma-s6-b1-cpu-device";
+
+  /* Kill the grid while its second cell runs (the first is finished). */
+  pid_t pid = start("m1", args);
+  char done1[512], log2[512], done2[512];
+  cell_file(done1, sizeof done1, dir, first, "cell.json");
+  cell_file(log2, sizeof log2, dir, second, "run.log");
+  cell_file(done2, sizeof done2, dir, second, "cell.json");
+  for (int i = 0; i < 6000 && !(exists(done1) && exists(log2)); i++) usleep(5000);
+  assert_true(exists(done1) && exists(log2));
+  assert_int_equal(kill(pid, SIGKILL), 0);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_false(exists(done2)); /* killed mid-cell: not marked finished */
+  run_id_of(dir, first, id1, sizeof id1);
+
+  /* Resumed: the finished cell is skipped (same run), the other three run. */
+  int rc = finish(start("m2", args));
+  if (rc) fail_msg("the resumed grid exited %d: %s", rc, slurp("m2", "err"));
+  const char *out = slurp("m2", "out");
+  assert_non_null(strstr(out, "3 to run, 1 done earlier (skipped), 0 refused"));
+  assert_null(strstr(out, first)); /* no progress line for it */
+  assert_string_equal(run_id_of(dir, first, id2, sizeof id2), id1);
+
+  /* The CSV: one row per cell, its totals those of the cell's merged log; per-family link bytes
+   * partition the link (one repetition: sums of whole numbers, exact). */
+  snprintf(path, sizeof path, "%s/matrix.csv", dir);
+  char *csv = NULL;
+  size_t len;
+  assert_int_equal(ff_read_user_file(path, "matrix.csv", 1 << 24, &csv, &len), FF_OK);
+  char *save = NULL, *hline = strtok_r(csv, "\n", &save), *hdr[128];
+  int nh = split(hline, hdr, 128), rows = 0;
+  const int c_cell = col(hdr, nh, "cell"), c_status = col(hdr, nh, "status"), c_online = col(hdr, nh, "online_ns"),
+            c_link = col(hdr, nh, "link_B"), c_rounds = col(hdr, nh, "rounds"), c_s0 = col(hdr, nh, "sent_B_p0"),
+            c_lan = col(hdr, nh, "lan_ns");
+  for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *f[128];
+    int nf = split(line, f, 128);
+    assert_int_equal(nf, nh);
+    assert_string_equal(f[c_status], "done");
+    rows++;
+    cell_file(path, sizeof path, dir, f[c_cell], "breakdown_merged.json");
+    ff_breakdown *bd = NULL;
+    assert_int_equal(ff_breakdown_load(path, &bd), FF_OK);
+    ff_stats st;
+    const struct {
+      int col;
+      ff_metric m;
+    } chk[] = {{c_online, FF_M_WALL}, {c_link, FF_M_LINK}, {c_rounds, FF_M_ROUNDS}, {c_s0, FF_M_SENT_P0}};
+    for (size_t k = 0; k < sizeof chk / sizeof chk[0]; k++) {
+      assert_int_equal(ff_breakdown_stats(bd, FF_BD_TOTAL, 0, chk[k].m, &st), FF_OK);
+      if (strtod(f[chk[k].col], NULL) != st.median)
+        fail_msg("%s: %s is %s in matrix.csv, %.17g in its merged log", f[c_cell], hdr[chk[k].col], f[chk[k].col],
+                 st.median);
+    }
+    ff_network lan = ff_network_lan();
+    ff_projection pj;
+    assert_int_equal(ff_project_compute(bd, &lan, FF_CONV_DUPLEX, FF_GROUP_FAMILY, &pj), FF_OK);
+    assert_true(strtod(f[c_lan], NULL) == pj.total.T_ns);
+    ff_projection_free(&pj);
+    double fam_link = 0;
+    for (int k = 0; k < nh; k++)
+      if (strncmp(hdr[k], "link_B_", 7) == 0) fam_link += strtod(f[k], NULL);
+    assert_true(fam_link == strtod(f[c_link], NULL));
+    ff_breakdown_free(bd);
+  }
+  assert_int_equal(rows, 4);
+  free(csv);
+
+  /* The scaling figure: one line per suite. */
+  svg_series s;
+  snprintf(path, sizeof path, "%s/scaling.svg", dir);
+  read_svg(path, &s);
+  assert_int_equal(s.n, 2);
+  assert_string_equal(s.name[0], "bert-tiny sigma b1 cpu device");
+  assert_string_equal(s.name[1], "bert-tiny suf b1 cpu device");
+
+  /* A failing cell is recorded with its reason and the grid goes on (exit 1, the tables written). */
+  const char *const bad[] = {"matrix", "--suite", "sigma", "--seq", "4", "--placement", "bogus,device",
+                             "--layers", "1", "-o", dir, NULL};
+  expect(1, NULL, bad);
+  assert_non_null(strstr(slurp("cmd", "out"), "1 of 2 cells done, 1 failed"));
+  snprintf(path, sizeof path, "%s/matrix.csv", dir);
+  assert_int_equal(ff_read_user_file(path, "matrix.csv", 1 << 24, &csv, &len), FF_OK);
+  assert_non_null(strstr(csv, "bert-tiny-sigma-s4-b1-cpu-bogus,failed,\"exit 2: fusefss run: error: --placement must be"));
+  free(csv);
+
+  /* Cells that cannot fit are refused up front, with the reason. */
+  char dir2[256];
+  snprintf(dir2, sizeof dir2, "%s/tight", tmpdir);
+  expect(1, NULL, (const char *[]){"matrix", "--seq", "4", "--layers", "1", "--mem", "1MiB", "-o", dir2, NULL});
+  assert_non_null(strstr(slurp("cmd", "out"), "refused bert-tiny-sigma-s4-b1-cpu-device: keys need"));
+  cell_file(path, sizeof path, dir2, "bert-tiny-sigma-s4-b1-cpu-device", "run.log");
+  assert_false(exists(path)); /* never started */
+
+  /* A grid file, and usage errors. */
+  char gf[256];
+  snprintf(gf, sizeof gf, "%s/grid.json", tmpdir);
+  const char *gj = "{\"suite\": [\"sigma\", \"suf\"], \"seq\": [4], \"layers\": 1, \"suf\": [\"\", \"SUF_GELU_INTERVALS=8\"]}";
+  assert_int_equal(ff_write_file_atomic(gf, gj, strlen(gj), 0644), FF_OK);
+  expect(0, "3 to run", (const char *[]){"matrix", "--grid", gf, "--dry-run", "-o", dir2, NULL});
+  const char *bj = "{\"sequence\": [4]}";
+  assert_int_equal(ff_write_file_atomic(gf, bj, strlen(bj), 0644), FF_OK);
+  expect(1, "unknown key \"sequence\"", (const char *[]){"matrix", "--grid", gf, "-o", dir2, NULL});
+  expect(2, "not a valid suite", (const char *[]){"matrix", "--suite", "both", NULL});
+  expect(2, "not a valid seq", (const char *[]){"matrix", "--seq", "4,0", NULL});
+  expect(0, "Resumable", (const char *[]){"matrix", "--help", NULL});
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trace_of_a_run),
       cmocka_unit_test(test_figures),
+      cmocka_unit_test(test_matrix),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,6 +13,7 @@
 #include "tools/bench_gemm.h"
 #include "tools/bench_scope.h"
 #include "tools/cli.h"
+#include "tools/matrix.h"
 #include "tools/merge.h"
 #include "tools/plot.h"
 #include "tools/project.h"
@@ -38,6 +39,7 @@ static const ff__command ff__commands[] = {
     {"report", ff_cmd_report, "tables of a merged breakdown by scope, family, layer or name"},
     {"amdahl", ff_cmd_amdahl, "reconcile per-family speedups with the end-to-end speedup"},
     {"project", ff_cmd_project, "project a merged run onto a LAN/WAN link (bytes and rounds)"},
+    {"matrix", ff_cmd_matrix, "run a grid of runs (models x suites x seq x ...), resumable, with tables and figures"},
     {"plot", ff_cmd_plot, "SVG figures (time per family, per layer, Amdahl) and an HTML page of runs"},
     {"trace", ff_cmd_trace, "join the parties' traces into one Chrome/Perfetto trace with send->receive arrows"},
     {"version", ff__cmd_version, "print the version and the build's backends"},

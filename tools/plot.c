@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 
 #include "tools/cli.h"
+#include "tools/matrix.h"
 
 #define FF__PLOT_MAX_RUNS 16
 
 static void ff__plot_usage(FILE *f) {
   fputs("Usage: fusefss plot RUN... [--label L]... [-o DIR] [--no-html]\n"
+        "       fusefss plot --matrix DIR [-o OUT] [--no-html]\n"
         "\n"
         "Draws self-contained SVG figures (they open in any browser) of one or more runs; RUN is a run's\n"
         "output folder (holding breakdown_merged.json) or a merged file. Into DIR (default .):\n"
@@ -23,6 +25,8 @@ static void ff__plot_usage(FILE *f) {
         "  amdahl.svg       with two runs or more: the first is the base, the second the candidate;\n"
         "                   per-family speedups against the end-to-end speedup, measured and predicted\n"
         "  index.html       the family tables and the figures on one page (not with --no-html)\n"
+        "With --matrix DIR (a `fusefss matrix` folder): scaling.svg (online time, link bytes and rounds\n"
+        "against seq, one line per model/suite/knobs/batch/backend/placement) and index.html.\n"
         "Family colours are the NVTX colours of the scopes.\n"
         "\n"
         "Options:\n"
@@ -56,13 +60,14 @@ static ff_status ff__load_run(const char *run, ff_breakdown **bd) {
 }
 
 int ff_cmd_plot(int argc, char **argv) {
-  const char *cmd = "plot", *out = ".";
+  const char *cmd = "plot", *out = ".", *matrix = NULL;
   const char *labels[FF__PLOT_MAX_RUNS] = {0};
   int n_labels = 0, html = 1;
-  enum { O_LABEL = 256, O_NOHTML };
+  enum { O_LABEL = 256, O_NOHTML, O_MATRIX };
   static const struct option opts[] = {{"label", required_argument, NULL, O_LABEL},
                                        {"output", required_argument, NULL, 'o'},
                                        {"no-html", no_argument, NULL, O_NOHTML},
+                                       {"matrix", required_argument, NULL, O_MATRIX},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   optind = 0;
@@ -76,17 +81,24 @@ int ff_cmd_plot(int argc, char **argv) {
       break;
     case 'o': out = optarg; break;
     case O_NOHTML: html = 0; break;
+    case O_MATRIX: matrix = optarg; break;
     case 'h': ff__plot_usage(stdout); return ff_cli_finish_stdout();
     case ':': return ff_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
     default: return ff_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
     }
   }
   const int n_runs = argc - optind;
-  if (n_runs < 1) return ff_cli_usage_error(cmd, "expected one or more runs (folders or merged files)");
+  if (matrix && n_runs) return ff_cli_usage_error(cmd, "--matrix takes no RUN arguments");
+  if (!matrix && n_runs < 1) return ff_cli_usage_error(cmd, "expected one or more runs (folders or merged files)");
   if (n_runs > FF__PLOT_MAX_RUNS) return ff_cli_usage_error(cmd, "at most %d runs per figure", FF__PLOT_MAX_RUNS);
   if (n_labels > n_runs)
     return ff_cli_usage_error(cmd, "%d labels for %d runs", n_labels, n_runs);
   if (mkdir(out, 0777) != 0 && errno != EEXIST) return ff_cli_fail(cmd, "cannot create %s: %s", out, strerror(errno));
+  if (matrix) {
+    ff_status st = ff_matrix_plot(matrix, out, html);
+    if (st) return ff_cli_fail(cmd, "cannot plot the grid in %s: %s (details above)", matrix, ff_strerror(st));
+    return ff_cli_finish_stdout();
+  }
 
   ff_breakdown *bd[FF__PLOT_MAX_RUNS] = {0};
   ff_plot_run runs[FF__PLOT_MAX_RUNS];

@@ -481,4 +481,85 @@ ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, con
 ff_status ff_plot_html(const char *title, const ff_plot_run *runs, size_t n_runs, const char *const *svgs,
                        size_t n_svgs, char **html);
 
+/* ==== Grids (`fusefss matrix`) ========================================================================
+ * A grid is a list of values per axis; its cells are their product (a sigma cell ignores the suf knob
+ * sets: one cell, not one per set). Values are checked as they are added (printable, no slash or
+ * quote: they name folders and become command-line options). */
+typedef enum {
+  FF_GRID_MODEL, FF_GRID_SUITE, FF_GRID_SEQ, FF_GRID_BATCH, FF_GRID_BACKEND, FF_GRID_PLACEMENT,
+  FF_GRID_SUF, /* one knob set per value: "NAME=VALUE[,NAME=VALUE...]" ("" = the defaults) */
+  FF_GRID_N_AXES
+} ff_grid_axis;
+
+#define FF_GRID_MAX_VALUES 16
+#define FF_GRID_MAX_CELLS 4096
+
+typedef struct {
+  size_t n[FF_GRID_N_AXES];
+  char *v[FF_GRID_N_AXES][FF_GRID_MAX_VALUES];
+  int reps, warmup;  /* per cell: counted and warm-up repetitions (1, 0) */
+  int layers;        /* the first N blocks only; 0: the whole model */
+  int trace_depth;   /* -1: no trace; 0: every depth; N: `fusefss run --trace-depth N` */
+} ff_grid;
+
+void ff_grid_init(ff_grid *g);
+void ff_grid_free(ff_grid *g);
+const char *ff_grid_axis_name(ff_grid_axis a); /* "model", "seq", ... */
+int ff_grid_axis_parse(const char *s);         /* also the plural forms "models", "suites", ...; -1 */
+/* One value (FF_EINVAL, logged, for a value that is not valid on that axis; a repeat is ignored). */
+ff_status ff_grid_add(ff_grid *g, ff_grid_axis a, const char *value);
+/* A comma-separated list ("8,16,32"); for FF_GRID_SUF the whole string is one knob set. */
+ff_status ff_grid_add_list(ff_grid *g, ff_grid_axis a, const char *csv);
+/* A grid file: {"model": [...], "suite": [...], "seq": [...], "batch": [...], "backend": [...],
+ * "placement": [...], "suf": ["", "SUF_GELU_INTERVALS=8"], "reps": 3, "warmup": 1, "layers": 0,
+ * "trace_depth": -1}; every key optional; values added to g. */
+ff_status ff_grid_load(const char *path, ff_grid *g);
+/* Empty axes get the defaults: bert-tiny, sigma, seq 128, batch 1, cpu, device, no knobs. */
+void ff_grid_fill_defaults(ff_grid *g);
+cJSON *ff_grid_to_json(const ff_grid *g); /* the grid file's form (fusefss.grid/1); caller frees */
+
+typedef struct {
+  char name[200];             /* its folder: "bert-tiny-suf-s64-b1-cpu-device" */
+  char series[200];           /* the cell without its seq: one line of the scaling figure */
+  const char *model, *suite, *knobs, *backend, *placement; /* point into the grid */
+  int seq, batch;
+} ff_grid_cell;
+
+/* The cells in run order (seq varies fastest); caller frees *cells. */
+ff_status ff_grid_cells(const ff_grid *g, ff_grid_cell **cells, size_t *n);
+
+typedef struct {
+  char family[48];
+  double time_ns, link_B, rounds, lan_ns, wan_ns; /* medians; LAN/WAN: projected (duplex) */
+} ff_cell_family;
+
+typedef struct {
+  char status[16];            /* "done", "failed", "refused", "pending" (set by the caller) */
+  char reason[512];           /* why a cell failed or was refused */
+  double online_ns, online_p25, online_p75, link_B, sent_B_p0, sent_B_p1, rounds; /* merged totals, medians */
+  double lan_ns, wan_ns;      /* projected totals, duplex convention, LAN and WAN presets */
+  double keygen_s, key_file_B, max_abs_err; /* from run_summary.json */
+  int output_exact, cost_model_equal;
+  size_t reps;                /* counted repetitions */
+  size_t n_fam;
+  ff_cell_family *fam;        /* per family (exclusive sums), Other last */
+} ff_cell_result;
+
+/* A finished cell's figures from its folder (breakdown_merged.json and run_summary.json, as
+ * `fusefss run` writes them). The status and reason are left to the caller. */
+ff_status ff_cell_collect(const char *dir, ff_cell_result *r);
+void ff_cell_result_free(ff_cell_result *r);
+/* The grid's tables (caller frees each): one CSV row per cell (totals, projections, keygen, error,
+ * checks, and time/link per family as columns), a tidy CSV of (cell, family) rows, and the JSON
+ * document fusefss.matrix/1 with the grid and every cell. */
+ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff_cell_result *res, size_t n,
+                           char **csv, char **families_csv, char **json);
+/* One scaling series per cell without its seq (done cells only, ascending seq); the series point into
+ * *storage; caller frees *series and *storage. */
+ff_status ff_matrix_series(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, ff_plot_series **series,
+                           size_t *n_series, double **storage);
+/* One HTML page: the table of cells and the scaling figure (may be NULL). */
+ff_status ff_matrix_html(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, const char *scaling_svg,
+                         char **html);
+
 #endif

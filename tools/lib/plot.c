@@ -513,10 +513,10 @@ ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, con
   if (!isfinite(xmin)) xmin = xmax = 0;
   if (xmax <= xmin) xmax = xmin + 1;
   ff__unit tu = ff__time_unit(mt), bu = ff__byte_unit(mb);
-  const int W = 1180, H = 440;
+  const int W = 1080, H = 430 + 20 * (int)n_series; /* the legend goes under the panels, a line per series */
   ff__sb b = {0};
   ff__svg_open(&b, W, H, "Scaling of the grid: time, link bytes and rounds");
-  ff__panel pn[3] = {{70, 50, 260, 300, 0}, {420, 50, 260, 300, 0}, {770, 50, 260, 300, 0}};
+  ff__panel pn[3] = {{80, 50, 260, 300, 0}, {440, 50, 260, 300, 0}, {800, 50, 260, 300, 0}};
   char lab[3][64];
   snprintf(lab[0], sizeof lab[0], "online time (%s)", tu.unit);
   snprintf(lab[1], sizeof lab[1], "link bytes (%s)", bu.unit);
@@ -549,7 +549,7 @@ ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, con
       }
     }
     ff__sbf(&b, "</g>\n");
-    ff__legend(&b, 1050, 64 + 20.0 * (double)s, series[s].label, col, 1, 0);
+    ff__legend(&b, 80, 432 + 20.0 * (double)s, series[s].label, col, 1, 0);
   }
   ff__sbf(&b, "</svg>\n");
   return ff__sb_done(&b, svg);
