@@ -473,9 +473,11 @@ typedef struct {
   const char *label;
   size_t n;
   const double *x, *time_ns, *link_B, *rounds;
+  const double *time_p25, *time_p75; /* optional (NULL): a p25–p75 whisker on each time point */
 } ff_plot_series;
 
-/* Three panels (online time, link bytes, rounds) against x, one line per series. */
+/* Three panels (online time, link bytes, rounds) against x, one line per series (time with p25–p75
+ * whiskers when the series has them). */
 ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, const char *x_label, char **svg);
 /* One HTML page: the family table of each run, then the figures inlined (no external resource). */
 ff_status ff_plot_html(const char *title, const ff_plot_run *runs, size_t n_runs, const char *const *svgs,

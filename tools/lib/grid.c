@@ -492,7 +492,7 @@ ff_status ff_matrix_series(const ff_grid_cell *cells, const ff_cell_result *res,
   *n_out = 0;
   *storage = NULL;
   ff_plot_series *s = calloc(n ? n : 1, sizeof *s);
-  double *st = calloc(4 * (n ? n : 1), sizeof *st); /* x, time, link, rounds: one slot per cell */
+  double *st = calloc(6 * (n ? n : 1), sizeof *st); /* x, time, link, rounds, p25, p75: a slot per cell */
   if (!s || !st) {
     free(s);
     free(st);
@@ -508,19 +508,22 @@ ff_status ff_matrix_series(const ff_grid_cell *cells, const ff_cell_result *res,
     size_t m = 0, first = used;
     for (size_t j = i; j < n; j++)
       if (strcmp(res[j].status, "done") == 0 && strcmp(cells[j].series, cells[i].series) == 0) m++;
-    double *x = st + first, *t = st + n + first, *l = st + 2 * n + first, *r = st + 3 * n + first;
+    double *x = st + first, *t = st + n + first, *l = st + 2 * n + first, *r = st + 3 * n + first,
+           *q1 = st + 4 * n + first, *q3 = st + 5 * n + first;
     size_t c = 0;
     for (size_t j = i; j < n; j++) {
       if (strcmp(res[j].status, "done") != 0 || strcmp(cells[j].series, cells[i].series) != 0) continue;
       size_t at = c++;
       while (at > 0 && x[at - 1] > cells[j].seq) { /* insertion by seq */
-        x[at] = x[at - 1], t[at] = t[at - 1], l[at] = l[at - 1], r[at] = r[at - 1];
+        x[at] = x[at - 1], t[at] = t[at - 1], l[at] = l[at - 1], r[at] = r[at - 1], q1[at] = q1[at - 1],
+        q3[at] = q3[at - 1];
         at--;
       }
       x[at] = cells[j].seq, t[at] = res[j].online_ns, l[at] = res[j].link_B, r[at] = res[j].rounds;
+      q1[at] = res[j].online_p25, q3[at] = res[j].online_p75;
     }
     used += m;
-    s[ns++] = (ff_plot_series){cells[i].series, m, x, t, l, r};
+    s[ns++] = (ff_plot_series){cells[i].series, m, x, t, l, r, q1, q3};
   }
   *out = s;
   *n_out = ns;

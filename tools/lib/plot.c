@@ -521,6 +521,8 @@ ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, con
   snprintf(lab[0], sizeof lab[0], "online time (%s)", tu.unit);
   snprintf(lab[1], sizeof lab[1], "link bytes (%s)", bu.unit);
   snprintf(lab[2], sizeof lab[2], "rounds");
+  for (size_t s = 0; s < n_series; s++)
+    for (size_t i = 0; series[s].time_p75 && i < series[s].n; i++) mt = fmax(mt, series[s].time_p75[i]);
   const double maxv[3] = {mt / tu.div, mb / bu.div, mr};
   for (int k = 0; k < 3; k++) {
     ff__y_axis(&b, &pn[k], maxv[k], lab[k]);
@@ -541,6 +543,12 @@ ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, con
         ff__sbf(&b, "%s%.1f,%.1f", i ? " " : "", pn[k].x + (series[s].x[i] - xmin) / (xmax - xmin) * pn[k].w,
                 ff__py(&pn[k], v[i] / div));
       ff__sbf(&b, "\"/>\n");
+      for (size_t i = 0; k == 0 && series[s].time_p25 && series[s].time_p75 && i < series[s].n; i++) {
+        const double x = pn[k].x + (series[s].x[i] - xmin) / (xmax - xmin) * pn[k].w;
+        ff__sbf(&b, "<line class=\"iqr\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                    "stroke-width=\"1.5\"/>\n",
+                x, ff__py(&pn[k], series[s].time_p25[i] / div), x, ff__py(&pn[k], series[s].time_p75[i] / div), col);
+      }
       for (size_t i = 0; i < series[s].n; i++) {
         ff__sbf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>",
                 pn[k].x + (series[s].x[i] - xmin) / (xmax - xmin) * pn[k].w, ff__py(&pn[k], v[i] / div), col);
@@ -551,6 +559,11 @@ ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, con
     ff__sbf(&b, "</g>\n");
     ff__legend(&b, 80, 432 + 20.0 * (double)s, series[s].label, col, 1, 0);
   }
+  int whiskers = 0;
+  for (size_t s = 0; s < n_series; s++) whiskers |= series[s].time_p25 && series[s].time_p75;
+  ff__sbf(&b, "<text x=\"560\" y=\"432\" font-size=\"10\" fill=\"#555555\">medians over the counted repetitions%s"
+              "</text>\n",
+          whiskers ? "; time whiskers: p25–p75" : "");
   ff__sbf(&b, "</svg>\n");
   return ff__sb_done(&b, svg);
 }
