@@ -23,6 +23,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "core/log.h"
 #include "scope/scope.h"
 #include "tools/lib/analysis.h"
 
@@ -106,6 +107,21 @@ static size_t check_trace(const char *path, int *max_depth, size_t *n_messages) 
     if (!flow_seen[i]) continue;
     assert_int_equal(flow_seen[i], 3);
     flows++;
+  }
+  /* Each arrow's end binds to a message slice of its own party: its timestamp is inside one. */
+  cJSON_ArrayForEach(e, evs) {
+    const char *ph = cJSON_GetObjectItemCaseSensitive(e, "ph")->valuestring;
+    if (strcmp(ph, "s") && strcmp(ph, "f")) continue;
+    const double ts = num(e, "ts");
+    const int pid = (int)num(e, "pid");
+    int inside = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, evs) {
+      const cJSON *cat = cJSON_GetObjectItemCaseSensitive(m, "cat");
+      if (!cJSON_IsString(cat) || strcmp(cat->valuestring, "message") || (int)num(m, "pid") != pid) continue;
+      if (ts >= num(m, "ts") && ts <= num(m, "ts") + num(m, "dur")) inside = 1;
+    }
+    if (!inside) fail_msg("flow %s of P%d at %.3f us is in no message slice of that party", ph, pid, ts);
   }
   const double eps = 2e-3; /* µs: timestamps are ns printed as µs */
   for (int p = 0; p < 2; p++)
@@ -366,6 +382,81 @@ static void test_figures(void **state) {
 
 /* ---- Grids ---------------------------------------------------------------------------------------- */
 
+/* The grid model alone (no process): values checked, the product of the axes (a sigma cell is not
+ * repeated per knob set), names, the tables' quoting and empty fields, the series in seq order. */
+static void test_grid_model(void **state) {
+  (void)state;
+  ff_grid g;
+  ff_grid_init(&g);
+  ff_log_set_level(FF_LOG_OFF);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_SEQ, "4,0"), FF_EINVAL);
+  assert_int_equal(ff_grid_add(&g, FF_GRID_SUITE, "both"), FF_EINVAL);
+  assert_int_equal(ff_grid_add(&g, FF_GRID_MODEL, "../etc"), FF_EINVAL);
+  assert_int_equal(ff_grid_add(&g, FF_GRID_MODEL, ""), FF_EINVAL);
+  assert_int_equal(ff_grid_add(&g, FF_GRID_SUF, "A=1;rm"), FF_EINVAL);
+  ff_log_set_level(FF_LOG_WARN);
+  ff_grid_free(&g);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_SUITE, "sigma,suf,sigma"), FF_OK); /* a repeat is one value */
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_SEQ, "16,8"), FF_OK);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_SUF, ""), FF_OK);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_SUF, "SUF_GELU_INTERVALS=8,SUF_DEGREE=1"), FF_OK);
+  ff_grid_fill_defaults(&g);
+  assert_int_equal(g.n[FF_GRID_SUITE], 2);
+  assert_string_equal(g.v[FF_GRID_MODEL][0], "bert-tiny");
+  ff_grid_cell *c = NULL;
+  size_t n = 0;
+  assert_int_equal(ff_grid_cells(&g, &c, &n), FF_OK);
+  assert_int_equal(n, 2 + 2 * 2); /* sigma: one cell per seq; suf: per seq and knob set */
+  assert_string_equal(c[0].name, "bert-tiny-sigma-s16-b1-cpu-device");
+  assert_string_equal(c[4].name, "bert-tiny-suf-suf_gelu_intervals8-suf_degree1-s16-b1-cpu-device");
+  assert_string_equal(c[4].knobs, "SUF_GELU_INTERVALS=8,SUF_DEGREE=1");
+  assert_string_equal(c[4].series, "bert-tiny suf suf_gelu_intervals8-suf_degree1 b1 cpu device");
+
+  /* Results by hand: the sigma cells done (seq 16 first), the rest failed with a reason that needs
+   * quoting. */
+  ff_cell_result *r = calloc(n, sizeof *r);
+  ff_cell_family fam[2] = {{"Linear", 10, 100, 2, 11, 12}, {"Other", 1, 0, 0, 1, 1}};
+  for (size_t i = 0; i < n; i++) {
+    if (i < 2) {
+      snprintf(r[i].status, sizeof r[i].status, "done");
+      r[i].online_ns = 11 + (double)i, r[i].link_B = 100, r[i].rounds = 2 + (double)i;
+      r[i].n_fam = 2;
+      r[i].fam = fam;
+    } else {
+      snprintf(r[i].status, sizeof r[i].status, "failed");
+      snprintf(r[i].reason, sizeof r[i].reason, "exit 2: bad \"x\", see log");
+    }
+  }
+  char *csv, *fcsv, *json;
+  assert_int_equal(ff_matrix_tables(&g, c, r, n, &csv, &fcsv, &json), FF_OK);
+  assert_non_null(strstr(csv, ",time_ns_Linear,link_B_Linear,time_ns_Other,link_B_Other\n"));
+  assert_non_null(strstr(csv, "bert-tiny-sigma-s16-b1-cpu-device,done,,bert-tiny,sigma,,16,1,cpu,device,0,1,0,11,"));
+  assert_non_null(strstr(csv, ",failed,\"exit 2: bad \"\"x\"\", see log\",bert-tiny,suf,"));
+  assert_non_null(strstr(csv, ",0,1,0,,,,,,,,,,,,,,,,,,\n")); /* a failed cell's figures are empty */
+  assert_non_null(strstr(fcsv, "bert-tiny-sigma-s8-b1-cpu-device,Linear,10,100,2,11,12\n"));
+  cJSON *j = cJSON_Parse(json);
+  assert_non_null(j);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "cells")), (int)n);
+  cJSON_Delete(j);
+  free(csv);
+  free(fcsv);
+  free(json);
+
+  ff_plot_series *s;
+  size_t ns;
+  double *store;
+  assert_int_equal(ff_matrix_series(c, r, n, &s, &ns, &store), FF_OK);
+  assert_int_equal(ns, 1); /* only the sigma cells are done */
+  assert_int_equal(s[0].n, 2);
+  assert_true(s[0].x[0] == 8 && s[0].x[1] == 16);            /* ascending seq */
+  assert_true(s[0].time_ns[0] == 12 && s[0].rounds[0] == 3); /* seq 8 was the second cell */
+  free(s);
+  free(store);
+  free(r);
+  free(c);
+  ff_grid_free(&g);
+}
+
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
 static void cell_file(char *buf, size_t n, const char *dir, const char *cell, const char *file) {
@@ -519,6 +610,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trace_of_a_run),
       cmocka_unit_test(test_figures),
+      cmocka_unit_test(test_grid_model),
       cmocka_unit_test(test_matrix),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

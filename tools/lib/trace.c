@@ -12,7 +12,7 @@
 
 /* A message slice of one party: where it is in the trace and which per-direction sequence it holds. */
 typedef struct {
-  double ts;
+  double ts; /* the middle of its slice, in the party's clock (µs) */
   int tid;
   double bytes;
   long long seq;
@@ -73,19 +73,22 @@ static ff_status ff__party_load(const char *path, ff__party_trace *t) {
     const cJSON *cat = cJSON_GetObjectItemCaseSensitive(e, "cat");
     if (!cJSON_IsString(cat) || strcmp(cat->valuestring, "message") != 0) continue;
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args");
-    const cJSON *ts = ff__num_item(e, "ts"), *tid = ff__num_item(e, "tid");
-    if (!ts || !tid || !cJSON_IsObject(args)) {
-      FF_ERROR("%s: a message event without ts, tid or args", path);
+    const cJSON *ts = ff__num_item(e, "ts"), *dur = ff__num_item(e, "dur"), *tid = ff__num_item(e, "tid");
+    if (!ts || !dur || !tid || !cJSON_IsObject(args)) {
+      FF_ERROR("%s: a message event without ts, dur, tid or args", path);
       return FF_EFORMAT;
     }
+    /* An arrow binds to the slice that encloses its timestamp: the middle of the message's slice is
+     * inside it whatever the order of events with equal timestamps. */
+    const double mid = ts->valuedouble + dur->valuedouble / 2;
     const cJSON *ss = ff__num_item(args, "send_seq"), *rs = ff__num_item(args, "recv_seq");
     const cJSON *sb = ff__num_item(args, "sent_B"), *rb = ff__num_item(args, "recv_B");
     if ((ss && !sb) || (rs && !rb)) {
       FF_ERROR("%s: a message event with a sequence number but no size", path);
       return FF_EFORMAT;
     }
-    if (ss) t->sends[t->n_sends++] = (ff__msg){ts->valuedouble, (int)tid->valuedouble, sb->valuedouble, (long long)ss->valuedouble};
-    if (rs) t->recvs[t->n_recvs++] = (ff__msg){ts->valuedouble, (int)tid->valuedouble, rb->valuedouble, (long long)rs->valuedouble};
+    if (ss) t->sends[t->n_sends++] = (ff__msg){mid, (int)tid->valuedouble, sb->valuedouble, (long long)ss->valuedouble};
+    if (rs) t->recvs[t->n_recvs++] = (ff__msg){mid, (int)tid->valuedouble, rb->valuedouble, (long long)rs->valuedouble};
   }
   qsort(t->sends, t->n_sends, sizeof *t->sends, ff__msg_cmp);
   qsort(t->recvs, t->n_recvs, sizeof *t->recvs, ff__msg_cmp);
