@@ -193,6 +193,39 @@ static void test_trace_of_a_run(void **state) {
   assert_int_equal(check_trace(tr, &depth, &msgs_cut), flows);
   assert_int_equal(depth, 1);
 
+  /* Two hosts: P1's clock 1 s ahead and another host name; the join estimates the offset from the
+   * messages (loopback delays are microseconds, so within a few ms of the truth). */
+  {
+    cJSON *d0 = load_json(t0), *d1 = load_json(t1);
+    const double t00 = num(cJSON_GetObjectItemCaseSensitive(d0, "otherData"), "t0_ns");
+    const double t01 = num(cJSON_GetObjectItemCaseSensitive(d1, "otherData"), "t0_ns");
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(d1, "traceEvents")) {
+      cJSON *ts = cJSON_GetObjectItemCaseSensitive(ev, "ts");
+      if (ts) cJSON_SetNumberValue(ts, ts->valuedouble + 1e6);
+    }
+    cJSON *od = cJSON_GetObjectItemCaseSensitive(d1, "otherData");
+    cJSON_ReplaceItemInObjectCaseSensitive(od, "host", cJSON_CreateString("elsewhere"));
+    char moved[300], joined[300], *text = cJSON_Print(d1);
+    snprintf(moved, sizeof moved, "%s/moved_p1.json", tmpdir);
+    snprintf(joined, sizeof joined, "%s/joined.json", tmpdir);
+    assert_int_equal(ff_write_file_atomic(moved, text, strlen(text), 0644), FF_OK);
+    free(text);
+    ff_trace_info ti;
+    assert_int_equal(ff_trace_combine(t0, moved, 0, joined, &ti), FF_OK);
+    assert_int_equal(ti.flows, flows);
+    cJSON *jj = load_json(joined);
+    const double shift = num(cJSON_GetObjectItemCaseSensitive(jj, "otherData"), "p1_shift_us");
+    const double truth = (t01 - t00) / 1e3 - 1e6;
+    if (fabs(shift - truth) > 5000) fail_msg("P1's clock offset estimated %.1f us, truly %.1f us", shift, truth);
+    cJSON_Delete(jj);
+    cJSON_Delete(d0);
+    cJSON_Delete(d1);
+    int dd;
+    size_t mm;
+    assert_int_equal(check_trace(joined, &dd, &mm), flows);
+  }
+
   /* Refusals: one party twice; a receive whose size differs from its send; bad options. */
   expect(1, "both traces of party 0", (const char *[]){"trace", t0, t0, "-o", cut, NULL});
   cJSON *d = load_json(t1);
