@@ -83,14 +83,21 @@ void ff__spans_end(ff__spans *s, int pair, int32_t node) {
   s->last_end = 2 * pair + 1;
 }
 
-ff_status ff__spans_resolve(ff__spans *s, void (*add)(void *arg, int32_t node, uint64_t ns), void *arg) {
+ff_status ff__spans_resolve(ff__spans *s, void (*add)(void *arg, int32_t node, uint64_t ns, uint64_t start_ns),
+                            void *arg) {
   ff_status st = FF_OK;
   if (s->last_end >= 0) st = FF_CUDA_CHECK(cudaEventSynchronize(s->ev[s->last_end]));
   for (int i = 0; i < s->n && !st; i++) {
     if (!s->pairs[i].closed) continue;
-    float ms = 0;
-    st = FF_CUDA_CHECK(cudaEventElapsedTime(&ms, s->ev[2 * i], s->ev[2 * i + 1]));
-    if (!st) add(arg, s->pairs[i].node, (uint64_t)((double)ms * 1e6 + 0.5));
+    /* Start and end both from the first start event: the float milliseconds the driver returns are
+     * monotone in the timestamps, so spans that nest on the stream still nest after rounding. */
+    float ms0 = 0, ms1 = 0;
+    if (i > 0) st = FF_CUDA_CHECK(cudaEventElapsedTime(&ms0, s->ev[0], s->ev[2 * i]));
+    if (!st) st = FF_CUDA_CHECK(cudaEventElapsedTime(&ms1, s->ev[0], s->ev[2 * i + 1]));
+    if (!st) {
+      const uint64_t a = (uint64_t)((double)ms0 * 1e6 + 0.5), b = (uint64_t)((double)ms1 * 1e6 + 0.5);
+      add(arg, s->pairs[i].node, b > a ? b - a : 0, a);
+    }
   }
   s->n = 0;
   s->last_end = -1;
@@ -114,7 +121,8 @@ void ff__spans_end(ff__spans *s, int pair, int32_t node) {
   (void)pair;
   (void)node;
 }
-ff_status ff__spans_resolve(ff__spans *s, void (*add)(void *arg, int32_t node, uint64_t ns), void *arg) {
+ff_status ff__spans_resolve(ff__spans *s, void (*add)(void *arg, int32_t node, uint64_t ns, uint64_t start_ns),
+                            void *arg) {
   (void)s;
   (void)add;
   (void)arg;

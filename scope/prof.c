@@ -26,8 +26,11 @@
 #define FF_COMPILER "unknown"
 #endif
 
+enum { FF__EV_SCOPE, FF__EV_MSG, FF__EV_CUDA };
+
 typedef struct {
-  int32_t scope, layer;     /* scope < 0: a message (scope instance otherwise) */
+  int32_t kind;             /* FF__EV_SCOPE (thread track), FF__EV_MSG (thread track), FF__EV_CUDA (stream) */
+  int32_t scope, layer;     /* FF__EV_CUDA with scope < 0: the repetition's own span */
   int32_t rep, depth;
   uint64_t t0, dur;
   ff_comm_delta comm;
@@ -213,6 +216,7 @@ void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth,
     return;
   }
   ff__trace_ev *e = &p->ev[p->n_ev++];
+  e->kind = FF__EV_SCOPE;
   e->scope = scope;
   e->layer = layer;
   e->depth = depth;
@@ -231,6 +235,7 @@ void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d) {
   /* comm/ measured the time blocked inside the call; the message's slice is that interval (the
    * payload copy of a send that did not block is instantaneous). */
   ff__trace_ev *e = &p->ev[p->n_ev++];
+  e->kind = FF__EV_MSG;
   e->scope = -1;
   e->layer = FF_NO_LAYER;
   e->depth = -1;
@@ -238,6 +243,23 @@ void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d) {
   e->dur = d->wait_ns <= t_end ? d->wait_ns : t_end;
   e->t0 = t_end - e->dur;
   e->comm = *d;
+}
+
+void ff__prof_trace_cuda(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur) {
+  if (!p->trace || (p->trace_depth && depth >= p->trace_depth)) return;
+  if (p->n_ev == p->cap_ev) {
+    p->dropped++;
+    return;
+  }
+  ff__trace_ev *e = &p->ev[p->n_ev++];
+  memset(e, 0, sizeof *e);
+  e->kind = FF__EV_CUDA;
+  e->scope = scope;
+  e->layer = layer;
+  e->depth = depth;
+  e->rep = (int32_t)p->n_reps;
+  e->t0 = t0;
+  e->dur = dur;
 }
 
 size_t ff_prof_rep_count(const ff_prof *p) { return p->n_reps; }
@@ -365,29 +387,53 @@ static ff_status ff__write_trace(ff_prof *p, const char *path) {
     cJSON_AddItemToArray(evs, e);
   }
   uint64_t n_sent = 0, n_recv = 0; /* per direction, in order: the k-th send meets the peer's k-th receive */
+  int stream_named = 0;
   for (size_t i = 0; i < p->n_ev; i++) {
     const ff__trace_ev *v = &p->ev[i];
+    if (v->kind == FF__EV_CUDA && !stream_named) { /* the stream's track, named once */
+      char sname[96];
+      snprintf(sname, sizeof sname, "%s: CUDA stream", p->thread_name);
+      m = cJSON_CreateObject();
+      cJSON_AddStringToObject(m, "name", "thread_name");
+      cJSON_AddStringToObject(m, "ph", "M");
+      cJSON_AddNumberToObject(m, "pid", p->party);
+      cJSON_AddNumberToObject(m, "tid", 2);
+      cJSON_AddItemToObject(cJSON_AddObjectToObject(m, "args"), "name", cJSON_CreateString(sname));
+      cJSON_AddItemToArray(evs, m);
+      stream_named = 1;
+    }
     cJSON *e = cJSON_CreateObject();
-    if (v->scope >= 0) {
+    if (v->kind != FF__EV_MSG && v->scope >= 0) {
       cJSON_AddStringToObject(e, "name", ff_scope_name(v->scope));
       cJSON_AddStringToObject(e, "cat", ff_scope_family(v->scope));
+    } else if (v->kind == FF__EV_CUDA) {
+      char rname[32];
+      snprintf(rname, sizeof rname, "rep %d", v->rep);
+      cJSON_AddStringToObject(e, "name", rname);
+      cJSON_AddStringToObject(e, "cat", "repetition");
     } else {
       cJSON_AddStringToObject(e, "name", v->comm.sent_B && v->comm.recv_B ? "exchange" : v->comm.sent_B ? "send" : "recv");
       cJSON_AddStringToObject(e, "cat", "message");
     }
     cJSON_AddStringToObject(e, "ph", "X");
-    cJSON_AddNumberToObject(e, "ts", (double)(v->t0 - p->t0_ns) / 1e3);
+    /* a stream span aligned before the recorder started (a busy stream) is clamped to its start */
+    cJSON_AddNumberToObject(e, "ts", v->t0 > p->t0_ns ? (double)(v->t0 - p->t0_ns) / 1e3 : 0);
     cJSON_AddNumberToObject(e, "dur", (double)v->dur / 1e3);
     cJSON_AddNumberToObject(e, "pid", p->party);
-    cJSON_AddNumberToObject(e, "tid", 1);
+    cJSON_AddNumberToObject(e, "tid", v->kind == FF__EV_CUDA ? 2 : 1);
     cJSON *args = cJSON_AddObjectToObject(e, "args");
     cJSON_AddNumberToObject(args, "rep", v->rep);
-    if (v->scope >= 0) cJSON_AddNumberToObject(args, "depth", v->depth);
+    if (v->kind != FF__EV_MSG && v->depth >= 0) cJSON_AddNumberToObject(args, "depth", v->depth);
     if (v->layer >= 0) cJSON_AddNumberToObject(args, "layer", v->layer);
+    if (v->kind == FF__EV_CUDA) {
+      cJSON_AddStringToObject(args, "clock", "CUDA events, aligned to the host at the repetition's start");
+      cJSON_AddItemToArray(evs, e);
+      continue;
+    }
     cJSON_AddNumberToObject(args, "sent_B", (double)v->comm.sent_B);
     cJSON_AddNumberToObject(args, "recv_B", (double)v->comm.recv_B);
     cJSON_AddNumberToObject(args, "rounds", (double)v->comm.rounds);
-    if (v->scope < 0) {
+    if (v->kind == FF__EV_MSG) {
       if (v->comm.sent_B) cJSON_AddNumberToObject(args, "send_seq", (double)n_sent++);
       if (v->comm.recv_B) cJSON_AddNumberToObject(args, "recv_seq", (double)n_recv++);
       cJSON_AddNumberToObject(args, "wait_ns", (double)v->comm.wait_ns);

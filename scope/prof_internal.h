@@ -14,6 +14,10 @@ void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth,
 /* One message (a send, a receive or an exchange, as charged by comm/) that ended at t_end, for the
  * trace's flow arrows; ignored unless tracing. */
 void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d);
+/* One CUDA stream span for the trace's stream track: a scope instance (scope >= 0) or the repetition
+ * (scope < 0), from t0 (host clock, aligned at the repetition's first event) for dur ns; ignored
+ * unless tracing, and kept only above the trace depth. */
+void ff__prof_trace_cuda(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur);
 uint64_t ff__scope_clock(void);
 
 #endif

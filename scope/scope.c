@@ -297,12 +297,22 @@ ff_status ff_prof_rep_begin(ff_prof *p, int warmup) {
   return FF_OK;
 }
 
-static void ff__add_cuda(void *arg, int32_t node, uint64_t ns) {
+static void ff__add_cuda(void *arg, int32_t node, uint64_t ns, uint64_t start_ns) {
   ff__thread *t = arg;
   if (node >= 0)
     t->nodes[node].cuda_ns += ns;
   else
     t->rep_cuda_ns += ns;
+  if (!t->prof) return;
+  /* The trace's stream track: the first pair of a repetition is the repetition's own, recorded just
+   * before rep_t0 was read, so the stream's timeline is placed on the host clock there (a stream that
+   * was still busy then shifts every span of the repetition by that lag). */
+  int32_t depth = -1, layer = FF_NO_LAYER;
+  for (int32_t j = node; j >= 0; j = t->nodes[j].parent) {
+    depth++;
+    if (layer == FF_NO_LAYER) layer = t->nodes[j].layer;
+  }
+  ff__prof_trace_cuda(t->prof, node >= 0 ? t->nodes[node].scope : -1, layer, depth, t->rep_t0 + start_ns, ns);
 }
 
 ff_status ff_prof_rep_end(ff_prof *p) {

@@ -20,8 +20,10 @@ void ff__spans_destroy(ff__spans *s);
 int ff__spans_begin(ff__spans *s);
 /* Records the pair's end event and remembers which node (or -1 for the repetition) it belongs to. */
 void ff__spans_end(ff__spans *s, int pair, int32_t node);
-/* Waits for the last recorded event, then calls add(arg, node, ns) for every closed pair and forgets
- * them. */
-ff_status ff__spans_resolve(ff__spans *s, void (*add)(void *arg, int32_t node, uint64_t ns), void *arg);
+/* Waits for the last recorded event, then calls add(arg, node, ns, start_ns) for every closed pair
+ * (start_ns: its start event after the first pair's start event, on the stream's timeline) and
+ * forgets them. */
+ff_status ff__spans_resolve(ff__spans *s, void (*add)(void *arg, int32_t node, uint64_t ns, uint64_t start_ns),
+                            void *arg);
 
 #endif

@@ -8,6 +8,12 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
 #include "core/cuda.h"
 #include "scope/scope.h"
 
@@ -56,11 +62,72 @@ static void test_spans(void **state) {
   ff_cuda_stream_destroy(s);
 }
 
+/* The trace's stream track: each scope's event pair becomes a slice on tid 2, placed on the host clock
+ * at the repetition's start, the kernel's 50 ms inside Linear's slice, Linear inside Forward, Forward
+ * inside the repetition's own slice. */
+static void test_stream_track(void **state) {
+  (void)state;
+  ff_stream *s = NULL;
+  assert_int_equal(ff_cuda_stream_create(&s), FF_OK);
+  ff_prof *p = NULL;
+  ff_prof_opts o = {.party = 1, .run_id = "cuda-trace", .trace = 1};
+  assert_int_equal(ff_prof_create(&p, &o), FF_OK);
+  assert_int_equal(ff_prof_thread_attach(p, "cuda-trace", s), FF_OK);
+  assert_int_equal(ff_prof_rep_begin(p, 0), FF_OK);
+  {
+    FF_SCOPE("Forward");
+    {
+      FF_SCOPE("Linear");
+      assert_int_equal(ff_test_spin(s, SPIN_NS), FF_OK);
+    }
+  }
+  assert_int_equal(ff_prof_rep_end(p), FF_OK);
+  char dir[] = "/tmp/ff_test_scope_cuda_XXXXXX", log_path[256], trace_path[256];
+  assert_non_null(mkdtemp(dir));
+  assert_int_equal(ff_prof_write(p, dir, log_path, trace_path, sizeof log_path), FF_OK);
+  FILE *f = fopen(trace_path, "r");
+  assert_non_null(f);
+  static char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  cJSON *j = cJSON_Parse(buf);
+  assert_non_null(j);
+  double ts[3] = {-1, -1, -1}, end[3] = {0}; /* rep, Forward, Linear on the stream's track */
+  int named = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "traceEvents")) {
+    if (cJSON_GetObjectItem(e, "tid")->valueint != 2) continue;
+    const char *ph = cJSON_GetObjectItem(e, "ph")->valuestring, *name = cJSON_GetObjectItem(e, "name")->valuestring;
+    if (strcmp(ph, "M") == 0) {
+      named = 1;
+      continue;
+    }
+    int k = strcmp(name, "rep 0") == 0 ? 0 : strcmp(name, "Forward") == 0 ? 1 : strcmp(name, "Linear") == 0 ? 2 : -1;
+    assert_true(k >= 0);
+    ts[k] = cJSON_GetObjectItem(e, "ts")->valuedouble;
+    end[k] = ts[k] + cJSON_GetObjectItem(e, "dur")->valuedouble;
+  }
+  printf("stream track: rep [%.1f, %.1f] Forward [%.1f, %.1f] Linear [%.1f, %.1f] us\n", ts[0], end[0], ts[1], end[1],
+         ts[2], end[2]);
+  assert_true(named);
+  assert_true(ts[0] >= 0 && ts[1] >= 0 && ts[2] >= 0);
+  assert_true(end[2] - ts[2] >= (double)(SPIN_NS - 1000) / 1e3);
+  assert_true(ts[0] <= ts[1] && ts[1] <= ts[2] && end[2] <= end[1] && end[1] <= end[0]);
+  cJSON_Delete(j);
+  unlink(log_path);
+  unlink(trace_path);
+  rmdir(dir);
+  ff_prof_destroy(p);
+  ff_prof_thread_detach();
+  ff_cuda_stream_destroy(s);
+}
+
 int main(void) {
   if (ff_cuda_device_count() == 0) {
     fprintf(stderr, "test_scope_cuda: no CUDA device, skipped\n");
     return 77;
   }
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_spans)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_spans), cmocka_unit_test(test_stream_track)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
