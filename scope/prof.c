@@ -412,7 +412,9 @@ static ff_status ff__write_trace(ff_prof *p, const char *path) {
       cJSON_AddStringToObject(e, "name", rname);
       cJSON_AddStringToObject(e, "cat", "repetition");
     } else {
-      cJSON_AddStringToObject(e, "name", v->comm.sent_B && v->comm.recv_B ? "exchange" : v->comm.sent_B ? "send" : "recv");
+      cJSON_AddStringToObject(e, "name", v->comm.sent_B && v->comm.recv_B ? "exchange"
+                                         : v->comm.sent_B                  ? "send"
+                                                                           : "recv");
       cJSON_AddStringToObject(e, "cat", "message");
     }
     cJSON_AddStringToObject(e, "ph", "X");

@@ -357,7 +357,8 @@ static void test_figures(void **state) {
       snprintf(col, sizeof col, "#%06X", (unsigned)(ff_scope_family_argb(w->key) & 0xFFFFFF));
       if (w->time.median > 0) { /* a family with no time has no bar, hence no colour to check */
         assert_non_null(strstr(s.fills[k], col));
-        snprintf(tip, sizeof tip, "%s · measured · %s: %s\n", label[r], w->key, ff_fmt_ns(w->time.median, t, sizeof t));
+        snprintf(tip, sizeof tip, "%s · measured · %s: %s\n", label[r], w->key,
+                 ff_fmt_ns(w->time.median, t, sizeof t));
         if (!strstr(s.tips[k], tip)) fail_msg("family_time.svg: no bar '%s' in series %s:\n%s", tip, w->key, s.tips[k]);
       }
       if (r == 0) n_fam++;
@@ -614,7 +615,8 @@ static void test_matrix(void **state) {
   assert_non_null(strstr(slurp("cmd", "out"), "1 of 2 cells done, 1 failed"));
   snprintf(path, sizeof path, "%s/matrix.csv", dir);
   assert_int_equal(ff_read_user_file(path, "matrix.csv", 1 << 24, &csv, &len), FF_OK);
-  assert_non_null(strstr(csv, "bert-tiny-sigma-s4-b1-cpu-bogus,failed,\"exit 2: fusefss run: error: --placement must be"));
+  assert_non_null(
+      strstr(csv, "bert-tiny-sigma-s4-b1-cpu-bogus,failed,\"exit 2: fusefss run: error: --placement must be"));
   free(csv);
 
   /* Cells that cannot fit are refused up front, with the reason. */
@@ -628,7 +630,8 @@ static void test_matrix(void **state) {
   /* A grid file, and usage errors. */
   char gf[256];
   snprintf(gf, sizeof gf, "%s/grid.json", tmpdir);
-  const char *gj = "{\"suite\": [\"sigma\", \"suf\"], \"seq\": [4], \"layers\": 1, \"suf\": [\"\", \"SUF_GELU_INTERVALS=8\"]}";
+  const char *gj =
+      "{\"suite\": [\"sigma\", \"suf\"], \"seq\": [4], \"layers\": 1, \"suf\": [\"\", \"SUF_GELU_INTERVALS=8\"]}";
   assert_int_equal(ff_write_file_atomic(gf, gj, strlen(gj), 0644), FF_OK);
   expect(0, "3 to run", (const char *[]){"matrix", "--grid", gf, "--dry-run", "-o", dir2, NULL});
   const char *bj = "{\"sequence\": [4]}";

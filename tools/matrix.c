@@ -384,13 +384,15 @@ int ff_cmd_matrix(int argc, char **argv) {
       layers = (int)v;
       break;
     case O_TDEPTH:
-      if (ff_parse_int(optarg, 0, 64, &v)) rc = ff_cli_usage_error(cmd, "--trace-depth must be 0..64, not '%s'", optarg);
+      if (ff_parse_int(optarg, 0, 64, &v))
+        rc = ff_cli_usage_error(cmd, "--trace-depth must be 0..64, not '%s'", optarg);
       trace_depth = (int)v;
       break;
     case O_MEM:
     case O_DISK:
       if (ff_parse_size(optarg, &sz) || sz == 0)
-        rc = ff_cli_usage_error(cmd, "%s takes a size such as 16GiB, not '%s'", c == O_MEM ? "--mem" : "--disk", optarg);
+        rc = ff_cli_usage_error(cmd, "%s takes a size such as 16GiB, not '%s'", c == O_MEM ? "--mem" : "--disk",
+                                optarg);
       *(c == O_MEM ? &mem_cap : &disk_cap) = (double)sz;
       break;
     case O_KEEP: keep_keys = 1; break;

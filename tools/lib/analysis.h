@@ -433,11 +433,12 @@ cJSON *ff_proj_row_to_json(const ff_proj_row *r);
 /* One Chrome/Perfetto trace (JSON, opens in ui.perfetto.dev) of a two-party run from its two
  * per-party traces (trace_p0.json, trace_p1.json as `fusefss run --trace` writes, in either order):
  * one process per party on one clock (same host: both recorders' CLOCK_MONOTONIC; two hosts: the
- * offset estimated from the messages), a track per thread and per CUDA stream, scopes as nested slices, each message as a
- * slice inside the scope that sent or received it, and a flow arrow from the k-th send of a party to
- * the peer's k-th receive (TCP keeps order per direction) — refused (FF_EMISMATCH) when their sizes
- * differ or the traces are of different runs. max_depth > 0 keeps only scopes opened at depth <
- * max_depth (0 = Forward); messages and repetitions are always kept. Written by temp + rename. */
+ * offset estimated from the messages), a track per thread and per CUDA stream, scopes as nested
+ * slices, each message as a slice inside the scope that sent or received it, and a flow arrow from
+ * the k-th send of a party to the peer's k-th receive (TCP keeps order per direction) — refused
+ * (FF_EMISMATCH) when their sizes differ or the traces are of different runs. max_depth > 0 keeps
+ * only scopes opened at depth < max_depth (0 = Forward); messages and repetitions are always kept.
+ * Written by temp + rename. */
 typedef struct {
   size_t slices;     /* X events written (scopes, messages, repetitions) */
   size_t slices_cut; /* scope instances left out by max_depth */

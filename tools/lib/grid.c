@@ -27,7 +27,8 @@ void ff_grid_free(ff_grid *g) {
   ff_grid_init(g);
 }
 
-static const char *const ff__axis_names[FF_GRID_N_AXES] = {"model", "suite", "seq", "batch", "backend", "placement", "suf"};
+static const char *const ff__axis_names[FF_GRID_N_AXES] = {"model",   "suite",     "seq", "batch",
+                                                             "backend", "placement", "suf"};
 
 const char *ff_grid_axis_name(ff_grid_axis a) { return a < FF_GRID_N_AXES ? ff__axis_names[a] : "?"; }
 
@@ -62,7 +63,8 @@ ff_status ff_grid_add(ff_grid *g, ff_grid_axis a, const char *value) {
     FF_ERROR("grid: '%s' is not a valid %s (%s)", value, ff_grid_axis_name(a),
              a == FF_GRID_SUITE  ? "sigma or suf"
              : a == FF_GRID_SEQ || a == FF_GRID_BATCH ? "a whole number >= 1"
-             : a == FF_GRID_SUF  ? "NAME=VALUE[,NAME=VALUE...] of letters, digits and _ . - +, or empty for the defaults"
+             : a == FF_GRID_SUF  ? "NAME=VALUE[,NAME=VALUE...] of letters, digits and _ . - +, or empty for "
+                                   "the defaults"
                                  : "letters, digits and _ . - +");
     return FF_EINVAL;
   }
@@ -532,7 +534,8 @@ ff_status ff_matrix_series(const ff_grid_cell *cells, const ff_cell_result *res,
 }
 
 static void ff__hx(ff__buf *b, const char *t) {
-  for (; t && *t; t++) ff__bf(b, *t == '&' ? "&amp;" : *t == '<' ? "&lt;" : *t == '>' ? "&gt;" : *t == '"' ? "&quot;" : "%c", *t);
+  for (; t && *t; t++)
+    ff__bf(b, *t == '&' ? "&amp;" : *t == '<' ? "&lt;" : *t == '>' ? "&gt;" : *t == '"' ? "&quot;" : "%c", *t);
 }
 
 ff_status ff_matrix_html(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, const char *scaling_svg,

@@ -391,7 +391,8 @@ ff_status ff_plot_layers_svg(const ff_plot_run *runs, size_t n_runs, char **svg)
         snprintf(tip, sizeof tip, "%s · layer %s: %s", runs[r].label, lay.name[l], ff_fmt_ns(t[r][l], v, sizeof v));
         double y = ff__py(&pt, t[r][l] / tu.div);
         ff__rect(&b, x, y, bw, pt.y + pt.h - y, col, tip);
-        snprintf(tip, sizeof tip, "%s · layer %s: %s", runs[r].label, lay.name[l], ff_fmt_bytes(by[r][l], v, sizeof v));
+        snprintf(tip, sizeof tip, "%s · layer %s: %s", runs[r].label, lay.name[l],
+                 ff_fmt_bytes(by[r][l], v, sizeof v));
         y = ff__py(&pb, by[r][l] / bu.div);
         ff__rect(&b, x, y, bw, pb.y + pb.h - y, col, tip);
       }
@@ -553,7 +554,8 @@ ff_status ff_plot_scaling_svg(const ff_plot_series *series, size_t n_series, con
         ff__sbf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>",
                 pn[k].x + (series[s].x[i] - xmin) / (xmax - xmin) * pn[k].w, ff__py(&pn[k], v[i] / div), col);
         ff__sbx(&b, series[s].label);
-        ff__sbf(&b, " at %g: %g %s</title></circle>\n", series[s].x[i], v[i] / div, k == 2 ? "rounds" : k ? bu.unit : tu.unit);
+        ff__sbf(&b, " at %g: %g %s</title></circle>\n", series[s].x[i], v[i] / div,
+                k == 2 ? "rounds" : k ? bu.unit : tu.unit);
       }
     }
     ff__sbf(&b, "</g>\n");
