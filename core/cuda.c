@@ -20,6 +20,16 @@ void ff__alloc_note_sync_alloc(void) { FF__COUNT(ff__n_sync_allocs); }
 
 int ff_cuda_built(void) { return 1; }
 
+ff_status ff_cuda_mem_info(uint64_t *free_b, uint64_t *total_b) {
+  size_t f = 0, t = 0;
+  if (ff_cuda_device_count() <= 0) return FF_ENOTSUP;
+  const ff_status st = FF_CUDA_CHECK(cudaMemGetInfo(&f, &t));
+  if (st) return st;
+  *free_b = f;
+  *total_b = t;
+  return FF_OK;
+}
+
 int ff_cuda_device_count(void) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -249,6 +259,11 @@ ff_status ff_cuda_copy_to_host(void *dst, const void *src, size_t n) {
 #else
 
 int ff_cuda_built(void) { return 0; }
+
+ff_status ff_cuda_mem_info(uint64_t *free_b, uint64_t *total_b) {
+  *free_b = *total_b = 0;
+  return FF_ENOTSUP;
+}
 int ff_cuda_device_count(void) { return 0; }
 
 ff_status ff_cuda_device_name(char *buf, size_t n) {

@@ -5,6 +5,7 @@
 #define FF_CORE_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/status.h"
 
@@ -20,6 +21,9 @@ int ff_cuda_built(void);
 int ff_cuda_device_count(void);
 /* "NVIDIA H100 80GB HBM3 (sm_90)" of the current device, or an error. */
 ff_status ff_cuda_device_name(char *buf, size_t n);
+/* Free and total memory of the current device in bytes (cudaMemGetInfo), for the check that keys fit
+ * (`fusefss run`); FF_ENOTSUP without CUDA. Starts CUDA in this process. */
+ff_status ff_cuda_mem_info(uint64_t *free_b, uint64_t *total_b);
 ff_status ff_cuda_stream_create(ff_stream **out);
 void ff_cuda_stream_destroy(ff_stream *s);
 ff_status ff_cuda_stream_sync(ff_stream *s);

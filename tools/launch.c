@@ -56,31 +56,41 @@ void ff_launch_die_with_parent(pid_t parent) {
   if (getppid() != parent) _exit(128 + SIGKILL);
 }
 
-/* The running parties, for the forwarding handler (0: none). */
-static volatile sig_atomic_t ff__child[2];
+/* The running parties and the helper (the streamed dealer), for the forwarding handler (0: none). */
+static volatile sig_atomic_t ff__child[3];
 static const int ff__forwarded[] = {SIGTERM, SIGINT, SIGHUP};
 
 static void ff__forward(int sig) {
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 3; i++)
     if (ff__child[i] > 0) kill((pid_t)ff__child[i], SIGTERM);
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 3; i++)
     if (ff__child[i] > 0) waitpid((pid_t)ff__child[i], NULL, 0); /* async-signal-safe: no party outlives us */
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
-static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]);
+static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int grace_ms, const ff_launch_helper *helper,
+                            int exit_codes[3]);
 
 ff_status ff_launch_local(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]) {
+  int codes[3];
+  const ff_status st = ff_launch_local_helper(fn, arg, run_id, grace_ms, NULL, codes);
+  exit_codes[0] = codes[0];
+  exit_codes[1] = codes[1];
+  return st;
+}
+
+ff_status ff_launch_local_helper(ff_party_main fn, void *arg, const char *run_id, int grace_ms,
+                                 const ff_launch_helper *helper, int exit_codes[3]) {
   struct sigaction sa, old[3];
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = ff__forward;
   sigemptyset(&sa.sa_mask);
-  ff__child[0] = ff__child[1] = 0;
+  ff__child[0] = ff__child[1] = ff__child[2] = 0;
   for (int i = 0; i < 3; i++) sigaction(ff__forwarded[i], &sa, &old[i]);
-  const ff_status st = ff__launch(fn, arg, run_id, grace_ms, exit_codes);
+  const ff_status st = ff__launch(fn, arg, run_id, grace_ms, helper, exit_codes);
   for (int i = 0; i < 3; i++) sigaction(ff__forwarded[i], &old[i], NULL);
-  ff__child[0] = ff__child[1] = 0;
+  ff__child[0] = ff__child[1] = ff__child[2] = 0;
   return st;
 }
 
@@ -90,22 +100,54 @@ static void ff__party_child(pid_t parent) {
   ff_launch_die_with_parent(parent);
 }
 
-static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int grace_ms, int exit_codes[2]) {
+/* Kills the helper (if any) once the parties are done, after grace_ms for it to end on its own. */
+static void ff__stop_helper(pid_t pid, int grace_ms, int *code, const ff_launch_helper *helper) {
+  if (pid <= 0) return;
+  if (!ff__wait(pid, grace_ms, code)) {
+    FF_ERROR("stopping %s", helper->name);
+    kill(pid, SIGKILL);
+    ff__wait(pid, -1, code);
+  }
+  ff__child[2] = 0;
+}
+
+static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int grace_ms, const ff_launch_helper *helper,
+                            int exit_codes[3]) {
   exit_codes[0] = exit_codes[1] = -1;
+  exit_codes[2] = helper ? -1 : 0;
   const pid_t self = getpid();
+  pid_t hpid = -1;
+  fflush(stdout);
+  fflush(stderr);
+  if (helper) {
+    hpid = fork();
+    if (hpid < 0) {
+      FF_ERROR("fork: %s", strerror(errno));
+      return FF_ECHILD;
+    }
+    if (hpid == 0) {
+      ff__party_child(self);
+      int rc = helper->fn(helper->arg);
+      fflush(stdout);
+      fflush(stderr);
+      _exit(rc);
+    }
+    ff__child[2] = hpid;
+    if (helper->started) helper->started(helper->arg);
+  }
   int fds[2];
   if (pipe(fds) != 0) {
     FF_ERROR("pipe: %s", strerror(errno));
+    ff__stop_helper(hpid, 0, &exit_codes[2], helper);
     return FF_EIO;
   }
-  fflush(stdout);
-  fflush(stderr);
   pid_t pid[2] = {-1, -1};
   pid[0] = fork();
   if (pid[0] < 0) {
     FF_ERROR("fork: %s", strerror(errno));
     close(fds[0]);
     close(fds[1]);
+    ff__stop_helper(hpid, 0, &exit_codes[2], helper);
     return FF_ECHILD;
   }
   if (pid[0] == 0) {
@@ -133,6 +175,7 @@ static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int
       kill(pid[0], SIGKILL);
       ff__wait(pid[0], -1, &exit_codes[0]);
     }
+    ff__stop_helper(hpid, 0, &exit_codes[2], helper);
     return FF_ECHILD;
   }
 
@@ -141,6 +184,7 @@ static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int
     FF_ERROR("fork: %s", strerror(errno));
     kill(pid[0], SIGKILL);
     ff__wait(pid[0], -1, &exit_codes[0]);
+    ff__stop_helper(hpid, 0, &exit_codes[2], helper);
     return FF_ECHILD;
   }
   ff__child[1] = pid[1];
@@ -153,33 +197,47 @@ static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int
     _exit(rc);
   }
 
-  /* Wait for whichever ends first; if it failed, the other gets `grace_ms` to fail on its own (it
-   * sees the closed connection) before it is killed. */
-  int done[2] = {0, 0};
-  while (!done[0] || !done[1]) {
+  if (helper && helper->parties_started) helper->parties_started(helper->arg);
+
+  /* Wait for whichever ends first; if it failed, the others get `grace_ms` to fail on their own (they
+   * see the closed connection or key stream) before they are killed. */
+  int done[3] = {0, 0, !helper};
+  while (!done[0] || !done[1] || !done[2]) {
     int status;
     pid_t r = waitpid(-1, &status, 0);
     if (r < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    int who = r == pid[0] ? 0 : (r == pid[1] ? 1 : -1);
+    int who = r == pid[0] ? 0 : r == pid[1] ? 1 : r == hpid ? 2 : -1;
     if (who < 0) continue;
     done[who] = 1;
     ff__child[who] = 0;
     exit_codes[who] = ff__exit_code(status);
-    int other = 1 - who;
-    if (exit_codes[who] != 0 && !done[other]) {
-      if (!ff__wait(pid[other], grace_ms, &exit_codes[other])) {
-        FF_ERROR("party %d failed; stopping party %d", who, other);
-        kill(pid[other], SIGKILL);
-        ff__wait(pid[other], -1, &exit_codes[other]);
+    if (who == 2 && exit_codes[2] > 128)
+      FF_ERROR("%s was killed by signal %d", helper->name, exit_codes[2] - 128);
+    if (exit_codes[who] == 0) continue;
+    const pid_t all[3] = {pid[0], pid[1], hpid};
+    const uint64_t until = ff_now_ns() + (uint64_t)grace_ms * 1000000u;
+    for (int other = 0; other < 3; other++) {
+      if (done[other]) continue;
+      const uint64_t now = ff_now_ns();
+      if (!ff__wait(all[other], now < until ? (int)((until - now) / 1000000u) : 0, &exit_codes[other])) {
+        if (who == 2) FF_ERROR("%s failed; stopping %s%d", helper->name, other == 2 ? "it" : "party ", other);
+        else if (other == 2) FF_ERROR("party %d failed; stopping %s", who, helper->name);
+        else FF_ERROR("party %d failed; stopping party %d", who, other);
+        kill(all[other], SIGKILL);
+        ff__wait(all[other], -1, &exit_codes[other]);
       }
       done[other] = 1;
+      ff__child[other] = 0;
     }
   }
-  if (exit_codes[0] == 0 && exit_codes[1] == 0) return FF_OK;
-  FF_ERROR("party 0 exited with %d, party 1 with %d", exit_codes[0], exit_codes[1]);
+  if (exit_codes[0] == 0 && exit_codes[1] == 0 && exit_codes[2] == 0) return FF_OK;
+  if (helper)
+    FF_ERROR("party 0 exited with %d, party 1 with %d, %s with %d", exit_codes[0], exit_codes[1], helper->name, exit_codes[2]);
+  else
+    FF_ERROR("party 0 exited with %d, party 1 with %d", exit_codes[0], exit_codes[1]);
   return FF_ECHILD;
 }
 

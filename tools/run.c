@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +40,7 @@
 #include "scope/scope.h"
 #include "tools/lib/analysis.h"
 #include "tools/cli.h"
+#include "tools/keyfeed.h"
 #include "tools/launch.h"
 #include "tools/npy.h"
 #include "tools/report.h"
@@ -88,6 +91,11 @@ typedef struct {
   uint8_t dealing_id[FF_KEYSTREAM_ID_BYTES];
   uint8_t mac_key[2][FF_KEYSTREAM_MAC_KEY_BYTES];
   int inproc;                /* each party runs the dealer itself (SIGMA's benchmark mode) */
+  int stream;                /* --dealer stream: a dealer process feeds both parties live (ff__stream_dealer) */
+  int window;                /* --window: layers of keys the streamed dealer may hold that the parties have not taken */
+  int stream_fd[2][2];       /* --dealer stream: a socketpair per party q: [q][0] the party's end, [q][1] the dealer's */
+  uint64_t stream_session[2], stream_infer[2]; /* --dealer stream: each party's key bytes of the session, of an inference */
+  int no_fit_check;          /* --no-fit-check: skip ff__fit_check (experts) */
   int party;                 /* -1: the local pipeline */
   char host[256];
   int port;
@@ -129,6 +137,8 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
   o->timeout_ns = UINT64_C(120000000000);
   o->opt_eps = o->opt_rope = -1;
   o->opt_gelu = -1;
+  o->window = 2;
+  for (int q = 0; q < 2; q++) o->stream_fd[q][0] = o->stream_fd[q][1] = -1;
 }
 
 enum {
@@ -669,6 +679,337 @@ static void ff__inproc_dealing_id(ff__run_opts *o) {
   (void)ff_rng_bytes(&r, o->dealing_id, sizeof o->dealing_id);
 }
 
+/* ---- The streamed dealer (--dealer stream) ------------------------------------------------------------
+ * A third process beside the two parties (ff_launch_local_helper) runs the model graph as the dealer into
+ * two live key streams (ff_keystream_create_sink), one per party, each sent over a socketpair by a key feed
+ * (tools/keyfeed.h) as the party reads it. The bytes are exactly the key file's (the payload size is
+ * declared up front from the cost model), so the party reads them with the streaming placement, every
+ * chunk's CRC and MAC checked before use. Each repetition's keys are dealt again (fresh masks).
+ *
+ * The window: the keys of the session (the weights' masks) and of each layer form a unit; at the end of
+ * unit k the dealer waits until each party has taken every byte queued up to the end of unit k - W,
+ * so at most about W units of keys (plus one chunk and the sockets' buffers) exist that the parties have
+ * not taken. It waits no longer once a party has taken everything queued: that party may need the rest
+ * of the chunk being filled, which only more dealing completes (no deadlock). Test:
+ * tests/test_stream_e2e.c. */
+
+typedef struct {
+  const ff__run_opts *o;
+  ff_keyfeed *feed[2];
+  uint64_t *marks;     /* (2 * cap) bytes queued to party q at the end of unit k: marks[2k + q] */
+  int n_marks, cap;
+  int layers_done, layers_total; /* over all inferences, for the progress bar and the test hook */
+  int die_at;          /* tests: FUSEFSS_TEST_DEALER_DIE_AT_LAYER, 0: off */
+  ff_status st;        /* the first failure of a feed seen at a boundary */
+} ff__streamer;
+
+static ff_status ff__count_sink(void *arg, const void *data, size_t n) {
+  (void)arg;
+  (void)data;
+  (void)n;
+  return FF_OK;
+}
+
+/* Each party's key stream payload: the session's bytes and one inference's. A live stream must declare
+ * its size in its header before its first chunk (the key file's header, byte for byte), and the cost
+ * model's key bytes leave out the ops' tags (FF_OP_TAG_BYTES per op call, gates/sigma/op.h): so the
+ * dealer first deals once into byte counters. Exact (key shapes depend on shapes only; the masks-dependent
+ * ablation --insecure-no-padding is refused with --dealer stream), and it costs one dealing's time, not
+ * memory. Done by the launcher before the parties start, so that their deadline for the first key bytes
+ * does not run while it counts. */
+static ff_status ff__stream_sizes(const ff__run_opts *o, uint64_t session[2], uint64_t infer[2]) {
+  ff_keystream *ks[2] = {NULL, NULL};
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  ff_ctx ctx;
+  /* On the CPU whatever the backend (the same keys): the launcher must not start CUDA before it forks. */
+  ff_status st = ff_ctx_init(&ctx, FF_BACKEND_CPU, FF_DEALER);
+  if (st) return st;
+  for (int q = 0; q < 2 && !st; q++) {
+    ff_keystream_params kp = {.party = q};
+    st = ff_keystream_create_sink("(counting)", &kp, UINT64_C(1) << 56, ff__count_sink, NULL, &ks[q]);
+  }
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
+    ff_model_session_set_suf(s, &o->suf);
+    for (int q = 0; q < 2; q++) session[q] = ff_keystream_payload_bytes(ks[q]);
+    st = ff_model_infer(op, s, o->seq, o->batch, NULL, NULL);
+    for (int q = 0; q < 2; q++) infer[q] = ff_keystream_payload_bytes(ks[q]) - session[q];
+  }
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+  ff_ctx_destroy(&ctx);
+  for (int q = 0; q < 2; q++) ff_keystream_close(ks[q], 0);
+  return st;
+}
+
+/* The end of a unit: waits for the window (above), draws the progress bar. */
+static void ff__stream_boundary(ff__streamer *d) {
+  if (d->st || d->n_marks == d->cap) return;
+  const int k = d->n_marks++;
+  for (int q = 0; q < 2; q++)
+    if ((d->st = ff_keyfeed_state(d->feed[q], &d->marks[2 * k + q], NULL))) return;
+  if (d->die_at && d->layers_done == d->die_at) {
+    FF_WARN("FUSEFSS_TEST_DEALER_DIE_AT_LAYER=%d: the dealer kills itself (a test of dying dealers)", d->die_at);
+    raise(SIGKILL);
+  }
+  const int first = k - d->o->window; /* the last unit that must be taken by now */
+  uint64_t sent[2] = {0, 0}, queued[2] = {0, 0};
+  for (;;) {
+    int taken = 1, starved = 0;
+    for (int q = 0; q < 2; q++) {
+      if ((d->st = ff_keyfeed_state(d->feed[q], &queued[q], &sent[q]))) return;
+      taken &= first < 0 || sent[q] >= d->marks[2 * first + q];
+      starved |= sent[q] == queued[q];
+    }
+    if (taken || starved) break;
+    ff_sleep_ns(1000000); /* bounded: a feed fails after --timeout without progress */
+  }
+  int units_sent = 0;
+  while (units_sent < d->n_marks && sent[0] >= d->marks[2 * units_sent] && sent[1] >= d->marks[2 * units_sent + 1])
+    units_sent++;
+  char label[64];
+  snprintf(label, sizeof label, "dealer (sent %d/%d)", units_sent > 1 ? units_sent - 1 : 0, d->layers_total);
+  ff_cli_progress(label, (uint64_t)d->layers_done, (uint64_t)d->layers_total);
+}
+
+static void ff__stream_layer(int done, int total, void *arg) {
+  (void)done;
+  (void)total;
+  ff__streamer *d = arg;
+  d->layers_done++;
+  ff__stream_boundary(d);
+}
+
+/* The test hook FUSEFSS_TEST_STREAM_TEE=DIR: a copy of each party's stream in DIR/stream_pQ.ffk with its MAC
+ * key beside it (DIR/stream_pQ.ffk.mac), to compare the dealer's output with a key file. */
+static ff_status ff__stream_tee(const ff__run_opts *o, int q, int *fd) {
+  const char *dir = getenv("FUSEFSS_TEST_STREAM_TEE");
+  *fd = -1;
+  if (!dir || !*dir) return FF_OK;
+  char path[4200], text[2 * FF_KEYSTREAM_MAC_KEY_BYTES + 2];
+  snprintf(path, sizeof path, "%s/stream_p%d.ffk", dir, q);
+  if ((*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+    FF_ERROR("FUSEFSS_TEST_STREAM_TEE: cannot create %s: %s", path, strerror(errno));
+    return FF_EIO;
+  }
+  ff__hex(o->mac_key[q], FF_KEYSTREAM_MAC_KEY_BYTES, text);
+  text[2 * FF_KEYSTREAM_MAC_KEY_BYTES] = '\n';
+  snprintf(path, sizeof path, "%s/stream_p%d.ffk.mac", dir, q);
+  return ff_write_file_atomic(path, text, sizeof text - 1, 0600);
+}
+
+/* The streamed dealer's process: deals the session's keys and warmup + reps inferences' keys into the
+ * two parties' sockets. */
+static int ff__stream_dealer(void *arg) {
+  const ff__run_opts *o = arg;
+  ff_log_set_prefix("dealer");
+  for (int q = 0; q < 2; q++) close(o->stream_fd[q][0]);
+  const int n_inf = o->warmup + o->reps;
+  ff__streamer d = {.o = o, .cap = 1 + n_inf * o->cfg->layers, .layers_total = n_inf * o->cfg->layers};
+  const char *die = getenv("FUSEFSS_TEST_DEALER_DIE_AT_LAYER");
+  if (die) d.die_at = atoi(die);
+  ff_keystream *ks[2] = {NULL, NULL};
+  int tee[2] = {-1, -1}, ctx_ok = 0;
+  ff_ctx ctx;
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  ff_cost_table ct;
+  const uint64_t t0 = ff_now_ns();
+  ff_status st = ff_model_cost(o->cfg, &o->suf, o->seq, o->batch, &ct);
+  if (st) return FF_EXIT_FAIL;
+  if (!(d.marks = calloc(2 * (size_t)d.cap, sizeof *d.marks))) st = FF_ENOMEM;
+  int handed[2] = {0, 0}; /* the socket belongs to the feed (closed by it, even when it fails to start) */
+  for (int q = 0; q < 2 && !st; q++) {
+    if ((st = ff__stream_tee(o, q, &tee[q]))) break;
+    handed[q] = 1;
+    if ((st = ff_keyfeed_open(&d.feed[q], o->stream_fd[q][1], q, o->timeout_ns, tee[q]))) break;
+    char meta[1536], name[64];
+    ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
+    snprintf(name, sizeof name, "to party %d", q);
+    ff_keystream_params kp = {.party = q, .run_id = o->run_id, .meta = meta, .dealing_id = o->dealing_id,
+                              .mac_key = o->mac_key[q]};
+    const uint64_t size = o->stream_session[q] + (uint64_t)n_inf * o->stream_infer[q];
+    st = ff_keystream_create_sink(name, &kp, size, ff_keyfeed_sink, d.feed[q], &ks[q]);
+  }
+  for (int q = 0; q < 2; q++)
+    if (!handed[q]) close(o->stream_fd[q][1]);
+  ff__dealer_heap(1);
+  if (!st && !(st = ff_ctx_init(&ctx, o->backend, FF_DEALER))) ctx_ok = 1;
+  if (!st && o->mask_seed) ff_rng_init_seeded(&ctx.rng, o->mask_seed);
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
+    ff_model_session_set_progress(s, ff__stream_layer, &d);
+    ff_model_session_set_suf(s, &o->suf);
+    ff__stream_boundary(&d); /* the session's keys: the first unit */
+    for (int r = 0; r < n_inf && !st && !d.st; r++) st = ff_model_infer(op, s, o->seq, o->batch, NULL, NULL);
+  }
+  for (int q = 0; q < 2 && !st && !d.st; q++) st = ff_keystream_finish(ks[q]);
+  if (!st) st = d.st;
+  const double deal_s = (double)(ff_now_ns() - t0) * 1e-9;
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+  if (ctx_ok) ff_ctx_destroy(&ctx);
+  uint64_t peak = 0, sent[2] = {0, 0};
+  for (int q = 0; q < 2; q++) ff_keyfeed_end(d.feed[q]); /* both parties' streams end as soon as they are sent */
+  for (int q = 0; q < 2; q++) {
+    if (d.feed[q]) peak += ff_keyfeed_peak(d.feed[q]);
+    const ff_status fs = ff_keyfeed_close(d.feed[q], &sent[q]); /* sends the rest (bounded), closes the socket */
+    if (!st) st = fs;
+    ff_keystream_close(ks[q], 0);
+    if (tee[q] >= 0) close(tee[q]);
+  }
+  ff__dealer_heap(0);
+  free(d.marks);
+  if (st) {
+    FF_ERROR("the streamed dealer failed (%s); the parties' key streams end here", ff_strerror(st));
+  } else {
+    char a[32], b[32], c[32];
+    fprintf(stderr, "dealer: %d inference%s' keys dealt and streamed in %.3f s: %s to P0, %s to P1; at most %s queued "
+                    "(window %d layer%s)\n",
+            n_inf, n_inf == 1 ? "" : "s", deal_s, ff_fmt_bytes((double)sent[0], a, sizeof a),
+            ff_fmt_bytes((double)sent[1], b, sizeof b), ff_fmt_bytes((double)peak, c, sizeof c), o->window,
+            o->window == 1 ? "" : "s");
+  }
+  ff_cost_table_free(&ct);
+  return st ? FF_EXIT_FAIL : FF_EXIT_OK;
+}
+
+/* In the launcher, once the dealer is forked: its ends are its own now (a party holding one would never
+ * see the stream end when the dealer dies). */
+static void ff__stream_dealer_started(void *arg) {
+  ff__run_opts *o = arg;
+  for (int q = 0; q < 2; q++) close(o->stream_fd[q][1]), o->stream_fd[q][1] = -1;
+}
+
+/* In the launcher, once both parties are forked: their ends are theirs (a dealer sending to a party that
+ * died then gets EPIPE at once instead of waiting out --timeout). */
+static void ff__stream_parties_started(void *arg) {
+  ff__run_opts *o = arg;
+  for (int q = 0; q < 2; q++) close(o->stream_fd[q][0]), o->stream_fd[q][0] = -1;
+}
+
+/* ---- Will the keys fit? ------------------------------------------------------------------------------
+ * Before any work: each mode's key bytes from the cost model against free memory (MemAvailable), free disk
+ * of --out and, for device placement on CUDA, free GPU memory. Keys only: the parties' activations and
+ * weights, and the dealer's own memory, come on top. */
+
+/* A resource's free bytes: the test variable when set (FUSEFSS_TEST_MEM_AVAILABLE, ..._DISK_FREE,
+ * ..._GPU_FREE: sizes such as 512MiB, for tests only), else the system's; UINT64_MAX when unknown. */
+static uint64_t ff__free_bytes(const char *test_var, int what /* 0 memory, 1 disk, 2 GPU */, const char *out) {
+  const char *v = getenv(test_var);
+  uint64_t n;
+  if (v && *v && !ff_parse_size(v, &n)) return n;
+  if (what == 0) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb;
+    n = UINT64_MAX;
+    while (f && fgets(line, sizeof line, f))
+      if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) n = (uint64_t)kb * 1024u;
+    if (f) fclose(f);
+    return n;
+  }
+  if (what == 1) {
+    struct statvfs sv;
+    return statvfs(out, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX;
+  }
+  /* GPU: asked in a child process (CUDA started here would be unusable in the parties, ff__gpu_visible) */
+  uint64_t r[2] = {UINT64_MAX, 0};
+  int fd[2];
+  if (pipe(fd)) return UINT64_MAX;
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t parent = getpid(), pid = fork();
+  if (pid == 0) {
+    ff_launch_die_with_parent(parent);
+    close(fd[0]);
+    if (ff_cuda_mem_info(&r[0], &r[1])) r[0] = UINT64_MAX;
+    _exit(write(fd[1], r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+  }
+  close(fd[1]);
+  if (pid < 0 || read(fd[0], r, sizeof r) != (ssize_t)sizeof r) r[0] = UINT64_MAX;
+  close(fd[0]);
+  if (pid > 0) waitpid(pid, NULL, 0);
+  return r[0];
+}
+
+/* 0 when the chosen mode fits (or the check was skipped), else FF_EXIT_FAIL with a message that names a
+ * mode that fits. */
+static int ff__fit_check(const ff__run_opts *o) {
+  if (o->no_fit_check) {
+    FF_WARN("%s: --no-fit-check: not checking that the keys fit memory, disk and GPU memory (the run may fail midway)",
+            o->cmd);
+    return 0;
+  }
+  ff_cost_table ct;
+  if (ff_model_cost(o->cfg, &o->suf, o->seq, o->batch, &ct)) return ff_cli_fail(o->cmd, "the cost model failed (above)");
+  uint64_t k[2], unit = 0;
+  for (int q = 0; q < 2; q++) {
+    k[q] = ct.weights[q].key_bytes + ct.total[q].key_bytes;
+    k[q] += k[q] / 8192 + 4096; /* the framing: 36 B per 1 MiB chunk, header and trailer */
+  }
+  {
+    const uint64_t layer = (ct.total[0].key_bytes + ct.total[1].key_bytes) / (uint64_t)o->cfg->layers;
+    const uint64_t first = ct.weights[0].key_bytes + ct.weights[1].key_bytes + layer;
+    unit = first > layer ? first : layer;
+  }
+  ff_cost_table_free(&ct);
+  char out_dir[4200];
+  snprintf(out_dir, sizeof out_dir, "%s", o->out);
+  const uint64_t mem = ff__free_bytes("FUSEFSS_TEST_MEM_AVAILABLE", 0, out_dir);
+  uint64_t disk = ff__free_bytes("FUSEFSS_TEST_DISK_FREE", 1, out_dir);
+  /* key files of an earlier run in --out are overwritten: their space counts as free */
+  for (int q = 0; q < 2 && disk != UINT64_MAX && !getenv("FUSEFSS_TEST_DISK_FREE"); q++) {
+    struct stat sb;
+    if (stat(o->key_files[q], &sb) == 0 && S_ISREG(sb.st_mode)) disk += (uint64_t)sb.st_size;
+  }
+  const int gpu_dev = o->backend == FF_BACKEND_CUDA && o->keys_where == FF__KEYS_DEVICE;
+  const uint64_t gpu = gpu_dev ? ff__free_bytes("FUSEFSS_TEST_GPU_FREE", 2, out_dir) : UINT64_MAX;
+  /* What each mode needs, both parties on this host. */
+  const uint64_t both = k[0] + k[1];
+  const uint64_t stream_need[2] = {unit * 2u, unit}; /* --window 2 (default), --window 1 */
+  const uint64_t stream_mine = unit * (uint64_t)o->window;
+  char need[160] = "", have[32], a[32];
+  const char *res = NULL;
+  uint64_t avail = 0, needed = 0;
+  if (o->stream) {
+    if (stream_mine > mem) res = "host memory (MemAvailable)", avail = mem, needed = stream_mine;
+  } else {
+    const uint64_t host_keys = o->inproc ? 2 * both : (o->keys_where == FF__KEYS_HOST || (o->keys_where == FF__KEYS_DEVICE &&
+                                                                                           o->backend == FF_BACKEND_CPU)) ? both : 0;
+    if (!o->inproc && both > disk) res = "disk space in --out", avail = disk, needed = both;
+    else if (host_keys > mem) res = "host memory (MemAvailable)", avail = mem, needed = host_keys;
+    else if (gpu_dev && both > gpu) res = "GPU memory", avail = gpu, needed = both;
+  }
+  if (!res) return 0;
+  snprintf(need, sizeof need, "%s", ff_fmt_bytes((double)needed, a, sizeof a));
+  ff_fmt_bytes((double)avail, have, sizeof have);
+  const char *fits = NULL;
+  char fit_buf[160];
+  if (!o->stream && both <= disk && (o->keys_where != FF__KEYS_DISK || o->inproc))
+    fits = "--dealer file --placement disk (key files on disk, read gate by gate)";
+  else if (stream_need[0] <= mem && (!o->stream || o->window > 2))
+    fits = "--dealer stream (keys dealt layer by layer beside the parties, window 2)";
+  else if (stream_need[1] <= mem && (!o->stream || o->window > 1))
+    fits = "--dealer stream --window 1";
+  if (fits) {
+    snprintf(fit_buf, sizeof fit_buf, "%s would fit", fits);
+  } else {
+    char l[32];
+    snprintf(fit_buf, sizeof fit_buf, "no mode fits: even --dealer stream --window 1 needs about %s of memory",
+             ff_fmt_bytes((double)stream_need[1], l, sizeof l));
+  }
+  char k0[32], k1[32];
+  const char *mode = o->stream ? "--dealer stream" : o->inproc ? "--dealer inproc" : "--dealer file";
+  FF_ERROR("the keys do not fit: %s with --placement %s needs %s of %s for %s (keys per party: %s (P0), %s (P1), from "
+           "the cost model), but %s is free; %s. (--no-fit-check skips this check, for experts)",
+           mode, o->stream ? "stream" : ff__keys_names[o->keys_where], need, res,
+           o->stream ? "its window of layers" : "both parties' keys", ff_fmt_bytes((double)k[0], k0, sizeof k0),
+           ff_fmt_bytes((double)k[1], k1, sizeof k1), have, fit_buf);
+  return FF_EXIT_FAIL;
+}
+
 static void ff__random_run_id(char *buf, size_t n) {
   ff_rng r;
   ff_rng_init_os(&r);
@@ -916,10 +1257,11 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
       (st = ff_prof_meta_num(p, "workload.rope_base", ff_model_rope_base(o->cfg))) ||
       (st = ff_prof_meta_str(p, "semantics.from", o->sem_from)) ||
       (ctx->party == 1 && (st = ff_prof_meta_str(p, "io.input", o->input ? o->input : "seeded (--input-seed)"))) ||
-      (st = ff_prof_meta_str(p, "keys.placement", ff__keys_names[o->keys_where])) ||
-      (st = ff_prof_meta_str(p, "keys.dealer", o->inproc ? "in-process (benchmark mode: each party made all keys itself)"
+      (st = ff_prof_meta_str(p, "keys.placement", o->stream ? "stream" : ff__keys_names[o->keys_where])) ||
+      (o->stream && (st = ff_prof_meta_int(p, "keys.window", o->window))) ||
+      (st = ff_prof_meta_str(p, "keys.dealer", o->stream ? "stream" : o->inproc ? "in-process (benchmark mode: each party made all keys itself)"
                                                           : "trusted dealer (key files)")) ||
-      (st = ff_prof_meta_bool(p, "keys.reused_across_reps", o->reps + o->warmup > 1)))
+      (st = ff_prof_meta_bool(p, "keys.reused_across_reps", !o->stream && o->reps + o->warmup > 1)))
     return st;
   return FF_OK;
 }
@@ -961,11 +1303,17 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
     if (st || (st = ff__deal(o, mem, &keygen)) || (st = ff_keystream_mem_image(mem[party], &img, &img_n)) ||
         (st = ff_keystream_open_mem(img, img_n, &ks)))
       goto done;
+  } else if (o->stream) {
+    /* Live from the dealer's process: the other party's end is not ours (it must see its stream end). */
+    close(o->stream_fd[1 - party][0]);
+    char name[64];
+    snprintf(name, sizeof name, "from the dealer (party %d)", party);
+    if ((st = ff_keystream_open_fd_mac(o->stream_fd[party][0], name, o->mac_key[party], o->timeout_ns, &ks))) goto done;
   } else if ((st = ff_keystream_open_file_mac(o->key_files[party], o->mac_key[party], &ks))) {
     goto done;
   }
   if ((st = ff__check_keys(o, ks, party))) goto done;
-  if (!o->inproc && (st = ff__verify_file(ks))) goto done;
+  if (!o->inproc && !o->stream && (st = ff__verify_file(ks))) goto done; /* a stream: chunk by chunk, as read */
   snprintf(run_id, sizeof run_id, "%s", ff_keystream_run_id(ks));
   if (party == 0) {
     if (o->weights) st = ff_model_weights_load(o->cfg, o->weights, &w);
@@ -997,7 +1345,8 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ctx.prof = p;
 
   /* 3. Session: keys into place, P0's weights masked once. */
-  const ff_op_key_placement pl = o->keys_where == FF__KEYS_DEVICE ? FF_KEYS_PRELOAD
+  const ff_op_key_placement pl = o->stream ? FF_KEYS_STREAM
+                                 : o->keys_where == FF__KEYS_DEVICE ? FF_KEYS_PRELOAD
                                  : o->keys_where == FF__KEYS_HOST ? FF_KEYS_HOST
                                                                   : FF_KEYS_STREAM;
   ff_op_params opp = {.role = FF_OP_PARTY, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .key_placement = pl};
@@ -1021,6 +1370,15 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ff_prof_meta_int(p, "session.weights_sent_B", (int64_t)wc.bytes_sent);
   ff_prof_meta_int(p, "session.weights_key_B", (int64_t)wc.key_bytes);
   ff_prof_meta_int(p, "keys.stream_B", (int64_t)stream_size);
+  {
+    /* Test hook (tests/test_stream_e2e.c): this party stops reading its key stream, as a party that falls
+     * behind for good; the dealer and the other party must fail within --timeout, the launcher kill it. */
+    const char *stall = getenv("FUSEFSS_TEST_STREAM_STALL");
+    if (o->stream && stall && atoi(stall) == party) {
+      FF_WARN("FUSEFSS_TEST_STREAM_STALL=%d: party %d stops reading its keys (a test of stuck parties)", party, party);
+      for (;;) pause();
+    }
+  }
 
   /* 4. Inferences: each repetition serves the same key bytes again (the image from the cursor, or the
    * file rewound, through the descriptor opened once, past the session's keys). */
@@ -1028,7 +1386,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ff_gate_cost before = ff_op_cost(op, party), inf = {0};
   for (int r = 0; r < total; r++) {
     if (r > 0 && pl != FF_KEYS_STREAM && (st = ff_op_rewind_keys(op, cursor))) goto done;
-    if (r > 0 && pl == FF_KEYS_STREAM) {
+    if (r > 0 && pl == FF_KEYS_STREAM && !o->stream) { /* --dealer stream: the next keys are dealt anew */
       if ((st = ff_op_check_consumed(op))) goto done;
       ff_op_destroy(op);
       op = NULL;
@@ -1172,6 +1530,8 @@ static int ff__verify(const ff__run_opts *o, FILE *f, int *exact_out, double *er
 }
 
 /* ---- Commands -------------------------------------------------------------------------------------- */
+
+enum { O_WINDOW = 600, O_NOFIT }; /* run's options of the streamed dealer and the fit check */
 
 static int ff__parse_placement(ff__run_opts *o, const char *arg) {
   for (int i = 0; i < 3; i++)
@@ -1433,8 +1793,15 @@ static void ff__run_usage(FILE *f) {
           "                       key file gate by gate (every key file's CRCs are checked before going online)\n"
           "  --reps N             counted inferences (default 1); --warmup W uncounted first ones (0)\n"
           "                       (repetitions reuse one inference's keys: a benchmark, not deployment)\n"
-          "  --dealer file|inproc file: key files from `fusefss keygen` (default); inproc: each party\n"
-          "                       makes all keys in memory itself (SIGMA's benchmark mode; labelled)\n"
+          "  --dealer file|inproc|stream  file: key files from `fusefss keygen` (default); inproc: each party\n"
+          "                       makes all keys in memory itself (SIGMA's benchmark mode; labelled); stream: a\n"
+          "                       dealer process beside the parties deals layer by layer and streams each party\n"
+          "                       its keys as it reads them (no key files; memory bounded by --window; each\n"
+          "                       repetition's keys dealt anew; the local pipeline only)\n"
+          "  --window N           --dealer stream: layers of keys the dealer may hold that the parties have not\n"
+          "                       taken yet (default 2, at least 1)\n"
+          "  --no-fit-check       skip the check that the keys fit memory, disk and GPU memory before starting\n"
+          "                       (for experts: the run may then fail midway)\n"
           "  --keys FILE          this party's key file (party role; default OUT/keys_pP.ffk)\n"
           "  --mac-key FILE       this party's MAC key file (party role; default: the key file + .mac)\n"
           "  --party 0|1, --listen [HOST]:PORT, --peer HOST:PORT   run one party\n"
@@ -1500,6 +1867,8 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"peer", required_argument, NULL, O_PEER},
                                        {"timeout", required_argument, NULL, O_TIMEOUT},
                                        {"mac-key", required_argument, NULL, O_MACKEY},
+                                       {"window", required_argument, NULL, O_WINDOW},
+                                       {"no-fit-check", no_argument, NULL, O_NOFIT},
                                        {"input", required_argument, NULL, O_INPUT},
                                        {"output", required_argument, NULL, O_OUTPUT},
                                        {"keep-raw", no_argument, NULL, O_KEEP_RAW},
@@ -1507,7 +1876,7 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"trace-depth", required_argument, NULL, O_TRACE_DEPTH},
                                        {NULL, 0, NULL, 0}};
   const char *key_file = NULL;
-  int c, backend_set = 0;
+  int c, backend_set = 0, window_set = 0, placement_set = 0;
   long long v;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -1526,6 +1895,7 @@ int ff_cmd_run(int argc, char **argv) {
       case O_KEYS: {
         int r = ff__parse_placement(&o, optarg);
         if (r) return r;
+        placement_set = 1;
         break;
       }
       case O_REPS:
@@ -1549,10 +1919,18 @@ int ff_cmd_run(int argc, char **argv) {
         o.trace_depth = (int)v;
         break;
       case O_DEALER:
-        if (strcmp(optarg, "file") && strcmp(optarg, "inproc"))
-          return ff_cli_usage_error(o.cmd, "--dealer must be file or inproc, not '%s'", optarg);
+        if (strcmp(optarg, "file") && strcmp(optarg, "inproc") && strcmp(optarg, "stream"))
+          return ff_cli_usage_error(o.cmd, "--dealer must be file, inproc or stream, not '%s'", optarg);
         o.inproc = !strcmp(optarg, "inproc");
+        o.stream = !strcmp(optarg, "stream");
         break;
+      case O_WINDOW:
+        if (ff_parse_int(optarg, 1, 1000, &v))
+          return ff_cli_usage_error(o.cmd, "--window must be 1..1000 layers, not '%s'", optarg);
+        o.window = (int)v;
+        window_set = 1;
+        break;
+      case O_NOFIT: o.no_fit_check = 1; break;
       case O_PARTY:
         if (ff_parse_int(optarg, 0, 1, &v)) return ff_cli_usage_error(o.cmd, "--party must be 0 or 1, not '%s'", optarg);
         o.party = (int)v;
@@ -1575,6 +1953,16 @@ int ff_cmd_run(int argc, char **argv) {
     if (r) return r;
   }
   if (!backend_set && ff__gpu_visible()) o.backend = FF_BACKEND_CUDA;
+  if (window_set && !o.stream) return ff_cli_usage_error(o.cmd, "--window needs --dealer stream");
+  if (o.stream && placement_set)
+    return ff_cli_usage_error(o.cmd, "--dealer stream reads keys gate by gate as they arrive from the dealer: it takes no "
+                              "--placement");
+  if (o.stream && o.insecure_no_padding)
+    return ff_cli_usage_error(o.cmd, "--dealer stream declares each key stream's size before dealing, which "
+                              "--insecure-no-padding makes depend on the masks: use key files for that ablation");
+  if (o.stream && o.party >= 0)
+    return ff_cli_usage_error(o.cmd, "--dealer stream runs the dealer beside both parties on this host (the local "
+                              "pipeline): use it without --party; across hosts use key files (`fusefss keygen`)");
   if (o.party < 0 && (listen || peer || key_file || o.mac_file))
     return ff_cli_usage_error(o.cmd, "--listen, --peer, --keys and --mac-key need --party");
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
@@ -1646,20 +2034,49 @@ int ff_cmd_run(int argc, char **argv) {
   if (!o.run_id) ff__random_run_id(rid, sizeof rid), o.run_id = rid;
   if (o.inproc) ff__inproc_dealing_id(&o);
   else if (ff__new_dealing(&o)) return ff_cli_fail(o.cmd, "cannot start a dealing");
+  if (ff__fit_check(&o)) return FF_EXIT_FAIL;
+  char stream_desc[96];
+  snprintf(stream_desc, sizeof stream_desc, "streamed dealer (window %d layer%s, keys dealt anew per repetition)", o.window,
+           o.window == 1 ? "" : "s");
   printf("fusefss run: %s seq %d batch %d, suite %s (bw %d, scale %d), backend %s, keys on %s, %s, %d rep%s (+%d warm-up)\n",
          o.cfg->name, o.seq, o.batch, o.suite, o.cfg->bw, o.cfg->scale, ff_backend_name(o.backend),
-         ff__keys_names[o.keys_where], o.inproc ? "in-process dealer (benchmark mode)" : "trusted dealer (key files)",
+         o.stream ? "the stream" : ff__keys_names[o.keys_where],
+         o.stream ? stream_desc : o.inproc ? "in-process dealer (benchmark mode)" : "trusted dealer (key files)",
          o.reps, o.reps == 1 ? "" : "s", o.warmup);
   fflush(stdout);
   ff__deal_time keygen = {0, 0};
   uint64_t kbytes[2] = {0, 0};
-  if (!o.inproc && (o.backend == FF_BACKEND_CUDA ? ff__keygen_files_child : ff__keygen_files)(&o, o.run_id, &keygen, kbytes))
+  if (!o.inproc && !o.stream &&
+      (o.backend == FF_BACKEND_CUDA ? ff__keygen_files_child : ff__keygen_files)(&o, o.run_id, &keygen, kbytes))
     return ff_cli_fail(o.cmd, "keygen failed");
-  int codes[2];
+  int codes[3];
   ff__party_arg pa = {&o};
   const uint64_t t0 = ff_now_ns();
-  if (ff_launch_local(ff__party_main, &pa, o.run_id, 5000, codes))
+  if (o.stream) {
+    /* The dealer feeds each party over its own socketpair (ff__stream_dealer). */
+    ff__dealer_heap(1);
+    const ff_status ss = ff__stream_sizes(&o, o.stream_session, o.stream_infer);
+    ff__dealer_heap(0);
+    if (ss) return ff_cli_fail(o.cmd, "cannot size the key streams (above)");
+    for (int q = 0; q < 2; q++)
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o.stream_fd[q]))
+        return ff_cli_fail(o.cmd, "socketpair: %s", strerror(errno));
+    /* Party processes are forked, not exec'd: CLOEXEC only keeps the sockets from any later exec. */
+    const ff_launch_helper dealer = {.fn = ff__stream_dealer, .started = ff__stream_dealer_started,
+                                     .parties_started = ff__stream_parties_started, .arg = &o, .name = "the dealer"};
+    /* Whoever fails first, the others get --timeout and 5 s to fail with their own message (the dealer's
+     * feeds and the parties' key streams wait at most --timeout), then are killed. */
+    const uint64_t grace_ms = o.timeout_ns / 1000000u + 5000u;
+    const ff_status ls = ff_launch_local_helper(ff__party_main, &pa, o.run_id, grace_ms > INT_MAX ? INT_MAX : (int)grace_ms,
+                                                &dealer, codes);
+    for (int q = 0; q < 2; q++)
+      if (o.stream_fd[q][0] >= 0) close(o.stream_fd[q][0]), o.stream_fd[q][0] = -1; /* a launch that failed early */
+    if (ls)
+      return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d, the dealer exit %d); see the messages "
+                         "above", codes[0], codes[1], codes[2]);
+  } else if (ff_launch_local(ff__party_main, &pa, o.run_id, 5000, codes)) {
     return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d); see the messages above", codes[0], codes[1]);
+  }
   const double wall_s = (double)(ff_now_ns() - t0) * 1e-9;
   char p0[4096], p1[4096], merged[4096];
   snprintf(p0, sizeof p0, "%s/prof_p0.json", o.out);
@@ -1700,7 +2117,7 @@ int ff_cmd_run(int argc, char **argv) {
            ff_fmt_bytes(ff__median_total(bd, FF_BD_TOTAL, FF_M_LINK), b, sizeof b),
            ff__median_total(bd, FF_BD_TOTAL, FF_M_ROUNDS), ff_fmt_bytes((double)ct.total[0].key_bytes, k0, sizeof k0),
            ff_fmt_bytes((double)ct.total[1].key_bytes, k1, sizeof k1));
-    if (!o.inproc)
+    if (!o.inproc && !o.stream)
       printf("; keygen %.3f s (writing %.3f s), key files %s", keygen.total_s, keygen.write_s,
              ff_fmt_bytes((double)(kbytes[0] + kbytes[1]), l, sizeof l));
     printf("; whole pipeline %.2f s\n", wall_s);
