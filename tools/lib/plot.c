@@ -300,8 +300,12 @@ ff_status ff_plot_families_svg(const ff_plot_run *runs, size_t n_runs, int proje
     for (size_t i = 0; i < n_bars; i++) {
       char t[32];
       double cx = p.x + slot * ((double)i + 0.5);
+      double top = total[i]; /* the label above the stack: medians of the parts need not sum to the total's */
+      double stack = 0;
+      for (size_t f = 0; f < fam.n; f++) stack += value[i][f];
+      top = fmax(top, stack);
       ff__sbf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%s</text>\n", cx,
-              ff__py(&p, total[i] / u.div) - 4, ff_fmt_ns(total[i], t, sizeof t));
+              ff__py(&p, top / u.div) - 4, ff_fmt_ns(total[i], t, sizeof t));
       ff__sbf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", cx, p.y + p.h + 16);
       ff__sbx(&b, blabel[i]);
       ff__sbf(&b, "</text>\n");
