@@ -399,7 +399,7 @@ int ff_cmd_matrix(int argc, char **argv) {
     case O_DRY: dry = 1; break;
     case O_NOHTML: html = 0; break;
     case 'o': out = optarg; break;
-    case 'h': ff__matrix_usage(stdout); return ff_cli_finish_stdout();
+    case 'h': ff__matrix_usage(stdout); return FF_EXIT_OK;
     case ':': rc = ff_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]); break;
     default: rc = ff_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]); break;
     }
@@ -609,6 +609,5 @@ int ff_cmd_matrix(int argc, char **argv) {
 done:
   ff_grid_free(&g);
   ff_grid_free(&cli);
-  if (rc == FF_EXIT_OK) rc = ff_cli_finish_stdout();
   return rc;
 }

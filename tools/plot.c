@@ -82,7 +82,7 @@ int ff_cmd_plot(int argc, char **argv) {
     case 'o': out = optarg; break;
     case O_NOHTML: html = 0; break;
     case O_MATRIX: matrix = optarg; break;
-    case 'h': ff__plot_usage(stdout); return ff_cli_finish_stdout();
+    case 'h': ff__plot_usage(stdout); return FF_EXIT_OK;
     case ':': return ff_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
     default: return ff_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
     }
@@ -97,7 +97,7 @@ int ff_cmd_plot(int argc, char **argv) {
   if (matrix) {
     ff_status st = ff_matrix_plot(matrix, out, html);
     if (st) return ff_cli_fail(cmd, "cannot plot the grid in %s: %s (details above)", matrix, ff_strerror(st));
-    return ff_cli_finish_stdout();
+    return FF_EXIT_OK;
   }
 
   ff_breakdown *bd[FF__PLOT_MAX_RUNS] = {0};
@@ -152,6 +152,5 @@ out:
   for (int i = 0; i < 3; i++) free(svg[i]);
   free(page);
   for (int i = 0; i < n_runs; i++) ff_breakdown_free(bd[i]);
-  if (rc == FF_EXIT_OK) rc = ff_cli_finish_stdout();
   return rc;
 }

@@ -44,7 +44,7 @@ int ff_cmd_trace(int argc, char **argv) {
       if (ff_parse_int(optarg, 0, 64, &depth))
         return ff_cli_usage_error(cmd, "--depth must be a whole number in 0..64 (0: every depth), not '%s'", optarg);
       break;
-    case 'h': ff__trace_usage(stdout); return ff_cli_finish_stdout();
+    case 'h': ff__trace_usage(stdout); return FF_EXIT_OK;
     case ':': return ff_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
     default: return ff_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
     }
@@ -59,5 +59,5 @@ int ff_cmd_trace(int argc, char **argv) {
   char sz[32];
   printf("wrote %s: %zu slices (%zu cut by --depth), %zu send->receive arrows, %s\n", out_path, info.slices,
          info.slices_cut, info.flows, ff_fmt_bytes((double)info.bytes, sz, sizeof sz));
-  return ff_cli_finish_stdout();
+  return FF_EXIT_OK;
 }
