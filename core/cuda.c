@@ -49,6 +49,25 @@ ff_status ff_cuda_device_name(char *buf, size_t n) {
   return FF_OK;
 }
 
+ff_status ff_cuda_use_device(int ordinal) {
+  const int n = ff_cuda_device_count();
+  if (ordinal < 0 || ordinal >= n) {
+    FF_ERROR("GPU %d was asked for, but this machine shows %d CUDA device(s)%s", ordinal, n,
+             n ? " (ordinals from 0; CUDA_VISIBLE_DEVICES may hide some)" : "");
+    return FF_EINVAL;
+  }
+  return FF_CUDA_CHECK(cudaSetDevice(ordinal));
+}
+
+int ff_cuda_current_device(void) {
+  int d = -1;
+  if (ff_cuda_device_count() <= 0 || cudaGetDevice(&d) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return -1;
+  }
+  return d;
+}
+
 /* ---- Stream-ordered device memory -------------------------------------------------------------------
  * A registry maps each live allocation to its stream (chained hash, nodes recycled through a free list so
  * that a steady state makes no host allocation either). */
@@ -298,6 +317,11 @@ ff_status ff_cuda_copy_to_host(void *dst, const void *src, size_t n) {
   (void)dst, (void)src, (void)n;
   return ff__no_cuda();
 }
+ff_status ff_cuda_use_device(int ordinal) {
+  FF_ERROR("GPU %d was asked for, but this build of fusefss has no CUDA backend", ordinal);
+  return FF_ENOTSUP;
+}
+int ff_cuda_current_device(void) { return -1; }
 ff_status ff_dev_alloc(ff_stream *s, size_t n, void **out) {
   (void)s, (void)n;
   *out = NULL;

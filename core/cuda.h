@@ -24,6 +24,12 @@ ff_status ff_cuda_device_name(char *buf, size_t n);
 /* Free and total memory of the current device in bytes (cudaMemGetInfo), for the check that keys fit
  * (`fusefss run`); FF_ENOTSUP without CUDA. Starts CUDA in this process. */
 ff_status ff_cuda_mem_info(uint64_t *free_b, uint64_t *total_b);
+/* Makes device `ordinal` (0-based, as cudaSetDevice and nvidia-smi count them) this thread's device,
+ * for the streams and memory made after it; call it before any other CUDA work of the process (a party's
+ * first step). FF_EINVAL (logged, naming the devices there are) for an ordinal the machine lacks. */
+ff_status ff_cuda_use_device(int ordinal);
+/* The calling thread's device ordinal, or -1 without CUDA or a device. */
+int ff_cuda_current_device(void);
 ff_status ff_cuda_stream_create(ff_stream **out);
 void ff_cuda_stream_destroy(ff_stream *s);
 ff_status ff_cuda_stream_sync(ff_stream *s);

@@ -334,6 +334,13 @@ static void test_usage_errors(void **state) {
   expect(2, "--placement must be device, host or disk", (const char *[]){"run", "--placement", "cloud", NULL});
   expect(2, "party 1 needs --peer", (const char *[]){"run", "--party", "1", NULL});
   expect(2, "need --party", (const char *[]){"run", "--keys", "x.ffk", NULL});
+  /* each party on its own GPU (--gpu0/--gpu1; --gpu in the party role) */
+  expect(2, "--gpu0 wants a GPU ordinal from 0 to 63", (const char *[]){"run", "--gpu0", "x", NULL});
+  expect(2, "--gpu1 wants a GPU ordinal from 0 to 63", (const char *[]){"run", "--gpu1", "64", NULL});
+  expect(2, "--gpu N is the party role's", (const char *[]){"run", "--gpu", "1", NULL});
+  expect(2, "a single party takes --gpu N", (const char *[]){"run", "--party", "0", "--gpu0", "1", NULL});
+  expect(2, "choose CUDA devices, but the parties run on the cpu",
+         (const char *[]){"run", "--backend", "cpu", "--gpu0", "0", "--gpu1", "1", NULL});
   expect(0, "usage: fusefss run", (const char *[]){"run", "--help", NULL});
   expect(0, "usage: fusefss keygen", (const char *[]){"keygen", "--help", NULL});
   expect(0, "usage: fusefss cost", (const char *[]){"cost", "--help", NULL});

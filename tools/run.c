@@ -80,6 +80,8 @@ typedef struct {
   ff__keys_where keys_where;
   int reps, warmup;
   int trace, trace_depth;    /* --trace: per-party traces (and OUT/trace.json locally); --trace-depth */
+  int gpu[2];                /* --gpu0/--gpu1 (--gpu in the party role): each party's CUDA device, -1: the
+                                first visible one */
   const char *out;
   const char *key_files[2];
   char key_buf[2][4096];
@@ -139,6 +141,7 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
   o->opt_gelu = -1;
   o->window = 2;
   for (int q = 0; q < 2; q++) o->stream_fd[q][0] = o->stream_fd[q][1] = -1;
+  o->gpu[0] = o->gpu[1] = -1;
 }
 
 enum {
@@ -592,10 +595,10 @@ static ff_status ff__read_mac_file(const char *path, uint8_t key[FF_KEYSTREAM_MA
   while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
   int ok = len == 2 * FF_KEYSTREAM_MAC_KEY_BYTES;
   for (size_t i = 0; ok && i < FF_KEYSTREAM_MAC_KEY_BYTES; i++) {
-    unsigned v;
+    unsigned v = 0;
     ok = isxdigit((unsigned char)buf[2 * i]) && isxdigit((unsigned char)buf[2 * i + 1]) &&
          sscanf(buf + 2 * i, "%2x", &v) == 1;
-    key[i] = (uint8_t)v;
+    key[i] = (uint8_t)v; /* unused when !ok: the whole key is refused below */
   }
   free(buf);
   if (!ok) {
@@ -1241,7 +1244,9 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
   ff_chan_clock_offset(ch, &off_ns, &err_ns);
   ff_status st;
   if ((st = ff_prof_meta_str(p, "tool", "run")) || (st = ff_prof_meta_str(p, "backend", ff_backend_name(ctx->backend))) ||
-      (st = ff_prof_meta_str(p, "device", dev)) || (st = ff_prof_meta_str(p, "timing.mode", "wall")) ||
+      (st = ff_prof_meta_str(p, "device", dev)) ||
+      (ctx->backend == FF_BACKEND_CUDA && (st = ff_prof_meta_int(p, "device.ordinal", ff_cuda_current_device()))) ||
+      (st = ff_prof_meta_str(p, "timing.mode", "wall")) ||
       (st = ff_prof_meta_int(p, "timing.warmup", o->warmup)) || (st = ff_prof_meta_int(p, "timing.reps", o->reps)) ||
       (st = ff_prof_meta_int(p, "clock.peer_offset_ns", off_ns)) || (st = ff_prof_meta_int(p, "clock.offset_err_ns", err_ns)) ||
       (st = ff_prof_meta_str(p, "net.transport", ff_chan_transport(ch))) || (st = ff_prof_meta_str(p, "net.peer", ff_chan_peer(ch))) ||
@@ -1286,6 +1291,9 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ff__deal_time keygen = {0, 0};
   ff_status st = FF_OK;
   char run_id[64];
+
+  /* 0. This party's GPU (--gpu0/--gpu1), before any CUDA work of the process (the in-process dealer's too). */
+  if (o->backend == FF_BACKEND_CUDA && o->gpu[party] >= 0 && (st = ff_cuda_use_device(o->gpu[party]))) goto done;
 
   /* 1. Keys, checked before anything goes online. */
   if (o->inproc) {
@@ -1531,7 +1539,7 @@ static int ff__verify(const ff__run_opts *o, FILE *f, int *exact_out, double *er
 
 /* ---- Commands -------------------------------------------------------------------------------------- */
 
-enum { O_WINDOW = 600, O_NOFIT }; /* run's options of the streamed dealer and the fit check */
+enum { O_WINDOW = 600, O_NOFIT, O_GPU0, O_GPU1, O_GPU }; /* run's: the streamed dealer, the fit check, GPUs */
 
 static int ff__parse_placement(ff__run_opts *o, const char *arg) {
   for (int i = 0; i < 3; i++)
@@ -1805,6 +1813,9 @@ static void ff__run_usage(FILE *f) {
           "  --keys FILE          this party's key file (party role; default OUT/keys_pP.ffk)\n"
           "  --mac-key FILE       this party's MAC key file (party role; default: the key file + .mac)\n"
           "  --party 0|1, --listen [HOST]:PORT, --peer HOST:PORT   run one party\n"
+          "  --gpu0 N, --gpu1 M   put party 0 and party 1 on CUDA devices N and M of this host (0-based, as\n"
+          "                       nvidia-smi counts; default: the first visible device for both); --gpu N in\n"
+          "                       the party role. The log records each party's device (device.ordinal)\n"
           "  --timeout DUR        deadline of connecting, of the handshake, and of each exchange (plus 1 s per\n"
           "                       MB moved) (default 120s)\n"
           "\n"
@@ -1855,6 +1866,7 @@ int ff_cmd_run(int argc, char **argv) {
   ff__run_opts o;
   ff__opts_init(&o, "run");
   const char *listen = NULL, *peer = NULL;
+  int gpu_self = -1;
   static const struct option opts[] = {FF__COMMON_LONGOPTS,
                                        {"backend", required_argument, NULL, O_BACKEND},
                                        {"placement", required_argument, NULL, O_KEYS},
@@ -1869,6 +1881,9 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"mac-key", required_argument, NULL, O_MACKEY},
                                        {"window", required_argument, NULL, O_WINDOW},
                                        {"no-fit-check", no_argument, NULL, O_NOFIT},
+                                       {"gpu0", required_argument, NULL, O_GPU0},
+                                       {"gpu1", required_argument, NULL, O_GPU1},
+                                       {"gpu", required_argument, NULL, O_GPU},
                                        {"input", required_argument, NULL, O_INPUT},
                                        {"output", required_argument, NULL, O_OUTPUT},
                                        {"keep-raw", no_argument, NULL, O_KEEP_RAW},
@@ -1931,6 +1946,15 @@ int ff_cmd_run(int argc, char **argv) {
         window_set = 1;
         break;
       case O_NOFIT: o.no_fit_check = 1; break;
+      case O_GPU0:
+      case O_GPU1:
+      case O_GPU:
+        if (ff_parse_int(optarg, 0, 63, &v))
+          return ff_cli_usage_error(o.cmd, "--%s wants a GPU ordinal from 0 to 63 (as nvidia-smi counts), not '%s'",
+                                    c == O_GPU ? "gpu" : c == O_GPU0 ? "gpu0" : "gpu1", optarg);
+        if (c == O_GPU) gpu_self = (int)v;
+        else o.gpu[c == O_GPU1] = (int)v;
+        break;
       case O_PARTY:
         if (ff_parse_int(optarg, 0, 1, &v)) return ff_cli_usage_error(o.cmd, "--party must be 0 or 1, not '%s'", optarg);
         o.party = (int)v;
@@ -1965,6 +1989,14 @@ int ff_cmd_run(int argc, char **argv) {
                               "pipeline): use it without --party; across hosts use key files (`fusefss keygen`)");
   if (o.party < 0 && (listen || peer || key_file || o.mac_file))
     return ff_cli_usage_error(o.cmd, "--listen, --peer, --keys and --mac-key need --party");
+  if (o.party < 0 && gpu_self >= 0)
+    return ff_cli_usage_error(o.cmd, "--gpu N is the party role's; the local pipeline takes --gpu0 N and --gpu1 M");
+  if (o.party >= 0 && (o.gpu[0] >= 0 || o.gpu[1] >= 0))
+    return ff_cli_usage_error(o.cmd, "--gpu0/--gpu1 place the local pipeline's parties; a single party takes --gpu N");
+  if (o.party >= 0 && gpu_self >= 0) o.gpu[o.party] = gpu_self;
+  if ((o.gpu[0] >= 0 || o.gpu[1] >= 0) && o.backend != FF_BACKEND_CUDA)
+    return ff_cli_usage_error(o.cmd, "--gpu0/--gpu1/--gpu choose CUDA devices, but the parties run on the %s",
+                              ff_backend_name(o.backend));
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
   if (o.party == 1 && listen) return ff_cli_usage_error(o.cmd, "party 1 connects: use --peer, not --listen");
   if (o.party == 1 && !peer) return ff_cli_usage_error(o.cmd, "party 1 needs --peer HOST:PORT (party 0's address)");
