@@ -1,5 +1,5 @@
-/* Internal to the analysis library: how merge.c builds a breakdown (breakdown.c). Not used outside
- * tools/lib/. */
+/* Internal to the analysis library: how merge.c builds a breakdown (breakdown.c), and the growing
+ * string that the text writers (plot.c, grid.c) share (fileio.c). Not used outside tools/lib/. */
 #ifndef FF_TOOLS_LIB_ANALYSIS_INTERNAL_H
 #define FF_TOOLS_LIB_ANALYSIS_INTERNAL_H
 
@@ -17,5 +17,15 @@ ff_status ff__breakdown_alloc_reps(ff_breakdown *bd, size_t n_reps);
 ff_status ff__breakdown_index(ff_breakdown *bd);
 /* Records a warning (also logged with FF_WARN). */
 void ff__breakdown_warn(ff_breakdown *bd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- Internal: a growing string (fileio.c) ----------------------------------------------------------
+ * Appends formatted text; on the first failure (out of memory, a bad format) it sets oom and ignores what
+ * follows, so a writer checks once at the end. Free s when done. */
+typedef struct {
+  char *s;
+  size_t len, cap;
+  int oom;
+} ff__sb;
+void ff__sbf(ff__sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -2,10 +2,12 @@
  * times and sizes: the I/O under every reader and writer of the analysis library and of the commands
  * (issue 14's rules). Test: tests/test_cli.c, tests/test_harden.c. */
 #include "tools/lib/analysis.h"
+#include "tools/lib/analysis_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,4 +148,33 @@ ff_status ff_write_file_atomic(const char *path, const void *data, size_t n, int
     return FF_EIO;
   }
   return FF_OK;
+}
+
+/* ---- A growing string (analysis_internal.h) -------------------------------------------------------- */
+
+void ff__sbf(ff__sb *b, const char *fmt, ...) {
+  if (b->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (w < 0) {
+      b->oom = 1;
+      return;
+    }
+    if (b->s && b->len + (size_t)w < b->cap) {
+      b->len += (size_t)w;
+      return;
+    }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap <= b->len + (size_t)w) cap *= 2;
+    char *n = realloc(b->s, cap);
+    if (!n) {
+      b->oom = 1;
+      return;
+    }
+    b->s = n;
+    b->cap = cap;
+  }
 }

@@ -4,6 +4,7 @@
  * page. No process is started here: the command runs the cells. DESIGN.md §6.
  * Test: tests/test_analysis.c (a 2×2 grid on bert-tiny, resumed after a killed cell). */
 #include "tools/lib/analysis.h"
+#include "tools/lib/analysis_internal.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -322,53 +323,19 @@ done:
 
 /* ---- Tables ---------------------------------------------------------------------------------------- */
 
-typedef struct {
-  char *s;
-  size_t len, cap;
-  int oom;
-} ff__buf;
-
-static void ff__bf(ff__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ff__bf(ff__buf *b, const char *fmt, ...) {
-  if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (w < 0) {
-      b->oom = 1;
-      return;
-    }
-    if (b->s && b->len + (size_t)w < b->cap) {
-      b->len += (size_t)w;
-      return;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap <= b->len + (size_t)w) cap *= 2;
-    char *n = realloc(b->s, cap);
-    if (!n) {
-      b->oom = 1;
-      return;
-    }
-    b->s = n;
-    b->cap = cap;
-  }
-}
-
-static void ff__csv(ff__buf *b, const char *s) {
+static void ff__csv(ff__sb *b, const char *s) {
   if (!strpbrk(s, ",\"\n\r")) {
-    ff__bf(b, "%s", s);
+    ff__sbf(b, "%s", s);
     return;
   }
-  ff__bf(b, "\"");
-  for (; *s; s++) ff__bf(b, *s == '"' ? "\"\"" : "%c", *s);
-  ff__bf(b, "\"");
+  ff__sbf(b, "\"");
+  for (; *s; s++) ff__sbf(b, *s == '"' ? "\"\"" : "%c", *s);
+  ff__sbf(b, "\"");
 }
 
-static void ff__num(ff__buf *b, double v) {
-  if (isfinite(v)) ff__bf(b, ",%.17g", v);
-  else ff__bf(b, ",");
+static void ff__num(ff__sb *b, double v) {
+  if (isfinite(v)) ff__sbf(b, ",%.17g", v);
+  else ff__sbf(b, ",");
 }
 
 static cJSON *ff__jnum(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
@@ -385,13 +352,13 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
       while (k < n_fams && strcmp(fams[k], res[i].fam[f].family) != 0) k++;
       if (k == n_fams && n_fams < 64) snprintf(fams[n_fams++], sizeof fams[0], "%s", res[i].fam[f].family);
     }
-  ff__buf a = {0}, b = {0};
-  ff__bf(&a, "cell,status,reason,model,suite,suf,seq,batch,backend,placement,layers,reps,warmup,online_ns,"
+  ff__sb a = {0}, b = {0};
+  ff__sbf(&a, "cell,status,reason,model,suite,suf,seq,batch,backend,placement,layers,reps,warmup,online_ns,"
              "online_ns_p25,online_ns_p75,link_B,sent_B_p0,sent_B_p1,rounds,lan_ns,wan_ns,keygen_s,key_file_B,"
              "max_abs_err,output_exact,cost_model_equal");
-  for (size_t k = 0; k < n_fams; k++) ff__bf(&a, ",time_ns_%s,link_B_%s", fams[k], fams[k]);
-  ff__bf(&a, "\n");
-  ff__bf(&b, "cell,family,time_ns,link_B,rounds,lan_ns,wan_ns\n");
+  for (size_t k = 0; k < n_fams; k++) ff__sbf(&a, ",time_ns_%s,link_B_%s", fams[k], fams[k]);
+  ff__sbf(&a, "\n");
+  ff__sbf(&b, "cell,family,time_ns,link_B,rounds,lan_ns,wan_ns\n");
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "schema", "fusefss.matrix/1");
   cJSON_AddItemToObject(root, "grid", ff_grid_to_json(g));
@@ -401,18 +368,18 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
     const ff_cell_result *r = &res[i];
     const int done = strcmp(r->status, "done") == 0;
     ff__csv(&a, c->name);
-    ff__bf(&a, ",%s,", r->status);
+    ff__sbf(&a, ",%s,", r->status);
     ff__csv(&a, r->reason);
-    ff__bf(&a, ",%s,%s,", c->model, c->suite);
+    ff__sbf(&a, ",%s,%s,", c->model, c->suite);
     ff__csv(&a, c->knobs);
-    ff__bf(&a, ",%d,%d,%s,%s,%d,%d,%d", c->seq, c->batch, c->backend, c->placement, g->layers, g->reps, g->warmup);
+    ff__sbf(&a, ",%d,%d,%s,%s,%d,%d,%d", c->seq, c->batch, c->backend, c->placement, g->layers, g->reps, g->warmup);
     const double nan = NAN;
     const double vals[] = {done ? r->online_ns : nan, done ? r->online_p25 : nan, done ? r->online_p75 : nan,
                            done ? r->link_B : nan,    done ? r->sent_B_p0 : nan,  done ? r->sent_B_p1 : nan,
                            done ? r->rounds : nan,    done ? r->lan_ns : nan,     done ? r->wan_ns : nan,
                            done ? r->keygen_s : nan,  done ? r->key_file_B : nan, done ? r->max_abs_err : nan};
     for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) ff__num(&a, vals[k]);
-    ff__bf(&a, done ? ",%d,%d" : ",,", r->output_exact, r->cost_model_equal);
+    ff__sbf(&a, done ? ",%d,%d" : ",,", r->output_exact, r->cost_model_equal);
     for (size_t k = 0; k < n_fams; k++) {
       const ff_cell_family *f = NULL;
       for (size_t j = 0; j < r->n_fam; j++)
@@ -420,7 +387,7 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
       ff__num(&a, f ? f->time_ns : (done ? 0 : nan));
       ff__num(&a, f ? f->link_B : (done ? 0 : nan));
     }
-    ff__bf(&a, "\n");
+    ff__sbf(&a, "\n");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "cell", c->name);
     cJSON_AddStringToObject(o, "status", r->status);
@@ -460,14 +427,14 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
         cJSON_AddItemToObject(x, "wan_ns", ff__jnum(f->wan_ns));
         cJSON_AddItemToArray(jf, x);
         ff__csv(&b, c->name);
-        ff__bf(&b, ",");
+        ff__sbf(&b, ",");
         ff__csv(&b, f->family);
         ff__num(&b, f->time_ns);
         ff__num(&b, f->link_B);
         ff__num(&b, f->rounds);
         ff__num(&b, f->lan_ns);
         ff__num(&b, f->wan_ns);
-        ff__bf(&b, "\n");
+        ff__sbf(&b, "\n");
       }
     }
     cJSON_AddItemToArray(jc, o);
@@ -533,48 +500,48 @@ ff_status ff_matrix_series(const ff_grid_cell *cells, const ff_cell_result *res,
   return FF_OK;
 }
 
-static void ff__hx(ff__buf *b, const char *t) {
+static void ff__hx(ff__sb *b, const char *t) {
   for (; t && *t; t++)
-    ff__bf(b, *t == '&' ? "&amp;" : *t == '<' ? "&lt;" : *t == '>' ? "&gt;" : *t == '"' ? "&quot;" : "%c", *t);
+    ff__sbf(b, *t == '&' ? "&amp;" : *t == '<' ? "&lt;" : *t == '>' ? "&gt;" : *t == '"' ? "&quot;" : "%c", *t);
 }
 
 ff_status ff_matrix_html(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, const char *scaling_svg,
                          char **html) {
   *html = NULL;
-  ff__buf b = {0};
-  ff__bf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fusefss matrix</title>\n"
+  ff__sb b = {0};
+  ff__sbf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fusefss matrix</title>\n"
              "<style>body{font-family:Helvetica,Arial,sans-serif;margin:2em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px}td.n{text-align:right}th{background:#f3f3f3}</style>"
              "</head><body>\n<h1>fusefss matrix</h1>\n<table><tr><th>cell</th><th>status</th><th>online</th>"
              "<th>link</th><th>rounds</th><th>LAN</th><th>WAN</th><th>keygen</th><th>max |err|</th></tr>\n");
   for (size_t i = 0; i < n; i++) {
     const ff_cell_result *r = &res[i];
-    ff__bf(&b, "<tr><td>");
+    ff__sbf(&b, "<tr><td>");
     ff__hx(&b, cells[i].name);
-    ff__bf(&b, "</td><td>");
+    ff__sbf(&b, "</td><td>");
     ff__hx(&b, r->status);
     if (*r->reason) {
-      ff__bf(&b, ": ");
+      ff__sbf(&b, ": ");
       ff__hx(&b, r->reason);
     }
-    ff__bf(&b, "</td>");
+    ff__sbf(&b, "</td>");
     if (strcmp(r->status, "done") == 0) {
       char t[32], l[32], lan[32], wan[32];
-      ff__bf(&b, "<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%.0f</td><td class=\"n\">%s</td>"
+      ff__sbf(&b, "<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%.0f</td><td class=\"n\">%s</td>"
                  "<td class=\"n\">%s</td><td class=\"n\">%.3f s</td><td class=\"n\">%.3g</td>",
              ff_fmt_ns(r->online_ns, t, sizeof t), ff_fmt_bytes(r->link_B, l, sizeof l), r->rounds,
              ff_fmt_ns(r->lan_ns, lan, sizeof lan), ff_fmt_ns(r->wan_ns, wan, sizeof wan), r->keygen_s, r->max_abs_err);
     } else {
-      ff__bf(&b, "<td></td><td></td><td></td><td></td><td></td><td></td><td></td>");
+      ff__sbf(&b, "<td></td><td></td><td></td><td></td><td></td><td></td><td></td>");
     }
-    ff__bf(&b, "</tr>\n");
+    ff__sbf(&b, "</tr>\n");
   }
-  ff__bf(&b, "</table>\n");
+  ff__sbf(&b, "</table>\n");
   if (scaling_svg) {
     const char *s = strstr(scaling_svg, "<svg");
-    ff__bf(&b, "<figure>\n%s</figure>\n", s ? s : scaling_svg);
+    ff__sbf(&b, "<figure>\n%s</figure>\n", s ? s : scaling_svg);
   }
-  ff__bf(&b, "</body></html>\n");
+  ff__sbf(&b, "</body></html>\n");
   if (b.oom) {
     free(b.s);
     return FF_ENOMEM;

@@ -4,6 +4,7 @@
  * ranges. Every data series is a <g class="series" data-series="NAME"> and has a legend entry, so a
  * test (or a script) can find it. DESIGN.md §6. Test: tests/test_analysis.c. */
 #include "tools/lib/analysis.h"
+#include "tools/lib/analysis_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -12,42 +13,6 @@
 
 #include "core/log.h"
 #include "scope/scope.h"
-
-/* ---- A growing string ---------------------------------------------------------------------------- */
-
-typedef struct {
-  char *s;
-  size_t len, cap;
-  int oom;
-} ff__sb;
-
-static void ff__sbf(ff__sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ff__sbf(ff__sb *b, const char *fmt, ...) {
-  if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (w < 0) {
-      b->oom = 1;
-      return;
-    }
-    if (b->s && b->len + (size_t)w < b->cap) {
-      b->len += (size_t)w;
-      return;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap <= b->len + (size_t)w) cap *= 2;
-    char *n = realloc(b->s, cap);
-    if (!n) {
-      b->oom = 1;
-      return;
-    }
-    b->s = n;
-    b->cap = cap;
-  }
-}
 
 /* Text for XML character data and attribute values. */
 static void ff__sbx(ff__sb *b, const char *t) {
