@@ -162,20 +162,17 @@ void ff_cuda_host_free(void *p) {
   if (p) (void)FF_CUDA_CHECK(cudaFreeHost(p));
 }
 
-void ff_alloc_stats_get(ff_alloc_stats *out) {
-  memset(out, 0, sizeof *out);
-  out->dev_allocs = __atomic_load_n(&ff__n_dev_allocs, __ATOMIC_RELAXED);
-  out->dev_sync_allocs = __atomic_load_n(&ff__n_sync_allocs, __ATOMIC_RELAXED);
-  out->pinned_allocs = __atomic_load_n(&ff__n_pinned, __ATOMIC_RELAXED);
-  out->staging_grows = __atomic_load_n(&ff__n_stage_grows, __ATOMIC_RELAXED);
+/* Device memory the default pool holds now (ff_alloc_stats). */
+static unsigned long long ff__pool_reserved(void) {
   int dev = 0;
   cudaMemPool_t pool;
   uint64_t v = 0;
   if (ff_cuda_device_count() > 0 && cudaGetDevice(&dev) == cudaSuccess &&
       cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess &&
       cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &v) == cudaSuccess)
-    out->pool_reserved_B = v;
+    return v;
   (void)cudaGetLastError();
+  return 0;
 }
 
 ff_status ff_cuda_stage_reserve(ff_cuda_stage **stp, size_t bytes, int events) {
@@ -330,13 +327,7 @@ ff_status ff_dev_alloc(ff_stream *s, size_t n, void **out) {
 void ff_dev_free(void *p) { (void)p; }
 ff_status ff_cuda_host_alloc(void **p, size_t n) { return ff_cuda_malloc(p, n); }
 void ff_cuda_host_free(void *p) { (void)p; }
-void ff_alloc_stats_get(ff_alloc_stats *out) {
-  memset(out, 0, sizeof *out);
-  out->dev_allocs = __atomic_load_n(&ff__n_dev_allocs, __ATOMIC_RELAXED);
-  out->dev_sync_allocs = __atomic_load_n(&ff__n_sync_allocs, __ATOMIC_RELAXED);
-  out->pinned_allocs = __atomic_load_n(&ff__n_pinned, __ATOMIC_RELAXED);
-  out->staging_grows = __atomic_load_n(&ff__n_stage_grows, __ATOMIC_RELAXED);
-}
+static unsigned long long ff__pool_reserved(void) { return 0; }
 ff_status ff_cuda_stage_reserve(ff_cuda_stage **st, size_t bytes, int events) {
   (void)st, (void)bytes, (void)events;
   return ff__no_cuda();
@@ -344,3 +335,12 @@ ff_status ff_cuda_stage_reserve(ff_cuda_stage **st, size_t bytes, int events) {
 void ff_cuda_stage_free(ff_cuda_stage *st) { (void)st; }
 
 #endif
+
+void ff_alloc_stats_get(ff_alloc_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->dev_allocs = __atomic_load_n(&ff__n_dev_allocs, __ATOMIC_RELAXED);
+  out->dev_sync_allocs = __atomic_load_n(&ff__n_sync_allocs, __ATOMIC_RELAXED);
+  out->pinned_allocs = __atomic_load_n(&ff__n_pinned, __ATOMIC_RELAXED);
+  out->staging_grows = __atomic_load_n(&ff__n_stage_grows, __ATOMIC_RELAXED);
+  out->pool_reserved_B = ff__pool_reserved();
+}
