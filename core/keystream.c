@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,29 @@ struct ff_keystream {
   uint64_t declared;        /* WRITE_SINK: the payload size the header promised */
   int fd;                   /* READ_FD: the dealer's socket or pipe, owned */
   uint64_t timeout_ns;      /* READ_FD: longest wait for the next bytes */
+  struct ff__ks_wq *wq;     /* WRITE_FILE: the writer thread and its queue of sealed chunks, or NULL */
 };
+
+/* ---- The file writer's thread ------------------------------------------------------------------------
+ * A key file's chunks are sealed (CRC32C and HMAC-SHA-256) and written by a thread of their own, so that
+ * the dealer deals the next gate meanwhile and the two parties' files are sealed on two cores. The dealer
+ * copies each full chunk into a free slot of a ring (FF__KS_WQ_SLOTS chunks per file, so memory stays
+ * bounded) and goes on; the thread takes the slots in order, appends the chunk's CRC and tag to it, writes
+ * it with one write, and keeps the running CRC of CRCs. The bytes are those of the single-threaded writer.
+ * ff_keystream_finish drains the queue and joins the thread before the trailer; a write error is sticky
+ * and reported by the next write or by finish. */
+#define FF__KS_WQ_SLOTS 8
+
+typedef struct ff__ks_wq {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t work, room;
+  uint8_t *slot[FF__KS_WQ_SLOTS]; /* each chunk_size + 4 + FF__KS_TAG bytes */
+  size_t len[FF__KS_WQ_SLOTS];    /* payload bytes of the chunk in the slot */
+  uint64_t index[FF__KS_WQ_SLOTS];
+  int head, count, stop;
+  ff_status err;                  /* the thread's first failure */
+} ff__ks_wq;
 
 /* --- CRC32C -------------------------------------------------------------------------------------- */
 
@@ -222,6 +245,8 @@ static ff_keystream *ff__ks_alloc(ff__ks_mode mode, const char *path) {
   return ks;
 }
 
+static ff_status ff__ks_wq_stop(ff_keystream *ks);
+
 static int ff__ks_is_writer(const ff_keystream *ks) {
   return ks->mode == FF__KS_WRITE_MEM || ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK;
 }
@@ -237,6 +262,7 @@ ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
              (unsigned long long)ks->payload_size);
     st = FF_EMISMATCH;
   }
+  ff__ks_wq_stop(ks);
   if (ks->f) fclose(ks->f);
   if (ks->fd >= 0) close(ks->fd);
   EVP_MAC_CTX_free(ks->mac);
@@ -359,8 +385,17 @@ static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
 
 /* Ends the current chunk: its len payload bytes are at data (file writer) or already at the end of the
  * memory buffer (data NULL); appends their CRC. */
+static ff_status ff__ks_wq_push(ff_keystream *ks, const uint8_t *data, size_t len);
+
 static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) {
   ff_status st;
+  if (ks->mode == FF__KS_WRITE_FILE) {
+    if ((st = ff__ks_wq_push(ks, data, len))) return ks->broken = st;
+    ks->n_chunks++;
+    ks->offset += len + 4 + ks->tag_size;
+    ks->fill = 0;
+    return FF_OK;
+  }
   uint8_t crc_le[4], tag[FF__KS_TAG], pre[FF_KEYSTREAM_ID_BYTES + 12];
   if (ks->mode == FF__KS_WRITE_MEM) data = ks->mem + ks->mem_len - len;
   ff__put32(crc_le, ff_crc32c(0, data, len));
@@ -380,6 +415,117 @@ static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) 
   ks->offset += len + 4 + ks->tag_size;
   ks->fill = 0;
   return FF_OK;
+}
+
+static void *ff__ks_wq_main(void *arg) {
+  ff_keystream *ks = arg;
+  ff__ks_wq *q = ks->wq;
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    while (!q->count && !q->stop) pthread_cond_wait(&q->work, &q->mu);
+    if (!q->count) break; /* stopped and drained */
+    uint8_t *buf = q->slot[q->head];
+    const size_t len = q->len[q->head];
+    const uint64_t k = q->index[q->head];
+    const int failed = q->err != FF_OK;
+    pthread_mutex_unlock(&q->mu);
+    ff_status st = FF_OK;
+    if (!failed) { /* after a failure the slots are only released */
+      uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12];
+      ff__put32(buf + len, ff_crc32c(0, buf, len));
+      ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, buf + len, 4);
+      if (ks->mac) {
+        ff__ks_chunk_prefix(ks, k, len, pre);
+        if (!ff__ks_tag(ks, "FFKEYCHK", pre, sizeof pre, buf, len, buf + len + 4)) {
+          FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)", (unsigned long long)k,
+                   ks->label);
+          st = FF_EIO;
+        }
+      }
+      const size_t n = len + 4 + ks->tag_size;
+      if (!st && fwrite(buf, 1, n, ks->f) != n) {
+        FF_ERROR("cannot write %s (chunk %llu): %s", ks->label, (unsigned long long)k, strerror(errno));
+        st = FF_EIO;
+      }
+    }
+    pthread_mutex_lock(&q->mu);
+    if (st && !q->err) q->err = st;
+    q->head = (q->head + 1) % FF__KS_WQ_SLOTS;
+    q->count--;
+    pthread_cond_signal(&q->room);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+static ff_status ff__ks_wq_start(ff_keystream *ks) {
+  ff__ks_wq *q = calloc(1, sizeof *q);
+  if (!q) goto nomem;
+  for (int i = 0; i < FF__KS_WQ_SLOTS; i++)
+    if (!(q->slot[i] = malloc((size_t)ks->chunk_size + 4 + FF__KS_TAG))) goto nomem;
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->work, NULL);
+  pthread_cond_init(&q->room, NULL);
+  ks->wq = q;
+  if (pthread_create(&q->th, NULL, ff__ks_wq_main, ks) != 0) {
+    FF_ERROR("cannot start the writer thread of %s", ks->label);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->work);
+    pthread_cond_destroy(&q->room);
+    ks->wq = NULL;
+    for (int i = 0; i < FF__KS_WQ_SLOTS; i++) free(q->slot[i]);
+    free(q);
+    return FF_EIO;
+  }
+  return FF_OK;
+nomem:
+  if (q)
+    for (int i = 0; i < FF__KS_WQ_SLOTS; i++) free(q->slot[i]);
+  free(q);
+  FF_ERROR("out of memory for the writer queue of %s", ks->label);
+  return FF_ENOMEM;
+}
+
+/* The dealer's side: a copy of the chunk into the next free slot (waiting while all are full). */
+static ff_status ff__ks_wq_push(ff_keystream *ks, const uint8_t *data, size_t len) {
+  ff_status st;
+  if (!ks->wq && (st = ff__ks_wq_start(ks))) return st;
+  ff__ks_wq *q = ks->wq;
+  pthread_mutex_lock(&q->mu);
+  while (q->count == FF__KS_WQ_SLOTS && !q->err) pthread_cond_wait(&q->room, &q->mu);
+  if ((st = q->err)) {
+    pthread_mutex_unlock(&q->mu);
+    return st;
+  }
+  const int t = (q->head + q->count) % FF__KS_WQ_SLOTS;
+  pthread_mutex_unlock(&q->mu);
+  memcpy(q->slot[t], data, len); /* the slot is the dealer's until it is counted */
+  pthread_mutex_lock(&q->mu);
+  q->len[t] = len;
+  q->index[t] = ks->n_chunks;
+  q->count++;
+  pthread_cond_signal(&q->work);
+  pthread_mutex_unlock(&q->mu);
+  return FF_OK;
+}
+
+/* Drains the queue, joins the thread and frees it; its first failure, if any. Safe without a thread. */
+static ff_status ff__ks_wq_stop(ff_keystream *ks) {
+  ff__ks_wq *q = ks->wq;
+  if (!q) return FF_OK;
+  pthread_mutex_lock(&q->mu);
+  q->stop = 1;
+  pthread_cond_signal(&q->work);
+  pthread_mutex_unlock(&q->mu);
+  pthread_join(q->th, NULL);
+  const ff_status st = q->err;
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->work);
+  pthread_cond_destroy(&q->room);
+  for (int i = 0; i < FF__KS_WQ_SLOTS; i++) free(q->slot[i]);
+  free(q);
+  ks->wq = NULL;
+  return st;
 }
 
 static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, ff_keystream_sink sink, void *sink_arg,
@@ -603,6 +749,7 @@ static ff_status ff__ks_finish(ff_keystream *ks) {
     return ks->broken = FF_EMISMATCH;
   }
   if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
+  if ((st = ff__ks_wq_stop(ks))) return ks->broken = st; /* every chunk written, crc_of_crcs complete */
   ks->payload_size = ks->pos;
 
   uint8_t trailer[FF__KS_TRAILER];

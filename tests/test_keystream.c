@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -917,6 +920,38 @@ static void test_fifo_key_file(void **state) {
   unlink(fifo);
 }
 
+/* A write that fails inside the file writer's thread (here: the file size limit, EFBIG) fails the stream:
+ * a later write or the finish reports it, nothing hangs, and close releases the thread. In a child so
+ * that the limit stays there. */
+static void test_write_error_in_writer_thread(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const char *path = path_in_dir("full.ffk");
+  const pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {3u << 20, 3u << 20};
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(10);
+    ff_keystream *w;
+    ff_keystream_params p = params(0, "run-full", "full", 1u << 20);
+    if (ff_keystream_create_file(path, &p, &w) != FF_OK) _exit(11);
+    uint8_t *buf = calloc(1, 1u << 20);
+    if (!buf) _exit(12);
+    ff_status st = FF_OK;
+    for (int i = 0; i < 16 && !st; i++) st = ff_keystream_write(w, buf, 1u << 20);
+    if (!st) st = ff_keystream_finish(w);
+    ff_keystream_close(w, 0);
+    free(buf);
+    _exit(st == FF_EIO ? 0 : 13);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  assert_true(WIFEXITED(ws));
+  assert_int_equal(WEXITSTATUS(ws), 0);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_crc32c_known_answers),    cmocka_unit_test(test_roundtrip_mem),
@@ -929,6 +964,7 @@ int main(void) {
       cmocka_unit_test(test_bad_arguments_and_states), cmocka_unit_test(test_mac_roundtrip),
       cmocka_unit_test(test_mac_tampered_with_valid_crcs), cmocka_unit_test(test_key_file_swapped_mid_run),
       cmocka_unit_test(test_fifo_key_file), cmocka_unit_test(test_live_stream),
+      cmocka_unit_test(test_write_error_in_writer_thread),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
