@@ -1,7 +1,7 @@
 #!/bin/bash
-# Device run: builds the perf tree (new) and the baseline (base), runs quick CUDA tests of new, the
-# workloads in $NEW_RUNS / $BASE_RUNS, then the slower CUDA tests, all within $BUDGET seconds; prints a
-# summary table last. Logs under $OUT.
+# Device run (dev/gpu/README.md): builds the candidate (new) and the baseline (base), runs quick CUDA tests
+# of new, the workloads in $RUNS, amdahl for $AMDAHL, then the slower CUDA tests and $EXTRA, all within
+# $BUDGET seconds; prints a summary table last. Logs under $OUT.
 set -u
 T0=$(date +%s); BUDGET=${BUDGET:-570}
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }

@@ -1,10 +1,14 @@
 #!/bin/sh
-# Copies the new tree (a commit, or the perf worktree with uncommitted work) and the baseline commit into
-# ${ROOT:-/work/main}/.gpu for the device.
+# Copies the candidate tree (NEW=<commit>, or the working tree with uncommitted work) and the baseline
+# commit (BASE=<commit>) into .gpu/new and .gpu/base of this repository, for the device (dev/gpu/README.md).
 set -e
-rm -rf ${ROOT:-/work/main}/.gpu/new ${ROOT:-/work/main}/.gpu/base
-mkdir -p ${ROOT:-/work/main}/.gpu/new ${ROOT:-/work/main}/.gpu/base
-if [ -n "${NEW:-}" ]; then (cd ${PERF:-/work/main} && git archive $NEW) | tar xf - -C ${ROOT:-/work/main}/.gpu/new
-else (cd ${PERF:-/work/main} && git ls-files -co --exclude-standard | grep -v '^build' | tar cf - -T -) | tar xf - -C ${ROOT:-/work/main}/.gpu/new; fi
-(cd ${PERF:-/work/main} && git archive ${BASE:-3a1ea32}) | tar xf - -C ${ROOT:-/work/main}/.gpu/base
-du -sh ${ROOT:-/work/main}/.gpu
+root=$(git rev-parse --show-toplevel)
+rm -rf "$root/.gpu/new" "$root/.gpu/base"
+mkdir -p "$root/.gpu/new" "$root/.gpu/base"
+if [ -n "${NEW:-}" ]; then
+  git -C "$root" archive "$NEW" | tar xf - -C "$root/.gpu/new"
+else
+  (cd "$root" && git ls-files -co --exclude-standard | grep -v '^build' | tar cf - -T -) | tar xf - -C "$root/.gpu/new"
+fi
+git -C "$root" archive "${BASE:?set BASE to the baseline commit}" | tar xf - -C "$root/.gpu/base"
+du -sh "$root/.gpu"
