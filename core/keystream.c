@@ -597,7 +597,7 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
   hdr = malloc(ks->header_size);
   if (!ks->meta || !hdr) goto nomem;
   memcpy(ks->meta, meta, meta_len + 1);
-  if (path) {
+  if (path && !sink) { /* a live stream's name is a label, never a file */
     ks->chunk = malloc(chunk_size);
     if (!ks->chunk) goto nomem;
     /* Non-blocking open, then fstat: a FIFO or device at the path is refused, never waited on. Key

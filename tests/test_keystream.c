@@ -741,7 +741,11 @@ static void test_live_stream(void **state) {
   p.dealing_id = k_id_a;
   sink_buf live = {NULL, 0};
   ff_keystream *w, *r;
-  assert_int_equal(ff_keystream_create_sink("test", &p, 100, to_buf, &live, &w), FF_OK);
+  /* A live stream's name is a label: no file of that name may appear (it once did, empty, in the cwd). */
+  char label[128];
+  snprintf(label, sizeof label, "%s/live-stream-label", g_dir);
+  assert_int_equal(ff_keystream_create_sink(label, &p, 100, to_buf, &live, &w), FF_OK);
+  assert_int_equal(access(label, F_OK), -1);
   assert_int_equal(ff_keystream_write(w, data, 60), FF_OK);
   assert_int_equal(ff_keystream_write(w, data + 60, 40), FF_OK);
   EXPECT_FAIL(ff_keystream_write(w, data, 1), FF_ERANGE, "declared with 100 key bytes");
