@@ -615,23 +615,32 @@ done:
   return st;
 }
 
-typedef struct {
-  const uint64_t *tabh;
-  size_t nt;
-} ff__sm_table_arg;
+/* The public tables of the softmax's lookups, made on first use (ff__op_table's fill functions). */
+static ff_status ff__nexp_lsb_fill(void *arg, uint64_t *host) {
+  (void)arg;
+  ff_sigma_nexp_lsb_table(host);
+  return FF_OK;
+}
 
-static ff_status ff__sm_table_fill(void *arg, uint64_t *host) {
-  const ff__sm_table_arg *t = arg;
-  memcpy(host, t->tabh, t->nt * sizeof *host);
+static ff_status ff__nexp_msb_fill(void *arg, uint64_t *host) {
+  (void)arg;
+  ff_sigma_nexp_msb_table(host);
+  return FF_OK;
+}
+
+static ff_status ff__inv_fill(void *arg, uint64_t *host) {
+  const int *bits_shift = arg;
+  ff_sigma_inv_table_ex(bits_shift[0], bits_shift[1], host);
   return FF_OK;
 }
 
 /* y = T[x mod 2^b] revealed in b_out bits (dealer: y gets the output mask), C elements; x, y in
- * ff__op_mem(op), the table tabh (2^b) on the host, named by table_key (ff__op_table_key): a party keeps
- * it in its memory for the op's life (ff__op_table) and reads the LUT key straight into its memory
+ * ff__op_mem(op). The public table T (2^b entries) is named by table_key and made by fill(fill_arg) only
+ * when a party first needs it, then kept in the party's memory for the op's life (ff__op_table); the
+ * dealer's keys do not depend on it. A party reads the LUT key straight into its memory
  * (ff__op_get_lut_key). */
-static ff_status ff__lut(ff_op *op, ff__op_table_id table_key, int b, int b_out, size_t C, const uint64_t *x,
-                         const uint64_t *tabh, uint64_t *y) {
+static ff_status ff__lut(ff_op *op, ff__op_table_id table_key, ff__op_table_fill fill, void *fill_arg, int b, int b_out,
+                         size_t C, const uint64_t *x, uint64_t *y) {
   ff_ctx *ctx = op->ctx;
   const size_t nt = (size_t)1 << b;
   ff_status st = FF_OK;
@@ -655,9 +664,8 @@ static ff_status ff__lut(ff_op *op, ff__op_table_id table_key, int b, int b_out,
       if (!(st = ff_lut_key_serialize(&k[p], buf, kb))) st = ff__op_put(op, p, buf, kb);
     goto done;
   }
-  ff__sm_table_arg ta = {tabh, nt};
   if ((st = ff__op_get_lut_key(op, &k[0], b, b_out, 1, C, "LUT")) ||
-      (st = ff__op_table(op, table_key, nt, ff__sm_table_fill, &ta, &tab)))
+      (st = ff__op_table(op, table_key, nt, fill, fill_arg, &tab)))
     goto done;
   st = ff_lut_eval(ctx, &k[0], xs, tab, 1, y);
   /* ff_lut_eval talks to the channel itself (which charges bytes and rounds to the op); the payload
@@ -745,11 +753,8 @@ static ff_status ff__sm_nexp(ff_op *op, const ff_wire *x1, ff_wire *e) {
   ff_ctx *ctx = op->ctx;
   const int bw = op->bw, ring = x1->bw;
   const size_t N = x1->numel;
-  uint64_t lsb_tab[256], msb_tab[256];
   ff_wire clip = {0}, hi = {0}, lsb = {0}, msb = {0}, z = {0};
   ff_status st;
-  ff_sigma_nexp_lsb_table(lsb_tab);
-  ff_sigma_nexp_msb_table(msb_tab);
   if ((st = ff__op_wire_alloc(op, &clip, 16, x1->ndim, x1->shape)) ||
       (st = ff__op_wire_alloc(op, &lsb, bw, x1->ndim, x1->shape)) ||
       (st = ff__op_wire_alloc(op, &msb, bw, x1->ndim, x1->shape)) ||
@@ -762,9 +767,9 @@ static ff_status ff__sm_nexp(ff_op *op, const ff_wire *x1, ff_wire *e) {
     st = ff_sigma_add_const(ctx, ring, N, x1->v, (uint64_t)0 - FF__SM_CLIP, z.v);
   if (st || (st = ff__relu_sel(op, ring, 16, ff__op_word_bytes(16), 1, N, z.v, clip.v, "Softmax::nExp"))) goto done;
   if (op->role == FF_OP_PARTY && (st = ff_sigma_add_const(ctx, 16, N, clip.v, FF__SM_CLIP, clip.v))) goto done;
-  if ((st = ff__lut(op, ff__op_table_key(2, 8, 0, 0), 8, bw, N, clip.v, lsb_tab, lsb.v)) ||
+  if ((st = ff__lut(op, ff__op_table_key(2, 8, 0, 0), ff__nexp_lsb_fill, NULL, 8, bw, N, clip.v, lsb.v)) ||
       (st = ff__sigma_trslack_narrow(op, &clip, 8, 8, &hi)) ||
-      (st = ff__lut(op, ff__op_table_key(3, 8, 0, 0), 8, bw, N, hi.v, msb_tab, msb.v)))
+      (st = ff__lut(op, ff__op_table_key(3, 8, 0, 0), ff__nexp_msb_fill, NULL, 8, bw, N, hi.v, msb.v)))
     goto done;
   /* Elementwise Beaver product (one row of N); e takes x1's shape. */
   if ((st = ff__beaver_slack(op, &msb, &lsb, 1, N, 0, e))) goto done;
@@ -844,22 +849,17 @@ static ff_status ff__sm_inverse(ff_op *op, size_t R, const ff__sm_cfg *cfg, cons
   FF_SCOPE("Softmax::Inverse");
   const int k = cfg->k, b = cfg->b, bw = op->bw;
   ff_wire sk = {0}, t = {0};
-  uint64_t *tab = NULL;
   ff_status st;
   if ((st = ff__sm_wire(op, &sk, k, R, 1)) || (st = ff__sm_wire(op, inv, bw, R, 1)) ||
       (st = ff__op_reduce(op, s->v, sk.v, R, k)))
     goto done;
-  if (!(tab = ff__op_alloc(((size_t)1 << b) * sizeof *tab, "Softmax::Inverse"))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  /* The CUDA party's LUT uploads this same host table (ff__lut). */
-  ff_sigma_inv_table_ex(b, k - b, tab);
-  if (!(st = ff__sigma_trslack_narrow(op, &sk, k - b, b, &t))) st = ff__lut(op, ff__op_table_key(4, (uint32_t)b, (uint32_t)(k - b), 0), b, bw, R, t.v, tab, inv->v);
+  int bits_shift[2] = {b, k - b};
+  if (!(st = ff__sigma_trslack_narrow(op, &sk, k - b, b, &t)))
+    st = ff__lut(op, ff__op_table_key(4, (uint32_t)b, (uint32_t)(k - b), 0), ff__inv_fill, bits_shift, b, bw, R, t.v,
+                 inv->v);
 done:
   ff_wire_free(&sk);
   ff_wire_free(&t);
-  free(tab);
   return st;
 }
 
