@@ -460,6 +460,80 @@ static void test_mem_exchange_bits_wide(void **state) {
   ff_chan_close(ends[1]);
 }
 
+/* ff_chan_exchange_pieces: the callbacks see every piece in order (ready before it is sent, arrived once
+ * the peer's piece is in), and the whole is charged as ONE exchange of n bytes (one message each way, one
+ * round), exactly as ff_chan_exchange; the peer may send the same bytes as one message (the channel is a
+ * byte stream). A callback's failure ends the exchange with its status and charges no message. */
+typedef struct {
+  size_t next_ready, next_arrived, calls;
+  const uint8_t *in, *want;
+  int fail_at; /* ready's call index that fails, -1: none */
+} pieces_log;
+
+static ff_status pieces_ready(void *arg, size_t off, size_t len) {
+  pieces_log *l = arg;
+  if (off != l->next_ready || !len) return FF_EPROTO;
+  if ((int)l->calls++ == l->fail_at) return FF_EIO;
+  l->next_ready = off + len;
+  return FF_OK;
+}
+
+static ff_status pieces_arrived(void *arg, size_t off, size_t len) {
+  pieces_log *l = arg;
+  if (off != l->next_arrived || off + len > l->next_ready || memcmp(l->in + off, l->want + off, len)) return FF_EPROTO;
+  l->next_arrived = off + len;
+  return FF_OK;
+}
+
+static void test_mem_exchange_pieces(void **state) {
+  (void)state;
+  enum { N = 10007, PIECE = 1000 };
+  ff_chan *ends[2];
+  ff_mem_opts o = {.io_timeout_ms = 5000};
+  assert_int_equal(ff_chan_mem_pair(ends, &o), FF_OK);
+  uint8_t *out = malloc(N), *in = malloc(N), *peer = malloc(N), *got = malloc(N);
+  assert_true(out && in && peer && got);
+  for (size_t i = 0; i < N; i++) out[i] = (uint8_t)(i * 7 + 1), peer[i] = (uint8_t)(i * 13 + 5);
+  assert_int_equal(ff_chan_send(ends[1], peer, N), FF_OK);
+  assert_int_equal(ff_chan_send(ends[0], out, 1), FF_OK); /* a send first: the exchange still begins a round */
+  pieces_log l = {0, 0, 0, in, peer, -1};
+  ff_comm_delta c0 = ff_scope_thread_comm();
+  assert_int_equal(ff_chan_exchange_pieces(ends[0], out, in, N, PIECE, pieces_ready, pieces_arrived, &l), FF_OK);
+  ff_comm_delta c1 = ff_scope_thread_comm();
+  assert_int_equal(l.calls, (N + PIECE - 1) / PIECE);
+  assert_int_equal(l.next_ready, N);
+  assert_int_equal(l.next_arrived, N);
+  assert_int_equal(c1.sent_B - c0.sent_B, N);
+  assert_int_equal(c1.recv_B - c0.recv_B, N);
+  assert_int_equal(c1.msgs - c0.msgs, 1);
+  assert_int_equal(c1.rounds - c0.rounds, 1);
+  assert_memory_equal(in, peer, N);
+  assert_int_equal(ff_chan_recv(ends[1], got, 1), FF_OK);
+  assert_int_equal(ff_chan_recv(ends[1], got, N), FF_OK);
+  assert_memory_equal(got, out, N);
+  /* No callbacks, piece 0 (= one piece): the same charge. */
+  assert_int_equal(ff_chan_send(ends[1], peer, N), FF_OK);
+  c0 = ff_scope_thread_comm();
+  assert_int_equal(ff_chan_exchange_pieces(ends[0], out, in, N, 0, NULL, NULL, NULL), FF_OK);
+  c1 = ff_scope_thread_comm();
+  assert_int_equal(c1.msgs - c0.msgs, 1);
+  assert_int_equal(c1.rounds - c0.rounds, 1);
+  assert_int_equal(c1.sent_B - c0.sent_B, N);
+  assert_int_equal(ff_chan_recv(ends[1], got, N), FF_OK);
+  /* ready fails at the third piece: that status, no message charged. */
+  assert_int_equal(ff_chan_send(ends[1], peer, N), FF_OK);
+  pieces_log f = {0, 0, 0, in, peer, 2};
+  c0 = ff_scope_thread_comm();
+  assert_int_equal(ff_chan_exchange_pieces(ends[0], out, in, N, PIECE, pieces_ready, pieces_arrived, &f), FF_EIO);
+  c1 = ff_scope_thread_comm();
+  assert_int_equal(c1.msgs - c0.msgs, 0);
+  assert_int_equal(c1.sent_B - c0.sent_B, 0);
+  assert_int_equal(ff_chan_exchange_pieces(NULL, out, in, N, PIECE, NULL, NULL, NULL), FF_EINVAL);
+  free(out), free(in), free(peer), free(got);
+  ff_chan_close(ends[0]);
+  ff_chan_close(ends[1]);
+}
+
 static void test_mem_peer_closed(void **state) {
   (void)state;
   ff_chan *ends[2];
@@ -824,6 +898,7 @@ int main(void) {
       cmocka_unit_test(test_mem_round_rules),
       cmocka_unit_test(test_mem_accessors_and_args),
       cmocka_unit_test(test_mem_exchange_bits_wide),
+      cmocka_unit_test(test_mem_exchange_pieces),
       cmocka_unit_test(test_mem_peer_closed),
       cmocka_unit_test(test_mem_silent_peer_times_out),
       cmocka_unit_test(test_mem_shaping),
