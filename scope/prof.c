@@ -208,19 +208,27 @@ ff_status ff__prof_push_rep(ff_prof *p, const ff_prof_rep *rep, uint64_t t0, uin
   return FF_OK;
 }
 
+/* The next trace event of this repetition, zeroed, or NULL (counted as dropped) when the buffer is full. */
+static ff__trace_ev *ff__trace_next(ff_prof *p, int kind) {
+  if (p->n_ev == p->cap_ev) {
+    p->dropped++;
+    return NULL;
+  }
+  ff__trace_ev *e = &p->ev[p->n_ev++];
+  memset(e, 0, sizeof *e);
+  e->kind = kind;
+  e->rep = (int32_t)p->n_reps;
+  return e;
+}
+
 void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur,
                         const ff_comm_delta *comm) {
   if (!p->trace || (p->trace_depth && depth >= p->trace_depth)) return;
-  if (p->n_ev == p->cap_ev) {
-    p->dropped++;
-    return;
-  }
-  ff__trace_ev *e = &p->ev[p->n_ev++];
-  e->kind = FF__EV_SCOPE;
+  ff__trace_ev *e = ff__trace_next(p, FF__EV_SCOPE);
+  if (!e) return;
   e->scope = scope;
   e->layer = layer;
   e->depth = depth;
-  e->rep = (int32_t)p->n_reps;
   e->t0 = t0;
   e->dur = dur;
   e->comm = *comm;
@@ -228,18 +236,13 @@ void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth,
 
 void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d) {
   if (!p->trace) return;
-  if (p->n_ev == p->cap_ev) {
-    p->dropped++;
-    return;
-  }
   /* comm/ measured the time blocked inside the call; the message's slice is that interval (the
    * payload copy of a send that did not block is instantaneous). */
-  ff__trace_ev *e = &p->ev[p->n_ev++];
-  e->kind = FF__EV_MSG;
+  ff__trace_ev *e = ff__trace_next(p, FF__EV_MSG);
+  if (!e) return;
   e->scope = -1;
   e->layer = FF_NO_LAYER;
   e->depth = -1;
-  e->rep = (int32_t)p->n_reps;
   e->dur = d->wait_ns <= t_end ? d->wait_ns : t_end;
   e->t0 = t_end - e->dur;
   e->comm = *d;
@@ -247,17 +250,11 @@ void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d) {
 
 void ff__prof_trace_cuda(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur) {
   if (!p->trace || (p->trace_depth && depth >= p->trace_depth)) return;
-  if (p->n_ev == p->cap_ev) {
-    p->dropped++;
-    return;
-  }
-  ff__trace_ev *e = &p->ev[p->n_ev++];
-  memset(e, 0, sizeof *e);
-  e->kind = FF__EV_CUDA;
+  ff__trace_ev *e = ff__trace_next(p, FF__EV_CUDA);
+  if (!e) return;
   e->scope = scope;
   e->layer = layer;
   e->depth = depth;
-  e->rep = (int32_t)p->n_reps;
   e->t0 = t0;
   e->dur = dur;
 }
