@@ -17,10 +17,16 @@ relative L2 is above BOUND_REL_L2 or above 1.05x its "sigma" row, or if on the q
 not at least halve the error.
 
     python3 tests/test_hf_torch.py /path/to/fusefss     (CTest: test_hf_torch; exit 77 = skipped)
+
+Options, for a GPU host without torch: `--save DIR` keeps every case (weights file, input .npy, PyTorch's
+output as float64 .npy, the run's arguments in cases.json); `--replay DIR` runs the saved cases without
+torch; `--backend cpu|cuda` picks the parties' backend (default cpu). The table and the checks are the same.
 """
 
+import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -41,131 +47,199 @@ def npy_write(path, shape, values):
         f.write(struct.pack("<%df" % len(values), *values))
 
 
-def npy_read_f32(path):
+def npy_write_f64(path, shape, values):
+    d = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % ", ".join(str(s) for s in shape)
+    hl = ((10 + len(d) + 1 + 63) // 64) * 64 - 10
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", hl) + (d.ljust(hl - 1) + "\n").encode())
+        f.write(struct.pack("<%dd" % len(values), *values))
+
+
+def npy_read(path):
+    """The values of a little-endian float32 or float64 .npy file written by this test or by fusefss."""
     with open(path, "rb") as f:
         b = f.read()
     assert b[:8] == b"\x93NUMPY\x01\x00", path
     hl = struct.unpack("<H", b[8:10])[0]
-    n = (len(b) - 10 - hl) // 4
-    return list(struct.unpack("<%df" % n, b[10 + hl:]))
+    code = "d" if "'<f8'" in b[10:10 + hl].decode() else "f"
+    n = (len(b) - 10 - hl) // struct.calcsize(code)
+    return list(struct.unpack("<%d%s" % (n, code), b[10 + hl:]))
 
 
-def main():
-    if len(sys.argv) != 2:
-        print("usage: test_hf_torch.py FUSEFSS", file=sys.stderr)
-        return 2
-    fusefss = sys.argv[1]
-    try:
-        import torch
-    except ImportError:
-        print("SKIPPED: python3-torch is not installed (apt-get install python3-torch); this test compares fusefss "
-              "with PyTorch's BERT and GPT-2 layers")
-        return SKIP
+def build_cases(tmp):
+    """Builds the layers in PyTorch and exports them into tmp; returns the cases (dicts: model, weights,
+    semantics, the weights file and input .npy names in tmp, fusefss's extra arguments, PyTorch's output)."""
+    import torch
     import export_hf as ex
 
     torch.manual_seed(16)
     F = torch.nn.functional
-    rows = []
-    fails = []
+    out = []
+    for model, seq in (("bert-tiny", 16), ("gpt2", 8)):
+        arch, _, H, d, ffn = ex.MODELS[model]
+        dh = d // H
+        cases = [("unit", 1.0), ("hf-init", 1.0)] + ([("unit", 0.003)] if model == "gpt2" else [])
+        for wscale, xscale in cases:
+            def mat(i, o):
+                std = 0.02 if wscale == "hf-init" else 1 / math.sqrt(i)
+                return torch.randn(i, o, dtype=torch.float64) * std
+
+            def vec(n, base=0.0, spread=0.1):
+                return base + (torch.rand(n, dtype=torch.float64) * 2 - 1) * spread
+
+            # Parameters as (in, out) matrices: y = x W + b (GPT-2's Conv1D; BERT's Linear is W^T).
+            P = {"wq": mat(d, d), "wk": mat(d, d), "wv": mat(d, d), "bq": vec(d), "bk": vec(d), "bv": vec(d),
+                 "wo": mat(d, d), "bo": vec(d), "g1": vec(d, 1.0), "b1": vec(d), "w1": mat(d, ffn),
+                 "bf1": vec(ffn), "w2": mat(ffn, d), "bf2": vec(d), "g2": vec(d, 1.0), "b2": vec(d)}
+            eps = 1e-12 if arch == "bert" else 1e-5
+            x = torch.randn(seq, d, dtype=torch.float64) * xscale
+            # The state dict as Hugging Face names it (float32, as checkpoints hold it).
+            f32 = lambda t: t.to(torch.float32)
+            if arch == "bert":
+                pre = "encoder.layer.0."
+                sd = {pre + "attention.self.query.weight": P["wq"].t(), pre + "attention.self.query.bias": P["bq"],
+                      pre + "attention.self.key.weight": P["wk"].t(), pre + "attention.self.key.bias": P["bk"],
+                      pre + "attention.self.value.weight": P["wv"].t(), pre + "attention.self.value.bias": P["bv"],
+                      pre + "attention.output.dense.weight": P["wo"].t(), pre + "attention.output.dense.bias": P["bo"],
+                      pre + "attention.output.LayerNorm.weight": P["g1"], pre + "attention.output.LayerNorm.bias": P["b1"],
+                      pre + "intermediate.dense.weight": P["w1"].t(), pre + "intermediate.dense.bias": P["bf1"],
+                      pre + "output.dense.weight": P["w2"].t(), pre + "output.dense.bias": P["bf2"],
+                      pre + "output.LayerNorm.weight": P["g2"], pre + "output.LayerNorm.bias": P["b2"]}
+                config = {"norm_eps": eps, "gelu": "erf", "source": "test_hf_torch"}
+            else:
+                pre = "h.0."
+                sd = {pre + "attn.c_attn.weight": torch.cat([P["wq"], P["wk"], P["wv"]], 1),
+                      pre + "attn.c_attn.bias": torch.cat([P["bq"], P["bk"], P["bv"]]),
+                      pre + "attn.c_proj.weight": P["wo"], pre + "attn.c_proj.bias": P["bo"],
+                      pre + "ln_1.weight": P["g1"], pre + "ln_1.bias": P["b1"],
+                      pre + "mlp.c_fc.weight": P["w1"], pre + "mlp.c_fc.bias": P["bf1"],
+                      pre + "mlp.c_proj.weight": P["w2"], pre + "mlp.c_proj.bias": P["bf2"],
+                      pre + "ln_2.weight": P["g2"], pre + "ln_2.bias": P["b2"]}
+                config = {"norm_eps": eps, "gelu": "tanh", "source": "test_hf_torch"}
+            sd = {k: f32(v.contiguous()) for k, v in sd.items()}
+            # The reference, from the float32 parameters (what the checkpoint holds), in float64.
+            Q = {k: f32(v).double() for k, v in P.items()}
+            ln = lambda t, g, b: F.layer_norm(t, (d,), g, b, eps)
+
+            def attn(h, causal):
+                q = (h @ Q["wq"] + Q["bq"]).view(seq, H, dh).transpose(0, 1)
+                k = (h @ Q["wk"] + Q["bk"]).view(seq, H, dh).transpose(0, 1)
+                v = (h @ Q["wv"] + Q["bv"]).view(seq, H, dh).transpose(0, 1)
+                s = q @ k.transpose(-1, -2) / math.sqrt(dh)
+                if causal:
+                    s = s.masked_fill(torch.ones(seq, seq, dtype=torch.bool).triu(1), float("-inf"))
+                o = (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(seq, d)
+                return o @ Q["wo"] + Q["bo"]
+
+            with torch.no_grad():
+                xr = f32(x).double()
+                if arch == "bert":  # BertLayer: LN(x + attn), LN(h + FFN(h)) with the erf GELU
+                    h = ln(xr + attn(xr, False), Q["g1"], Q["b1"])
+                    y = ln(h + F.gelu(h @ Q["w1"] + Q["bf1"]) @ Q["w2"] + Q["bf2"], Q["g2"], Q["b2"])
+                else:  # GPT2Block: pre-norm, causal, gelu_new
+                    h = xr + attn(ln(xr, Q["g1"], Q["b1"]), True)
+                    m = ln(h, Q["g2"], Q["b2"])
+                    y = h + F.gelu(m @ Q["w1"] + Q["bf1"], approximate="tanh") @ Q["w2"] + Q["bf2"]
+            # Export through export_hf's mapping and writer.
+            tag = "%s-%s-%g" % (model, wscale, xscale)
+            wf = os.path.join(tmp, tag + ".ffw")
+            specs = ex.tensor_specs(model, 1)
+            vals = (ex._to_bytes(t) for t in ex.hf_tensors(model, ex._StateDict(sd), 1, d))
+            ex.write_weights(wf, model, specs, vals, config=config)
+            inp = os.path.join(tmp, tag + ".in.npy")
+            npy_write(inp, (seq, d), [float(v) for v in f32(x).reshape(-1)])
+            yref = [float(v) for v in y.reshape(-1)]
+            variants = [("sigma", ["--semantics", "sigma"]), ("hf", [])]
+            if model == "gpt2":
+                variants.append(("hf, scale 16", ["--scale", "16"]))
+            if xscale != 1.0:  # a quiet input: the epsilon is of the order of the variance
+                variants = [("sigma, scale 16", ["--semantics", "sigma", "--scale", "16"]),
+                            ("hf, scale 16", ["--scale", "16"])]
+                wscale = "unit, input std %g" % xscale
+            for label, extra in variants:
+                out.append({"model": model, "weights": wscale, "semantics": label, "weights_file": tag + ".ffw",
+                            "input": tag + ".in.npy", "args": extra, "ref": yref})
+    return out
+
+
+def run_cases(fusefss, backend, cases, tmp):
+    """Runs fusefss on every case (files in tmp); returns the table rows and the failures."""
+    rows, fails = [], []
+    for c in cases:
+        out = os.path.join(tmp, "out.npy")
+        cmd = [fusefss, "run", "--backend", backend, "--model", c["model"], "--layers", "1",
+               "--weights", os.path.join(tmp, c["weights_file"]), "--input", os.path.join(tmp, c["input"]),
+               "--output", out, "--out", os.path.join(tmp, "run")] + c["args"]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        name = "%s %s %s" % (c["model"], c["weights"], c["semantics"])
+        if r.returncode != 0:
+            print(r.stdout[-3000:], r.stderr[-3000:])
+            fails.append("%s: fusefss exit %d" % (name, r.returncode))
+            continue
+        ys, ref = npy_read(out), c["ref"]
+        if len(ys) != len(ref):
+            fails.append("%s: %d output values, PyTorch has %d" % (name, len(ys), len(ref)))
+            continue
+        e = [a - b for a, b in zip(ys, ref)]
+        norm = lambda v: math.sqrt(sum(t * t for t in v))
+        rel = norm(e) / norm(ref)
+        cos = sum(a * b for a, b in zip(ys, ref)) / (norm(ys) * norm(ref))
+        rows.append((c["model"], c["weights"], c["semantics"], rel, max(abs(t) for t in e), cos))
+    return rows, fails
+
+
+def main():
+    args = sys.argv[1:]
+    opts = {"--backend": "cpu", "--save": None, "--replay": None}
+    fusefss = None
+    while args:
+        a = args.pop(0)
+        if a in opts and args:
+            opts[a] = args.pop(0)
+        elif fusefss is None and not a.startswith("-"):
+            fusefss = a
+        else:
+            fusefss = None
+            break
+    if fusefss is None or opts["--backend"] not in ("cpu", "cuda") or (opts["--save"] and opts["--replay"]):
+        print("usage: test_hf_torch.py FUSEFSS [--backend cpu|cuda] [--save DIR | --replay DIR]", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="ff_hf_torch_") as tmp:
-        for model, seq in (("bert-tiny", 16), ("gpt2", 8)):
-            arch, _, H, d, ffn = ex.MODELS[model]
-            dh = d // H
-            cases = [("unit", 1.0), ("hf-init", 1.0)] + ([("unit", 0.003)] if model == "gpt2" else [])
-            for wscale, xscale in cases:
-                def mat(i, o):
-                    std = 0.02 if wscale == "hf-init" else 1 / math.sqrt(i)
-                    return torch.randn(i, o, dtype=torch.float64) * std
-
-                def vec(n, base=0.0, spread=0.1):
-                    return base + (torch.rand(n, dtype=torch.float64) * 2 - 1) * spread
-
-                # Parameters as (in, out) matrices: y = x W + b (GPT-2's Conv1D; BERT's Linear is W^T).
-                P = {"wq": mat(d, d), "wk": mat(d, d), "wv": mat(d, d), "bq": vec(d), "bk": vec(d), "bv": vec(d),
-                     "wo": mat(d, d), "bo": vec(d), "g1": vec(d, 1.0), "b1": vec(d), "w1": mat(d, ffn),
-                     "bf1": vec(ffn), "w2": mat(ffn, d), "bf2": vec(d), "g2": vec(d, 1.0), "b2": vec(d)}
-                eps = 1e-12 if arch == "bert" else 1e-5
-                x = torch.randn(seq, d, dtype=torch.float64) * xscale
-                # The state dict as Hugging Face names it (float32, as checkpoints hold it).
-                f32 = lambda t: t.to(torch.float32)
-                if arch == "bert":
-                    pre = "encoder.layer.0."
-                    sd = {pre + "attention.self.query.weight": P["wq"].t(), pre + "attention.self.query.bias": P["bq"],
-                          pre + "attention.self.key.weight": P["wk"].t(), pre + "attention.self.key.bias": P["bk"],
-                          pre + "attention.self.value.weight": P["wv"].t(), pre + "attention.self.value.bias": P["bv"],
-                          pre + "attention.output.dense.weight": P["wo"].t(), pre + "attention.output.dense.bias": P["bo"],
-                          pre + "attention.output.LayerNorm.weight": P["g1"], pre + "attention.output.LayerNorm.bias": P["b1"],
-                          pre + "intermediate.dense.weight": P["w1"].t(), pre + "intermediate.dense.bias": P["bf1"],
-                          pre + "output.dense.weight": P["w2"].t(), pre + "output.dense.bias": P["bf2"],
-                          pre + "output.LayerNorm.weight": P["g2"], pre + "output.LayerNorm.bias": P["b2"]}
-                    config = {"norm_eps": eps, "gelu": "erf", "source": "test_hf_torch"}
-                else:
-                    pre = "h.0."
-                    sd = {pre + "attn.c_attn.weight": torch.cat([P["wq"], P["wk"], P["wv"]], 1),
-                          pre + "attn.c_attn.bias": torch.cat([P["bq"], P["bk"], P["bv"]]),
-                          pre + "attn.c_proj.weight": P["wo"], pre + "attn.c_proj.bias": P["bo"],
-                          pre + "ln_1.weight": P["g1"], pre + "ln_1.bias": P["b1"],
-                          pre + "mlp.c_fc.weight": P["w1"], pre + "mlp.c_fc.bias": P["bf1"],
-                          pre + "mlp.c_proj.weight": P["w2"], pre + "mlp.c_proj.bias": P["bf2"],
-                          pre + "ln_2.weight": P["g2"], pre + "ln_2.bias": P["b2"]}
-                    config = {"norm_eps": eps, "gelu": "tanh", "source": "test_hf_torch"}
-                sd = {k: f32(v.contiguous()) for k, v in sd.items()}
-                # The reference, from the float32 parameters (what the checkpoint holds), in float64.
-                Q = {k: f32(v).double() for k, v in P.items()}
-                ln = lambda t, g, b: F.layer_norm(t, (d,), g, b, eps)
-
-                def attn(h, causal):
-                    q = (h @ Q["wq"] + Q["bq"]).view(seq, H, dh).transpose(0, 1)
-                    k = (h @ Q["wk"] + Q["bk"]).view(seq, H, dh).transpose(0, 1)
-                    v = (h @ Q["wv"] + Q["bv"]).view(seq, H, dh).transpose(0, 1)
-                    s = q @ k.transpose(-1, -2) / math.sqrt(dh)
-                    if causal:
-                        s = s.masked_fill(torch.ones(seq, seq, dtype=torch.bool).triu(1), float("-inf"))
-                    o = (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(seq, d)
-                    return o @ Q["wo"] + Q["bo"]
-
-                with torch.no_grad():
-                    xr = f32(x).double()
-                    if arch == "bert":  # BertLayer: LN(x + attn), LN(h + FFN(h)) with the erf GELU
-                        h = ln(xr + attn(xr, False), Q["g1"], Q["b1"])
-                        y = ln(h + F.gelu(h @ Q["w1"] + Q["bf1"]) @ Q["w2"] + Q["bf2"], Q["g2"], Q["b2"])
-                    else:  # GPT2Block: pre-norm, causal, gelu_new
-                        h = xr + attn(ln(xr, Q["g1"], Q["b1"]), True)
-                        m = ln(h, Q["g2"], Q["b2"])
-                        y = h + F.gelu(m @ Q["w1"] + Q["bf1"], approximate="tanh") @ Q["w2"] + Q["bf2"]
-                # Export through export_hf's mapping and writer.
-                wf = os.path.join(tmp, "%s-%s.ffw" % (model, wscale))
-                specs = ex.tensor_specs(model, 1)
-                vals = (ex._to_bytes(t) for t in ex.hf_tensors(model, ex._StateDict(sd), 1, d))
-                ex.write_weights(wf, model, specs, vals, config=config)
-                inp = os.path.join(tmp, "in.npy")
-                npy_write(inp, (seq, d), [float(v) for v in f32(x).reshape(-1)])
-                yref = y.reshape(-1)
-                variants = [("sigma", ["--semantics", "sigma"]), ("hf", [])]
-                if model == "gpt2":
-                    variants.append(("hf, scale 16", ["--scale", "16"]))
-                if xscale != 1.0:  # a quiet input: the epsilon is of the order of the variance
-                    variants = [("sigma, scale 16", ["--semantics", "sigma", "--scale", "16"]),
-                                ("hf, scale 16", ["--scale", "16"])]
-                    wscale = "unit, input std %g" % xscale
-                for label, extra in variants:
-                    out = os.path.join(tmp, "out.npy")
-                    cmd = [fusefss, "run", "--backend", "cpu", "--model", model, "--layers", "1", "--weights", wf,
-                           "--input", inp, "--output", out, "--out", os.path.join(tmp, "run")] + extra
-                    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                    if r.returncode != 0:
-                        print(r.stdout[-3000:], r.stderr[-3000:])
-                        fails.append("%s %s %s: fusefss exit %d" % (model, wscale, label, r.returncode))
-                        continue
-                    ys = torch.tensor(npy_read_f32(out), dtype=torch.float64)
-                    e = ys - yref
-                    rel = float(e.norm() / yref.norm())
-                    cos = float((ys * yref).sum() / (ys.norm() * yref.norm()))
-                    rows.append((model, wscale, label, rel, float(e.abs().max()), cos))
-    print("\n| model (1 layer) | weights | semantics | relative L2 | max abs error | cosine |")
-    print("|---|---|---|---:|---:|---:|")
+        if opts["--replay"]:
+            tmp = opts["--replay"]
+            with open(os.path.join(tmp, "cases.json")) as f:
+                cases = json.load(f)
+            absent = [c for c in cases if not os.path.exists(os.path.join(tmp, c["weights_file"]))]
+            for c in absent:  # a saved folder may be thinned to what fits a transfer; say what was left out
+                print("not replayed: %s %s %s (%s is absent)" % (c["model"], c["weights"], c["semantics"],
+                                                                 c["weights_file"]))
+            cases = [c for c in cases if c not in absent]
+            for c in cases:
+                c["ref"] = npy_read(os.path.join(tmp, c.pop("ref_file")))
+        else:
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                print("SKIPPED: python3-torch is not installed (apt-get install python3-torch); this test compares "
+                      "fusefss with PyTorch's BERT and GPT-2 layers")
+                return SKIP
+            cases = build_cases(tmp)
+            if opts["--save"]:
+                os.makedirs(opts["--save"], exist_ok=True)
+                saved = []
+                for i, c in enumerate(cases):
+                    for f in (c["weights_file"], c["input"]):
+                        shutil.copyfile(os.path.join(tmp, f), os.path.join(opts["--save"], f))
+                    ref = "ref%d.npy" % i
+                    npy_write_f64(os.path.join(opts["--save"], ref), (len(c["ref"]),), c["ref"])
+                    saved.append({k: v for k, v in c.items() if k != "ref"} | {"ref_file": ref})
+                with open(os.path.join(opts["--save"], "cases.json"), "w") as f:
+                    json.dump(saved, f, indent=1)
+        rows, fails = run_cases(fusefss, opts["--backend"], cases, tmp)
+    print("\n| model (1 layer) | weights | semantics | relative L2 | max abs error | cosine | backend |")
+    print("|---|---|---|---:|---:|---:|---|")
     for m, w, l, rel, mx, cos in rows:
-        print("| %s | %s | %s | %.4g | %.4g | %.6f |" % (m, w, l, rel, mx, cos))
+        print("| %s | %s | %s | %.4g | %.4g | %.6f | %s |" % (m, w, l, rel, mx, cos, opts["--backend"]))
     by = {(m, w, l): rel for m, w, l, rel, _, _ in rows}
     for (m, w, l), rel in by.items():
         if l == "hf" and not rel < BOUND_REL_L2:

@@ -7,6 +7,7 @@ T0=$(date +%s); BUDGET=${BUDGET:-570}
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 for f in .deps/*.deb; do dpkg -x "$f" / >/dev/null; done; ldconfig
 cd .gpu
+[ -d new ] || ln -s .. new # no candidate copy: the candidate is the working tree that the device received
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; ls /usr/local/cuda/bin | tr "\n" " "; echo; nproc
 B="-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CUDA_ARCHITECTURES=90"
 (cmake -S new -B new/build $B >/dev/null && cmake --build new/build -j12 > new.build.log 2>&1; echo "new build rc=$?") &
@@ -17,7 +18,7 @@ grep -E "error|warning:" new.build.log | head -20
 tests() { # regex
   [ -z "$1" ] && return
   local l=$(left); [ $l -lt 30 ] && { echo "no time for tests $1" | tee -a $OUT/summary.txt; return; }
-  timeout $((l - 10)) ctest --test-dir new/build -L cuda -j4 --output-on-failure --timeout 240 -R "$1" >> $OUT/ctest_cuda.log 2>&1
+  timeout $((l - 10)) ctest --test-dir new/build -L cuda -j4 --output-on-failure --timeout 150 -R "$1" >> $OUT/ctest_cuda.log 2>&1
   grep -E "tests passed|Failed|\*\*\*|Passed|Skipped" $OUT/ctest_cuda.log | tail -n 20 | tee -a $OUT/summary.txt
 }
 run() { # tree name args...

@@ -6,6 +6,7 @@ T0=$(date +%s); BUDGET=${BUDGET:-170}
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 for f in .deps/*.deb; do dpkg -x "$f" / >/dev/null; done; ldconfig
 cd .gpu
+[ -d new ] || ln -s .. new # no candidate copy: the candidate is the working tree that the device received
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 B="-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CUDA_ARCHITECTURES=90"
 cmake -S new -B new/build $B >/dev/null && cmake --build new/build -j16 --target test_pack_cuda test_online_alloc_cuda fusefss > new.build.log 2>&1
