@@ -162,14 +162,15 @@ void ff_cuda_host_free(void *p) {
   if (p) (void)FF_CUDA_CHECK(cudaFreeHost(p));
 }
 
-/* Device memory the default pool holds now (ff_alloc_stats). */
-static unsigned long long ff__pool_reserved(void) {
+/* Device memory the default pool holds now, or the most it has held (ff_alloc_stats). */
+static unsigned long long ff__pool_attr(int high) {
   int dev = 0;
   cudaMemPool_t pool;
   uint64_t v = 0;
   if (ff_cuda_device_count() > 0 && cudaGetDevice(&dev) == cudaSuccess &&
       cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess &&
-      cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &v) == cudaSuccess)
+      cudaMemPoolGetAttribute(pool, high ? cudaMemPoolAttrReservedMemHigh : cudaMemPoolAttrReservedMemCurrent, &v) ==
+          cudaSuccess)
     return v;
   (void)cudaGetLastError();
   return 0;
@@ -327,7 +328,7 @@ ff_status ff_dev_alloc(ff_stream *s, size_t n, void **out) {
 void ff_dev_free(void *p) { (void)p; }
 ff_status ff_cuda_host_alloc(void **p, size_t n) { return ff_cuda_malloc(p, n); }
 void ff_cuda_host_free(void *p) { (void)p; }
-static unsigned long long ff__pool_reserved(void) { return 0; }
+static unsigned long long ff__pool_attr(int high) { return (void)high, 0; }
 ff_status ff_cuda_stage_reserve(ff_cuda_stage **st, size_t bytes, int events) {
   (void)st, (void)bytes, (void)events;
   return ff__no_cuda();
@@ -342,5 +343,6 @@ void ff_alloc_stats_get(ff_alloc_stats *out) {
   out->dev_sync_allocs = __atomic_load_n(&ff__n_sync_allocs, __ATOMIC_RELAXED);
   out->pinned_allocs = __atomic_load_n(&ff__n_pinned, __ATOMIC_RELAXED);
   out->staging_grows = __atomic_load_n(&ff__n_stage_grows, __ATOMIC_RELAXED);
-  out->pool_reserved_B = ff__pool_reserved();
+  out->pool_reserved_B = ff__pool_attr(0);
+  out->pool_peak_B = ff__pool_attr(1);
 }

@@ -65,6 +65,7 @@ typedef struct {
   unsigned long long pinned_allocs;    /* ff_cuda_host_alloc calls */
   unsigned long long staging_grows;    /* reconstruct staging (ff_cuda_stage_reserve) that had to grow */
   unsigned long long pool_reserved_B;  /* device memory the pool holds now (0 without CUDA) */
+  unsigned long long pool_peak_B;      /* the most it has held since the process started (0 without CUDA) */
 } ff_alloc_stats;
 void ff_alloc_stats_get(ff_alloc_stats *out);
 /* Counts one cudaMalloc made by CUDA code outside core (template tables). */

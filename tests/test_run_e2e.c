@@ -96,6 +96,33 @@ static void file_exists(const char *dir, const char *name) {
   if (stat(p, &sb) || sb.st_size == 0) fail_msg("%s is missing or empty", p);
 }
 
+/* Peak memory (issue 13's report): a CPU party preloads its whole key stream into host memory, so its
+ * resident peak is at least its key file; it has no device pool (null). Printed and in run_summary.json. */
+static void check_peaks(const char *dir, const char *out) {
+  if (!strstr(out, "peak memory: P0 host ") || !strstr(out, "; P1 host ")) fail_msg("no peak memory line:\n%s", out);
+  char path[256];
+  snprintf(path, sizeof path, "%s/run_summary.json", dir);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char buf[8192];
+  const size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  cJSON *j = cJSON_Parse(buf);
+  assert_non_null(j);
+  for (int q = 0; q < 2; q++) {
+    char kh[32], kd[32], kf[32];
+    snprintf(kh, sizeof kh, "peak_host_B_p%d", q);
+    snprintf(kd, sizeof kd, "peak_device_pool_B_p%d", q);
+    snprintf(kf, sizeof kf, "key_file_B_p%d", q);
+    const double peak = num(j, kh), keys = num(j, kf);
+    print_message("P%d: peak host %.0f B, key file %.0f B\n", q, peak, keys);
+    assert_true(keys > 0 && peak >= keys);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, kd)));
+  }
+  cJSON_Delete(j);
+}
+
 static void test_bert_tiny_end_to_end(void **state) {
   (void)state;
   char dir[128];
@@ -115,6 +142,7 @@ static void test_bert_tiny_end_to_end(void **state) {
                                       "output_p1.bin"};
   for (size_t i = 0; i < 6; i++) file_exists(dir, files[i]);
   check_against_cost(dir, (const char *[]){"--model", "bert-tiny", "--seq", "128", NULL});
+  check_peaks(dir, slurp("bert", "out"));
 }
 
 /* The suf suite end to end: bert-tiny at seq 128 exact against its emulation and within the float bound,

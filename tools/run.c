@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
@@ -1236,6 +1237,20 @@ static ff_status ff__write_output(const char *dir, const int64_t *y, size_t n) {
   return ff_write_file_atomic(path, y, n * sizeof *y, 0644);
 }
 
+/* Peak memory of this party process, in its log: the resident set's high-water mark (getrusage; a forked
+ * party starts from what it shared at the fork) and, on CUDA, the most the stream-ordered device pool has
+ * held (keys preloaded to the device, wires, scratch; not the CUDA context's own memory, nor the few
+ * cudaMalloc'd staging buffers). */
+static void ff__memory_meta(ff_prof *p, const ff_ctx *ctx) {
+  struct rusage ru;
+  if (!getrusage(RUSAGE_SELF, &ru)) ff_prof_meta_int(p, "memory.peak_host_B", (int64_t)ru.ru_maxrss * 1024);
+  if (ctx->backend == FF_BACKEND_CUDA) {
+    ff_alloc_stats a;
+    ff_alloc_stats_get(&a);
+    ff_prof_meta_int(p, "memory.peak_device_pool_B", (int64_t)a.pool_peak_B);
+  }
+}
+
 static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *ctx, ff_chan *ch) {
   char dev[256] = "";
   if (ctx->backend == FF_BACKEND_CUDA) ff_cuda_device_name(dev, sizeof dev);
@@ -1417,6 +1432,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ff_prof_capture_stop();
   if ((st = ff_op_check_consumed(op))) goto done;
   ff_prof_meta_int(p, "keys.inference_key_B", (int64_t)inf.key_bytes);
+  ff__memory_meta(p, &ctx);
   if ((st = ff_chan_barrier(ch)) || (st = ff__mkdir(o->out)) || (st = ff_prof_write(p, o->out, NULL, NULL, 0))) goto done;
   /* The raw fixed-point output: always in the local pipeline (its verification reads it; removed after
    * unless --keep-raw when --output is given), in the party role unless --output replaces it. */
@@ -1838,8 +1854,21 @@ static void ff__run_usage(FILE *f) {
 
 /* OUT/run_summary.json: what a run knows beyond its logs (keygen time, key files, the output's error,
  * the checks), for `fusefss matrix` and scripts. */
+/* The parties' peak memory from their logs (ff__memory_meta): host[q] and dev[q] in bytes, -1 where a log
+ * has none (a CPU party has no device pool). */
+static void ff__peaks(const ff_breakdown *bd, double host[2], double dev[2]) {
+  for (int q = 0; q < 2; q++) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(bd->runs[q], "memory");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "peak_host_B");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "peak_device_pool_B");
+    host[q] = cJSON_IsNumber(h) ? h->valuedouble : -1;
+    dev[q] = cJSON_IsNumber(d) ? d->valuedouble : -1;
+  }
+}
+
 static ff_status ff__write_summary(const ff__run_opts *o, const ff__deal_time *keygen, const uint64_t kbytes[2],
-                                   double wall_s, int cost_bad, int exact, double err, int rc) {
+                                   const double peak_host[2], const double peak_dev[2], double wall_s, int cost_bad,
+                                   int exact, double err, int rc) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "schema", "fusefss.run_summary/1");
   cJSON_AddStringToObject(j, "run_id", o->run_id ? o->run_id : "");
@@ -1849,6 +1878,13 @@ static ff_status ff__write_summary(const ff__run_opts *o, const ff__deal_time *k
   cJSON_AddNumberToObject(j, "key_file_B_p0", (double)kbytes[0]);
   cJSON_AddNumberToObject(j, "key_file_B_p1", (double)kbytes[1]);
   cJSON_AddNumberToObject(j, "pipeline_s", wall_s);
+  for (int q = 0; q < 2; q++) { /* null where not measured */
+    char kh[32], kd[32];
+    snprintf(kh, sizeof kh, "peak_host_B_p%d", q);
+    snprintf(kd, sizeof kd, "peak_device_pool_B_p%d", q);
+    cJSON_AddItemToObject(j, kh, peak_host[q] >= 0 ? cJSON_CreateNumber(peak_host[q]) : cJSON_CreateNull());
+    cJSON_AddItemToObject(j, kd, peak_dev[q] >= 0 ? cJSON_CreateNumber(peak_dev[q]) : cJSON_CreateNull());
+  }
   cJSON_AddBoolToObject(j, "cost_model_equal", !cost_bad);
   cJSON_AddBoolToObject(j, "output_exact", exact);
   cJSON_AddNumberToObject(j, "max_abs_err", err);
@@ -2139,6 +2175,8 @@ int ff_cmd_run(int argc, char **argv) {
   fflush(stdout);
   int rc = ff_cmd_report(4, rargv);
   optind = 1;
+  double peak_host[2], peak_dev[2];
+  ff__peaks(bd, peak_host, peak_dev);
   ff_cost_table ct;
   int cost_bad = 1, exact = 0;
   double err = 0;
@@ -2153,6 +2191,13 @@ int ff_cmd_run(int argc, char **argv) {
       printf("; keygen %.3f s (writing %.3f s), key files %s", keygen.total_s, keygen.write_s,
              ff_fmt_bytes((double)(kbytes[0] + kbytes[1]), l, sizeof l));
     printf("; whole pipeline %.2f s\n", wall_s);
+    printf("peak memory:");
+    for (int q = 0; q < 2; q++) {
+      char h[32], d[32];
+      printf("%s P%d host %s", q ? ";" : "", q, peak_host[q] >= 0 ? ff_fmt_bytes(peak_host[q], h, sizeof h) : "not recorded");
+      if (peak_dev[q] >= 0) printf(", device pool %s", ff_fmt_bytes(peak_dev[q], d, sizeof d));
+    }
+    printf("\n");
     if (ff_scope_enabled()) {
       cost_bad = ff__check_costs(&ct, bd, stdout);
       printf("cost model (`fusefss cost`): %s\n", cost_bad ? "DIFFERS from the run (above)" : "equals the run's link bytes and rounds in every scope");
@@ -2169,7 +2214,7 @@ int ff_cmd_run(int argc, char **argv) {
     snprintf(raw, sizeof raw, "%s/output_p1.bin", o.out);
     unlink(raw);
   }
-  if (ff__write_summary(&o, &keygen, kbytes, wall_s, cost_bad, exact, err, rc)) rc = FF_EXIT_FAIL;
+  if (ff__write_summary(&o, &keygen, kbytes, peak_host, peak_dev, wall_s, cost_bad, exact, err, rc)) rc = FF_EXIT_FAIL;
   printf("files: %s%s%s\n", o.out, o.output ? "; output " : "", o.output ? o.output : "");
   free(o.input_fx);
   return rc ? rc : (cost_bad || !exact) ? FF_EXIT_FAIL : FF_EXIT_OK;
