@@ -34,7 +34,7 @@ run() { # tree name args...
     { echo "=== $name"; $tree/build/fusefss report $out/breakdown_merged.json --by name; $tree/build/fusefss report $out/breakdown_merged.json --by family; } >> $OUT/byname.md 2>&1
     case "$name" in *bsuf*|*bbase*|*gpt2*) cp $out/breakdown_merged.json /tmp/merged_$name.json;; esac
   fi
-  echo "$name rc=$rc wall=$(( $(date +%s) - t ))s :: $(grep -h 'per inference' /tmp/$name.log | sed 's/; keys.*//') :: $(grep -h '^verification' /tmp/$name.log | cut -c1-80) :: $(grep -h '^cost model' /tmp/$name.log | cut -c1-60)" | tee -a $OUT/summary.txt
+  echo "$name rc=$rc wall=$(( $(date +%s) - t ))s :: $(grep -h 'per inference' /tmp/$name.log | sed 's/; keys.*//') :: $(grep -h '^verification' /tmp/$name.log | cut -c1-80) :: $(grep -h '^cost model' /tmp/$name.log | cut -c1-60) :: $(grep -h '^peak memory' /tmp/$name.log)" | tee -a $OUT/summary.txt
   rm -rf $out
 }
 tests "${TESTS1:-}"
