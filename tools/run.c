@@ -953,6 +953,16 @@ static int ff__fit_check(const ff__run_opts *o) {
     k[q] = ct.weights[q].key_bytes + ct.total[q].key_bytes;
     k[q] += k[q] / 8192 + 4096; /* the framing: 36 B per 1 MiB chunk, header and trailer */
   }
+  /* The parties' own working set beside their keys, both on this host: the weights, W = a word per
+   * parameter (as P0's weight masks are), 4.5 W in all (P0: in the clear, masked, and packed to send; P1:
+   * received packed, and unpacked), and the activations (a generous 32 tensors of the widest row, FFN or
+   * attention scores, per party); then 1/32 and 256 MiB of headroom for everything else. llama7b, 1
+   * layer, seq 128: 7.9 GiB beside 17.8 GiB of keys, which the check once left out (the parties were
+   * killed by the OOM killer instead of refused). */
+  const uint64_t wwords = ct.weights[0].key_bytes, rows = (uint64_t)o->seq * (uint64_t)o->batch;
+  const uint64_t widest = (uint64_t)(o->cfg->d_ffn > o->cfg->heads * o->seq ? o->cfg->d_ffn : o->cfg->heads * o->seq);
+  uint64_t work = wwords * 9 / 2 + 2 * 32 * rows * widest * sizeof(uint64_t);
+  work += (k[0] + k[1] + work) / 32 + (UINT64_C(256) << 20);
   {
     const uint64_t layer = (ct.total[0].key_bytes + ct.total[1].key_bytes) / (uint64_t)o->cfg->layers;
     const uint64_t first = ct.weights[0].key_bytes + ct.weights[1].key_bytes + layer;
@@ -978,39 +988,44 @@ static int ff__fit_check(const ff__run_opts *o) {
   const char *res = NULL;
   uint64_t avail = 0, needed = 0;
   if (o->stream) {
-    if (stream_mine > mem) res = "host memory (MemAvailable)", avail = mem, needed = stream_mine;
+    if (stream_mine + work > mem) res = "host memory (MemAvailable)", avail = mem, needed = stream_mine + work;
   } else {
     const uint64_t host_keys = o->inproc ? 2 * both : (o->keys_where == FF__KEYS_HOST || (o->keys_where == FF__KEYS_DEVICE &&
                                                                                            o->backend == FF_BACKEND_CPU)) ? both : 0;
     if (!o->inproc && both > disk) res = "disk space in --out", avail = disk, needed = both;
-    else if (host_keys > mem) res = "host memory (MemAvailable)", avail = mem, needed = host_keys;
-    else if (gpu_dev && both > gpu) res = "GPU memory", avail = gpu, needed = both;
+    else if (host_keys + work > mem) res = "host memory (MemAvailable)", avail = mem, needed = host_keys + work;
+    else if (gpu_dev && both + work > gpu) res = "GPU memory", avail = gpu, needed = both + work;
   }
   if (!res) return 0;
   snprintf(need, sizeof need, "%s", ff_fmt_bytes((double)needed, a, sizeof a));
   ff_fmt_bytes((double)avail, have, sizeof have);
   const char *fits = NULL;
   char fit_buf[160];
-  if (!o->stream && both <= disk && (o->keys_where != FF__KEYS_DISK || o->inproc))
+  if (!o->stream && both <= disk && work <= mem && (o->keys_where != FF__KEYS_DISK || o->inproc))
     fits = "--dealer file --placement disk (key files on disk, read gate by gate)";
-  else if (stream_need[0] <= mem && (!o->stream || o->window > 2))
+  else if (stream_need[0] + work <= mem && (!o->stream || o->window > 2))
     fits = "--dealer stream (keys dealt layer by layer beside the parties, window 2)";
-  else if (stream_need[1] <= mem && (!o->stream || o->window > 1))
+  else if (stream_need[1] + work <= mem && (!o->stream || o->window > 1))
     fits = "--dealer stream --window 1";
   if (fits) {
     snprintf(fit_buf, sizeof fit_buf, "%s would fit", fits);
   } else {
     char l[32];
     snprintf(fit_buf, sizeof fit_buf, "no mode fits: even --dealer stream --window 1 needs about %s of memory",
-             ff_fmt_bytes((double)stream_need[1], l, sizeof l));
+             ff_fmt_bytes((double)(stream_need[1] + work), l, sizeof l));
   }
   char k0[32], k1[32];
   const char *mode = o->stream ? "--dealer stream" : o->inproc ? "--dealer inproc" : "--dealer file";
+  char wk[32];
   FF_ERROR("the keys do not fit: %s with --placement %s needs %s of %s for %s (keys per party: %s (P0), %s (P1), from "
-           "the cost model), but %s is free; %s. (--no-fit-check skips this check, for experts)",
+           "the cost model; weights and activations: %s), but %s is free; %s. (--no-fit-check skips this check, for "
+           "experts)",
            mode, o->stream ? "stream" : ff__keys_names[o->keys_where], need, res,
-           o->stream ? "its window of layers" : "both parties' keys", ff_fmt_bytes((double)k[0], k0, sizeof k0),
-           ff_fmt_bytes((double)k[1], k1, sizeof k1), have, fit_buf);
+           !strcmp(res, "disk space in --out") ? "both parties' keys"
+           : o->stream                          ? "its window of layers and the parties' working set"
+                                                : "both parties' keys and working set",
+           ff_fmt_bytes((double)k[0], k0, sizeof k0), ff_fmt_bytes((double)k[1], k1, sizeof k1),
+           ff_fmt_bytes((double)work, wk, sizeof wk), have, fit_buf);
   return FF_EXIT_FAIL;
 }
 
