@@ -1,7 +1,7 @@
 #!/bin/bash
 # Device run (dev/gpu/README.md): builds the candidate (new) and the baseline (base), runs quick CUDA tests
 # of new, the workloads in $RUNS, amdahl for $AMDAHL, then the slower CUDA tests and $EXTRA, all within
-# $BUDGET seconds; prints a summary table last. Logs under $OUT.
+# $BUDGET seconds; prints a summary table last. Logs under $OUT. NEW_TARGETS: build only these targets of new.
 set -u
 T0=$(date +%s); BUDGET=${BUDGET:-570}
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
@@ -10,8 +10,8 @@ cd .gpu
 [ -d new ] || ln -s .. new # no candidate copy: the candidate is the working tree that the device received
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; ls /usr/local/cuda/bin | tr "\n" " "; echo; nproc
 B="-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CUDA_ARCHITECTURES=90"
-(cmake -S new -B new/build $B >/dev/null && cmake --build new/build -j12 > new.build.log 2>&1; echo "new build rc=$?") &
-if echo "${RUNS:-}" | grep -q "base:"; then (cmake -S base -B base/build $B -DFF_TESTS=OFF >/dev/null && cmake --build base/build -j8 > base.build.log 2>&1; echo "base build rc=$?") & fi
+(cmake -S new -B new/build $B >/dev/null && cmake --build new/build -j12 ${NEW_TARGETS:+--target $NEW_TARGETS} > new.build.log 2>&1; echo "new build rc=$?") &
+if echo "${RUNS:-}" | grep -q "base:"; then (cmake -S base -B base/build $B -DFF_TESTS=OFF >/dev/null && cmake --build base/build -j8 --target fusefss > base.build.log 2>&1; echo "base build rc=$?") & fi
 wait
 echo "builds done at $(( $(date +%s) - T0 )) s"
 grep -E "error|warning:" new.build.log | head -20
