@@ -33,8 +33,9 @@ void ff_unpack_bits(const uint8_t *in, size_t n, int bits, uint64_t *out);
  * Tests: tests/test_pack.c, tests/test_pack_cuda.c. */
 void ff_pack_fields(const uint64_t *a, int bits_a, const uint64_t *b, int bits_b, size_t n, uint8_t *out);
 void ff_unpack_add_fields(const uint8_t *in, uint64_t *a, int bits_a, uint64_t *b, int bits_b, size_t n);
-/* FF_ENOTSUP (logged) in a build without CUDA. `in` must have 8 readable bytes past its packed size
- * (the kernels read whole 64-bit words; core/cuda.h's staging has them). */
+/* FF_ENOTSUP (logged) in a build without CUDA. `out` and `in` must be 8-byte aligned (FF_EINVAL
+ * otherwise), and `in` must have 8 readable bytes past its packed size (the kernels read and write whole
+ * 64-bit words; core/cuda.h's staging has them). */
 struct ff_stream;
 ff_status ff_pack_fields_cuda(struct ff_stream *s, const uint64_t *a, int bits_a, const uint64_t *b, int bits_b,
                               size_t n, uint8_t *out);

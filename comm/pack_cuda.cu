@@ -67,6 +67,10 @@ extern "C" ff_status ff_pack_fields_cuda(struct ff_stream *s, const uint64_t *a,
                                          int bits_b, size_t n, uint8_t *out) {
   ff_status st = ff__fields_check("ff_pack_fields_cuda", bits_a, b, bits_b);
   if (st || !n) return st;
+  if ((uintptr_t)out % 8) { /* whole words are stored: a misaligned store would be a sticky CUDA error */
+    FF_ERROR("ff_pack_fields_cuda: the packed output must be 8-byte aligned");
+    return FF_EINVAL;
+  }
   const size_t nb = ff_packed_size(n, bits_a + bits_b), words = (nb + 7) / 8;
   const unsigned threads = 256;
   ff__pack_fields_kernel<<<(unsigned)((words + threads - 1) / threads), threads, 0, (cudaStream_t)s>>>(

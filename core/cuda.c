@@ -99,16 +99,26 @@ static ff_status ff__pool_retain(void) {
   return st;
 }
 
+/* Registry nodes come in slabs, so that the number of host allocations does not depend on how two
+ * parties' threads interleave their live allocations (a node per allocation would follow their peak). */
+#define FF__DEV_SLAB 1024
+
 ff_status ff_dev_alloc(ff_stream *s, size_t n, void **out) {
   *out = NULL;
   pthread_mutex_lock(&ff__dev_mu);
-  ff__devblk *b = ff__dev_spare;
-  if (b) ff__dev_spare = b->next;
-  pthread_mutex_unlock(&ff__dev_mu);
-  if (!b && !(b = malloc(sizeof *b))) {
-    FF_ERROR("out of host memory for the device allocation registry");
-    return FF_ENOMEM;
+  if (!ff__dev_spare) {
+    ff__devblk *slab = malloc(FF__DEV_SLAB * sizeof *slab); /* kept for the process: the spare list owns it */
+    if (!slab) {
+      pthread_mutex_unlock(&ff__dev_mu);
+      FF_ERROR("out of host memory for the device allocation registry");
+      return FF_ENOMEM;
+    }
+    for (size_t i = 0; i < FF__DEV_SLAB; i++) slab[i].next = i + 1 < FF__DEV_SLAB ? &slab[i + 1] : NULL;
+    ff__dev_spare = slab;
   }
+  ff__devblk *b = ff__dev_spare;
+  ff__dev_spare = b->next;
+  pthread_mutex_unlock(&ff__dev_mu);
   cudaError_t e = cudaMallocAsync(&b->p, n ? n : 1, (cudaStream_t)s);
   if (e != cudaSuccess) {
     FF_ERROR("cannot allocate %zu bytes of device memory: %s", n, cudaGetErrorString(e));
@@ -136,7 +146,9 @@ void ff_dev_free(void *p) {
   ff__devblk **pp = &ff__dev_tab[h];
   while (*pp && (*pp)->p != p) pp = &(*pp)->next;
   ff__devblk *b = *pp;
+  cudaStream_t s = 0;
   if (b) {
+    s = b->s; /* read under the lock: once on the spare list, another thread may reuse the node */
     *pp = b->next;
     b->next = ff__dev_spare;
     ff__dev_spare = b;
@@ -147,7 +159,7 @@ void ff_dev_free(void *p) {
     (void)FF_CUDA_CHECK(cudaFree(p));
     return;
   }
-  (void)FF_CUDA_CHECK(cudaFreeAsync(p, b->s));
+  (void)FF_CUDA_CHECK(cudaFreeAsync(p, s));
 }
 
 ff_status ff_cuda_host_alloc(void **p, size_t n) {

@@ -38,6 +38,9 @@ static void *dev_upload(const void *h, size_t n, size_t pad) {
   assert_int_equal(FF_CUDA_CHECK(cudaMalloc(&d, n + pad + 1)), FF_OK);
   assert_int_equal(FF_CUDA_CHECK(cudaMemset(d, 0xa5, n + pad + 1)), FF_OK);
   if (n) assert_int_equal(FF_CUDA_CHECK(cudaMemcpy(d, h, n, cudaMemcpyHostToDevice)), FF_OK);
+  /* The legacy stream's memset and pageable copy are not ordered with the context's non-blocking stream:
+   * finish them before a kernel on it reads d. */
+  assert_int_equal(FF_CUDA_CHECK(cudaDeviceSynchronize()), FF_OK);
   return d;
 }
 
@@ -71,6 +74,7 @@ static void check_fields(ff_rng *rng, int bits_a, int bits_b, size_t n) {
   memcpy(ha, a, n * 8), memcpy(hb, b, n * 8);
   assert_int_equal(FF_CUDA_CHECK(cudaMemcpy(da, a, n * 8, cudaMemcpyHostToDevice)), FF_OK);
   assert_int_equal(FF_CUDA_CHECK(cudaMemcpy(db, b, n * 8, cudaMemcpyHostToDevice)), FF_OK);
+  assert_int_equal(FF_CUDA_CHECK(cudaDeviceSynchronize()), FF_OK);
   ff_unpack_add_fields(want, ha, bits_a, bits_b ? hb : NULL, bits_b, n);
   assert_int_equal(ff_unpack_add_fields_cuda(gpu.stream, din, da, bits_a, bits_b ? db : NULL, bits_b, n), FF_OK);
   dev_download(ga, da, n * 8);
@@ -223,6 +227,79 @@ static void test_reconstruct_pieces(void **state) {
   check_reconstruct(&rng, 1, bit, 4194305); /* 1-bit values over one piece boundary */
 }
 
+/* Several reconstructs in a row on the same contexts, without a sync between them (the staging is reused,
+ * and grows between the first and second), for each pairing of backends: a CUDA party against a CUDA
+ * party and against a CPU party, which must agree on the bytes of one exchange. */
+#define SEQ_RECS 4
+typedef struct {
+  ff_ctx ctx;
+  uint64_t *f[SEQ_RECS];
+  ff_status st;
+} seq_arg;
+static const size_t seq_n[SEQ_RECS] = {9, 1600001, 83887, 5};
+
+static void *seq_main(void *p) {
+  seq_arg *a = p;
+  const ff_mem where = a->ctx.backend == FF_BACKEND_CUDA ? FF_MEM_DEVICE : FF_MEM_HOST;
+  for (int r = 0; r < SEQ_RECS && !a->st; r++) {
+    ff_recon_seg seg = {a->f[r], 50, NULL, 0, seq_n[r]};
+    a->st = ff__fss_reconstruct_segs(&a->ctx, where, &seg, 1);
+  }
+  if (!a->st && a->ctx.stream) a->st = ff_cuda_stream_sync(a->ctx.stream);
+  return NULL;
+}
+
+static void test_reconstruct_sequence(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 0x5e9);
+  const ff_backend pairs[3][2] = {{FF_BACKEND_CUDA, FF_BACKEND_CUDA}, {FF_BACKEND_CUDA, FF_BACKEND_CPU},
+                                  {FF_BACKEND_CPU, FF_BACKEND_CUDA}};
+  const uint64_t m = ff_ring_mask(50);
+  for (int c = 0; c < 3; c++) {
+    uint64_t *sh[2][SEQ_RECS];
+    ff_chan *ends[2];
+    ff_mem_opts mo = {0};
+    assert_int_equal(ff_chan_mem_pair(ends, &mo), FF_OK);
+    seq_arg arg[2];
+    memset(arg, 0, sizeof arg);
+    pthread_t th[2];
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(ff_ctx_init(&arg[p].ctx, pairs[c][p], p), FF_OK);
+      arg[p].ctx.chan = ends[p];
+      for (int r = 0; r < SEQ_RECS; r++) {
+        fill(&rng, sh[p][r] = xmalloc(seq_n[r] * 8), seq_n[r]);
+        arg[p].f[r] = pairs[c][p] == FF_BACKEND_CUDA ? dev_upload(sh[p][r], seq_n[r] * 8, 0)
+                                                     : memcpy(xmalloc(seq_n[r] * 8), sh[p][r], seq_n[r] * 8);
+      }
+    }
+    for (int p = 0; p < 2; p++) assert_int_equal(pthread_create(&th[p], NULL, seq_main, &arg[p]), 0);
+    for (int p = 0; p < 2; p++) pthread_join(th[p], NULL);
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(arg[p].st, FF_OK);
+      for (int r = 0; r < SEQ_RECS; r++) {
+        uint64_t *got = xmalloc(seq_n[r] * 8);
+        if (pairs[c][p] == FF_BACKEND_CUDA) {
+          assert_int_equal(FF_CUDA_CHECK(cudaMemcpy(got, arg[p].f[r], seq_n[r] * 8, cudaMemcpyDeviceToHost)), FF_OK);
+          cudaFree(arg[p].f[r]);
+        } else {
+          memcpy(got, arg[p].f[r], seq_n[r] * 8);
+          free(arg[p].f[r]);
+        }
+        for (size_t i = 0; i < seq_n[r]; i++)
+          if (got[i] != ((sh[0][r][i] + sh[1][r][i]) & m))
+            fail_msg("backends %s/%s, reconstruct %d of %zu values: party %d wrong at element %zu",
+                     ff_backend_name(pairs[c][0]), ff_backend_name(pairs[c][1]), r, seq_n[r], p, i);
+        free(got);
+      }
+      ff_ctx_destroy(&arg[p].ctx);
+      ff_chan_close(ends[p]);
+    }
+    for (int p = 0; p < 2; p++)
+      for (int r = 0; r < SEQ_RECS; r++) free(sh[p][r]);
+  }
+}
+
 int main(void) {
   if (ff_cuda_device_count() == 0) {
     fprintf(stderr, "test_pack_cuda: no CUDA device, skipped\n");
@@ -233,6 +310,7 @@ int main(void) {
       cmocka_unit_test(test_fields_every_width),
       cmocka_unit_test(test_lut_tr_pack),
       cmocka_unit_test(test_reconstruct_pieces),
+      cmocka_unit_test(test_reconstruct_sequence),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);
