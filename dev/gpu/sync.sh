@@ -1,14 +1,13 @@
 #!/bin/sh
-# Copies the candidate tree (NEW=<commit>, or the working tree with uncommitted work) and the baseline
-# commit (BASE=<commit>) into .gpu/new and .gpu/base of this repository, for the device (dev/gpu/README.md).
+# Copies the baseline commit (BASE=<commit>) into .gpu/base and, when NEW=<commit> is given, that candidate
+# into .gpu/new (else the device builds the working tree it receives), for the device (dev/gpu/README.md).
 set -e
 root=$(git rev-parse --show-toplevel)
 rm -rf "$root/.gpu/new" "$root/.gpu/base"
-mkdir -p "$root/.gpu/new" "$root/.gpu/base"
-if [ -n "${NEW:-}" ]; then
+mkdir -p "$root/.gpu/base"
+if [ -n "${NEW:-}" ]; then # else the scripts build the working tree that the device receives
+  mkdir -p "$root/.gpu/new"
   git -C "$root" archive "$NEW" | tar xf - -C "$root/.gpu/new"
-else
-  (cd "$root" && git ls-files -co --exclude-standard | grep -v '^build' | tar cf - -T -) | tar xf - -C "$root/.gpu/new"
 fi
 git -C "$root" archive "${BASE:?set BASE to the baseline commit}" | tar xf - -C "$root/.gpu/base"
 du -sh "$root/.gpu"
