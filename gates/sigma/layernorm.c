@@ -570,7 +570,7 @@ static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, int b,
   /* d. LUT at I^ = E^ + M^ - 2^m, revealed; the table made on the host (uploaded for a CUDA party). */
   ff__ln_table_arg ta = {bw, op->scale, d, m};
   if ((st = ff_sigma_rsqrt_index(ctx, m, R, idx + R, M->v, idx)) ||
-      (st = ff__op_table(op, ff__op_table_key(5, (uint32_t)d, (uint32_t)m, (uint32_t)bw), nt, ff__ln_table_fill, &ta,
+      (st = ff__op_table(op, ff__op_table_key_x(5, (uint32_t)d, (uint32_t)m, (uint32_t)bw, (uint64_t)op->scale), nt, ff__ln_table_fill, &ta,
                          &tab)) ||
       (st = ff__op_get_lut_key(op, &lk, b, bw, 1, R, "rsqrt")) || (st = ff_lut_eval(ctx, &lk, idx, tab, 1, rsq->v)))
     goto done;

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <pthread.h>
 
+#include "core/cuda.h"
 #include "core/cuda_check.h"
 #include "core/log.h"
 #include "core/ring.h"
@@ -150,7 +151,12 @@ extern "C" ff_status ff_suf_table_cuda(ff_ctx *ctx, const ff_suf_spec *sp, const
       FF_ERROR("%s: more than %d suf tables resident", __func__, kMaxTables);
       st = FF_ENOMEM;
     } else if (!(st = FF_CUDA_CHECK(cudaMalloc(&d, bytes))) &&
-               !(st = FF_CUDA_CHECK(cudaMemcpy(d, sp->tab, bytes, cudaMemcpyHostToDevice)))) {
+               // On the context's stream and waited for before the table is published: a pageable copy on
+               // the legacy stream may return before its data lands, and the context's stream (non-blocking)
+               // is not ordered after it, so a first evaluation could read a half-written table.
+               !(st = FF_CUDA_CHECK(cudaMemcpyAsync(d, sp->tab, bytes, cudaMemcpyHostToDevice, stream_of(ctx)))) &&
+               !(st = FF_CUDA_CHECK(cudaStreamSynchronize(stream_of(ctx))))) {
+      ff__alloc_note_sync_alloc();
       tables[n_tables++] = TableEntry{sp, dev, d};
       *tab = d;
     } else if (d) {
