@@ -565,8 +565,9 @@ static ff_status ff__check_shape(const ff_model_config *cfg, int seq, int batch)
 
 /* ---- Secure inference ---------------------------------------------------------------------------------- */
 
-ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w,
-                                 ff_model_session **out) {
+/* take: P0's tensors are freed as soon as they are masked (ff_model_session_begin_take). */
+static ff_status ff__session_begin(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w, ff_model_weights *take,
+                                  ff_model_session **out) {
   *out = NULL;
   if (!op || !cfg) return FF_EINVAL;
   if (ff_op_bw(op) != cfg->bw || ff_op_scale(op) != cfg->scale) {
@@ -614,6 +615,10 @@ ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff
         plain_n = t->numel;
       }
       for (size_t k = 0; k < t->numel; k++) plain[k] = ff_ring_from_signed(t->v[k], cfg->bw);
+      if (take) { /* the ring copy is all that is needed from here on */
+        free(take->t[i].v);
+        take->t[i].v = NULL;
+      }
     }
     st = ff_op_input(op, 0, ndim, shape, owner ? plain : NULL, &s->w[i]);
   }
@@ -624,6 +629,17 @@ ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff
   }
   *out = s;
   return FF_OK;
+}
+
+ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w,
+                                 ff_model_session **out) {
+  return ff__session_begin(op, cfg, w, NULL, out);
+}
+
+ff_status ff_model_session_begin_take(ff_op *op, const ff_model_config *cfg, ff_model_weights *w,
+                                      ff_model_session **out) {
+  const int owner = op && ff_op_get_role(op) == FF_OP_PARTY && ff_op_party(op) == 0;
+  return ff__session_begin(op, cfg, w, owner ? w : NULL, out);
 }
 
 void ff_model_session_set_progress(ff_model_session *s, void (*fn)(int done, int total, void *arg), void *arg) {

@@ -77,6 +77,11 @@ typedef struct ff_model_session ff_model_session;
 
 ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w,
                                  ff_model_session **out);
+/* The same, and P0's plaintext tensors are freed one by one as they are masked (w->t[i].v becomes NULL;
+ * ff_model_weights_free still frees the rest), so that P0 holds the weights about once, not twice: for a
+ * party process that needs them for nothing else (tools/run.c). Other roles leave w as it is. */
+ff_status ff_model_session_begin_take(ff_op *op, const ff_model_config *cfg, ff_model_weights *w,
+                                      ff_model_session **out);
 void ff_model_session_free(ff_model_session *s);
 /* The suf suite's switches and knobs for the session's inferences (gates/suf/spec.h; copied): the gates
  * whose switch is on run as suf gates (GELU/SiLU, softmax's nExp and reciprocal, LayerNorm/RMSNorm's rsqrt),

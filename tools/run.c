@@ -954,14 +954,15 @@ static int ff__fit_check(const ff__run_opts *o) {
     k[q] += k[q] / 8192 + 4096; /* the framing: 36 B per 1 MiB chunk, header and trailer */
   }
   /* The parties' own working set beside their keys, both on this host: the weights, W = a word per
-   * parameter (as P0's weight masks are), 4.5 W in all (P0: in the clear, masked, and packed to send; P1:
-   * received packed, and unpacked), and the activations (a generous 32 tensors of the widest row, FFN or
-   * attention scores, per party); then 1/32 and 256 MiB of headroom for everything else. llama7b, 1
-   * layer, seq 128: 7.9 GiB beside 17.8 GiB of keys, which the check once left out (the parties were
-   * killed by the OOM killer instead of refused). */
+   * parameter (as P0's weight masks are), 2 W per party (the masked weights, a tensor in the ring and
+   * packed to send or received, the process itself; measured 1.8 W each with the keys on disk, llama7b,
+   * 1 layer), and the activations (a generous 32 tensors of the widest row, FFN or attention scores, per
+   * party); then 1/32 and 256 MiB of headroom for everything else. llama7b, 1 layer, seq 128: 7.0 GiB
+   * beside 17.8 GiB of keys, which the check once left out (the parties were killed by the OOM killer
+   * instead of refused). */
   const uint64_t wwords = ct.weights[0].key_bytes, rows = (uint64_t)o->seq * (uint64_t)o->batch;
   const uint64_t widest = (uint64_t)(o->cfg->d_ffn > o->cfg->heads * o->seq ? o->cfg->d_ffn : o->cfg->heads * o->seq);
-  uint64_t work = wwords * 9 / 2 + 2 * 32 * rows * widest * sizeof(uint64_t);
+  uint64_t work = wwords * 4 + 2 * 32 * rows * widest * sizeof(uint64_t);
   work += (k[0] + k[1] + work) / 32 + (UINT64_C(256) << 20);
   {
     const uint64_t layer = (ct.total[0].key_bytes + ct.total[1].key_bytes) / (uint64_t)o->cfg->layers;
@@ -1395,7 +1396,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   const double load_s = (double)(ff_now_ns() - t0) * 1e-9;
   if ((st = ff_chan_barrier(ch))) goto done;
   t0 = ff_now_ns();
-  if ((st = ff_model_session_begin(op, o->cfg, party == 0 ? &w : NULL, &s))) goto done;
+  if ((st = ff_model_session_begin_take(op, o->cfg, party == 0 ? &w : NULL, &s))) goto done;
   ff_model_session_set_suf(s, &o->suf);
   if (ctx.stream && (st = ff_cuda_stream_sync(ctx.stream))) goto done;
   const double weights_s = (double)(ff_now_ns() - t0) * 1e-9;
