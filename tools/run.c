@@ -991,8 +991,10 @@ static int ff__fit_check(const ff__run_opts *o) {
   if (o->stream) {
     if (stream_mine + work > mem) res = "host memory (MemAvailable)", avail = mem, needed = stream_mine + work;
   } else {
-    const uint64_t host_keys = o->inproc ? 2 * both : (o->keys_where == FF__KEYS_HOST || (o->keys_where == FF__KEYS_DEVICE &&
-                                                                                           o->backend == FF_BACKEND_CPU)) ? both : 0;
+    /* Keys in host memory: --placement host; device on the CPU backend; and device on CUDA too, whose
+     * preload keeps the whole image in pinned host memory beside the device copy (tags and the few keys
+     * that are read on the host come from it: gates/sigma/op.c ff__op_preload). */
+    const uint64_t host_keys = o->inproc ? 2 * both : (o->keys_where == FF__KEYS_HOST || o->keys_where == FF__KEYS_DEVICE) ? both : 0;
     if (!o->inproc && both > disk) res = "disk space in --out", avail = disk, needed = both;
     else if (host_keys + work > mem) res = "host memory (MemAvailable)", avail = mem, needed = host_keys + work;
     else if (gpu_dev && both + work > gpu) res = "GPU memory", avail = gpu, needed = both + work;
