@@ -903,7 +903,10 @@ static void ff__stream_parties_started(void *arg) {
 static uint64_t ff__free_bytes(const char *test_var, int what /* 0 memory, 1 disk, 2 GPU */, const char *out) {
   const char *v = getenv(test_var);
   uint64_t n;
-  if (v && *v && !ff_parse_size(v, &n)) return n;
+  if (v && *v) {
+    if (!ff_parse_size(v, &n)) return n;
+    FF_WARN("%s=%s is not a whole number of bytes with a unit (e.g. 512MiB); using the system's figure", test_var, v);
+  }
   if (what == 0) {
     FILE *f = fopen("/proc/meminfo", "r");
     char line[256];
