@@ -39,20 +39,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 
 
-def npy_write(path, shape, values):
-    d = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % ", ".join(str(s) for s in shape)
+def npy_write(path, shape, values, code="f"):
+    """A little-endian .npy file of float32 (code "f") or float64 ("d") values."""
+    d = "{'descr': '<%s', 'fortran_order': False, 'shape': (%s), }" % ({"f": "f4", "d": "f8"}[code],
+                                                                      ", ".join(str(s) for s in shape))
     hl = ((10 + len(d) + 1 + 63) // 64) * 64 - 10
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", hl) + (d.ljust(hl - 1) + "\n").encode())
-        f.write(struct.pack("<%df" % len(values), *values))
-
-
-def npy_write_f64(path, shape, values):
-    d = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % ", ".join(str(s) for s in shape)
-    hl = ((10 + len(d) + 1 + 63) // 64) * 64 - 10
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", hl) + (d.ljust(hl - 1) + "\n").encode())
-        f.write(struct.pack("<%dd" % len(values), *values))
+        f.write(struct.pack("<%d%s" % (len(values), code), *values))
 
 
 def npy_read(path):
@@ -231,7 +225,7 @@ def main():
                     for f in (c["weights_file"], c["input"]):
                         shutil.copyfile(os.path.join(tmp, f), os.path.join(opts["--save"], f))
                     ref = "ref%d.npy" % i
-                    npy_write_f64(os.path.join(opts["--save"], ref), (len(c["ref"]),), c["ref"])
+                    npy_write(os.path.join(opts["--save"], ref), (len(c["ref"]),), c["ref"], "d")
                     saved.append({k: v for k, v in c.items() if k != "ref"} | {"ref_file": ref})
                 with open(os.path.join(opts["--save"], "cases.json"), "w") as f:
                     json.dump(saved, f, indent=1)

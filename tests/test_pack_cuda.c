@@ -149,18 +149,26 @@ static void *party_main(void *p) {
   return NULL;
 }
 
+/* Two contexts on `be` joined by an in-memory channel, as two parties. */
+static void open_pair(const ff_backend be[2], ff_chan *ends[2], ff_ctx *c0, ff_ctx *c1) {
+  ff_mem_opts mo = {0};
+  assert_int_equal(ff_chan_mem_pair(ends, &mo), FF_OK);
+  ff_ctx *c[2] = {c0, c1};
+  for (int p = 0; p < 2; p++) {
+    assert_int_equal(ff_ctx_init(c[p], be[p], p), FF_OK);
+    c[p]->chan = ends[p];
+  }
+}
+
 /* Both parties reconstruct the same shares on `backend`; the fields come back in out[party][seg][field]. */
 static void run_pair(ff_backend backend, int nseg, const int bits[2][2], size_t n, uint64_t *const shares[2][2][2],
                      uint64_t *out[2][2][2]) {
   ff_chan *ends[2];
-  ff_mem_opts mo = {0};
-  assert_int_equal(ff_chan_mem_pair(ends, &mo), FF_OK);
   party_arg arg[2];
   memset(arg, 0, sizeof arg);
   pthread_t th[2];
+  open_pair((const ff_backend[2]){backend, backend}, ends, &arg[0].ctx, &arg[1].ctx);
   for (int p = 0; p < 2; p++) {
-    assert_int_equal(ff_ctx_init(&arg[p].ctx, backend, p), FF_OK);
-    arg[p].ctx.chan = ends[p];
     arg[p].nseg = nseg;
     for (int s = 0; s < nseg; s++) {
       uint64_t *f[2] = {NULL, NULL};
@@ -259,14 +267,11 @@ static void test_reconstruct_sequence(void **state) {
   for (int c = 0; c < 3; c++) {
     uint64_t *sh[2][SEQ_RECS];
     ff_chan *ends[2];
-    ff_mem_opts mo = {0};
-    assert_int_equal(ff_chan_mem_pair(ends, &mo), FF_OK);
     seq_arg arg[2];
     memset(arg, 0, sizeof arg);
     pthread_t th[2];
+    open_pair(pairs[c], ends, &arg[0].ctx, &arg[1].ctx);
     for (int p = 0; p < 2; p++) {
-      assert_int_equal(ff_ctx_init(&arg[p].ctx, pairs[c][p], p), FF_OK);
-      arg[p].ctx.chan = ends[p];
       for (int r = 0; r < SEQ_RECS; r++) {
         fill(&rng, sh[p][r] = xmalloc(seq_n[r] * 8), seq_n[r]);
         arg[p].f[r] = pairs[c][p] == FF_BACKEND_CUDA ? dev_upload(sh[p][r], seq_n[r] * 8, 0)
