@@ -221,17 +221,24 @@ static ff__trace_ev *ff__trace_next(ff_prof *p, int kind) {
   return e;
 }
 
-void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur,
-                        const ff_comm_delta *comm) {
-  if (!p->trace || (p->trace_depth && depth >= p->trace_depth)) return;
-  ff__trace_ev *e = ff__trace_next(p, FF__EV_SCOPE);
-  if (!e) return;
+/* A scope's slice (FF__EV_SCOPE, with its link counts) or its CUDA span (FF__EV_CUDA), unless cut by depth. */
+static ff__trace_ev *ff__trace_slice(ff_prof *p, int kind, int32_t scope, int32_t layer, int32_t depth, uint64_t t0,
+                                     uint64_t dur) {
+  if (!p->trace || (p->trace_depth && depth >= p->trace_depth)) return NULL;
+  ff__trace_ev *e = ff__trace_next(p, kind);
+  if (!e) return NULL;
   e->scope = scope;
   e->layer = layer;
   e->depth = depth;
   e->t0 = t0;
   e->dur = dur;
-  e->comm = *comm;
+  return e;
+}
+
+void ff__prof_trace_add(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur,
+                        const ff_comm_delta *comm) {
+  ff__trace_ev *e = ff__trace_slice(p, FF__EV_SCOPE, scope, layer, depth, t0, dur);
+  if (e) e->comm = *comm;
 }
 
 void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d) {
@@ -249,14 +256,7 @@ void ff__prof_trace_msg(ff_prof *p, uint64_t t_end, const ff_comm_delta *d) {
 }
 
 void ff__prof_trace_cuda(ff_prof *p, int32_t scope, int32_t layer, int32_t depth, uint64_t t0, uint64_t dur) {
-  if (!p->trace || (p->trace_depth && depth >= p->trace_depth)) return;
-  ff__trace_ev *e = ff__trace_next(p, FF__EV_CUDA);
-  if (!e) return;
-  e->scope = scope;
-  e->layer = layer;
-  e->depth = depth;
-  e->t0 = t0;
-  e->dur = dur;
+  (void)ff__trace_slice(p, FF__EV_CUDA, scope, layer, depth, t0, dur);
 }
 
 size_t ff_prof_rep_count(const ff_prof *p) { return p->n_reps; }

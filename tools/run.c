@@ -106,20 +106,46 @@ typedef struct {
   uint64_t timeout_ns;
 } ff__run_opts;
 
-/* 1 when a GPU is visible. Asked in a child process: CUDA initialised in this process before the
- * local pipeline forks its parties would be unusable in them (cudaErrorInitializationError). */
-static int ff__gpu_visible(void) {
-  if (!ff_cuda_built()) return 0;
+/* Runs fn(arg, out) in a child process and copies its n bytes of `out` back: 0 when the child delivered
+ * them and exited 0, -1 otherwise (out then holds whatever arrived, possibly nothing). For what touches
+ * CUDA: CUDA initialised in this process before the local pipeline forks its parties would be unusable in
+ * them (cudaErrorInitializationError). */
+static int ff__in_child(void (*fn)(void *arg, void *out), void *arg, void *out, size_t n) {
+  int fd[2];
+  if (pipe(fd)) {
+    FF_ERROR("pipe: %s", strerror(errno));
+    return -1;
+  }
   fflush(stdout);
   fflush(stderr);
   const pid_t parent = getpid(), pid = fork();
   if (pid == 0) {
     ff_launch_die_with_parent(parent);
-    _exit(ff_cuda_device_count() > 0 ? 0 : 1);
+    close(fd[0]);
+    fn(arg, out);
+    _exit(write(fd[1], out, n) == (ssize_t)n ? 0 : 1);
   }
+  close(fd[1]);
+  if (pid < 0) {
+    FF_ERROR("fork: %s", strerror(errno));
+    close(fd[0]);
+    return -1;
+  }
+  const ssize_t got = read(fd[0], out, n);
+  close(fd[0]);
   int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return waitpid(pid, &status, 0) == pid && got == (ssize_t)n && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void ff__count_gpus(void *arg, void *out) {
+  (void)arg;
+  *(int *)out = ff_cuda_device_count();
+}
+
+/* 1 when a GPU is visible (asked in a child process, ff__in_child). */
+static int ff__gpu_visible(void) {
+  int n = 0;
+  return ff_cuda_built() && !ff__in_child(ff__count_gpus, NULL, &n, sizeof n) && n > 0;
 }
 
 static void ff__opts_init(ff__run_opts *o, const char *cmd) {
@@ -634,38 +660,27 @@ static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, ff__deal_
   return st;
 }
 
-/* ff__keygen_files in a child process, for the local pipeline of `fusefss run` on CUDA: CUDA initialised
- * in this process would be unusable in the parties it forks afterwards (ff__gpu_visible). */
+/* ff__keygen_files in a child process (ff__in_child), for the local pipeline of `fusefss run` on CUDA. */
+typedef struct {
+  ff__run_opts *o;
+  const char *run_id;
+} ff__keygen_arg;
+typedef struct {
+  ff_status st;
+  ff__deal_time t;
+  uint64_t bytes[2];
+} ff__keygen_result;
+
+static void ff__keygen_in_child(void *arg, void *out) {
+  const ff__keygen_arg *a = arg;
+  ff__keygen_result *r = out;
+  r->st = ff__keygen_files(a->o, a->run_id, &r->t, r->bytes);
+}
+
 static ff_status ff__keygen_files_child(ff__run_opts *o, const char *run_id, ff__deal_time *secs, uint64_t bytes[2]) {
-  struct {
-    ff_status st;
-    ff__deal_time t;
-    uint64_t bytes[2];
-  } r = {FF_EIO, {0, 0}, {0, 0}};
-  int fd[2];
-  if (pipe(fd)) {
-    FF_ERROR("keygen: pipe: %s", strerror(errno));
-    return FF_EIO;
-  }
-  fflush(stdout);
-  fflush(stderr);
-  const pid_t parent = getpid(), pid = fork();
-  if (pid == 0) {
-    ff_launch_die_with_parent(parent);
-    close(fd[0]);
-    r.st = ff__keygen_files(o, run_id, &r.t, r.bytes);
-    _exit(write(fd[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
-  }
-  close(fd[1]);
-  if (pid < 0) {
-    FF_ERROR("keygen: fork: %s", strerror(errno));
-    close(fd[0]);
-    return FF_EIO;
-  }
-  const ssize_t got = read(fd[0], &r, sizeof r);
-  close(fd[0]);
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || got != (ssize_t)sizeof r || !WIFEXITED(status) || WEXITSTATUS(status)) {
+  ff__keygen_arg a = {o, run_id};
+  ff__keygen_result r = {FF_EIO, {0, 0}, {0, 0}};
+  if (ff__in_child(ff__keygen_in_child, &a, &r, sizeof r)) {
     FF_ERROR("keygen: the dealer's process failed");
     return r.st ? r.st : FF_EIO;
   }
@@ -898,6 +913,12 @@ static void ff__stream_parties_started(void *arg) {
  * of --out and, for device placement on CUDA, free GPU memory. Keys only: the parties' activations and
  * weights, and the dealer's own memory, come on top. */
 
+static void ff__gpu_mem(void *arg, void *out) { /* free and total bytes of the current device */
+  (void)arg;
+  uint64_t *r = out;
+  if (ff_cuda_mem_info(&r[0], &r[1])) r[0] = UINT64_MAX;
+}
+
 /* A resource's free bytes: the test variable when set (FUSEFSS_TEST_MEM_AVAILABLE, ..._DISK_FREE,
  * ..._GPU_FREE: sizes such as 512MiB, for tests only), else the system's; UINT64_MAX when unknown. */
 static uint64_t ff__free_bytes(const char *test_var, int what /* 0 memory, 1 disk, 2 GPU */, const char *out) {
@@ -921,24 +942,9 @@ static uint64_t ff__free_bytes(const char *test_var, int what /* 0 memory, 1 dis
     struct statvfs sv;
     return statvfs(out, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX;
   }
-  /* GPU: asked in a child process (CUDA started here would be unusable in the parties, ff__gpu_visible) */
+  /* GPU: asked in a child process (ff__in_child) */
   uint64_t r[2] = {UINT64_MAX, 0};
-  int fd[2];
-  if (pipe(fd)) return UINT64_MAX;
-  fflush(stdout);
-  fflush(stderr);
-  const pid_t parent = getpid(), pid = fork();
-  if (pid == 0) {
-    ff_launch_die_with_parent(parent);
-    close(fd[0]);
-    if (ff_cuda_mem_info(&r[0], &r[1])) r[0] = UINT64_MAX;
-    _exit(write(fd[1], r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
-  }
-  close(fd[1]);
-  if (pid < 0 || read(fd[0], r, sizeof r) != (ssize_t)sizeof r) r[0] = UINT64_MAX;
-  close(fd[0]);
-  if (pid > 0) waitpid(pid, NULL, 0);
-  return r[0];
+  return ff__in_child(ff__gpu_mem, NULL, r, sizeof r) ? UINT64_MAX : r[0];
 }
 
 /* 0 when the chosen mode fits (or the check was skipped), else FF_EXIT_FAIL with a message that names a
