@@ -201,7 +201,7 @@ static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int
 
   /* Wait for whichever ends first; if it failed, the others get `grace_ms` to fail on their own (they
    * see the closed connection or key stream) before they are killed. */
-  int done[3] = {0, 0, !helper};
+  int done[3] = {0, 0, !helper}, stopped[3] = {0, 0, 0};
   while (!done[0] || !done[1] || !done[2]) {
     int status;
     pid_t r = waitpid(-1, &status, 0);
@@ -214,8 +214,6 @@ static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int
     done[who] = 1;
     ff__child[who] = 0;
     exit_codes[who] = ff__exit_code(status);
-    if (who == 2 && exit_codes[2] > 128)
-      FF_ERROR("%s was killed by signal %d", helper->name, exit_codes[2] - 128);
     if (exit_codes[who] == 0) continue;
     const pid_t all[3] = {pid[0], pid[1], hpid};
     const uint64_t until = ff_now_ns() + (uint64_t)grace_ms * 1000000u;
@@ -228,12 +226,16 @@ static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int
         else FF_ERROR("party %d failed; stopping party %d", who, other);
         kill(all[other], SIGKILL);
         ff__wait(all[other], -1, &exit_codes[other]);
+        stopped[other] = 1;
       }
       done[other] = 1;
       ff__child[other] = 0;
     }
   }
   if (exit_codes[0] == 0 && exit_codes[1] == 0 && exit_codes[2] == 0) return FF_OK;
+  /* Said here, not where it is reaped: a party that fails on the helper's death may be reaped first. */
+  if (helper && exit_codes[2] > 128 && !stopped[2])
+    FF_ERROR("%s was killed by signal %d", helper->name, exit_codes[2] - 128);
   if (helper)
     FF_ERROR("party 0 exited with %d, party 1 with %d, %s with %d", exit_codes[0], exit_codes[1], helper->name, exit_codes[2]);
   else
