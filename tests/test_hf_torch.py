@@ -156,13 +156,13 @@ def build_cases(tmp):
     return out
 
 
-def run_cases(fusefss, backend, cases, tmp):
-    """Runs fusefss on every case (files in tmp); returns the table rows and the failures."""
+def run_cases(fusefss, backend, cases, src, tmp):
+    """Runs fusefss on every case (inputs in src, its outputs in tmp); returns the table rows and the failures."""
     rows, fails = [], []
     for c in cases:
         out = os.path.join(tmp, "out.npy")
         cmd = [fusefss, "run", "--backend", backend, "--model", c["model"], "--layers", "1",
-               "--weights", os.path.join(tmp, c["weights_file"]), "--input", os.path.join(tmp, c["input"]),
+               "--weights", os.path.join(src, c["weights_file"]), "--input", os.path.join(src, c["input"]),
                "--output", out, "--out", os.path.join(tmp, "run")] + c["args"]
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         name = "%s %s %s" % (c["model"], c["weights"], c["semantics"])
@@ -199,17 +199,18 @@ def main():
         print("usage: test_hf_torch.py FUSEFSS [--backend cpu|cuda] [--save DIR | --replay DIR]", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="ff_hf_torch_") as tmp:
+        src = tmp  # where the cases' weights and inputs are; a replay reads them from its folder, never writes there
         if opts["--replay"]:
-            tmp = opts["--replay"]
-            with open(os.path.join(tmp, "cases.json")) as f:
+            src = opts["--replay"]
+            with open(os.path.join(src, "cases.json")) as f:
                 cases = json.load(f)
-            absent = [c for c in cases if not os.path.exists(os.path.join(tmp, c["weights_file"]))]
+            absent = [c for c in cases if not os.path.exists(os.path.join(src, c["weights_file"]))]
             for c in absent:  # a saved folder may be thinned to what fits a transfer; say what was left out
                 print("not replayed: %s %s %s (%s is absent)" % (c["model"], c["weights"], c["semantics"],
                                                                  c["weights_file"]))
             cases = [c for c in cases if c not in absent]
             for c in cases:
-                c["ref"] = npy_read(os.path.join(tmp, c.pop("ref_file")))
+                c["ref"] = npy_read(os.path.join(src, c.pop("ref_file")))
         else:
             try:
                 import torch  # noqa: F401
@@ -229,7 +230,7 @@ def main():
                     saved.append({k: v for k, v in c.items() if k != "ref"} | {"ref_file": ref})
                 with open(os.path.join(opts["--save"], "cases.json"), "w") as f:
                     json.dump(saved, f, indent=1)
-        rows, fails = run_cases(fusefss, opts["--backend"], cases, tmp)
+        rows, fails = run_cases(fusefss, opts["--backend"], cases, src, tmp)
     print("\n| model (1 layer) | weights | semantics | relative L2 | max abs error | cosine | backend |")
     print("|---|---|---|---:|---:|---:|---|")
     for m, w, l, rel, mx, cos in rows:
