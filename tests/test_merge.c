@@ -368,6 +368,57 @@ static void test_merge_rounds_and_calls_warn(void **state) {
   ff_breakdown_free(bd);
 }
 
+/* Scenario A with Linear one-way: P0 receives 100 B there and sends nothing (1 round), P1 sends them
+ * and receives nothing (0 rounds, as Input in every run). Layer, Forward and the totals differ by that
+ * one round too. Merged rounds are the max; no warning: a round is a receive after a send, so one-way
+ * traffic counts on one side only. */
+static void one_way_linear(cJSON **a, cJSON **b) {
+  tnode n0[N_A], n1[N_A];
+  ttotal t0 = A_T0, t1 = A_T1;
+  memcpy(n0, A_P0, sizeof n0);
+  memcpy(n1, A_P1, sizeof n1);
+  n0[2].sent = 0, n1[2].recv = 0, n1[2].rounds = 0; /* node 2: Linear; 0 and 1: Forward, Layer */
+  for (int i = 0; i < 2; i++) n0[i].sent -= 100, n1[i].recv -= 100, n1[i].rounds -= 1;
+  t0.sent -= 100, t1.recv -= 100, t1.rounds -= 1;
+  *a = party_log(0, "3f9c0a1b7d2e4c55");
+  *b = party_log(1, "3f9c0a1b7d2e4c55");
+  for (int w = 1; w >= 0; w--) log_rep(*a, w, &t0, n0, N_A, 1.0), log_rep(*b, w, &t1, n1, N_A, 1.0);
+}
+
+static int rounds_warnings(const ff_breakdown *bd, const char *at) {
+  int n = 0;
+  for (size_t i = 0; i < bd->n_warnings; i++)
+    n += strstr(bd->warnings[i], "rounds differ") && (!at || strstr(bd->warnings[i], at));
+  return n;
+}
+
+static void test_merge_one_way_rounds_no_warning(void **state) {
+  (void)state;
+  cJSON *a, *b;
+  one_way_linear(&a, &b);
+  ff_breakdown *bd = merge_ok(a, b);
+  assert_int_equal(rounds_warnings(bd, NULL), 0);
+  assert_double_equal(val(bd, "Forward/Layer[0]/Linear", 0, FF_M_ROUNDS), 1, 0);
+  assert_double_equal(val(bd, "Forward/Layer[0]", 0, FF_M_ROUNDS), 2, 0);
+  assert_double_equal(val(bd, "TOTAL", 0, FF_M_ROUNDS), 2, 0);
+  ff_breakdown_free(bd);
+  /* The same logs with a difference that one-way traffic does not explain: P1's GELU counts a round
+   * more while both parties received there. It is warned about at GELU, and at its parents and the
+   * total, whose difference one-way Linear no longer explains. */
+  one_way_linear(&a, &b);
+  for (int i = 0; i < 2; i++) set_num(node_item(b, 1, i), "rounds", 2);
+  set_num(node_item(b, 1, 3), "rounds", 2); /* node 3: GELU */
+  set_num(cJSON_GetObjectItem(rep_item(b, 1), "total"), "rounds", 2);
+  capture c = capture_begin(2);
+  bd = merge_ok(a, b);
+  free(capture_end(c));
+  assert_int_equal(rounds_warnings(bd, "Activation::GELU"), 1);
+  assert_int_equal(rounds_warnings(bd, "the repetition totals"), 1);
+  assert_int_equal(rounds_warnings(bd, "Forward/Layer[0] "), 1);
+  assert_int_equal(rounds_warnings(bd, "/Linear"), 0);
+  ff_breakdown_free(bd);
+}
+
 static void test_merge_path_bytes_mismatch_warns(void **state) {
   (void)state;
   /* A message P0 sends in Linear (100 B) is received by P1 in its next scope, GELU: P1's Linear
@@ -1025,6 +1076,7 @@ int main(void) {
       cmocka_unit_test(test_merge_order_independent),
       cmocka_unit_test(test_merge_parties_take_turns), cmocka_unit_test(test_merge_overlap_clamped),
       cmocka_unit_test(test_merge_rounds_and_calls_warn),
+      cmocka_unit_test(test_merge_one_way_rounds_no_warning),
       cmocka_unit_test(test_merge_path_bytes_mismatch_warns),
       cmocka_unit_test(test_merge_node_created_later),
       cmocka_unit_test(test_merge_statistics),

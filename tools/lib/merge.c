@@ -353,6 +353,7 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
   unsigned char *seen[2] = {NULL, NULL};
   ff__raw *praw[2] = {NULL, NULL}; /* per party: Σ children, then exclusive (index nn: Other) */
   ff__tally *tally = NULL;
+  double *expect = NULL; /* per node, index nn the total: the rounds difference that one-way traffic explains */
   ff_status st;
 
   if ((st = ff__log_read(log_a, &in[0]))) goto done;
@@ -456,11 +457,12 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
   st = FF_ENOMEM;
   praw[0] = malloc((nn + 1) * sizeof *praw[0]);
   praw[1] = malloc((nn + 1) * sizeof *praw[1]);
+  expect = malloc((nn + 1) * sizeof *expect);
   /* Per node (and the total/Other at index nn): rounds, calls and byte-direction mismatches, and
    * negative exclusive values per metric. */
   enum { T_ROUNDS, T_CALLS, T_BYTES, T_COUNT };
   tally = calloc((nn + 1) * (T_COUNT + FF_M_COUNT), sizeof *tally);
-  if (!praw[0] || !praw[1] || !tally) goto done;
+  if (!praw[0] || !praw[1] || !expect || !tally) goto done;
 #define FF__TALLY(node, kind) (&tally[(size_t)(node) * (T_COUNT + FF_M_COUNT) + (kind)])
 
   static const ff__raw zero;
@@ -471,8 +473,6 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
     br->warmup = ra->warmup;
     ff__merge_pair(&ra->total, &rb->total, &br->total);
     br->total.v[FF_M_CALLS] = 1;
-    if (ra->total.rounds != rb->total.rounds)
-      ff__tally_add(FF__TALLY(nn, T_ROUNDS), ra->rep, 0, ra->total.rounds, rb->total.rounds);
 
     /* Locate each global node in both parties' lists of this repetition. */
     const ff__raw **pa = calloc(nn ? nn : 1, sizeof *pa), **pb = calloc(nn ? nn : 1, sizeof *pb);
@@ -483,10 +483,22 @@ ff_status ff_merge_logs(const char *log_a, const char *log_b, ff_breakdown **out
     }
     for (size_t j = 0; j < ra->n_nodes; j++) pa[ff_breakdown_find(bd, ra->nodes[j].path)] = &ra->nodes[j].m;
     for (size_t j = 0; j < rb->n_nodes; j++) pb[ff_breakdown_find(bd, rb->nodes[j].path)] = &rb->nodes[j].m;
+    /* Rounds may differ where traffic is one-way: a round is a receive after a send, so in a scope where
+     * one party received nothing it has none, and the other one per receive (Input: P0 1, P1 0). Such a
+     * difference is expected; it is carried up to the parents and the total, and only a difference that
+     * it does not explain is warned about. Parents precede children, so one backward pass sums them. */
+    memset(expect, 0, (nn + 1) * sizeof *expect); /* per node: Σ of its children's expected differences */
+    for (size_t g = nn; g-- > 0;) {
+      const ff__raw *a = pa[g] ? pa[g] : &zero, *b = pb[g] ? pb[g] : &zero;
+      const double d = a->rounds - b->rounds, e = a->recv == 0 || b->recv == 0 ? d : expect[g];
+      if (d != e) ff__tally_add(FF__TALLY(g, T_ROUNDS), ra->rep, 0, a->rounds, b->rounds);
+      expect[bd->nodes[g].parent >= 0 ? (size_t)bd->nodes[g].parent : nn] += e;
+    }
+    if (ra->total.rounds - rb->total.rounds != expect[nn])
+      ff__tally_add(FF__TALLY(nn, T_ROUNDS), ra->rep, 0, ra->total.rounds, rb->total.rounds);
     for (size_t g = 0; g < nn; g++) {
       const ff__raw *a = pa[g] ? pa[g] : &zero, *b = pb[g] ? pb[g] : &zero;
       ff__merge_pair(a, b, &br->incl[g]);
-      if (a->rounds != b->rounds) ff__tally_add(FF__TALLY(g, T_ROUNDS), ra->rep, 0, a->rounds, b->rounds);
       if (a->calls != b->calls) ff__tally_add(FF__TALLY(g, T_CALLS), ra->rep, 0, a->calls, b->calls);
       /* Per path only a warning: a message may be sent in one scope and received in the peer's next. */
       if (a->sent != b->recv)
@@ -629,6 +641,7 @@ done:
   }
   free(praw[0]);
   free(praw[1]);
+  free(expect);
   free(tally);
   if (st) {
     ff_breakdown_free(bd);
