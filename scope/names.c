@@ -43,12 +43,20 @@ static const struct {
     {"Other", "Other"},
 };
 
+/* The families of the primitives that every operator runs many times (a model's reconstructs, tree
+ * evaluations and key reads: 89 % of bert-base's 4097 scopes per inference). Their scopes get no CUDA
+ * event span unless FF_PROFILE_CUDA=all: two cudaEventRecord per scope cost microseconds, and a span of a
+ * primitive mostly measures the wait for the GPU work queued before it. Their stream time is then in the
+ * enclosing operator's exclusive CUDA time. */
+static const char *const ff__primitive_families[] = {"FSS", "Comm", "KeyTransfer"};
+
 static const uint32_t ff__palette[] = {0xFF393B79, 0xFF637939, 0xFF8C6D31, 0xFF843C39,
                                        0xFF7B4173, 0xFF3182BD, 0xFF31A354, 0xFF756BB1};
 
 typedef struct {
   char name[64];
   int family;
+  int primitive; /* of a primitive family (ff__primitive_families): no CUDA span by default */
 #ifdef FF_HAVE_NVTX
   nvtxStringHandle_t nvtx_name;
 #endif
@@ -101,6 +109,9 @@ static int ff__name_add(const char *name, int family) {
   ff__name_entry *e = &ff__names[id];
   strcpy(e->name, name);
   e->family = family;
+  e->primitive = 0;
+  for (size_t i = 0; family >= 0 && i < sizeof ff__primitive_families / sizeof ff__primitive_families[0]; i++)
+    e->primitive |= strcmp(ff__families[family], ff__primitive_families[i]) == 0;
 #ifdef FF_HAVE_NVTX
   e->nvtx_name = nvtxDomainRegisterStringA(ff__domain, name);
 #endif
@@ -192,6 +203,11 @@ uint32_t ff_scope_family_argb(const char *family) {
   uint32_t h = 2166136261u; /* FNV-1a: a stable palette colour for a family this process never registered */
   for (const char *c = family ? family : ""; *c; c++) h = (h ^ (uint8_t)*c) * 16777619u;
   return ff__palette[h % (sizeof ff__palette / sizeof ff__palette[0])];
+}
+
+int ff__scope_wants_span(int id) {
+  if (id < 0 || id >= __atomic_load_n(&ff__n_names, __ATOMIC_ACQUIRE)) return 0;
+  return ff_scope_cuda_spans() == FF_CUDA_SPANS_ALL || !ff__names[id].primitive;
 }
 
 int ff_scope_count(void) {

@@ -455,6 +455,8 @@ ff_status ff_prof_write(ff_prof *p, const char *dir, char *log_path, char *trace
     if (cJSON_IsObject(timing)) {
       cJSON_DeleteItemFromObjectCaseSensitive(timing, "mode");
       cJSON_AddStringToObject(timing, "mode", "wall+cuda");
+      cJSON_DeleteItemFromObjectCaseSensitive(timing, "cuda_spans");
+      cJSON_AddStringToObject(timing, "cuda_spans", ff_cuda_spans_name(ff_scope_cuda_spans()));
     }
   }
 

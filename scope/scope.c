@@ -53,6 +53,7 @@ static _Thread_local ff__thread *ff__tls;
 static pthread_key_t ff__tls_key; /* frees a thread's state when the thread exits */
 static pthread_once_t ff__tls_once = PTHREAD_ONCE_INIT;
 static int ff__enabled = -1; /* -1: not yet read from FF_PROFILE */
+static int ff__cuda_spans = -1; /* -1: not yet read from FF_PROFILE_CUDA */
 static uint64_t (*ff__clock)(void) = ff_now_ns;
 
 /* ---- switches ----------------------------------------------------------------------------------- */
@@ -68,6 +69,26 @@ int ff_scope_enabled(void) {
 }
 
 void ff_scope_set_enabled(int on) { __atomic_store_n(&ff__enabled, on ? 1 : 0, __ATOMIC_RELAXED); }
+
+ff_cuda_spans ff_scope_cuda_spans(void) {
+  int m = __atomic_load_n(&ff__cuda_spans, __ATOMIC_RELAXED);
+  if (m < 0) {
+    const char *s = getenv("FF_PROFILE_CUDA");
+    m = FF_CUDA_SPANS_OPS;
+    if (s && strcmp(s, "all") == 0)
+      m = FF_CUDA_SPANS_ALL;
+    else if (s && *s && strcmp(s, "ops") != 0)
+      FF_WARN("FF_PROFILE_CUDA=%s is not ops or all; CUDA event spans stay at operator granularity (ops)", s);
+    __atomic_store_n(&ff__cuda_spans, m, __ATOMIC_RELAXED);
+  }
+  return (ff_cuda_spans)m;
+}
+
+void ff_scope_set_cuda_spans(ff_cuda_spans mode) {
+  __atomic_store_n(&ff__cuda_spans, mode == FF_CUDA_SPANS_ALL ? FF_CUDA_SPANS_ALL : FF_CUDA_SPANS_OPS, __ATOMIC_RELAXED);
+}
+
+const char *ff_cuda_spans_name(ff_cuda_spans mode) { return mode == FF_CUDA_SPANS_ALL ? "all" : "ops"; }
 
 void ff_scope_set_clock(uint64_t (*now_ns)(void)) { ff__clock = now_ns ? now_ns : ff_now_ns; }
 
@@ -165,7 +186,7 @@ ff__scope_frame ff__scope_enter(int *cached_id, const char *name, int layer) {
   fr->c0 = t->comm;
   /* CUDA spans only inside a repetition: rep_begin zeroes the counters and only rep_end resolves
    * spans, so one recorded between repetitions would land in the next repetition's node. */
-  fr->pair = t->spans && t->in_rep ? ff__spans_begin(t->spans) : -1;
+  fr->pair = t->spans && t->in_rep && ff__scope_wants_span(id) ? ff__spans_begin(t->spans) : -1;
   ff__nvtx_push(id, fr->eff_layer);
   f.depth = t->depth++;
   fr->t0 = ff__clock(); /* last, so that the bookkeeping above is not billed to the scope */

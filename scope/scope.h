@@ -89,6 +89,15 @@ ff_comm_delta ff_scope_thread_comm(void);
  * FF_SCOPE then costs one branch; comm totals are still counted. */
 void ff_scope_set_enabled(int on);
 int ff_scope_enabled(void);
+/* Which scopes of a thread bound to a CUDA stream record a CUDA event span (two cudaEventRecord).
+ * OPS (default): every scope except those of the primitive families FSS, Comm and KeyTransfer
+ * (Reconstruct, FSS::DPF, KeyTransfer, ...), whose stream time lands in the enclosing operator's
+ * exclusive CUDA time; ALL: every scope. FF_PROFILE_CUDA=ops|all in the environment (read once; another
+ * value warns and keeps ops) or ff_scope_set_cuda_spans. Logged as run.timing.cuda_spans. */
+typedef enum { FF_CUDA_SPANS_OPS, FF_CUDA_SPANS_ALL } ff_cuda_spans;
+void ff_scope_set_cuda_spans(ff_cuda_spans mode);
+ff_cuda_spans ff_scope_cuda_spans(void);
+const char *ff_cuda_spans_name(ff_cuda_spans mode);
 /* 1 when this build emits NVTX ranges (FF_NVTX=ON and the nvtx3 headers were found). */
 int ff_scope_nvtx_built(void);
 

@@ -8,6 +8,8 @@
 #include "scope/scope.h"
 
 void ff__nvtx_push(int id, int layer);
+/* Whether a scope of this name records a CUDA event span (ff_scope_cuda_spans and its family). */
+int ff__scope_wants_span(int id);
 void ff__nvtx_pop(void);
 void ff__nvtx_name_thread(uint32_t tid, const char *name);
 

@@ -13,8 +13,11 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 
+#include <sys/wait.h>
+
 #include "core/log.h"
 #include "scope/scope.h"
+#include "scope/scope_internal.h" /* ff__scope_wants_span */
 
 /* The fake clock: each reading returns the current value; tests advance it explicitly. */
 static uint64_t fake_now;
@@ -313,12 +316,56 @@ static void test_log_and_trace_files(void **state) {
   ff_scope_set_clock(NULL);
 }
 
+/* FF_PROFILE_CUDA, read once per process: in a child each, before this process has read it. */
+static int cuda_spans_from_env(const char *value) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (value) setenv("FF_PROFILE_CUDA", value, 1);
+    else unsetenv("FF_PROFILE_CUDA");
+    _exit(ff_scope_cuda_spans() == FF_CUDA_SPANS_ALL ? 2 : 1);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  return WEXITSTATUS(status) == 2 ? FF_CUDA_SPANS_ALL : FF_CUDA_SPANS_OPS;
+}
+
+static void test_cuda_span_granularity(void **state) {
+  (void)state;
+  assert_int_equal(cuda_spans_from_env(NULL), FF_CUDA_SPANS_OPS);
+  assert_int_equal(cuda_spans_from_env("ops"), FF_CUDA_SPANS_OPS);
+  assert_int_equal(cuda_spans_from_env("all"), FF_CUDA_SPANS_ALL);
+  assert_int_equal(cuda_spans_from_env("bogus"), FF_CUDA_SPANS_OPS); /* warned, default kept */
+  assert_string_equal(ff_cuda_spans_name(FF_CUDA_SPANS_OPS), "ops");
+  assert_string_equal(ff_cuda_spans_name(FF_CUDA_SPANS_ALL), "all");
+  /* ops: the operators' scopes have spans, the primitives' (families FSS, Comm, KeyTransfer) none,
+   * whether built in or registered later. */
+  const char *ops[] = {"Forward", "Layer", "Attention", "Linear", "Softmax", "Softmax::Max", "TruncRescale",
+                       "LayerNorm", "Activation::GELU", "Input", "a test scope"};
+  const char *prims[] = {"Reconstruct", "KeyTransfer", "FSS::DPF", "FSS::LUT", "FSS::PackedCompare", "FSS::Test"};
+  const int exch = ff_scope_register("test exchange", "Comm");
+  assert_true(exch >= 0);
+  ff_scope_set_cuda_spans(FF_CUDA_SPANS_OPS);
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!ff__scope_wants_span(ff_scope_id(ops[i]))) fail_msg("%s has no CUDA span under ops", ops[i]);
+  for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+    if (ff__scope_wants_span(ff_scope_id(prims[i]))) fail_msg("%s has a CUDA span under ops", prims[i]);
+  assert_false(ff__scope_wants_span(exch));
+  assert_false(ff__scope_wants_span(-1));
+  ff_scope_set_cuda_spans(FF_CUDA_SPANS_ALL);
+  for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++) assert_true(ff__scope_wants_span(ff_scope_id(prims[i])));
+  assert_true(ff__scope_wants_span(exch));
+  ff_scope_set_cuda_spans(FF_CUDA_SPANS_OPS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nesting_inclusive),     cmocka_unit_test(test_early_return_and_calls),
       cmocka_unit_test(test_rep_misuse),            cmocka_unit_test(test_profile_off_keeps_totals),
       cmocka_unit_test(test_threads_have_own_trees), cmocka_unit_test(test_registry),
       cmocka_unit_test(test_log_and_trace_files),
+      cmocka_unit_test(test_cuda_span_granularity),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,15 +37,15 @@ static void test_spans(void **state) {
         FF_SCOPE("Linear");
         assert_int_equal(ff_test_spin(s, SPIN_NS), FF_OK);
       }
-      for (int i = 0; i < 300; i++) { /* more pairs than the pool's first 256 */
-        FF_SCOPE("Reconstruct");
+      for (int i = 0; i < 300; i++) { /* more pairs than the pool's first 256 (an operator: it has spans) */
+        FF_SCOPE("TruncRescale");
       }
     }
     assert_int_equal(ff_prof_rep_end(p), FF_OK);
     const ff_prof_rep *r = ff_prof_rep_get(p, (size_t)rep);
     const ff_prof_node *lin = &r->nodes[ff_prof_find(r, "Forward/Linear")];
     const ff_prof_node *fwd = &r->nodes[ff_prof_find(r, "Forward")];
-    const ff_prof_node *rec = &r->nodes[ff_prof_find(r, "Forward/Reconstruct")];
+    const ff_prof_node *rec = &r->nodes[ff_prof_find(r, "Forward/TruncRescale")];
     printf("rep %d: Linear cuda %llu ns wall %llu ns; Forward cuda %llu ns; repetition cuda %llu ns\n", rep,
            (unsigned long long)lin->cuda_ns, (unsigned long long)lin->wall_ns, (unsigned long long)fwd->cuda_ns,
            (unsigned long long)r->cuda_ns);
@@ -57,6 +57,44 @@ static void test_spans(void **state) {
      * leaves the scope long before the 50 ms kernel ends. */
     assert_true(lin->wall_ns < SPIN_NS / 2);
   }
+  ff_prof_destroy(p);
+  ff_prof_thread_detach();
+  ff_cuda_stream_destroy(s);
+}
+
+/* Span granularity: under the default (ops) a primitive's scope (Reconstruct, family Comm) records no
+ * span and its kernel's time is in the enclosing operator's; under all it has its own span. */
+static void test_primitive_spans(void **state) {
+  (void)state;
+  ff_stream *s = NULL;
+  assert_int_equal(ff_cuda_stream_create(&s), FF_OK);
+  ff_prof *p = NULL;
+  ff_prof_opts o = {.party = 0, .run_id = "cuda-prim"};
+  assert_int_equal(ff_prof_create(&p, &o), FF_OK);
+  assert_int_equal(ff_prof_thread_attach(p, "cuda-prim", s), FF_OK);
+  const ff_cuda_spans modes[2] = {FF_CUDA_SPANS_OPS, FF_CUDA_SPANS_ALL};
+  for (int m = 0; m < 2; m++) {
+    ff_scope_set_cuda_spans(modes[m]);
+    assert_int_equal(ff_prof_rep_begin(p, 0), FF_OK);
+    {
+      FF_SCOPE("Softmax");
+      FF_SCOPE("Reconstruct");
+      assert_int_equal(ff_test_spin(s, SPIN_NS), FF_OK);
+    }
+    assert_int_equal(ff_prof_rep_end(p), FF_OK);
+    const ff_prof_rep *r = ff_prof_rep_get(p, (size_t)m);
+    const ff_prof_node *op = &r->nodes[ff_prof_find(r, "Softmax")];
+    const ff_prof_node *rec = &r->nodes[ff_prof_find(r, "Softmax/Reconstruct")];
+    printf("%s: Softmax cuda %llu ns, Reconstruct cuda %llu ns (calls %llu)\n", ff_cuda_spans_name(modes[m]),
+           (unsigned long long)op->cuda_ns, (unsigned long long)rec->cuda_ns, (unsigned long long)rec->calls);
+    assert_int_equal(rec->calls, 1);
+    assert_true(op->cuda_ns >= SPIN_NS - 1000);
+    if (modes[m] == FF_CUDA_SPANS_OPS)
+      assert_int_equal(rec->cuda_ns, 0);
+    else
+      assert_true(rec->cuda_ns >= SPIN_NS - 1000 && rec->cuda_ns <= op->cuda_ns);
+  }
+  ff_scope_set_cuda_spans(FF_CUDA_SPANS_OPS);
   ff_prof_destroy(p);
   ff_prof_thread_detach();
   ff_cuda_stream_destroy(s);
@@ -131,6 +169,7 @@ int main(void) {
     fprintf(stderr, "test_scope_cuda: no CUDA device, skipped\n");
     return 77;
   }
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_spans), cmocka_unit_test(test_stream_track)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_spans), cmocka_unit_test(test_primitive_spans),
+                                     cmocka_unit_test(test_stream_track)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
