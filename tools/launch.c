@@ -163,14 +163,17 @@ static ff_status ff__launch(ff_party_main fn, void *arg, const char *run_id, int
   ff__child[0] = pid[0];
   close(fds[1]);
 
-  /* Party 0 either announces its port or dies; poll so that neither hangs us. */
-  int port = -1;
+  /* Party 0 either announces its port or exits (its end of the pipe then closes). No fixed limit: a
+   * party may deal all its keys before it listens (--dealer inproc: bert-base about a minute on a GPU,
+   * larger models more), and a limit once cut such runs off. */
+  int port = -1, pr;
   struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-  int pr = poll(&pfd, 1, 60000);
+  while ((pr = poll(&pfd, 1, -1)) < 0 && errno == EINTR) {
+  }
   if (pr > 0 && read(fds[0], &port, sizeof port) != (ssize_t)sizeof port) port = -1;
   close(fds[0]);
   if (port <= 0) {
-    FF_ERROR("party 0 did not start listening%s", pr == 0 ? " within 60 s" : "");
+    FF_ERROR("party 0 did not start listening (it exited first; see its message)");
     if (!ff__wait(pid[0], grace_ms, &exit_codes[0])) {
       kill(pid[0], SIGKILL);
       ff__wait(pid[0], -1, &exit_codes[0]);
