@@ -21,14 +21,26 @@ ff_status ff_test_spin(ff_stream *stream, uint64_t ns);
 
 #define SPIN_NS UINT64_C(50000000) /* 50 ms */
 
+/* A recorder of party `party` on a new CUDA stream, attached to the calling thread. */
+static ff_prof *open_recorder(int party, const char *run_id, int trace, ff_stream **s) {
+  assert_int_equal(ff_cuda_stream_create(s), FF_OK);
+  ff_prof *p = NULL;
+  ff_prof_opts o = {.party = party, .run_id = run_id, .trace = trace};
+  assert_int_equal(ff_prof_create(&p, &o), FF_OK);
+  assert_int_equal(ff_prof_thread_attach(p, run_id, *s), FF_OK);
+  return p;
+}
+
+static void close_recorder(ff_prof *p, ff_stream *s) {
+  ff_prof_destroy(p);
+  ff_prof_thread_detach();
+  ff_cuda_stream_destroy(s);
+}
+
 static void test_spans(void **state) {
   (void)state;
   ff_stream *s = NULL;
-  assert_int_equal(ff_cuda_stream_create(&s), FF_OK);
-  ff_prof *p = NULL;
-  ff_prof_opts o = {.party = 0, .run_id = "cuda-test"};
-  assert_int_equal(ff_prof_create(&p, &o), FF_OK);
-  assert_int_equal(ff_prof_thread_attach(p, "cuda-test", s), FF_OK);
+  ff_prof *p = open_recorder(0, "cuda-test", 0, &s);
   for (int rep = 0; rep < 3; rep++) { /* the event pool is reused across repetitions */
     assert_int_equal(ff_prof_rep_begin(p, 0), FF_OK);
     {
@@ -57,9 +69,7 @@ static void test_spans(void **state) {
      * leaves the scope long before the 50 ms kernel ends. */
     assert_true(lin->wall_ns < SPIN_NS / 2);
   }
-  ff_prof_destroy(p);
-  ff_prof_thread_detach();
-  ff_cuda_stream_destroy(s);
+  close_recorder(p, s);
 }
 
 /* Span granularity: under the default (ops) a primitive's scope (Reconstruct, family Comm) records no
@@ -67,11 +77,7 @@ static void test_spans(void **state) {
 static void test_primitive_spans(void **state) {
   (void)state;
   ff_stream *s = NULL;
-  assert_int_equal(ff_cuda_stream_create(&s), FF_OK);
-  ff_prof *p = NULL;
-  ff_prof_opts o = {.party = 0, .run_id = "cuda-prim"};
-  assert_int_equal(ff_prof_create(&p, &o), FF_OK);
-  assert_int_equal(ff_prof_thread_attach(p, "cuda-prim", s), FF_OK);
+  ff_prof *p = open_recorder(0, "cuda-prim", 0, &s);
   const ff_cuda_spans modes[2] = {FF_CUDA_SPANS_OPS, FF_CUDA_SPANS_ALL};
   for (int m = 0; m < 2; m++) {
     ff_scope_set_cuda_spans(modes[m]);
@@ -95,9 +101,7 @@ static void test_primitive_spans(void **state) {
       assert_true(rec->cuda_ns >= SPIN_NS - 1000 && rec->cuda_ns <= op->cuda_ns);
   }
   ff_scope_set_cuda_spans(FF_CUDA_SPANS_OPS);
-  ff_prof_destroy(p);
-  ff_prof_thread_detach();
-  ff_cuda_stream_destroy(s);
+  close_recorder(p, s);
 }
 
 /* The trace's stream track: each scope's event pair becomes a slice on tid 2, placed on the host clock
@@ -106,11 +110,7 @@ static void test_primitive_spans(void **state) {
 static void test_stream_track(void **state) {
   (void)state;
   ff_stream *s = NULL;
-  assert_int_equal(ff_cuda_stream_create(&s), FF_OK);
-  ff_prof *p = NULL;
-  ff_prof_opts o = {.party = 1, .run_id = "cuda-trace", .trace = 1};
-  assert_int_equal(ff_prof_create(&p, &o), FF_OK);
-  assert_int_equal(ff_prof_thread_attach(p, "cuda-trace", s), FF_OK);
+  ff_prof *p = open_recorder(1, "cuda-trace", 1, &s);
   assert_int_equal(ff_prof_rep_begin(p, 0), FF_OK);
   {
     FF_SCOPE("Forward");
@@ -159,9 +159,7 @@ static void test_stream_track(void **state) {
   unlink(log_path);
   unlink(trace_path);
   rmdir(dir);
-  ff_prof_destroy(p);
-  ff_prof_thread_detach();
-  ff_cuda_stream_destroy(s);
+  close_recorder(p, s);
 }
 
 int main(void) {
