@@ -159,6 +159,45 @@ static void test_dpf_random_large(void **state) {
   check_random(11, 300, 11); /* an n whose tree ends mid-byte of tR, N not a multiple of 8 */
 }
 
+/* A view (a key read in place from a key image): evaluates as the key it was serialized from, at an
+ * aligned offset inside a larger buffer; refused unaligned and as a keygen's or a copy's output; freeing
+ * it leaves the buffer alone. */
+static void test_dpf_key_view(void **state) {
+  (void)state;
+  const int n = 11;
+  const size_t N = 300, E = 2, kb = ff_dpf_key_bytes(n, N);
+  uint64_t alpha[300], x[600];
+  ff_rng_init_seeded(&ctx.rng, 0x77);
+  assert_int_equal(ff_rng_ring(&ctx.rng, alpha, N, n), FF_OK);
+  assert_int_equal(ff_rng_ring(&ctx.rng, x, E * N, n), FF_OK);
+  for (size_t i = 0; i < N; i++) x[i] = alpha[i]; /* the point itself, then random points */
+  ff_dpf_key k0, k1, v;
+  dpf_keys(n, N, alpha, 5, &k0, &k1);
+  uint8_t *img = aligned_alloc(16, (kb + 64 + 15) / 16 * 16);
+  assert_non_null(img);
+  memset(img, 0xa5, 64); /* bytes before the key, as in an image */
+  assert_int_equal(ff_dpf_key_serialize(&k1, img + 48, kb), FF_OK);
+  assert_int_equal(ff_dpf_key_view(&v, n, N, img + 48, FF_MEM_HOST), FF_OK);
+  shares a = eval_both(&k0, &k1, E, x), b = eval_both(&k0, &v, E, x);
+  const size_t bytes = bit_bytes(E * N);
+  assert_memory_equal(a.pt[1], b.pt[1], bytes);
+  assert_memory_equal(a.lt[1], b.lt[1], bytes);
+  for (int q = 0; q < 2; q++) free(a.pt[q]), free(a.lt[q]), free(b.pt[q]), free(b.lt[q]);
+  ff_dpf_key v2, k2;
+  assert_int_equal(ff_dpf_key_view(&v2, n, N, img + 40, FF_MEM_HOST), FF_EINVAL); /* not 16-aligned */
+  assert_int_equal(ff_dpf_key_view(&v2, 7, N, img + 48, FF_MEM_HOST), FF_EINVAL);  /* n below the tree's */
+  assert_int_equal(ff_dpf_key_alloc(&ctx, &k2, n, N), FF_OK);
+  assert_int_equal(ff_dpf_keygen(&ctx, alpha, &k2, &v), FF_EINVAL); /* a view is read only */
+  assert_int_equal(ff_dpf_key_copy(&ctx, &v, &k0), FF_EINVAL);
+  ff_dpf_key_free(&v);
+  assert_null(v.buf);
+  assert_int_equal(img[0], 0xa5); /* the buffer is the caller's: still there, not freed */
+  free(img);
+  ff_dpf_key_free(&k2);
+  ff_dpf_key_free(&k0);
+  ff_dpf_key_free(&k1);
+}
+
 /* E = 3 points per element, SIGMA-style offsets from one masked value: x, x + c1, x + c2. */
 static void test_dpf_multipoint(void **state) {
   (void)state;
@@ -523,6 +562,7 @@ int main(void) {
       cmocka_unit_test(test_dpf_multipoint),    cmocka_unit_test(test_dpf_key_bytes),
       cmocka_unit_test(test_dpf_keygen_roots),  cmocka_unit_test(test_sstab_exhaustive),
       cmocka_unit_test(test_bad_arguments),     cmocka_unit_test(test_scope),
+      cmocka_unit_test(test_dpf_key_view),
   };
   if (ff_ctx_init(&ctx, FF_BACKEND_CPU, 0) != FF_OK) return 1;
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -194,8 +194,30 @@ ff_status ff_dpf_key_alloc(ff_ctx *ctx, ff_dpf_key *k, int n, size_t N) {
 
 void ff_dpf_key_free(ff_dpf_key *k) {
   if (!k) return;
-  ff__fss_buf_free(k->buf, k->where);
+  if (!k->view) ff__fss_buf_free(k->buf, k->where);
   memset(k, 0, sizeof *k);
+}
+
+ff_status ff_dpf_key_view(ff_dpf_key *k, int n, size_t N, const void *buf, ff_mem where) {
+  if (!k) {
+    FF_ERROR("ff_dpf_key_view: key is NULL");
+    return FF_EINVAL;
+  }
+  memset(k, 0, sizeof *k);
+  const size_t bytes = ff_dpf_key_bytes(n, N);
+  if (!bytes || !buf || (uintptr_t)buf % 16 || (where != FF_MEM_HOST && where != FF_MEM_DEVICE)) {
+    FF_ERROR("ff_dpf_key_view: need %d <= n <= %d, 0 < N and a 16-byte aligned buffer (n = %d, N = %zu, buffer %p)",
+             FF_DPF_MIN_BITS, FF_DPF_MAX_BITS, n, N, buf);
+    return FF_EINVAL;
+  }
+  k->n = n;
+  k->N = N;
+  k->buf = (void *)(uintptr_t)buf; /* read only: the evaluations take the key as const */
+  k->bytes = bytes;
+  k->where = where;
+  k->view = 1;
+  ff__dpf_key_layout(k);
+  return FF_OK;
 }
 
 static const char *ff__mem_name(ff_mem where) { return where == FF_MEM_DEVICE ? "device" : "host"; }
@@ -224,6 +246,10 @@ ff_status ff_dpf_key_copy(ff_ctx *ctx, ff_dpf_key *dst, const ff_dpf_key *src) {
     return st;
   if (dst->n != src->n || dst->N != src->N) {
     FF_ERROR("ff_dpf_key_copy: the keys have different shapes (n %d/%d, N %zu/%zu)", dst->n, src->n, dst->N, src->N);
+    return FF_EINVAL;
+  }
+  if (dst->view) {
+    FF_ERROR("ff_dpf_key_copy: the destination is a view of borrowed key bytes (read only)");
     return FF_EINVAL;
   }
   return ff__fss_buf_copy(ctx, "ff_dpf_key_copy", dst->buf, dst->where, src->buf, src->where, src->bytes);
@@ -263,6 +289,10 @@ ff_status ff__dpf_keygen_check(const char *fn, const uint64_t *alpha, const ff_b
                                const ff_dpf_key *k1, ff_mem where) {
   ff_status st;
   if ((st = ff__dpf_key_check(fn, k0, where)) || (st = ff__dpf_key_check(fn, k1, where))) return st;
+  if (k0->view || k1->view) {
+    FF_ERROR("%s: a key is a view of borrowed key bytes (read only); allocate keys with ff_dpf_key_alloc", fn);
+    return FF_EINVAL;
+  }
   if (!alpha || !roots) {
     FF_ERROR("%s: alpha or roots is NULL", fn);
     return FF_EINVAL;

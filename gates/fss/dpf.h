@@ -47,6 +47,7 @@ typedef struct {
   void *buf;        /* the one allocation holding all of the above */
   size_t bytes;     /* = ff_dpf_key_bytes(n, N) */
   ff_mem where;     /* FF_MEM_HOST or FF_MEM_DEVICE */
+  int view;         /* buf is borrowed (ff_dpf_key_view): read only, never freed here */
 } ff_dpf_key;
 
 /* Exact serialized size of one party's key for N elements: 16(n-7)N + 32N + ceil((n-7)N/8) bytes
@@ -65,8 +66,13 @@ ff_status ff_dpf_key_alloc(ff_ctx *ctx, ff_dpf_key *k, int n, size_t N);
  * so dst is readable on return. */
 ff_status ff_dpf_key_copy(ff_ctx *ctx, ff_dpf_key *dst, const ff_dpf_key *src);
 /* Frees k's buffer (host or device; cudaFree waits for the device, so free keys outside hot loops)
- * and zeroes k; safe on a zeroed or already freed key. */
+ * and zeroes k; safe on a zeroed or already freed key. A view is only forgotten. */
 void ff_dpf_key_free(ff_dpf_key *k);
+/* A key over ff_dpf_key_bytes(n, N) bytes of serialized key that the caller owns and keeps alive and
+ * unchanged while k is used (a key read in place from a preloaded key image), in `where` memory: no
+ * allocation, no copy. The evaluations only read it; a keygen must not be given a view. buf must be
+ * 16-byte aligned (the blocks are loaded whole): FF_EINVAL otherwise, and for a bad n or N. */
+ff_status ff_dpf_key_view(ff_dpf_key *k, int n, size_t N, const void *buf, ff_mem where);
 /* Writes k's serialized form (k->bytes bytes) to out; FF_ERANGE when cap is smaller. Host keys only
  * (copy a device key to the host first). */
 ff_status ff_dpf_key_serialize(const ff_dpf_key *k, void *out, size_t cap);

@@ -618,15 +618,44 @@ ff_status ff__op_upload(ff_op *op, void *dst, const void *host_src, size_t n) {
   return ff__op_copy_wait(op, dst, ff__op_mem(op), host_src, FF_MEM_HOST, n);
 }
 
+/* The preloaded image, loaded if it is not yet, with n bytes left at its cursor (else the message that
+ * names the gate). */
+static ff_status ff__op_image_need(ff_op *op, size_t n, const char *what) {
+  ff_status st = ff__op_preload(op);
+  if (!st && (st = ff__op_image_range(op, n)) == FF_ERANGE)
+    FF_ERROR("sigma party %d: %s needs %zu key bytes but key stream %s has %" PRIu64 " left", op->party, what, n,
+             ff_keystream_name(op->keys[op->party]), ff__op_remaining(op));
+  return st;
+}
+
+/* A key read in place: when the preloaded image lies in the memory the party's gates compute in (the
+ * device image of a CUDA party with --placement device, the host image of a CPU party) and the next key
+ * byte is `align`-aligned there, *out points at the n key bytes. They stay valid and unchanged while the
+ * op lives (repetitions rewind the image, never rewrite it); the cursor moves on and the bytes count as
+ * read. Otherwise *out is NULL and nothing is consumed: the caller reads a copy. Unscoped: the caller is
+ * inside its KeyTransfer scope, one per key read on either path, so that two parties whose images differ
+ * in alignment keep the same scope tree. */
+static ff_status ff__op_view(ff_op *op, size_t n, size_t align, const char *what, const void **out) {
+  *out = NULL;
+  const int dev = ff__op_on_device(op);
+  if (op->role != FF_OP_PARTY || op->placement == FF_KEYS_STREAM || (dev && op->placement != FF_KEYS_PRELOAD))
+    return FF_OK;
+  ff_status st = ff__op_image_need(op, n, what);
+  if (st) return st;
+  const uint8_t *p = (const uint8_t *)(dev ? op->dimg : (const void *)op->img) + op->img_pos;
+  if ((uintptr_t)p % align) return FF_OK;
+  op->img_pos += n;
+  op->cost[op->party].key_bytes += n;
+  *out = p;
+  return FF_OK;
+}
+
 static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *what) {
   if (!ff__op_on_device(op)) return ff__op_read(op, dst, n, what);
   if (op->placement == FF_KEYS_PRELOAD) {
     /* One device-to-device copy from the device image, ordered on ctx's stream before the kernels
      * that read dst; nothing to wait for (no host memory involved). */
-    ff_status st = ff__op_preload(op);
-    if (!st && (st = ff__op_image_range(op, n)) == FF_ERANGE)
-      FF_ERROR("sigma party %d: %s needs %zu key bytes but key stream %s has %" PRIu64 " left", op->party, what, n,
-               ff_keystream_name(op->keys[op->party]), ff__op_remaining(op));
+    ff_status st = ff__op_image_need(op, n, what);
     if (st) return st;
 #ifdef FF_HAVE_CUDA
     if (n && (st = FF_CUDA_CHECK(cudaMemcpyAsync(dst, (const uint8_t *)op->dimg + op->img_pos, n,
@@ -639,10 +668,7 @@ static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *wha
   }
   if (op->placement == FF_KEYS_HOST) {
     /* SIGMA's way: a synchronous host-to-device copy out of the pinned image when the gate needs it. */
-    ff_status st = ff__op_preload(op);
-    if (!st && (st = ff__op_image_range(op, n)) == FF_ERANGE)
-      FF_ERROR("sigma party %d: %s needs %zu key bytes but key stream %s has %" PRIu64 " left", op->party, what, n,
-               ff_keystream_name(op->keys[op->party]), ff__op_remaining(op));
+    ff_status st = ff__op_image_need(op, n, what);
     if (st || (st = ff__op_upload(op, dst, op->img + op->img_pos, n))) return st;
     op->img_pos += n;
     op->cost[op->party].key_bytes += n;
@@ -917,8 +943,17 @@ ff_status ff__dcf_eval(ff_op *op, int n, size_t N, size_t E, const uint64_t *poi
   ff_sstab_key tk = {0};
   ff_status st;
   if (n >= FF_DPF_MIN_BITS) {
-    if (!(st = ff_dpf_key_alloc(ctx, &dk, n, N)) && !(st = ff__op_get_mem(op, dk.buf, kb, what)))
-      st = ff_dpf_eval_lt(ctx, &dk, E, points, out);
+    { /* the bulk of a model's key bytes: read in place from a preloaded image where it is aligned */
+      FF_SCOPE("KeyTransfer");
+      const void *v;
+      if (!(st = ff__op_view(op, kb, 16, what, &v))) {
+        if (v)
+          st = ff_dpf_key_view(&dk, n, N, v, ff__op_mem(op));
+        else if (!(st = ff_dpf_key_alloc(ctx, &dk, n, N)))
+          st = ff__op_read_mem(op, dk.buf, kb, what);
+      }
+    }
+    if (!st) st = ff_dpf_eval_lt(ctx, &dk, E, points, out);
   } else if (!(st = ff_sstab_key_alloc(ctx, &tk, n, N)) && !(st = ff__op_get_mem(op, tk.tab, kb, what))) {
     st = ff_sstab_eval_lt(ctx, &tk, E, points, out);
   }
