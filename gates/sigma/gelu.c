@@ -304,7 +304,7 @@ static ff_status ff__gelu_eval(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
   const size_t N = x->numel;
   const int bw = x->bw, bt = xt->bw, k = ff_sigma_act_clip_bits(a), n = bt - 1;
   const uint64_t clip = (UINT64_C(1) << k) - 1;
-  const size_t kb = ff_dpf_key_bytes(n, N), mb = (N + 7) / 8, eb = ff__mux_entry_bytes(k);
+  const size_t mb = (N + 7) / 8, eb = ff__mux_entry_bytes(k);
   const size_t nt = (size_t)1 << k;
   ff_status st = FF_OK;
   /* The op's memory: one scratch block, carved below. */
@@ -319,7 +319,7 @@ static ff_status ff__gelu_eval(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
   uint64_t *pts = blk, *md = pts + 3 * N, *dic = md + 2 * N, *c01 = dic + 2 * N, *cl = c01 + 8 * N, *lut = cl + N;
   uint8_t *maskbits = (uint8_t *)(lut + N), *cmpbits = maskbits + 2 * mb, *craw = cmpbits + cmpb;
   /* 2. Three comparisons from one key; d and ic in one 2-bit reconstruct. */
-  if ((st = ff_dpf_key_alloc(ctx, &dk, n, N)) || (st = ff__op_get_mem(op, dk.buf, kb, "GELU comparison")) ||
+  if ((st = ff__op_get_dpf_key(op, &dk, n, N, "GELU comparison")) ||
       (st = ff__op_get_mem(op, maskbits, 2 * mb, "GELU comparison")) ||
       (st = ff_sigma_gelu_points(ctx, bt, clip, N, xt->v, pts)) || (st = ff_dpf_eval_lt(ctx, &dk, 3, pts, cmpbits)) ||
       (st = ff__op_unpack_bits(op, 3 * N, cmpbits, pts)) || /* pts now holds cmp */

@@ -543,7 +543,7 @@ static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, int b,
   ff_ctx *ctx = op->ctx;
   const int bw = V->bw, L = ff__ln_top(bw), m = b - FF_SIGMA_RSQRT_EXP_BITS;
   const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R, nt = (size_t)1 << b;
-  const size_t dkb = ff_dpf_key_bytes(bw, R), mb = ((size_t)L * R + 7) / 8, ltb = (J * R + 7) / 8;
+  const size_t mb = ((size_t)L * R + 7) / 8, ltb = (J * R + 7) / 8;
   const size_t w64 = J * R + (size_t)L * R + nkey + 2 * R;
   ff_dpf_key dk = {0};
   ff_lut_key lk = {0};
@@ -554,8 +554,8 @@ static ff_status ff__ln_rsqrt_eval(ff_op *op, const ff_wire *V, size_t d, int b,
   uint64_t *pts = blk, *c = pts + J * R, *key = c + (size_t)L * R, *idx = key + nkey;
   uint8_t *lt = (uint8_t *)(idx + 2 * R), *mask = lt + ltb;
   /* a. comparisons at V^ and V^ - 2^t from one DCF key, reconstruct c^. */
-  if ((st = ff_sigma_rsqrt_points(ctx, bw, R, V->v, pts)) || (st = ff_dpf_key_alloc(ctx, &dk, bw, R)) ||
-      (st = ff__op_get_mem(op, dk.buf, dkb, "rsqrt")) || (st = ff__op_get_mem(op, mask, mb, "rsqrt")) ||
+  if ((st = ff_sigma_rsqrt_points(ctx, bw, R, V->v, pts)) || (st = ff__op_get_dpf_key(op, &dk, bw, R, "rsqrt")) ||
+      (st = ff__op_get_mem(op, mask, mb, "rsqrt")) ||
       (st = ff_dpf_eval_lt(ctx, &dk, J, pts, lt)) || (st = ff_sigma_rsqrt_bits(ctx, bw, R, V->v, lt, mask, c)) ||
       (st = ff_op_reconstruct(op, c, (size_t)L * R, 1)))
     goto done;

@@ -488,6 +488,7 @@ static ff_status ff__op_read(ff_op *op, void *dst, size_t n, const char *what) {
 }
 
 static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *what);
+static ff_status ff__op_view(ff_op *op, size_t n, size_t align, const char *what, const void **out);
 
 ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what) {
   FF_SCOPE("KeyTransfer");
@@ -519,6 +520,23 @@ ff_status ff__op_get_lut_key(ff_op *op, ff_lut_key *k, int b, int b_out, int n_t
   if (!st) st = ff_lut_key_read(op->ctx, k, ff__op_lut_read, &r, scratch);
   ff__op_buf_free(op, scratch);
   if (st) ff_lut_key_free(k);
+  return st;
+}
+
+ff_status ff__op_get_dpf_key(ff_op *op, ff_dpf_key *dk, int n, size_t N, const char *what) {
+  /* The bulk of a model's key bytes (comparisons and truncations): in place where the image allows. */
+  FF_SCOPE("KeyTransfer");
+  memset(dk, 0, sizeof *dk);
+  const size_t kb = ff_dpf_key_bytes(n, N);
+  if (!kb) {
+    FF_ERROR("%s: no DPF key has N = %zu elements on n = %d bits", what, N, n);
+    return FF_EINVAL;
+  }
+  const void *v;
+  ff_status st = ff__op_view(op, kb, 16, what, &v);
+  if (st) return st;
+  if (v) return ff_dpf_key_view(dk, n, N, v, ff__op_mem(op));
+  if (!(st = ff_dpf_key_alloc(op->ctx, dk, n, N))) st = ff__op_read_mem(op, dk->buf, kb, what);
   return st;
 }
 
@@ -943,17 +961,7 @@ ff_status ff__dcf_eval(ff_op *op, int n, size_t N, size_t E, const uint64_t *poi
   ff_sstab_key tk = {0};
   ff_status st;
   if (n >= FF_DPF_MIN_BITS) {
-    { /* the bulk of a model's key bytes: read in place from a preloaded image where it is aligned */
-      FF_SCOPE("KeyTransfer");
-      const void *v;
-      if (!(st = ff__op_view(op, kb, 16, what, &v))) {
-        if (v)
-          st = ff_dpf_key_view(&dk, n, N, v, ff__op_mem(op));
-        else if (!(st = ff_dpf_key_alloc(ctx, &dk, n, N)))
-          st = ff__op_read_mem(op, dk.buf, kb, what);
-      }
-    }
-    if (!st) st = ff_dpf_eval_lt(ctx, &dk, E, points, out);
+    if (!(st = ff__op_get_dpf_key(op, &dk, n, N, what))) st = ff_dpf_eval_lt(ctx, &dk, E, points, out);
   } else if (!(st = ff_sstab_key_alloc(ctx, &tk, n, N)) && !(st = ff__op_get_mem(op, tk.tab, kb, what))) {
     st = ff_sstab_eval_lt(ctx, &tk, E, points, out);
   }

@@ -102,6 +102,12 @@ ff_status ff__op_get(ff_op *op, void *dst, size_t n, const char *what);
  * the device, with no host copy and no wait. One KeyTransfer scope. */
 ff_status ff__op_get_lut_key(ff_op *op, ff_lut_key *k, int b, int b_out, int n_tables, size_t N, const char *what);
 
+/* Party: one serialized DPF/DCF key of N elements on n bits (gates/fss/dpf.h) into dk, free it with
+ * ff_dpf_key_free. Read in place (ff_dpf_key_view, no copy) when the preloaded image lies in
+ * ff__op_mem(op) and the key starts 16-byte aligned there, else allocated and read as ff__op_get_mem
+ * reads. One KeyTransfer scope either way. */
+ff_status ff__op_get_dpf_key(ff_op *op, ff_dpf_key *dk, int n, size_t N, const char *what);
+
 /* Public tables (lookup tables of functions, rotary angles): the n words that fill(arg, host) computes on
  * the host, kept in ff__op_mem(op) for the op's life under the key {kind, a, b, c} (the caller's name
  * for the table and every parameter it depends on; a double goes in x as its bits). The first request computes and (on a CUDA party)
