@@ -96,20 +96,23 @@ static void file_exists(const char *dir, const char *name) {
   if (stat(p, &sb) || sb.st_size == 0) fail_msg("%s is missing or empty", p);
 }
 
+/* A JSON file of the run's output folder, parsed whole. */
+static cJSON *read_json(const char *dir, const char *name) {
+  char path[256], *text = NULL;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t len;
+  assert_int_equal(ff_read_user_file(path, "test file", 0, &text, &len), FF_OK);
+  cJSON *j = cJSON_Parse(text);
+  free(text);
+  if (!j) fail_msg("%s is not JSON", path);
+  return j;
+}
+
 /* Peak memory (issue 13's report): a CPU party preloads its whole key stream into host memory, so its
  * resident peak is at least its key file; it has no device pool (null). Printed and in run_summary.json. */
 static void check_peaks(const char *dir, const char *out) {
   if (!strstr(out, "peak memory: P0 host ") || !strstr(out, "; P1 host ")) fail_msg("no peak memory line:\n%s", out);
-  char path[256];
-  snprintf(path, sizeof path, "%s/run_summary.json", dir);
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  char buf[8192];
-  const size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  cJSON *j = cJSON_Parse(buf);
-  assert_non_null(j);
+  cJSON *j = read_json(dir, "run_summary.json");
   for (int q = 0; q < 2; q++) {
     char kh[32], kd[32], kf[32];
     snprintf(kh, sizeof kh, "peak_host_B_p%d", q);
@@ -143,6 +146,42 @@ static void test_bert_tiny_end_to_end(void **state) {
   for (size_t i = 0; i < 6; i++) file_exists(dir, files[i]);
   check_against_cost(dir, (const char *[]){"--model", "bert-tiny", "--seq", "128", NULL});
   check_peaks(dir, slurp("bert", "out"));
+}
+
+/* A party's key stream size from its log (run.keys.stream_B). */
+static double stream_bytes(const char *dir, int party) {
+  char name[32];
+  snprintf(name, sizeof name, "prof_p%d.json", party);
+  cJSON *j = read_json(dir, name);
+  const double b = num(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "run"), "keys"), "stream_B");
+  cJSON_Delete(j);
+  return b;
+}
+
+/* --dealer inproc (SIGMA's benchmark mode): each party deals both parties' keys itself, verified with
+ * repetitions that reuse them. It frees the peer's stream once dealt, so its peak holds about both
+ * streams' worth (dealing both, then its own stream and its loaded image), not both plus its image
+ * (1.5x, as before: 1117 against 717 MiB here). */
+static void test_inproc_dealer(void **state) {
+  (void)state;
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/inproc", tmpdir);
+  run_expect_ok("inproc", (const char *[]){"run", "--backend", "cpu", "--dealer", "inproc", "--reps", "2", "--warmup",
+                                           "1", "--out", dir, NULL});
+  const char *out = slurp("inproc", "out");
+  if (!strstr(out, "in-process dealer (benchmark mode)") || !strstr(out, "equals the fixed-point emulation (0 of 16384") ||
+      !strstr(out, "equals the run's link bytes and rounds in every scope"))
+    fail_msg("unexpected output:\n%s", out);
+  const double both = stream_bytes(dir, 0) + stream_bytes(dir, 1);
+  cJSON *j = read_json(dir, "run_summary.json");
+  for (int q = 0; q < 2; q++) {
+    char k[32];
+    snprintf(k, sizeof k, "peak_host_B_p%d", q);
+    const double peak = num(j, k);
+    print_message("inproc P%d: peak host %.0f MiB, both streams %.0f MiB\n", q, peak / 1048576, both / 1048576);
+    assert_true(both > 0 && peak >= both && peak < 1.25 * both);
+  }
+  cJSON_Delete(j);
 }
 
 /* The suf suite end to end: bert-tiny at seq 128 exact against its emulation and within the float bound,
@@ -394,7 +433,7 @@ int main(void) {
       cmocka_unit_test(test_usage_errors),          cmocka_unit_test(test_profile_off),          cmocka_unit_test(test_bert_tiny_end_to_end),
       cmocka_unit_test(test_gpt2_one_layer),        cmocka_unit_test(test_bad_key_files),
       cmocka_unit_test(test_peer_killed_mid_run),   cmocka_unit_test(test_suf_end_to_end),
-      cmocka_unit_test(test_suf_sparse_end_to_end),
+      cmocka_unit_test(test_suf_sparse_end_to_end), cmocka_unit_test(test_inproc_dealer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1002,9 +1002,9 @@ static int ff__fit_check(const ff__run_opts *o) {
   } else {
     /* Keys in host memory: --placement host; device on the CPU backend; and device on CUDA too, whose
      * preload keeps the whole image in pinned host memory beside the device copy (tags and the few keys
-     * that are read on the host come from it: gates/sigma/op.c ff__op_preload). */
-    /* --dealer inproc: each party deals both streams (both, at once), frees the peer's, and loads its own
-     * (its stream and, on CUDA or the CPU's preload, the image beside it): at its peak about `both`. */
+     * that are read on the host come from it: gates/sigma/op.c ff__op_preload). --dealer inproc: each
+     * party deals both streams, frees the peer's, then holds its own stream and the image loaded from it:
+     * about `both` per party at its peak (test_run_e2e's test_inproc_dealer). */
     const uint64_t host_keys = o->inproc ? 2 * both : (o->keys_where == FF__KEYS_HOST || o->keys_where == FF__KEYS_DEVICE) ? both : 0;
     if (!o->inproc && both > disk) res = "disk space in --out", avail = disk, needed = both;
     else if (host_keys + work > mem) res = "host memory (MemAvailable)", avail = mem, needed = host_keys + work;
