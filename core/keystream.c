@@ -42,7 +42,16 @@ static const uint8_t ff__ks_end_magic[8] = {'F', 'F', 'K', 'E', 'Y', 'E', 'N', '
 
 /* WRITE_SINK / READ_FD: a live stream from a dealer process (`fusefss run --dealer stream`): the same
  * bytes as a key file, the header's payload size declared up front, read once. */
-typedef enum { FF__KS_WRITE_MEM, FF__KS_WRITE_FILE, FF__KS_READ_MEM, FF__KS_READ_FILE, FF__KS_WRITE_SINK, FF__KS_READ_FD } ff__ks_mode;
+/* WRITE_NULL: counts the key bytes and keeps none (ff_keystream_create_null). */
+typedef enum {
+  FF__KS_WRITE_MEM,
+  FF__KS_WRITE_FILE,
+  FF__KS_READ_MEM,
+  FF__KS_READ_FILE,
+  FF__KS_WRITE_SINK,
+  FF__KS_READ_FD,
+  FF__KS_WRITE_NULL
+} ff__ks_mode;
 
 struct ff_keystream {
   ff__ks_mode mode;
@@ -69,7 +78,8 @@ struct ff_keystream {
   uint32_t crc_of_crcs;     /* running CRC32C over the chunk CRCs, checked against the trailer */
   ff_status broken;         /* a failure that makes the stream unusable (sticky) */
   FILE *f;
-  uint8_t *chunk;           /* (chunk_size) file writer: the chunk being filled; file reader: the loaded chunk */
+  uint8_t *chunk;           /* (chunk_size) file or live writer: the ring's slot being filled, or NULL; file
+                               reader: the loaded chunk */
   size_t fill;              /* writer: bytes of the current, unsealed chunk */
   /* memory writer */
   uint8_t *mem;             /* (mem_cap) the encoded stream so far */
@@ -88,28 +98,37 @@ struct ff_keystream {
   uint64_t declared;        /* WRITE_SINK: the payload size the header promised */
   int fd;                   /* READ_FD: the dealer's socket or pipe, owned */
   uint64_t timeout_ns;      /* READ_FD: longest wait for the next bytes */
-  struct ff__ks_wq *wq;     /* WRITE_FILE: the writer thread and its queue of sealed chunks, or NULL */
+  struct ff__ks_wq *wq;     /* WRITE_FILE, WRITE_SINK: the sealer and writer threads and their ring, or NULL */
+  int sealers;              /* WRITE_FILE, WRITE_SINK: sealer threads asked for (0: by the CPU count) */
 };
 
-/* ---- The file writer's thread ------------------------------------------------------------------------
- * A key file's chunks are sealed (CRC32C and HMAC-SHA-256) and written by a thread of their own, so that
- * the dealer deals the next gate meanwhile and the two parties' files are sealed on two cores. The dealer
- * copies each full chunk into a free slot of a ring (FF__KS_WQ_SLOTS chunks per file, so memory stays
- * bounded) and goes on; the thread takes the slots in order, appends the chunk's CRC and tag to it, writes
- * it with one write, and keeps the running CRC of CRCs. The bytes are those of the single-threaded writer.
- * ff_keystream_finish drains the queue and joins the thread before the trailer; a write error is sticky
- * and reported by the next write or by finish. */
-#define FF__KS_WQ_SLOTS 8
+/* ---- The sealers and the writer of a key file or live stream ------------------------------------------
+ * A key file's (or live stream's) chunks are sealed (CRC32C and HMAC-SHA-256) by a pool of sealer threads
+ * and written, in order, by a writer thread, so that the dealer deals the next gate meanwhile and the
+ * sealing, which one core does at about 1.5 GB/s, keeps up with the disk. The dealer fills each chunk in
+ * place in a free slot of a ring (n_slots chunks per stream, so memory stays bounded) and hands it over;
+ * any sealer takes any filled slot and appends the chunk's CRC and tag to it; the writer takes the slots
+ * in ring order once sealed, keeps the running CRC of CRCs and writes each with one call. The bytes are
+ * those of a single-threaded writer. ff_keystream_finish drains the ring and joins the threads before the
+ * trailer; a failure is sticky and reported by the next write or by finish. */
+#define FF__KS_SEALERS_MAX 16
+#define FF__KS_RING_BYTES (UINT64_C(256) << 20) /* a ring of large chunks is shortened to about this */
+
+enum { FF__SLOT_FREE, FF__SLOT_FILLED, FF__SLOT_SEALING, FF__SLOT_SEALED };
 
 typedef struct ff__ks_wq {
-  pthread_t th;
+  ff_keystream *ks;
+  pthread_t writer, sealer[FF__KS_SEALERS_MAX];
+  int n_sealers, n_slots;
   pthread_mutex_t mu;
-  pthread_cond_t work, room;
-  uint8_t *slot[FF__KS_WQ_SLOTS]; /* each chunk_size + 4 + FF__KS_TAG bytes */
-  size_t len[FF__KS_WQ_SLOTS];    /* payload bytes of the chunk in the slot */
-  uint64_t index[FF__KS_WQ_SLOTS];
-  int head, count, stop;
-  ff_status err;                  /* the thread's first failure */
+  pthread_cond_t filled, sealed, room;
+  uint8_t **slot;          /* (n_slots) each chunk_size + 4 + FF__KS_TAG bytes */
+  size_t *len;             /* payload bytes of the chunk in the slot */
+  uint64_t *index;         /* the chunk's index in the stream */
+  unsigned char *state;    /* FF__SLOT_* */
+  int head, count, stop;   /* slots head .. head+count-1 (mod n_slots) are handed over, oldest first */
+  int held;                /* the slot the dealer is filling (at head+count), or -1 */
+  ff_status err;           /* the first failure of a thread */
 } ff__ks_wq;
 
 /* --- CRC32C -------------------------------------------------------------------------------------- */
@@ -248,7 +267,8 @@ static ff_keystream *ff__ks_alloc(ff__ks_mode mode, const char *path) {
 static ff_status ff__ks_wq_stop(ff_keystream *ks);
 
 static int ff__ks_is_writer(const ff_keystream *ks) {
-  return ks->mode == FF__KS_WRITE_MEM || ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK;
+  return ks->mode == FF__KS_WRITE_MEM || ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK ||
+         ks->mode == FF__KS_WRITE_NULL;
 }
 
 ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
@@ -364,6 +384,7 @@ static ff_status ff__ks_mem_reserve(ff_keystream *ks, size_t more) {
 
 /* Appends encoded bytes to the memory buffer or the file; a failure breaks the writer. */
 static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
+  if (ks->mode == FF__KS_WRITE_NULL) return FF_OK;
   if (ks->mode == FF__KS_WRITE_MEM) {
     ff_status st = ff__ks_mem_reserve(ks, n);
     if (st) return ks->broken = st;
@@ -383,21 +404,27 @@ static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
   return FF_OK;
 }
 
-/* Ends the current chunk: its len payload bytes are at data (file writer) or already at the end of the
- * memory buffer (data NULL); appends their CRC. */
-static ff_status ff__ks_wq_push(ff_keystream *ks, const uint8_t *data, size_t len);
+static ff_status ff__ks_wq_acquire(ff_keystream *ks);
+static ff_status ff__ks_wq_hand_over(ff_keystream *ks, size_t len);
 
+/* Ends the current chunk of len payload bytes: for a file or live stream, data is the slot being filled
+ * (ks->chunk) or a whole chunk of the caller's, copied into a slot, and the threads seal and write it; for
+ * memory, the bytes are already at the end of the buffer (data NULL) and their CRC is appended here. */
 static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) {
   ff_status st;
-  if (ks->mode == FF__KS_WRITE_FILE) {
-    if ((st = ff__ks_wq_push(ks, data, len))) return ks->broken = st;
+  if (ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK) {
+    if (data != ks->chunk) {
+      if ((st = ff__ks_wq_acquire(ks))) return ks->broken = st;
+      memcpy(ks->chunk, data, len);
+    }
+    if ((st = ff__ks_wq_hand_over(ks, len))) return ks->broken = st;
     ks->n_chunks++;
     ks->offset += len + 4 + ks->tag_size;
     ks->fill = 0;
     return FF_OK;
   }
   uint8_t crc_le[4], tag[FF__KS_TAG], pre[FF_KEYSTREAM_ID_BYTES + 12];
-  if (ks->mode == FF__KS_WRITE_MEM) data = ks->mem + ks->mem_len - len;
+  data = ks->mem + ks->mem_len - len;
   ff__put32(crc_le, ff_crc32c(0, data, len));
   if (ks->mac) {
     ff__ks_chunk_prefix(ks, ks->n_chunks, len, pre);
@@ -407,7 +434,6 @@ static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) 
       return ks->broken = FF_EIO;
     }
   }
-  if (ks->mode != FF__KS_WRITE_MEM && (st = ff__ks_emit(ks, data, len))) return st;
   if ((st = ff__ks_emit(ks, crc_le, 4))) return st;
   if (ks->mac && (st = ff__ks_emit(ks, tag, FF__KS_TAG))) return st;
   ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, crc_le, 4);
@@ -417,40 +443,75 @@ static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) 
   return FF_OK;
 }
 
-static void *ff__ks_wq_main(void *arg) {
-  ff_keystream *ks = arg;
-  ff__ks_wq *q = ks->wq;
+/* A sealer: takes any filled slot, appends its CRC and tag. Exits once stopped with nothing to seal. */
+static void *ff__ks_sealer_main(void *arg) {
+  ff__ks_wq *q = arg;
+  ff_keystream *ks = q->ks;
   pthread_mutex_lock(&q->mu);
   for (;;) {
-    while (!q->count && !q->stop) pthread_cond_wait(&q->work, &q->mu);
-    if (!q->count) break; /* stopped and drained */
-    uint8_t *buf = q->slot[q->head];
-    const size_t len = q->len[q->head];
-    const uint64_t k = q->index[q->head];
+    int s = -1;
+    for (int i = 0; i < q->count && s < 0; i++)
+      if (q->state[(q->head + i) % q->n_slots] == FF__SLOT_FILLED) s = (q->head + i) % q->n_slots;
+    if (s < 0) {
+      if (q->stop) break;
+      pthread_cond_wait(&q->filled, &q->mu);
+      continue;
+    }
+    q->state[s] = FF__SLOT_SEALING;
     const int failed = q->err != FF_OK;
     pthread_mutex_unlock(&q->mu);
     ff_status st = FF_OK;
-    if (!failed) { /* after a failure the slots are only released */
-      uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12];
+    if (!failed) { /* after a failure the slots are only passed on */
+      uint8_t *buf = q->slot[s], pre[FF_KEYSTREAM_ID_BYTES + 12];
+      const size_t len = q->len[s];
       ff__put32(buf + len, ff_crc32c(0, buf, len));
-      ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, buf + len, 4);
       if (ks->mac) {
-        ff__ks_chunk_prefix(ks, k, len, pre);
+        ff__ks_chunk_prefix(ks, q->index[s], len, pre);
         if (!ff__ks_tag(ks, "FFKEYCHK", pre, sizeof pre, buf, len, buf + len + 4)) {
-          FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)", (unsigned long long)k,
-                   ks->label);
+          FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)",
+                   (unsigned long long)q->index[s], ks->label);
           st = FF_EIO;
         }
       }
-      const size_t n = len + 4 + ks->tag_size;
-      if (!st && fwrite(buf, 1, n, ks->f) != n) {
-        FF_ERROR("cannot write %s (chunk %llu): %s", ks->label, (unsigned long long)k, strerror(errno));
+    }
+    pthread_mutex_lock(&q->mu);
+    if (st && !q->err) q->err = st;
+    q->state[s] = FF__SLOT_SEALED;
+    pthread_cond_broadcast(&q->sealed);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+/* The writer: the oldest slot once it is sealed, written with one call. Exits once stopped and drained. */
+static void *ff__ks_writer_main(void *arg) {
+  ff__ks_wq *q = arg;
+  ff_keystream *ks = q->ks;
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    while (!(q->count && q->state[q->head] == FF__SLOT_SEALED) && !(q->stop && !q->count))
+      pthread_cond_wait(&q->sealed, &q->mu);
+    if (!q->count) break; /* stopped and drained */
+    const int s = q->head;
+    const int failed = q->err != FF_OK;
+    pthread_mutex_unlock(&q->mu);
+    ff_status st = FF_OK;
+    if (!failed) {
+      const uint8_t *buf = q->slot[s];
+      const size_t n = q->len[s] + 4 + ks->tag_size;
+      ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, buf + q->len[s], 4);
+      if (ks->mode == FF__KS_WRITE_SINK) {
+        if ((st = ks->sink(ks->sink_arg, buf, n)))
+          FF_ERROR("cannot send %s (chunk %llu): %s", ks->label, (unsigned long long)q->index[s], ff_strerror(st));
+      } else if (fwrite(buf, 1, n, ks->f) != n) {
+        FF_ERROR("cannot write %s (chunk %llu): %s", ks->label, (unsigned long long)q->index[s], strerror(errno));
         st = FF_EIO;
       }
     }
     pthread_mutex_lock(&q->mu);
     if (st && !q->err) q->err = st;
-    q->head = (q->head + 1) % FF__KS_WQ_SLOTS;
+    q->state[s] = FF__SLOT_FREE;
+    q->head = (q->head + 1) % q->n_slots;
     q->count--;
     pthread_cond_signal(&q->room);
   }
@@ -458,78 +519,128 @@ static void *ff__ks_wq_main(void *arg) {
   return NULL;
 }
 
+/* Sealers per stream: the caller's choice, else a quarter of the online CPUs (a dealer writes two streams
+ * at once and deals beside them), 1 .. 8. */
+static int ff__ks_sealers(int asked) {
+  if (asked > 0) return asked < FF__KS_SEALERS_MAX ? asked : FF__KS_SEALERS_MAX;
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  const long n = ncpu / 4;
+  return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+static void ff__ks_wq_free(ff__ks_wq *q) {
+  if (!q) return;
+  if (q->slot)
+    for (int i = 0; i < q->n_slots; i++) free(q->slot[i]);
+  free(q->slot);
+  free(q->len);
+  free(q->index);
+  free(q->state);
+  free(q);
+}
+
+/* Stops the threads (the queued chunks are sealed and written first), joins them; their first failure. */
+static ff_status ff__ks_wq_join(ff__ks_wq *q, int n_sealers, int writer) {
+  pthread_mutex_lock(&q->mu);
+  q->stop = 1;
+  pthread_cond_broadcast(&q->filled);
+  pthread_cond_broadcast(&q->sealed);
+  pthread_mutex_unlock(&q->mu);
+  for (int i = 0; i < n_sealers; i++) pthread_join(q->sealer[i], NULL);
+  if (writer) pthread_join(q->writer, NULL);
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->filled);
+  pthread_cond_destroy(&q->sealed);
+  pthread_cond_destroy(&q->room);
+  return q->err;
+}
+
 static ff_status ff__ks_wq_start(ff_keystream *ks) {
   ff__ks_wq *q = calloc(1, sizeof *q);
   if (!q) goto nomem;
-  for (int i = 0; i < FF__KS_WQ_SLOTS; i++)
-    if (!(q->slot[i] = malloc((size_t)ks->chunk_size + 4 + FF__KS_TAG))) goto nomem;
+  q->ks = ks;
+  q->held = -1;
+  q->n_sealers = ff__ks_sealers(ks->sealers);
+  const uint64_t slot_bytes = (uint64_t)ks->chunk_size + 4 + FF__KS_TAG;
+  q->n_slots = 2 * q->n_sealers + 2;
+  while (q->n_slots > 3 && (uint64_t)q->n_slots * slot_bytes > FF__KS_RING_BYTES) q->n_slots--;
+  if (!(q->slot = calloc((size_t)q->n_slots, sizeof *q->slot)) || !(q->len = calloc((size_t)q->n_slots, sizeof *q->len)) ||
+      !(q->index = calloc((size_t)q->n_slots, sizeof *q->index)) || !(q->state = calloc((size_t)q->n_slots, 1)))
+    goto nomem;
+  for (int i = 0; i < q->n_slots; i++)
+    if (!(q->slot[i] = malloc((size_t)slot_bytes))) goto nomem;
   pthread_mutex_init(&q->mu, NULL);
-  pthread_cond_init(&q->work, NULL);
+  pthread_cond_init(&q->filled, NULL);
+  pthread_cond_init(&q->sealed, NULL);
   pthread_cond_init(&q->room, NULL);
-  ks->wq = q;
-  if (pthread_create(&q->th, NULL, ff__ks_wq_main, ks) != 0) {
-    FF_ERROR("cannot start the writer thread of %s", ks->label);
-    pthread_mutex_destroy(&q->mu);
-    pthread_cond_destroy(&q->work);
-    pthread_cond_destroy(&q->room);
-    ks->wq = NULL;
-    for (int i = 0; i < FF__KS_WQ_SLOTS; i++) free(q->slot[i]);
-    free(q);
-    return FF_EIO;
+  int started = 0;
+  if (pthread_create(&q->writer, NULL, ff__ks_writer_main, q) != 0) {
+    ff__ks_wq_join(q, 0, 0);
+    goto nothread;
   }
+  for (; started < q->n_sealers; started++)
+    if (pthread_create(&q->sealer[started], NULL, ff__ks_sealer_main, q) != 0) {
+      ff__ks_wq_join(q, started, 1);
+      goto nothread;
+    }
+  ks->wq = q;
   return FF_OK;
+nothread:
+  FF_ERROR("cannot start the sealer and writer threads of %s", ks->label);
+  ff__ks_wq_free(q);
+  return FF_EIO;
 nomem:
-  if (q)
-    for (int i = 0; i < FF__KS_WQ_SLOTS; i++) free(q->slot[i]);
-  free(q);
+  ff__ks_wq_free(q);
   FF_ERROR("out of memory for the writer queue of %s", ks->label);
   return FF_ENOMEM;
 }
 
-/* The dealer's side: a copy of the chunk into the next free slot (waiting while all are full). */
-static ff_status ff__ks_wq_push(ff_keystream *ks, const uint8_t *data, size_t len) {
+/* The dealer's side: the next free slot (waiting while all are handed over) becomes ks->chunk. */
+static ff_status ff__ks_wq_acquire(ff_keystream *ks) {
   ff_status st;
   if (!ks->wq && (st = ff__ks_wq_start(ks))) return st;
   ff__ks_wq *q = ks->wq;
   pthread_mutex_lock(&q->mu);
-  while (q->count == FF__KS_WQ_SLOTS && !q->err) pthread_cond_wait(&q->room, &q->mu);
-  if ((st = q->err)) {
-    pthread_mutex_unlock(&q->mu);
-    return st;
-  }
-  const int t = (q->head + q->count) % FF__KS_WQ_SLOTS;
+  while (q->count == q->n_slots && !q->err) pthread_cond_wait(&q->room, &q->mu);
+  st = q->err;
+  /* head + count does not move while the dealer waits: the writer advances head as it lowers count */
+  if (!st) q->held = (q->head + q->count) % q->n_slots;
   pthread_mutex_unlock(&q->mu);
-  memcpy(q->slot[t], data, len); /* the slot is the dealer's until it is counted */
-  pthread_mutex_lock(&q->mu);
-  q->len[t] = len;
-  q->index[t] = ks->n_chunks;
-  q->count++;
-  pthread_cond_signal(&q->work);
-  pthread_mutex_unlock(&q->mu);
+  if (st) return st;
+  ks->chunk = q->slot[q->held]; /* the dealer's until it is handed over */
   return FF_OK;
 }
 
-/* Drains the queue, joins the thread and frees it; its first failure, if any. Safe without a thread. */
+/* The dealer hands the slot it filled (len payload bytes) to the sealers. */
+static ff_status ff__ks_wq_hand_over(ff_keystream *ks, size_t len) {
+  ff__ks_wq *q = ks->wq;
+  pthread_mutex_lock(&q->mu);
+  const int t = q->held;
+  q->len[t] = len;
+  q->index[t] = ks->n_chunks;
+  q->state[t] = FF__SLOT_FILLED;
+  q->count++;
+  q->held = -1;
+  pthread_cond_signal(&q->filled);
+  pthread_mutex_unlock(&q->mu);
+  ks->chunk = NULL;
+  return FF_OK;
+}
+
+/* Drains the ring, joins the threads and frees them; their first failure, if any. Safe without them. A
+ * slot the dealer was filling and did not hand over is dropped (the stream is then incomplete). */
 static ff_status ff__ks_wq_stop(ff_keystream *ks) {
   ff__ks_wq *q = ks->wq;
   if (!q) return FF_OK;
-  pthread_mutex_lock(&q->mu);
-  q->stop = 1;
-  pthread_cond_signal(&q->work);
-  pthread_mutex_unlock(&q->mu);
-  pthread_join(q->th, NULL);
-  const ff_status st = q->err;
-  pthread_mutex_destroy(&q->mu);
-  pthread_cond_destroy(&q->work);
-  pthread_cond_destroy(&q->room);
-  for (int i = 0; i < FF__KS_WQ_SLOTS; i++) free(q->slot[i]);
-  free(q);
+  const ff_status st = ff__ks_wq_join(q, q->n_sealers, 1);
+  ff__ks_wq_free(q);
   ks->wq = NULL;
+  ks->chunk = NULL;
   return st;
 }
 
 static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, ff_keystream_sink sink, void *sink_arg,
-                               uint64_t declared, ff_keystream **out) {
+                               uint64_t declared, int discard, ff_keystream **out) {
   if (!out) return FF_EINVAL;
   *out = NULL;
   ff_status st = ff__ks_check_cpu();
@@ -568,7 +679,8 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
     FF_ERROR("a key stream of %llu bytes is beyond the format's limit", (unsigned long long)declared);
     return FF_EINVAL;
   }
-  ff_keystream *ks = ff__ks_alloc(sink ? FF__KS_WRITE_SINK : path ? FF__KS_WRITE_FILE : FF__KS_WRITE_MEM, sink ? NULL : path);
+  const ff__ks_mode mode = discard ? FF__KS_WRITE_NULL : sink ? FF__KS_WRITE_SINK : path ? FF__KS_WRITE_FILE : FF__KS_WRITE_MEM;
+  ff_keystream *ks = ff__ks_alloc(mode, sink || discard ? NULL : path);
   uint8_t *hdr = NULL;
   if (!ks) goto nomem;
   if (sink) {
@@ -583,7 +695,6 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
     ks->sink = sink;
     ks->sink_arg = sink_arg;
     ks->declared = declared;
-    if (!(ks->chunk = malloc(chunk_size))) goto nomem;
   }
   ks->party = p->party;
   memcpy(ks->run_id, run_id, run_len + 1);
@@ -597,9 +708,8 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
   hdr = malloc(ks->header_size);
   if (!ks->meta || !hdr) goto nomem;
   memcpy(ks->meta, meta, meta_len + 1);
+  ks->sealers = p->sealers;
   if (path && !sink) { /* a live stream's name is a label, never a file */
-    ks->chunk = malloc(chunk_size);
-    if (!ks->chunk) goto nomem;
     /* Non-blocking open, then fstat: a FIFO or device at the path is refused, never waited on. Key
      * shares are secrets: the file is the owner's alone (0600). */
     int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
@@ -646,7 +756,13 @@ fail:
 }
 
 ff_status ff_keystream_create_mem(const ff_keystream_params *p, ff_keystream **out) {
-  return ff__ks_create(NULL, p, NULL, NULL, 0, out);
+  return ff__ks_create(NULL, p, NULL, NULL, 0, 0, out);
+}
+
+ff_status ff_keystream_create_null(const ff_keystream_params *p, ff_keystream **out) {
+  ff_status st = ff__ks_create(NULL, p, NULL, NULL, 0, 1, out);
+  if (!st) snprintf((*out)->label, strlen((*out)->name) + 16, "discarded keys");
+  return st;
 }
 
 ff_status ff_keystream_create_sink(const char *name, const ff_keystream_params *p, uint64_t payload_size,
@@ -656,7 +772,7 @@ ff_status ff_keystream_create_sink(const char *name, const ff_keystream_params *
     FF_ERROR("ff_keystream_create_sink: no sink given");
     return FF_EINVAL;
   }
-  return ff__ks_create(name, p, sink, arg, payload_size, out);
+  return ff__ks_create(name, p, sink, arg, payload_size, 0, out);
 }
 
 ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *p, ff_keystream **out) {
@@ -665,7 +781,7 @@ ff_status ff_keystream_create_file(const char *path, const ff_keystream_params *
     FF_ERROR("ff_keystream_create_file: no path given");
     return FF_EINVAL;
   }
-  return ff__ks_create(path, p, NULL, NULL, 0, out);
+  return ff__ks_create(path, p, NULL, NULL, 0, 0, out);
 }
 
 static ff_status ff__ks_writable(ff_keystream *ks, const char *what) {
@@ -703,6 +819,10 @@ static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n) {
              ks->label, (unsigned long long)ks->declared, n, (unsigned long long)ks->pos);
     return ks->broken = FF_ERANGE;
   }
+  if (ks->mode == FF__KS_WRITE_NULL) {
+    ks->payload_size = ks->pos += n;
+    return FF_OK;
+  }
   const uint8_t *s = src;
   while (n > 0) {
     if (ks->mode != FF__KS_WRITE_MEM && ks->fill == 0 && n >= ks->chunk_size) {
@@ -718,6 +838,7 @@ static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n) {
     if (ks->mode == FF__KS_WRITE_MEM) {
       if ((st = ff__ks_emit(ks, s, take))) return st;
     } else {
+      if (!ks->chunk && (st = ff__ks_wq_acquire(ks))) return ks->broken = st;
       memcpy(ks->chunk + ks->fill, s, take);
     }
     ks->fill += take;
@@ -747,6 +868,10 @@ static ff_status ff__ks_finish(ff_keystream *ks) {
     FF_ERROR("%s was declared with %llu key bytes, but the dealer wrote %llu: the size from the cost model and the "
              "dealer disagree", ks->label, (unsigned long long)ks->declared, (unsigned long long)ks->pos);
     return ks->broken = FF_EMISMATCH;
+  }
+  if (ks->mode == FF__KS_WRITE_NULL) {
+    ks->finished = 1;
+    return FF_OK;
   }
   if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
   if ((st = ff__ks_wq_stop(ks))) return ks->broken = st; /* every chunk written, crc_of_crcs complete */

@@ -70,6 +70,9 @@ typedef struct {
                                 for each (the dealer draws it); NULL: all zero (tests) */
   const uint8_t *mac_key;    /* FF_KEYSTREAM_MAC_KEY_BYTES: HMAC-SHA-256 key of this party's stream, from
                                 the OS's randomness; NULL: no MAC */
+  int sealers;               /* file and live writers: threads that compute the chunks' CRCs and MACs beside
+                                the one that writes them in order; 0: a quarter of the online CPUs, 1 .. 8
+                                (at most 16); the bytes do not depend on it */
 } ff_keystream_params;
 
 /* --- CRC32C ------------------------------------------------------------------------------------ */
@@ -84,6 +87,10 @@ uint32_t ff_crc32c(uint32_t crc, const void *data, size_t n);
 
 /* A writer into a growable memory buffer; its image (ff_keystream_mem_image) is the key file. */
 ff_status ff_keystream_create_mem(const ff_keystream_params *p, ff_keystream **out);
+/* A writer that keeps nothing and only counts the key bytes (ff_keystream_payload_bytes): for a dealer
+ * that must deal a stream to keep its sequence but whose bytes nobody reads (the peer's keys in `run
+ * --dealer inproc`, the sizes counted before a streamed dealing). No CRC, no memory; finish succeeds. */
+ff_status ff_keystream_create_null(const ff_keystream_params *p, ff_keystream **out);
 /* A writer into a new file at path (truncated if it exists; made 0600; a FIFO, device or directory
  * there is refused with FF_EINVAL, never waited on). Chunks go to disk as they fill. Until
  * ff_keystream_finish succeeds the header says "incomplete", so an interrupted keygen never leaves a

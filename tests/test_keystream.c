@@ -717,10 +717,12 @@ typedef struct {
   size_t n;
 } sink_buf;
 
+/* Called from the writer's thread: no cmocka assertions here. */
 static ff_status to_buf(void *arg, const void *data, size_t n) {
   sink_buf *b = arg;
-  b->buf = realloc(b->buf, b->n + n);
-  assert_non_null(b->buf);
+  uint8_t *grown = realloc(b->buf, b->n + n);
+  if (!grown) return FF_ENOMEM;
+  b->buf = grown;
   memcpy(b->buf + b->n, data, n);
   b->n += n;
   return FF_OK;
@@ -927,6 +929,87 @@ static void test_fifo_key_file(void **state) {
 /* A write that fails inside the file writer's thread (here: the file size limit, EFBIG) fails the stream:
  * a later write or the finish reports it, nothing hangs, and close releases the thread. In a child so
  * that the limit stays there. */
+/* Sealer threads (ff_keystream_params.sealers) change who computes the CRCs and MACs, never the bytes:
+ * a file and a live stream written with 1, 2, 5 and 16 sealers, in writes that end mid-chunk, on chunk
+ * boundaries and span several chunks, equal the in-memory writer's image (sealed inline) byte for byte,
+ * and read back through the MAC checks. */
+static void test_sealers_same_bytes(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t pattern[] = {1, 999, 1000, 3000, 17, 5000, 0, 2500, 1000, 64};
+  enum { N = 60 };
+  size_t sizes[N];
+  for (int i = 0; i < N; i++) sizes[i] = pattern[i % 10];
+  const size_t total = total_of(sizes, N);
+  uint8_t *data = random_bytes(total, 21);
+  ff_keystream_params p = params(1, "run-seal", "sealers", 1000);
+  p.mac_key = k_key_a;
+  p.dealing_id = k_id_a;
+  ff_keystream *w, *r;
+  assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+  write_sizes(w, data, sizes, N);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  const void *img;
+  size_t img_n;
+  assert_int_equal(ff_keystream_mem_image(w, &img, &img_n), FF_OK);
+  assert_true(total / 1000 >= 80); /* eighty chunks and more, each followed by its CRC and tag */
+  const int sealers[] = {1, 2, 5, 16};
+  for (int k = 0; k < 4; k++) {
+    p.sealers = sealers[k];
+    const char *path = path_in_dir("sealers.ffk");
+    assert_int_equal(ff_keystream_create_file(path, &p, &r), FF_OK);
+    write_sizes(r, data, sizes, N);
+    assert_int_equal(ff_keystream_finish(r), FF_OK);
+    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+    size_t file_n;
+    uint8_t *file = get_file(path, &file_n);
+    assert_int_equal(file_n, img_n);
+    assert_memory_equal(file, img, img_n);
+    free(file);
+    uint8_t *back = malloc(total);
+    assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
+    assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
+    assert_memory_equal(back, data, total);
+    assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+    free(back);
+
+    sink_buf live = {NULL, 0};
+    assert_int_equal(ff_keystream_create_sink("sealers", &p, total, to_buf, &live, &r), FF_OK);
+    write_sizes(r, data, sizes, N);
+    assert_int_equal(ff_keystream_finish(r), FF_OK);
+    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+    assert_int_equal(live.n, img_n);
+    assert_memory_equal(live.buf, img, img_n);
+    free(live.buf);
+  }
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  free(data);
+}
+
+/* The discarding writer counts what the dealer writes and keeps nothing: no image, no file. */
+static void test_null_writer(void **state) {
+  (void)state;
+  skip_without_sse42();
+  uint8_t *data = random_bytes(5000, 22);
+  ff_keystream_params p = params(1, "run-null", "null", 1000);
+  p.mac_key = k_key_a;
+  ff_keystream *w;
+  assert_int_equal(ff_keystream_create_null(&p, &w), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, 1), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, 0), FF_OK);
+  assert_int_equal(ff_keystream_write(w, data, 4999), FF_OK);
+  assert_int_equal(ff_keystream_payload_bytes(w), 5000);
+  const void *img;
+  size_t n;
+  EXPECT_FAIL(ff_keystream_mem_image(w, &img, &n), FF_ESTATE, "not a finished in-memory writer");
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_payload_bytes(w), 5000);
+  EXPECT_FAIL(ff_keystream_write(w, data, 1), FF_ESTATE, "already finished");
+  EXPECT_FAIL(ff_keystream_mem_image(w, &img, &n), FF_ESTATE, "not a finished in-memory writer");
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  free(data);
+}
+
 static void test_write_error_in_writer_thread(void **state) {
   (void)state;
   skip_without_sse42();
@@ -968,7 +1051,8 @@ int main(void) {
       cmocka_unit_test(test_bad_arguments_and_states), cmocka_unit_test(test_mac_roundtrip),
       cmocka_unit_test(test_mac_tampered_with_valid_crcs), cmocka_unit_test(test_key_file_swapped_mid_run),
       cmocka_unit_test(test_fifo_key_file), cmocka_unit_test(test_live_stream),
-      cmocka_unit_test(test_write_error_in_writer_thread),
+      cmocka_unit_test(test_write_error_in_writer_thread), cmocka_unit_test(test_sealers_same_bytes),
+      cmocka_unit_test(test_null_writer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

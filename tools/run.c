@@ -722,12 +722,6 @@ typedef struct {
   ff_status st;        /* the first failure of a feed seen at a boundary */
 } ff__streamer;
 
-static ff_status ff__count_sink(void *arg, const void *data, size_t n) {
-  (void)arg;
-  (void)data;
-  (void)n;
-  return FF_OK;
-}
 
 /* Each party's key stream payload: the session's bytes and one inference's. A live stream must declare
  * its size in its header before its first chunk (the key file's header, byte for byte), and the cost
@@ -746,7 +740,7 @@ static ff_status ff__stream_sizes(const ff__run_opts *o, uint64_t session[2], ui
   if (st) return st;
   for (int q = 0; q < 2 && !st; q++) {
     ff_keystream_params kp = {.party = q};
-    st = ff_keystream_create_sink("(counting)", &kp, UINT64_C(1) << 56, ff__count_sink, NULL, &ks[q]);
+    st = ff_keystream_create_null(&kp, &ks[q]);
   }
   ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
   if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
@@ -1003,8 +997,9 @@ static int ff__fit_check(const ff__run_opts *o) {
     /* Keys in host memory: --placement host; device on the CPU backend; and device on CUDA too, whose
      * preload keeps the whole image in pinned host memory beside the device copy (tags and the few keys
      * that are read on the host come from it: gates/sigma/op.c ff__op_preload). --dealer inproc: each
-     * party deals both streams, frees the peer's, then holds its own stream and the image loaded from it:
-     * about `both` per party at its peak (test_run_e2e's test_inproc_dealer). */
+     * party deals both streams but keeps only its own (the peer's is counted, never stored), then holds
+     * it and the image loaded from it: counted as `both` per party, an upper bound (test_run_e2e's
+     * test_inproc_dealer). */
     const uint64_t host_keys = o->inproc ? 2 * both : (o->keys_where == FF__KEYS_HOST || o->keys_where == FF__KEYS_DEVICE) ? both : 0;
     if (!o->inproc && both > disk) res = "disk space in --out", avail = disk, needed = both;
     else if (host_keys + work > mem) res = "host memory (MemAvailable)", avail = mem, needed = host_keys + work;
@@ -1347,14 +1342,13 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
       char meta[1536];
       ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
       ff_keystream_params kp = {.party = q, .run_id = tcp_in->run_id, .meta = meta, .dealing_id = o->dealing_id};
-      st = ff_keystream_create_mem(&kp, &mem[q]);
+      /* The peer's keys are dealt only to keep the dealer's sequence: counted, never kept. */
+      st = q == party ? ff_keystream_create_mem(&kp, &mem[q]) : ff_keystream_create_null(&kp, &mem[q]);
     }
     ff_cost_table_free(&ct);
     const void *img;
     size_t img_n;
     if (st || (st = ff__deal(o, mem, &keygen))) goto done;
-    /* The peer's keys were dealt only to keep the dealer's sequence; free them before ours are loaded
-     * (bert-base on CUDA: 17 GiB less at the party's peak, which held both streams and its pinned image). */
     ff_keystream_close(mem[1 - party], 0);
     mem[1 - party] = NULL;
     if ((st = ff_keystream_mem_image(mem[party], &img, &img_n)) || (st = ff_keystream_open_mem(img, img_n, &ks)))
