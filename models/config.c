@@ -5,14 +5,14 @@
 #include <string.h>
 
 static const ff_model_config ff__models[] = {
-    {"bert-tiny", FF_ARCH_BERT, 2, 2, 128, 512, 0, 1, 37, 12, "BERT-tiny: 2 layers, d 128, 2 heads, bidirectional", {0, 0, 0}},
-    {"bert-base", FF_ARCH_BERT, 12, 12, 768, 3072, 0, 1, 50, 12, "BERT-base: 12 layers, d 768, 12 heads", {0, 0, 0}},
-    {"bert-large", FF_ARCH_BERT, 24, 16, 1024, 4096, 0, 1, 50, 12, "BERT-large: 24 layers, d 1024, 16 heads", {0, 0, 0}},
-    {"gpt2", FF_ARCH_GPT, 12, 12, 768, 3072, 1, 1, 50, 12, "GPT-2: 12 layers, d 768, 12 heads, causal", {0, 0, 0}},
-    {"gpt-neo", FF_ARCH_GPT, 24, 16, 2048, 8192, 1, 0, 51, 12, "GPT-Neo 1.3B: 24 layers, d 2048, 16 heads, causal, no 1/sqrt(d)", {0, 0, 0}},
-    {"gpt-neo-large", FF_ARCH_GPT, 32, 20, 2560, 10240, 1, 0, 51, 12, "GPT-Neo 2.7B: 32 layers, d 2560, 20 heads, causal, no 1/sqrt(d)", {0, 0, 0}},
-    {"llama7b", FF_ARCH_LLAMA, 32, 32, 4096, 11008, 1, 1, 48, 12, "Llama-2 7B: 32 layers, d 4096, FFN 11008, RMSNorm, rotary, SiLU-gated", {0, 0, 0}},
-    {"llama13b", FF_ARCH_LLAMA, 40, 40, 5120, 13824, 1, 1, 48, 12, "Llama-2 13B: 40 layers, d 5120, FFN 13824, RMSNorm, rotary, SiLU-gated", {0, 0, 0}},
+    {"bert-tiny", FF_ARCH_BERT, 2, 2, 128, 512, 0, 1, 37, 12, "BERT-tiny: 2 layers, d 128, 2 heads, bidirectional", {0, 0, 0}, 0},
+    {"bert-base", FF_ARCH_BERT, 12, 12, 768, 3072, 0, 1, 50, 12, "BERT-base: 12 layers, d 768, 12 heads", {0, 0, 0}, 0},
+    {"bert-large", FF_ARCH_BERT, 24, 16, 1024, 4096, 0, 1, 50, 12, "BERT-large: 24 layers, d 1024, 16 heads", {0, 0, 0}, 0},
+    {"gpt2", FF_ARCH_GPT, 12, 12, 768, 3072, 1, 1, 50, 12, "GPT-2: 12 layers, d 768, 12 heads, causal", {0, 0, 0}, 0},
+    {"gpt-neo", FF_ARCH_GPT, 24, 16, 2048, 8192, 1, 0, 51, 12, "GPT-Neo 1.3B: 24 layers, d 2048, 16 heads, causal, no 1/sqrt(d)", {0, 0, 0}, 0},
+    {"gpt-neo-large", FF_ARCH_GPT, 32, 20, 2560, 10240, 1, 0, 51, 12, "GPT-Neo 2.7B: 32 layers, d 2560, 20 heads, causal, no 1/sqrt(d)", {0, 0, 0}, 0},
+    {"llama7b", FF_ARCH_LLAMA, 32, 32, 4096, 11008, 1, 1, 48, 12, "Llama-2 7B: 32 layers, d 4096, FFN 11008, RMSNorm, rotary, SiLU-gated", {0, 0, 0}, 0},
+    {"llama13b", FF_ARCH_LLAMA, 40, 40, 5120, 13824, 1, 1, 48, 12, "Llama-2 13B: 40 layers, d 5120, FFN 13824, RMSNorm, rotary, SiLU-gated", {0, 0, 0}, 0},
 };
 
 #define FF__NMODELS ((int)(sizeof ff__models / sizeof ff__models[0]))

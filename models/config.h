@@ -35,6 +35,10 @@ typedef struct {
   int bw, scale;      /* ring bits and fractional bits (SIGMA: 37/50/50/50/51/51/48/48, 12) */
   const char *about;  /* one line for listings */
   ff_model_semantics sem; /* all zero in the table (SIGMA's); a run may set them (tools/run.c) */
+  int weights_per_layer;  /* 0 in the table: P0's weights are masked once per session (SIGMA's); 1: each
+                             layer's weights are masked at every inference right before the layer and freed
+                             after it, so that one layer's masked weights exist at a time (`fusefss run
+                             --weights-per-layer`; models/model.h) */
 } ff_model_config;
 
 /* The config named `name`, or NULL (then ff_model_list_names gives the valid ones). */

@@ -29,6 +29,8 @@
 enum { T_WQKV, T_BQKV, T_WO, T_BO, T_N1G, T_N1B, T_W1, T_B1, T_W2, T_B2, T_N2G, T_N2B, T_PER_LAYER_BERT };
 enum { L_WQKV, L_WO, L_N1G, L_WGATE, L_WUP, L_WDOWN, L_N2G, T_PER_LAYER_LLAMA };
 
+#define FF__TENSORS_MAX T_PER_LAYER_BERT /* the most tensors a layer has */
+
 static int ff__per_layer(const ff_model_config *c) {
   return c->arch == FF_ARCH_LLAMA ? T_PER_LAYER_LLAMA : T_PER_LAYER_BERT;
 }
@@ -48,6 +50,19 @@ static void ff__spec(const ff_model_config *c, int layer, int j, char *name, int
   shape[0] = s[0];
   shape[1] = s[1];
   *ndim = s[1] ? 2 : 1;
+}
+
+uint64_t ff_model_param_count(const ff_model_config *cfg) {
+  const int P = ff__per_layer(cfg);
+  uint64_t n = 0;
+  for (int j = 0; j < P; j++) {
+    char name[FF_MODEL_TENSOR_NAME_MAX];
+    int ndim;
+    int64_t shape[2];
+    ff__spec(cfg, 0, j, name, &ndim, shape);
+    n += (uint64_t)shape[0] * (uint64_t)(ndim == 2 ? shape[1] : 1);
+  }
+  return n * (uint64_t)cfg->layers;
 }
 
 ff_status ff_model_weights_alloc(const ff_model_config *cfg, ff_model_weights *w) {
@@ -136,6 +151,8 @@ typedef struct {
   const ff_model_config *cfg;
   int bw, scale;
   ff_suf_config suf;      /* the suite's switches: all off for sigma (gates/suf/spec.h) */
+  struct ff_model_session *sess; /* secure: the session, whose weights enter layer by layer when
+                                    cfg->weights_per_layer (ff__forward) */
 } ff__eng;
 
 static double *ff__d(const ff_wire *w) { return (double *)(void *)w->v; }
@@ -403,7 +420,10 @@ static ff_status ff__eng_rotary(ff__eng *e, const ff_wire *x, ff_wire *y) {
 struct ff_model_session {
   const ff_model_config *cfg;
   int n;
-  ff_wire *w; /* (n) the weights' wires, in the list's order */
+  ff_wire *w; /* (n) the weights' wires, in the list's order; with cfg->weights_per_layer only the layer
+                 being run holds its wires (ff__forward), the others are empty */
+  const ff_model_weights *plain; /* P0 with cfg->weights_per_layer: its plaintext weights, masked anew
+                                    at every inference (borrowed: the caller keeps them alive) */
   void (*progress)(int done, int total, void *arg);
   void *progress_arg;
   ff_suf_config suf; /* the suite's switches (ff_model_session_set_suf); all off: sigma */
@@ -536,15 +556,24 @@ typedef struct {
   void *arg;
 } ff__progress;
 
+static ff_status ff__input_weights(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w,
+                                   ff_model_weights *take, int lo, int hi, int one_flight, ff_wire *wires);
+
 static ff_status ff__forward(ff__eng *e, const ff_wire *W, int B, int T, const ff_wire *x, ff_wire *y,
                              const ff__progress *pr) {
   FF_SCOPE("Forward");
   const int P = ff__per_layer(e->cfg);
+  ff_model_session *ps = e->kind == FF__ENG_SECURE && e->cfg->weights_per_layer ? e->sess : NULL;
   ff_wire cur = {0}, next = {0};
   ff_status st = FF_OK;
   for (int l = 0; l < e->cfg->layers && !st; l++) {
     FF_SCOPE_LAYER("Layer", l);
+    /* Weights per layer: this layer's tensors masked now (scope Weights, inside the layer) and freed after
+     * it, so that one layer's masked weights exist at a time instead of the whole model's. */
+    if (ps && (st = ff__input_weights(e->op, e->cfg, ps->plain, NULL, l * P, (l + 1) * P, 1, ps->w + (size_t)l * P)))
+      break;
     st = ff__block(e, W + (size_t)l * P, B, T, l ? &cur : x, &next);
+    if (ps) ff__free_all(ps->w + (size_t)l * P, P);
     if (!st && pr && pr->fn) pr->fn(l + 1, e->cfg->layers, pr->arg);
     ff_wire_free(&cur);
     cur = next;
@@ -566,6 +595,53 @@ static ff_status ff__check_shape(const ff_model_config *cfg, int seq, int batch)
 /* ---- Secure inference ---------------------------------------------------------------------------------- */
 
 /* take: P0's tensors are freed as soon as they are masked (ff_model_session_begin_take). */
+/* Tensors lo .. hi-1 of the list as inputs owned by P0 into wires[0 .. hi-lo-1], in scope Weights: P0
+ * converts its plaintext (w, checked against the list) to the ring and, with take, frees each tensor once
+ * converted; other roles pass w NULL. one_flight: all of them as one gate (ff_op_input_many: P0 holds the
+ * range's ring copies at once; the layer's weights with --weights-per-layer), else one ff_op_input each
+ * (one ring copy at a time; the whole model's, once per session). */
+static ff_status ff__input_weights(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w,
+                                   ff_model_weights *take, int lo, int hi, int one_flight, ff_wire *wires) {
+  ff_scope_register("Weights", "IO");
+  FF_SCOPE("Weights");
+  const int k = hi - lo;
+  int ndim[FF__TENSORS_MAX];
+  int64_t shapes[FF__TENSORS_MAX][2];
+  const int64_t *shape[FF__TENSORS_MAX];
+  uint64_t *plain[FF__TENSORS_MAX] = {NULL};
+  ff_status st = FF_OK;
+  for (int i = lo; i < hi && !st; i++) {
+    const int j = one_flight ? i - lo : 0; /* one ring copy at a time unless one flight */
+    char name[FF_MODEL_TENSOR_NAME_MAX];
+    ff__spec(cfg, i / ff__per_layer(cfg), i % ff__per_layer(cfg), name, &ndim[j], shapes[j]);
+    shape[j] = shapes[j];
+    if (w) {
+      const ff_model_tensor *t = &w->t[i];
+      if (!t->v || strcmp(t->name, name) || t->ndim != ndim[j] || t->shape[0] != shapes[j][0] ||
+          (ndim[j] == 2 && t->shape[1] != shapes[j][1])) {
+        FF_ERROR("model %s: weight %d is %s, expected %s", cfg->name, i, t->v ? t->name : "(freed)", name);
+        st = FF_EINVAL;
+        break;
+      }
+      free(plain[j]);
+      if (!(plain[j] = malloc(t->numel * sizeof *plain[j]))) {
+        st = FF_ENOMEM;
+        break;
+      }
+      for (size_t q = 0; q < t->numel; q++) plain[j][q] = ff_ring_from_signed(t->v[q], cfg->bw);
+      if (take) { /* the ring copy is all that is needed from here on */
+        free(take->t[i].v);
+        take->t[i].v = NULL;
+      }
+    }
+    if (!one_flight) st = ff_op_input(op, 0, ndim[0], shape[0], plain[0], &wires[i - lo]);
+  }
+  if (!st && one_flight) st = ff_op_input_many(op, 0, k, ndim, shape, w ? (const uint64_t *const *)plain : NULL, wires);
+  for (int j = 0; j < FF__TENSORS_MAX; j++) free(plain[j]);
+  if (st) ff__free_all(wires, k);
+  return st;
+}
+
 static ff_status ff__session_begin(ff_op *op, const ff_model_config *cfg, const ff_model_weights *w, ff_model_weights *take,
                                   ff_model_session **out) {
   *out = NULL;
@@ -590,39 +666,12 @@ static ff_status ff__session_begin(ff_op *op, const ff_model_config *cfg, const 
     free(s);
     return FF_ENOMEM;
   }
-  ff_scope_register("Weights", "IO");
-  FF_SCOPE("Weights");
-  uint64_t *plain = NULL;
-  size_t plain_n = 0;
-  for (int i = 0; i < s->n && !st; i++) {
-    char name[FF_MODEL_TENSOR_NAME_MAX];
-    int ndim;
-    int64_t shape[2];
-    ff__spec(cfg, i / ff__per_layer(cfg), i % ff__per_layer(cfg), name, &ndim, shape);
-    if (owner) {
-      const ff_model_tensor *t = &w->t[i];
-      if (strcmp(t->name, name) || t->ndim != ndim || t->shape[0] != shape[0] || (ndim == 2 && t->shape[1] != shape[1])) {
-        FF_ERROR("model %s: weight %d is %s, expected %s", cfg->name, i, t->name, name);
-        st = FF_EINVAL;
-        break;
-      }
-      if (t->numel > plain_n) {
-        free(plain);
-        if (!(plain = malloc(t->numel * sizeof *plain))) {
-          st = FF_ENOMEM;
-          break;
-        }
-        plain_n = t->numel;
-      }
-      for (size_t k = 0; k < t->numel; k++) plain[k] = ff_ring_from_signed(t->v[k], cfg->bw);
-      if (take) { /* the ring copy is all that is needed from here on */
-        free(take->t[i].v);
-        take->t[i].v = NULL;
-      }
-    }
-    st = ff_op_input(op, 0, ndim, shape, owner ? plain : NULL, &s->w[i]);
+  if (cfg->weights_per_layer) { /* masked at every inference, layer by layer (ff__forward) */
+    s->plain = owner ? w : NULL;
+    *out = s;
+    return FF_OK;
   }
-  free(plain);
+  st = ff__input_weights(op, cfg, owner ? w : NULL, take, 0, s->n, 0, s->w);
   if (st) {
     ff_model_session_free(s);
     return st;
@@ -639,7 +688,8 @@ ff_status ff_model_session_begin(ff_op *op, const ff_model_config *cfg, const ff
 ff_status ff_model_session_begin_take(ff_op *op, const ff_model_config *cfg, ff_model_weights *w,
                                       ff_model_session **out) {
   const int owner = op && ff_op_get_role(op) == FF_OP_PARTY && ff_op_party(op) == 0;
-  return ff__session_begin(op, cfg, w, owner ? w : NULL, out);
+  /* weights per layer: P0 masks them again at every inference, so it keeps them */
+  return ff__session_begin(op, cfg, w, owner && cfg && !cfg->weights_per_layer ? w : NULL, out);
 }
 
 void ff_model_session_set_progress(ff_model_session *s, void (*fn)(int done, int total, void *arg), void *arg) {
@@ -661,7 +711,7 @@ ff_status ff_model_infer(ff_op *op, ff_model_session *s, int seq, int batch, con
   ff_status st = ff__check_shape(s->cfg, seq, batch);
   if (st) return st;
   const ff_model_config *c = s->cfg;
-  ff__eng e = {.kind = FF__ENG_SECURE, .op = op, .cfg = c, .bw = c->bw, .scale = c->scale, .suf = s->suf};
+  ff__eng e = {.kind = FF__ENG_SECURE, .op = op, .cfg = c, .bw = c->bw, .scale = c->scale, .suf = s->suf, .sess = s};
   const size_t R = (size_t)seq * (size_t)batch, n = R * (size_t)c->d_model;
   const int64_t shape[2] = {(int64_t)R, c->d_model};
   const int p1 = ff_op_get_role(op) == FF_OP_PARTY && ff_op_party(op) == 1;

@@ -84,11 +84,11 @@ static void test_config_table(void **state) {
 /* ---- Tiny configs for the secure runs --------------------------------------------------------------------- */
 
 /* GPT-2's shape at toy size: head dim 32 (odd log2), so 1/sqrt(d_h) takes the public multiply path. */
-static const ff_model_config tiny_gpt2 = {"tiny-gpt2", FF_ARCH_GPT, 1, 2, 64, 256, 1, 1, 50, 12, "test", {0, 0, 0}};
+static const ff_model_config tiny_gpt2 = {"tiny-gpt2", FF_ARCH_GPT, 1, 2, 64, 256, 1, 1, 50, 12, "test", {0, 0, 0}, 0};
 /* Llama's shape at toy size: head dim 32 (public multiply path), FFN 96 (not a multiple of d). */
-static const ff_model_config tiny_llama = {"tiny-llama", FF_ARCH_LLAMA, 1, 2, 64, 96, 1, 1, 48, 12, "test", {0, 0, 0}};
+static const ff_model_config tiny_llama = {"tiny-llama", FF_ARCH_LLAMA, 1, 2, 64, 96, 1, 1, 48, 12, "test", {0, 0, 0}, 0};
 /* GPT-Neo's shape at toy size: no 1/sqrt(d_h). */
-static const ff_model_config tiny_neo = {"tiny-neo", FF_ARCH_GPT, 1, 2, 64, 256, 1, 0, 51, 12, "test", {0, 0, 0}};
+static const ff_model_config tiny_neo = {"tiny-neo", FF_ARCH_GPT, 1, 2, 64, 256, 1, 0, 51, 12, "test", {0, 0, 0}, 0};
 
 /* ---- 2. Weights ----------------------------------------------------------------------------------------- */
 
@@ -515,6 +515,18 @@ static void check_inference_suite(const ff_model_config *c, int seq, int batch, 
   const uint64_t rc = rr.cost.total[0].rounds - rr.cost.gate[0].rounds;
   assert_int_equal(rc, r0 > r1 ? r0 : r1);
   assert_int_equal(rr.cost.total[1].rounds - rr.cost.gate[1].rounds, rc);
+  if (c->weights_per_layer) {
+    /* No session: each layer's weights enter inside the inference, one flight per layer (ff_op_input_many),
+     * so the rounds above include them and agree exactly; nothing is charged before the inference. */
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(rr.cost.gate[p].key_bytes, 0);
+      assert_int_equal(rr.cost.gate[p].rounds, 0);
+      assert_int_equal(rr.party[p].gate[p].bytes_sent, 0);
+    }
+    printf("  inference with the weights per layer: %llu rounds (P0 %llu, P1 %llu)\n", (unsigned long long)rc,
+           (unsigned long long)r0, (unsigned long long)r1);
+    goto done;
+  }
   /* The session: one pipelined round measured (P1 receives back to back: 1; P0's sends on a fresh
    * channel begin none, chan.h), merged 1; the cost-only op's one per tensor. */
   const int n_tensors = w.n;
@@ -524,7 +536,7 @@ static void check_inference_suite(const ff_model_config *c, int seq, int batch, 
          (unsigned long long)rc, (unsigned long long)r0, (unsigned long long)r1, (unsigned long long)rc,
          (unsigned long long)rr.cost.gate[0].rounds, n_tensors);
   assert_true(rr.cost.gate[0].rounds == 1 || rr.cost.gate[0].rounds == (uint64_t)n_tensors);
-
+done:
   sh_run_free(&rr);
   free(ye);
   free(xf);
@@ -632,6 +644,53 @@ static void test_infer_neo_tiny(void **state) {
   check_inference(&tiny_neo, 8, 1, FLOAT_BOUND);
 }
 
+/* The cost-only op's session and one inference of c at seq 8. */
+static void cost_of(const ff_model_config *c, ff_gate_cost session[2], ff_gate_cost infer[2]) {
+  const ff_op_params p = {.role = FF_OP_COST, .bw = c->bw, .scale = c->scale};
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  assert_int_equal(ff_op_create(&op, &p), FF_OK);
+  assert_int_equal(ff_model_session_begin(op, c, NULL, &s), FF_OK);
+  for (int q = 0; q < 2; q++) session[q] = ff_op_cost(op, q);
+  assert_int_equal(ff_model_infer(op, s, 8, 1, NULL, NULL), FF_OK);
+  for (int q = 0; q < 2; q++) {
+    const ff_gate_cost t = ff_op_cost(op, q);
+    infer[q] = (ff_gate_cost){t.key_bytes - session[q].key_bytes, t.bits_sent - session[q].bits_sent,
+                              t.bytes_sent - session[q].bytes_sent, t.rounds - session[q].rounds};
+  }
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+}
+
+/* --weights-per-layer (models/config.h): each layer's weights masked at every inference right before the
+ * layer. The secure output still equals the emulation and the costs the cost-only op's, rounds included
+ * (check_inference), on both of bert-tiny's layers and a two-layer tiny Llama; and the inference's keys and
+ * link are exactly the session's and the inference's of the default mode, with one round more per layer
+ * (the layer's weights go as one flight). */
+static void test_infer_weights_per_layer(void **state) {
+  (void)state;
+  ff_model_config b = *ff_model_find("bert-tiny"), l = tiny_llama;
+  l.layers = 2;
+  const ff_model_config *cs[2] = {&b, &l};
+  for (int i = 0; i < 2; i++) {
+    ff_model_config per = *cs[i];
+    per.weights_per_layer = 1;
+    check_inference(&per, 8, 1, FLOAT_BOUND);
+    ff_gate_cost s0[2], i0[2], s1[2], i1[2];
+    cost_of(cs[i], s0, i0);
+    cost_of(&per, s1, i1);
+    for (int q = 0; q < 2; q++) {
+      assert_int_equal(s1[q].key_bytes, 0);
+      assert_int_equal(s1[q].bytes_sent, 0);
+      assert_true(s0[q].key_bytes > 0 || q == 1); /* P0's weight masks; P1 has none */
+      assert_int_equal(i1[q].key_bytes, i0[q].key_bytes + s0[q].key_bytes);
+      assert_int_equal(i1[q].bits_sent, i0[q].bits_sent + s0[q].bits_sent);
+      assert_int_equal(i1[q].bytes_sent, i0[q].bytes_sent + s0[q].bytes_sent);
+      assert_int_equal(i1[q].rounds, i0[q].rounds + (uint64_t)per.layers);
+    }
+  }
+}
+
 /* Hugging Face's semantics (models/config.h ff_model_semantics) and another scale: the secure output still
  * equals the emulation, the costs the cost-only op's (check_inference), and each option changes the
  * emulation's output (it is not ignored): Llama with RMSNorm epsilon and rope base 500000 at scale 14, GPT-2
@@ -719,6 +778,7 @@ int main(void) {
       cmocka_unit_test(test_infer_llama_tiny),    cmocka_unit_test(test_infer_neo_tiny),
       cmocka_unit_test(test_graph_refusals),      cmocka_unit_test(test_infer_suf),
       cmocka_unit_test(test_infer_suf_sparse),    cmocka_unit_test(test_infer_semantics),
+      cmocka_unit_test(test_infer_weights_per_layer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -340,6 +340,17 @@ static void test_bad_key_files(void **state) {
   bad_keys("CRC", "0", bad, "bert-tiny");
   copy_file(f1, bad, -1, 400000);
   bad_keys("CRC", "1", bad, "bert-tiny");
+  /* --weights-per-layer moves the weights' masks into the inference: keys of the other mode are refused
+   * before the party goes online, both ways. */
+  char w[128], fw1[256], addr_w[64];
+  snprintf(w, sizeof w, "%s/kW", tmpdir);
+  run_expect_ok("kgw", (const char *[]){"keygen", "--layers", "1", "--seq", "8", "--weights-per-layer", "--out", w, NULL});
+  snprintf(fw1, sizeof fw1, "%s/keys_p1.ffk", w);
+  snprintf(addr_w, sizeof addr_w, "127.0.0.1:%d", free_port());
+  expect(1, "was made without --weights-per-layer and this run is with it",
+         (const char *[]){"run", "--backend", "cpu", "--party", "0", "--listen", addr_w, "--keys", f, "--layers", "1",
+                          "--seq", "8", "--weights-per-layer", "--timeout", "60s", "--out", tmpdir, NULL});
+  bad_keys("was made with --weights-per-layer and this run is without it", "1", fw1, "bert-tiny");
   /* Key files of two keygen runs: party 1 refuses party 0's run id in the handshake; both exit 1. */
   char addr[64], peer[64], kb1[256], o0[160], o1[160];
   const int port = free_port();
@@ -401,6 +412,9 @@ static void test_usage_errors(void **state) {
   expect(2, "unknown model", (const char *[]){"cost", "--model", "gpt5", NULL});
   expect(2, "--seq must be", (const char *[]){"cost", "--seq", "2", NULL});
   expect(2, "unknown suite 'fss' (expected sigma or suf)", (const char *[]){"run", "--suite", "fss", NULL});
+  expect(2, "--gpu-share must be timeslice or mps, not 'mig'", (const char *[]){"run", "--gpu-share", "mig", NULL});
+  expect(2, "--gpu-share mps shares a GPU, but the parties run on the cpu",
+         (const char *[]){"run", "--backend", "cpu", "--gpu-share", "mps", NULL});
   expect(2, "--suf needs --suite suf", (const char *[]){"cost", "--suf", "SUF_NEXP_BITS=9", NULL});
   expect(2, "not NAME=VALUE with a known knob", (const char *[]){"cost", "--suite", "suf", "--suf", "SUF_NOPE=1", NULL});
   expect(2, "SUF_NEXP_BITS wants an integer in 5..16", (const char *[]){"keygen", "--suite", "suf", "--suf", "nexp_bits=40", NULL});

@@ -165,6 +165,13 @@ static void test_gpt2_two_layers(void **state) {
   stream_equals_files("g2", "1", (const char *[]){"--model", "gpt2", "--layers", "2", "--seq", "8", NULL});
 }
 
+/* --weights-per-layer: each layer's weight masks dealt into the inference's keys; the stream still equals the
+ * key file and the run verifies. */
+static void test_weights_per_layer(void **state) {
+  (void)state;
+  stream_equals_files("wpl", "1", (const char *[]){"--model", "bert-tiny", "--seq", "32", "--weights-per-layer", NULL});
+}
+
 /* Not in the default run (about 2 × 3.4 GiB of keys and minutes on two cores): `test_stream_e2e large`. */
 static void test_llama_one_layer(void **state) {
   (void)state;
@@ -260,6 +267,14 @@ static void test_fit_check(void **state) {
   setenv("FUSEFSS_TEST_MEM_AVAILABLE", "700MiB", 1); /* window 2 needs ~1000 MiB, window 1 ~660 MiB */
   expect(1, "--dealer stream --window 1 would fit",
          (const char *const[]){"run", "--backend", "cpu", "--dealer", "stream", "--out", dir, NULL});
+  /* llama7b (from the cost model alone, nothing dealt): with the whole model's masked weights (4 words per
+   * weight, 200 GiB) nothing fits 120 GiB, with them masked layer by layer it does (P0's plaintext weights,
+   * 48 GiB, and two layers of keys); llama13b's plaintext weights alone exceed it. */
+  setenv("FUSEFSS_TEST_MEM_AVAILABLE", "120GiB", 1);
+  expect(1, "--dealer stream --weights-per-layer would fit",
+         (const char *const[]){"run", "--backend", "cpu", "--model", "llama7b", "--dealer", "stream", "--out", dir, NULL});
+  expect(1, "no mode fits", (const char *const[]){"run", "--backend", "cpu", "--model", "llama13b", "--dealer", "stream",
+                                                  "--weights-per-layer", "--out", dir, NULL});
   unsetenv("FUSEFSS_TEST_MEM_AVAILABLE");
   unsetenv("FUSEFSS_TEST_DISK_FREE");
 }
@@ -283,6 +298,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_usage),          cmocka_unit_test(test_fit_check),
       cmocka_unit_test(test_bert_tiny_window_1), cmocka_unit_test(test_bert_tiny_window_2),
       cmocka_unit_test(test_gpt2_two_layers), cmocka_unit_test(test_reps_dealt_again),
+      cmocka_unit_test(test_weights_per_layer),
       cmocka_unit_test(test_dealer_dies),    cmocka_unit_test(test_party_stops_reading),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -43,6 +43,7 @@
 #include "tools/cli.h"
 #include "tools/keyfeed.h"
 #include "tools/launch.h"
+#include "tools/mps.h"
 #include "tools/npy.h"
 #include "tools/report.h"
 
@@ -62,6 +63,8 @@ typedef struct {
   int suf_n;
   char suf_json[512];        /* the knobs as recorded in key files and logs ("" for sigma) */
   int insecure_no_padding;   /* --insecure-no-padding: the sparse regime's padding ablation (suf only) */
+  int weights_per_layer;     /* --weights-per-layer: each layer's weights masked at every inference */
+  int mps;                   /* --gpu-share mps: the local pipeline's parties share the GPU through MPS */
   const char *weights;       /* weights file, or NULL: seeded random */
   int seq_set, batch_set;    /* --seq / --batch given (else --input's shape may set them) */
   int scale;                 /* --scale, 0: the model's (12) */
@@ -174,7 +177,7 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
 enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
   O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF,
-  O_INSECURE, O_MACKEY, O_SCALE, O_SEMANTICS, O_EPS, O_GELU, O_ROPE, O_INPUT, O_OUTPUT, O_KEEP_RAW, O_TRACE, O_TRACE_DEPTH
+  O_INSECURE, O_MACKEY, O_SCALE, O_SEMANTICS, O_EPS, O_GELU, O_ROPE, O_WPL, O_GPUSHARE, O_INPUT, O_OUTPUT, O_KEEP_RAW, O_TRACE, O_TRACE_DEPTH
 };
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
@@ -225,6 +228,7 @@ static int ff__common_opt(ff__run_opts *o, int c, const char *arg) {
       o->suf_args[o->suf_n++] = arg;
       return 0;
     case O_INSECURE: o->insecure_no_padding = 1; return 0;
+    case O_WPL: o->weights_per_layer = 1; return 0;
     case O_WEIGHTS: o->weights = arg; return 0;
     case O_WSEED:
     case O_ISEED:
@@ -298,6 +302,7 @@ static int ff__rest_opt(ff__run_opts *o, int c, char **argv) {
       {"insecure-no-padding", no_argument, NULL, O_INSECURE}, {"scale", required_argument, NULL, O_SCALE},       \
       {"semantics", required_argument, NULL, O_SEMANTICS}, {"norm-eps", required_argument, NULL, O_EPS},       \
       {"gelu", required_argument, NULL, O_GELU}, {"rope-base", required_argument, NULL, O_ROPE},               \
+      {"weights-per-layer", no_argument, NULL, O_WPL},                                                          \
       {"help", no_argument, NULL, 'h'}
 
 static const char ff__common_help[] =
@@ -316,6 +321,11 @@ static const char ff__common_help[] =
     "                       key shape depends on the mask; for measuring what padding costs, never for\n"
     "                       inference. Recorded in the key files and the log\n"
     "  --weights FILE       weights file (docs/running.md); default: seeded random weights\n"
+    "  --weights-per-layer  mask each layer's weights at every inference, right before the layer, instead\n"
+    "                       of the whole model's once per session: one layer's masked weights in memory\n"
+    "                       (the models whose weights do not fit, e.g. llama7b); the weights' masks and\n"
+    "                       their transfer then count in every inference's keys and link. Recorded in the\n"
+    "                       key files and the log\n"
     "  --scale N            fractional bits of the fixed point (default 12, SIGMA's); 7..20 and at most\n"
     "                       (bw - 13) / 2 (gpt2, bw 50: up to 18; bert-tiny, bw 37: up to 12)\n"
     "semantics (public arithmetic, no extra cost; docs/running.md \"Semantics\"):\n"
@@ -335,10 +345,10 @@ static void ff__key_meta(const ff__run_opts *o, const ff_gate_cost *weights, con
                          size_t n) {
   snprintf(buf, n,
            "{\"suite\":\"%s\",\"model\":\"%s\",\"layers\":%d,\"seq\":%d,\"batch\":%d,\"bw\":%d,\"scale\":%d,\"weights_key_bytes\":%" PRIu64
-           ",\"inference_key_bytes\":%" PRIu64 ",\"norm_eps\":%.17g,\"gelu\":\"%s\",\"rope_base\":%.17g%s%s}",
+           ",\"inference_key_bytes\":%" PRIu64 ",\"norm_eps\":%.17g,\"gelu\":\"%s\",\"rope_base\":%.17g%s%s%s}",
            o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale, weights->key_bytes, infer->key_bytes,
            o->cfg->sem.norm_eps, o->cfg->sem.gelu_tanh ? "tanh" : "erf", ff_model_rope_base(o->cfg),
-           o->suf_json[0] ? ",\"suf\":" : "", o->suf_json);
+           o->cfg->weights_per_layer ? ",\"weights_per_layer\":1" : "", o->suf_json[0] ? ",\"suf\":" : "", o->suf_json);
 }
 
 /* After the options: the suite's knobs (suf: defaults, then the environment, then --suf), checked against
@@ -347,6 +357,7 @@ static int ff__suite_finish(ff__run_opts *o) {
   /* The run's copy of the model's config: --layers, --scale and the semantics apply to it. */
   o->cut = *o->cfg;
   o->cfg = &o->cut;
+  o->cut.weights_per_layer = o->weights_per_layer;
   if (o->layers) {
     /* Refused, not clamped: a run of fewer blocks than asked would be reported as the asked one. */
     if (o->layers > o->cut.layers)
@@ -963,14 +974,20 @@ static int ff__fit_check(const ff__run_opts *o) {
    * party); then 1/32 and 256 MiB of headroom for everything else. llama7b, 1 layer, seq 128: 7.0 GiB
    * beside 17.8 GiB of keys, which the check once left out (the parties were killed by the OOM killer
    * instead of refused). */
-  const uint64_t wwords = ct.weights[0].key_bytes, rows = (uint64_t)o->seq * (uint64_t)o->batch;
+  /* --weights-per-layer: P0 keeps its plaintext weights whole (W: it masks them again at every inference)
+   * and 4 W of one layer are masked at a time. */
+  const uint64_t wwords = ff_model_param_count(o->cfg) * sizeof(uint64_t), rows = (uint64_t)o->seq * (uint64_t)o->batch;
   const uint64_t widest = (uint64_t)(o->cfg->d_ffn > o->cfg->heads * o->seq ? o->cfg->d_ffn : o->cfg->heads * o->seq);
-  uint64_t work = wwords * 4 + 2 * 32 * rows * widest * sizeof(uint64_t);
+  const uint64_t act = 2 * 32 * rows * widest * sizeof(uint64_t);
+  const uint64_t wwork[2] = {wwords * 4 + act, wwords + 4 * (wwords / (uint64_t)o->cfg->layers) + act};
+  uint64_t work = wwork[o->cfg->weights_per_layer != 0];
   work += (k[0] + k[1] + work) / 32 + (UINT64_C(256) << 20);
+  uint64_t unit_pl; /* the unit with --weights-per-layer: a layer's keys and its weights' masks */
   {
     const uint64_t layer = (ct.total[0].key_bytes + ct.total[1].key_bytes) / (uint64_t)o->cfg->layers;
     const uint64_t first = ct.weights[0].key_bytes + ct.weights[1].key_bytes + layer;
     unit = first > layer ? first : layer;
+    unit_pl = layer + (ct.weights[0].key_bytes + ct.weights[1].key_bytes) / (uint64_t)o->cfg->layers;
   }
   ff_cost_table_free(&ct);
   char out_dir[4200];
@@ -1016,6 +1033,12 @@ static int ff__fit_check(const ff__run_opts *o) {
     fits = "--dealer stream (keys dealt layer by layer beside the parties, window 2)";
   else if (stream_need[1] + work <= mem && (!o->stream || o->window > 1))
     fits = "--dealer stream --window 1";
+  /* Not even window 1 with the whole model's masked weights: with them masked layer by layer (the keys
+   * then also carry each layer's weight masks at every inference, about W / layers more per layer). */
+  const uint64_t work_pl = wwork[1] + (k[0] + k[1] + wwork[1]) / 32 + (UINT64_C(256) << 20);
+  if (!fits && !o->cfg->weights_per_layer && unit_pl + work_pl <= mem)
+    fits = 2 * unit_pl + work_pl <= mem ? "--dealer stream --weights-per-layer"
+                                        : "--dealer stream --window 1 --weights-per-layer";
   if (fits) {
     snprintf(fit_buf, sizeof fit_buf, "%s would fit", fits);
   } else {
@@ -1141,6 +1164,8 @@ static ff_status ff__check_keys(ff__run_opts *o, ff_keystream *ks, int party) {
   const cJSON *sq = cJSON_GetObjectItemCaseSensitive(j, "seq"), *ba = cJSON_GetObjectItemCaseSensitive(j, "batch");
   const cJSON *bw = cJSON_GetObjectItemCaseSensitive(j, "bw"), *sc = cJSON_GetObjectItemCaseSensitive(j, "scale");
   const cJSON *ly = cJSON_GetObjectItemCaseSensitive(j, "layers");
+  const cJSON *wpl = cJSON_GetObjectItemCaseSensitive(j, "weights_per_layer"); /* absent: once per session */
+  const int keys_wpl = cJSON_IsNumber(wpl) && wpl->valueint == 1;
   ff_status st = FF_OK;
   if (!cJSON_IsString(su) || !cJSON_IsString(mo) || !cJSON_IsNumber(sq) || !cJSON_IsNumber(ba) || !cJSON_IsNumber(bw) ||
       !cJSON_IsNumber(sc) || !cJSON_IsNumber(ly)) {
@@ -1154,6 +1179,11 @@ static ff_status ff__check_keys(ff__run_opts *o, ff_keystream *ks, int party) {
              "options",
              name, su->valuestring, mo->valuestring, ly->valueint, sq->valueint, ba->valueint, bw->valueint, sc->valueint,
              o->suite, o->cfg->name, o->cfg->layers, o->seq, o->batch, o->cfg->bw, o->cfg->scale);
+    st = FF_EMISMATCH;
+  } else if (keys_wpl != (o->cfg->weights_per_layer != 0)) {
+    FF_ERROR("key file %s was made %s --weights-per-layer and this run is %s it: the weights enter at different places "
+             "of the graph; run `fusefss keygen` with this run's options",
+             name, o->cfg->weights_per_layer ? "without" : "with", o->cfg->weights_per_layer ? "with" : "without");
     st = FF_EMISMATCH;
   } else if (o->suf_json[0]) {
     /* The suf knobs: compared as the keygen recorded them (printed by the same code). */
@@ -1296,6 +1326,9 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
       (st = ff_prof_meta_str(p, "workload.model", o->cfg->name)) ||
       (st = ff_prof_meta_int(p, "workload.seq", o->seq)) || (st = ff_prof_meta_int(p, "workload.batch", o->batch)) ||
       (st = ff_prof_meta_int(p, "workload.bw", o->cfg->bw)) || (st = ff_prof_meta_int(p, "workload.scale", o->cfg->scale)) ||
+      (st = ff_prof_meta_bool(p, "workload.weights_per_layer", o->cfg->weights_per_layer != 0)) ||
+      (ctx->backend == FF_BACKEND_CUDA &&
+       (st = ff_prof_meta_str(p, "device.share", o->mps ? "mps" : o->party < 0 ? "timeslice" : "as the host set it"))) ||
       (st = ff_prof_meta_num(p, "workload.norm_eps", o->cfg->sem.norm_eps)) ||
       (st = ff_prof_meta_str(p, "workload.gelu", o->cfg->sem.gelu_tanh ? "tanh" : "erf")) ||
       (st = ff_prof_meta_num(p, "workload.rope_base", ff_model_rope_base(o->cfg))) ||
@@ -1756,8 +1789,9 @@ int ff_cmd_cost(int argc, char **argv) {
   ff_md_table t;
   const int md = !strcmp(format, "md"), csv = !strcmp(format, "csv");
   if (md) {
-    printf("fusefss cost: %s seq %d batch %d, suite %s (bw %d, scale %d): one inference, per party\n\n", o.cfg->name,
-           o.seq, o.batch, o.suite, o.cfg->bw, o.cfg->scale);
+    printf("fusefss cost: %s seq %d batch %d, suite %s (bw %d, scale %d): one inference, per party%s\n\n", o.cfg->name,
+           o.seq, o.batch, o.suite, o.cfg->bw, o.cfg->scale,
+           o.cfg->weights_per_layer ? " (--weights-per-layer: each layer's weights masked in the inference)" : "");
     ff_md_table_init(&t, "lrrrrr");
     ff_md_table_row(&t, (const char *[]){"scope", "key B P0", "key B P1", "link B", "rounds", "key GiB P0"});
   } else if (csv) {
@@ -1769,6 +1803,7 @@ int ff_cmd_cost(int argc, char **argv) {
     cJSON_AddNumberToObject(js, "seq", o.seq);
     cJSON_AddNumberToObject(js, "batch", o.batch);
     cJSON_AddStringToObject(js, "suite", o.suite);
+    cJSON_AddBoolToObject(js, "weights_per_layer", o.cfg->weights_per_layer != 0);
     arr = cJSON_AddArrayToObject(js, "scopes");
   }
   for (size_t k = 0; k <= np + 1; k++) {
@@ -1859,6 +1894,10 @@ static void ff__run_usage(FILE *f) {
           "  --gpu0 N, --gpu1 M   put party 0 and party 1 on CUDA devices N and M of this host (0-based, as\n"
           "                       nvidia-smi counts; default: the first visible device for both); --gpu N in\n"
           "                       the party role. The log records each party's device (device.ordinal)\n"
+          "  --gpu-share timeslice|mps  how the local pipeline's two parties share one GPU: timeslice (default)\n"
+          "                       lets their CUDA contexts take turns; mps starts a private MPS daemon\n"
+          "                       (nvidia-cuda-mps-control) for the run, so that both parties' kernels run at\n"
+          "                       once (still two processes and a TCP link). Recorded as device.share\n"
           "  --timeout DUR        deadline of connecting, of the handshake, and of each exchange (plus 1 s per\n"
           "                       MB moved) (default 120s)\n"
           "\n"
@@ -1947,6 +1986,7 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"gpu0", required_argument, NULL, O_GPU0},
                                        {"gpu1", required_argument, NULL, O_GPU1},
                                        {"gpu", required_argument, NULL, O_GPU},
+                                       {"gpu-share", required_argument, NULL, O_GPUSHARE},
                                        {"input", required_argument, NULL, O_INPUT},
                                        {"output", required_argument, NULL, O_OUTPUT},
                                        {"keep-raw", no_argument, NULL, O_KEEP_RAW},
@@ -2009,6 +2049,11 @@ int ff_cmd_run(int argc, char **argv) {
         window_set = 1;
         break;
       case O_NOFIT: o.no_fit_check = 1; break;
+      case O_GPUSHARE:
+        if (strcmp(optarg, "timeslice") && strcmp(optarg, "mps"))
+          return ff_cli_usage_error(o.cmd, "--gpu-share must be timeslice or mps, not '%s'", optarg);
+        o.mps = !strcmp(optarg, "mps");
+        break;
       case O_GPU0:
       case O_GPU1:
       case O_GPU:
@@ -2052,6 +2097,11 @@ int ff_cmd_run(int argc, char **argv) {
                               "pipeline): use it without --party; across hosts use key files (`fusefss keygen`)");
   if (o.party < 0 && (listen || peer || key_file || o.mac_file))
     return ff_cli_usage_error(o.cmd, "--listen, --peer, --keys and --mac-key need --party");
+  if (o.mps && o.party >= 0)
+    return ff_cli_usage_error(o.cmd, "--gpu-share mps starts an MPS daemon for the local pipeline's two parties: use it "
+                              "without --party (a single party's host can run nvidia-cuda-mps-control itself)");
+  if (o.mps && o.backend != FF_BACKEND_CUDA)
+    return ff_cli_usage_error(o.cmd, "--gpu-share mps shares a GPU, but the parties run on the %s", ff_backend_name(o.backend));
   if (o.party < 0 && gpu_self >= 0)
     return ff_cli_usage_error(o.cmd, "--gpu N is the party role's; the local pipeline takes --gpu0 N and --gpu1 M");
   if (o.party >= 0 && (o.gpu[0] >= 0 || o.gpu[1] >= 0))
@@ -2133,11 +2183,13 @@ int ff_cmd_run(int argc, char **argv) {
   char stream_desc[96];
   snprintf(stream_desc, sizeof stream_desc, "streamed dealer (window %d layer%s, keys dealt anew per repetition)", o.window,
            o.window == 1 ? "" : "s");
-  printf("fusefss run: %s seq %d batch %d, suite %s (bw %d, scale %d), backend %s, keys on %s, %s, %d rep%s (+%d warm-up)\n",
+  printf("fusefss run: %s seq %d batch %d, suite %s (bw %d, scale %d), backend %s, keys on %s, %s, %d rep%s (+%d warm-up)%s\n",
          o.cfg->name, o.seq, o.batch, o.suite, o.cfg->bw, o.cfg->scale, ff_backend_name(o.backend),
          o.stream ? "the stream" : ff__keys_names[o.keys_where],
          o.stream ? stream_desc : o.inproc ? "in-process dealer (benchmark mode)" : "trusted dealer (key files)",
-         o.reps, o.reps == 1 ? "" : "s", o.warmup);
+         o.reps, o.reps == 1 ? "" : "s", o.warmup,
+         o.cfg->weights_per_layer ? ", weights masked per layer at every inference (in its keys and link)" : "");
+  if (o.mps) printf("GPU sharing: MPS (a private daemon; the two parties' kernels run at once, not in turns)\n");
   fflush(stdout);
   ff__deal_time keygen = {0, 0};
   uint64_t kbytes[2] = {0, 0};
@@ -2146,16 +2198,23 @@ int ff_cmd_run(int argc, char **argv) {
     return ff_cli_fail(o.cmd, "keygen failed");
   int codes[3];
   ff__party_arg pa = {&o};
+  ff_mps mps = {0};
+  if (o.mps && ff_mps_start(&mps)) return ff_cli_fail(o.cmd, "cannot share the GPU through MPS (above); nothing was run");
   const uint64_t t0 = ff_now_ns();
   if (o.stream) {
     /* The dealer feeds each party over its own socketpair (ff__stream_dealer). */
     ff__dealer_heap(1);
     const ff_status ss = ff__stream_sizes(&o, o.stream_session, o.stream_infer);
     ff__dealer_heap(0);
-    if (ss) return ff_cli_fail(o.cmd, "cannot size the key streams (above)");
+    if (ss) {
+      ff_mps_stop(&mps);
+      return ff_cli_fail(o.cmd, "cannot size the key streams (above)");
+    }
     for (int q = 0; q < 2; q++)
-      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o.stream_fd[q]))
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o.stream_fd[q])) {
+        ff_mps_stop(&mps);
         return ff_cli_fail(o.cmd, "socketpair: %s", strerror(errno));
+      }
     /* Party processes are forked, not exec'd: CLOEXEC only keeps the sockets from any later exec. */
     const ff_launch_helper dealer = {.fn = ff__stream_dealer, .started = ff__stream_dealer_started,
                                      .parties_started = ff__stream_parties_started, .arg = &o, .name = "the dealer"};
@@ -2166,11 +2225,15 @@ int ff_cmd_run(int argc, char **argv) {
                                                 &dealer, codes);
     for (int q = 0; q < 2; q++)
       if (o.stream_fd[q][0] >= 0) close(o.stream_fd[q][0]), o.stream_fd[q][0] = -1; /* a launch that failed early */
+    ff_mps_stop(&mps);
     if (ls)
       return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d, the dealer exit %d); see the messages "
                          "above", codes[0], codes[1], codes[2]);
-  } else if (ff_launch_local(ff__party_main, &pa, o.run_id, 5000, codes)) {
-    return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d); see the messages above", codes[0], codes[1]);
+  } else {
+    const int failed = ff_launch_local(ff__party_main, &pa, o.run_id, 5000, codes) != FF_OK;
+    ff_mps_stop(&mps);
+    if (failed)
+      return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d); see the messages above", codes[0], codes[1]);
   }
   const double wall_s = (double)(ff_now_ns() - t0) * 1e-9;
   char p0[4096], p1[4096], merged[4096];

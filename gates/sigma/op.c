@@ -794,21 +794,13 @@ static ff_status ff__op_edge_buf(ff_op *op, size_t n, int which, void **out, int
   return FF_OK;
 }
 
-ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain, ff_wire *out) {
-  FF_SCOPE("Input");
-  if (!op || !out || (owner != 0 && owner != 1)) {
-    FF_ERROR("ff_op_input: op or out is NULL, or owner %d is not 0 or 1", owner);
-    return FF_EINVAL;
-  }
+/* One input's work (no scope; the cost role charges nothing here): the wire, then the dealer's mask or the
+ * parties' one one-way message. */
+static ff_status ff__op_input_one(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain,
+                                  ff_wire *out) {
   ff_status st = ff__op_wire_alloc(op, out, op->bw, ndim, shape);
-  if (st) return st;
+  if (st || op->role == FF_OP_COST) return st;
   const size_t N = out->numel;
-  if (op->role == FF_OP_COST) {
-    ff_gate_cost c[2];
-    ff_sigma_input_cost(N, op->bw, owner, c);
-    ff__op_charge(op, c);
-    return FF_OK;
-  }
   const ff__sg_tag tag = {FF__SG_INPUT, (uint32_t)op->bw, (uint32_t)owner, 0, {N, 0, 0}};
   uint64_t *h = NULL;
   void *hv = NULL, *pv = NULL;
@@ -848,6 +840,39 @@ done:
   ff__op_leave(op);
   if (st) ff_wire_free(out);
   return st;
+}
+
+ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain, ff_wire *out) {
+  return ff_op_input_many(op, owner, 1, &ndim, &shape, &plain, out);
+}
+
+ff_status ff_op_input_many(ff_op *op, int owner, int k, const int *ndim, const int64_t *const *shape,
+                           const uint64_t *const *plain, ff_wire *out) {
+  FF_SCOPE("Input");
+  if (!op || !out || !ndim || !shape || k < 1 || (owner != 0 && owner != 1)) {
+    FF_ERROR("ff_op_input: op, out or the shapes are NULL, no inputs (%d), or owner %d is not 0 or 1", k, owner);
+    return FF_EINVAL;
+  }
+  ff_status st = FF_OK;
+  ff_gate_cost sum[2] = {{0}, {0}};
+  int i = 0;
+  for (; i < k && !st; i++) {
+    if (!(st = ff__op_input_one(op, owner, ndim[i], shape[i], plain ? plain[i] : NULL, &out[i])) && op->role == FF_OP_COST) {
+      ff_gate_cost c[2];
+      ff_sigma_input_cost(out[i].numel, op->bw, owner, c);
+      for (int p = 0; p < 2; p++) sum[p] = ff_gate_cost_add(sum[p], c[p]);
+    }
+  }
+  if (st) {
+    for (int j = 0; j < i - 1; j++) ff_wire_free(&out[j]); /* out[i - 1] was freed by its failure */
+    return st;
+  }
+  /* One flight: the owner sends the k messages back to back, so they take one round, not k. */
+  if (op->role == FF_OP_COST) {
+    sum[0].rounds = sum[1].rounds = 1;
+    ff__op_charge(op, sum);
+  }
+  return FF_OK;
 }
 
 ff_status ff_op_output(ff_op *op, const ff_wire *x, uint64_t *plain) {

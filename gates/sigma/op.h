@@ -158,6 +158,12 @@ ff_status ff_op_check_consumed(const ff_op *op);
  * element); the owner sends x^ = x + r (bw bits per element, packed) to the other party: one
  * one-way message. `plain` (host memory) is read by the owning party only (NULL elsewhere is fine). */
 ff_status ff_op_input(ff_op *op, int owner, int ndim, const int64_t *shape, const uint64_t *plain, ff_wire *out);
+/* k inputs of one owner as one gate, scope Input: the same keys (each tensor's tag and mask, in order) and
+ * the same k messages as k calls of ff_op_input, but charged as one round, as the owner sends them back
+ * to back (the layer's weights with --weights-per-layer). plain: the owner's k plaintexts (NULL elsewhere);
+ * out: k wires. On failure no wire is left allocated. */
+ff_status ff_op_input_many(ff_op *op, int owner, int k, const int *ndim, const int64_t *const *shape,
+                           const uint64_t *const *plain, ff_wire *out);
 /* ff_op_output, scope Output: reveals x to P1, which receives the wire's mask r in its key stream
  * (8 B per element) and computes x = x^ - r mod 2^bw into plain (x->numel values). Nothing is sent:
  * both parties already hold x^, and P0 learns nothing. plain (host memory) is written by P1 only. */
