@@ -4,8 +4,9 @@
  * context and run at once. The parties stay two processes with their own memory and their own TCP link;
  * only how the GPU is shared changes (docs/running.md "Sharing one GPU"). The daemon is the driver's
  * nvidia-cuda-mps-control, started with a pipe and log directory of its own (so it touches no other
- * MPS daemon on the host) and stopped after the run. Test: tests/test_run_e2e.c (its refusals; the
- * daemon runs only on a GPU host: dev/gpu/mps.sh). */
+ * MPS daemon on the host) and stopped after the run. Test: tests/test_mps.c (with a stand-in control
+ * program; the real daemon on a GPU host: dev/gpu/mps.sh, docs/results.md), tests/test_run_e2e.c (the
+ * option's refusals). */
 #ifndef FF_TOOLS_MPS_H
 #define FF_TOOLS_MPS_H
 
