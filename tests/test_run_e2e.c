@@ -406,6 +406,25 @@ static void test_profile_off(void **state) {
   unsetenv("FF_PROFILE");
 }
 
+/* --verify off (for whole models whose emulation is too slow on the host): the run and its cost check
+ * still happen, the output says in capitals that nothing was verified, and the summary records it. */
+static void test_verify_off(void **state) {
+  (void)state;
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/verify-off", tmpdir);
+  run_expect_ok("voff", (const char *[]){"run", "--backend", "cpu", "--layers", "1", "--seq", "8", "--verify", "off",
+                                         "--out", dir, NULL});
+  const char *out = slurp("voff", "out");
+  if (!strstr(out, "verification: NOT RUN (--verify off)") || strstr(out, "equals the fixed-point emulation") ||
+      !strstr(out, "equals the run's link bytes and rounds in every scope"))
+    fail_msg("unexpected output:\n%s", out);
+  cJSON *j = read_json(dir, "run_summary.json");
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "verified")));
+  assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "output_exact")));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok")));
+  cJSON_Delete(j);
+}
+
 static void test_usage_errors(void **state) {
   (void)state;
   expect(2, "the models are: bert-tiny, bert-base", (const char *[]){"run", "--model", "bert-huge", NULL});
@@ -413,6 +432,9 @@ static void test_usage_errors(void **state) {
   expect(2, "--seq must be", (const char *[]){"cost", "--seq", "2", NULL});
   expect(2, "unknown suite 'fss' (expected sigma or suf)", (const char *[]){"run", "--suite", "fss", NULL});
   expect(2, "--gpu-share must be timeslice or mps, not 'mig'", (const char *[]){"run", "--gpu-share", "mig", NULL});
+  expect(2, "--verify must be on or off, not 'maybe'", (const char *[]){"run", "--verify", "maybe", NULL});
+  expect(2, "--verify belongs to the local pipeline",
+         (const char *[]){"run", "--party", "0", "--listen", ":0", "--verify", "off", NULL});
   expect(2, "--gpu-share mps shares a GPU, but the parties run on the cpu",
          (const char *[]){"run", "--backend", "cpu", "--gpu-share", "mps", NULL});
   expect(2, "--suf needs --suite suf", (const char *[]){"cost", "--suf", "SUF_NEXP_BITS=9", NULL});
@@ -448,6 +470,7 @@ int main(void) {
       cmocka_unit_test(test_gpt2_one_layer),        cmocka_unit_test(test_bad_key_files),
       cmocka_unit_test(test_peer_killed_mid_run),   cmocka_unit_test(test_suf_end_to_end),
       cmocka_unit_test(test_suf_sparse_end_to_end), cmocka_unit_test(test_inproc_dealer),
+      cmocka_unit_test(test_verify_off),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
