@@ -6,9 +6,11 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/ctx.h"
 #include "core/log.h"
@@ -177,6 +179,51 @@ static int64_t ff__ars(int64_t v, int s) { return v >= 0 ? v >> s : -((-v - 1) >
 
 /* y (B, M, N) = x (B, M, K) w (B, K, N), 2^(scale - shift) (float) or >> shift (fixed); causal: 0 above
  * the diagonal. w may be 2-D (shared by every batch). */
+/* The host engines' matrix product, rows t, t + T, t + 2T, ... of the B * M output rows (row r: batch
+ * r / M, row r % M): k outer, j inner (w read along its rows); y accumulates in place, then is rescaled. */
+#define FF__MM_THREADS 32
+typedef struct {
+  const ff__eng *e;
+  const ff_wire *x, *w;
+  ff_wire *y;
+  int shift, causal;
+  size_t B, M, K, N;
+  double f;
+  int t, T;
+} ff__mm_job;
+
+static void ff__mm_rows(const ff__mm_job *j) {
+  const ff__eng *e = j->e;
+  const ff_wire *x = j->x, *w = j->w;
+  ff_wire *y = j->y;
+  const size_t M = j->M, K = j->K, N = j->N;
+  for (size_t r = (size_t)j->t; r < j->B * M; r += (size_t)j->T) {
+    const size_t b = r / M, i = r % M;
+    const size_t xo = b * M * K, wo = w->ndim == 3 ? b * K * N : 0, yo = b * M * N;
+    const size_t jn = j->causal ? i + 1 : N;
+    for (size_t k = 0; k < K; k++) {
+      if (e->kind == FF__ENG_FLOAT) {
+        const double a = ff__d(x)[xo + i * K + k], *wr = ff__d(w) + wo + k * N;
+        double *yr = ff__d(y) + yo + i * N;
+        for (size_t c = 0; c < jn; c++) yr[c] += a * wr[c];
+      } else {
+        const uint64_t a = x->v[xo + i * K + k], *wr = w->v + wo + k * N;
+        uint64_t *yr = y->v + yo + i * N;
+        for (size_t c = 0; c < jn; c++) yr[c] += a * wr[c];
+      }
+    }
+    for (size_t c = 0; c < jn; c++) {
+      if (e->kind == FF__ENG_FLOAT) ff__d(y)[yo + i * N + c] *= j->f;
+      else y->v[yo + i * N + c] = ff_ring_from_signed(ff__ars(ff_ring_signed(y->v[yo + i * N + c], e->bw), j->shift), e->bw);
+    }
+  }
+}
+
+static void *ff__mm_thread(void *arg) {
+  ff__mm_rows(arg);
+  return NULL;
+}
+
 static ff_status ff__eng_matmul(ff__eng *e, const ff_wire *x, const ff_wire *w, int shift, int causal, ff_wire *y) {
   if (e->kind == FF__ENG_SECURE) {
     const ff_sigma_mm_opts o = {shift, causal};
@@ -188,28 +235,26 @@ static ff_status ff__eng_matmul(ff__eng *e, const ff_wire *x, const ff_wire *w, 
   const int64_t shape3[3] = {(int64_t)B, (int64_t)M, (int64_t)N}, shape2[2] = {(int64_t)M, (int64_t)N};
   ff_status st = ff__host_alloc(e, y, three ? 3 : 2, three ? shape3 : shape2);
   if (st) return st;
-  const double f = ldexp(1.0, e->scale - shift);
-  /* Row by row, k outer, j inner (w read along its rows); y accumulates in place, then is rescaled. */
-  for (size_t b = 0; b < B; b++) {
-    const size_t xo = b * M * K, wo = w->ndim == 3 ? b * K * N : 0, yo = b * M * N;
-    for (size_t i = 0; i < M; i++) {
-      const size_t jn = causal ? i + 1 : N;
-      for (size_t k = 0; k < K; k++) {
-        if (e->kind == FF__ENG_FLOAT) {
-          const double a = ff__d(x)[xo + i * K + k], *wr = ff__d(w) + wo + k * N;
-          double *yr = ff__d(y) + yo + i * N;
-          for (size_t j = 0; j < jn; j++) yr[j] += a * wr[j];
-        } else {
-          const uint64_t a = x->v[xo + i * K + k], *wr = w->v + wo + k * N;
-          uint64_t *yr = y->v + yo + i * N;
-          for (size_t j = 0; j < jn; j++) yr[j] += a * wr[j];
-        }
-      }
-      for (size_t j = 0; j < jn; j++) {
-        if (e->kind == FF__ENG_FLOAT) ff__d(y)[yo + i * N + j] *= f;
-        else y->v[yo + i * N + j] = ff_ring_from_signed(ff__ars(ff_ring_signed(y->v[yo + i * N + j], e->bw), shift), e->bw);
-      }
-    }
+  const ff__mm_job job = {e, x, w, y, shift, causal, B, M, K, N, ldexp(1.0, e->scale - shift), 0, 1};
+  /* The host engines' time is in these products (a multiply-add per weight and token): the rows go to
+   * threads when there is enough work, each row computed as by one thread, so the result is the same. */
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  const double work = (double)B * (double)M * (double)K * (double)N;
+  int T = work < 1e6 || ncpu < 2 ? 1 : ncpu > FF__MM_THREADS ? FF__MM_THREADS : (int)ncpu;
+  if ((size_t)T > B * M) T = (int)(B * M);
+  ff__mm_job jobs[FF__MM_THREADS];
+  pthread_t th[FF__MM_THREADS];
+  int started[FF__MM_THREADS] = {0};
+  for (int t = 0; t < T; t++) {
+    jobs[t] = job;
+    jobs[t].t = t;
+    jobs[t].T = T;
+    if (t > 0) started[t] = pthread_create(&th[t], NULL, ff__mm_thread, &jobs[t]) == 0;
+  }
+  ff__mm_rows(&jobs[0]);
+  for (int t = 1; t < T; t++) {
+    if (started[t]) pthread_join(th[t], NULL);
+    else ff__mm_rows(&jobs[t]); /* no thread: the caller does its rows */
   }
   return FF_OK;
 }
