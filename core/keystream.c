@@ -222,15 +222,20 @@ static ff_status ff__ks_mac_init(ff_keystream *ks, const uint8_t *key) {
 }
 
 /* out = HMAC(K, label || a || b). 0 when libcrypto fails (then out is garbage and will not match). */
-static int ff__ks_tag(const ff_keystream *ks, const char label[8], const void *a, size_t an, const void *b, size_t bn,
-                      uint8_t out[FF__KS_TAG]) {
-  EVP_MAC_CTX *c = EVP_MAC_CTX_dup(ks->mac);
+static int ff__ks_tag_from(EVP_MAC_CTX *keyed, const char label[8], const void *a, size_t an, const void *b, size_t bn,
+                           uint8_t out[FF__KS_TAG]) {
+  EVP_MAC_CTX *c = EVP_MAC_CTX_dup(keyed);
   size_t len = 0;
   const int ok = c && EVP_MAC_update(c, (const unsigned char *)label, 8) && EVP_MAC_update(c, a, an) &&
                  (bn == 0 || EVP_MAC_update(c, b, bn)) && EVP_MAC_final(c, out, &len, FF__KS_TAG) && len == FF__KS_TAG;
   EVP_MAC_CTX_free(c);
   if (!ok) memset(out, 0, FF__KS_TAG);
   return ok;
+}
+
+static int ff__ks_tag(const ff_keystream *ks, const char label[8], const void *a, size_t an, const void *b, size_t bn,
+                      uint8_t out[FF__KS_TAG]) {
+  return ff__ks_tag_from(ks->mac, label, a, an, b, bn, out);
 }
 
 static void ff__ks_chunk_prefix(const ff_keystream *ks, uint64_t k, size_t len, uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12]);
@@ -448,6 +453,9 @@ static void *ff__ks_sealer_main(void *arg) {
   ff__ks_wq *q = arg;
   ff_keystream *ks = q->ks;
   pthread_mutex_lock(&q->mu);
+  /* Each sealer tags from a keyed context of its own (copied one at a time, under the lock): the
+   * stream's context is never read by two threads at once. */
+  EVP_MAC_CTX *keyed = ks->mac ? EVP_MAC_CTX_dup(ks->mac) : NULL;
   for (;;) {
     int s = -1;
     for (int i = 0; i < q->count && s < 0; i++)
@@ -467,7 +475,7 @@ static void *ff__ks_sealer_main(void *arg) {
       ff__put32(buf + len, ff_crc32c(0, buf, len));
       if (ks->mac) {
         ff__ks_chunk_prefix(ks, q->index[s], len, pre);
-        if (!ff__ks_tag(ks, "FFKEYCHK", pre, sizeof pre, buf, len, buf + len + 4)) {
+        if (!ff__ks_tag_from(keyed, "FFKEYCHK", pre, sizeof pre, buf, len, buf + len + 4)) {
           FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)",
                    (unsigned long long)q->index[s], ks->label);
           st = FF_EIO;
@@ -480,6 +488,7 @@ static void *ff__ks_sealer_main(void *arg) {
     pthread_cond_broadcast(&q->sealed);
   }
   pthread_mutex_unlock(&q->mu);
+  EVP_MAC_CTX_free(keyed);
   return NULL;
 }
 
