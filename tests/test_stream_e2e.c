@@ -165,6 +165,13 @@ static void test_gpt2_two_layers(void **state) {
   stream_equals_files("g2", "1", (const char *[]){"--model", "gpt2", "--layers", "2", "--seq", "8", NULL});
 }
 
+/* Three blocks: the stream sizes declared up front are counted on one and two blocks and extended
+ * (tools/run.c ff__stream_sizes); the streams equal the key files byte for byte, headers included. */
+static void test_gpt2_three_layers(void **state) {
+  (void)state;
+  stream_equals_files("g3", "2", (const char *[]){"--model", "gpt2", "--layers", "3", "--seq", "8", NULL});
+}
+
 /* --weights-per-layer: each layer's weight masks dealt into the inference's keys; the stream still equals the
  * key file and the run verifies. */
 static void test_weights_per_layer(void **state) {
@@ -297,7 +304,8 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_usage),          cmocka_unit_test(test_fit_check),
       cmocka_unit_test(test_bert_tiny_window_1), cmocka_unit_test(test_bert_tiny_window_2),
-      cmocka_unit_test(test_gpt2_two_layers), cmocka_unit_test(test_reps_dealt_again),
+      cmocka_unit_test(test_gpt2_two_layers), cmocka_unit_test(test_gpt2_three_layers),
+      cmocka_unit_test(test_reps_dealt_again),
       cmocka_unit_test(test_weights_per_layer),
       cmocka_unit_test(test_dealer_dies),    cmocka_unit_test(test_party_stops_reading),
   };

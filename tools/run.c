@@ -738,24 +738,48 @@ typedef struct {
 /* Each party's key stream payload: the session's bytes and one inference's. A live stream must declare
  * its size in its header before its first chunk (the key file's header, byte for byte), and the cost
  * model's key bytes leave out the ops' tags (FF_OP_TAG_BYTES per op call, gates/sigma/op.h): so the
- * dealer first deals once into byte counters. Exact (key shapes depend on shapes only; the masks-dependent
- * ablation --insecure-no-padding is refused with --dealer stream), and it costs one dealing's time, not
- * memory. Done by the launcher before the parties start, so that their deadline for the first key bytes
- * does not run while it counts. */
+ * dealer first deals into byte counters (keys kept nowhere), on the CPU whatever the backend (the same
+ * keys: the launcher must not start CUDA before it forks), before the parties start, so that their
+ * deadline for the first key bytes does not run while it counts. Exact: key shapes depend on shapes only
+ * (the masks-dependent ablation --insecure-no-padding is refused with --dealer stream), and every block of
+ * a model has the same shapes, so the sizes are affine in the number of blocks: a model of more than two
+ * blocks is counted with one and with two, and extended (llama7b: 3 of 32 blocks dealt, not a whole
+ * dealing, which would take the CPU dealer most of an hour). The dealer's finish checks what it then
+ * writes against these sizes. */
+static ff_status ff__stream_count(const ff__run_opts *o, const ff_model_config *cfg, uint64_t session[2],
+                                  uint64_t infer[2]);
+
 static ff_status ff__stream_sizes(const ff__run_opts *o, uint64_t session[2], uint64_t infer[2]) {
+  if (o->cfg->layers <= 2) return ff__stream_count(o, o->cfg, session, infer);
+  ff_model_config one = *o->cfg, two = *o->cfg;
+  one.layers = 1;
+  two.layers = 2;
+  uint64_t s1[2], i1[2], s2[2], i2[2];
+  ff_status st = ff__stream_count(o, &one, s1, i1);
+  if (!st) st = ff__stream_count(o, &two, s2, i2);
+  if (st) return st;
+  const uint64_t more = (uint64_t)o->cfg->layers - 1;
+  for (int q = 0; q < 2; q++) {
+    session[q] = s1[q] + more * (s2[q] - s1[q]);
+    infer[q] = i1[q] + more * (i2[q] - i1[q]);
+  }
+  return FF_OK;
+}
+
+static ff_status ff__stream_count(const ff__run_opts *o, const ff_model_config *cfg, uint64_t session[2],
+                                  uint64_t infer[2]) {
   ff_keystream *ks[2] = {NULL, NULL};
   ff_op *op = NULL;
   ff_model_session *s = NULL;
   ff_ctx ctx;
-  /* On the CPU whatever the backend (the same keys): the launcher must not start CUDA before it forks. */
   ff_status st = ff_ctx_init(&ctx, FF_BACKEND_CPU, FF_DEALER);
   if (st) return st;
   for (int q = 0; q < 2 && !st; q++) {
     ff_keystream_params kp = {.party = q};
     st = ff_keystream_create_null(&kp, &ks[q]);
   }
-  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
-  if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = cfg->bw, .scale = cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, cfg, NULL, &s))) {
     ff_model_session_set_suf(s, &o->suf);
     for (int q = 0; q < 2; q++) session[q] = ff_keystream_payload_bytes(ks[q]);
     st = ff_model_infer(op, s, o->seq, o->batch, NULL, NULL);
