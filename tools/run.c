@@ -998,9 +998,8 @@ static int ff__fit_check(const ff__run_opts *o) {
    * 1 layer), and the activations (a generous 32 tensors of the widest row, FFN or attention scores, per
    * party); then 1/32 and 256 MiB of headroom for everything else. llama7b, 1 layer, seq 128: 7.0 GiB
    * beside 17.8 GiB of keys, which the check once left out (the parties were killed by the OOM killer
-   * instead of refused). */
-  /* --weights-per-layer: P0 keeps its plaintext weights whole (W: it masks them again at every inference)
-   * and 4 W of one layer are masked at a time. */
+   * instead of refused). With --weights-per-layer, P0 keeps its plaintext weights whole (W: it masks them
+   * again at every inference) and the 4 W are one layer's. */
   const uint64_t wwords = ff_model_param_count(o->cfg) * sizeof(uint64_t), rows = (uint64_t)o->seq * (uint64_t)o->batch;
   const uint64_t widest = (uint64_t)(o->cfg->d_ffn > o->cfg->heads * o->seq ? o->cfg->d_ffn : o->cfg->heads * o->seq);
   const uint64_t act = 2 * 32 * rows * widest * sizeof(uint64_t);
