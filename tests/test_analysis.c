@@ -428,6 +428,7 @@ static void test_grid_model(void **state) {
   assert_int_equal(ff_grid_add(&g, FF_GRID_MODEL, "../etc"), FF_EINVAL);
   assert_int_equal(ff_grid_add(&g, FF_GRID_MODEL, ""), FF_EINVAL);
   assert_int_equal(ff_grid_add(&g, FF_GRID_SUF, "A=1;rm"), FF_EINVAL);
+  assert_int_equal(ff_grid_add(&g, FF_GRID_SHARE, "mig"), FF_EINVAL);
   ff_log_set_level(FF_LOG_WARN);
   ff_grid_free(&g);
   assert_int_equal(ff_grid_add_list(&g, FF_GRID_SUITE, "sigma,suf,sigma"), FF_OK); /* a repeat is one value */
@@ -464,7 +465,7 @@ static void test_grid_model(void **state) {
   char *csv, *fcsv, *json;
   assert_int_equal(ff_matrix_tables(&g, c, r, n, &csv, &fcsv, &json), FF_OK);
   assert_non_null(strstr(csv, ",time_ns_Linear,link_B_Linear,time_ns_Other,link_B_Other\n"));
-  assert_non_null(strstr(csv, "bert-tiny-sigma-s16-b1-cpu-device,done,,bert-tiny,sigma,,16,1,cpu,device,0,1,0,11,"));
+  assert_non_null(strstr(csv, "bert-tiny-sigma-s16-b1-cpu-device,done,,bert-tiny,sigma,,16,1,cpu,device,timeslice,0,1,0,11,"));
   assert_non_null(strstr(csv, ",failed,\"exit 2: bad \"\"x\"\", see log\",bert-tiny,suf,"));
   assert_non_null(strstr(csv, ",0,1,0,,,,,,,,,,,,,,,,,,\n")); /* a failed cell's figures are empty */
   assert_non_null(strstr(fcsv, "bert-tiny-sigma-s8-b1-cpu-device,Linear,10,100,2,11,12\n"));
@@ -488,6 +489,56 @@ static void test_grid_model(void **state) {
   free(store);
   free(r);
   free(c);
+  ff_grid_free(&g);
+}
+
+/* The GPU-sharing axis (fusefss run --gpu-share): its default leaves the cells' names as they were; mps
+ * cells are named apart and written into the tables; the grid file's key reads back. */
+static void test_grid_share(void **state) {
+  (void)state;
+  ff_grid g;
+  ff_grid_init(&g);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_SHARE, "timeslice,mps"), FF_OK);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_BACKEND, "cuda"), FF_OK);
+  ff_grid_fill_defaults(&g);
+  ff_grid_cell *c = NULL;
+  size_t n = 0;
+  assert_int_equal(ff_grid_cells(&g, &c, &n), FF_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(c[0].name, "bert-tiny-sigma-s128-b1-cuda-device");
+  assert_string_equal(c[1].name, "bert-tiny-sigma-s128-b1-cuda-device-mps");
+  assert_string_equal(c[1].series, "bert-tiny sigma b1 cuda device mps");
+  assert_string_equal(c[1].share, "mps");
+  ff_cell_result r[2];
+  memset(r, 0, sizeof r);
+  for (int i = 0; i < 2; i++) snprintf(r[i].status, sizeof r[i].status, "failed");
+  char *csv, *fcsv, *json;
+  assert_int_equal(ff_matrix_tables(&g, c, r, n, &csv, &fcsv, &json), FF_OK);
+  assert_non_null(strstr(csv, ",placement,gpu_share,layers,"));
+  assert_non_null(strstr(csv, "-mps,failed,,bert-tiny,sigma,,128,1,cuda,device,mps,"));
+  cJSON *j = cJSON_Parse(json);
+  const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells");
+  assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 1), "gpu_share")->valuestring, "mps");
+  /* The grid as a file, and back. */
+  char path[] = "/tmp/ff_grid_share_XXXXXX";
+  const int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  char *text = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "grid"));
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  ff_grid back;
+  ff_grid_init(&back);
+  assert_int_equal(ff_grid_load(path, &back), FF_OK);
+  assert_int_equal(back.n[FF_GRID_SHARE], 2);
+  assert_string_equal(back.v[FF_GRID_SHARE][1], "mps");
+  unlink(path);
+  cJSON_free(text);
+  cJSON_Delete(j);
+  free(csv);
+  free(fcsv);
+  free(json);
+  free(c);
+  ff_grid_free(&back);
   ff_grid_free(&g);
 }
 
@@ -647,6 +698,7 @@ int main(void) {
       cmocka_unit_test(test_trace_of_a_run),
       cmocka_unit_test(test_figures),
       cmocka_unit_test(test_grid_model),
+      cmocka_unit_test(test_grid_share),
       cmocka_unit_test(test_matrix),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

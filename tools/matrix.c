@@ -28,6 +28,7 @@
 static void ff__matrix_usage(FILE *f) {
   fputs("Usage: fusefss matrix [--grid FILE] [--model M,...] [--suite sigma,suf] [--seq N,...] [--batch N,...]\n"
         "                      [--backend cpu|cuda,...] [--placement device|host|disk,...] [--suf K=V[,K=V...]]...\n"
+        "                      [--gpu-share timeslice,mps]\n"
         "                      [--reps N] [--warmup W] [--layers N] [--trace-depth N] [-o DIR]\n"
         "                      [--mem SIZE] [--disk SIZE] [--keep-keys] [--dry-run] [--no-html]\n"
         "\n"
@@ -52,11 +53,14 @@ static void ff__matrix_usage(FILE *f) {
         "\n"
         "Grid (lists are comma-separated; each replaces the grid file's list of that axis):\n"
         "  --grid FILE           a JSON grid: {\"model\": [...], \"suite\": [...], \"seq\": [...], \"batch\": [...],\n"
-        "                        \"backend\": [...], \"placement\": [...], \"suf\": [\"\", \"K=V,K=V\"], \"reps\": 3,\n"
-        "                        \"warmup\": 1, \"layers\": 0, \"trace_depth\": -1} (every key optional)\n"
+        "                        \"backend\": [...], \"placement\": [...], \"suf\": [\"\", \"K=V,K=V\"],\n"
+        "                        \"gpu_share\": [\"timeslice\", \"mps\"], \"reps\": 3, \"warmup\": 1, \"layers\": 0,\n"
+        "                        \"trace_depth\": -1} (every key optional)\n"
         "  --model, --suite, --seq, --batch, --backend, --placement   the axes (defaults: bert-tiny, sigma,\n"
         "                        128, 1, cpu, device)\n"
         "  --suf K=V[,K=V...]    one suf knob set (repeat for more; sigma cells ignore them)\n"
+        "  --gpu-share timeslice,mps  how each cell's two parties share the GPU (fusefss run --gpu-share;\n"
+        "                        default timeslice; mps cells need backend cuda, others are refused)\n"
         "  --reps N, --warmup W  counted and warm-up repetitions of each run (1, 0)\n"
         "  --layers N            run only the first N blocks of each model\n"
         "  --trace-depth N       each run also writes a Perfetto trace (fusefss run --trace-depth N; 0: all)\n"
@@ -342,13 +346,14 @@ int ff_cmd_matrix(int argc, char **argv) {
   ff_grid_init(&cli);
   int reps = -1, warmup = -1, layers = -1, trace_depth = -2, keep_keys = 0, dry = 0, html = 1, rc = FF_EXIT_OK;
   double mem_cap = NAN, disk_cap = NAN;
-  enum { O_GRID = 256, O_MODEL, O_SUITE, O_SEQ, O_BATCH, O_BACKEND, O_PLACEMENT, O_SUF, O_REPS, O_WARMUP, O_LAYERS,
-         O_TDEPTH, O_MEM, O_DISK, O_KEEP, O_DRY, O_NOHTML };
+  enum { O_GRID = 256, O_MODEL, O_SUITE, O_SEQ, O_BATCH, O_BACKEND, O_PLACEMENT, O_SUF, O_SHARE, O_REPS, O_WARMUP,
+         O_LAYERS, O_TDEPTH, O_MEM, O_DISK, O_KEEP, O_DRY, O_NOHTML };
   static const struct option opts[] = {
       {"grid", required_argument, NULL, O_GRID},     {"model", required_argument, NULL, O_MODEL},
       {"suite", required_argument, NULL, O_SUITE},   {"seq", required_argument, NULL, O_SEQ},
       {"batch", required_argument, NULL, O_BATCH},   {"backend", required_argument, NULL, O_BACKEND},
       {"placement", required_argument, NULL, O_PLACEMENT}, {"suf", required_argument, NULL, O_SUF},
+      {"gpu-share", required_argument, NULL, O_SHARE},
       {"reps", required_argument, NULL, O_REPS},     {"warmup", required_argument, NULL, O_WARMUP},
       {"layers", required_argument, NULL, O_LAYERS}, {"trace-depth", required_argument, NULL, O_TDEPTH},
       {"mem", required_argument, NULL, O_MEM},       {"disk", required_argument, NULL, O_DISK},
@@ -370,6 +375,7 @@ int ff_cmd_matrix(int argc, char **argv) {
     case O_BATCH: ax = FF_GRID_BATCH; break;
     case O_BACKEND: ax = FF_GRID_BACKEND; break;
     case O_PLACEMENT: ax = FF_GRID_PLACEMENT; break;
+    case O_SHARE: ax = FF_GRID_SHARE; break;
     case O_SUF: ax = FF_GRID_SUF; break;
     case O_REPS:
       if (ff_parse_int(optarg, 1, 10000, &v)) rc = ff_cli_usage_error(cmd, "--reps must be 1..10000, not '%s'", optarg);
@@ -492,7 +498,10 @@ int ff_cmd_matrix(int argc, char **argv) {
       continue;
     }
     snprintf(log, sizeof log, "%s/cost.log", cdir);
-    if (ff__cost_keys(&g, &cells[i], log, keys, reason[i], sizeof reason[i])) {
+    if (strcmp(cells[i].share, "mps") == 0 && strcmp(cells[i].backend, "cuda") != 0) {
+      snprintf(status[i], sizeof status[i], "refused");
+      snprintf(reason[i], sizeof reason[i], "--gpu-share mps shares a GPU: it needs backend cuda, not %s", cells[i].backend);
+    } else if (ff__cost_keys(&g, &cells[i], log, keys, reason[i], sizeof reason[i])) {
       snprintf(status[i], sizeof status[i], "refused");
     } else {
       const double need = keys[0] + keys[1];
@@ -543,6 +552,10 @@ int ff_cmd_matrix(int argc, char **argv) {
     rargv[at++] = (char *)cells[i].backend;
     rargv[at++] = "--placement";
     rargv[at++] = (char *)cells[i].placement;
+    if (strcmp(cells[i].share, "mps") == 0) {
+      rargv[at++] = "--gpu-share";
+      rargv[at++] = "mps";
+    }
     rargv[at++] = "--reps";
     rargv[at++] = rbuf;
     rargv[at++] = "--warmup";

@@ -491,6 +491,7 @@ ff_status ff_plot_html(const char *title, const ff_plot_run *runs, size_t n_runs
 typedef enum {
   FF_GRID_MODEL, FF_GRID_SUITE, FF_GRID_SEQ, FF_GRID_BATCH, FF_GRID_BACKEND, FF_GRID_PLACEMENT,
   FF_GRID_SUF, /* one knob set per value: "NAME=VALUE[,NAME=VALUE...]" ("" = the defaults) */
+  FF_GRID_SHARE, /* how the two parties share one GPU: "timeslice" or "mps" (`fusefss run --gpu-share`) */
   FF_GRID_N_AXES
 } ff_grid_axis;
 
@@ -514,17 +515,18 @@ ff_status ff_grid_add(ff_grid *g, ff_grid_axis a, const char *value);
 /* A comma-separated list ("8,16,32"); for FF_GRID_SUF the whole string is one knob set. */
 ff_status ff_grid_add_list(ff_grid *g, ff_grid_axis a, const char *csv);
 /* A grid file: {"model": [...], "suite": [...], "seq": [...], "batch": [...], "backend": [...],
- * "placement": [...], "suf": ["", "SUF_GELU_INTERVALS=8"], "reps": 3, "warmup": 1, "layers": 0,
+ * "placement": [...], "suf": ["", "SUF_GELU_INTERVALS=8"], "gpu_share": ["timeslice", "mps"], "reps": 3,
+ * "warmup": 1, "layers": 0,
  * "trace_depth": -1}; every key optional; values added to g. */
 ff_status ff_grid_load(const char *path, ff_grid *g);
-/* Empty axes get the defaults: bert-tiny, sigma, seq 128, batch 1, cpu, device, no knobs. */
+/* Empty axes get the defaults: bert-tiny, sigma, seq 128, batch 1, cpu, device, no knobs, timeslice. */
 void ff_grid_fill_defaults(ff_grid *g);
 cJSON *ff_grid_to_json(const ff_grid *g); /* the grid file's form (fusefss.grid/1); caller frees */
 
 typedef struct {
-  char name[200];             /* its folder: "bert-tiny-suf-s64-b1-cpu-device" */
+  char name[200];             /* its folder: "bert-tiny-suf-s64-b1-cpu-device" ("-mps" after it under MPS) */
   char series[200];           /* the cell without its seq: one line of the scaling figure */
-  const char *model, *suite, *knobs, *backend, *placement; /* point into the grid */
+  const char *model, *suite, *knobs, *backend, *placement, *share; /* point into the grid */
   int seq, batch;
 } ff_grid_cell;
 

@@ -29,7 +29,7 @@ void ff_grid_free(ff_grid *g) {
 }
 
 static const char *const ff__axis_names[FF_GRID_N_AXES] = {"model",   "suite",     "seq", "batch",
-                                                             "backend", "placement", "suf"};
+                                                             "backend", "placement", "suf", "gpu_share"};
 
 const char *ff_grid_axis_name(ff_grid_axis a) { return a < FF_GRID_N_AXES ? ff__axis_names[a] : "?"; }
 
@@ -56,6 +56,7 @@ static int ff__value_ok(ff_grid_axis a, const char *v) {
     if (*end || x < 1 || x > 1 << 20) return 0;
   }
   if (a == FF_GRID_SUITE && strcmp(v, "sigma") && strcmp(v, "suf")) return 0;
+  if (a == FF_GRID_SHARE && strcmp(v, "timeslice") && strcmp(v, "mps")) return 0;
   return 1;
 }
 
@@ -63,6 +64,7 @@ ff_status ff_grid_add(ff_grid *g, ff_grid_axis a, const char *value) {
   if (!ff__value_ok(a, value)) {
     FF_ERROR("grid: '%s' is not a valid %s (%s)", value, ff_grid_axis_name(a),
              a == FF_GRID_SUITE  ? "sigma or suf"
+             : a == FF_GRID_SHARE ? "timeslice or mps"
              : a == FF_GRID_SEQ || a == FF_GRID_BATCH ? "a whole number >= 1"
              : a == FF_GRID_SUF  ? "NAME=VALUE[,NAME=VALUE...] of letters, digits and _ . - +, or empty for "
                                    "the defaults"
@@ -130,8 +132,8 @@ ff_status ff_grid_load(const char *path, ff_grid *g) {
       continue;
     int a = ff_grid_axis_parse(k);
     if (a < 0) {
-      FF_ERROR("%s: unknown key \"%s\" (expected model, suite, seq, batch, backend, placement, suf, reps, warmup, "
-               "layers, trace_depth)", path, k);
+      FF_ERROR("%s: unknown key \"%s\" (expected model, suite, seq, batch, backend, placement, suf, gpu_share, reps, "
+               "warmup, layers, trace_depth)", path, k);
       st = FF_EFORMAT;
       break;
     }
@@ -165,7 +167,7 @@ ff_status ff_grid_load(const char *path, ff_grid *g) {
 }
 
 void ff_grid_fill_defaults(ff_grid *g) {
-  static const char *const def[FF_GRID_N_AXES] = {"bert-tiny", "sigma", "128", "1", "cpu", "device", ""};
+  static const char *const def[FF_GRID_N_AXES] = {"bert-tiny", "sigma", "128", "1", "cpu", "device", "", "timeslice"};
   for (int k = 0; k < FF_GRID_N_AXES; k++)
     if (g->n[k] == 0) (void)ff_grid_add(g, (ff_grid_axis)k, def[k]);
 }
@@ -224,22 +226,25 @@ ff_status ff_grid_cells(const ff_grid *g, ff_grid_cell **out, size_t *n_out) {
         for (size_t ib = 0; ib < g->n[FF_GRID_BATCH]; ib++)
           for (size_t ie = 0; ie < g->n[FF_GRID_BACKEND]; ie++)
             for (size_t ip = 0; ip < g->n[FF_GRID_PLACEMENT]; ip++)
-              for (size_t iq = 0; iq < g->n[FF_GRID_SEQ]; iq++) {
-                ff_grid_cell *x = &c[n++];
-                x->model = g->v[FF_GRID_MODEL][im];
-                x->suite = g->v[FF_GRID_SUITE][is];
-                x->knobs = sigma ? "" : g->v[FF_GRID_SUF][ik];
-                x->seq = atoi(g->v[FF_GRID_SEQ][iq]);
-                x->batch = atoi(g->v[FF_GRID_BATCH][ib]);
-                x->backend = g->v[FF_GRID_BACKEND][ie];
-                x->placement = g->v[FF_GRID_PLACEMENT][ip];
-                char tag[80];
-                ff__knob_tag(x->knobs, tag, sizeof tag);
-                snprintf(x->name, sizeof x->name, "%s-%s%s%s-s%d-b%d-%s-%s", x->model, x->suite, *tag ? "-" : "", tag,
-                         x->seq, x->batch, x->backend, x->placement);
-                snprintf(x->series, sizeof x->series, "%s %s%s%s b%d %s %s", x->model, x->suite, *tag ? " " : "",
-                         tag, x->batch, x->backend, x->placement);
-              }
+              for (size_t ig = 0; ig < g->n[FF_GRID_SHARE]; ig++)
+                for (size_t iq = 0; iq < g->n[FF_GRID_SEQ]; iq++) {
+                  ff_grid_cell *x = &c[n++];
+                  x->model = g->v[FF_GRID_MODEL][im];
+                  x->suite = g->v[FF_GRID_SUITE][is];
+                  x->knobs = sigma ? "" : g->v[FF_GRID_SUF][ik];
+                  x->seq = atoi(g->v[FF_GRID_SEQ][iq]);
+                  x->batch = atoi(g->v[FF_GRID_BATCH][ib]);
+                  x->backend = g->v[FF_GRID_BACKEND][ie];
+                  x->placement = g->v[FF_GRID_PLACEMENT][ip];
+                  x->share = g->v[FF_GRID_SHARE][ig];
+                  const int mps = strcmp(x->share, "mps") == 0; /* the default leaves the names as they were */
+                  char tag[80];
+                  ff__knob_tag(x->knobs, tag, sizeof tag);
+                  snprintf(x->name, sizeof x->name, "%s-%s%s%s-s%d-b%d-%s-%s%s", x->model, x->suite, *tag ? "-" : "",
+                           tag, x->seq, x->batch, x->backend, x->placement, mps ? "-mps" : "");
+                  snprintf(x->series, sizeof x->series, "%s %s%s%s b%d %s %s%s", x->model, x->suite, *tag ? " " : "",
+                           tag, x->batch, x->backend, x->placement, mps ? " mps" : "");
+                }
       }
   *out = c;
   *n_out = n;
@@ -353,7 +358,7 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
       if (k == n_fams && n_fams < 64) snprintf(fams[n_fams++], sizeof fams[0], "%s", res[i].fam[f].family);
     }
   ff__sb a = {0}, b = {0};
-  ff__sbf(&a, "cell,status,reason,model,suite,suf,seq,batch,backend,placement,layers,reps,warmup,online_ns,"
+  ff__sbf(&a, "cell,status,reason,model,suite,suf,seq,batch,backend,placement,gpu_share,layers,reps,warmup,online_ns,"
              "online_ns_p25,online_ns_p75,link_B,sent_B_p0,sent_B_p1,rounds,lan_ns,wan_ns,keygen_s,key_file_B,"
              "max_abs_err,output_exact,cost_model_equal");
   for (size_t k = 0; k < n_fams; k++) ff__sbf(&a, ",time_ns_%s,link_B_%s", fams[k], fams[k]);
@@ -372,7 +377,8 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
     ff__csv(&a, r->reason);
     ff__sbf(&a, ",%s,%s,", c->model, c->suite);
     ff__csv(&a, c->knobs);
-    ff__sbf(&a, ",%d,%d,%s,%s,%d,%d,%d", c->seq, c->batch, c->backend, c->placement, g->layers, g->reps, g->warmup);
+    ff__sbf(&a, ",%d,%d,%s,%s,%s,%d,%d,%d", c->seq, c->batch, c->backend, c->placement, c->share, g->layers, g->reps,
+            g->warmup);
     const double nan = NAN;
     const double vals[] = {done ? r->online_ns : nan, done ? r->online_p25 : nan, done ? r->online_p75 : nan,
                            done ? r->link_B : nan,    done ? r->sent_B_p0 : nan,  done ? r->sent_B_p1 : nan,
@@ -399,6 +405,7 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
     cJSON_AddNumberToObject(o, "batch", c->batch);
     cJSON_AddStringToObject(o, "backend", c->backend);
     cJSON_AddStringToObject(o, "placement", c->placement);
+    cJSON_AddStringToObject(o, "gpu_share", c->share);
     if (done) {
       cJSON_AddItemToObject(o, "online_ns", ff__jnum(r->online_ns));
       cJSON_AddItemToObject(o, "online_ns_p25", ff__jnum(r->online_p25));
