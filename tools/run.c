@@ -65,6 +65,7 @@ typedef struct {
   int insecure_no_padding;   /* --insecure-no-padding: the sparse regime's padding ablation (suf only) */
   int weights_per_layer;     /* --weights-per-layer: each layer's weights masked at every inference */
   int mps;                   /* --gpu-share mps: the local pipeline's parties share the GPU through MPS */
+  int share_set;             /* --gpu-share was given (either way) */
   int no_verify;             /* --verify off: no emulation of the whole model after the run */
   const char *weights;       /* weights file, or NULL: seeded random */
   int seq_set, batch_set;    /* --seq / --batch given (else --input's shape may set them) */
@@ -1352,7 +1353,10 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
       (st = ff_prof_meta_int(p, "workload.bw", o->cfg->bw)) || (st = ff_prof_meta_int(p, "workload.scale", o->cfg->scale)) ||
       (st = ff_prof_meta_bool(p, "workload.weights_per_layer", o->cfg->weights_per_layer != 0)) ||
       (ctx->backend == FF_BACKEND_CUDA &&
-       (st = ff_prof_meta_str(p, "device.share", o->mps ? "mps" : o->party < 0 ? "timeslice" : "as the host set it"))) ||
+       (st = ff_prof_meta_str(p, "device.share", o->mps                    ? "mps"
+                                                 : o->party >= 0            ? "as the host set it"
+                                                 : o->gpu[0] != o->gpu[1]   ? "none (a GPU per party)"
+                                                                            : "timeslice"))) ||
       (st = ff_prof_meta_num(p, "workload.norm_eps", o->cfg->sem.norm_eps)) ||
       (st = ff_prof_meta_str(p, "workload.gelu", o->cfg->sem.gelu_tanh ? "tanh" : "erf")) ||
       (st = ff_prof_meta_num(p, "workload.rope_base", ff_model_rope_base(o->cfg))) ||
@@ -2093,6 +2097,7 @@ int ff_cmd_run(int argc, char **argv) {
         if (strcmp(optarg, "timeslice") && strcmp(optarg, "mps"))
           return ff_cli_usage_error(o.cmd, "--gpu-share must be timeslice or mps, not '%s'", optarg);
         o.mps = !strcmp(optarg, "mps");
+        o.share_set = 1;
         break;
       case O_GPU0:
       case O_GPU1:
@@ -2232,7 +2237,11 @@ int ff_cmd_run(int argc, char **argv) {
          o.stream ? stream_desc : o.inproc ? "in-process dealer (benchmark mode)" : "trusted dealer (key files)",
          o.reps, o.reps == 1 ? "" : "s", o.warmup,
          o.cfg->weights_per_layer ? ", weights masked per layer at every inference (in its keys and link)" : "");
-  if (o.mps) printf("GPU sharing: MPS (a private daemon; the two parties' kernels run at once, not in turns)\n");
+  if (o.mps)
+    printf("GPU sharing: MPS (a private daemon; the two parties' kernels run at once, not in turns)\n");
+  else if (o.backend == FF_BACKEND_CUDA && o.gpu[0] == o.gpu[1] && !o.share_set)
+    printf("GPU sharing: time-sliced (the two parties' CUDA contexts take turns on the one GPU; --gpu-share mps "
+           "runs their kernels at once: 2x on bert-base, docs/running.md)\n");
   fflush(stdout);
   ff__deal_time keygen = {0, 0};
   uint64_t kbytes[2] = {0, 0};
