@@ -41,8 +41,8 @@ static const uint8_t ff__ks_magic[8] = {'F', 'F', 'K', 'E', 'Y', 'S', 0, 1};
 static const uint8_t ff__ks_end_magic[8] = {'F', 'F', 'K', 'E', 'Y', 'E', 'N', 'D'};
 
 /* WRITE_SINK / READ_FD: a live stream from a dealer process (`fusefss run --dealer stream`): the same
- * bytes as a key file, the header's payload size declared up front, read once. */
-/* WRITE_NULL: counts the key bytes and keeps none (ff_keystream_create_null). */
+ * bytes as a key file, the header's payload size declared up front, read once. WRITE_NULL: counts the key
+ * bytes and keeps none (ff_keystream_create_null). */
 typedef enum {
   FF__KS_WRITE_MEM,
   FF__KS_WRITE_FILE,

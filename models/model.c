@@ -177,8 +177,6 @@ static ff_status ff__host_alloc(const ff__eng *e, ff_wire *w, int ndim, const in
 
 static int64_t ff__ars(int64_t v, int s) { return v >= 0 ? v >> s : -((-v - 1) >> s) - 1; }
 
-/* y (B, M, N) = x (B, M, K) w (B, K, N), 2^(scale - shift) (float) or >> shift (fixed); causal: 0 above
- * the diagonal. w may be 2-D (shared by every batch). */
 /* The host engines' matrix product, rows t, t + T, t + 2T, ... of the B * M output rows (row r: batch
  * r / M, row r % M): k outer, j inner (w read along its rows); y accumulates in place, then is rescaled. */
 #define FF__MM_THREADS 32
@@ -224,6 +222,8 @@ static void *ff__mm_thread(void *arg) {
   return NULL;
 }
 
+/* y (B, M, N) = x (B, M, K) w (B, K, N), 2^(scale - shift) (float) or >> shift (fixed); causal: 0 above
+ * the diagonal. w may be 2-D (shared by every batch). */
 static ff_status ff__eng_matmul(ff__eng *e, const ff_wire *x, const ff_wire *w, int shift, int causal, ff_wire *y) {
   if (e->kind == FF__ENG_SECURE) {
     const ff_sigma_mm_opts o = {shift, causal};
@@ -639,7 +639,6 @@ static ff_status ff__check_shape(const ff_model_config *cfg, int seq, int batch)
 
 /* ---- Secure inference ---------------------------------------------------------------------------------- */
 
-/* take: P0's tensors are freed as soon as they are masked (ff_model_session_begin_take). */
 /* Tensors lo .. hi-1 of the list as inputs owned by P0 into wires[0 .. hi-lo-1], in scope Weights: P0
  * converts its plaintext (w, checked against the list) to the ring and, with take, frees each tensor once
  * converted; other roles pass w NULL. one_flight: all of them as one gate (ff_op_input_many: P0 holds the
@@ -654,6 +653,7 @@ static ff_status ff__input_weights(ff_op *op, const ff_model_config *cfg, const 
   int64_t shapes[FF__TENSORS_MAX][2];
   const int64_t *shape[FF__TENSORS_MAX];
   uint64_t *plain[FF__TENSORS_MAX] = {NULL};
+  size_t cap[FF__TENSORS_MAX] = {0}; /* values each ring copy holds: one copy grows and is reused */
   ff_status st = FF_OK;
   for (int i = lo; i < hi && !st; i++) {
     const int j = one_flight ? i - lo : 0; /* one ring copy at a time unless one flight */
@@ -668,10 +668,14 @@ static ff_status ff__input_weights(ff_op *op, const ff_model_config *cfg, const 
         st = FF_EINVAL;
         break;
       }
-      free(plain[j]);
-      if (!(plain[j] = malloc(t->numel * sizeof *plain[j]))) {
-        st = FF_ENOMEM;
-        break;
+      if (t->numel > cap[j]) {
+        free(plain[j]);
+        cap[j] = 0;
+        if (!(plain[j] = malloc(t->numel * sizeof *plain[j]))) {
+          st = FF_ENOMEM;
+          break;
+        }
+        cap[j] = t->numel;
       }
       for (size_t q = 0; q < t->numel; q++) plain[j][q] = ff_ring_from_signed(t->v[q], cfg->bw);
       if (take) { /* the ring copy is all that is needed from here on */

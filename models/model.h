@@ -43,9 +43,9 @@ typedef struct {
   ff_model_tensor *t;  /* (n) in the list's order */
 } ff_model_weights;
 
-/* The list's names and shapes, values zero (allocated; FF_ENOMEM when they do not fit). */
 /* The number of weights of cfg's blocks (every tensor of the list). */
 uint64_t ff_model_param_count(const ff_model_config *cfg);
+/* The list's names and shapes, values zero (allocated; FF_ENOMEM when they do not fit). */
 ff_status ff_model_weights_alloc(const ff_model_config *cfg, ff_model_weights *w);
 /* Seeded random weights, never all zero: matrices uniform in +-sqrt(3 / fan_in) (unit-variance outputs
  * for unit-variance inputs), biases and norm offsets uniform in +-0.1, norm gains in 1 +- 0.1. */

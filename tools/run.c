@@ -2250,43 +2250,42 @@ int ff_cmd_run(int argc, char **argv) {
     return ff_cli_fail(o.cmd, "keygen failed");
   int codes[3];
   ff__party_arg pa = {&o};
-  ff_mps mps = {0};
-  if (o.mps && ff_mps_start(&mps)) return ff_cli_fail(o.cmd, "cannot share the GPU through MPS (above); nothing was run");
   const uint64_t t0 = ff_now_ns();
   if (o.stream) {
     /* The dealer feeds each party over its own socketpair (ff__stream_dealer). */
     ff__dealer_heap(1);
     const ff_status ss = ff__stream_sizes(&o, o.stream_session, o.stream_infer);
     ff__dealer_heap(0);
-    if (ss) {
-      ff_mps_stop(&mps);
-      return ff_cli_fail(o.cmd, "cannot size the key streams (above)");
-    }
+    if (ss) return ff_cli_fail(o.cmd, "cannot size the key streams (above)");
     for (int q = 0; q < 2; q++)
-      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o.stream_fd[q])) {
-        ff_mps_stop(&mps);
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, o.stream_fd[q]))
         return ff_cli_fail(o.cmd, "socketpair: %s", strerror(errno));
-      }
+  }
+  /* The daemon lives exactly as long as the processes it serves: started right before them, stopped once
+   * they are all reaped, whatever their end. */
+  ff_mps mps = {0};
+  if (o.mps && ff_mps_start(&mps)) return ff_cli_fail(o.cmd, "cannot share the GPU through MPS (above); nothing was run");
+  ff_status ls;
+  if (o.stream) {
     /* Party processes are forked, not exec'd: CLOEXEC only keeps the sockets from any later exec. */
     const ff_launch_helper dealer = {.fn = ff__stream_dealer, .started = ff__stream_dealer_started,
                                      .parties_started = ff__stream_parties_started, .arg = &o, .name = "the dealer"};
     /* Whoever fails first, the others get --timeout and 5 s to fail with their own message (the dealer's
      * feeds and the parties' key streams wait at most --timeout), then are killed. */
     const uint64_t grace_ms = o.timeout_ns / 1000000u + 5000u;
-    const ff_status ls = ff_launch_local_helper(ff__party_main, &pa, o.run_id, grace_ms > INT_MAX ? INT_MAX : (int)grace_ms,
-                                                &dealer, codes);
+    ls = ff_launch_local_helper(ff__party_main, &pa, o.run_id, grace_ms > INT_MAX ? INT_MAX : (int)grace_ms, &dealer,
+                                codes);
     for (int q = 0; q < 2; q++)
       if (o.stream_fd[q][0] >= 0) close(o.stream_fd[q][0]), o.stream_fd[q][0] = -1; /* a launch that failed early */
-    ff_mps_stop(&mps);
-    if (ls)
-      return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d, the dealer exit %d); see the messages "
-                         "above", codes[0], codes[1], codes[2]);
   } else {
-    const int failed = ff_launch_local(ff__party_main, &pa, o.run_id, 5000, codes) != FF_OK;
-    ff_mps_stop(&mps);
-    if (failed)
-      return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d); see the messages above", codes[0], codes[1]);
+    ls = ff_launch_local(ff__party_main, &pa, o.run_id, 5000, codes);
   }
+  ff_mps_stop(&mps);
+  if (ls && o.stream)
+    return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d, the dealer exit %d); see the messages "
+                       "above", codes[0], codes[1], codes[2]);
+  if (ls)
+    return ff_cli_fail(o.cmd, "the run failed (party 0 exit %d, party 1 exit %d); see the messages above", codes[0], codes[1]);
   const double wall_s = (double)(ff_now_ns() - t0) * 1e-9;
   char p0[4096], p1[4096], merged[4096];
   snprintf(p0, sizeof p0, "%s/prof_p0.json", o.out);
