@@ -169,6 +169,15 @@ static uint8_t *get_file(const char *path, size_t *n) {
   return b;
 }
 
+/* The file at path holds exactly these n bytes. */
+static void assert_file_is(const char *path, const uint8_t *img, size_t n) {
+  size_t file_n;
+  uint8_t *file = get_file(path, &file_n);
+  assert_int_equal(file_n, n);
+  assert_memory_equal(file, img, n);
+  free(file);
+}
+
 /* Opens an image from memory (file = 0) or from a file holding it (file = 1). */
 static ff_status open_image(const uint8_t *img, size_t n, int file, ff_keystream **ks) {
   if (!file) return ff_keystream_open_mem(img, n, ks);
@@ -962,11 +971,7 @@ static void test_sealers_same_bytes(void **state) {
     write_sizes(r, data, sizes, N);
     assert_int_equal(ff_keystream_finish(r), FF_OK);
     assert_int_equal(ff_keystream_close(r, 0), FF_OK);
-    size_t file_n;
-    uint8_t *file = get_file(path, &file_n);
-    assert_int_equal(file_n, img_n);
-    assert_memory_equal(file, img, img_n);
-    free(file);
+    assert_file_is(path, img, img_n);
     uint8_t *back = malloc(total);
     assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
     assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
