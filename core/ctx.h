@@ -27,7 +27,8 @@ typedef struct ff_ctx {
   struct ff_chan *chan;    /* channel to the peer; NULL for the dealer */
   struct ff_prof *prof;    /* scope recorder; NULL when not profiling */
   struct ff_ctx *keygen_dev; /* a dealer's host context (CPU backend, host keys): the CUDA context whose
-                                stream runs gates/fss's tree keygens (DPF, DCF, LUT) through host staging,
+                                stream runs gates/fss's tree keygens (DPF, DCF, LUT) and the matmul keys'
+                                products (gates/gemm ff_ring_gemm_batched_host) through host staging,
                                 byte-identical to the CPU's; NULL: they run on the host. Borrowed; set by
                                 ff_op_create for a dealer on a CUDA context (gates/sigma/op.h). */
   ff_cuda_stage *stage;    /* CUDA: the reconstruct staging of this context's stream (core/cuda.h), made

@@ -1,6 +1,7 @@
 /* The dealer on CUDA (gates/sigma/op.h "What runs where"; `fusefss keygen --backend cuda`): its key
  * streams equal the CPU dealer's byte for byte for the same mask seed, for bert-tiny with the sigma suite,
- * the suf suite (dense, with LUT keys) and the suf suite's sparse regime (DCF keys); and the staged tree
+ * the suf suite (dense, with LUT keys) and the suf suite's sparse regime (DCF keys), and for one block of
+ * gpt2 and of Llama in both suites (causal attention, rotary, RMSNorm, SiLU); and the staged tree
  * keygens it uses (host keys made on the device) equal their CPU references. Needs a GPU; exits 77
  * (skipped) without one. */
 #include <setjmp.h>
@@ -29,13 +30,25 @@
 
 #define SEED UINT64_C(0x5eed0fdea1e7)
 
-/* The dealer on `backend` (seeded with SEED) runs bert-tiny at seq 128 into memory streams, finished;
- * the caller closes them. */
-static void deal(ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
-  const ff_model_config *cfg = ff_model_find("bert-tiny");
-  assert_non_null(cfg);
+/* The model dealt: a name, its first `layers` blocks (0: all), at seq; nonzero heads, d_model, d_ffn
+ * narrow it (the same gates at a smaller width). */
+typedef struct {
+  const char *model;
+  int layers, seq, heads, d_model, d_ffn;
+} dealt;
+static const dealt tiny = {"bert-tiny", 0, 128, 0, 0, 0};
+
+/* The dealer on `backend` (seeded with SEED) runs the model into memory streams, finished; the caller
+ * closes them. */
+static void deal(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
+  const ff_model_config *found = ff_model_find(m->model);
+  assert_non_null(found);
+  ff_model_config cut = *found;
+  if (m->layers) cut.layers = m->layers;
+  if (m->heads) cut.heads = m->heads, cut.d_model = m->d_model, cut.d_ffn = m->d_ffn;
+  const ff_model_config *cfg = &cut;
   for (int q = 0; q < 2; q++) {
-    ff_keystream_params kp = {.party = q, .run_id = "dealer-cuda", .meta = "bert-tiny"};
+    ff_keystream_params kp = {.party = q, .run_id = "dealer-cuda", .meta = m->model};
     assert_int_equal(ff_keystream_create_mem(&kp, &ks[q]), FF_OK);
   }
   ff_ctx ctx;
@@ -57,7 +70,7 @@ static void deal(ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[
   ff_alloc_stats_get(&before);
   assert_int_equal(ff_model_session_begin(op, cfg, NULL, &s), FF_OK);
   ff_model_session_set_suf(s, suf);
-  assert_int_equal(ff_model_infer(op, s, 128, 1, NULL, NULL), FF_OK);
+  assert_int_equal(ff_model_infer(op, s, m->seq, 1, NULL, NULL), FF_OK);
   for (int q = 0; q < 2; q++) assert_int_equal(ff_keystream_finish(ks[q]), FF_OK);
   ff_alloc_stats_get(&after);
   /* The CUDA dealer really made its tree keys on the device (they live in stream-ordered device memory);
@@ -68,10 +81,10 @@ static void deal(ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[
   ff_ctx_destroy(&ctx);
 }
 
-static void same_streams(const char *what, const ff_suf_config *suf) {
+static void same_streams(const char *what, const dealt *m, const ff_suf_config *suf) {
   ff_keystream *c[2], *g[2];
-  deal(FF_BACKEND_CPU, suf, c);
-  deal(FF_BACKEND_CUDA, suf, g);
+  deal(m, FF_BACKEND_CPU, suf, c);
+  deal(m, FF_BACKEND_CUDA, suf, g);
   for (int q = 0; q < 2; q++) {
     const void *a, *b;
     size_t na, nb;
@@ -93,7 +106,7 @@ static void test_bert_tiny_sigma(void **state) {
   (void)state;
   ff_suf_config off;
   ff_suf_config_off(&off);
-  same_streams("bert-tiny, sigma", &off);
+  same_streams("bert-tiny, sigma", &tiny, &off);
 }
 
 static void test_bert_tiny_suf(void **state) {
@@ -101,7 +114,7 @@ static void test_bert_tiny_suf(void **state) {
   ff_suf_config suf;
   ff_suf_config_default(&suf);
   assert_int_equal(ff_suf_config_check(&suf, 37, 12), FF_OK);
-  same_streams("bert-tiny, suf", &suf);
+  same_streams("bert-tiny, suf", &tiny, &suf);
 }
 
 static void test_bert_tiny_suf_sparse(void **state) {
@@ -110,7 +123,27 @@ static void test_bert_tiny_suf_sparse(void **state) {
   ff_suf_config_default(&suf);
   assert_int_equal(ff_suf_config_set(&suf, "gelu_intervals=8"), FF_OK);
   assert_int_equal(ff_suf_config_check(&suf, 37, 12), FF_OK);
-  same_streams("bert-tiny, suf sparse GELU", &suf);
+  same_streams("bert-tiny, suf sparse GELU", &tiny, &suf);
+}
+
+/* The decoder gates: gpt2's causal attention (the packed lower triangle), tanh GELU and its 50-bit ring
+ * (one block at full width); Llama's rotary embedding, RMSNorm and SiLU gating on its 48-bit ring (one
+ * block narrowed to 4 heads of 64, which keeps the CPU dealer short); each in both suites. */
+static void test_decoders(void **state) {
+  (void)state;
+  static const dealt models[] = {{"gpt2", 1, 32, 0, 0, 0}, {"llama7b", 1, 16, 4, 256, 688}};
+  for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+    for (int on = 0; on < 2; on++) {
+      ff_suf_config suf;
+      if (on) ff_suf_config_default(&suf);
+      else ff_suf_config_off(&suf);
+      const ff_model_config *cfg = ff_model_find(models[i].model);
+      assert_non_null(cfg);
+      assert_int_equal(ff_suf_config_check(&suf, cfg->bw, cfg->scale), FF_OK);
+      char what[64];
+      snprintf(what, sizeof what, "%s, 1 block, seq %d, %s", models[i].model, models[i].seq, on ? "suf" : "sigma");
+      same_streams(what, &models[i], &suf);
+    }
 }
 
 /* The staged keygens alone, on sizes the model does not reach (N not a multiple of 8 or 32, n = 8 and
@@ -211,7 +244,7 @@ int main(void) {
       cmocka_unit_test(test_staged_keygens),
       cmocka_unit_test(test_bert_tiny_sigma),
       cmocka_unit_test(test_bert_tiny_suf),
-      cmocka_unit_test(test_bert_tiny_suf_sparse),
+      cmocka_unit_test(test_bert_tiny_suf_sparse), cmocka_unit_test(test_decoders),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

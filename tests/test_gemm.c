@@ -1,6 +1,6 @@
 /* gates/gemm on the CPU: ff_ring_gemm_cpu, the batched form and the dispatcher against a naive triple
  * loop that reduces every input and every step mod 2^bw, for 1x1x1, odd, empty and 128x64x96 shapes
- * at bw = 1, 37, 50, 64, exact ==; argument checks. (CUDA against CPU: tests/test_gemm_cuda.c.) */
+ * at bw = 1, 37, 50, 64, exact ==; products split over threads, the dealer's host entry; argument checks. (CUDA against CPU: tests/test_gemm_cuda.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,29 +99,53 @@ static void test_every_bw(void **state) {
   free(got);
 }
 
+typedef ff_status (*batched_fn)(ff_ctx *, int, size_t, size_t, size_t, size_t, const uint64_t *, size_t,
+                                const uint64_t *, size_t, uint64_t *, size_t);
+
+/* fn over the batch against the naive product of each (A, B) pair; the gap after the first output (the
+ * caller's sc > M N) must keep its word. */
+static void check_batched(const char *what, batched_fn fn, int bw, size_t batch, size_t M, size_t N, size_t K,
+                          const uint64_t *A, size_t sa, const uint64_t *B, size_t sb, uint64_t *C, size_t sc) {
+  uint64_t *want = malloc(M * N * sizeof *want);
+  assert_non_null(want);
+  const uint64_t pad = C[M * N];
+  assert_int_equal(fn(&cpu, bw, batch, M, N, K, A, sa, B, sb, C, sc), FF_OK);
+  for (size_t b = 0; b < batch; b++) {
+    naive(bw, M, N, K, A + b * sa, B + b * sb, want);
+    expect_equal(what, bw, M, N, want, C + b * sc);
+  }
+  assert_true(C[M * N] == pad); /* the gap between outputs is not written */
+  free(want);
+}
+
 /* Batched with distinct A and B per product, a shared B (stride 0) and a padded output stride. */
 static void test_batched(void **state) {
   (void)state;
   const size_t batch = 4, M = 7, N = 13, K = 9, sc = M * N + 5;
-  const int bw = 50;
   ff_rng rng;
   ff_rng_init_seeded(&rng, 7);
-  uint64_t *A = xrandom(&rng, batch * M * K), *B = xrandom(&rng, batch * K * N);
-  uint64_t *C = xrandom(&rng, batch * sc), *want = xrandom(&rng, M * N);
-  for (int shared = 0; shared < 2; shared++) {
-    const size_t sb = shared ? 0 : K * N;
-    const uint64_t pad = C[M * N];
-    assert_int_equal(ff_ring_gemm_batched(&cpu, bw, batch, M, N, K, A, M * K, B, sb, C, sc), FF_OK);
-    for (size_t b = 0; b < batch; b++) {
-      naive(bw, M, N, K, A + b * M * K, B + b * sb, want);
-      expect_equal(shared ? "batched, shared B" : "batched", bw, M, N, want, C + b * sc);
-    }
-    assert_true(C[M * N] == pad); /* the gap between outputs is not written */
-  }
+  uint64_t *A = xrandom(&rng, batch * M * K), *B = xrandom(&rng, batch * K * N), *C = xrandom(&rng, batch * sc);
+  check_batched("batched", ff_ring_gemm_batched, 50, batch, M, N, K, A, M * K, B, K * N, C, sc);
+  check_batched("batched, shared B", ff_ring_gemm_batched, 50, batch, M, N, K, A, M * K, B, 0, C, sc);
   free(A);
   free(B);
   free(C);
-  free(want);
+}
+
+/* Products large enough to be split by rows over threads (ring_gemm.c: at least 2^24 multiply-adds),
+ * with a row count that no thread count divides evenly, gaps between the batch's inputs and outputs and a
+ * shared B; the host dealer's entry (ff_ring_gemm_batched_host without a GPU) gives the same. */
+static void test_threaded(void **state) {
+  (void)state;
+  const size_t batch = 3, M = 101, N = 300, K = 200, sa = M * K + 3, sc = M * N + 7;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 11);
+  uint64_t *A = xrandom(&rng, batch * sa), *B = xrandom(&rng, batch * K * N), *C = xrandom(&rng, batch * sc);
+  check_batched("threaded, shared B", ff_ring_gemm_batched_cpu, 37, batch, M, N, K, A, sa, B, 0, C, sc);
+  check_batched("ff_ring_gemm_batched_host", ff_ring_gemm_batched_host, 37, batch, M, N, K, A, sa, B, K * N, C, sc);
+  free(A);
+  free(B);
+  free(C);
 }
 
 /* Empty shapes: K = 0 gives zeros; M or N = 0 writes nothing and accepts NULL. */
@@ -147,8 +171,13 @@ static void test_bad_arguments(void **state) {
   assert_int_equal(ff_ring_gemm_cpu(&cpu, 64, 2, 2, 2, A, B, NULL), FF_EINVAL);
   assert_int_equal(ff_ring_gemm_cpu(&cpu, 64, SIZE_MAX, 2, 2, A, B, C), FF_ERANGE);
   assert_int_equal(ff_ring_gemm_batched_cpu(&cpu, 64, 2, 2, 2, 1, A, 2, B, 2, C, 3), FF_EINVAL); /* outputs overlap */
+  ff_ctx not_host = {.backend = FF_BACKEND_CUDA}; /* the host entry takes host contexts only */
+  assert_int_equal(ff_ring_gemm_batched_host(&not_host, 64, 1, 2, 2, 2, A, 0, B, 0, C, 0), FF_EINVAL);
+  assert_int_equal(ff_ring_gemm_batched_host(NULL, 64, 1, 2, 2, 2, A, 0, B, 0, C, 0), FF_EINVAL);
 #ifndef FF_HAVE_CUDA
   assert_int_equal(ff_ring_gemm_cuda(&cpu, 64, 2, 2, 2, A, B, C), FF_ENOTSUP);
+  ff_ctx with_dev = {.backend = FF_BACKEND_CPU, .keygen_dev = &not_host};
+  assert_int_equal(ff_ring_gemm_batched_host(&with_dev, 64, 1, 2, 2, 2, A, 0, B, 0, C, 0), FF_ENOTSUP);
 #endif
   ff_log_set_level(old);
 }
@@ -157,7 +186,7 @@ int main(void) {
   if (ff_ctx_init(&cpu, FF_BACKEND_CPU, 0) != FF_OK) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shapes), cmocka_unit_test(test_every_bw),      cmocka_unit_test(test_batched),
-      cmocka_unit_test(test_empty),  cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_threaded), cmocka_unit_test(test_empty),  cmocka_unit_test(test_bad_arguments),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&cpu);

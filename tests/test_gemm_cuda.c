@@ -179,6 +179,45 @@ static void test_batched(void **state) {
   free(B);
 }
 
+/* The dealer's host entry staged on a GPU (ff_ring_gemm_batched_host with keygen_dev): host operands with
+ * every kind of stride (one matrix, packed, gaps, a shared operand, overlapping matrices), outputs with gaps
+ * that must keep their bytes, against the CPU's, bit for bit. */
+static void test_host_staged(void **state) {
+  (void)state;
+  ff_ctx dealer = {.backend = FF_BACKEND_CPU, .party = FF_DEALER, .keygen_dev = &gpu};
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 21);
+  static const struct {
+    size_t batch, M, N, K, sa, sb, sc;
+  } cases[] = {
+      {1, 128, 768, 768, 0, 0, 0},            /* a linear layer */
+      {12, 128, 128, 64, 128 * 64, 64 * 128, 128 * 128}, /* attention's heads, packed */
+      {4, 7, 13, 9, 7 * 9 + 5, 0, 7 * 13 + 3},          /* gaps, a shared B */
+      {5, 7, 13, 9, 0, 9 * 13 + 1, 7 * 13},             /* a shared A */
+      {3, 4, 6, 8, 10, 20, 30},                         /* A's matrices overlap (stride < M K) */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const size_t batch = cases[c].batch, M = cases[c].M, N = cases[c].N, K = cases[c].K;
+    const size_t sa = cases[c].sa, sb = cases[c].sb, sc = batch > 1 ? cases[c].sc : M * N;
+    const size_t na = (batch - 1) * sa + M * K, nb = (batch - 1) * sb + K * N, nc = (batch - 1) * sc + M * N;
+    uint64_t *A = xrandom(&rng, na), *B = xrandom(&rng, nb), *want = xrandom(&rng, nc), *got = xmalloc(nc * sizeof *got);
+    for (size_t bi = 0; bi < FF__NBWS; bi++) {
+      const int bw = ff__bws[bi];
+      memcpy(got, want, nc * sizeof *got); /* the gaps start equal and must stay so */
+      assert_int_equal(ff_ring_gemm_batched_cpu(&cpu, bw, batch, M, N, K, A, sa, B, sb, want, sc), FF_OK);
+      assert_int_equal(ff_ring_gemm_batched_host(&dealer, bw, batch, M, N, K, A, sa, B, sb, got, sc), FF_OK);
+      size_t wrong = 0;
+      for (size_t i = 0; i < nc; i++) wrong += want[i] != got[i];
+      if (wrong) fprintf(stderr, "staged case %zu, bw %d: %zu of %zu words differ\n", c, bw, wrong, nc);
+      assert_int_equal(wrong, 0);
+    }
+    free(A);
+    free(B);
+    free(want);
+    free(got);
+  }
+}
+
 /* The int32 bound at its edge: every digit -128 (x = -128 (1 + 2^8 + ... + 2^56) mod 2^64), so every
  * digit product is +2^14 and each limb-pair GEMM sums exactly g*K*2^14: 7 * 16384 * 2^14 < 2^31 at
  * K = 16384 (shift 7 split in 7 + 1 pairs) and 6 * 20000 * 2^14 < 2^31 at K = 20000. */
@@ -267,7 +306,7 @@ int main(void) {
       cmocka_unit_test(test_small_shapes),  cmocka_unit_test(test_bert_base),
       cmocka_unit_test(test_llama_depth),   cmocka_unit_test(test_batched),
       cmocka_unit_test(test_int32_edge),    cmocka_unit_test(test_beyond_int8_bound),
-      cmocka_unit_test(test_empty_and_second_stream),
+      cmocka_unit_test(test_empty_and_second_stream), cmocka_unit_test(test_host_staged),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);

@@ -3,7 +3,9 @@
  * dispatch shared with ring_gemm_cuda.cu. Test: tests/test_gemm.c (against a naive triple loop). */
 #include "gates/gemm/ring_gemm.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/ring.h"
@@ -59,18 +61,63 @@ ff_status ff__ring_gemm_check(const char *fn, const ff_ctx *ctx, int bw, size_t 
   return FF_OK;
 }
 
-/* One product, i-k-j order: the inner loop streams a row of B into a row of C. */
-static void ff__gemm_one(int bw, size_t M, size_t N, size_t K, const uint64_t *A, const uint64_t *B, uint64_t *C) {
-  const uint64_t mask = ff_ring_mask(bw);
-  for (size_t i = 0; i < M; i++) {
-    uint64_t *c = C + i * N;
-    memset(c, 0, N * sizeof *c);
-    for (size_t k = 0; k < K; k++) {
-      const uint64_t a = A[i * K + k];
-      const uint64_t *b = B + k * N;
-      for (size_t j = 0; j < N; j++) c[j] += a * b[j];
+/* Rows [lo, hi) of the batch's stacked outputs (row r: matrix r / M, its row r % M), i-k-j order: the
+ * inner loop streams a row of B into a row of C. */
+typedef struct {
+  int bw;
+  size_t M, N, K, lo, hi;
+  const uint64_t *A, *B;
+  size_t sa, sb, sc;
+  uint64_t *C;
+} ff__gemm_rows;
+
+static void *ff__gemm_rows_run(void *arg) {
+  const ff__gemm_rows *j = arg;
+  const uint64_t mask = ff_ring_mask(j->bw);
+  for (size_t r = j->lo; r < j->hi; r++) {
+    const size_t b = r / j->M, i = r % j->M;
+    uint64_t *c = j->C + b * j->sc + i * j->N;
+    memset(c, 0, j->N * sizeof *c);
+    for (size_t k = 0; k < j->K; k++) {
+      const uint64_t a = j->A[b * j->sa + i * j->K + k];
+      const uint64_t *brow = j->B + b * j->sb + k * j->N;
+      for (size_t n = 0; n < j->N; n++) c[n] += a * brow[n];
     }
-    for (size_t j = 0; j < N; j++) c[j] &= mask;
+    for (size_t n = 0; n < j->N; n++) c[n] &= mask;
+  }
+  return NULL;
+}
+
+/* Products of at least this many multiply-adds are split by rows over the machine's cores (each output
+ * row is written by one thread, so the result does not depend on the split). */
+#define FF__GEMM_THREAD_MACS ((size_t)1 << 24)
+#define FF__GEMM_MAX_THREADS 64
+
+static void ff__gemm(int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A, size_t sa,
+                     const uint64_t *B, size_t sb, uint64_t *C, size_t sc) {
+  const size_t rows = batch * M;
+  const ff__gemm_rows all = {bw, M, N, K, 0, rows, A, B, sa, sb, sc, C};
+  size_t nt = 1;
+  if (rows * N * (K ? K : 1) >= FF__GEMM_THREAD_MACS) {
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    nt = cpus > 1 ? (size_t)cpus : 1;
+    if (nt > FF__GEMM_MAX_THREADS) nt = FF__GEMM_MAX_THREADS;
+    if (nt > rows) nt = rows;
+  }
+  ff__gemm_rows job[FF__GEMM_MAX_THREADS];
+  pthread_t th[FF__GEMM_MAX_THREADS];
+  int started[FF__GEMM_MAX_THREADS] = {0};
+  for (size_t t = 0; t < nt; t++) {
+    job[t] = all;
+    job[t].lo = rows * t / nt;
+    job[t].hi = rows * (t + 1) / nt;
+    /* Thread 0 is the caller; a thread that cannot start leaves its rows to the caller below. */
+    if (t > 0) started[t] = pthread_create(&th[t], NULL, ff__gemm_rows_run, &job[t]) == 0;
+  }
+  ff__gemm_rows_run(&job[0]);
+  for (size_t t = 1; t < nt; t++) {
+    if (started[t]) pthread_join(th[t], NULL);
+    else ff__gemm_rows_run(&job[t]);
   }
 }
 
@@ -78,9 +125,8 @@ ff_status ff_ring_gemm_batched_cpu(ff_ctx *ctx, int bw, size_t batch, size_t M, 
                                    size_t stride_a, const uint64_t *B, size_t stride_b, uint64_t *C, size_t stride_c) {
   ff_status st =
       ff__ring_gemm_check("ff_ring_gemm_batched_cpu", ctx, bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
-  if (st || M == 0 || N == 0) return st;
-  for (size_t b = 0; b < batch; b++)
-    ff__gemm_one(bw, M, N, K, K ? A + b * stride_a : NULL, K ? B + b * stride_b : NULL, C + b * stride_c);
+  if (st || batch == 0 || M == 0 || N == 0) return st;
+  ff__gemm(bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
   return FF_OK;
 }
 
@@ -88,7 +134,7 @@ ff_status ff_ring_gemm_cpu(ff_ctx *ctx, int bw, size_t M, size_t N, size_t K, co
                            uint64_t *C) {
   ff_status st = ff__ring_gemm_check("ff_ring_gemm_cpu", ctx, bw, 1, M, N, K, A, 0, B, 0, C, 0);
   if (st || M == 0 || N == 0) return st;
-  ff__gemm_one(bw, M, N, K, A, B, C);
+  ff__gemm(bw, 1, M, N, K, A, 0, B, 0, C, 0);
   return FF_OK;
 }
 
@@ -116,6 +162,10 @@ ff_status ff_ring_gemm_cuda(ff_ctx *ctx, int bw, size_t M, size_t N, size_t K, c
                             uint64_t *C) {
   return ff__no_cuda("ff_ring_gemm_cuda");
 }
+ff_status ff__ring_gemm_staged(ff_ctx *dev, int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A,
+                               size_t stride_a, const uint64_t *B, size_t stride_b, uint64_t *C, size_t stride_c) {
+  return ff__no_cuda("ff_ring_gemm_batched_host (staged on the device)");
+}
 #endif
 
 ff_status ff_ring_gemm(ff_ctx *ctx, int bw, size_t M, size_t N, size_t K, const uint64_t *A, const uint64_t *B,
@@ -139,4 +189,23 @@ ff_status ff_ring_gemm_batched(ff_ctx *ctx, int bw, size_t batch, size_t M, size
   return ctx->backend == FF_BACKEND_CUDA
              ? ff_ring_gemm_batched_cuda(ctx, bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c)
              : ff_ring_gemm_batched_cpu(ctx, bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
+}
+
+ff_status ff_ring_gemm_batched_host(ff_ctx *ctx, int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A,
+                                    size_t stride_a, const uint64_t *B, size_t stride_b, uint64_t *C, size_t stride_c) {
+  const char *fn = "ff_ring_gemm_batched_host";
+  ff_status st = ff__ring_gemm_check(fn, ctx, bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
+  if (st || batch == 0 || M == 0 || N == 0) return st;
+  if (ctx->backend != FF_BACKEND_CPU) {
+    FF_ERROR("%s: the context must be a host context (CPU backend; a dealer's, whose keygen_dev may be a GPU)", fn);
+    return FF_EINVAL;
+  }
+  if (ctx->keygen_dev && K > 0) {
+    st = ff__ring_gemm_staged(ctx->keygen_dev, bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
+    if (st != FF_ENOMEM) return st;
+    FF_WARN("%s: no device memory for a %zu x %zu x %zu product (batch %zu): made on the host instead", fn, M, K, N,
+            batch);
+  }
+  ff__gemm(bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
+  return FF_OK;
 }

@@ -1,7 +1,8 @@
 /* Matrix products over the ring Z_2^bw: the local products of SIGMA's masked Beaver matmul
  * (research/sigma.md §4, "Matmul / FC"), plain and batched. CPU reference in ring_gemm.c; CUDA in
  * ring_gemm_cuda.cu, with two algorithms (u64 SIMT tiles; int8 tensor cores on 8-bit limbs).
- * Test: tests/test_gemm.c (CPU), tests/test_gemm_cuda.c (CUDA against CPU, bit for bit). */
+ * Large CPU products are split by output rows over the machine's cores (the result does not depend on the
+ * split). Test: tests/test_gemm.c (CPU), tests/test_gemm_cuda.c (CUDA against CPU, bit for bit). */
 #ifndef FF_GATES_GEMM_RING_GEMM_H
 #define FF_GATES_GEMM_RING_GEMM_H
 
@@ -64,6 +65,19 @@ ff_status ff_ring_gemm_batched(ff_ctx *ctx, int bw, size_t batch, size_t M, size
 ff_status ff_ring_gemm_batched_cuda_ex(ff_ctx *ctx, ff_gemm_algo algo, int bw, size_t batch, size_t M, size_t N,
                                        size_t K, const uint64_t *A, size_t stride_a, const uint64_t *B, size_t stride_b,
                                        uint64_t *C, size_t stride_c);
+
+/* The dealer's products, host pointers in and out (gates/sigma/linear.c: R_X R_W of every matmul key),
+ * batched as above. ctx is a host context (CPU backend): with a keygen_dev (a dealer with a GPU,
+ * core/ctx.h) the product runs on that context's stream, staged (A and B uploaded into stream-ordered
+ * scratch, C downloaded; the call waits); without one on the host, as ff_ring_gemm_batched_cpu. The same
+ * C either way (tests/test_gemm_cuda.c; the key streams: tests/test_dealer_cuda.c). Not billed to a
+ * scope of its own: the dealer's gate scope holds it. */
+ff_status ff_ring_gemm_batched_host(ff_ctx *ctx, int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A,
+                                    size_t stride_a, const uint64_t *B, size_t stride_b, uint64_t *C, size_t stride_c);
+/* Internal: the staged path of ff_ring_gemm_batched_host on the CUDA context dev (ring_gemm_cuda.cu), for
+ * checked arguments with batch, M, N, K > 0; FF_ENOTSUP in a build without CUDA. */
+ff_status ff__ring_gemm_staged(ff_ctx *dev, int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A,
+                               size_t stride_a, const uint64_t *B, size_t stride_b, uint64_t *C, size_t stride_c);
 
 /* Internal, shared by ring_gemm.c and ring_gemm_cuda.cu: argument checks that log under fn's name
  * (bw range, NULL pointers when there is work, stride_c, sizes that overflow size_t). */

@@ -7,6 +7,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "core/cuda.h"
 #include "core/cuda_check.h"
 #include "core/log.h"
 #include "gates/gemm/ring_gemm.h"
@@ -482,4 +483,55 @@ ff_status ff_ring_gemm_cuda_ex(ff_ctx *ctx, ff_gemm_algo algo, int bw, size_t M,
 ff_status ff_ring_gemm_cuda(ff_ctx *ctx, int bw, size_t M, size_t N, size_t K, const uint64_t *A, const uint64_t *B,
                             uint64_t *C) {
   return ff_ring_gemm_batched_cuda_ex(ctx, FF_GEMM_AUTO, bw, 1, M, N, K, A, 0, B, 0, C, 0);
+}
+
+// ---- The dealer's products, staged (ring_gemm.h ff_ring_gemm_batched_host) ---------------------------------
+// A and B are packed on upload (a stride of 0, or a batch of one, stays one matrix) and C is unpacked on
+// download by 2D copies, so gaps that the host strides leave are never written. The copies are from and to
+// pageable memory: each returns once its bytes are staged, and the last one waits for the product.
+
+static ff_status ff__stage_copy(cudaStream_t s, void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,
+                                size_t height, cudaMemcpyKind kind) {
+  if (height == 1 || dpitch == spitch) return FF_CUDA_CHECK(cudaMemcpyAsync(dst, src, width * height, kind, s));
+  return FF_CUDA_CHECK(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, s));
+}
+
+// One operand: its device copy's element count and stride. A batch of one or a stride of 0 is one matrix,
+// a stride of at least one matrix is packed, and a smaller stride (overlapping matrices) keeps its span.
+static void ff__stage_shape(size_t batch, size_t stride, size_t size, size_t *n, size_t *dstride) {
+  if (batch == 1 || stride == 0) *n = size, *dstride = 0;
+  else if (stride >= size) *n = batch * size, *dstride = size;
+  else *n = (batch - 1) * stride + size, *dstride = stride;
+}
+
+static ff_status ff__stage_up(cudaStream_t s, void *d, const uint64_t *h, size_t batch, size_t stride, size_t size,
+                              size_t dstride) {
+  const size_t w = sizeof(uint64_t);
+  if (dstride == size && batch > 1) return ff__stage_copy(s, d, size * w, h, stride * w, size * w, batch, cudaMemcpyHostToDevice);
+  const size_t n = dstride ? (batch - 1) * dstride + size : size;
+  return FF_CUDA_CHECK(cudaMemcpyAsync(d, h, n * w, cudaMemcpyHostToDevice, s));
+}
+
+ff_status ff__ring_gemm_staged(ff_ctx *dev, int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A,
+                               size_t stride_a, const uint64_t *B, size_t stride_b, uint64_t *C, size_t stride_c) {
+  const cudaStream_t s = ff__stream(dev);
+  const size_t w = sizeof(uint64_t), mn = M * N;
+  size_t na, sa, nb, sb;
+  ff__stage_shape(batch, stride_a, M * K, &na, &sa);
+  ff__stage_shape(batch, stride_b, K * N, &nb, &sb);
+  void *dA = NULL, *dB = NULL, *dC = NULL;
+  ff_status st;
+  if (!(st = ff_dev_alloc(dev->stream, na * w, &dA)) && !(st = ff_dev_alloc(dev->stream, nb * w, &dB)) &&
+      !(st = ff_dev_alloc(dev->stream, batch * mn * w, &dC)) &&
+      !(st = ff__stage_up(s, dA, A, batch, stride_a, M * K, sa)) &&
+      !(st = ff__stage_up(s, dB, B, batch, stride_b, K * N, sb)) &&
+      !(st = ff_ring_gemm_batched_cuda(dev, bw, batch, M, N, K, (const uint64_t *)dA, sa, (const uint64_t *)dB, sb,
+                                       (uint64_t *)dC, mn)) &&
+      !(st = ff__stage_copy(s, C, (batch > 1 ? stride_c : mn) * w, dC, mn * w, mn * w, batch,
+                            cudaMemcpyDeviceToHost)))
+    st = FF_CUDA_CHECK(cudaStreamSynchronize(s));
+  ff_dev_free(dA); // stream-ordered
+  ff_dev_free(dB);
+  ff_dev_free(dC);
+  return st;
 }

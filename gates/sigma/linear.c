@@ -392,8 +392,7 @@ static ff_status ff__matmul_ex_run(ff_op *op, const ff_wire *x, const ff_wire *w
     uint64_t *rr = causal ? full : kc;
     memcpy(ka, x->v, B * MK * sizeof *ka);
     memcpy(kb, w->v, B * KN * sizeof *kb);
-    for (size_t b = 0; b < B && !st; b++)
-      st = ff_ring_gemm_cpu(op->ctx, bw, M, N, K, x->v + b * MK, w->v + b * KN, rr + b * MN);
+    st = ff_ring_gemm_batched_host(op->ctx, bw, B, M, N, K, x->v, MK, w->v, KN, rr, MN);
     if (st || (causal && (st = ff_sigma_tril_pack_cpu(op->ctx, B, M, full, kc))) ||
         (st = ff__op_draw(op, prod.v, C, bw)))
       goto done;

@@ -15,7 +15,8 @@
  *
  * What runs where (DESIGN.md §2 "Where keys live"). The dealer runs on the host: its wires, masks and
  * keys are host memory. Given a CUDA context it still does, except that the tree keygens of gates/fss
- * (DPF, DCF, LUT: most of its arithmetic) run on that context's stream through host staging (the
+ * (DPF, DCF, LUT) and the matmul keys' products (gates/gemm ff_ring_gemm_batched_host): most of its
+ * arithmetic, run on that context's stream through host staging (the
  * gates then see a host view of the context, core/ctx.h keygen_dev); the key streams are byte-identical
  * to a CPU dealer's with the same generator (tests/test_dealer_cuda.c). Keys it makes are evaluated by
  * parties on either backend (the same stream bytes). A party on the
