@@ -56,8 +56,10 @@ static void keygen(const char *dir, const char *run_id) {
 
 /* --- Class 1: two dealings that happen to share a run id ------------------------------------------ */
 
-static void run_pair(const char *k0, const char *k1, const char *reps0, const char *reps1, int rc_want,
-                     const char *needle) {
+/* Both parties of one run as processes: party 0 with --reps reps0, party 1 with --reps reps1 and
+ * --overhead-pairs pairs1. */
+static void run_pair(const char *k0, const char *k1, const char *reps0, const char *reps1, const char *pairs1,
+                     int rc_want, const char *needle) {
   char listen[32], peer[32];
   const int port = free_port();
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -67,7 +69,7 @@ static void run_pair(const char *k0, const char *k1, const char *reps0, const ch
                                               "--out", path_in("pair0"), NULL});
   pid_t p1 = start("pair1", (const char *[]){"run", "--backend", "cpu", "--party", "1", "--peer", peer, "--keys", k1,
                                               "--layers", "1", "--seq", "8", "--reps", reps1, "--timeout", "20s",
-                                              "--out", path_in("pair1"), NULL});
+                                              "--overhead-pairs", pairs1, "--out", path_in("pair1"), NULL});
   const int rc0 = finish(p0), rc1 = finish(p1);
   if (rc0 != rc_want || rc1 != rc_want)
     fail_msg("parties exited %d and %d, expected %d; stderr:\n%s\n---\n%s", rc0, rc1, rc_want, slurp("pair0", "err"),
@@ -86,13 +88,14 @@ static void test_two_dealings_same_run_id(void **state) {
   snprintf(a0, sizeof a0, "%s/keys_p0.ffk", a);
   snprintf(b1, sizeof b1, "%s/keys_p1.ffk", b);
   /* Before: both exited 0 with a wrong output. Now both refuse, naming the cause. */
-  run_pair(a0, b1, "1", "1", 1, "different dealings");
+  run_pair(a0, b1, "1", "1", "0", 1, "different dealings");
   /* The same files of one dealing still run. */
   char a1[256];
   snprintf(a1, sizeof a1, "%s/keys_p1.ffk", a);
-  run_pair(a0, a1, "1", "1", 0, NULL);
+  run_pair(a0, a1, "1", "1", "0", 0, NULL);
   /* Class 6: --reps differs between the parties: said so, not "peer closed". */
-  run_pair(a0, a1, "2", "1", 1, "disagree on the repetitions");
+  run_pair(a0, a1, "2", "1", "0", 1, "disagree on the repetitions");
+  run_pair(a0, a1, "1", "1", "2", 1, "--overhead-pairs 2");
 }
 
 /* --- Class 2: a peer that trickles the handshake ---------------------------------------------------- */

@@ -403,7 +403,62 @@ static void test_profile_off(void **state) {
   setenv("FF_PROFILE", "0", 1);
   expect(0, "not checked (scopes are off: FF_PROFILE=0)",
          (const char *[]){"run", "--layers", "1", "--seq", "16", "--out", out, NULL});
+  expect(2, "--overhead-pairs compares inferences with scopes on and off, but scopes are off",
+         (const char *[]){"run", "--layers", "1", "--seq", "16", "--overhead-pairs", "2", "--out", out, NULL});
   unsetenv("FF_PROFILE");
+}
+
+/* --overhead-pairs: after the counted inferences, pairs of uncounted ones with scopes off and on. Each
+ * party's log has the medians (run.overhead), the launcher prints them per party, run_summary.json has
+ * the percentages; the extra repetitions are uncounted (the breakdown's statistics, the cost check and the
+ * verification are the counted ones'), and the off ones, which record only totals, raise no merge
+ * warning. */
+static void test_overhead_pairs(void **state) {
+  (void)state;
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/overhead", tmpdir);
+  run_expect_ok("ovh", (const char *[]){"run", "--backend", "cpu", "--layers", "1", "--seq", "8", "--reps", "2",
+                                        "--warmup", "1", "--overhead-pairs", "3", "--out", dir, NULL});
+  const char *out = slurp("ovh", "out");
+  if (!strstr(out, "scope overhead (--overhead-pairs 3: ") || !strstr(out, "; P1 on ") ||
+      !strstr(out, "per inference (median of 2)") || !strstr(out, "equals the run's link bytes and rounds in every scope") ||
+      !strstr(out, "equals the fixed-point emulation") || strstr(out, "merge warning"))
+    fail_msg("unexpected output:\n%s", out);
+  for (int q = 0; q < 2; q++) {
+    char name[32];
+    snprintf(name, sizeof name, "prof_p%d.json", q);
+    cJSON *j = read_json(dir, name);
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "run"), "overhead");
+    assert_non_null(ov);
+    assert_true(num(ov, "pairs") == 3);
+    const double on = num(ov, "on_ns"), off = num(ov, "off_ns");
+    print_message("P%d: scopes on %.0f ns, off %.0f ns, median paired difference %.0f ns (%+.2f %%)\n", q, on, off,
+                  num(ov, "diff_ns"), num(ov, "diff_pct"));
+    assert_true(on > 0 && off > 0);
+    /* 1 warm-up, 2 counted, then 6 uncounted: off, on, on, off, off, on */
+    const cJSON *reps = cJSON_GetObjectItemCaseSensitive(j, "reps");
+    assert_int_equal(cJSON_GetArraySize(reps), 9);
+    for (int r = 0; r < 9; r++) {
+      const cJSON *rep = cJSON_GetArrayItem(reps, r);
+      assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "warmup")), r == 0 || r >= 3);
+      int scoped = 0; /* any scope called: with scopes off the tree is there, its counts zero */
+      const cJSON *node;
+      cJSON_ArrayForEach(node, cJSON_GetObjectItemCaseSensitive(rep, "nodes")) scoped |= num(node, "calls") > 0;
+      const int k = r - 3, want = k < 0 || k % 4 == 1 || k % 4 == 2;
+      if (scoped != want) fail_msg("P%d repetition %d: scopes %s, expected %s", q, r, scoped ? "on" : "off", want ? "on" : "off");
+    }
+    cJSON_Delete(j);
+  }
+  cJSON *j = read_json(dir, "run_summary.json");
+  assert_true(num(j, "overhead_pairs") == 3);
+  assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "scope_overhead_pct_p0")));
+  assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "scope_overhead_pct_p1")));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok")));
+  cJSON_Delete(j);
+  /* without it the summary says none were run */
+  j = read_json(dir, "../verify-off/run_summary.json");
+  assert_true(num(j, "overhead_pairs") == 0 && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "scope_overhead_pct_p0")));
+  cJSON_Delete(j);
 }
 
 /* --verify off (for whole models whose emulation is too slow on the host): the run and its cost check
@@ -433,6 +488,8 @@ static void test_usage_errors(void **state) {
   expect(2, "unknown suite 'fss' (expected sigma or suf)", (const char *[]){"run", "--suite", "fss", NULL});
   expect(2, "--gpu-share must be timeslice or mps, not 'mig'", (const char *[]){"run", "--gpu-share", "mig", NULL});
   expect(2, "--verify must be on or off, not 'maybe'", (const char *[]){"run", "--verify", "maybe", NULL});
+  expect(2, "--overhead-pairs must be 0..1000, not '-1'", (const char *[]){"run", "--overhead-pairs", "-1", NULL});
+  expect(2, "--overhead-pairs must be 0..1000, not 'many'", (const char *[]){"run", "--overhead-pairs", "many", NULL});
   expect(2, "--verify belongs to the local pipeline",
          (const char *[]){"run", "--party", "0", "--listen", ":0", "--verify", "off", NULL});
   expect(2, "--gpu-share mps shares a GPU, but the parties run on the cpu",
@@ -470,7 +527,7 @@ int main(void) {
       cmocka_unit_test(test_gpt2_one_layer),        cmocka_unit_test(test_bad_key_files),
       cmocka_unit_test(test_peer_killed_mid_run),   cmocka_unit_test(test_suf_end_to_end),
       cmocka_unit_test(test_suf_sparse_end_to_end), cmocka_unit_test(test_inproc_dealer),
-      cmocka_unit_test(test_verify_off),
+      cmocka_unit_test(test_verify_off),            cmocka_unit_test(test_overhead_pairs),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -85,6 +85,7 @@ typedef struct {
   ff_backend backend;
   ff__keys_where keys_where;
   int reps, warmup;
+  int overhead_pairs;        /* --overhead-pairs: uncounted inferences after the counted ones, scopes off and on */
   int trace, trace_depth;    /* --trace: per-party traces (and OUT/trace.json locally); --trace-depth */
   int gpu[2];                /* --gpu0/--gpu1 (--gpu in the party role): each party's CUDA device, -1: the
                                 first visible one */
@@ -179,7 +180,8 @@ static void ff__opts_init(ff__run_opts *o, const char *cmd) {
 enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
   O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF,
-  O_INSECURE, O_MACKEY, O_SCALE, O_SEMANTICS, O_EPS, O_GELU, O_ROPE, O_WPL, O_GPUSHARE, O_VERIFY, O_INPUT, O_OUTPUT, O_KEEP_RAW, O_TRACE, O_TRACE_DEPTH
+  O_INSECURE, O_MACKEY, O_SCALE, O_SEMANTICS, O_EPS, O_GELU, O_ROPE, O_WPL, O_GPUSHARE, O_VERIFY, O_INPUT, O_OUTPUT, O_KEEP_RAW, O_TRACE, O_TRACE_DEPTH,
+  O_OVERHEAD
 };
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
@@ -849,13 +851,13 @@ static ff_status ff__stream_tee(const ff__run_opts *o, int q, int *fd) {
   return ff_write_file_atomic(path, text, sizeof text - 1, 0600);
 }
 
-/* The streamed dealer's process: deals the session's keys and warmup + reps inferences' keys into the
- * two parties' sockets. */
+/* The streamed dealer's process: deals the session's keys and warmup + reps (+ the overhead pairs')
+ * inferences' keys into the two parties' sockets. */
 static int ff__stream_dealer(void *arg) {
   const ff__run_opts *o = arg;
   ff_log_set_prefix("dealer");
   for (int q = 0; q < 2; q++) close(o->stream_fd[q][0]);
-  const int n_inf = o->warmup + o->reps;
+  const int n_inf = o->warmup + o->reps + 2 * o->overhead_pairs;
   ff__streamer d = {.o = o, .cap = 1 + n_inf * o->cfg->layers, .layers_total = n_inf * o->cfg->layers};
   const char *die = getenv("FUSEFSS_TEST_DEALER_DIE_AT_LAYER");
   if (die) d.die_at = atoi(die);
@@ -1271,13 +1273,14 @@ static ff_status ff__verify_file(ff_keystream *ks) {
  * each other their dealing id and repetition counts. Different dealings that share a run id would
  * otherwise compute garbage and exit 0; different --reps would end as "peer closed" mid-run. */
 static ff_status ff__session_hello(ff_chan *ch, const ff__run_opts *o, const uint8_t *dealing_id) {
-  enum { HELLO = 4 + FF_KEYSTREAM_ID_BYTES + 8 };
+  enum { HELLO = 4 + FF_KEYSTREAM_ID_BYTES + 12 };
   uint8_t mine[HELLO], peer[HELLO];
   memcpy(mine, "FFRN", 4);
   memcpy(mine + 4, dealing_id, FF_KEYSTREAM_ID_BYTES);
   for (int i = 0; i < 4; i++) {
     mine[4 + FF_KEYSTREAM_ID_BYTES + i] = (uint8_t)((uint32_t)o->reps >> (8 * i));
     mine[8 + FF_KEYSTREAM_ID_BYTES + i] = (uint8_t)((uint32_t)o->warmup >> (8 * i));
+    mine[12 + FF_KEYSTREAM_ID_BYTES + i] = (uint8_t)((uint32_t)o->overhead_pairs >> (8 * i));
   }
   ff_status st = ff_chan_exchange(ch, mine, peer, HELLO);
   if (st) return st;
@@ -1295,15 +1298,16 @@ static ff_status ff__session_hello(ff_chan *ch, const ff__run_opts *o, const uin
              a, b, ff_chan_peer(ch));
     return FF_EMISMATCH;
   }
-  uint32_t reps = 0, warmup = 0;
+  uint32_t reps = 0, warmup = 0, pairs = 0;
   for (int i = 3; i >= 0; i--) {
     reps = reps << 8 | peer[4 + FF_KEYSTREAM_ID_BYTES + i];
     warmup = warmup << 8 | peer[8 + FF_KEYSTREAM_ID_BYTES + i];
+    pairs = pairs << 8 | peer[12 + FF_KEYSTREAM_ID_BYTES + i];
   }
-  if (reps != (uint32_t)o->reps || warmup != (uint32_t)o->warmup) {
-    FF_ERROR("the parties disagree on the repetitions: this party runs --reps %d --warmup %d, the peer at %s --reps "
-             "%u --warmup %u; start both with the same values",
-             o->reps, o->warmup, ff_chan_peer(ch), reps, warmup);
+  if (reps != (uint32_t)o->reps || warmup != (uint32_t)o->warmup || pairs != (uint32_t)o->overhead_pairs) {
+    FF_ERROR("the parties disagree on the repetitions: this party runs --reps %d --warmup %d --overhead-pairs %d, "
+             "the peer at %s --reps %u --warmup %u --overhead-pairs %u; start both with the same values",
+             o->reps, o->warmup, o->overhead_pairs, ff_chan_peer(ch), reps, warmup, pairs);
     return FF_EMISMATCH;
   }
   return ff_chan_barrier(ch); /* leaves the channel's round state as on a fresh channel */
@@ -1375,6 +1379,28 @@ typedef struct {
   ff__run_opts *o;
 } ff__party_arg;
 
+/* --overhead-pairs, into the party's log (run.overhead): the pairs, the medians of the inferences with
+ * scopes on and off, and the median over the pairs of (on - off), also as a percentage of the off median.
+ * walls: (pairs, 2) ns, [.][1] with scopes on. */
+static ff_status ff__overhead_meta(ff_prof *p, const uint64_t *walls, int pairs) {
+  double *v = malloc(3 * (size_t)pairs * sizeof *v);
+  if (!v) return FF_ENOMEM;
+  double *on = v, *off = v + pairs, *diff = v + 2 * pairs;
+  for (int i = 0; i < pairs; i++) {
+    on[i] = (double)walls[2 * i + 1];
+    off[i] = (double)walls[2 * i];
+    diff[i] = on[i] - off[i];
+  }
+  const double m_on = ff_stats_median(on, (size_t)pairs), m_off = ff_stats_median(off, (size_t)pairs),
+               m_diff = ff_stats_median(diff, (size_t)pairs);
+  free(v);
+  ff_status st;
+  if ((st = ff_prof_meta_int(p, "overhead.pairs", pairs)) || (st = ff_prof_meta_num(p, "overhead.on_ns", m_on)) ||
+      (st = ff_prof_meta_num(p, "overhead.off_ns", m_off)) || (st = ff_prof_meta_num(p, "overhead.diff_ns", m_diff)))
+    return st;
+  return ff_prof_meta_num(p, "overhead.diff_pct", m_off > 0 ? 100.0 * m_diff / m_off : 0);
+}
+
 static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ff__run_opts *o = ((ff__party_arg *)arg)->o;
   const int party = tcp_in->party;
@@ -1386,6 +1412,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   ff_model_session *s = NULL;
   ff_model_weights w = {0};
   int64_t *x = NULL, *y = NULL;
+  uint64_t *ab = NULL; /* --overhead-pairs: the walls of (pair, scopes on) */
   int ctx_ok = 0, rc = FF_EXIT_FAIL;
   ff_ctx ctx;
   ff__deal_time keygen = {0, 0};
@@ -1492,8 +1519,16 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   }
 
   /* 4. Inferences: each repetition serves the same key bytes again (the image from the cursor, or the
-   * file rewound, through the descriptor opened once, past the session's keys). */
-  const int total = o->warmup + o->reps;
+   * file rewound, through the descriptor opened once, past the session's keys). --overhead-pairs: after
+   * the counted ones, pairs of uncounted ones with scopes off and on (off, on, on, off, ...: a drift
+   * over the pairs cancels), each bracketed as a repetition so that an "on" one pays exactly what a
+   * counted one does (scopes, CUDA spans); the recorder's wall of each, per pair. */
+  const int counted_end = o->warmup + o->reps, total = counted_end + 2 * o->overhead_pairs;
+  const int scopes_on = ff_scope_enabled();
+  if (o->overhead_pairs && !(ab = calloc(2 * (size_t)o->overhead_pairs, sizeof *ab))) {
+    st = FF_ENOMEM;
+    goto done;
+  }
   ff_gate_cost before = ff_op_cost(op, party), inf = {0};
   for (int r = 0; r < total; r++) {
     if (r > 0 && pl != FF_KEYS_STREAM && (st = ff_op_rewind_keys(op, cursor))) goto done;
@@ -1507,18 +1542,24 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
     }
     if ((st = ff_chan_barrier(ch))) goto done;
     if (r == o->warmup) ff_prof_capture_start();
-    if ((st = ff_prof_rep_begin(p, r < o->warmup))) goto done;
+    const int k = r - counted_end, on = k < 0 ? scopes_on : (k % 4 == 1 || k % 4 == 2);
+    if (k == 0) ff_prof_capture_stop();
+    ff_scope_set_enabled(on);
+    if ((st = ff_prof_rep_begin(p, r < o->warmup || k >= 0))) goto done;
     st = ff_model_infer(op, s, o->seq, o->batch, x, y);
     if (!st && ctx.stream) st = ff_cuda_stream_sync(ctx.stream);
     ff_status st2 = ff_prof_rep_end(p);
+    ff_scope_set_enabled(scopes_on);
     if (st || (st = st2)) goto done;
+    if (k >= 0) ab[2 * (size_t)(k / 2) + (size_t)on] = ff_prof_rep_get(p, ff_prof_rep_count(p) - 1)->wall_ns;
     const ff_gate_cost after = ff_op_cost(op, party);
     inf.key_bytes = after.key_bytes - before.key_bytes;
     before = after;
     if (party == 1) ff_cli_progress("run", (uint64_t)r + 1, (uint64_t)total);
   }
-  ff_prof_capture_stop();
+  if (!o->overhead_pairs) ff_prof_capture_stop();
   if ((st = ff_op_check_consumed(op))) goto done;
+  if (o->overhead_pairs && (st = ff__overhead_meta(p, ab, o->overhead_pairs))) goto done;
   ff_prof_meta_int(p, "keys.inference_key_B", (int64_t)inf.key_bytes);
   ff__memory_meta(p, &ctx);
   if ((st = ff_chan_barrier(ch)) || (st = ff__mkdir(o->out)) || (st = ff_prof_write(p, o->out, NULL, NULL, 0))) goto done;
@@ -1539,6 +1580,7 @@ done:
   ff_model_weights_free(&w);
   free(x);
   free(y);
+  free(ab);
   return rc;
 }
 
@@ -1549,10 +1591,44 @@ static double ff__median_total(const ff_breakdown *bd, int row, ff_metric m) {
   return ff_breakdown_stats(bd, row, 0, m, &s) ? 0 : s.median;
 }
 
-/* Every cost-model row's inclusive link bytes and rounds against the merged run's (first counted
+/* A number of party q's run.overhead (--overhead-pairs), or NaN. */
+static double ff__overhead_num(const ff_breakdown *bd, int q, const char *key) {
+  const cJSON *ov = bd->runs[q] ? cJSON_GetObjectItemCaseSensitive(bd->runs[q], "overhead") : NULL;
+  const cJSON *v = ov ? cJSON_GetObjectItemCaseSensitive(ov, key) : NULL;
+  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* --overhead-pairs: each party's medians and the median paired difference, one line. */
+static void ff__print_overhead(const ff_breakdown *bd, const ff__run_opts *o) {
+  if (!o->overhead_pairs) return;
+  printf("scope overhead (--overhead-pairs %d: uncounted inferences with scopes off and on, alternating; medians):",
+         o->overhead_pairs);
+  for (int q = 0; q < 2; q++) {
+    const double on = ff__overhead_num(bd, q, "on_ns"), off = ff__overhead_num(bd, q, "off_ns"),
+                 diff = ff__overhead_num(bd, q, "diff_ns"), pct = ff__overhead_num(bd, q, "diff_pct");
+    char a[32], b[32], c[32];
+    if (isnan(on) || isnan(off) || isnan(diff) || isnan(pct)) {
+      printf("%s P%d not recorded", q ? ";" : "", q);
+      continue;
+    }
+    printf("%s P%d on %s, off %s, on - off per pair %s%s (%+.2f %%)", q ? ";" : "", q, ff_fmt_ns(on, a, sizeof a),
+           ff_fmt_ns(off, b, sizeof b), diff < 0 ? "-" : "+", ff_fmt_ns(fabs(diff), c, sizeof c), pct);
+  }
+  printf("\n");
+}
+
+/* The last counted repetition (the uncounted ones of --overhead-pairs come after it). */
+static size_t ff__last_counted(const ff_breakdown *bd) {
+  size_t i = bd->n_reps;
+  while (i > 0 && bd->reps[i - 1].warmup) i--;
+  return i ? i - 1 : 0;
+}
+
+/* Every cost-model row's inclusive link bytes and rounds against the merged run's (the last counted
  * repetition; they are the same in every repetition). Returns the number of differences. */
 static int ff__check_costs(const ff_cost_table *ct, const ff_breakdown *bd, FILE *f) {
   int bad = 0, checked = 0;
+  const size_t rep = ff__last_counted(bd);
   for (size_t i = 0; i < ct->n; i++) {
     /* every prefix of the row's path is a scope the run has too */
     char path[1024];
@@ -1561,7 +1637,7 @@ static int ff__check_costs(const ff_cost_table *ct, const ff_breakdown *bd, FILE
       ff_gate_cost c[2];
       ff_cost_inclusive(ct, path, c);
       const int node = path[0] ? ff_breakdown_find(bd, path) : FF_BD_TOTAL;
-      const ff_metrics *m = node == -1 ? NULL : ff_breakdown_rep_row(bd, bd->n_reps - 1, node, 0);
+      const ff_metrics *m = node == -1 ? NULL : ff_breakdown_rep_row(bd, rep, node, 0);
       const double link = (double)(c[0].bytes_sent + c[1].bytes_sent), rounds = (double)ff__max_rounds(c);
       if (!m) {
         fprintf(f, "  cost model: scope %s is not in the run\n", path);
@@ -1911,6 +1987,10 @@ static void ff__run_usage(FILE *f) {
           "                       key file gate by gate (every key file's CRCs are checked before going online)\n"
           "  --reps N             counted inferences (default 1); --warmup W uncounted first ones (0)\n"
           "                       (repetitions reuse one inference's keys: a benchmark, not deployment)\n"
+          "  --overhead-pairs N   the profiler's own cost, measured in this run: after the counted inferences,\n"
+          "                       N pairs of uncounted ones with scopes off and on (off, on, on, off, ...;\n"
+          "                       same keys); prints each party's medians and the median paired difference\n"
+          "                       (default 0: none; needs scopes on, i.e. not FF_PROFILE=0)\n"
           "  --dealer file|inproc|stream  file: key files from `fusefss keygen` (default); inproc: each party\n"
           "                       makes all keys in memory itself (SIGMA's benchmark mode; labelled); stream: a\n"
           "                       dealer process beside the parties deals layer by layer and streams each party\n"
@@ -1969,8 +2049,8 @@ static void ff__peaks(const ff_breakdown *bd, double host[2], double dev[2]) {
 }
 
 static ff_status ff__write_summary(const ff__run_opts *o, const ff__deal_time *keygen, const uint64_t kbytes[2],
-                                   const double peak_host[2], const double peak_dev[2], double wall_s, int cost_bad,
-                                   int exact, double err, int rc) {
+                                   const double peak_host[2], const double peak_dev[2], const double overhead_pct[2],
+                                   double wall_s, int cost_bad, int exact, double err, int rc) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "schema", "fusefss.run_summary/1");
   cJSON_AddStringToObject(j, "run_id", o->run_id ? o->run_id : "");
@@ -1988,6 +2068,13 @@ static ff_status ff__write_summary(const ff__run_opts *o, const ff__deal_time *k
     cJSON_AddItemToObject(j, kd, peak_dev[q] >= 0 ? cJSON_CreateNumber(peak_dev[q]) : cJSON_CreateNull());
   }
   cJSON_AddBoolToObject(j, "cost_model_equal", !cost_bad);
+  cJSON_AddNumberToObject(j, "overhead_pairs", o->overhead_pairs);
+  for (int q = 0; q < 2; q++) { /* --overhead-pairs: the median of (on - off) over the pairs in % of off; else null */
+    char k[32];
+    snprintf(k, sizeof k, "scope_overhead_pct_p%d", q);
+    const double v = o->overhead_pairs ? overhead_pct[q] : NAN;
+    cJSON_AddItemToObject(j, k, isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v));
+  }
   cJSON_AddBoolToObject(j, "verified", !o->no_verify);
   /* --verify off: unknown, so null, and "ok" says only that the run and the cost check passed */
   cJSON_AddItemToObject(j, "output_exact", o->no_verify ? cJSON_CreateNull() : cJSON_CreateBool(exact));
@@ -2012,6 +2099,7 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"placement", required_argument, NULL, O_KEYS},
                                        {"reps", required_argument, NULL, O_REPS},
                                        {"warmup", required_argument, NULL, O_WARMUP},
+                                       {"overhead-pairs", required_argument, NULL, O_OVERHEAD},
                                        {"keys", required_argument, NULL, O_KEYFILE},
                                        {"dealer", required_argument, NULL, O_DEALER},
                                        {"party", required_argument, NULL, O_PARTY},
@@ -2062,6 +2150,11 @@ int ff_cmd_run(int argc, char **argv) {
       case O_WARMUP:
         if (ff_parse_int(optarg, 0, 1000, &v)) return ff_cli_usage_error(o.cmd, "--warmup must be 0..1000, not '%s'", optarg);
         o.warmup = (int)v;
+        break;
+      case O_OVERHEAD:
+        if (ff_parse_int(optarg, 0, 1000, &v))
+          return ff_cli_usage_error(o.cmd, "--overhead-pairs must be 0..1000, not '%s'", optarg);
+        o.overhead_pairs = (int)v;
         break;
       case O_KEYFILE: key_file = optarg; break;
       case O_MACKEY: o.mac_file = optarg; break;
@@ -2158,6 +2251,9 @@ int ff_cmd_run(int argc, char **argv) {
   if ((o.gpu[0] >= 0 || o.gpu[1] >= 0) && o.backend != FF_BACKEND_CUDA)
     return ff_cli_usage_error(o.cmd, "--gpu0/--gpu1/--gpu choose CUDA devices, but the parties run on the %s",
                               ff_backend_name(o.backend));
+  if (o.overhead_pairs && !ff_scope_enabled())
+    return ff_cli_usage_error(o.cmd, "--overhead-pairs compares inferences with scopes on and off, but scopes are off "
+                              "(FF_PROFILE=0): unset FF_PROFILE");
   if (o.party == 0 && peer) return ff_cli_usage_error(o.cmd, "party 0 listens: use --listen, not --peer");
   if (o.party == 1 && listen) return ff_cli_usage_error(o.cmd, "party 1 connects: use --peer, not --listen");
   if (o.party == 1 && !peer) return ff_cli_usage_error(o.cmd, "party 1 needs --peer HOST:PORT (party 0's address)");
@@ -2318,6 +2414,7 @@ int ff_cmd_run(int argc, char **argv) {
   optind = 1;
   double peak_host[2], peak_dev[2];
   ff__peaks(bd, peak_host, peak_dev);
+  const double overhead_pct[2] = {ff__overhead_num(bd, 0, "diff_pct"), ff__overhead_num(bd, 1, "diff_pct")};
   ff_cost_table ct;
   int cost_bad = 1, exact = 0;
   double err = 0;
@@ -2339,6 +2436,7 @@ int ff_cmd_run(int argc, char **argv) {
       if (peak_dev[q] >= 0) printf(", device pool %s", ff_fmt_bytes(peak_dev[q], d, sizeof d));
     }
     printf("\n");
+    ff__print_overhead(bd, &o);
     if (ff_scope_enabled()) {
       cost_bad = ff__check_costs(&ct, bd, stdout);
       printf("cost model (`fusefss cost`): %s\n", cost_bad ? "DIFFERS from the run (above)" : "equals the run's link bytes and rounds in every scope");
@@ -2359,7 +2457,8 @@ int ff_cmd_run(int argc, char **argv) {
     snprintf(raw, sizeof raw, "%s/output_p1.bin", o.out);
     unlink(raw);
   }
-  if (ff__write_summary(&o, &keygen, kbytes, peak_host, peak_dev, wall_s, cost_bad, exact, err, rc)) rc = FF_EXIT_FAIL;
+  if (ff__write_summary(&o, &keygen, kbytes, peak_host, peak_dev, overhead_pct, wall_s, cost_bad, exact, err, rc))
+    rc = FF_EXIT_FAIL;
   printf("files: %s%s%s\n", o.out, o.output ? "; output " : "", o.output ? o.output : "");
   free(o.input_fx);
   return rc ? rc : (cost_bad || (!exact && !o.no_verify)) ? FF_EXIT_FAIL : FF_EXIT_OK;
