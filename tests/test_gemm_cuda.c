@@ -205,7 +205,11 @@ static void test_host_staged(void **state) {
       const int bw = ff__bws[bi];
       memcpy(got, want, nc * sizeof *got); /* the gaps start equal and must stay so */
       assert_int_equal(ff_ring_gemm_batched_cpu(&cpu, bw, batch, M, N, K, A, sa, B, sb, want, sc), FF_OK);
+      ff_alloc_stats before, after;
+      ff_alloc_stats_get(&before);
       assert_int_equal(ff_ring_gemm_batched_host(&dealer, bw, batch, M, N, K, A, sa, B, sb, got, sc), FF_OK);
+      ff_alloc_stats_get(&after);
+      assert_true(after.dev_allocs >= before.dev_allocs + 3); /* staged on the device, not made on the host */
       size_t wrong = 0;
       for (size_t i = 0; i < nc; i++) wrong += want[i] != got[i];
       if (wrong) fprintf(stderr, "staged case %zu, bw %d: %zu of %zu words differ\n", c, bw, wrong, nc);

@@ -1370,7 +1370,8 @@ static ff_status ff__prof_meta(ff_prof *p, const ff__run_opts *o, const ff_ctx *
       (o->stream && (st = ff_prof_meta_int(p, "keys.window", o->window))) ||
       (st = ff_prof_meta_str(p, "keys.dealer", o->stream ? "stream" : o->inproc ? "in-process (benchmark mode: each party made all keys itself)"
                                                           : "trusted dealer (key files)")) ||
-      (st = ff_prof_meta_bool(p, "keys.reused_across_reps", !o->stream && o->reps + o->warmup > 1)))
+      (st = ff_prof_meta_bool(p, "keys.reused_across_reps", !o->stream && o->reps + o->warmup + 2 * o->overhead_pairs > 1)) ||
+      (st = ff_prof_meta_int(p, "timing.overhead_pairs", o->overhead_pairs)))
     return st;
   return FF_OK;
 }
@@ -1545,7 +1546,10 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
     const int k = r - counted_end, on = k < 0 ? scopes_on : (k % 4 == 1 || k % 4 == 2);
     if (k == 0) ff_prof_capture_stop();
     ff_scope_set_enabled(on);
-    if ((st = ff_prof_rep_begin(p, r < o->warmup || k >= 0))) goto done;
+    if ((st = ff_prof_rep_begin(p, r < o->warmup || k >= 0))) {
+      ff_scope_set_enabled(scopes_on);
+      goto done;
+    }
     st = ff_model_infer(op, s, o->seq, o->batch, x, y);
     if (!st && ctx.stream) st = ff_cuda_stream_sync(ctx.stream);
     ff_status st2 = ff_prof_rep_end(p);

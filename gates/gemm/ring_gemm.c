@@ -4,6 +4,7 @@
 #include "gates/gemm/ring_gemm.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -88,8 +89,8 @@ static void *ff__gemm_rows_run(void *arg) {
   return NULL;
 }
 
-/* Products of at least this many multiply-adds are split by rows over the machine's cores (each output
- * row is written by one thread, so the result does not depend on the split). */
+/* Products of at least this many multiply-adds are split by rows over the CPUs this process may use
+ * (each output row is written by one thread, so the result does not depend on the split). */
 #define FF__GEMM_THREAD_MACS ((size_t)1 << 24)
 #define FF__GEMM_MAX_THREADS 64
 
@@ -97,9 +98,11 @@ static void ff__gemm(int bw, size_t batch, size_t M, size_t N, size_t K, const u
                      const uint64_t *B, size_t sb, uint64_t *C, size_t sc) {
   const size_t rows = batch * M;
   const ff__gemm_rows all = {bw, M, N, K, 0, rows, A, B, sa, sb, sc, C};
-  size_t nt = 1;
-  if (rows * N * (K ? K : 1) >= FF__GEMM_THREAD_MACS) {
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t nt = 1, rn, macs;
+  if (__builtin_mul_overflow(rows, N, &rn) || __builtin_mul_overflow(rn, K ? K : 1, &macs) ||
+      macs >= FF__GEMM_THREAD_MACS) {
+    cpu_set_t set; /* the CPUs this process may run on (affinity, cpusets), not all the machine's */
+    const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     nt = cpus > 1 ? (size_t)cpus : 1;
     if (nt > FF__GEMM_MAX_THREADS) nt = FF__GEMM_MAX_THREADS;
     if (nt > rows) nt = rows;
@@ -195,11 +198,12 @@ ff_status ff_ring_gemm_batched_host(ff_ctx *ctx, int bw, size_t batch, size_t M,
                                     size_t stride_a, const uint64_t *B, size_t stride_b, uint64_t *C, size_t stride_c) {
   const char *fn = "ff_ring_gemm_batched_host";
   ff_status st = ff__ring_gemm_check(fn, ctx, bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
-  if (st || batch == 0 || M == 0 || N == 0) return st;
+  if (st) return st;
   if (ctx->backend != FF_BACKEND_CPU) {
     FF_ERROR("%s: the context must be a host context (CPU backend; a dealer's, whose keygen_dev may be a GPU)", fn);
     return FF_EINVAL;
   }
+  if (batch == 0 || M == 0 || N == 0) return FF_OK;
   if (ctx->keygen_dev && K > 0) {
     st = ff__ring_gemm_staged(ctx->keygen_dev, bw, batch, M, N, K, A, stride_a, B, stride_b, C, stride_c);
     if (st != FF_ENOMEM) return st;

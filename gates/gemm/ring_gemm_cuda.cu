@@ -521,9 +521,16 @@ ff_status ff__ring_gemm_staged(ff_ctx *dev, int bw, size_t batch, size_t M, size
   ff__stage_shape(batch, stride_b, K * N, &nb, &sb);
   void *dA = NULL, *dB = NULL, *dC = NULL;
   ff_status st;
-  if (!(st = ff_dev_alloc(dev->stream, na * w, &dA)) && !(st = ff_dev_alloc(dev->stream, nb * w, &dB)) &&
-      !(st = ff_dev_alloc(dev->stream, batch * mn * w, &dC)) &&
-      !(st = ff__stage_up(s, dA, A, batch, stride_a, M * K, sa)) &&
+  if ((st = ff_dev_alloc(dev->stream, na * w, &dA)) || (st = ff_dev_alloc(dev->stream, nb * w, &dB)) ||
+      (st = ff_dev_alloc(dev->stream, batch * mn * w, &dC))) {
+    /* The caller may go on without the device (FF_ENOMEM: the host makes the product): the failed
+     * allocation's error must not be left for the next launch's cudaGetLastError to find. */
+    (void)cudaGetLastError();
+    ff_dev_free(dA);
+    ff_dev_free(dB);
+    return st;
+  }
+  if (!(st = ff__stage_up(s, dA, A, batch, stride_a, M * K, sa)) &&
       !(st = ff__stage_up(s, dB, B, batch, stride_b, K * N, sb)) &&
       !(st = ff_ring_gemm_batched_cuda(dev, bw, batch, M, N, K, (const uint64_t *)dA, sa, (const uint64_t *)dB, sb,
                                        (uint64_t *)dC, mn)) &&
