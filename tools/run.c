@@ -1272,10 +1272,13 @@ static ff_status ff__verify_file(ff_keystream *ks) {
  * of it is charged to a scope: `fusefss cost` still equals the run in every scope): both parties show
  * each other their dealing id and repetition counts. Different dealings that share a run id would
  * otherwise compute garbage and exit 0; different --reps would end as "peer closed" mid-run. */
+/* The hello's magic names its layout: "FFR2" (2026-12-07) added --overhead-pairs to "FFRN"'s reps and
+ * warmup. A party of the older layout reads the new magic first and says so instead of misreading. */
+#define FF__HELLO_MAGIC "FFR2"
 static ff_status ff__session_hello(ff_chan *ch, const ff__run_opts *o, const uint8_t *dealing_id) {
   enum { HELLO = 4 + FF_KEYSTREAM_ID_BYTES + 12 };
   uint8_t mine[HELLO], peer[HELLO];
-  memcpy(mine, "FFRN", 4);
+  memcpy(mine, FF__HELLO_MAGIC, 4);
   memcpy(mine + 4, dealing_id, FF_KEYSTREAM_ID_BYTES);
   for (int i = 0; i < 4; i++) {
     mine[4 + FF_KEYSTREAM_ID_BYTES + i] = (uint8_t)((uint32_t)o->reps >> (8 * i));
@@ -1284,7 +1287,7 @@ static ff_status ff__session_hello(ff_chan *ch, const ff__run_opts *o, const uin
   }
   ff_status st = ff_chan_exchange(ch, mine, peer, HELLO);
   if (st) return st;
-  if (memcmp(peer, "FFRN", 4)) {
+  if (memcmp(peer, FF__HELLO_MAGIC, 4)) {
     FF_ERROR("the peer at %s did not send the session hello: it is not a fusefss party of this version",
              ff_chan_peer(ch));
     return FF_EPROTO;
