@@ -40,6 +40,17 @@ typedef struct ff_ctx {
 ff_status ff_ctx_init(ff_ctx *ctx, ff_backend backend, int party);
 void ff_ctx_destroy(ff_ctx *ctx);
 
+/* ---- Host threads ----------------------------------------------------------------------------------
+ * The CPUs this process may run on (its affinity mask: cpusets and taskset count), at least 1. */
+int ff_cpu_count(void);
+/* Splits [0, n) into contiguous ranges over up to ff_cpu_count() threads (at most max_threads when
+ * positive) so that each range has at least min_per_thread items, and calls fn(arg, lo, hi) once per
+ * range; the calling thread takes the first range, and a range whose thread cannot start is run by the
+ * caller too. Returns when every range is done. fn must make each item's result independent of the
+ * split (then the result is the same for any thread count). n = 0 calls nothing. */
+void ff_parallel_for(size_t n, size_t min_per_thread, int max_threads, void (*fn)(void *arg, size_t lo, size_t hi),
+                     void *arg);
+
 /* CUDA when this build has it and a device is present, else CPU. */
 ff_backend ff_backend_auto(void);
 const char *ff_backend_name(ff_backend b);

@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "core/ctx.h"
 #include "core/log.h"
 #include "core/time.h"
 
@@ -528,13 +529,12 @@ static void *ff__ks_writer_main(void *arg) {
   return NULL;
 }
 
-/* Sealers per stream: the caller's choice, else a quarter of the online CPUs (a dealer writes two streams
- * at once and deals beside them), 1 .. 8. */
+/* Sealers per stream: the caller's choice, else a quarter of the CPUs this process may use (a dealer
+ * writes two streams at once and deals beside them), 1 .. 8. */
 static int ff__ks_sealers(int asked) {
   if (asked > 0) return asked < FF__KS_SEALERS_MAX ? asked : FF__KS_SEALERS_MAX;
-  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  const long n = ncpu / 4;
-  return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+  const int n = ff_cpu_count() / 4;
+  return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
 static void ff__ks_wq_free(ff__ks_wq *q) {

@@ -238,7 +238,7 @@ static ff_status ff__eng_matmul(ff__eng *e, const ff_wire *x, const ff_wire *w, 
   const ff__mm_job job = {e, x, w, y, shift, causal, B, M, K, N, ldexp(1.0, e->scale - shift), 0, 1};
   /* The host engines' time is in these products (a multiply-add per weight and token): the rows go to
    * threads when there is enough work, each row computed as by one thread, so the result is the same. */
-  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  const int ncpu = ff_cpu_count();
   const double work = (double)B * (double)M * (double)K * (double)N;
   int T = work < 1e6 || ncpu < 2 ? 1 : ncpu > FF__MM_THREADS ? FF__MM_THREADS : (int)ncpu;
   if ((size_t)T > B * M) T = (int)(B * M);

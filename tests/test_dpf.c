@@ -327,6 +327,49 @@ static void test_dpf_key_bytes(void **state) {
   }
 }
 
+/* A keygen of many elements (split over threads: gates/fss/dpf.c) equals, element by element, the
+ * keygens of each element alone (one thread): seed, every level's seed CW and tR bit, the leaf CWs. N is
+ * odd, so ranges' tR bits meet inside bytes. */
+static void test_dpf_keygen_split(void **state) {
+  (void)state;
+  const int n = 37, L = n - FF_DPF_LEAF_BITS;
+  const size_t N = 20011;
+  ff_rng_init_seeded(&ctx.rng, 78);
+  uint64_t *alpha = malloc(N * sizeof *alpha);
+  ff_block *roots = malloc(2 * N * sizeof *roots);
+  assert_non_null(alpha);
+  assert_non_null(roots);
+  for (size_t j = 0; j < N; j++) alpha[j] = ff_rng_u64(&ctx.rng);
+  assert_int_equal(ff_rng_bytes(&ctx.rng, roots, 2 * N * sizeof *roots), FF_OK);
+  ff_dpf_key k[2], e[2];
+  for (int p = 0; p < 2; p++) {
+    assert_int_equal(ff_dpf_key_alloc(&ctx, &k[p], n, N), FF_OK);
+    assert_int_equal(ff_dpf_key_alloc(&ctx, &e[p], n, 1), FF_OK);
+    memset(k[p].buf, 0xcd, k[p].bytes); /* keygen overwrites every byte */
+  }
+  assert_int_equal(ff_dpf_keygen_cpu(&ctx, alpha, roots, &k[0], &k[1]), FF_OK);
+  for (size_t j = 0; j < N; j += (j < 600 ? 1 : 97)) {
+    const ff_block r[2] = {roots[j], roots[N + j]};
+    assert_int_equal(ff_dpf_keygen_cpu(&ctx, alpha + j, r, &e[0], &e[1]), FF_OK);
+    for (int p = 0; p < 2; p++) {
+      assert_memory_equal(&k[p].seed[j], &e[p].seed[0], sizeof(ff_block));
+      assert_memory_equal(&k[p].l0[j], &e[p].l0[0], sizeof(ff_block));
+      assert_memory_equal(&k[p].l1[j], &e[p].l1[0], sizeof(ff_block));
+      for (int i = 0; i < L; i++) {
+        const size_t b = (size_t)i * N + j;
+        if (i < L - 1) assert_memory_equal(&k[p].scw[b], &e[p].scw[i], sizeof(ff_block));
+        assert_int_equal((k[p].tR[b >> 3] >> (b & 7)) & 1, (e[p].tR[i >> 3] >> (i & 7)) & 1);
+      }
+    }
+  }
+  for (int p = 0; p < 2; p++) {
+    ff_dpf_key_free(&k[p]);
+    ff_dpf_key_free(&e[p]);
+  }
+  free(alpha);
+  free(roots);
+}
+
 /* Keygen is a function of alpha and the roots: the same roots give the same bytes, party 1's given
  * control bit is ignored, and a copied key evaluates as the original. */
 static void test_dpf_keygen_roots(void **state) {
@@ -560,7 +603,7 @@ int main(void) {
       cmocka_unit_test(test_dpf_exhaustive_8),  cmocka_unit_test(test_dpf_exhaustive_9),
       cmocka_unit_test(test_dpf_exhaustive_10), cmocka_unit_test(test_dpf_random_large),
       cmocka_unit_test(test_dpf_multipoint),    cmocka_unit_test(test_dpf_key_bytes),
-      cmocka_unit_test(test_dpf_keygen_roots),  cmocka_unit_test(test_sstab_exhaustive),
+      cmocka_unit_test(test_dpf_keygen_roots), cmocka_unit_test(test_dpf_keygen_split),  cmocka_unit_test(test_sstab_exhaustive),
       cmocka_unit_test(test_bad_arguments),     cmocka_unit_test(test_scope),
       cmocka_unit_test(test_dpf_key_view),
   };

@@ -304,18 +304,27 @@ ff_status ff__dpf_keygen_check(const char *fn, const uint64_t *alpha, const ff_b
   return FF_OK;
 }
 
-ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1) {
-  ff_status st = ff__dpf_keygen_check("ff_dpf_keygen_cpu", alpha, roots, k0, k1, FF_MEM_HOST);
-  if (st) return st;
+/* One keygen: its inputs and keys, shared by the threads of ff_dpf_keygen_cpu. */
+typedef struct {
+  const uint64_t *alpha;
+  const ff_block *roots;
+  ff_dpf_key *k0, *k1;
+} ff__dpf_kg;
+
+/* Elements [lo, hi) of a keygen. Every element's tree is its own; only the control-bit arrays tR are
+ * shared at byte granularity (two ranges' bits of one level can meet in a byte when N is not a multiple
+ * of 8), so their bits are set with an atomic OR. */
+static void ff__dpf_keygen_range(void *arg, size_t lo, size_t hi) {
+  const ff__dpf_kg *g = arg;
+  const uint64_t *alpha = g->alpha;
+  const ff_block *roots = g->roots;
+  ff_dpf_key *k0 = g->k0, *k1 = g->k1;
   const int n = k0->n, L = n - FF_DPF_LEAF_BITS;
   const size_t N = k0->N;
-  memset(k0->tR, 0, (size_t)L * N / 8 + ((size_t)L * N % 8 != 0));
-  memset(k1->tR, 0, (size_t)L * N / 8 + ((size_t)L * N % 8 != 0));
-
   /* Per chunk of elements: both parties' current seeds s[b][q], expanded together in one PRG call. */
   ff_block s[2][FF__CHUNK], in[2 * FF__CHUNK], left[2 * FF__CHUNK], right[2 * FF__CHUNK];
-  for (size_t j0 = 0; j0 < N; j0 += FF__CHUNK) {
-    const size_t c = N - j0 < FF__CHUNK ? N - j0 : FF__CHUNK;
+  for (size_t j0 = lo; j0 < hi; j0 += FF__CHUNK) {
+    const size_t c = hi - j0 < FF__CHUNK ? hi - j0 : FF__CHUNK;
     for (size_t q = 0; q < c; q++) {
       s[0][q] = roots[j0 + q];
       /* The roots' control bits differ: alpha is below the root. */
@@ -343,8 +352,10 @@ ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *
           k0->scw[(size_t)i * N + j] = cw;
           k1->scw[(size_t)i * N + j] = cw;
           if (tR) {
-            ff__put_bit(k0->tR, (size_t)i * N + j, 1);
-            ff__put_bit(k1->tR, (size_t)i * N + j, 1);
+            const size_t bit = (size_t)i * N + j;
+            const uint8_t m = (uint8_t)(1u << (bit & 7));
+            __atomic_fetch_or(&k0->tR[bit >> 3], m, __ATOMIC_RELAXED);
+            __atomic_fetch_or(&k1->tR[bit >> 3], m, __ATOMIC_RELAXED);
           }
           const ff_block corr = ff__set_lsb(scw, keep ? tR : tL);
           for (int b = 0; b < 2; b++) {
@@ -363,6 +374,20 @@ ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *
       }
     }
   }
+}
+
+/* Elements per thread: a few chunks, so that a thread's start is small beside its AES work. */
+#define FF__DPF_KEYGEN_PER_THREAD (8 * FF__CHUNK)
+
+ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1) {
+  ff_status st = ff__dpf_keygen_check("ff_dpf_keygen_cpu", alpha, roots, k0, k1, FF_MEM_HOST);
+  if (st) return st;
+  const int n = k0->n, L = n - FF_DPF_LEAF_BITS;
+  const size_t N = k0->N;
+  memset(k0->tR, 0, (size_t)L * N / 8 + ((size_t)L * N % 8 != 0));
+  memset(k1->tR, 0, (size_t)L * N / 8 + ((size_t)L * N % 8 != 0));
+  ff__dpf_kg g = {alpha, roots, k0, k1};
+  ff_parallel_for(N, FF__DPF_KEYGEN_PER_THREAD, 0, ff__dpf_keygen_range, &g);
   return FF_OK;
 }
 

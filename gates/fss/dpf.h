@@ -91,7 +91,9 @@ ff_status ff_dpf_key_deserialize(ff_dpf_key *k, int n, size_t N, const void *in,
 /* Dealer: keys of both parties for the point functions f_j(x) = 1{x == alpha[j] mod 2^n}, j < N.
  * k0 and k1 must be allocated with the same n and N (ff_dpf_key_alloc). roots is (2, N): party 0's
  * root seeds, then party 1's; keygen keeps party 0's control bit (bit 0) and sets party 1's to its
- * complement, ignoring the given bit. The keys are a deterministic function of alpha and roots. */
+ * complement, ignoring the given bit. The keys are a deterministic function of alpha and roots. The
+ * CPU version splits the elements over the CPUs the process may use (core/ctx.h ff_parallel_for; the
+ * same bytes for any split: tests/test_dpf.c). */
 ff_status ff_dpf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1);
 ff_status ff_dpf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0, ff_dpf_key *k1);
 /* As above with the 2N roots drawn from ctx->rng on the host (and uploaded for CUDA, through a

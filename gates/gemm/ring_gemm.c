@@ -3,10 +3,8 @@
  * dispatch shared with ring_gemm_cuda.cu. Test: tests/test_gemm.c (against a naive triple loop). */
 #include "gates/gemm/ring_gemm.h"
 
-#include <pthread.h>
-#include <sched.h>
+#include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "core/ring.h"
@@ -62,20 +60,20 @@ ff_status ff__ring_gemm_check(const char *fn, const ff_ctx *ctx, int bw, size_t 
   return FF_OK;
 }
 
-/* Rows [lo, hi) of the batch's stacked outputs (row r: matrix r / M, its row r % M), i-k-j order: the
- * inner loop streams a row of B into a row of C. */
+/* One batched product: rows of the batch's stacked outputs (row r: matrix r / M, its row r % M). */
 typedef struct {
   int bw;
-  size_t M, N, K, lo, hi;
+  size_t M, N, K;
   const uint64_t *A, *B;
   size_t sa, sb, sc;
   uint64_t *C;
-} ff__gemm_rows;
+} ff__gemm_job;
 
-static void *ff__gemm_rows_run(void *arg) {
-  const ff__gemm_rows *j = arg;
+/* Rows [lo, hi), i-k-j order: the inner loop streams a row of B into a row of C. */
+static void ff__gemm_rows(void *arg, size_t lo, size_t hi) {
+  const ff__gemm_job *j = arg;
   const uint64_t mask = ff_ring_mask(j->bw);
-  for (size_t r = j->lo; r < j->hi; r++) {
+  for (size_t r = lo; r < hi; r++) {
     const size_t b = r / j->M, i = r % j->M;
     uint64_t *c = j->C + b * j->sc + i * j->N;
     memset(c, 0, j->N * sizeof *c);
@@ -86,42 +84,20 @@ static void *ff__gemm_rows_run(void *arg) {
     }
     for (size_t n = 0; n < j->N; n++) c[n] &= mask;
   }
-  return NULL;
 }
 
-/* Products of at least this many multiply-adds are split by rows over the CPUs this process may use
- * (each output row is written by one thread, so the result does not depend on the split). */
-#define FF__GEMM_THREAD_MACS ((size_t)1 << 24)
-#define FF__GEMM_MAX_THREADS 64
+/* Products of at least this many multiply-adds per thread are split by rows over the CPUs this process
+ * may use (core/ctx.h ff_parallel_for; each output row is written by one thread, so the result does not
+ * depend on the split). */
+#define FF__GEMM_THREAD_MACS ((size_t)1 << 22)
 
 static void ff__gemm(int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A, size_t sa,
                      const uint64_t *B, size_t sb, uint64_t *C, size_t sc) {
-  const size_t rows = batch * M;
-  const ff__gemm_rows all = {bw, M, N, K, 0, rows, A, B, sa, sb, sc, C};
-  size_t nt = 1, rn, macs;
-  if (__builtin_mul_overflow(rows, N, &rn) || __builtin_mul_overflow(rn, K ? K : 1, &macs) ||
-      macs >= FF__GEMM_THREAD_MACS) {
-    cpu_set_t set; /* the CPUs this process may run on (affinity, cpusets), not all the machine's */
-    const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    nt = cpus > 1 ? (size_t)cpus : 1;
-    if (nt > FF__GEMM_MAX_THREADS) nt = FF__GEMM_MAX_THREADS;
-    if (nt > rows) nt = rows;
-  }
-  ff__gemm_rows job[FF__GEMM_MAX_THREADS];
-  pthread_t th[FF__GEMM_MAX_THREADS];
-  int started[FF__GEMM_MAX_THREADS] = {0};
-  for (size_t t = 0; t < nt; t++) {
-    job[t] = all;
-    job[t].lo = rows * t / nt;
-    job[t].hi = rows * (t + 1) / nt;
-    /* Thread 0 is the caller; a thread that cannot start leaves its rows to the caller below. */
-    if (t > 0) started[t] = pthread_create(&th[t], NULL, ff__gemm_rows_run, &job[t]) == 0;
-  }
-  ff__gemm_rows_run(&job[0]);
-  for (size_t t = 1; t < nt; t++) {
-    if (started[t]) pthread_join(th[t], NULL);
-    else ff__gemm_rows_run(&job[t]);
-  }
+  ff__gemm_job job = {bw, M, N, K, A, B, sa, sb, sc, C};
+  size_t row_macs; /* multiply-adds per output row; an overflow is simply "large" */
+  if (__builtin_mul_overflow(N, K ? K : 1, &row_macs)) row_macs = SIZE_MAX;
+  const size_t rows_per_thread = row_macs >= FF__GEMM_THREAD_MACS ? 1 : FF__GEMM_THREAD_MACS / row_macs;
+  ff_parallel_for(batch * M, rows_per_thread, 0, ff__gemm_rows, &job);
 }
 
 ff_status ff_ring_gemm_batched_cpu(ff_ctx *ctx, int bw, size_t batch, size_t M, size_t N, size_t K, const uint64_t *A,
