@@ -185,7 +185,7 @@ static void test_llama_one_layer(void **state) {
   stream_equals_files("ll", "1", (const char *[]){"--model", "llama7b", "--layers", "1", "--seq", "3", NULL});
 }
 
-/* Repetitions: each one's keys are dealt anew, and the run still verifies. */
+/* Repetitions: each one's keys are dealt anew, and the run still verifies; with --overhead-pairs too. */
 static void test_reps_dealt_again(void **state) {
   (void)state;
   char dir[256];
@@ -196,6 +196,16 @@ static void test_reps_dealt_again(void **state) {
   if (!strstr(slurp("reps", "err"), "dealer: 3 inferences' keys dealt and streamed"))
     fail_msg("the dealer did not deal three inferences:\n%s", slurp("reps", "err"));
   if (!strstr(slurp("reps", "out"), "equals the fixed-point emulation")) fail_msg("not verified:\n%s", slurp("reps", "out"));
+  /* --overhead-pairs: the dealer deals the pairs' inferences too (1 + 1 counted + 2) */
+  snprintf(dir, sizeof dir, "%s/reps-overhead", tmpdir);
+  const int rc2 = run_tag("repo", (const char *[]){"run", "--backend", "cpu", "--dealer", "stream", "--seq", "16",
+                                                   "--warmup", "1", "--overhead-pairs", "1", "--out", dir, NULL});
+  if (rc2 != 0) fail_msg("exit %d:\n%s", rc2, slurp("repo", "err"));
+  if (!strstr(slurp("repo", "err"), "dealer: 4 inferences' keys dealt and streamed"))
+    fail_msg("the dealer did not deal four inferences:\n%s", slurp("repo", "err"));
+  if (!strstr(slurp("repo", "out"), "scope overhead (--overhead-pairs 1: ") ||
+      !strstr(slurp("repo", "out"), "equals the fixed-point emulation"))
+    fail_msg("no overhead line or not verified:\n%s", slurp("repo", "out"));
 }
 
 /* A dealer that dies mid-stream: both parties fail, naming the stream that ended, within the deadline. */
