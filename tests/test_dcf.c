@@ -298,6 +298,54 @@ static void test_dcf_shape_independence(void **state) {
   }
 }
 
+/* A keygen of many elements (split over threads: gates/fss/dcf.c) equals, element by element, the
+ * keygens of each element alone: seed, every level's seed CW, tR bit and value CWs, the final CWs. N is
+ * odd, so ranges' tR bits meet inside bytes. */
+static void test_dcf_keygen_split(void **state) {
+  (void)state;
+  const int n = 24, p = 2, bw = 50;
+  const size_t N = 5003, W = ff_dcf_word_bytes(bw);
+  ff_rng_init_seeded(&ctx.rng, 79);
+  uint64_t *alpha = malloc(N * sizeof *alpha), *beta = malloc(p * N * sizeof *beta);
+  ff_block *roots = malloc(2 * N * sizeof *roots);
+  assert_non_null(alpha);
+  assert_non_null(beta);
+  assert_non_null(roots);
+  for (size_t j = 0; j < N; j++) alpha[j] = ff_rng_u64(&ctx.rng);
+  fill_beta(&ctx.rng, p, bw, N, beta);
+  assert_int_equal(ff_rng_bytes(&ctx.rng, roots, 2 * N * sizeof *roots), FF_OK);
+  ff_dcf_key k[2], e[2];
+  for (int q = 0; q < 2; q++) {
+    assert_int_equal(ff_dcf_key_alloc(&ctx, &k[q], n, p, bw, N), FF_OK);
+    assert_int_equal(ff_dcf_key_alloc(&ctx, &e[q], n, p, bw, 1), FF_OK);
+    memset(k[q].buf, 0xcd, k[q].bytes); /* keygen overwrites every byte */
+  }
+  assert_int_equal(ff_dcf_keygen_cpu(&ctx, alpha, beta, roots, &k[0], &k[1]), FF_OK);
+  for (size_t j = 0; j < N; j += (j < 300 ? 1 : 53)) {
+    const ff_block r[2] = {roots[j], roots[N + j]};
+    const uint64_t b[2] = {beta[j], beta[N + j]};
+    assert_int_equal(ff_dcf_keygen_cpu(&ctx, alpha + j, b, r, &e[0], &e[1]), FF_OK);
+    for (int q = 0; q < 2; q++) {
+      assert_memory_equal(&k[q].seed[j], &e[q].seed[0], sizeof(ff_block));
+      for (int i = 0; i < n; i++) {
+        const size_t bit = (size_t)i * N + j;
+        assert_memory_equal(&k[q].scw[bit], &e[q].scw[i], sizeof(ff_block));
+        assert_int_equal((k[q].tR[bit >> 3] >> (bit & 7)) & 1, (e[q].tR[i >> 3] >> (i & 7)) & 1);
+        for (int w = 0; w < p; w++)
+          assert_memory_equal(k[q].vcw + (((size_t)i * p + w) * N + j) * W, e[q].vcw + ((size_t)i * p + w) * W, W);
+      }
+      for (int w = 0; w < p; w++) assert_memory_equal(k[q].fcw + ((size_t)w * N + j) * W, e[q].fcw + (size_t)w * W, W);
+    }
+  }
+  for (int q = 0; q < 2; q++) {
+    ff_dcf_key_free(&k[q]);
+    ff_dcf_key_free(&e[q]);
+  }
+  free(alpha);
+  free(beta);
+  free(roots);
+}
+
 /* Keygen is a function of alpha, beta and the roots: the same roots give the same bytes whatever their
  * bit 0, the roots' control bits are the parties (0, 1), a copied key evaluates as the original, and the
  * evaluation ignores ctx->party (the sign comes from the key). */
@@ -459,7 +507,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dcf_exhaustive),         cmocka_unit_test(test_dcf_random_large),
       cmocka_unit_test(test_dcf_multipoint),         cmocka_unit_test(test_dcf_key_bytes),
-      cmocka_unit_test(test_dcf_shape_independence), cmocka_unit_test(test_dcf_keygen_roots),
+      cmocka_unit_test(test_dcf_shape_independence), cmocka_unit_test(test_dcf_keygen_roots), cmocka_unit_test(test_dcf_keygen_split),
       cmocka_unit_test(test_bad_arguments),          cmocka_unit_test(test_scope),
   };
   if (ff_ctx_init(&ctx, FF_BACKEND_CPU, 0) != FF_OK) return 1;

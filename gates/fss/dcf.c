@@ -34,7 +34,6 @@ static inline uint64_t ff__conv(const ff_block *v, int w, uint64_t mask) {
 }
 
 static inline int ff__get_bit(const uint8_t *bits, size_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
-static inline void ff__put_bit(uint8_t *bits, size_t i, int b) { bits[i >> 3] |= (uint8_t)((b & 1) << (i & 7)); }
 
 /* Word i of an array of W-byte little-endian words. */
 static inline uint64_t ff__word_get(const uint8_t *a, size_t i, size_t W) {
@@ -223,24 +222,32 @@ ff_status ff__dcf_keygen_check(const char *fn, const uint64_t *alpha, const uint
   return FF_OK;
 }
 
-ff_status ff_dcf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, const ff_block *roots,
-                            ff_dcf_key *k0, ff_dcf_key *k1) {
-  ff_status st = ff__dcf_keygen_check("ff_dcf_keygen_cpu", alpha, beta, roots, k0, k1, FF_MEM_HOST);
-  if (st) return st;
+/* One keygen: its inputs and keys, shared by the threads of ff_dcf_keygen_cpu. */
+typedef struct {
+  const uint64_t *alpha, *beta;
+  const ff_block *roots;
+  ff_dcf_key *k0, *k1;
+} ff__dcf_kg;
+
+/* Elements [lo, hi) of a keygen. Every element's tree and words are its own; only the control-bit
+ * arrays tR are shared at byte granularity (two ranges' bits of one level can meet in a byte), so their
+ * bits are set with an atomic OR. */
+static void ff__dcf_keygen_range(void *arg, size_t lo, size_t hi) {
+  const ff__dcf_kg *g = arg;
+  const uint64_t *alpha = g->alpha, *beta = g->beta;
+  const ff_block *roots = g->roots;
+  ff_dcf_key *k0 = g->k0, *k1 = g->k1;
   const int n = k0->n, p = k0->p, h = (p + 1) / 2, H = 1 + h;
   const size_t N = k0->N, W = ff_dcf_word_bytes(k0->bw);
   const uint64_t mask = ff_ring_mask(k0->bw);
-  const size_t tR_bytes = (size_t)n * N / 8 + ((size_t)n * N % 8 != 0);
-  memset(k0->tR, 0, tR_bytes);
-  memset(k1->tR, 0, tR_bytes);
 
   /* Per chunk: both parties' seeds s[b][q] and the on-path sum V_alpha of element q; both parties and
    * both sides expanded in one PRG call, expansion (b, q) at blocks [(b*c + q)*H, +H). */
   ff_block s[2][FF__KEYGEN_CHUNK], in[2 * FF__KEYGEN_CHUNK * FF__MAX_BLOCKS];
   ff_block left[2 * FF__KEYGEN_CHUNK * FF__MAX_BLOCKS], right[2 * FF__KEYGEN_CHUNK * FF__MAX_BLOCKS];
   uint64_t va[FF__KEYGEN_CHUNK][FF_DCF_MAX_WORDS];
-  for (size_t j0 = 0; j0 < N; j0 += FF__KEYGEN_CHUNK) {
-    const size_t c = N - j0 < FF__KEYGEN_CHUNK ? N - j0 : FF__KEYGEN_CHUNK;
+  for (size_t j0 = lo; j0 < hi; j0 += FF__KEYGEN_CHUNK) {
+    const size_t c = hi - j0 < FF__KEYGEN_CHUNK ? hi - j0 : FF__KEYGEN_CHUNK;
     for (size_t q = 0; q < c; q++) {
       /* Fig. 1: t_0^(0) = 0, t_1^(0) = 1; the root control bit is the party. */
       s[0][q] = ff__set_lsb(roots[j0 + q], 0);
@@ -272,8 +279,10 @@ ff_status ff_dcf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *
         const int tR = ff__lsb(side[0][1][0]) ^ ff__lsb(side[1][1][0]) ^ keep;
         k0->scw[(size_t)i * N + j] = k1->scw[(size_t)i * N + j] = ff__set_lsb(scw, tL);
         if (tR) {
-          ff__put_bit(k0->tR, (size_t)i * N + j, 1);
-          ff__put_bit(k1->tR, (size_t)i * N + j, 1);
+          const size_t bit = (size_t)i * N + j;
+          const uint8_t m = (uint8_t)(1u << (bit & 7));
+          __atomic_fetch_or(&k0->tR[bit >> 3], m, __ATOMIC_RELAXED);
+          __atomic_fetch_or(&k1->tR[bit >> 3], m, __ATOMIC_RELAXED);
         }
         /* Value CW: leaving alpha's path to side Lose must bring the parties' sums to beta (Lose = L,
          * x < alpha) or 0 (Lose = R); V_alpha follows the sum along the path. */
@@ -317,6 +326,20 @@ ff_status ff_dcf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *
   explicit_bzero(left, sizeof left);
   explicit_bzero(right, sizeof right);
   explicit_bzero(va, sizeof va);
+}
+
+/* Elements per thread: several chunks, so that a thread's start is small beside its AES work. */
+#define FF__DCF_KEYGEN_PER_THREAD (16 * FF__KEYGEN_CHUNK)
+
+ff_status ff_dcf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, const ff_block *roots,
+                            ff_dcf_key *k0, ff_dcf_key *k1) {
+  ff_status st = ff__dcf_keygen_check("ff_dcf_keygen_cpu", alpha, beta, roots, k0, k1, FF_MEM_HOST);
+  if (st) return st;
+  const size_t N = k0->N, tR_bytes = (size_t)k0->n * N / 8 + ((size_t)k0->n * N % 8 != 0);
+  memset(k0->tR, 0, tR_bytes);
+  memset(k1->tR, 0, tR_bytes);
+  ff__dcf_kg g = {alpha, beta, roots, k0, k1};
+  ff_parallel_for(N, FF__DCF_KEYGEN_PER_THREAD, 0, ff__dcf_keygen_range, &g);
   return FF_OK;
 }
 

@@ -109,8 +109,10 @@ ff_status ff_dcf_key_deserialize(ff_dcf_key *k, int n, int p, int bw, size_t N, 
  * beta is (p, N): word w of element j's payload at beta[w*N + j], taken mod 2^bw. k0 and k1 must be
  * allocated with the same shape. roots is (2, N): party 0's root seeds, then party 1's; keygen sets
  * the root control bits to 0 and 1 (ignoring the given bit 0). The keys are a deterministic function
- * of alpha, beta and roots. The CUDA twin runs one thread per element and writes the tR bits through
- * a stream-ordered scratch of n*N bytes (no atomics); roots must be 16-byte aligned. */
+ * of alpha, beta and roots. The CPU version splits the elements over the CPUs the process may use
+ * (core/ctx.h ff_parallel_for; the same bytes for any split: tests/test_dcf.c). The CUDA twin runs one
+ * thread per element and writes the tR bits through a stream-ordered scratch of n*N bytes (no atomics);
+ * roots must be 16-byte aligned. */
 ff_status ff_dcf_keygen_cpu(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, const ff_block *roots,
                             ff_dcf_key *k0, ff_dcf_key *k1);
 ff_status ff_dcf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const uint64_t *beta, const ff_block *roots,
