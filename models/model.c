@@ -6,11 +6,9 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/ctx.h"
 #include "core/log.h"
@@ -177,9 +175,8 @@ static ff_status ff__host_alloc(const ff__eng *e, ff_wire *w, int ndim, const in
 
 static int64_t ff__ars(int64_t v, int s) { return v >= 0 ? v >> s : -((-v - 1) >> s) - 1; }
 
-/* The host engines' matrix product, rows t, t + T, t + 2T, ... of the B * M output rows (row r: batch
- * r / M, row r % M): k outer, j inner (w read along its rows); y accumulates in place, then is rescaled. */
-#define FF__MM_THREADS 32
+/* The host engines' matrix product over the B * M output rows (row r: batch r / M, row r % M): k outer,
+ * j inner (w read along its rows); y accumulates in place, then is rescaled. */
 typedef struct {
   const ff__eng *e;
   const ff_wire *x, *w;
@@ -187,15 +184,19 @@ typedef struct {
   int shift, causal;
   size_t B, M, K, N;
   double f;
-  int t, T;
 } ff__mm_job;
 
-static void ff__mm_rows(const ff__mm_job *j) {
+/* Items [lo, hi) of the rows taken in pairs from both ends (item 2q: row q, item 2q + 1: row R - 1 - q):
+ * a causal row's work grows with its index, so every contiguous range of items holds short and long rows
+ * alike and core/ctx.h ff_parallel_for's ranges cost about the same. */
+static void ff__mm_rows(void *arg, size_t lo, size_t hi) {
+  const ff__mm_job *j = arg;
   const ff__eng *e = j->e;
   const ff_wire *x = j->x, *w = j->w;
   ff_wire *y = j->y;
-  const size_t M = j->M, K = j->K, N = j->N;
-  for (size_t r = (size_t)j->t; r < j->B * M; r += (size_t)j->T) {
+  const size_t M = j->M, K = j->K, N = j->N, R = j->B * M;
+  for (size_t q = lo; q < hi; q++) {
+    const size_t r = q % 2 == 0 ? q / 2 : R - 1 - q / 2;
     const size_t b = r / M, i = r % M;
     const size_t xo = b * M * K, wo = w->ndim == 3 ? b * K * N : 0, yo = b * M * N;
     const size_t jn = j->causal ? i + 1 : N;
@@ -217,11 +218,6 @@ static void ff__mm_rows(const ff__mm_job *j) {
   }
 }
 
-static void *ff__mm_thread(void *arg) {
-  ff__mm_rows(arg);
-  return NULL;
-}
-
 /* y (B, M, N) = x (B, M, K) w (B, K, N), 2^(scale - shift) (float) or >> shift (fixed); causal: 0 above
  * the diagonal. w may be 2-D (shared by every batch). */
 static ff_status ff__eng_matmul(ff__eng *e, const ff_wire *x, const ff_wire *w, int shift, int causal, ff_wire *y) {
@@ -235,27 +231,12 @@ static ff_status ff__eng_matmul(ff__eng *e, const ff_wire *x, const ff_wire *w, 
   const int64_t shape3[3] = {(int64_t)B, (int64_t)M, (int64_t)N}, shape2[2] = {(int64_t)M, (int64_t)N};
   ff_status st = ff__host_alloc(e, y, three ? 3 : 2, three ? shape3 : shape2);
   if (st) return st;
-  const ff__mm_job job = {e, x, w, y, shift, causal, B, M, K, N, ldexp(1.0, e->scale - shift), 0, 1};
+  ff__mm_job job = {e, x, w, y, shift, causal, B, M, K, N, ldexp(1.0, e->scale - shift)};
   /* The host engines' time is in these products (a multiply-add per weight and token): the rows go to
-   * threads when there is enough work, each row computed as by one thread, so the result is the same. */
-  const int ncpu = ff_cpu_count();
-  const double work = (double)B * (double)M * (double)K * (double)N;
-  int T = work < 1e6 || ncpu < 2 ? 1 : ncpu > FF__MM_THREADS ? FF__MM_THREADS : (int)ncpu;
-  if ((size_t)T > B * M) T = (int)(B * M);
-  ff__mm_job jobs[FF__MM_THREADS];
-  pthread_t th[FF__MM_THREADS];
-  int started[FF__MM_THREADS] = {0};
-  for (int t = 0; t < T; t++) {
-    jobs[t] = job;
-    jobs[t].t = t;
-    jobs[t].T = T;
-    if (t > 0) started[t] = pthread_create(&th[t], NULL, ff__mm_thread, &jobs[t]) == 0;
-  }
-  ff__mm_rows(&jobs[0]);
-  for (int t = 1; t < T; t++) {
-    if (started[t]) pthread_join(th[t], NULL);
-    else ff__mm_rows(&jobs[t]); /* no thread: the caller does its rows */
-  }
+   * threads when there is enough work (at least 2^18 multiply-adds each), each row computed as by one
+   * thread, so the result is the same. */
+  const size_t row_work = K * N > 0 ? K * N : 1, per_thread = row_work >= (1u << 18) ? 1 : (1u << 18) / row_work;
+  ff_parallel_for(B * M, per_thread, 32, ff__mm_rows, &job);
   return FF_OK;
 }
 

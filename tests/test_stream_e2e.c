@@ -185,27 +185,31 @@ static void test_llama_one_layer(void **state) {
   stream_equals_files("ll", "1", (const char *[]){"--model", "llama7b", "--layers", "1", "--seq", "3", NULL});
 }
 
-/* Repetitions: each one's keys are dealt anew, and the run still verifies; with --overhead-pairs too. */
+/* A streamed bert-tiny run at seq 16 with `reps` and `extra` options (NULL-terminated, at most 4): it
+ * verifies, its dealer dealt `inferences` inferences' keys, and its output has `also` when not NULL. */
+static void stream_reps(const char *tag, const char *reps, const char *const *extra, int inferences, const char *also) {
+  char dir[256], dealt[64];
+  snprintf(dir, sizeof dir, "%s/%s", tmpdir, tag);
+  const char *args[24] = {"run", "--backend", "cpu", "--dealer", "stream", "--seq", "16", "--reps", reps, "--out", dir};
+  int n = 11;
+  for (int i = 0; extra[i]; i++) args[n++] = extra[i];
+  args[n] = NULL;
+  const int rc = run_tag(tag, args);
+  if (rc != 0) fail_msg("exit %d:\n%s", rc, slurp(tag, "err"));
+  snprintf(dealt, sizeof dealt, "dealer: %d inferences' keys dealt and streamed", inferences);
+  if (!strstr(slurp(tag, "err"), dealt)) fail_msg("expected \"%s\":\n%s", dealt, slurp(tag, "err"));
+  const char *out = slurp(tag, "out");
+  if (!strstr(out, "equals the fixed-point emulation") || (also && !strstr(out, also)))
+    fail_msg("not verified, or no \"%s\":\n%s", also ? also : "", out);
+}
+
+/* Repetitions: each one's keys are dealt anew, and the run still verifies; with --overhead-pairs the
+ * dealer deals the pairs' inferences too (1 warm-up + 1 counted + 2). */
 static void test_reps_dealt_again(void **state) {
   (void)state;
-  char dir[256];
-  snprintf(dir, sizeof dir, "%s/reps", tmpdir);
-  const int rc = run_tag("reps", (const char *[]){"run", "--backend", "cpu", "--dealer", "stream", "--seq", "16",
-                                                  "--reps", "2", "--warmup", "1", "--out", dir, NULL});
-  if (rc != 0) fail_msg("exit %d:\n%s", rc, slurp("reps", "err"));
-  if (!strstr(slurp("reps", "err"), "dealer: 3 inferences' keys dealt and streamed"))
-    fail_msg("the dealer did not deal three inferences:\n%s", slurp("reps", "err"));
-  if (!strstr(slurp("reps", "out"), "equals the fixed-point emulation")) fail_msg("not verified:\n%s", slurp("reps", "out"));
-  /* --overhead-pairs: the dealer deals the pairs' inferences too (1 + 1 counted + 2) */
-  snprintf(dir, sizeof dir, "%s/reps-overhead", tmpdir);
-  const int rc2 = run_tag("repo", (const char *[]){"run", "--backend", "cpu", "--dealer", "stream", "--seq", "16",
-                                                   "--warmup", "1", "--overhead-pairs", "1", "--out", dir, NULL});
-  if (rc2 != 0) fail_msg("exit %d:\n%s", rc2, slurp("repo", "err"));
-  if (!strstr(slurp("repo", "err"), "dealer: 4 inferences' keys dealt and streamed"))
-    fail_msg("the dealer did not deal four inferences:\n%s", slurp("repo", "err"));
-  if (!strstr(slurp("repo", "out"), "scope overhead (--overhead-pairs 1: ") ||
-      !strstr(slurp("repo", "out"), "equals the fixed-point emulation"))
-    fail_msg("no overhead line or not verified:\n%s", slurp("repo", "out"));
+  stream_reps("reps", "2", (const char *[]){"--warmup", "1", NULL}, 3, NULL);
+  stream_reps("repo", "1", (const char *[]){"--warmup", "1", "--overhead-pairs", "1", NULL}, 4,
+              "scope overhead (--overhead-pairs 1: ");
 }
 
 /* A dealer that dies mid-stream: both parties fail, naming the stream that ended, within the deadline. */

@@ -1271,9 +1271,9 @@ static ff_status ff__verify_file(ff_keystream *ks) {
 /* Right after connecting, before any key byte is used and before the profile is attached (so nothing
  * of it is charged to a scope: `fusefss cost` still equals the run in every scope): both parties show
  * each other their dealing id and repetition counts. Different dealings that share a run id would
- * otherwise compute garbage and exit 0; different --reps would end as "peer closed" mid-run. */
-/* The hello's magic names its layout: "FFR2" (2026-12-07) added --overhead-pairs to "FFRN"'s reps and
- * warmup. A party of the older layout reads the new magic first and says so instead of misreading. */
+ * otherwise compute garbage and exit 0; different --reps would end as "peer closed" mid-run. The magic
+ * names the layout: "FFR2" added --overhead-pairs to "FFRN"'s reps and warmup, so a party of the older
+ * layout says the peer is not of its version instead of misreading the extra bytes. */
 #define FF__HELLO_MAGIC "FFR2"
 static ff_status ff__session_hello(ff_chan *ch, const ff__run_opts *o, const uint8_t *dealing_id) {
   enum { HELLO = 4 + FF_KEYSTREAM_ID_BYTES + 12 };

@@ -1,8 +1,8 @@
 /* Matrix products over the ring Z_2^bw: the local products of SIGMA's masked Beaver matmul
  * (research/sigma.md §4, "Matmul / FC"), plain and batched. CPU reference in ring_gemm.c; CUDA in
  * ring_gemm_cuda.cu, with two algorithms (u64 SIMT tiles; int8 tensor cores on 8-bit limbs).
- * Large CPU products are split by output rows over the machine's cores (the result does not depend on the
- * split). Test: tests/test_gemm.c (CPU), tests/test_gemm_cuda.c (CUDA against CPU, bit for bit). */
+ * Large CPU products are split by output rows over the CPUs the process may use (core/ctx.h
+ * ff_parallel_for; the result does not depend on the split). Test: tests/test_gemm.c (CPU), tests/test_gemm_cuda.c (CUDA against CPU, bit for bit). */
 #ifndef FF_GATES_GEMM_RING_GEMM_H
 #define FF_GATES_GEMM_RING_GEMM_H
 
