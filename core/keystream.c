@@ -101,19 +101,28 @@ struct ff_keystream {
   uint64_t timeout_ns;      /* READ_FD: longest wait for the next bytes */
   struct ff__ks_wq *wq;     /* WRITE_FILE, WRITE_SINK: the sealer and writer threads and their ring, or NULL */
   int sealers;              /* WRITE_FILE, WRITE_SINK: sealer threads asked for (0: by the CPU count) */
+  uint64_t write_behind;    /* WRITE_FILE, WRITE_SINK: bytes of chunks the ring may hold (the depth asked for) */
 };
 
 /* ---- The sealers and the writer of a key file or live stream ------------------------------------------
  * A key file's (or live stream's) chunks are sealed (CRC32C and HMAC-SHA-256) by a pool of sealer threads
  * and written, in order, by a writer thread, so that the dealer deals the next gate meanwhile and the
  * sealing, which one core does at about 1.5 GB/s, keeps up with the disk. The dealer fills each chunk in
- * place in a free slot of a ring (n_slots chunks per stream, so memory stays bounded) and hands it over;
- * any sealer takes any filled slot and appends the chunk's CRC and tag to it; the writer takes the slots
- * in ring order once sealed, keeps the running CRC of CRCs and writes each with one call. The bytes are
- * those of a single-threaded writer. ff_keystream_finish drains the ring and joins the threads before the
- * trailer; a failure is sticky and reported by the next write or by finish. */
+ * place in a buffer of its own and hands it over to the next place of a ring (n_slots chunks per stream);
+ * sealers take the filled slots oldest first and append each chunk's CRC and tag; the writer takes the
+ * slots in ring order once sealed, keeps the running CRC of CRCs and writes each with one call. The bytes
+ * are those of a single-threaded writer. ff_keystream_finish drains the ring and joins the threads before
+ * the trailer; a failure is sticky and reported by the next write or by finish.
+ *
+ * The ring's depth is the write-behind (ff_keystream_params.write_behind, 256 MiB of chunks by default):
+ * the dealer waits only when that much is handed over and not yet written, so a gate's burst of keys
+ * (hundreds of MiB) goes to disk while the next gates are dealt instead of holding the dealer until it
+ * is nearly all written. Buffers are allocated when the dealer needs one and no written chunk has freed
+ * one, and are reused after: a stream holds as many as it has been ahead of its writer at most (one for a
+ * 1 KiB key file), never more than the ring's depth. */
 #define FF__KS_SEALERS_MAX 16
-#define FF__KS_RING_BYTES (UINT64_C(256) << 20) /* a ring of large chunks is shortened to about this */
+#define FF__KS_RING_BYTES (UINT64_C(256) << 20) /* for large chunks the least ring is shortened to about this */
+#define FF__KS_SLOTS_MAX 65536                   /* the deepest ring, in chunks; a deeper write-behind is clamped */
 
 enum { FF__SLOT_FREE, FF__SLOT_FILLED, FF__SLOT_SEALING, FF__SLOT_SEALED };
 
@@ -121,14 +130,18 @@ typedef struct ff__ks_wq {
   ff_keystream *ks;
   pthread_t writer, sealer[FF__KS_SEALERS_MAX];
   int n_sealers, n_slots;
+  size_t slot_bytes;       /* a buffer: chunk_size + 4 + FF__KS_TAG bytes (payload, CRC, tag) */
   pthread_mutex_t mu;
   pthread_cond_t filled, sealed, room;
-  uint8_t **slot;          /* (n_slots) each chunk_size + 4 + FF__KS_TAG bytes */
+  uint8_t **slot;          /* (n_slots) the buffer of each handed-over chunk, NULL elsewhere */
+  uint8_t **spare;         /* (n_slots) buffers of written chunks, for the dealer's next ones */
+  int n_spare;
   size_t *len;             /* payload bytes of the chunk in the slot */
   uint64_t *index;         /* the chunk's index in the stream */
   unsigned char *state;    /* FF__SLOT_* */
   int head, count, stop;   /* slots head .. head+count-1 (mod n_slots) are handed over, oldest first */
-  int held;                /* the slot the dealer is filling (at head+count), or -1 */
+  int to_seal, n_to_seal;  /* slots to_seal .. to_seal+n_to_seal-1 are filled and wait for a sealer: the newest
+                              handed over, so to_seal + n_to_seal = head + count (mod n_slots) */
   ff_status err;           /* the first failure of a thread */
 } ff__ks_wq;
 
@@ -458,27 +471,29 @@ static void *ff__ks_sealer_main(void *arg) {
    * stream's context is never read by two threads at once. */
   EVP_MAC_CTX *keyed = ks->mac ? EVP_MAC_CTX_dup(ks->mac) : NULL;
   for (;;) {
-    int s = -1;
-    for (int i = 0; i < q->count && s < 0; i++)
-      if (q->state[(q->head + i) % q->n_slots] == FF__SLOT_FILLED) s = (q->head + i) % q->n_slots;
-    if (s < 0) {
+    if (!q->n_to_seal) {
       if (q->stop) break;
       pthread_cond_wait(&q->filled, &q->mu);
       continue;
     }
+    const int s = q->to_seal; /* the oldest filled slot */
+    q->to_seal = (s + 1) % q->n_slots;
+    q->n_to_seal--;
     q->state[s] = FF__SLOT_SEALING;
     const int failed = q->err != FF_OK;
+    uint8_t *buf = q->slot[s];
+    const size_t len = q->len[s];
+    const uint64_t index = q->index[s];
     pthread_mutex_unlock(&q->mu);
     ff_status st = FF_OK;
     if (!failed) { /* after a failure the slots are only passed on */
-      uint8_t *buf = q->slot[s], pre[FF_KEYSTREAM_ID_BYTES + 12];
-      const size_t len = q->len[s];
+      uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12];
       ff__put32(buf + len, ff_crc32c(0, buf, len));
       if (ks->mac) {
-        ff__ks_chunk_prefix(ks, q->index[s], len, pre);
+        ff__ks_chunk_prefix(ks, index, len, pre);
         if (!ff__ks_tag_from(keyed, "FFKEYCHK", pre, sizeof pre, buf, len, buf + len + 4)) {
           FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)",
-                   (unsigned long long)q->index[s], ks->label);
+                   (unsigned long long)index, ks->label);
           st = FF_EIO;
         }
       }
@@ -504,23 +519,27 @@ static void *ff__ks_writer_main(void *arg) {
     if (!q->count) break; /* stopped and drained */
     const int s = q->head;
     const int failed = q->err != FF_OK;
+    const uint8_t *buf = q->slot[s];
+    const size_t len = q->len[s];
+    const uint64_t index = q->index[s];
     pthread_mutex_unlock(&q->mu);
     ff_status st = FF_OK;
     if (!failed) {
-      const uint8_t *buf = q->slot[s];
-      const size_t n = q->len[s] + 4 + ks->tag_size;
-      ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, buf + q->len[s], 4);
+      const size_t n = len + 4 + ks->tag_size;
+      ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, buf + len, 4);
       if (ks->mode == FF__KS_WRITE_SINK) {
         if ((st = ks->sink(ks->sink_arg, buf, n)))
-          FF_ERROR("cannot send %s (chunk %llu): %s", ks->label, (unsigned long long)q->index[s], ff_strerror(st));
+          FF_ERROR("cannot send %s (chunk %llu): %s", ks->label, (unsigned long long)index, ff_strerror(st));
       } else if (fwrite(buf, 1, n, ks->f) != n) {
-        FF_ERROR("cannot write %s (chunk %llu): %s", ks->label, (unsigned long long)q->index[s], strerror(errno));
+        FF_ERROR("cannot write %s (chunk %llu): %s", ks->label, (unsigned long long)index, strerror(errno));
         st = FF_EIO;
       }
     }
     pthread_mutex_lock(&q->mu);
     if (st && !q->err) q->err = st;
     q->state[s] = FF__SLOT_FREE;
+    q->spare[q->n_spare++] = q->slot[s]; /* at most n_slots buffers exist, so the spares fit */
+    q->slot[s] = NULL;
     q->head = (q->head + 1) % q->n_slots;
     q->count--;
     pthread_cond_signal(&q->room);
@@ -537,11 +556,14 @@ static int ff__ks_sealers(int asked) {
   return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
+/* Frees the ring and every buffer in it (the threads are joined, the ring drained or never used). */
 static void ff__ks_wq_free(ff__ks_wq *q) {
   if (!q) return;
   if (q->slot)
     for (int i = 0; i < q->n_slots; i++) free(q->slot[i]);
+  for (int i = 0; i < q->n_spare; i++) free(q->spare[i]);
   free(q->slot);
+  free(q->spare);
   free(q->len);
   free(q->index);
   free(q->state);
@@ -564,20 +586,32 @@ static ff_status ff__ks_wq_join(ff__ks_wq *q, int n_sealers, int writer) {
   return q->err;
 }
 
+/* The ring's slots: ceil(write_behind / slot_bytes), but never fewer than 2 × sealers + 2 (each sealer
+ * has a chunk to seal and another waiting while the writer writes one and the dealer fills one), and for
+ * chunks so large that these would pass FF__KS_RING_BYTES, never fewer than as many as fit in it, and 3
+ * at least (one being filled, one sealed, one written). At most FF__KS_SLOTS_MAX: a deeper write_behind
+ * is clamped to that many chunks. */
+static int ff__ks_ring_slots(uint64_t write_behind, uint64_t slot_bytes, int n_sealers) {
+  uint64_t least = 2 * (uint64_t)n_sealers + 2;
+  while (least > 3 && least * slot_bytes > FF__KS_RING_BYTES) least--;
+  const uint64_t wanted = write_behind / slot_bytes + (write_behind % slot_bytes != 0);
+  const uint64_t n = wanted > least ? wanted : least;
+  return n < FF__KS_SLOTS_MAX ? (int)n : FF__KS_SLOTS_MAX;
+}
+
 static ff_status ff__ks_wq_start(ff_keystream *ks) {
   ff__ks_wq *q = calloc(1, sizeof *q);
   if (!q) goto nomem;
   q->ks = ks;
-  q->held = -1;
   q->n_sealers = ff__ks_sealers(ks->sealers);
-  const uint64_t slot_bytes = (uint64_t)ks->chunk_size + 4 + FF__KS_TAG;
-  q->n_slots = 2 * q->n_sealers + 2;
-  while (q->n_slots > 3 && (uint64_t)q->n_slots * slot_bytes > FF__KS_RING_BYTES) q->n_slots--;
-  if (!(q->slot = calloc((size_t)q->n_slots, sizeof *q->slot)) || !(q->len = calloc((size_t)q->n_slots, sizeof *q->len)) ||
-      !(q->index = calloc((size_t)q->n_slots, sizeof *q->index)) || !(q->state = calloc((size_t)q->n_slots, 1)))
+  q->slot_bytes = (size_t)ks->chunk_size + 4 + FF__KS_TAG;
+  q->n_slots = ff__ks_ring_slots(ks->write_behind, q->slot_bytes, q->n_sealers);
+  /* Only the ring's bookkeeping now; the buffers as the dealer needs them (ff__ks_wq_acquire). */
+  const size_t n = (size_t)q->n_slots;
+  if (!(q->slot = calloc(n, sizeof *q->slot)) || !(q->spare = calloc(n, sizeof *q->spare)) ||
+      !(q->len = calloc(n, sizeof *q->len)) || !(q->index = calloc(n, sizeof *q->index)) ||
+      !(q->state = calloc(n, 1)))
     goto nomem;
-  for (int i = 0; i < q->n_slots; i++)
-    if (!(q->slot[i] = malloc((size_t)slot_bytes))) goto nomem;
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->filled, NULL);
   pthread_cond_init(&q->sealed, NULL);
@@ -604,32 +638,44 @@ nomem:
   return FF_ENOMEM;
 }
 
-/* The dealer's side: the next free slot (waiting while all are handed over) becomes ks->chunk. */
+/* The dealer's side: waits while the ring is full (the write-behind is used up), then a buffer for the
+ * next chunk becomes ks->chunk, the dealer's until it is handed over: a written chunk's, else a new one.
+ * Out of memory leaves the ring as it was and ks->chunk NULL; the caller breaks the stream. */
 static ff_status ff__ks_wq_acquire(ff_keystream *ks) {
   ff_status st;
   if (!ks->wq && (st = ff__ks_wq_start(ks))) return st;
   ff__ks_wq *q = ks->wq;
+  uint8_t *buf = NULL;
   pthread_mutex_lock(&q->mu);
   while (q->count == q->n_slots && !q->err) pthread_cond_wait(&q->room, &q->mu);
   st = q->err;
-  /* head + count does not move while the dealer waits: the writer advances head as it lowers count */
-  if (!st) q->held = (q->head + q->count) % q->n_slots;
+  if (!st && q->n_spare) buf = q->spare[--q->n_spare];
+  const int waiting = q->count;
   pthread_mutex_unlock(&q->mu);
   if (st) return st;
-  ks->chunk = q->slot[q->held]; /* the dealer's until it is handed over */
+  if (!buf && !(buf = malloc(q->slot_bytes))) {
+    FF_ERROR("out of memory for the next chunk of %s: %zu bytes more, beside the %d chunks waiting to be written "
+             "(a smaller ff_keystream_params.write_behind holds fewer)",
+             ks->label, q->slot_bytes, waiting);
+    return FF_ENOMEM;
+  }
+  ks->chunk = buf;
   return FF_OK;
 }
 
-/* The dealer hands the slot it filled (len payload bytes) to the sealers. */
+/* The dealer hands the chunk it filled (ks->chunk, len payload bytes) to the sealers, at the ring's next
+ * place (head + count: free, since it acquired the buffer only when the ring had room, and only the
+ * dealer adds to the ring). */
 static ff_status ff__ks_wq_hand_over(ff_keystream *ks, size_t len) {
   ff__ks_wq *q = ks->wq;
   pthread_mutex_lock(&q->mu);
-  const int t = q->held;
+  const int t = (q->head + q->count) % q->n_slots;
+  q->slot[t] = ks->chunk;
   q->len[t] = len;
   q->index[t] = ks->n_chunks;
   q->state[t] = FF__SLOT_FILLED;
   q->count++;
-  q->held = -1;
+  q->n_to_seal++;
   pthread_cond_signal(&q->filled);
   pthread_mutex_unlock(&q->mu);
   ks->chunk = NULL;
@@ -637,12 +683,13 @@ static ff_status ff__ks_wq_hand_over(ff_keystream *ks, size_t len) {
 }
 
 /* Drains the ring, joins the threads and frees them; their first failure, if any. Safe without them. A
- * slot the dealer was filling and did not hand over is dropped (the stream is then incomplete). */
+ * chunk the dealer was filling and did not hand over is dropped (the stream is then incomplete). */
 static ff_status ff__ks_wq_stop(ff_keystream *ks) {
   ff__ks_wq *q = ks->wq;
   if (!q) return FF_OK;
   const ff_status st = ff__ks_wq_join(q, q->n_sealers, 1);
   ff__ks_wq_free(q);
+  free(ks->chunk);
   ks->wq = NULL;
   ks->chunk = NULL;
   return st;
@@ -718,6 +765,7 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
   if (!ks->meta || !hdr) goto nomem;
   memcpy(ks->meta, meta, meta_len + 1);
   ks->sealers = p->sealers;
+  ks->write_behind = p->write_behind ? p->write_behind : FF_KEYSTREAM_WRITE_BEHIND_DEFAULT;
   if (path && !sink) { /* a live stream's name is a label, never a file */
     /* Non-blocking open, then fstat: a FIFO or device at the path is refused, never waited on. Key
      * shares are secrets: the file is the owner's alone (0600). */

@@ -56,6 +56,7 @@ extern "C" {
 #define FF_KEYSTREAM_META_MAX 8192                /* metadata bytes */
 #define FF_KEYSTREAM_CHUNK_DEFAULT (UINT32_C(1) << 20)
 #define FF_KEYSTREAM_CHUNK_MAX (UINT32_C(1) << 28)
+#define FF_KEYSTREAM_WRITE_BEHIND_DEFAULT (UINT64_C(256) << 20) /* bytes of chunks a writer may hold back */
 
 /* A key stream: either a writer (the dealer) or a reader (a party). Not thread-safe. */
 typedef struct ff_keystream ff_keystream;
@@ -73,6 +74,13 @@ typedef struct {
   int sealers;               /* file and live writers: threads that compute the chunks' CRCs and MACs beside
                                 the one that writes them in order; 0: a quarter of the online CPUs, 1 .. 8
                                 (at most 16); the bytes do not depend on it */
+  uint64_t write_behind;     /* file and live writers: how many bytes of filled chunks may wait for the sealers
+                                and the writer thread while the dealer goes on (the ring's depth); 0:
+                                FF_KEYSTREAM_WRITE_BEHIND_DEFAULT (256 MiB); the ring has at least 2 × sealers
+                                + 2 chunks (fewer, down to 3, when chunks are so large that these would pass
+                                256 MiB) and at most 65536 (a deeper one is clamped); chunk buffers are allocated
+                                as the dealer gets ahead and then reused, so memory is the most that waited at
+                                once, not the depth; the bytes written do not depend on it */
 } ff_keystream_params;
 
 /* --- CRC32C ------------------------------------------------------------------------------------ */
@@ -106,7 +114,8 @@ typedef ff_status (*ff_keystream_sink)(void *arg, const void *data, size_t n);
  * messages (NULL: "key stream"). */
 ff_status ff_keystream_create_sink(const char *name, const ff_keystream_params *p, uint64_t payload_size,
                                    ff_keystream_sink sink, void *arg, ff_keystream **out);
-/* Appends n key bytes (n may be 0). FF_EIO when the disk write fails (the writer is then unusable). */
+/* Appends n key bytes (n may be 0). FF_EIO when the disk write fails, FF_ENOMEM when a file or live writer
+ * cannot allocate a chunk (the writer is then unusable). */
 ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n);
 /* Writes the last chunk and the trailer, fills in the header's payload size; a file is flushed,
  * fsynced if asked, and closed. Writes after it give FF_ESTATE. */

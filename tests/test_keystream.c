@@ -3,6 +3,7 @@
  * files, reads past the end, leftover keys. Chunks are tiny here so that boundaries are cheap. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -940,9 +942,6 @@ static void test_fifo_key_file(void **state) {
   unlink(fifo);
 }
 
-/* A write that fails inside the file writer's thread (here: the file size limit, EFBIG) fails the stream:
- * a later write or the finish reports it, nothing hangs, and close releases the thread. In a child so
- * that the limit stays there. */
 /* Sealer threads (ff_keystream_params.sealers) change who computes the CRCs and MACs, never the bytes:
  * a file and a live stream written with 1, 2, 5 and 16 sealers, in writes that end mid-chunk, on chunk
  * boundaries and span several chunks, equal the in-memory writer's image (sealed inline) byte for byte,
@@ -992,6 +991,339 @@ static void test_sealers_same_bytes(void **state) {
   free(data);
 }
 
+/* --- Write-behind (ff_keystream_params.write_behind) ------------------------------------------------ */
+
+/* The ring's depth changes when the dealer waits, never the bytes: a file and a live stream written with
+ * a write-behind of 1 byte (raised to the least ring), three chunks' worth, 64 MiB (far more than the
+ * stream) and UINT64_MAX (clamped), with 1000- and 4096-byte chunks, equal the in-memory writer's image
+ * byte for byte and read back through the MAC checks. */
+static void test_write_behind_same_bytes(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t pattern[] = {1, 999, 1000, 3000, 17, 5000, 0, 2500, 1000, 64, 4096, 8191};
+  enum { N = 96 };
+  size_t sizes[N];
+  for (int i = 0; i < N; i++) sizes[i] = pattern[i % 12];
+  const size_t total = total_of(sizes, N);
+  uint8_t *data = random_bytes(total, 23), *back = malloc(total);
+  assert_non_null(back);
+  const uint32_t chunks[] = {1000, 4096};
+  for (int c = 0; c < 2; c++) {
+    ff_keystream_params p = params(1, "run-behind", "write-behind", chunks[c]);
+    p.mac_key = k_key_a;
+    p.dealing_id = k_id_a;
+    p.sealers = 2;
+    size_t img_n;
+    uint8_t *img = image_with(&p, data, sizes, N, &img_n);
+    assert_true(total / chunks[c] >= 40);
+    const uint64_t write_behind[] = {1, 3 * ((uint64_t)chunks[c] + 4 + TAG), UINT64_C(64) << 20, UINT64_MAX};
+    for (int k = 0; k < 4; k++) {
+      p.write_behind = write_behind[k];
+      ff_keystream *r;
+      const char *path = path_in_dir("behind.ffk");
+      assert_int_equal(ff_keystream_create_file(path, &p, &r), FF_OK);
+      write_sizes(r, data, sizes, N);
+      assert_int_equal(ff_keystream_finish(r), FF_OK);
+      assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+      assert_file_is(path, img, img_n);
+      assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
+      assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
+      assert_memory_equal(back, data, total);
+      assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+
+      sink_buf live = {NULL, 0};
+      assert_int_equal(ff_keystream_create_sink("behind", &p, total, to_buf, &live, &r), FF_OK);
+      write_sizes(r, data, sizes, N);
+      assert_int_equal(ff_keystream_finish(r), FF_OK);
+      assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+      assert_int_equal(live.n, img_n);
+      assert_memory_equal(live.buf, img, img_n);
+      free(live.buf);
+    }
+    free(img);
+  }
+  free(back);
+  free(data);
+}
+
+/* A live sink that holds every call after the first (the header, sent by the creating thread) at a gate
+ * until the test opens it, then sleeps delay_us per call: a slow peer whose pace the test controls. */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int open;          /* 0: the writer thread waits in its first chunk's call */
+  unsigned calls;    /* calls that passed the gate, the header's included */
+  unsigned delay_us;
+  sink_buf out;      /* what passed, in order (the writer thread's alone once it runs) */
+} gated_sink;
+
+static ff_status to_gated(void *arg, const void *data, size_t n) {
+  gated_sink *g = arg;
+  pthread_mutex_lock(&g->mu);
+  while (!g->open && g->calls > 0) pthread_cond_wait(&g->cv, &g->mu);
+  g->calls++;
+  pthread_mutex_unlock(&g->mu);
+  if (g->delay_us) usleep(g->delay_us);
+  return to_buf(&g->out, data, n);
+}
+
+static void gate_init(gated_sink *g, unsigned delay_us) {
+  memset(g, 0, sizeof *g);
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->delay_us = delay_us;
+}
+
+static unsigned gate_calls(gated_sink *g) {
+  pthread_mutex_lock(&g->mu);
+  const unsigned n = g->calls;
+  pthread_mutex_unlock(&g->mu);
+  return n;
+}
+
+static void gate_open(gated_sink *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = 1;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_destroy(gated_sink *g) {
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->cv);
+  free(g->out.buf);
+}
+
+/* A dealer on a thread of its own, writing n chunks one call each and counting the calls that returned. */
+typedef struct {
+  ff_keystream *w;
+  const uint8_t *data;
+  size_t chunk, n;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t done;
+  ff_status st;
+} dealer_job;
+
+static void *dealer_main(void *arg) {
+  dealer_job *j = arg;
+  for (size_t i = 0; i < j->n; i++) {
+    const ff_status st = ff_keystream_write(j->w, j->data + i * j->chunk, j->chunk);
+    pthread_mutex_lock(&j->mu);
+    if (st) j->st = st;
+    else j->done++;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (st) break;
+  }
+  return NULL;
+}
+
+/* Waits (at most 60 s) until the dealer's returned writes reach want or it fails; the count then. */
+static size_t wait_for_writes(dealer_job *j, size_t want) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 60;
+  pthread_mutex_lock(&j->mu);
+  while (j->done < want && !j->st && pthread_cond_timedwait(&j->cv, &j->mu, &until) == 0) {}
+  const size_t done = j->done;
+  pthread_mutex_unlock(&j->mu);
+  return done;
+}
+
+/* A slow peer behind a deep ring: 50 chunks written while the sink holds the first one all return (the
+ * sink has received none of them; with a ring shallower than 50 chunks the dealer would wait, and the
+ * test fails after 60 s), then the finish drains the ring through the sink, 1 ms per call, and the bytes
+ * are the key file's. */
+static void test_write_behind_slow_sink(void **state) {
+  (void)state;
+  skip_without_sse42();
+  enum { CHUNKS = 50, C = 4096 };
+  uint8_t *data = random_bytes((size_t)CHUNKS * C, 24);
+  ff_keystream_params p = params(0, "run-slow", "slow sink", C);
+  p.mac_key = k_key_b;
+  p.dealing_id = k_id_b;
+  p.sealers = 1;
+  p.write_behind = UINT64_C(64) << 20;
+  const size_t sizes[] = {(size_t)CHUNKS * C};
+  size_t img_n;
+  uint8_t *img = image_with(&p, data, sizes, 1, &img_n);
+  gated_sink g;
+  gate_init(&g, 1000);
+  dealer_job j = {.data = data, .chunk = C, .n = CHUNKS};
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_cond_init(&j.cv, NULL);
+  assert_int_equal(ff_keystream_create_sink("slow", &p, (uint64_t)CHUNKS * C, to_gated, &g, &j.w), FF_OK);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, dealer_main, &j), 0);
+  const size_t done = wait_for_writes(&j, CHUNKS);
+  const unsigned calls = gate_calls(&g);
+  gate_open(&g);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  if (done != CHUNKS) {
+    ff_keystream_close(j.w, 0); /* its threads write into g: gone before this frame is */
+    fail_msg("%zu of %d writes returned while the sink held the first chunk", done, CHUNKS);
+  }
+  assert_int_equal(calls, 1); /* the header only: every chunk still waited in the ring */
+  assert_int_equal(j.st, FF_OK);
+  assert_int_equal(ff_keystream_finish(j.w), FF_OK);
+  assert_int_equal(gate_calls(&g), 1 + CHUNKS + 2); /* header, chunks, trailer and its tag */
+  assert_int_equal(ff_keystream_close(j.w, 0), FF_OK);
+  assert_int_equal(g.out.n, img_n);
+  assert_memory_equal(g.out.buf, img, img_n);
+  pthread_mutex_destroy(&j.mu);
+  pthread_cond_destroy(&j.cv);
+  gate_destroy(&g);
+  free(img);
+  free(data);
+}
+
+/* The ring's depth, seen from the dealer: with the sink holding the first chunk, the dealer's writes
+ * return until the ring is full (the chunk in the sink counts), then it waits. Depth = ceil(write_behind /
+ * (chunk + 36)), at least 2 × sealers + 2, at most 65536. The count reaches the depth for certain; that it
+ * stops there is checked after a pause (a slow machine could only make that check pass wrongly, never
+ * fail). Then the gate opens and the stream's bytes are the in-memory writer's. */
+static void test_write_behind_depth(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const struct {
+    uint32_t chunk;
+    int sealers;
+    uint64_t write_behind;
+    size_t depth;
+  } cases[] = {
+      {1000, 2, 1, 6},                     /* raised to 2 × 2 + 2 */
+      {1000, 1, 10 * 1036, 10},            /* exactly ten chunks' worth */
+      {1000, 1, 10 * 1036 + 1, 11},        /* rounded up */
+      {1000, 3, 3 * 1036, 8},              /* below 2 × 3 + 2 */
+      {1, 1, UINT64_MAX, 65536},           /* clamped */
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    const size_t chunk = cases[k].chunk, n = cases[k].depth + 5;
+    uint8_t *data = random_bytes(n * chunk, 25 + k);
+    size_t *sizes = malloc(n * sizeof *sizes);
+    assert_non_null(sizes);
+    for (size_t i = 0; i < n; i++) sizes[i] = chunk;
+    ff_keystream_params p = params(1, "run-depth", "depth", cases[k].chunk);
+    p.sealers = cases[k].sealers;
+    p.write_behind = cases[k].write_behind;
+    size_t img_n;
+    uint8_t *img = image_with(&p, data, sizes, n, &img_n);
+    gated_sink g;
+    gate_init(&g, 0);
+    dealer_job j = {.data = data, .chunk = chunk, .n = n};
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    assert_int_equal(ff_keystream_create_sink("depth", &p, (uint64_t)(n * chunk), to_gated, &g, &j.w), FF_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, dealer_main, &j), 0);
+    const size_t reached = wait_for_writes(&j, cases[k].depth);
+    if (reached == cases[k].depth) usleep(20000);
+    pthread_mutex_lock(&j.mu);
+    const size_t done = j.done;
+    pthread_mutex_unlock(&j.mu);
+    const unsigned calls = gate_calls(&g);
+    gate_open(&g);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    if (done != cases[k].depth) {
+      ff_keystream_close(j.w, 0); /* its threads write into g: gone before this frame is */
+      fail_msg("case %zu: the dealer's writes stopped at %zu, not at the ring's depth %zu", k, done, cases[k].depth);
+    }
+    assert_int_equal(calls, 1); /* the header only */
+    assert_int_equal(j.st, FF_OK);
+    assert_int_equal(j.done, n);
+    assert_int_equal(ff_keystream_finish(j.w), FF_OK);
+    assert_int_equal(ff_keystream_close(j.w, 0), FF_OK);
+    assert_int_equal(g.out.n, img_n);
+    assert_memory_equal(g.out.buf, img, img_n);
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
+    gate_destroy(&g);
+    free(img);
+    free(sizes);
+    free(data);
+  }
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+/* A chunk buffer the dealer cannot allocate (an address-space limit while the sink holds the ring, so
+ * that each chunk needs a new 64 MiB buffer) fails that write with FF_ENOMEM and a message naming the
+ * stream and the bytes; the stream is then unusable (the next write and the finish say so), and close
+ * drains and joins the threads without a crash or a hang. In a child, for the limit; an alarm turns a
+ * hang into a failure. Sanitizers reserve address space of their own, so the limit means nothing there. */
+static void test_write_behind_out_of_memory(void **state) {
+  (void)state;
+  skip_without_sse42();
+#ifdef UNDER_SANITIZER
+  skip();
+#endif
+  const char *log = path_in_dir("enomem.txt");
+  const pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    alarm(60);
+    const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, 2) < 0) _exit(10);
+    enum { C = 64u << 20, CHUNKS = 64 };
+    uint8_t *data = calloc(1, C);
+    if (!data) _exit(11);
+    gated_sink g;
+    gate_init(&g, 0);
+    ff_keystream_params p = params(0, "run-nomem", "nomem", C);
+    p.sealers = 1;
+    p.write_behind = (uint64_t)CHUNKS * C;
+    ff_keystream *w;
+    if (ff_keystream_create_sink("nomem", &p, (uint64_t)CHUNKS * C, to_gated, &g, &w) != FF_OK) _exit(12);
+    /* The first chunk starts the threads and then waits in the sink; the limit comes after. */
+    if (ff_keystream_write(w, data, C) != FF_OK) _exit(13);
+    unsigned long vm_pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (!statm || fscanf(statm, "%lu", &vm_pages) != 1) _exit(14);
+    fclose(statm);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0) _exit(15);
+    const rlim_t hard = rl.rlim_max;
+    rl.rlim_cur = (rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)(256u << 20);
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(16);
+    ff_status st = FF_OK;
+    int written = 1;
+    for (; written < CHUNKS && !st; written++) st = ff_keystream_write(w, data, C);
+    rl.rlim_cur = hard; /* the rest may allocate again */
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(17);
+    if (st != FF_ENOMEM) _exit(18);
+    if (ff_keystream_write(w, data, C) != FF_ENOMEM) _exit(19);
+    gate_open(&g);
+    if (ff_keystream_finish(w) != FF_ENOMEM) _exit(20);
+    if (ff_keystream_close(w, 0) != FF_OK) _exit(21);
+    fprintf(stderr, "\nwritten before the failure: %d of %d chunks\n", written - 1, CHUNKS);
+    _exit(0);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  size_t n;
+  char *msg = (char *)get_file(log, &n);
+  msg = realloc(msg, n + 1);
+  assert_non_null(msg);
+  msg[n] = '\0';
+  fprintf(stderr, "  (expected) %s", msg);
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+    fail_msg("the child %s %d", WIFEXITED(ws) ? "exited with" : "died of signal",
+             WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
+  const char *subs[] = {"out of memory for the next chunk of key stream nomem: 67108900 bytes more",
+                        "unusable after an earlier error", NULL};
+  for (int i = 0; subs[i]; i++)
+    if (!strstr(msg, subs[i])) fail_msg("message lacks \"%s\": %s", subs[i], msg);
+  free(msg);
+  unlink(log);
+}
+
 /* The discarding writer counts what the dealer writes and keeps nothing: no image, no file. */
 static void test_null_writer(void **state) {
   (void)state;
@@ -1016,33 +1348,45 @@ static void test_null_writer(void **state) {
   free(data);
 }
 
+/* A write that fails inside the file writer's thread (here: the file size limit, EFBIG) fails the stream:
+ * a later write or the finish reports it, nothing hangs, and close releases the thread. With the least
+ * ring (write_behind 1: 2 × 2 + 2 chunks) and with a ring deeper than the whole stream (64 MiB), where
+ * every write may return before the error and only the finish can report it. In a child so that the
+ * limit stays there; an alarm turns a hang into a failure. */
 static void test_write_error_in_writer_thread(void **state) {
   (void)state;
   skip_without_sse42();
   const char *path = path_in_dir("full.ffk");
-  const pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {3u << 20, 3u << 20};
-    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(10);
-    ff_keystream *w;
-    ff_keystream_params p = params(0, "run-full", "full", 1u << 20);
-    if (ff_keystream_create_file(path, &p, &w) != FF_OK) _exit(11);
-    uint8_t *buf = calloc(1, 1u << 20);
-    if (!buf) _exit(12);
-    ff_status st = FF_OK;
-    for (int i = 0; i < 16 && !st; i++) st = ff_keystream_write(w, buf, 1u << 20);
-    if (!st) st = ff_keystream_finish(w);
-    ff_keystream_close(w, 0);
-    free(buf);
-    _exit(st == FF_EIO ? 0 : 13);
+  const uint64_t write_behind[] = {1, UINT64_C(64) << 20};
+  for (int k = 0; k < 2; k++) {
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      alarm(60);
+      signal(SIGXFSZ, SIG_IGN);
+      struct rlimit rl = {3u << 20, 3u << 20};
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(10);
+      ff_keystream *w;
+      ff_keystream_params p = params(0, "run-full", "full", 1u << 20);
+      p.sealers = 2;
+      p.write_behind = write_behind[k];
+      if (ff_keystream_create_file(path, &p, &w) != FF_OK) _exit(11);
+      uint8_t *buf = calloc(1, 1u << 20);
+      if (!buf) _exit(12);
+      ff_status st = FF_OK;
+      for (int i = 0; i < 16 && !st; i++) st = ff_keystream_write(w, buf, 1u << 20);
+      if (!st) st = ff_keystream_finish(w);
+      ff_keystream_close(w, 0);
+      free(buf);
+      _exit(st == FF_EIO ? 0 : 13);
+    }
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    if (!WIFEXITED(ws)) fail_msg("write_behind %llu: the child died of signal %d", (unsigned long long)write_behind[k],
+                                 WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+    assert_int_equal(WEXITSTATUS(ws), 0);
+    unlink(path);
   }
-  int ws = 0;
-  assert_int_equal(waitpid(pid, &ws, 0), pid);
-  assert_true(WIFEXITED(ws));
-  assert_int_equal(WEXITSTATUS(ws), 0);
-  unlink(path);
 }
 
 int main(void) {
@@ -1058,7 +1402,9 @@ int main(void) {
       cmocka_unit_test(test_mac_tampered_with_valid_crcs), cmocka_unit_test(test_key_file_swapped_mid_run),
       cmocka_unit_test(test_fifo_key_file), cmocka_unit_test(test_live_stream),
       cmocka_unit_test(test_write_error_in_writer_thread), cmocka_unit_test(test_sealers_same_bytes),
-      cmocka_unit_test(test_null_writer),
+      cmocka_unit_test(test_null_writer), cmocka_unit_test(test_write_behind_same_bytes),
+      cmocka_unit_test(test_write_behind_slow_sink), cmocka_unit_test(test_write_behind_depth),
+      cmocka_unit_test(test_write_behind_out_of_memory),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
