@@ -207,7 +207,8 @@ uint32_t ff_scope_family_argb(const char *family) {
 
 int ff__scope_wants_span(int id) {
   if (id < 0 || id >= __atomic_load_n(&ff__n_names, __ATOMIC_ACQUIRE)) return 0;
-  return ff_scope_cuda_spans() == FF_CUDA_SPANS_ALL || !ff__names[id].primitive;
+  const ff_cuda_spans m = ff_scope_cuda_spans();
+  return m == FF_CUDA_SPANS_ALL || (m == FF_CUDA_SPANS_OPS && !ff__names[id].primitive);
 }
 
 int ff_scope_count(void) {

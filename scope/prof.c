@@ -452,9 +452,9 @@ ff_status ff_prof_write(ff_prof *p, const char *dir, char *log_path, char *trace
   snprintf(tpath, sizeof tpath, "%s/trace_p%d.json", dir, p->party);
   if (p->has_stream) {
     cJSON *timing = cJSON_GetObjectItemCaseSensitive(p->run, "timing");
-    if (cJSON_IsObject(timing)) {
+    if (cJSON_IsObject(timing)) { /* FF_PROFILE_CUDA=off: a CUDA party that recorded wall time only */
       cJSON_DeleteItemFromObjectCaseSensitive(timing, "mode");
-      cJSON_AddStringToObject(timing, "mode", "wall+cuda");
+      cJSON_AddStringToObject(timing, "mode", ff_scope_cuda_spans() == FF_CUDA_SPANS_OFF ? "wall" : "wall+cuda");
       cJSON_DeleteItemFromObjectCaseSensitive(timing, "cuda_spans");
       cJSON_AddStringToObject(timing, "cuda_spans", ff_cuda_spans_name(ff_scope_cuda_spans()));
     }

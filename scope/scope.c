@@ -77,18 +77,23 @@ ff_cuda_spans ff_scope_cuda_spans(void) {
     m = FF_CUDA_SPANS_OPS;
     if (s && strcmp(s, "all") == 0)
       m = FF_CUDA_SPANS_ALL;
+    else if (s && strcmp(s, "off") == 0)
+      m = FF_CUDA_SPANS_OFF;
     else if (s && *s && strcmp(s, "ops") != 0)
-      FF_WARN("FF_PROFILE_CUDA=%s is not ops or all; CUDA event spans stay at operator granularity (ops)", s);
+      FF_WARN("FF_PROFILE_CUDA=%s is not ops, all or off; CUDA event spans stay at operator granularity (ops)", s);
     __atomic_store_n(&ff__cuda_spans, m, __ATOMIC_RELAXED);
   }
   return (ff_cuda_spans)m;
 }
 
 void ff_scope_set_cuda_spans(ff_cuda_spans mode) {
-  __atomic_store_n(&ff__cuda_spans, mode == FF_CUDA_SPANS_ALL ? FF_CUDA_SPANS_ALL : FF_CUDA_SPANS_OPS, __ATOMIC_RELAXED);
+  const int m = mode == FF_CUDA_SPANS_ALL || mode == FF_CUDA_SPANS_OFF ? (int)mode : FF_CUDA_SPANS_OPS;
+  __atomic_store_n(&ff__cuda_spans, m, __ATOMIC_RELAXED);
 }
 
-const char *ff_cuda_spans_name(ff_cuda_spans mode) { return mode == FF_CUDA_SPANS_ALL ? "all" : "ops"; }
+const char *ff_cuda_spans_name(ff_cuda_spans mode) {
+  return mode == FF_CUDA_SPANS_ALL ? "all" : mode == FF_CUDA_SPANS_OFF ? "off" : "ops";
+}
 
 void ff_scope_set_clock(uint64_t (*now_ns)(void)) { ff__clock = now_ns ? now_ns : ff_now_ns; }
 
@@ -313,7 +318,7 @@ ff_status ff_prof_rep_begin(ff_prof *p, int warmup) {
   t->rep_warmup = warmup;
   t->rep_cuda_ns = 0;
   t->rep_c0 = t->comm;
-  t->rep_pair = t->spans ? ff__spans_begin(t->spans) : -1;
+  t->rep_pair = t->spans && ff_scope_cuda_spans() != FF_CUDA_SPANS_OFF ? ff__spans_begin(t->spans) : -1;
   t->rep_t0 = ff__clock();
   return FF_OK;
 }

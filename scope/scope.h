@@ -92,9 +92,11 @@ int ff_scope_enabled(void);
 /* Which scopes of a thread bound to a CUDA stream record a CUDA event span (two cudaEventRecord).
  * OPS (default): every scope except those of the primitive families FSS, Comm and KeyTransfer
  * (Reconstruct, FSS::DPF, KeyTransfer, ...), whose stream time lands in the enclosing operator's
- * exclusive CUDA time; ALL: every scope. FF_PROFILE_CUDA=ops|all in the environment (read once; another
- * value warns and keeps ops) or ff_scope_set_cuda_spans. Logged as run.timing.cuda_spans. */
-typedef enum { FF_CUDA_SPANS_OPS, FF_CUDA_SPANS_ALL } ff_cuda_spans;
+ * exclusive CUDA time; ALL: every scope; OFF: none, not even the repetition's (cuda_ns 0 everywhere: wall
+ * time, bytes and rounds only, the least the profiler can cost a CUDA party). FF_PROFILE_CUDA=ops|all|off
+ * in the environment (read once; another value warns and keeps ops) or ff_scope_set_cuda_spans. Logged as
+ * run.timing.cuda_spans. */
+typedef enum { FF_CUDA_SPANS_OPS, FF_CUDA_SPANS_ALL, FF_CUDA_SPANS_OFF } ff_cuda_spans;
 void ff_scope_set_cuda_spans(ff_cuda_spans mode);
 ff_cuda_spans ff_scope_cuda_spans(void);
 const char *ff_cuda_spans_name(ff_cuda_spans mode);

@@ -323,12 +323,12 @@ static int cuda_spans_from_env(const char *value) {
   if (pid == 0) {
     if (value) setenv("FF_PROFILE_CUDA", value, 1);
     else unsetenv("FF_PROFILE_CUDA");
-    _exit(ff_scope_cuda_spans() == FF_CUDA_SPANS_ALL ? 2 : 1);
+    _exit(10 + (int)ff_scope_cuda_spans());
   }
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status));
-  return WEXITSTATUS(status) == 2 ? FF_CUDA_SPANS_ALL : FF_CUDA_SPANS_OPS;
+  return WEXITSTATUS(status) - 10;
 }
 
 static void test_cuda_span_granularity(void **state) {
@@ -336,9 +336,11 @@ static void test_cuda_span_granularity(void **state) {
   assert_int_equal(cuda_spans_from_env(NULL), FF_CUDA_SPANS_OPS);
   assert_int_equal(cuda_spans_from_env("ops"), FF_CUDA_SPANS_OPS);
   assert_int_equal(cuda_spans_from_env("all"), FF_CUDA_SPANS_ALL);
+  assert_int_equal(cuda_spans_from_env("off"), FF_CUDA_SPANS_OFF);
   assert_int_equal(cuda_spans_from_env("bogus"), FF_CUDA_SPANS_OPS); /* warned, default kept */
   assert_string_equal(ff_cuda_spans_name(FF_CUDA_SPANS_OPS), "ops");
   assert_string_equal(ff_cuda_spans_name(FF_CUDA_SPANS_ALL), "all");
+  assert_string_equal(ff_cuda_spans_name(FF_CUDA_SPANS_OFF), "off");
   /* ops: the operators' scopes have spans, the primitives' (families FSS, Comm, KeyTransfer) none,
    * whether built in or registered later. */
   const char *ops[] = {"Forward", "Layer", "Attention", "Linear", "Softmax", "Softmax::Max", "TruncRescale",
@@ -356,6 +358,10 @@ static void test_cuda_span_granularity(void **state) {
   ff_scope_set_cuda_spans(FF_CUDA_SPANS_ALL);
   for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++) assert_true(ff__scope_wants_span(ff_scope_id(prims[i])));
   assert_true(ff__scope_wants_span(exch));
+  ff_scope_set_cuda_spans(FF_CUDA_SPANS_OFF); /* off: no scope at all */
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (ff__scope_wants_span(ff_scope_id(ops[i]))) fail_msg("%s has a CUDA span under off", ops[i]);
+  for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++) assert_false(ff__scope_wants_span(ff_scope_id(prims[i])));
   ff_scope_set_cuda_spans(FF_CUDA_SPANS_OPS);
 }
 

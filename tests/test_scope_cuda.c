@@ -73,13 +73,14 @@ static void test_spans(void **state) {
 }
 
 /* Span granularity: under the default (ops) a primitive's scope (Reconstruct, family Comm) records no
- * span and its kernel's time is in the enclosing operator's; under all it has its own span. */
+ * span and its kernel's time is in the enclosing operator's; under all it has its own span; under off
+ * no scope and not the repetition has one (wall time still recorded). */
 static void test_primitive_spans(void **state) {
   (void)state;
   ff_stream *s = NULL;
   ff_prof *p = open_recorder(0, "cuda-prim", 0, &s);
-  const ff_cuda_spans modes[2] = {FF_CUDA_SPANS_OPS, FF_CUDA_SPANS_ALL};
-  for (int m = 0; m < 2; m++) {
+  const ff_cuda_spans modes[3] = {FF_CUDA_SPANS_OPS, FF_CUDA_SPANS_ALL, FF_CUDA_SPANS_OFF};
+  for (int m = 0; m < 3; m++) {
     ff_scope_set_cuda_spans(modes[m]);
     assert_int_equal(ff_prof_rep_begin(p, 0), FF_OK);
     {
@@ -94,6 +95,13 @@ static void test_primitive_spans(void **state) {
     printf("%s: Softmax cuda %llu ns, Reconstruct cuda %llu ns (calls %llu)\n", ff_cuda_spans_name(modes[m]),
            (unsigned long long)op->cuda_ns, (unsigned long long)rec->cuda_ns, (unsigned long long)rec->calls);
     assert_int_equal(rec->calls, 1);
+    if (modes[m] == FF_CUDA_SPANS_OFF) {
+      assert_int_equal(op->cuda_ns, 0);
+      assert_int_equal(rec->cuda_ns, 0);
+      assert_int_equal(r->cuda_ns, 0);
+      assert_true(op->wall_ns > 0);
+      continue;
+    }
     assert_true(op->cuda_ns >= SPIN_NS - 1000);
     if (modes[m] == FF_CUDA_SPANS_OPS)
       assert_int_equal(rec->cuda_ns, 0);

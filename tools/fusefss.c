@@ -67,7 +67,8 @@ static void ff__usage(FILE *f) {
   fprintf(f,
           "\n"
           "Run 'fusefss <command> --help' for a command's options. Logging: FF_LOG_LEVEL=error|warn|info|debug;\n"
-          "scopes off: FF_PROFILE=0; CUDA event spans on every scope, not only operators: FF_PROFILE_CUDA=all.\n"
+          "scopes off: FF_PROFILE=0; CUDA event spans on every scope, not only operators: FF_PROFILE_CUDA=all;\n"
+          "no CUDA event spans: FF_PROFILE_CUDA=off.\n"
           "Documentation: docs/ in the source tree.\n");
 }
 

@@ -21,12 +21,15 @@ df -h /tmp | tail -1 | tee -a $OUT/large.txt; free -g | sed -n 2p | tee -a $OUT/
 # 1. The disk's sequential write rate (4 GiB, flushed), as the keygen target is relative to it.
 dd if=/dev/zero of=/tmp/dd.bin bs=8M count=512 conv=fdatasync 2>&1 | tail -1 | sed 's/^/disk (dd 4 GiB, fdatasync): /' | tee -a $OUT/large.txt
 rm -f /tmp/dd.bin
-# 2. Keygen of bert-base to key files, CUDA dealer (its own line says dealing and writing).
-rm -rf /tmp/kg; t=$(date +%s)
-timeout $(( $(left) - 10 )) $F keygen --model bert-base --backend cuda --out /tmp/kg > /tmp/kg.log 2>&1
-echo "keygen bert-base cuda rc=$? wall=$(( $(date +%s) - t ))s :: $(head -1 /tmp/kg.log | sed 's/.*) in/in/')" | tee -a $OUT/large.txt
-du -sb /tmp/kg | awk '{printf "key files %.2f GiB\n", $1/2^30}' | tee -a $OUT/large.txt
-rm -rf /tmp/kg
+# 2. Keygen of bert-base to key files, CUDA dealer (its own line says dealing and writing); with BASE_BIN
+#    (a baseline's fusefss, e.g. carried in .gpu/basebin) the same keygen with it next, on the same disk.
+for b in "$F" ${BASE_BIN:+"$BASE_BIN"}; do
+  rm -rf /tmp/kg; t=$(date +%s)
+  timeout $(( $(left) - 10 )) $b keygen --model bert-base --backend cuda --mask-seed 7 --out /tmp/kg > /tmp/kg.log 2>&1
+  echo "keygen bert-base cuda ($b) rc=$? wall=$(( $(date +%s) - t ))s :: $(head -1 /tmp/kg.log | sed 's/.*) in/in/')" | tee -a $OUT/large.txt
+  du -sb /tmp/kg | awk '{printf "key files %.2f GiB\n", $1/2^30}' | tee -a $OUT/large.txt
+  rm -rf /tmp/kg
+done
 # 3. The large models (defaults: a cut llama7b streamed, bert-large from disk), each verified.
 JOBS=${JOBS:-"ll7s:--model,llama7b,--layers,1,--dealer,stream bl:--model,bert-large,--placement,disk bb512:--model,bert-base,--seq,512,--dealer,stream"}
 for j in $JOBS; do
