@@ -942,6 +942,39 @@ static void test_fifo_key_file(void **state) {
   unlink(fifo);
 }
 
+/* Writes data (in the given write sizes) to a key file and to a live stream with parameters p (MAC key
+ * k_key_a): both must equal img, the in-memory writer's image, byte for byte, and the file must read back
+ * through the MAC checks. */
+static void file_and_live_equal_image(const ff_keystream_params *p, const char *name, const uint8_t *data,
+                                      const size_t *sizes, int n, const uint8_t *img, size_t img_n) {
+  const size_t total = total_of(sizes, n);
+  char file[64];
+  snprintf(file, sizeof file, "%s.ffk", name);
+  const char *path = path_in_dir(file);
+  ff_keystream *r;
+  assert_int_equal(ff_keystream_create_file(path, p, &r), FF_OK);
+  write_sizes(r, data, sizes, n);
+  assert_int_equal(ff_keystream_finish(r), FF_OK);
+  assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+  assert_file_is(path, img, img_n);
+  uint8_t *back = malloc(total ? total : 1);
+  assert_non_null(back);
+  assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
+  assert_memory_equal(back, data, total);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  free(back);
+
+  sink_buf live = {NULL, 0};
+  assert_int_equal(ff_keystream_create_sink(name, p, total, to_buf, &live, &r), FF_OK);
+  write_sizes(r, data, sizes, n);
+  assert_int_equal(ff_keystream_finish(r), FF_OK);
+  assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+  assert_int_equal(live.n, img_n);
+  assert_memory_equal(live.buf, img, img_n);
+  free(live.buf);
+}
+
 /* Sealer threads (ff_keystream_params.sealers) change who computes the CRCs and MACs, never the bytes:
  * a file and a live stream written with 1, 2, 5 and 16 sealers, in writes that end mid-chunk, on chunk
  * boundaries and span several chunks, equal the in-memory writer's image (sealed inline) byte for byte,
@@ -958,34 +991,13 @@ static void test_sealers_same_bytes(void **state) {
   ff_keystream_params p = params(1, "run-seal", "sealers", 1000);
   p.mac_key = k_key_a;
   p.dealing_id = k_id_a;
-  ff_keystream *r;
   size_t img_n;
   uint8_t *img = image_with(&p, data, sizes, N, &img_n); /* sealed inline, the reference */
   assert_true(total / 1000 >= 80); /* eighty chunks and more, each followed by its CRC and tag */
   const int sealers[] = {1, 2, 5, 16};
   for (int k = 0; k < 4; k++) {
     p.sealers = sealers[k];
-    const char *path = path_in_dir("sealers.ffk");
-    assert_int_equal(ff_keystream_create_file(path, &p, &r), FF_OK);
-    write_sizes(r, data, sizes, N);
-    assert_int_equal(ff_keystream_finish(r), FF_OK);
-    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
-    assert_file_is(path, img, img_n);
-    uint8_t *back = malloc(total);
-    assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
-    assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
-    assert_memory_equal(back, data, total);
-    assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
-    free(back);
-
-    sink_buf live = {NULL, 0};
-    assert_int_equal(ff_keystream_create_sink("sealers", &p, total, to_buf, &live, &r), FF_OK);
-    write_sizes(r, data, sizes, N);
-    assert_int_equal(ff_keystream_finish(r), FF_OK);
-    assert_int_equal(ff_keystream_close(r, 0), FF_OK);
-    assert_int_equal(live.n, img_n);
-    assert_memory_equal(live.buf, img, img_n);
-    free(live.buf);
+    file_and_live_equal_image(&p, "sealers", data, sizes, N, img, img_n);
   }
   free(img);
   free(data);
@@ -1005,8 +1017,7 @@ static void test_write_behind_same_bytes(void **state) {
   size_t sizes[N];
   for (int i = 0; i < N; i++) sizes[i] = pattern[i % 12];
   const size_t total = total_of(sizes, N);
-  uint8_t *data = random_bytes(total, 23), *back = malloc(total);
-  assert_non_null(back);
+  uint8_t *data = random_bytes(total, 23);
   const uint32_t chunks[] = {1000, 4096};
   for (int c = 0; c < 2; c++) {
     ff_keystream_params p = params(1, "run-behind", "write-behind", chunks[c]);
@@ -1019,30 +1030,10 @@ static void test_write_behind_same_bytes(void **state) {
     const uint64_t write_behind[] = {1, 3 * ((uint64_t)chunks[c] + 4 + TAG), UINT64_C(64) << 20, UINT64_MAX};
     for (int k = 0; k < 4; k++) {
       p.write_behind = write_behind[k];
-      ff_keystream *r;
-      const char *path = path_in_dir("behind.ffk");
-      assert_int_equal(ff_keystream_create_file(path, &p, &r), FF_OK);
-      write_sizes(r, data, sizes, N);
-      assert_int_equal(ff_keystream_finish(r), FF_OK);
-      assert_int_equal(ff_keystream_close(r, 0), FF_OK);
-      assert_file_is(path, img, img_n);
-      assert_int_equal(ff_keystream_open_file_mac(path, k_key_a, &r), FF_OK);
-      assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
-      assert_memory_equal(back, data, total);
-      assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
-
-      sink_buf live = {NULL, 0};
-      assert_int_equal(ff_keystream_create_sink("behind", &p, total, to_buf, &live, &r), FF_OK);
-      write_sizes(r, data, sizes, N);
-      assert_int_equal(ff_keystream_finish(r), FF_OK);
-      assert_int_equal(ff_keystream_close(r, 0), FF_OK);
-      assert_int_equal(live.n, img_n);
-      assert_memory_equal(live.buf, img, img_n);
-      free(live.buf);
+      file_and_live_equal_image(&p, "behind", data, sizes, N, img, img_n);
     }
     free(img);
   }
-  free(back);
   free(data);
 }
 
