@@ -1122,6 +1122,20 @@ static size_t wait_for_writes(dealer_job *j, size_t want) {
   return done;
 }
 
+/* Finishes the dealer's stream and checks what passed the sink against img (the key file's bytes), then
+ * frees the job's lock and the sink; the sink's calls after the finish. */
+static unsigned dealer_job_finish(dealer_job *j, gated_sink *g, const uint8_t *img, size_t img_n) {
+  assert_int_equal(ff_keystream_finish(j->w), FF_OK);
+  const unsigned calls = gate_calls(g);
+  assert_int_equal(ff_keystream_close(j->w, 0), FF_OK);
+  assert_int_equal(g->out.n, img_n);
+  assert_memory_equal(g->out.buf, img, img_n);
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
+  gate_destroy(g);
+  return calls;
+}
+
 /* A slow peer behind a deep ring: 50 chunks written while the sink holds the first one all return (the
  * sink has received none of them; with a ring shallower than 50 chunks the dealer would wait, and the
  * test fails after 60 s), then the finish drains the ring through the sink, 1 ms per call, and the bytes
@@ -1157,14 +1171,8 @@ static void test_write_behind_slow_sink(void **state) {
   }
   assert_int_equal(calls, 1); /* the header only: every chunk still waited in the ring */
   assert_int_equal(j.st, FF_OK);
-  assert_int_equal(ff_keystream_finish(j.w), FF_OK);
-  assert_int_equal(gate_calls(&g), 1 + CHUNKS + 2); /* header, chunks, trailer and its tag */
-  assert_int_equal(ff_keystream_close(j.w, 0), FF_OK);
-  assert_int_equal(g.out.n, img_n);
-  assert_memory_equal(g.out.buf, img, img_n);
-  pthread_mutex_destroy(&j.mu);
-  pthread_cond_destroy(&j.cv);
-  gate_destroy(&g);
+  const unsigned calls_at_end = dealer_job_finish(&j, &g, img, img_n);
+  assert_int_equal(calls_at_end, 1 + CHUNKS + 2); /* header, chunks, trailer and its tag */
   free(img);
   free(data);
 }
@@ -1223,13 +1231,7 @@ static void test_write_behind_depth(void **state) {
     assert_int_equal(calls, 1); /* the header only */
     assert_int_equal(j.st, FF_OK);
     assert_int_equal(j.done, n);
-    assert_int_equal(ff_keystream_finish(j.w), FF_OK);
-    assert_int_equal(ff_keystream_close(j.w, 0), FF_OK);
-    assert_int_equal(g.out.n, img_n);
-    assert_memory_equal(g.out.buf, img, img_n);
-    pthread_mutex_destroy(&j.mu);
-    pthread_cond_destroy(&j.cv);
-    gate_destroy(&g);
+    dealer_job_finish(&j, &g, img, img_n);
     free(img);
     free(sizes);
     free(data);
