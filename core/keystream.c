@@ -123,6 +123,7 @@ struct ff_keystream {
 #define FF__KS_SEALERS_MAX 16
 #define FF__KS_RING_BYTES (UINT64_C(256) << 20) /* for large chunks the least ring is shortened to about this */
 #define FF__KS_SLOTS_MAX 65536                   /* the deepest ring, in chunks; a deeper write-behind is clamped */
+#define FF__KS_BEHIND_MAX (UINT64_C(64) << 30)    /* and in bytes (65536 chunks of the default 1 MiB) */
 
 enum { FF__SLOT_FREE, FF__SLOT_FILLED, FF__SLOT_SEALING, FF__SLOT_SEALED };
 
@@ -283,7 +284,7 @@ static ff_keystream *ff__ks_alloc(ff__ks_mode mode, const char *path) {
   return ks;
 }
 
-static ff_status ff__ks_wq_stop(ff_keystream *ks);
+static ff_status ff__ks_wq_stop(ff_keystream *ks, int abandon);
 
 static int ff__ks_is_writer(const ff_keystream *ks) {
   return ks->mode == FF__KS_WRITE_MEM || ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK ||
@@ -301,7 +302,7 @@ ff_status ff_keystream_close(ff_keystream *ks, unsigned flags) {
              (unsigned long long)ks->payload_size);
     st = FF_EMISMATCH;
   }
-  ff__ks_wq_stop(ks);
+  ff__ks_wq_stop(ks, 1); /* a finished writer has none left */
   if (ks->f) fclose(ks->f);
   if (ks->fd >= 0) close(ks->fd);
   EVP_MAC_CTX_free(ks->mac);
@@ -470,6 +471,10 @@ static void *ff__ks_sealer_main(void *arg) {
   /* Each sealer tags from a keyed context of its own (copied one at a time, under the lock): the
    * stream's context is never read by two threads at once. */
   EVP_MAC_CTX *keyed = ks->mac ? EVP_MAC_CTX_dup(ks->mac) : NULL;
+  if (ks->mac && !keyed && !q->err) {
+    FF_ERROR("cannot copy the MAC context for a sealer of %s (out of memory in OpenSSL's libcrypto)", ks->label);
+    q->err = FF_ENOMEM; /* this sealer then passes its chunks on unsealed, as after any failure */
+  }
   for (;;) {
     if (!q->n_to_seal) {
       if (q->stop) break;
@@ -589,12 +594,14 @@ static ff_status ff__ks_wq_join(ff__ks_wq *q, int n_sealers, int writer) {
 /* The ring's slots: ceil(write_behind / slot_bytes), but never fewer than 2 × sealers + 2 (each sealer
  * has a chunk to seal and another waiting while the writer writes one and the dealer fills one), and for
  * chunks so large that these would pass FF__KS_RING_BYTES, never fewer than as many as fit in it, and 3
- * at least (one being filled, one sealed, one written). At most FF__KS_SLOTS_MAX: a deeper write_behind
- * is clamped to that many chunks. */
+ * at least (one being filled, one sealed, one written). At most FF__KS_SLOTS_MAX chunks and, beyond that
+ * least ring, FF__KS_BEHIND_MAX bytes: a deeper write_behind is clamped (a dealer that outruns its writer
+ * by more would sooner meet the OOM killer than an allocation failure). */
 static int ff__ks_ring_slots(uint64_t write_behind, uint64_t slot_bytes, int n_sealers) {
   uint64_t least = 2 * (uint64_t)n_sealers + 2;
   while (least > 3 && least * slot_bytes > FF__KS_RING_BYTES) least--;
-  const uint64_t wanted = write_behind / slot_bytes + (write_behind % slot_bytes != 0);
+  uint64_t wanted = write_behind / slot_bytes + (write_behind % slot_bytes != 0);
+  if (wanted > FF__KS_BEHIND_MAX / slot_bytes) wanted = FF__KS_BEHIND_MAX / slot_bytes;
   const uint64_t n = wanted > least ? wanted : least;
   return n < FF__KS_SLOTS_MAX ? (int)n : FF__KS_SLOTS_MAX;
 }
@@ -676,17 +683,25 @@ static ff_status ff__ks_wq_hand_over(ff_keystream *ks, size_t len) {
   q->state[t] = FF__SLOT_FILLED;
   q->count++;
   q->n_to_seal++;
+  const ff_status st = q->err; /* a thread's failure fails this write, not only the next acquire */
   pthread_cond_signal(&q->filled);
   pthread_mutex_unlock(&q->mu);
   ks->chunk = NULL;
-  return FF_OK;
+  return st;
 }
 
 /* Drains the ring, joins the threads and frees them; their first failure, if any. Safe without them. A
- * chunk the dealer was filling and did not hand over is dropped (the stream is then incomplete). */
-static ff_status ff__ks_wq_stop(ff_keystream *ks) {
+ * chunk the dealer was filling and did not hand over is dropped (the stream is then incomplete).
+ * abandon (a close without finish): what waits in the ring is passed on unwritten, as after a failure,
+ * instead of pushing up to the write-behind's bytes into a stream that will never be complete. */
+static ff_status ff__ks_wq_stop(ff_keystream *ks, int abandon) {
   ff__ks_wq *q = ks->wq;
   if (!q) return FF_OK;
+  if (abandon) {
+    pthread_mutex_lock(&q->mu);
+    if (!q->err) q->err = FF_ESTATE;
+    pthread_mutex_unlock(&q->mu);
+  }
   const ff_status st = ff__ks_wq_join(q, q->n_sealers, 1);
   ff__ks_wq_free(q);
   free(ks->chunk);
@@ -931,7 +946,7 @@ static ff_status ff__ks_finish(ff_keystream *ks) {
     return FF_OK;
   }
   if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
-  if ((st = ff__ks_wq_stop(ks))) return ks->broken = st; /* every chunk written, crc_of_crcs complete */
+  if ((st = ff__ks_wq_stop(ks, 0))) return ks->broken = st; /* every chunk written, crc_of_crcs complete */
   ks->payload_size = ks->pos;
 
   uint8_t trailer[FF__KS_TRAILER];

@@ -78,7 +78,7 @@ typedef struct {
                                 and the writer thread while the dealer goes on (the ring's depth); 0:
                                 FF_KEYSTREAM_WRITE_BEHIND_DEFAULT (256 MiB); the ring has at least 2 × sealers
                                 + 2 chunks (fewer, down to 3, when chunks are so large that these would pass
-                                256 MiB) and at most 65536 (a deeper one is clamped); chunk buffers are allocated
+                                256 MiB) and at most 65536 or 64 GiB (a deeper one is clamped); buffers are allocated
                                 as the dealer gets ahead and then reused, so memory is the most that waited at
                                 once, not the depth; the bytes written do not depend on it */
 } ff_keystream_params;
@@ -166,7 +166,7 @@ ff_status ff_keystream_expect(const ff_keystream *ks, int party, const char *run
 #define FF_KEYSTREAM_CHECK_CONSUMED 1u
 
 /* Frees the stream (NULL is fine), always. A writer closed before ff_keystream_finish leaves its file
- * marked incomplete. Returns FF_OK, or FF_EMISMATCH as described for FF_KEYSTREAM_CHECK_CONSUMED. */
+ * marked incomplete, and the chunks still waiting in its write-behind are dropped, not written. Returns FF_OK, or FF_EMISMATCH as described for FF_KEYSTREAM_CHECK_CONSUMED. */
 ff_status ff_keystream_close(ff_keystream *ks, unsigned flags);
 
 int ff_keystream_party(const ff_keystream *ks);

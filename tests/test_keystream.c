@@ -1177,6 +1177,50 @@ static void test_write_behind_slow_sink(void **state) {
   free(data);
 }
 
+/* Opens the gate after 200 ms (a thread's body), so that the test's close is waiting by then. */
+static void *open_gate_later(void *arg) {
+  usleep(200 * 1000);
+  gate_open(arg);
+  return NULL;
+}
+
+/* A close without finish abandons the write-behind: with 50 chunks waiting behind a sink that holds the
+ * first, ff_keystream_close passes the rest on unwritten once the sink lets the held one go, instead of
+ * pushing every waiting chunk into a stream that can never be complete (the sink sees the header and the
+ * held chunk, nothing more). The gate opens 200 ms after the close began: a slow machine could only make
+ * the close set its flag later than that, and then the count would be too high, never too low. */
+static void test_write_behind_close_abandons(void **state) {
+  (void)state;
+  skip_without_sse42();
+  enum { CHUNKS = 50, C = 4096 };
+  uint8_t *data = random_bytes((size_t)CHUNKS * C, 25);
+  ff_keystream_params p = params(0, "run-abandon", "abandoned", C);
+  p.mac_key = k_key_b;
+  p.dealing_id = k_id_b;
+  p.sealers = 2;
+  p.write_behind = UINT64_C(64) << 20;
+  gated_sink g;
+  gate_init(&g, 0);
+  dealer_job j = {.data = data, .chunk = C, .n = CHUNKS};
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_cond_init(&j.cv, NULL);
+  assert_int_equal(ff_keystream_create_sink("abandoned", &p, (uint64_t)CHUNKS * C, to_gated, &g, &j.w), FF_OK);
+  pthread_t t, opener;
+  assert_int_equal(pthread_create(&t, NULL, dealer_main, &j), 0);
+  const size_t done = wait_for_writes(&j, CHUNKS);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(pthread_create(&opener, NULL, open_gate_later, &g), 0);
+  assert_int_equal(ff_keystream_close(j.w, 0), FF_OK); /* waits for the held chunk, drops the others */
+  assert_int_equal(pthread_join(opener, NULL), 0);
+  assert_int_equal(done, CHUNKS);
+  assert_int_equal(j.st, FF_OK);
+  assert_int_equal(gate_calls(&g), 2); /* the header and the chunk the sink held */
+  pthread_mutex_destroy(&j.mu);
+  pthread_cond_destroy(&j.cv);
+  gate_destroy(&g);
+  free(data);
+}
+
 /* The ring's depth, seen from the dealer: with the sink holding the first chunk, the dealer's writes
  * return until the ring is full (the chunk in the sink counts), then it waits. Depth = ceil(write_behind /
  * (chunk + 36)), at least 2 × sealers + 2, at most 65536. The count reaches the depth for certain; that it
@@ -1396,7 +1440,8 @@ int main(void) {
       cmocka_unit_test(test_fifo_key_file), cmocka_unit_test(test_live_stream),
       cmocka_unit_test(test_write_error_in_writer_thread), cmocka_unit_test(test_sealers_same_bytes),
       cmocka_unit_test(test_null_writer), cmocka_unit_test(test_write_behind_same_bytes),
-      cmocka_unit_test(test_write_behind_slow_sink), cmocka_unit_test(test_write_behind_depth),
+      cmocka_unit_test(test_write_behind_slow_sink), cmocka_unit_test(test_write_behind_close_abandons),
+      cmocka_unit_test(test_write_behind_depth),
       cmocka_unit_test(test_write_behind_out_of_memory),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
