@@ -780,7 +780,9 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
   if (!ks->meta || !hdr) goto nomem;
   memcpy(ks->meta, meta, meta_len + 1);
   ks->sealers = p->sealers;
-  ks->write_behind = p->write_behind ? p->write_behind : FF_KEYSTREAM_WRITE_BEHIND_DEFAULT;
+  /* A live stream's sink queues what it is given (run --dealer stream's key feeds, whose queue the dealer
+   * bounds by its window): a deep ring there would only hide bytes from that bound. */
+  ks->write_behind = p->write_behind ? p->write_behind : sink ? 1 : FF_KEYSTREAM_WRITE_BEHIND_DEFAULT;
   if (path && !sink) { /* a live stream's name is a label, never a file */
     /* Non-blocking open, then fstat: a FIFO or device at the path is refused, never waited on. Key
      * shares are secrets: the file is the owner's alone (0600). */

@@ -75,12 +75,15 @@ typedef struct {
                                 the one that writes them in order; 0: a quarter of the online CPUs, 1 .. 8
                                 (at most 16); the bytes do not depend on it */
   uint64_t write_behind;     /* file and live writers: how many bytes of filled chunks may wait for the sealers
-                                and the writer thread while the dealer goes on (the ring's depth); 0:
-                                FF_KEYSTREAM_WRITE_BEHIND_DEFAULT (256 MiB); the ring has at least 2 × sealers
-                                + 2 chunks (fewer, down to 3, when chunks are so large that these would pass
-                                256 MiB) and at most 65536 or 64 GiB (a deeper one is clamped); buffers are allocated
-                                as the dealer gets ahead and then reused, so memory is the most that waited at
-                                once, not the depth; the bytes written do not depend on it */
+                                and the writer thread while the dealer goes on (the ring's depth). 0: for a
+                                file FF_KEYSTREAM_WRITE_BEHIND_DEFAULT (256 MiB); for a live stream the least
+                                ring, since its sink is expected to queue (run's key feeds do, bounded by the
+                                dealer's window, from which a deep ring would hide bytes). The ring has at
+                                least 2 × sealers + 2 chunks (fewer, down to 3, when chunks are so large that
+                                these would pass 256 MiB) and at most 65536 chunks or 64 GiB (a deeper one is
+                                clamped); buffers are allocated as the dealer gets ahead and then reused, so
+                                memory is the most that waited at once, not the depth. The bytes written do
+                                not depend on it */
 } ff_keystream_params;
 
 /* --- CRC32C ------------------------------------------------------------------------------------ */

@@ -1236,6 +1236,7 @@ static void test_write_behind_depth(void **state) {
     size_t depth;
   } cases[] = {
       {1000, 2, 1, 6},                     /* raised to 2 × 2 + 2 */
+      {1000, 2, 0, 6},                     /* a live stream's default: the least ring (its sink queues) */
       {1000, 1, 10 * 1036, 10},            /* exactly ten chunks' worth */
       {1000, 1, 10 * 1036 + 1, 11},        /* rounded up */
       {1000, 3, 3 * 1036, 8},              /* below 2 × 3 + 2 */
