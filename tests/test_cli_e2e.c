@@ -52,6 +52,12 @@ static void test_usage_and_exit_codes(void **state) {
   const char *out = slurp("cmd", "out");
   assert_non_null(strstr(out, "dealing "));
   assert_non_null(strstr(out, "writing the key files "));
+  assert_null(strstr(out, "flushed to disk"));
+  /* --fsync: the files are flushed (ff_keystream_params.fsync, in the finish) before keygen reports */
+  expect(0, "--fsync", (const char *[]){"keygen", "--help", NULL});
+  expect(0, "(flushed to disk)",
+         (const char *[]){"keygen", "--backend", "cpu", "--layers", "1", "--seq", "8", "--fsync", "--out", kg, NULL});
+  expect(2, "unexpected argument", (const char *[]){"keygen", "--fsync", "yes", NULL});
 }
 
 /* bench comm with L layers, R latency rounds, sizes S: per party and repetition it sends

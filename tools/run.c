@@ -105,6 +105,7 @@ typedef struct {
   int stream_fd[2][2];       /* --dealer stream: a socketpair per party q: [q][0] the party's end, [q][1] the dealer's */
   uint64_t stream_session[2], stream_infer[2]; /* --dealer stream: each party's key bytes of the session, of an inference */
   int no_fit_check;          /* --no-fit-check: skip ff__fit_check (experts) */
+  int fsync;                 /* keygen --fsync: each key file flushed to disk before keygen reports */
   int party;                 /* -1: the local pipeline */
   char host[256];
   int port;
@@ -660,7 +661,7 @@ static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, ff__deal_
     char meta[1536];
     ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
     ff_keystream_params kp = {.party = q, .run_id = run_id, .meta = meta, .dealing_id = o->dealing_id,
-                              .mac_key = o->mac_key[q]};
+                              .mac_key = o->mac_key[q], .fsync = o->fsync};
     st = ff_keystream_create_file(o->key_files[q], &kp, &ks[q]);
   }
   ff__dealer_heap(1);
@@ -1761,28 +1762,36 @@ static void ff__keygen_usage(FILE *f) {
           "                       same key files for the same --mask-seed\n"
           "  --keys-p0 FILE       party 0's key file (default OUT/keys_p0.ffk)\n"
           "  --keys-p1 FILE       party 1's key file (default OUT/keys_p1.ffk)\n"
+          "  --fsync              flush each key file to disk (fsync) before reporting, so that keygen's time\n"
+          "                       compares with the disk's own rate (dd ... conv=fdatasync); default: the OS's\n"
+          "                       page cache takes the writes and the disk gets them later\n"
           "\n"
           "It prints where its time went: dealing (the graph: masks, keys, shares) and writing the key files\n"
-          "(copies, CRC32C, writes into the OS).\n"
+          "(copies, CRC32C, MACs, writes into the OS, and with --fsync the flush).\n"
           "\n"
           "Exit status: 0 ok, 1 failure, 2 usage error.\n",
           ff__common_help);
 }
 
-enum { O_KEYS_P0 = 400, O_KEYS_P1 };
+enum { O_KEYS_P0 = 400, O_KEYS_P1, O_KEYS_FSYNC };
 
 int ff_cmd_keygen(int argc, char **argv) {
   ff__run_opts o;
   ff__opts_init(&o, "keygen");
   static const struct option opts[] = {FF__COMMON_LONGOPTS, {"keys-p0", required_argument, NULL, O_KEYS_P0},
                                        {"keys-p1", required_argument, NULL, O_KEYS_P1},
-                                       {"backend", required_argument, NULL, O_BACKEND}, {NULL, 0, NULL, 0}};
+                                       {"backend", required_argument, NULL, O_BACKEND},
+                                       {"fsync", no_argument, NULL, O_KEYS_FSYNC}, {NULL, 0, NULL, 0}};
   int c, backend_set = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     if (c == 'h') return ff__keygen_usage(stdout), FF_EXIT_OK;
     if (c == O_KEYS_P0 || c == O_KEYS_P1) {
       o.key_files[c - O_KEYS_P0] = optarg;
+      continue;
+    }
+    if (c == O_KEYS_FSYNC) {
+      o.fsync = 1;
       continue;
     }
     if (c == O_BACKEND) { /* keygen forks no party: CUDA may start in this process */
@@ -1827,9 +1836,10 @@ int ff_cmd_keygen(int argc, char **argv) {
   const double rate = secs.total_s > 0 ? (double)(bytes[0] + bytes[1]) / secs.total_s : 0;
   char rb[32];
   printf("keygen: %s seq %d batch %d (suite %s, run %s, dealing %s, dealer on %s) in %.3f s: dealing %.3f s, writing "
-         "the key files %.3f s; %s/s of key files end to end\n  %s  %s (MAC key: %s.mac)\n  %s  %s (MAC key: %s.mac)\n",
+         "the key files %.3f s%s; %s/s of key files end to end\n  %s  %s (MAC key: %s.mac)\n  %s  %s (MAC key: %s.mac)\n",
          o.cfg->name, o.seq, o.batch, o.suite, o.run_id, did, ff_backend_name(o.backend), secs.total_s,
-         secs.total_s - secs.write_s, secs.write_s, ff_fmt_bytes(rate, rb, sizeof rb), o.key_files[0],
+         secs.total_s - secs.write_s, secs.write_s, o.fsync ? " (flushed to disk)" : "", ff_fmt_bytes(rate, rb, sizeof rb),
+         o.key_files[0],
          ff_fmt_bytes((double)bytes[0], b0, sizeof b0), o.key_files[0], o.key_files[1],
          ff_fmt_bytes((double)bytes[1], b1, sizeof b1), o.key_files[1]);
   return FF_EXIT_OK;
