@@ -1043,6 +1043,7 @@ typedef struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int open;          /* 0: the writer thread waits in its first chunk's call */
+  int held;          /* 1 once a call waits at the closed gate */
   unsigned calls;    /* calls that passed the gate, the header's included */
   unsigned delay_us;
   sink_buf out;      /* what passed, in order (the writer thread's alone once it runs) */
@@ -1051,6 +1052,10 @@ typedef struct {
 static ff_status to_gated(void *arg, const void *data, size_t n) {
   gated_sink *g = arg;
   pthread_mutex_lock(&g->mu);
+  if (!g->open && g->calls > 0) {
+    g->held = 1;
+    pthread_cond_broadcast(&g->cv);
+  }
   while (!g->open && g->calls > 0) pthread_cond_wait(&g->cv, &g->mu);
   g->calls++;
   pthread_mutex_unlock(&g->mu);
@@ -1070,6 +1075,18 @@ static unsigned gate_calls(gated_sink *g) {
   const unsigned n = g->calls;
   pthread_mutex_unlock(&g->mu);
   return n;
+}
+
+/* Waits (at most 60 s) until a call waits at the closed gate; 1 if one does. */
+static int gate_wait_held(gated_sink *g) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 60;
+  pthread_mutex_lock(&g->mu);
+  while (!g->held && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0) {}
+  const int held = g->held;
+  pthread_mutex_unlock(&g->mu);
+  return held;
 }
 
 static void gate_open(gated_sink *g) {
@@ -1185,10 +1202,11 @@ static void *open_gate_later(void *arg) {
 }
 
 /* A close without finish abandons the write-behind: with 50 chunks waiting behind a sink that holds the
- * first, ff_keystream_close passes the rest on unwritten once the sink lets the held one go, instead of
- * pushing every waiting chunk into a stream that can never be complete (the sink sees the header and the
- * held chunk, nothing more). The gate opens 200 ms after the close began: a slow machine could only make
- * the close set its flag later than that, and then the count would be too high, never too low. */
+ * first (the test waits until the writer thread is in that call), ff_keystream_close passes the rest on
+ * unwritten once the sink lets the held one go, instead of pushing every waiting chunk into a stream that
+ * can never be complete (the sink sees the header and the held chunk, nothing more). The gate opens 200
+ * ms after the close began: a slow machine could only make the close set its flag later than that, and
+ * then the count would be too high, never too low. */
 static void test_write_behind_close_abandons(void **state) {
   (void)state;
   skip_without_sse42();
@@ -1209,9 +1227,11 @@ static void test_write_behind_close_abandons(void **state) {
   assert_int_equal(pthread_create(&t, NULL, dealer_main, &j), 0);
   const size_t done = wait_for_writes(&j, CHUNKS);
   assert_int_equal(pthread_join(t, NULL), 0);
+  const int held = gate_wait_held(&g); /* the writer thread is in the sink with the first chunk */
   assert_int_equal(pthread_create(&opener, NULL, open_gate_later, &g), 0);
   assert_int_equal(ff_keystream_close(j.w, 0), FF_OK); /* waits for the held chunk, drops the others */
   assert_int_equal(pthread_join(opener, NULL), 0);
+  assert_int_equal(held, 1);
   assert_int_equal(done, CHUNKS);
   assert_int_equal(j.st, FF_OK);
   assert_int_equal(gate_calls(&g), 2); /* the header and the chunk the sink held */
