@@ -420,7 +420,7 @@ static void test_overhead_pairs(void **state) {
   run_expect_ok("ovh", (const char *[]){"run", "--backend", "cpu", "--layers", "1", "--seq", "8", "--reps", "2",
                                         "--warmup", "1", "--overhead-pairs", "2", "--out", dir, NULL});
   const char *out = slurp("ovh", "out");
-  if (!strstr(out, "scope overhead (--overhead-pairs 2: ") || !strstr(out, "; P1 on ") ||
+  if (!strstr(out, "scope overhead (--overhead-pairs 2: ") || !strstr(out, "; P1 on ") || !strstr(out, "p25-p75 of the pairs ") ||
       !strstr(out, "per inference (median of 2)") || !strstr(out, "equals the run's link bytes and rounds in every scope") ||
       !strstr(out, "equals the fixed-point emulation") || strstr(out, "merge warning"))
     fail_msg("unexpected output:\n%s", out);
@@ -455,6 +455,11 @@ static void test_overhead_pairs(void **state) {
     }
     assert_true(on == sum[1] / 2 && off == sum[0] / 2);
     assert_true(num(ov, "diff_ns") == ((first[1] - first[0]) + (sum[1] - first[1] - (sum[0] - first[0]))) / 2);
+    /* the spread of the two differences: p25 and p75 interpolate between them (type 7 quantiles) */
+    const double d0 = first[1] - first[0], d1 = sum[1] - first[1] - (sum[0] - first[0]);
+    const double lo = d0 < d1 ? d0 : d1, hi = d0 < d1 ? d1 : d0;
+    assert_true(num(ov, "diff_p25_ns") == lo + 0.25 * (hi - lo));
+    assert_true(num(ov, "diff_p75_ns") == lo + 0.75 * (hi - lo));
     cJSON_Delete(j);
   }
   cJSON *j = read_json(dir, "run_summary.json");

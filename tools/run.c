@@ -1385,8 +1385,9 @@ typedef struct {
 } ff__party_arg;
 
 /* --overhead-pairs, into the party's log (run.overhead): the pairs, the medians of the inferences with
- * scopes on and off, and the median over the pairs of (on - off), also as a percentage of the off median.
- * walls: (pairs, 2) ns, [.][1] with scopes on. */
+ * scopes on and off, the median over the pairs of (on - off), also as a percentage of the off median, and
+ * the p25 and p75 of those differences (how far the pairs agree: when they straddle 0 the run did not
+ * resolve the overhead). walls: (pairs, 2) ns, [.][1] with scopes on. */
 static ff_status ff__overhead_meta(ff_prof *p, const uint64_t *walls, int pairs) {
   double *v = malloc(3 * (size_t)pairs * sizeof *v);
   if (!v) return FF_ENOMEM;
@@ -1396,13 +1397,16 @@ static ff_status ff__overhead_meta(ff_prof *p, const uint64_t *walls, int pairs)
     off[i] = (double)walls[2 * i];
     diff[i] = on[i] - off[i];
   }
-  const double m_on = ff_stats_median(on, (size_t)pairs), m_off = ff_stats_median(off, (size_t)pairs),
-               m_diff = ff_stats_median(diff, (size_t)pairs);
+  const double m_on = ff_stats_median(on, (size_t)pairs), m_off = ff_stats_median(off, (size_t)pairs);
+  ff_stats d;
+  ff_status st = ff_stats_compute(diff, (size_t)pairs, &d);
   free(v);
-  ff_status st;
+  if (st) return st;
   if ((st = ff_prof_meta_int(p, "overhead.pairs", pairs)) || (st = ff_prof_meta_num(p, "overhead.on_ns", m_on)) ||
-      (st = ff_prof_meta_num(p, "overhead.off_ns", m_off)) || (st = ff_prof_meta_num(p, "overhead.diff_ns", m_diff)))
+      (st = ff_prof_meta_num(p, "overhead.off_ns", m_off)) || (st = ff_prof_meta_num(p, "overhead.diff_ns", d.median)) ||
+      (st = ff_prof_meta_num(p, "overhead.diff_p25_ns", d.p25)) || (st = ff_prof_meta_num(p, "overhead.diff_p75_ns", d.p75)))
     return st;
+  const double m_diff = d.median;
   return ff_prof_meta_num(p, "overhead.diff_pct", m_off > 0 ? 100.0 * m_diff / m_off : 0);
 }
 
@@ -1606,23 +1610,39 @@ static double ff__overhead_num(const ff_breakdown *bd, int q, const char *key) {
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-/* --overhead-pairs: each party's medians and the median paired difference, one line. */
+/* A signed duration: "+1.2 ms", "-800 ns". */
+static const char *ff__fmt_signed_ns(double ns, char *buf, size_t n) {
+  char a[32];
+  snprintf(buf, n, "%s%s", ns < 0 ? "-" : "+", ff_fmt_ns(fabs(ns), a, sizeof a));
+  return buf;
+}
+
+/* --overhead-pairs: each party's medians, the median paired difference and the spread of the differences,
+ * one line; then a warning when the differences straddle 0 (the run did not resolve the overhead). */
 static void ff__print_overhead(const ff_breakdown *bd, const ff__run_opts *o) {
   if (!o->overhead_pairs) return;
   printf("scope overhead (--overhead-pairs %d: uncounted inferences with scopes off and on, alternating; medians):",
          o->overhead_pairs);
+  int straddle = 0;
   for (int q = 0; q < 2; q++) {
     const double on = ff__overhead_num(bd, q, "on_ns"), off = ff__overhead_num(bd, q, "off_ns"),
-                 diff = ff__overhead_num(bd, q, "diff_ns"), pct = ff__overhead_num(bd, q, "diff_pct");
-    char a[32], b[32], c[32];
-    if (isnan(on) || isnan(off) || isnan(diff) || isnan(pct)) {
+                 diff = ff__overhead_num(bd, q, "diff_ns"), pct = ff__overhead_num(bd, q, "diff_pct"),
+                 p25 = ff__overhead_num(bd, q, "diff_p25_ns"), p75 = ff__overhead_num(bd, q, "diff_p75_ns");
+    char a[32], b[32], c[32], d[32], e[32];
+    if (isnan(on) || isnan(off) || isnan(diff) || isnan(pct) || isnan(p25) || isnan(p75)) {
       printf("%s P%d not recorded", q ? ";" : "", q);
       continue;
     }
-    printf("%s P%d on %s, off %s, on - off per pair %s%s (%+.2f %%)", q ? ";" : "", q, ff_fmt_ns(on, a, sizeof a),
-           ff_fmt_ns(off, b, sizeof b), diff < 0 ? "-" : "+", ff_fmt_ns(fabs(diff), c, sizeof c), pct);
+    printf("%s P%d on %s, off %s, on - off per pair %s (%+.2f %%; p25-p75 of the pairs %s to %s)", q ? ";" : "", q,
+           ff_fmt_ns(on, a, sizeof a), ff_fmt_ns(off, b, sizeof b), ff__fmt_signed_ns(diff, c, sizeof c), pct,
+           ff__fmt_signed_ns(p25, d, sizeof d), ff__fmt_signed_ns(p75, e, sizeof e));
+    straddle |= p25 < 0 && p75 > 0;
   }
   printf("\n");
+  if (straddle)
+    printf("  not resolved: the middle half of the pairs' differences straddles 0, so %d pairs cannot tell the\n"
+           "  scopes' cost from the run's drift; run more pairs\n",
+           o->overhead_pairs);
 }
 
 /* The last counted repetition (the uncounted ones of --overhead-pairs come after it). */
