@@ -1139,6 +1139,20 @@ static size_t wait_for_writes(dealer_job *j, size_t want) {
   return done;
 }
 
+/* Starts a dealer thread that writes n chunks of data into a new live stream (name, parameters p, n chunks
+ * declared) whose sink is g, a gated sink made here with delay_us per call. */
+static pthread_t start_gated_dealer(dealer_job *j, gated_sink *g, const char *name, const ff_keystream_params *p,
+                                    const uint8_t *data, size_t chunk, size_t n, unsigned delay_us) {
+  gate_init(g, delay_us);
+  *j = (dealer_job){.data = data, .chunk = chunk, .n = n};
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
+  assert_int_equal(ff_keystream_create_sink(name, p, (uint64_t)(n * chunk), to_gated, g, &j->w), FF_OK);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, dealer_main, j), 0);
+  return t;
+}
+
 /* Finishes the dealer's stream and checks what passed the sink against img (the key file's bytes), then
  * frees the job's lock and the sink; the sink's calls after the finish. */
 static unsigned dealer_job_finish(dealer_job *j, gated_sink *g, const uint8_t *img, size_t img_n) {
@@ -1153,6 +1167,16 @@ static unsigned dealer_job_finish(dealer_job *j, gated_sink *g, const uint8_t *i
   return calls;
 }
 
+/* Parameters of a live stream with a deep ring (64 MiB), party 0's MAC key and dealing id. */
+static ff_keystream_params deep_params(const char *run, const char *meta, uint32_t chunk, int sealers) {
+  ff_keystream_params p = params(0, run, meta, chunk);
+  p.mac_key = k_key_b;
+  p.dealing_id = k_id_b;
+  p.sealers = sealers;
+  p.write_behind = UINT64_C(64) << 20;
+  return p;
+}
+
 /* A slow peer behind a deep ring: 50 chunks written while the sink holds the first one all return (the
  * sink has received none of them; with a ring shallower than 50 chunks the dealer would wait, and the
  * test fails after 60 s), then the finish drains the ring through the sink, 1 ms per call, and the bytes
@@ -1162,22 +1186,13 @@ static void test_write_behind_slow_sink(void **state) {
   skip_without_sse42();
   enum { CHUNKS = 50, C = 4096 };
   uint8_t *data = random_bytes((size_t)CHUNKS * C, 24);
-  ff_keystream_params p = params(0, "run-slow", "slow sink", C);
-  p.mac_key = k_key_b;
-  p.dealing_id = k_id_b;
-  p.sealers = 1;
-  p.write_behind = UINT64_C(64) << 20;
+  const ff_keystream_params p = deep_params("run-slow", "slow sink", C, 1);
   const size_t sizes[] = {(size_t)CHUNKS * C};
   size_t img_n;
   uint8_t *img = image_with(&p, data, sizes, 1, &img_n);
   gated_sink g;
-  gate_init(&g, 1000);
-  dealer_job j = {.data = data, .chunk = C, .n = CHUNKS};
-  pthread_mutex_init(&j.mu, NULL);
-  pthread_cond_init(&j.cv, NULL);
-  assert_int_equal(ff_keystream_create_sink("slow", &p, (uint64_t)CHUNKS * C, to_gated, &g, &j.w), FF_OK);
-  pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, dealer_main, &j), 0);
+  dealer_job j;
+  const pthread_t t = start_gated_dealer(&j, &g, "slow", &p, data, C, CHUNKS, 1000);
   const size_t done = wait_for_writes(&j, CHUNKS);
   const unsigned calls = gate_calls(&g);
   gate_open(&g);
@@ -1212,19 +1227,11 @@ static void test_write_behind_close_abandons(void **state) {
   skip_without_sse42();
   enum { CHUNKS = 50, C = 4096 };
   uint8_t *data = random_bytes((size_t)CHUNKS * C, 25);
-  ff_keystream_params p = params(0, "run-abandon", "abandoned", C);
-  p.mac_key = k_key_b;
-  p.dealing_id = k_id_b;
-  p.sealers = 2;
-  p.write_behind = UINT64_C(64) << 20;
+  const ff_keystream_params p = deep_params("run-abandon", "abandoned", C, 2);
   gated_sink g;
-  gate_init(&g, 0);
-  dealer_job j = {.data = data, .chunk = C, .n = CHUNKS};
-  pthread_mutex_init(&j.mu, NULL);
-  pthread_cond_init(&j.cv, NULL);
-  assert_int_equal(ff_keystream_create_sink("abandoned", &p, (uint64_t)CHUNKS * C, to_gated, &g, &j.w), FF_OK);
-  pthread_t t, opener;
-  assert_int_equal(pthread_create(&t, NULL, dealer_main, &j), 0);
+  dealer_job j;
+  const pthread_t t = start_gated_dealer(&j, &g, "abandoned", &p, data, C, CHUNKS, 0);
+  pthread_t opener;
   const size_t done = wait_for_writes(&j, CHUNKS);
   assert_int_equal(pthread_join(t, NULL), 0);
   const int held = gate_wait_held(&g); /* the writer thread is in the sink with the first chunk */
@@ -1274,13 +1281,8 @@ static void test_write_behind_depth(void **state) {
     size_t img_n;
     uint8_t *img = image_with(&p, data, sizes, n, &img_n);
     gated_sink g;
-    gate_init(&g, 0);
-    dealer_job j = {.data = data, .chunk = chunk, .n = n};
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.cv, NULL);
-    assert_int_equal(ff_keystream_create_sink("depth", &p, (uint64_t)(n * chunk), to_gated, &g, &j.w), FF_OK);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, dealer_main, &j), 0);
+    dealer_job j;
+    const pthread_t t = start_gated_dealer(&j, &g, "depth", &p, data, chunk, n, 0);
     const size_t reached = wait_for_writes(&j, cases[k].depth);
     if (reached == cases[k].depth) usleep(20000);
     pthread_mutex_lock(&j.mu);
