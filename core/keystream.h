@@ -169,7 +169,8 @@ ff_status ff_keystream_expect(const ff_keystream *ks, int party, const char *run
 #define FF_KEYSTREAM_CHECK_CONSUMED 1u
 
 /* Frees the stream (NULL is fine), always. A writer closed before ff_keystream_finish leaves its file
- * marked incomplete, and the chunks still waiting in its write-behind are dropped, not written. Returns FF_OK, or FF_EMISMATCH as described for FF_KEYSTREAM_CHECK_CONSUMED. */
+ * marked incomplete, and the chunks still waiting in its write-behind are dropped, not written. Returns
+ * FF_OK, or FF_EMISMATCH as described for FF_KEYSTREAM_CHECK_CONSUMED. */
 ff_status ff_keystream_close(ff_keystream *ks, unsigned flags);
 
 int ff_keystream_party(const ff_keystream *ks);

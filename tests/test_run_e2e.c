@@ -420,7 +420,8 @@ static void test_overhead_pairs(void **state) {
   run_expect_ok("ovh", (const char *[]){"run", "--backend", "cpu", "--layers", "1", "--seq", "8", "--reps", "2",
                                         "--warmup", "1", "--overhead-pairs", "2", "--out", dir, NULL});
   const char *out = slurp("ovh", "out");
-  if (!strstr(out, "scope overhead (--overhead-pairs 2: ") || !strstr(out, "; P1 on ") || !strstr(out, "p25-p75 of the pairs ") ||
+  if (!strstr(out, "scope overhead (--overhead-pairs 2: ") || !strstr(out, "; P1 on ") ||
+      !strstr(out, "p25-p75 of the pairs ") ||
       !strstr(out, "per inference (median of 2)") || !strstr(out, "equals the run's link bytes and rounds in every scope") ||
       !strstr(out, "equals the fixed-point emulation") || strstr(out, "merge warning"))
     fail_msg("unexpected output:\n%s", out);

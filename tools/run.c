@@ -1403,8 +1403,10 @@ static ff_status ff__overhead_meta(ff_prof *p, const uint64_t *walls, int pairs)
   free(v);
   if (st) return st;
   if ((st = ff_prof_meta_int(p, "overhead.pairs", pairs)) || (st = ff_prof_meta_num(p, "overhead.on_ns", m_on)) ||
-      (st = ff_prof_meta_num(p, "overhead.off_ns", m_off)) || (st = ff_prof_meta_num(p, "overhead.diff_ns", d.median)) ||
-      (st = ff_prof_meta_num(p, "overhead.diff_p25_ns", d.p25)) || (st = ff_prof_meta_num(p, "overhead.diff_p75_ns", d.p75)))
+      (st = ff_prof_meta_num(p, "overhead.off_ns", m_off)) ||
+      (st = ff_prof_meta_num(p, "overhead.diff_ns", d.median)) ||
+      (st = ff_prof_meta_num(p, "overhead.diff_p25_ns", d.p25)) ||
+      (st = ff_prof_meta_num(p, "overhead.diff_p75_ns", d.p75)))
     return st;
   const double m_diff = d.median;
   return ff_prof_meta_num(p, "overhead.diff_pct", m_off > 0 ? 100.0 * m_diff / m_off : 0);
