@@ -603,7 +603,8 @@ int main(void) {
       cmocka_unit_test(test_dpf_exhaustive_8),  cmocka_unit_test(test_dpf_exhaustive_9),
       cmocka_unit_test(test_dpf_exhaustive_10), cmocka_unit_test(test_dpf_random_large),
       cmocka_unit_test(test_dpf_multipoint),    cmocka_unit_test(test_dpf_key_bytes),
-      cmocka_unit_test(test_dpf_keygen_roots), cmocka_unit_test(test_dpf_keygen_split),  cmocka_unit_test(test_sstab_exhaustive),
+      cmocka_unit_test(test_dpf_keygen_roots),  cmocka_unit_test(test_dpf_keygen_split),
+      cmocka_unit_test(test_sstab_exhaustive),
       cmocka_unit_test(test_bad_arguments),     cmocka_unit_test(test_scope),
       cmocka_unit_test(test_dpf_key_view),
   };

@@ -1398,7 +1398,7 @@ static ff_status ff__overhead_meta(ff_prof *p, const uint64_t *walls, int pairs)
     diff[i] = on[i] - off[i];
   }
   const double m_on = ff_stats_median(on, (size_t)pairs), m_off = ff_stats_median(off, (size_t)pairs);
-  ff_stats d;
+  ff_stats d; /* of the differences */
   ff_status st = ff_stats_compute(diff, (size_t)pairs, &d);
   free(v);
   if (st) return st;
@@ -1408,8 +1408,7 @@ static ff_status ff__overhead_meta(ff_prof *p, const uint64_t *walls, int pairs)
       (st = ff_prof_meta_num(p, "overhead.diff_p25_ns", d.p25)) ||
       (st = ff_prof_meta_num(p, "overhead.diff_p75_ns", d.p75)))
     return st;
-  const double m_diff = d.median;
-  return ff_prof_meta_num(p, "overhead.diff_pct", m_off > 0 ? 100.0 * m_diff / m_off : 0);
+  return ff_prof_meta_num(p, "overhead.diff_pct", m_off > 0 ? 100.0 * d.median / m_off : 0);
 }
 
 static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
@@ -1612,13 +1611,6 @@ static double ff__overhead_num(const ff_breakdown *bd, int q, const char *key) {
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-/* A signed duration: "+1.2 ms", "-800 ns". */
-static const char *ff__fmt_signed_ns(double ns, char *buf, size_t n) {
-  char a[32];
-  snprintf(buf, n, "%s%s", ns < 0 ? "-" : "+", ff_fmt_ns(fabs(ns), a, sizeof a));
-  return buf;
-}
-
 /* --overhead-pairs: each party's medians, the median paired difference and the spread of the differences,
  * one line; then a warning when the differences straddle 0 (the run did not resolve the overhead). */
 static void ff__print_overhead(const ff_breakdown *bd, const ff__run_opts *o) {
@@ -1636,8 +1628,8 @@ static void ff__print_overhead(const ff_breakdown *bd, const ff__run_opts *o) {
       continue;
     }
     printf("%s P%d on %s, off %s, on - off per pair %s (%+.2f %%; p25-p75 of the pairs %s to %s)", q ? ";" : "", q,
-           ff_fmt_ns(on, a, sizeof a), ff_fmt_ns(off, b, sizeof b), ff__fmt_signed_ns(diff, c, sizeof c), pct,
-           ff__fmt_signed_ns(p25, d, sizeof d), ff__fmt_signed_ns(p75, e, sizeof e));
+           ff_fmt_ns(on, a, sizeof a), ff_fmt_ns(off, b, sizeof b), ff_fmt_ns_signed(diff, c, sizeof c), pct,
+           ff_fmt_ns_signed(p25, d, sizeof d), ff_fmt_ns_signed(p75, e, sizeof e));
     straddle |= p25 < 0 && p75 > 0;
   }
   printf("\n");

@@ -278,12 +278,7 @@ static void ff__dcf_keygen_range(void *arg, size_t lo, size_t hi) {
         const int tL = ff__lsb(side[0][0][0]) ^ ff__lsb(side[1][0][0]) ^ keep ^ 1;
         const int tR = ff__lsb(side[0][1][0]) ^ ff__lsb(side[1][1][0]) ^ keep;
         k0->scw[(size_t)i * N + j] = k1->scw[(size_t)i * N + j] = ff__set_lsb(scw, tL);
-        if (tR) {
-          const size_t bit = (size_t)i * N + j;
-          const uint8_t m = (uint8_t)(1u << (bit & 7));
-          __atomic_fetch_or(&k0->tR[bit >> 3], m, __ATOMIC_RELAXED);
-          __atomic_fetch_or(&k1->tR[bit >> 3], m, __ATOMIC_RELAXED);
-        }
+        if (tR) ff__fss_set_tr_bit(k0->tR, k1->tR, (size_t)i * N + j);
         /* Value CW: leaving alpha's path to side Lose must bring the parties' sums to beta (Lose = L,
          * x < alpha) or 0 (Lose = R); V_alpha follows the sum along the path. */
         for (int w = 0; w < p; w++) {

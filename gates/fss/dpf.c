@@ -351,12 +351,7 @@ static void ff__dpf_keygen_range(void *arg, size_t lo, size_t hi) {
           const ff_block cw = ff__set_lsb(scw, tL);
           k0->scw[(size_t)i * N + j] = cw;
           k1->scw[(size_t)i * N + j] = cw;
-          if (tR) {
-            const size_t bit = (size_t)i * N + j;
-            const uint8_t m = (uint8_t)(1u << (bit & 7));
-            __atomic_fetch_or(&k0->tR[bit >> 3], m, __ATOMIC_RELAXED);
-            __atomic_fetch_or(&k1->tR[bit >> 3], m, __ATOMIC_RELAXED);
-          }
+          if (tR) ff__fss_set_tr_bit(k0->tR, k1->tR, (size_t)i * N + j);
           const ff_block corr = ff__set_lsb(scw, keep ? tR : tL);
           for (int b = 0; b < 2; b++) {
             const ff_block child = keep ? right[b * c + q] : left[b * c + q];

@@ -164,6 +164,13 @@ ff_status ff__fss_buf_alloc(ff_ctx *ctx, const char *fn, size_t bytes, void **bu
 void ff__fss_buf_free(void *buf, ff_mem where);
 ff_status ff__fss_buf_copy(ff_ctx *ctx, const char *fn, void *dst, ff_mem dst_where, const void *src, ff_mem src_where,
                            size_t bytes);
+/* Internal, shared with dcf.c: sets bit i of both keys' control-bit arrays tR with an atomic OR, for the
+ * CPU keygens split over threads (two ranges' bits of one level can meet in a byte). */
+static inline void ff__fss_set_tr_bit(uint8_t *tr0, uint8_t *tr1, size_t i) {
+  const uint8_t m = (uint8_t)(1u << (i & 7));
+  __atomic_fetch_or(&tr0[i >> 3], m, __ATOMIC_RELAXED);
+  __atomic_fetch_or(&tr1[i >> 3], m, __ATOMIC_RELAXED);
+}
 
 #ifdef __cplusplus
 }

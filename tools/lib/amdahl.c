@@ -404,22 +404,6 @@ const char *ff_amdahl_sentence(const ff_amdahl *a, const char *base_label, const
   return buf;
 }
 
-static const char *ff__fmt_dns(double ns, char *buf, size_t n) {
-  char t[24]; /* "123.456 s" and the like */
-  ff_fmt_ns(fabs(ns), t, sizeof t);
-  size_t len = strnlen(t, sizeof t - 1);
-  const char *sign = ns < 0 ? "−" : "+"; /* U+2212, three bytes */
-  size_t sl = strlen(sign);
-  if (n < sl + len + 1) {
-    if (n) buf[0] = 0;
-    return buf;
-  }
-  memcpy(buf, sign, sl);
-  memcpy(buf + sl, t, len);
-  buf[sl + len] = 0;
-  return buf;
-}
-
 void ff_amdahl_print_md(FILE *f, const ff_amdahl *a, const ff_breakdown *base, const ff_breakdown *cand,
                        const char *bl, const char *cl) {
   char hb[512], hc[512];
@@ -457,22 +441,22 @@ void ff_amdahl_print_md(FILE *f, const ff_amdahl *a, const ff_breakdown *base, c
 
   char d[32];
   fprintf(f, "The residual: T cand − T predicted = %s − %s = %s, made of:\n\n", ff_fmt_ns(a->T_cand, tb, sizeof tb),
-          ff_fmt_ns(a->T_pred, tc, sizeof tc), ff__fmt_dns(a->T_cand - a->T_pred, d, sizeof d));
+          ff_fmt_ns(a->T_pred, tc, sizeof tc), ff_fmt_ns_signed(a->T_cand - a->T_pred, d, sizeof d));
   ff_md_table_init(&t, "lr");
   ff_md_table_row(&t, (const char *[]){"part", "Δ time"});
   if (a->has_micro)
     ff_md_table_row(&t, (const char *[]){"targets: in-run time vs the micro speedups",
-                                         ff__fmt_dns(a->d_targets, d, sizeof d)});
+                                         ff_fmt_ns_signed(a->d_targets, d, sizeof d)});
   for (size_t i = 0; i < a->n_rows; i++) {
     const ff_amdahl_row *r = &a->rows[i];
     if (r->targeted || r->is_scope || strcmp(r->name, "Other") == 0) continue;
     char nm[160];
     int partly = r->rest_base != r->t_base || r->rest_cand != r->t_cand;
     snprintf(nm, sizeof nm, "%s (not targeted%s)", r->name, partly ? "; outside targeted scopes" : "");
-    ff_md_table_row(&t, (const char *[]){nm, ff__fmt_dns(r->rest_cand - r->rest_base, d, sizeof d)});
+    ff_md_table_row(&t, (const char *[]){nm, ff_fmt_ns_signed(r->rest_cand - r->rest_base, d, sizeof d)});
   }
-  ff_md_table_row(&t, (const char *[]){"Other (unattributed)", ff__fmt_dns(a->d_other, d, sizeof d)});
-  ff_md_table_row(&t, (const char *[]){"medians are not additive", ff__fmt_dns(a->d_nonadditive, d, sizeof d)});
+  ff_md_table_row(&t, (const char *[]){"Other (unattributed)", ff_fmt_ns_signed(a->d_other, d, sizeof d)});
+  ff_md_table_row(&t, (const char *[]){"medians are not additive", ff_fmt_ns_signed(a->d_nonadditive, d, sizeof d)});
   ff_md_table_print(&t, f);
   ff_md_table_free(&t);
 }

@@ -20,6 +20,8 @@
 
 /* Human formatting into buf (returns buf): 1234567 ns -> "1.235 ms"; 1536 B -> "1.50 KiB". */
 const char *ff_fmt_ns(double ns, char *buf, size_t n);
+/* A signed duration, the sign always shown: "+1.235 ms", "−800 ns" (U+2212, as in the reports). */
+const char *ff_fmt_ns_signed(double ns, char *buf, size_t n);
 const char *ff_fmt_bytes(double bytes, char *buf, size_t n);
 
 /* --- Files the user names ----------------------------------------------------------------------- */

@@ -29,6 +29,18 @@ const char *ff_fmt_ns(double ns, char *buf, size_t n) {
   return buf;
 }
 
+const char *ff_fmt_ns_signed(double ns, char *buf, size_t n) {
+  char t[24]; /* "123.456 s" and the like */
+  ff_fmt_ns(fabs(ns), t, sizeof t);
+  const char *sign = ns < 0 ? "−" : "+"; /* U+2212, three bytes */
+  if (n < strlen(sign) + strlen(t) + 1) { /* never cut the sign's bytes apart */
+    if (n) buf[0] = 0;
+    return buf;
+  }
+  snprintf(buf, n, "%s%s", sign, t);
+  return buf;
+}
+
 const char *ff_fmt_bytes(double b, char *buf, size_t n) {
   double a = fabs(b);
   if (a >= 1073741824.0)
