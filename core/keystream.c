@@ -27,6 +27,7 @@
 #include <openssl/params.h>
 
 #include "core/ctx.h"
+#include "core/cuda.h"
 #include "core/log.h"
 #include "core/time.h"
 
@@ -102,6 +103,7 @@ struct ff_keystream {
   struct ff__ks_wq *wq;     /* WRITE_FILE, WRITE_SINK: the sealer and writer threads and their ring, or NULL */
   int sealers;              /* WRITE_FILE, WRITE_SINK: sealer threads asked for (0: by the CPU count) */
   uint64_t write_behind;    /* WRITE_FILE, WRITE_SINK: bytes of chunks the ring may hold (the depth asked for) */
+  int pinned;               /* WRITE_FILE, WRITE_SINK: chunk buffers page-locked if a GPU is visible (asked for) */
 };
 
 /* ---- The sealers and the writer of a key file or live stream ------------------------------------------
@@ -144,6 +146,8 @@ typedef struct ff__ks_wq {
   int to_seal, n_to_seal;  /* slots to_seal .. to_seal+n_to_seal-1 are filled and wait for a sealer: the newest
                               handed over, so to_seal + n_to_seal = head + count (mod n_slots) */
   ff_status err;           /* the first failure of a thread */
+  int pinned;              /* every buffer of the ring is page-locked (ff_cuda_host_alloc), else none is */
+  int n_bufs;              /* buffers allocated so far */
 } ff__ks_wq;
 
 /* --- CRC32C -------------------------------------------------------------------------------------- */
@@ -561,12 +565,36 @@ static int ff__ks_sealers(int asked) {
   return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
+/* A chunk buffer of the ring, page-locked when the stream asked for it and a GPU is visible. The first
+ * buffer decides for all: if it cannot be page-locked, the ring uses ordinary memory (with a warning). */
+static uint8_t *ff__ks_buf_alloc(ff__ks_wq *q) {
+  if (q->pinned) {
+    void *p = NULL;
+    if (ff_cuda_host_alloc(&p, q->slot_bytes) == FF_OK) {
+      q->n_bufs++;
+      return p;
+    }
+    if (q->n_bufs) return NULL; /* out of page-locked memory midway: an allocation failure */
+    FF_WARN("%s: no page-locked host memory for its chunks; ordinary memory instead (downloads from the GPU "
+            "into them are then copies through the driver)", q->ks->label);
+    q->pinned = 0;
+  }
+  uint8_t *b = malloc(q->slot_bytes);
+  if (b) q->n_bufs++;
+  return b;
+}
+
+static void ff__ks_buf_free(const ff__ks_wq *q, uint8_t *b) {
+  if (q->pinned) ff_cuda_host_free(b);
+  else free(b);
+}
+
 /* Frees the ring and every buffer in it (the threads are joined, the ring drained or never used). */
 static void ff__ks_wq_free(ff__ks_wq *q) {
   if (!q) return;
   if (q->slot)
-    for (int i = 0; i < q->n_slots; i++) free(q->slot[i]);
-  for (int i = 0; i < q->n_spare; i++) free(q->spare[i]);
+    for (int i = 0; i < q->n_slots; i++) ff__ks_buf_free(q, q->slot[i]);
+  for (int i = 0; i < q->n_spare; i++) ff__ks_buf_free(q, q->spare[i]);
   free(q->slot);
   free(q->spare);
   free(q->len);
@@ -613,6 +641,7 @@ static ff_status ff__ks_wq_start(ff_keystream *ks) {
   q->n_sealers = ff__ks_sealers(ks->sealers);
   q->slot_bytes = (size_t)ks->chunk_size + 4 + FF__KS_TAG;
   q->n_slots = ff__ks_ring_slots(ks->write_behind, q->slot_bytes, q->n_sealers);
+  q->pinned = ks->pinned && ff_cuda_device_count() > 0;
   /* Only the ring's bookkeeping now; the buffers as the dealer needs them (ff__ks_wq_acquire). */
   const size_t n = (size_t)q->n_slots;
   if (!(q->slot = calloc(n, sizeof *q->slot)) || !(q->spare = calloc(n, sizeof *q->spare)) ||
@@ -660,7 +689,7 @@ static ff_status ff__ks_wq_acquire(ff_keystream *ks) {
   const int waiting = q->count;
   pthread_mutex_unlock(&q->mu);
   if (st) return st;
-  if (!buf && !(buf = malloc(q->slot_bytes))) {
+  if (!buf && !(buf = ff__ks_buf_alloc(q))) {
     FF_ERROR("out of memory for the next chunk of %s: %zu bytes more, beside the %d chunks waiting to be written "
              "(a smaller ff_keystream_params.write_behind holds fewer)",
              ks->label, q->slot_bytes, waiting);
@@ -703,8 +732,8 @@ static ff_status ff__ks_wq_stop(ff_keystream *ks, int abandon) {
     pthread_mutex_unlock(&q->mu);
   }
   const ff_status st = ff__ks_wq_join(q, q->n_sealers, 1);
+  if (ks->chunk) ff__ks_buf_free(q, ks->chunk);
   ff__ks_wq_free(q);
-  free(ks->chunk);
   ks->wq = NULL;
   ks->chunk = NULL;
   return st;
@@ -783,6 +812,7 @@ static ff_status ff__ks_create(const char *path, const ff_keystream_params *p, f
   /* A live stream's sink queues what it is given (run --dealer stream's key feeds, whose queue the dealer
    * bounds by its window): a deep ring there would only hide bytes from that bound. */
   ks->write_behind = p->write_behind ? p->write_behind : sink ? 1 : FF_KEYSTREAM_WRITE_BEHIND_DEFAULT;
+  ks->pinned = p->pinned;
   if (path && !sink) { /* a live stream's name is a label, never a file */
     /* Non-blocking open, then fstat: a FIFO or device at the path is refused, never waited on. Key
      * shares are secrets: the file is the owner's alone (0600). */
@@ -874,17 +904,54 @@ static ff_status ff__ks_writable(ff_keystream *ks, const char *what) {
   return FF_OK;
 }
 
-static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n);
+/* What a write puts into the stream: the caller's bytes (src), or bytes that fill() puts straight into the
+ * stream's own memory, span by span (ff_keystream_write_fill). */
+typedef struct {
+  const uint8_t *src;
+  ff_keystream_fill fill;
+  void *arg;
+  uint64_t fill_ns; /* time inside fill(), which is the caller's making of the bytes, not writing */
+} ff__ks_source;
 
-ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n) {
-  if (!ks || (n && !src)) return FF_EINVAL;
+static ff_status ff__ks_write(ff_keystream *ks, ff__ks_source *from, size_t n);
+
+static ff_status ff__ks_write_timed(ff_keystream *ks, ff__ks_source *from, size_t n) {
   const uint64_t t0 = ff_now_ns();
-  const ff_status st = ff__ks_write(ks, src, n);
-  ks->write_ns += ff_now_ns() - t0;
+  const ff_status st = ff__ks_write(ks, from, n);
+  ks->write_ns += ff_now_ns() - t0 - from->fill_ns;
   return st;
 }
 
-static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n) {
+ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n) {
+  if (!ks || (n && !src)) return FF_EINVAL;
+  ff__ks_source from = {.src = src};
+  return ff__ks_write_timed(ks, &from, n);
+}
+
+ff_status ff_keystream_write_fill(ff_keystream *ks, size_t n, ff_keystream_fill fill, void *arg) {
+  if (!ks || (n && !fill)) return FF_EINVAL;
+  ff__ks_source from = {.fill = fill, .arg = arg};
+  return ff__ks_write_timed(ks, &from, n);
+}
+
+/* Puts the next len bytes of the source at dst (the stream's memory); off: how many it put before. */
+static ff_status ff__ks_take(ff_keystream *ks, ff__ks_source *from, uint8_t *dst, size_t off, size_t len) {
+  if (!from->fill) {
+    memcpy(dst, from->src + off, len);
+    return FF_OK;
+  }
+  const uint64_t t0 = ff_now_ns();
+  const ff_status st = from->fill(from->arg, dst, off, len);
+  from->fill_ns += ff_now_ns() - t0;
+  if (st) {
+    FF_ERROR("the key bytes for %s at byte %llu could not be made (%s)", ks->label,
+             (unsigned long long)ks->pos, ff_strerror(st));
+    return ks->broken = st;
+  }
+  return FF_OK;
+}
+
+static ff_status ff__ks_write(ff_keystream *ks, ff__ks_source *from, size_t n) {
   ff_status st = ff__ks_writable(ks, "ff_keystream_write");
   if (st) return st;
   if (ks->mode == FF__KS_WRITE_SINK && n > ks->declared - ks->pos) {
@@ -893,32 +960,34 @@ static ff_status ff__ks_write(ff_keystream *ks, const void *src, size_t n) {
              ks->label, (unsigned long long)ks->declared, n, (unsigned long long)ks->pos);
     return ks->broken = FF_ERANGE;
   }
-  if (ks->mode == FF__KS_WRITE_NULL) {
+  if (ks->mode == FF__KS_WRITE_NULL) { /* counted, never made: a fill is not called */
     ks->payload_size = ks->pos += n;
     return FF_OK;
   }
-  const uint8_t *s = src;
-  while (n > 0) {
-    if (ks->mode != FF__KS_WRITE_MEM && ks->fill == 0 && n >= ks->chunk_size) {
-      /* A whole chunk straight from the caller's buffer, without a copy. */
-      if ((st = ff__ks_seal(ks, s, ks->chunk_size))) return st;
-      s += ks->chunk_size;
-      n -= ks->chunk_size;
+  size_t done = 0;
+  while (done < n) {
+    if (!from->fill && ks->mode != FF__KS_WRITE_MEM && ks->fill == 0 && n - done >= ks->chunk_size) {
+      /* A whole chunk of the caller's, copied into a slot by the seal. */
+      if ((st = ff__ks_seal(ks, from->src + done, ks->chunk_size))) return st;
+      done += ks->chunk_size;
       ks->pos += ks->chunk_size;
       continue;
     }
     size_t take = ks->chunk_size - ks->fill;
-    if (take > n) take = n;
+    if (take > n - done) take = n - done;
+    uint8_t *dst;
     if (ks->mode == FF__KS_WRITE_MEM) {
-      if ((st = ff__ks_emit(ks, s, take))) return st;
+      if ((st = ff__ks_mem_reserve(ks, take))) return ks->broken = st;
+      dst = ks->mem + ks->mem_len;
     } else {
       if (!ks->chunk && (st = ff__ks_wq_acquire(ks))) return ks->broken = st;
-      memcpy(ks->chunk + ks->fill, s, take);
+      dst = ks->chunk + ks->fill;
     }
+    if ((st = ff__ks_take(ks, from, dst, done, take))) return st;
+    if (ks->mode == FF__KS_WRITE_MEM) ks->mem_len += take;
     ks->fill += take;
     ks->pos += take;
-    s += take;
-    n -= take;
+    done += take;
     if (ks->fill == ks->chunk_size && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
   }
   ks->payload_size = ks->pos;

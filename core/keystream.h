@@ -84,6 +84,11 @@ typedef struct {
                                 clamped); buffers are allocated as the dealer gets ahead and then reused, so
                                 memory is the most that waited at once, not the depth. The bytes written do
                                 not depend on it */
+  int pinned;                /* file and live writers: chunk buffers in page-locked host memory (core/cuda.h
+                                ff_cuda_host_alloc) when a GPU is visible, so that a download from it into a
+                                chunk (ff_keystream_write_fill) is a DMA, not a copy through the driver's
+                                staging; ordinary memory otherwise, or when the first page-locked buffer
+                                cannot be had (a warning). The bytes written do not depend on it */
 } ff_keystream_params;
 
 /* --- CRC32C ------------------------------------------------------------------------------------ */
@@ -120,6 +125,17 @@ ff_status ff_keystream_create_sink(const char *name, const ff_keystream_params *
 /* Appends n key bytes (n may be 0). FF_EIO when the disk write fails, FF_ENOMEM when a file or live writer
  * cannot allocate a chunk (the writer is then unusable). */
 ff_status ff_keystream_write(ff_keystream *ks, const void *src, size_t n);
+/* Puts the len key bytes at [off, off + len) of what ff_keystream_write_fill writes into dst, the
+ * stream's own memory (a chunk's slot, the memory buffer's end): FF_OK, or an error that breaks the
+ * writer. */
+typedef ff_status (*ff_keystream_fill)(void *arg, void *dst, size_t off, size_t len);
+/* Appends n key bytes that fill() puts straight into the stream's memory, in order, in spans of at most
+ * one chunk (off 0, then each span's end), so that bytes which live where only a copy reaches them (a
+ * key made on the GPU: one download per span) need no host copy of the caller's first. The stream is
+ * the one ff_keystream_write of the same bytes makes. A null writer counts the bytes and never calls
+ * fill (a dealer's discarded stream then costs no copy at all). Time inside fill is the caller's, not
+ * counted in ff_keystream_write_ns. */
+ff_status ff_keystream_write_fill(ff_keystream *ks, size_t n, ff_keystream_fill fill, void *arg);
 /* Writes the last chunk and the trailer, fills in the header's payload size; a file is flushed,
  * fsynced if asked, and closed. Writes after it give FF_ESTATE. */
 ff_status ff_keystream_finish(ff_keystream *ks);
@@ -191,9 +207,10 @@ uint64_t ff_keystream_payload_bytes(const ff_keystream *ks);
 /* Bytes of the encoded stream (header, chunks with their CRCs, trailer): for a writer, so far (the
  * file's size once finished); for a reader, the whole file. */
 uint64_t ff_keystream_encoded_bytes(const ff_keystream *ks);
-/* Writer: wall time spent so far inside ff_keystream_write and ff_keystream_finish (copies into the
- * chunk, CRC32C, and for a file the writes into the OS, fsync included): what emitting the keys
- * costs a dealer, apart from making them. 0 for a reader. */
+/* Writer: wall time spent so far inside ff_keystream_write, ff_keystream_write_fill (less the time in
+ * its fill calls) and ff_keystream_finish (copies into the chunk, CRC32C, and for a file the writes
+ * into the OS, fsync included): what emitting the keys costs a dealer, apart from making them. 0 for
+ * a reader. */
 uint64_t ff_keystream_write_ns(const ff_keystream *ks);
 
 #ifdef __cplusplus

@@ -1408,6 +1408,161 @@ static void test_null_writer(void **state) {
   free(data);
 }
 
+/* --- Writes that fill the stream's memory (ff_keystream_write_fill) ----------------------------------- */
+
+/* The source of a fill: the bytes to give, what the stream asked for so far, and a call to fail. */
+typedef struct {
+  const uint8_t *data; /* the bytes of this write */
+  size_t n;            /* how many */
+  size_t next;         /* the offset the next call must ask for */
+  size_t max_span;     /* the longest span allowed (the chunk size) */
+  unsigned calls;
+  unsigned fail_at;    /* 1-based call that returns FF_EIO; 0: none */
+  unsigned sleep_ms;   /* each call sleeps this long first */
+} fill_src;
+
+static ff_status fill_from(void *arg, void *dst, size_t off, size_t len) {
+  fill_src *f = arg;
+  f->calls++;
+  if (f->sleep_ms) {
+    const struct timespec ts = {f->sleep_ms / 1000, (long)(f->sleep_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  if (f->fail_at && f->calls == f->fail_at) return FF_EIO;
+  /* Spans come in order, back to back, never empty, never longer than a chunk, never past the write. */
+  assert_non_null(dst);
+  assert_int_equal(off, f->next);
+  assert_true(len > 0 && len <= f->max_span && off + len <= f->n);
+  memcpy(dst, f->data + off, len);
+  f->next = off + len;
+  return FF_OK;
+}
+
+/* Writes data in the given sizes, every other write through a fill (the others through
+ * ff_keystream_write), checking that each fill asked for exactly its bytes; returns the fill calls. */
+static unsigned write_sizes_filled(ff_keystream *ks, const uint8_t *data, const size_t *sizes, size_t n,
+                                   uint32_t chunk) {
+  size_t off = 0;
+  unsigned calls = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i % 2) {
+      fill_src f = {.data = data + off, .n = sizes[i], .max_span = chunk};
+      assert_int_equal(ff_keystream_write_fill(ks, sizes[i], fill_from, &f), FF_OK);
+      assert_int_equal(f.next, sizes[i]);
+      calls += f.calls;
+    } else {
+      assert_int_equal(ff_keystream_write(ks, data + off, sizes[i]), FF_OK);
+    }
+    off += sizes[i];
+    assert_int_equal(ff_keystream_payload_bytes(ks), off);
+  }
+  return calls;
+}
+
+/* A stream written partly through fills is the one written by copies, byte for byte: in memory, as a key
+ * file (with chunks asked to be page-locked) and as a live stream (with a MAC and two sealers), in writes that end mid-chunk, on chunk
+ * boundaries and span many chunks; each fill is asked for its bytes in order, at most a chunk at a
+ * time, straight into the stream's memory. A null writer counts filled bytes and never calls the fill. */
+static void test_write_fill_same_bytes(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t pattern[] = {1, 999, 1000, 3000, 17, 5000, 0, 2500, 1000, 64, 4096, 1};
+  enum { N = 36 };
+  const uint32_t chunk = 1000;
+  size_t sizes[N];
+  for (int i = 0; i < N; i++) sizes[i] = pattern[i % 12];
+  const size_t total = total_of(sizes, N);
+  uint8_t *data = random_bytes(total, 23);
+  ff_keystream_params p = params(0, "run-fill", "fill", chunk);
+  p.mac_key = k_key_a;
+  p.dealing_id = k_id_a;
+  p.sealers = 2;
+  size_t img_n, mem_n;
+  uint8_t *img = image_with(&p, data, sizes, N, &img_n); /* copies only: the reference */
+
+  ff_keystream *w;
+  assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+  const unsigned calls = write_sizes_filled(w, data, sizes, N, chunk);
+  assert_true(calls > 20); /* the fills wrote several chunks' worth, in chunk-sized spans or less */
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  const void *mem;
+  assert_int_equal(ff_keystream_mem_image(w, &mem, &mem_n), FF_OK);
+  assert_int_equal(mem_n, img_n);
+  assert_memory_equal(mem, img, img_n);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+
+  const char *path = path_in_dir("filled.ffk");
+  p.pinned = 1; /* page-locked chunks where a GPU is visible, ordinary memory here: the same bytes */
+  assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+  write_sizes_filled(w, data, sizes, N, chunk);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  assert_file_is(path, img, img_n);
+
+  sink_buf live = {NULL, 0};
+  assert_int_equal(ff_keystream_create_sink("filled", &p, total, to_buf, &live, &w), FF_OK);
+  write_sizes_filled(w, data, sizes, N, chunk);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  assert_int_equal(live.n, img_n);
+  assert_memory_equal(live.buf, img, img_n);
+  free(live.buf);
+
+  assert_int_equal(ff_keystream_create_null(&p, &w), FF_OK);
+  fill_src never = {.data = data, .n = total, .max_span = chunk};
+  assert_int_equal(ff_keystream_write_fill(w, total, fill_from, &never), FF_OK);
+  assert_int_equal(never.calls, 0);
+  assert_int_equal(ff_keystream_payload_bytes(w), total);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  free(img);
+  free(data);
+}
+
+/* A fill that fails breaks the stream: the write returns its error and names the stream and the byte, later
+ * writes are refused, nothing hangs (file and live writers have threads), and the file is never complete.
+ * Bad arguments are refused. The time a fill takes is the caller's: it is not in ff_keystream_write_ns. */
+static void test_write_fill_errors_and_time(void **state) {
+  (void)state;
+  skip_without_sse42();
+  uint8_t *data = random_bytes(5000, 24);
+  ff_keystream_params p = params(1, "run-fill-err", "fill", 1000);
+  p.mac_key = k_key_a;
+  for (int kind = 0; kind < 3; kind++) {
+    ff_keystream *w;
+    sink_buf live = {NULL, 0};
+    const char *path = path_in_dir("fill-fails.ffk");
+    if (kind == 0) assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+    if (kind == 1) assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+    if (kind == 2) assert_int_equal(ff_keystream_create_sink("fill-fails", &p, 5000, to_buf, &live, &w), FF_OK);
+    assert_int_equal(ff_keystream_write(w, data, 1500), FF_OK);
+    fill_src f = {.data = data + 1500, .n = 3500, .max_span = 1000, .fail_at = 2};
+    EXPECT_FAIL(ff_keystream_write_fill(w, 3500, fill_from, &f), FF_EIO, "could not be made", "at byte 2000");
+    assert_int_equal(f.calls, 2);
+    EXPECT_FAIL(ff_keystream_write(w, data, 1), FF_EIO, "unusable after an earlier error");
+    EXPECT_FAIL(ff_keystream_finish(w), FF_EIO, "unusable after an earlier error");
+    ff_keystream_close(w, 0);
+    free(live.buf);
+    if (kind == 1) {
+      ff_keystream *r;
+      EXPECT_FAIL(ff_keystream_open_file_mac(path, k_key_a, &r), FF_EFORMAT, "incomplete");
+    }
+  }
+
+  ff_keystream *w;
+  assert_int_equal(ff_keystream_create_mem(&p, &w), FF_OK);
+  assert_int_equal(ff_keystream_write_fill(NULL, 1, fill_from, NULL), FF_EINVAL);
+  assert_int_equal(ff_keystream_write_fill(w, 1, NULL, NULL), FF_EINVAL);
+  assert_int_equal(ff_keystream_write_fill(w, 0, NULL, NULL), FF_OK); /* nothing to fill */
+  fill_src slow = {.data = data, .n = 3, .max_span = 1000, .sleep_ms = 300};
+  const uint64_t before = ff_keystream_write_ns(w);
+  assert_int_equal(ff_keystream_write_fill(w, 3, fill_from, &slow), FF_OK);
+  assert_int_equal(slow.calls, 1);
+  assert_true(ff_keystream_write_ns(w) - before < UINT64_C(300000000)); /* the 300 ms were the fill's */
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  free(data);
+}
+
 /* A write that fails inside the file writer's thread (here: the file size limit, EFBIG) fails the stream:
  * a later write or the finish reports it, nothing hangs, and close releases the thread. With the least
  * ring (write_behind 1: 2 × 2 + 2 chunks) and with a ring deeper than the whole stream (64 MiB), where
@@ -1466,6 +1621,7 @@ int main(void) {
       cmocka_unit_test(test_write_behind_slow_sink), cmocka_unit_test(test_write_behind_close_abandons),
       cmocka_unit_test(test_write_behind_depth),
       cmocka_unit_test(test_write_behind_out_of_memory),
+      cmocka_unit_test(test_write_fill_same_bytes), cmocka_unit_test(test_write_fill_errors_and_time),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

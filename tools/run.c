@@ -661,7 +661,8 @@ static ff_status ff__keygen_files(ff__run_opts *o, const char *run_id, ff__deal_
     char meta[1536];
     ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
     ff_keystream_params kp = {.party = q, .run_id = run_id, .meta = meta, .dealing_id = o->dealing_id,
-                              .mac_key = o->mac_key[q], .fsync = o->fsync};
+                              .mac_key = o->mac_key[q], .fsync = o->fsync,
+                              .pinned = o->backend == FF_BACKEND_CUDA}; /* GPU-made keys download into chunks */
     st = ff_keystream_create_file(o->key_files[q], &kp, &ks[q]);
   }
   ff__dealer_heap(1);
@@ -881,7 +882,7 @@ static int ff__stream_dealer(void *arg) {
     ff__key_meta(o, &ct.weights[q], &ct.total[q], meta, sizeof meta);
     snprintf(name, sizeof name, "to party %d", q);
     ff_keystream_params kp = {.party = q, .run_id = o->run_id, .meta = meta, .dealing_id = o->dealing_id,
-                              .mac_key = o->mac_key[q]};
+                              .mac_key = o->mac_key[q], .pinned = o->backend == FF_BACKEND_CUDA};
     const uint64_t size = o->stream_session[q] + (uint64_t)n_inf * o->stream_infer[q];
     st = ff_keystream_create_sink(name, &kp, size, ff_keyfeed_sink, d.feed[q], &ks[q]);
   }
