@@ -1,9 +1,11 @@
 /* The dealer on CUDA (gates/sigma/op.h "What runs where"; `fusefss keygen --backend cuda`): its key
  * streams equal the CPU dealer's byte for byte for the same mask seed, for bert-tiny with the sigma suite,
  * the suf suite (dense, with LUT keys) and the suf suite's sparse regime (DCF keys), and for one block of
- * gpt2 and of Llama in both suites (causal attention, rotary, RMSNorm, SiLU); and the staged tree
- * keygens it uses (host keys made on the device) equal their CPU references. Needs a GPU; exits 77
- * (skipped) without one. */
+ * gpt2 and of Llama in both suites (causal attention, rotary, RMSNorm, SiLU); the staged tree keygens it
+ * uses (host keys made on the device) and the DPF keys it leaves on the device for the key streams
+ * (ff_dpf_keygen_emit) equal their CPU references; its device keys written into a key file's page-locked
+ * chunks give the CPU dealer's file, and into a null stream nothing. Needs a GPU; exits 77 (skipped)
+ * without one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -38,19 +41,15 @@ typedef struct {
 } dealt;
 static const dealt tiny = {"bert-tiny", 0, 128, 0, 0, 0};
 
-/* The dealer on `backend` (seeded with SEED) runs the model into memory streams, finished; the caller
- * closes them. */
-static void deal(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
+/* The dealer on `backend` (seeded with SEED) runs the model into the open writers ks, finished; the caller
+ * closes them. deal: into new memory streams. */
+static void deal_into(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
   const ff_model_config *found = ff_model_find(m->model);
   assert_non_null(found);
   ff_model_config cut = *found;
   if (m->layers) cut.layers = m->layers;
   if (m->heads) cut.heads = m->heads, cut.d_model = m->d_model, cut.d_ffn = m->d_ffn;
   const ff_model_config *cfg = &cut;
-  for (int q = 0; q < 2; q++) {
-    ff_keystream_params kp = {.party = q, .run_id = "dealer-cuda", .meta = m->model};
-    assert_int_equal(ff_keystream_create_mem(&kp, &ks[q]), FF_OK);
-  }
   ff_ctx ctx;
   assert_int_equal(ff_ctx_init(&ctx, backend, FF_DEALER), FF_OK);
   ff_rng_init_seeded(&ctx.rng, SEED);
@@ -79,6 +78,14 @@ static void deal(const dealt *m, ff_backend backend, const ff_suf_config *suf, f
   ff_model_session_free(s);
   ff_op_destroy(op);
   ff_ctx_destroy(&ctx);
+}
+
+static void deal(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
+  for (int q = 0; q < 2; q++) {
+    ff_keystream_params kp = {.party = q, .run_id = "dealer-cuda", .meta = m->model};
+    assert_int_equal(ff_keystream_create_mem(&kp, &ks[q]), FF_OK);
+  }
+  deal_into(m, backend, suf, ks);
 }
 
 static void same_streams(const char *what, const dealt *m, const ff_suf_config *suf) {
@@ -235,6 +242,115 @@ static void test_staged_keygens(void **state) {
   ff_ctx_destroy(&cpu);
 }
 
+/* What ff_dpf_keygen_emit handed over from the device: each party's key, downloaded. */
+typedef struct {
+  ff_dpf_key host[2];
+  ff_ctx *dev;
+  int calls;
+} downloaded;
+
+static ff_status download_key(void *arg, int p, ff_ctx *mem, const ff_dpf_key *k) {
+  downloaded *d = arg;
+  assert_int_equal(p, d->calls++);
+  assert_ptr_equal(mem, d->dev); /* made on the dealer's GPU, left there */
+  assert_int_equal(k->where, FF_MEM_DEVICE);
+  ff_ctx cpu = {.backend = FF_BACKEND_CPU};
+  assert_int_equal(ff_dpf_key_alloc(&cpu, &d->host[p], k->n, k->N), FF_OK);
+  return ff_dpf_key_copy(mem, &d->host[p], k);
+}
+
+/* ff_dpf_keygen_emit on a dealer with a GPU leaves the keys in device memory and hands them over there;
+ * downloaded, they are the CPU dealer's from the same generator state, which both leave at one place. */
+static void test_keygen_emit_on_device(void **state) {
+  (void)state;
+  ff_ctx cpu, dev, host;
+  assert_int_equal(ff_ctx_init(&cpu, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&dev, FF_BACKEND_CUDA, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&host, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  host.keygen_dev = &dev;
+  const int ns[] = {8, 37, 64};
+  const size_t Ns[] = {1, 4099, 1000};
+  for (int a = 0; a < 3; a++) {
+    const size_t N = Ns[a];
+    uint64_t *alpha = malloc(N * sizeof *alpha);
+    assert_non_null(alpha);
+    ff_rng data;
+    ff_rng_init_seeded(&data, 11 + (uint64_t)a);
+    assert_int_equal(ff_rng_ring(&data, alpha, N, 64), FF_OK);
+    ff_rng_init_seeded(&cpu.rng, SEED + (uint64_t)a);
+    ff_rng_init_seeded(&host.rng, SEED + (uint64_t)a);
+    ff_dpf_key kc[2];
+    for (int p = 0; p < 2; p++) assert_int_equal(ff_dpf_key_alloc(&cpu, &kc[p], ns[a], N), FF_OK);
+    assert_int_equal(ff_dpf_keygen(&cpu, alpha, &kc[0], &kc[1]), FF_OK);
+    downloaded d = {.dev = &dev};
+    assert_int_equal(ff_dpf_keygen_emit(&host, ns[a], N, alpha, download_key, &d), FF_OK);
+    assert_int_equal(d.calls, 2);
+    for (int p = 0; p < 2; p++) {
+      assert_memory_equal(kc[p].buf, d.host[p].buf, kc[p].bytes);
+      ff_dpf_key_free(&kc[p]);
+      ff_dpf_key_free(&d.host[p]);
+    }
+    assert_true(ff_rng_u64(&cpu.rng) == ff_rng_u64(&host.rng));
+    free(alpha);
+  }
+  ff_ctx_destroy(&host);
+  ff_ctx_destroy(&dev);
+  ff_ctx_destroy(&cpu);
+}
+
+/* The CUDA dealer writes its device-made tree keys straight into the key streams' memory: into a key
+ * file's page-locked chunks (with a MAC and sealer threads) the bytes are the CPU dealer's file, byte for
+ * byte (ordinary chunks for the CPU dealer's); a null
+ * stream (the peer's under --dealer inproc) counts the same key bytes and gets nothing downloaded. */
+static void test_device_keys_into_file_and_null(void **state) {
+  (void)state;
+  static const uint8_t mac[FF_KEYSTREAM_MAC_KEY_BYTES] = "dealer-cuda-mac-key-0123456789a";
+  char dir[] = "/tmp/ff_dealer_cuda_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[2][128];
+  uint64_t payload[2][2];
+  for (int b = 0; b < 2; b++) { /* b 0: the CPU dealer, 1: the CUDA dealer */
+    snprintf(path[b], sizeof path[b], "%s/p0_%d.ffk", dir, b);
+    ff_keystream *ks[2];
+    ff_keystream_params kp = {.party = 0, .run_id = "dealer-cuda", .meta = "bert-tiny", .mac_key = mac, .sealers = 2,
+                              .pinned = b};
+    ff_alloc_stats before, after;
+    ff_alloc_stats_get(&before);
+    assert_int_equal(ff_keystream_create_file(path[b], &kp, &ks[0]), FF_OK);
+    kp.party = 1;
+    kp.mac_key = NULL;
+    assert_int_equal(ff_keystream_create_null(&kp, &ks[1]), FF_OK);
+    deal_into(&tiny, b ? FF_BACKEND_CUDA : FF_BACKEND_CPU, NULL, ks);
+    for (int q = 0; q < 2; q++) {
+      payload[b][q] = ff_keystream_payload_bytes(ks[q]);
+      assert_int_equal(ff_keystream_close(ks[q], 0), FF_OK);
+    }
+    ff_alloc_stats_get(&after);
+    if (b) assert_true(after.pinned_allocs > before.pinned_allocs); /* the CUDA dealer's chunks were page-locked */
+  }
+  assert_int_equal(payload[0][0], payload[1][0]);
+  assert_int_equal(payload[0][1], payload[1][1]);
+  FILE *f[2] = {fopen(path[0], "rb"), fopen(path[1], "rb")};
+  assert_non_null(f[0]);
+  assert_non_null(f[1]);
+  static uint8_t a[1 << 16], b[1 << 16];
+  uint64_t at = 0;
+  for (;;) {
+    const size_t na = fread(a, 1, sizeof a, f[0]), nb = fread(b, 1, sizeof b, f[1]);
+    assert_int_equal(na, nb);
+    if (memcmp(a, b, na)) fail_msg("the key files differ within bytes %llu..%llu", (unsigned long long)at,
+                                   (unsigned long long)(at + na));
+    at += na;
+    if (!na) break;
+  }
+  print_message("bert-tiny, party 0's key file: %llu bytes from each dealer, equal\n", (unsigned long long)at);
+  fclose(f[0]);
+  fclose(f[1]);
+  remove(path[0]);
+  remove(path[1]);
+  rmdir(dir);
+}
+
 int main(void) {
   if (ff_cuda_device_count() <= 0) {
     fprintf(stderr, "test_dealer_cuda: no CUDA device, skipped\n");
@@ -242,6 +358,8 @@ int main(void) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_staged_keygens),
+      cmocka_unit_test(test_keygen_emit_on_device),
+      cmocka_unit_test(test_device_keys_into_file_and_null),
       cmocka_unit_test(test_bert_tiny_sigma),
       cmocka_unit_test(test_bert_tiny_suf),
       cmocka_unit_test(test_bert_tiny_suf_sparse), cmocka_unit_test(test_decoders),

@@ -403,6 +403,80 @@ static void test_dpf_keygen_roots(void **state) {
   ff_dpf_key_free(&b1);
 }
 
+/* What ff_dpf_keygen_emit handed over: each party's key bytes, in the order given; a call to fail. */
+typedef struct {
+  uint8_t *bytes[2];
+  size_t n[2];
+  int calls, fail_at; /* fail_at: 1-based call that returns FF_EIO; 0: none */
+  ff_ctx *want_mem;
+} emitted;
+
+static ff_status take_key(void *arg, int p, ff_ctx *mem, const ff_dpf_key *k) {
+  emitted *e = arg;
+  e->calls++;
+  assert_int_equal(p, e->calls - 1); /* party 0's key first, then party 1's */
+  if (e->fail_at == e->calls) return FF_EIO;
+  assert_ptr_equal(mem, e->want_mem);
+  assert_int_equal(k->where, FF_MEM_HOST);
+  e->bytes[p] = xmalloc(k->bytes);
+  memcpy(e->bytes[p], k->buf, k->bytes);
+  e->n[p] = k->bytes;
+  return FF_OK;
+}
+
+/* ff_dpf_keygen_emit on a CPU dealer hands over, party 0 then party 1, the keys that ff_dpf_keygen makes
+ * from the same generator state, and leaves the generator where ff_dpf_keygen leaves it; the emitter's
+ * failure is returned and stops the handing over; bad arguments are refused before any draw. */
+static void test_dpf_keygen_emit(void **state) {
+  (void)state;
+  const int ns[] = {8, 37, 64};
+  const size_t Ns[] = {1, 301, 1000};
+  for (int c = 0; c < 3; c++) {
+    const int n = ns[c];
+    const size_t N = Ns[c];
+    uint64_t *alpha = xmalloc(N * sizeof *alpha);
+    ff_rng_init_seeded(&ctx.rng, 90 + (uint64_t)c);
+    for (size_t j = 0; j < N; j++) alpha[j] = ff_rng_u64(&ctx.rng);
+    ff_dpf_key k0, k1;
+    dpf_keys(n, N, alpha, 5, &k0, &k1);
+    const uint64_t after = ff_rng_u64(&ctx.rng);
+    ff_rng_init_seeded(&ctx.rng, 5);
+    emitted e = {.want_mem = &ctx};
+    assert_int_equal(ff_dpf_keygen_emit(&ctx, n, N, alpha, take_key, &e), FF_OK);
+    assert_int_equal(e.calls, 2);
+    assert_int_equal(e.n[0], k0.bytes);
+    assert_int_equal(e.n[1], k1.bytes);
+    assert_memory_equal(e.bytes[0], k0.buf, k0.bytes);
+    assert_memory_equal(e.bytes[1], k1.buf, k1.bytes);
+    assert_true(ff_rng_u64(&ctx.rng) == after);
+    free(e.bytes[0]);
+    free(e.bytes[1]);
+    ff_dpf_key_free(&k0);
+    ff_dpf_key_free(&k1);
+
+    for (int fail = 1; fail <= 2; fail++) {
+      emitted f = {.want_mem = &ctx, .fail_at = fail};
+      assert_int_equal(ff_dpf_keygen_emit(&ctx, n, N, alpha, take_key, &f), FF_EIO);
+      assert_int_equal(f.calls, fail);
+      free(f.bytes[0]);
+    }
+    free(alpha);
+  }
+  uint64_t alpha = 3;
+  emitted e = {.want_mem = &ctx};
+  ff_rng_init_seeded(&ctx.rng, 6);
+  const uint64_t first = ff_rng_u64(&ctx.rng);
+  ff_rng_init_seeded(&ctx.rng, 6);
+  assert_int_equal(ff_dpf_keygen_emit(&ctx, 7, 1, &alpha, take_key, &e), FF_EINVAL);  /* n below 8 */
+  assert_int_equal(ff_dpf_keygen_emit(&ctx, 65, 1, &alpha, take_key, &e), FF_EINVAL); /* n above 64 */
+  assert_int_equal(ff_dpf_keygen_emit(&ctx, 20, 0, &alpha, take_key, &e), FF_EINVAL); /* no elements */
+  assert_int_equal(ff_dpf_keygen_emit(&ctx, 20, 1, NULL, take_key, &e), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen_emit(&ctx, 20, 1, &alpha, NULL, &e), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen_emit(NULL, 20, 1, &alpha, take_key, &e), FF_EINVAL);
+  assert_int_equal(e.calls, 0);
+  assert_true(ff_rng_u64(&ctx.rng) == first); /* nothing drawn */
+}
+
 /* Truth tables, n = 1..7: every alpha, every x; 2^n bits per element, at least one byte. */
 static void test_sstab_exhaustive(void **state) {
   (void)state;
@@ -604,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_dpf_exhaustive_10), cmocka_unit_test(test_dpf_random_large),
       cmocka_unit_test(test_dpf_multipoint),    cmocka_unit_test(test_dpf_key_bytes),
       cmocka_unit_test(test_dpf_keygen_roots),  cmocka_unit_test(test_dpf_keygen_split),
+      cmocka_unit_test(test_dpf_keygen_emit),
       cmocka_unit_test(test_sstab_exhaustive),
       cmocka_unit_test(test_bad_arguments),     cmocka_unit_test(test_scope),
       cmocka_unit_test(test_dpf_key_view),

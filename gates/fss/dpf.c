@@ -562,29 +562,36 @@ static ff_status ff__ctx_check(const char *fn, const ff_ctx *ctx) {
   return FF_OK;
 }
 
+/* Both parties' keys made in device memory on dev's stream (d[0], d[1] allocated here with n and N; freed
+ * by the caller, also on failure) from host alpha and roots, staged in stream-ordered scratch (the
+ * caller may wipe the roots right after). */
+static ff_status ff__dpf_keygen_dev(ff_ctx *dev, const char *fn, int n, size_t N, const uint64_t *alpha,
+                                    const ff_block *roots, ff_dpf_key d[2]) {
+  if (!dev || dev->backend != FF_BACKEND_CUDA) {
+    FF_ERROR("%s: the context has no CUDA context for keygen", fn);
+    return FF_EINVAL;
+  }
+  void *dalpha = NULL, *droots = NULL;
+  ff_status st;
+  if (!(st = ff_dpf_key_alloc(dev, &d[0], n, N)) && !(st = ff_dpf_key_alloc(dev, &d[1], n, N)) &&
+      !(st = ff__fss_stage(dev, fn, alpha, N * sizeof *alpha, &dalpha)) &&
+      !(st = ff__fss_stage(dev, fn, roots, 2 * N * sizeof *roots, &droots)))
+    st = ff_dpf_keygen_cuda(dev, dalpha, droots, &d[0], &d[1]);
+  ff__fss_stage_free(dev, dalpha);
+  ff__fss_stage_free(dev, droots);
+  return st;
+}
+
 ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0,
                                 ff_dpf_key *k1) {
   const char *fn = "ff_dpf_keygen (staged on the device)";
   ff_status st = ff__dpf_keygen_check(fn, alpha, roots, k0, k1, FF_MEM_HOST);
   if (st) return st;
-  ff_ctx *dev = ctx->keygen_dev;
-  if (!dev || dev->backend != FF_BACKEND_CUDA) {
-    FF_ERROR("%s: the context has no CUDA context for keygen", fn);
-    return FF_EINVAL;
-  }
-  /* alpha and the roots in stream-ordered scratch (the caller may wipe the roots right after); the
-   * copies down wait for the stream. */
-  const size_t N = k0->N;
   ff_dpf_key d[2] = {{0}, {0}};
-  void *dalpha = NULL, *droots = NULL;
-  if (!(st = ff_dpf_key_alloc(dev, &d[0], k0->n, N)) && !(st = ff_dpf_key_alloc(dev, &d[1], k0->n, N)) &&
-      !(st = ff__fss_stage(dev, fn, alpha, N * sizeof *alpha, &dalpha)) &&
-      !(st = ff__fss_stage(dev, fn, roots, 2 * N * sizeof *roots, &droots)) &&
-      !(st = ff_dpf_keygen_cuda(dev, dalpha, droots, &d[0], &d[1])) && !(st = ff_dpf_key_copy(dev, k0, &d[0])))
-    st = ff_dpf_key_copy(dev, k1, &d[1]);
-  ff__fss_stage_free(dev, dalpha);
-  ff__fss_stage_free(dev, droots);
-  ff_dpf_key_free(&d[0]); /* stream-ordered; the copies above waited for the stream */
+  ff_ctx *dev = ctx->keygen_dev;
+  if (!(st = ff__dpf_keygen_dev(dev, fn, k0->n, k0->N, alpha, roots, d)) && !(st = ff_dpf_key_copy(dev, k0, &d[0])))
+    st = ff_dpf_key_copy(dev, k1, &d[1]); /* the copies down wait for the stream */
+  ff_dpf_key_free(&d[0]); /* stream-ordered */
   ff_dpf_key_free(&d[1]);
   return st;
 }
@@ -615,6 +622,42 @@ ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_d
 done:
   explicit_bzero(roots, 2 * N * sizeof *roots); /* the roots are secret */
   free(roots);
+  return st;
+}
+
+ff_status ff_dpf_keygen_emit(ff_ctx *ctx, int n, size_t N, const uint64_t *alpha, ff_dpf_key_emit emit, void *arg) {
+  const char *fn = "ff_dpf_keygen_emit";
+  ff_status st = ff__ctx_check(fn, ctx);
+  if (st) return st;
+  if (!emit || !alpha) {
+    FF_ERROR("%s: alpha or emit is NULL", fn);
+    return FF_EINVAL;
+  }
+  ff_dpf_key k[2] = {{0}, {0}};
+  ff_ctx *mem = ctx;
+  if (ctx->backend == FF_BACKEND_CUDA || !ctx->keygen_dev) {
+    /* In ctx's own memory: ff_dpf_keygen draws the roots and makes the keys there. */
+    if (!(st = ff_dpf_key_alloc(ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(ctx, &k[1], n, N)))
+      st = ff_dpf_keygen(ctx, alpha, &k[0], &k[1]);
+  } else if (!ff_dpf_key_bytes(n, N)) {
+    FF_ERROR("%s: no keys of %zu elements of %d bits (n is 8..64, N at least 1)", fn, N, n);
+    st = FF_EINVAL;
+  } else {
+    /* On the dealer's GPU: the roots drawn as ff_dpf_keygen draws them, the keys left in device memory. */
+    mem = ctx->keygen_dev;
+    ff_block *roots = malloc(2 * N * sizeof *roots); /* fits: the key of N elements does */
+    if (!roots) {
+      FF_ERROR("%s: cannot allocate %zu root seeds", fn, 2 * N);
+      return FF_ENOMEM;
+    }
+    if (!(st = ff_rng_bytes(&ctx->rng, roots, 2 * N * sizeof *roots)))
+      st = ff__dpf_keygen_dev(mem, fn, n, N, alpha, roots, k);
+    explicit_bzero(roots, 2 * N * sizeof *roots); /* staged: the scratch holds its own copy */
+    free(roots);
+  }
+  for (int p = 0; p < 2 && !st; p++) st = emit(arg, p, mem, &k[p]);
+  ff_dpf_key_free(&k[0]);
+  ff_dpf_key_free(&k[1]);
   return st;
 }
 

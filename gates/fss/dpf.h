@@ -102,6 +102,15 @@ ff_status ff_dpf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const ff_block 
  * staging (ff__dpf_keygen_staged): the same bytes as ff_dpf_keygen_cpu. Opens no scope: keygen is the
  * dealer's. */
 ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_dpf_key *k1);
+/* Dealer, for keys that go straight to where they are kept: both parties' keys of N elements of n bits
+ * for alpha, made in the memory where ctx's dealer makes tree keys (on ctx->keygen_dev's GPU when set,
+ * else in ctx's backend's memory), handed to emit(arg, p, mem, k) for p = 0 then 1 (mem: the context
+ * whose stream orders k's memory) and freed after. The same keys and the same draws from ctx->rng as
+ * ff_dpf_keygen; so a dealer with a GPU writes a key from device memory into its key stream (one
+ * download per chunk, gates/sigma/op.c) without a host key and a copy of it in between. emit's first
+ * failure is returned. */
+typedef ff_status (*ff_dpf_key_emit)(void *arg, int p, ff_ctx *mem, const ff_dpf_key *k);
+ff_status ff_dpf_keygen_emit(ff_ctx *ctx, int n, size_t N, const uint64_t *alpha, ff_dpf_key_emit emit, void *arg);
 
 /* Evaluation at E public points per element. Points are laid out like the key, element fastest:
  * point e of element j is x[e*N + j] (taken mod 2^n). The result bit for (e, j) is bit e*N + j of

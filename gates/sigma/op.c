@@ -436,6 +436,29 @@ ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n) {
   return FF_OK;
 }
 
+/* ff__op_put of n bytes in device memory (src, ordered by mem's stream): one download per span of the key
+ * stream, straight into the stream's memory; nothing for a stream that keeps no bytes. */
+typedef struct {
+  ff_ctx *mem;
+  const uint8_t *src;
+} ff__op_download_fill;
+
+static ff_status ff__op_fill_from_device(void *arg, void *dst, size_t off, size_t len) {
+  const ff__op_download_fill *d = arg;
+  return ff__fss_buf_copy(d->mem, "sigma dealer", dst, FF_MEM_HOST, d->src + off, FF_MEM_DEVICE, len);
+}
+
+ff_status ff__op_put_device(ff_op *op, int p, ff_ctx *mem, const void *src, size_t n) {
+  ff__op_download_fill d = {mem, src};
+  ff_status st = ff_keystream_write_fill(op->keys[p], n, ff__op_fill_from_device, &d);
+  if (st) {
+    FF_ERROR("sigma dealer: cannot write %zu key bytes from device memory into party %d's key stream", n, p);
+    return st;
+  }
+  op->cost[p].key_bytes += n;
+  return FF_OK;
+}
+
 ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits) {
   uint64_t *s = ff__op_alloc(2 * n * sizeof *s, "sigma dealer");
   if (!s) return FF_ENOMEM;
@@ -936,16 +959,19 @@ uint64_t ff__dcf_key_bytes(int n, size_t N) {
 
 uint64_t ff__cmp_key_bytes(int n, size_t N) { return ff__dcf_key_bytes(n, N) + (N + 7) / 8; }
 
+/* A DPF key into party p's stream from where the dealer made it (ff_dpf_keygen_emit): the device keys of a
+ * dealer with a GPU without a host copy first. */
+static ff_status ff__op_put_dpf_key(void *arg, int p, ff_ctx *mem, const ff_dpf_key *k) {
+  ff_op *op = arg;
+  if (k->where == FF_MEM_DEVICE) return ff__op_put_device(op, p, mem, k->buf, k->bytes);
+  return ff__op_put(op, p, k->buf, k->bytes);
+}
+
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {
   ff_ctx *ctx = op->ctx;
   ff_status st;
   if (n >= FF_DPF_MIN_BITS) {
-    ff_dpf_key k[2] = {{0}, {0}};
-    if (!(st = ff_dpf_key_alloc(ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(ctx, &k[1], n, N)) &&
-        !(st = ff_dpf_keygen(ctx, alpha, &k[0], &k[1])))
-      for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, k[p].buf, k[p].bytes);
-    ff_dpf_key_free(&k[0]);
-    ff_dpf_key_free(&k[1]);
+    st = ff_dpf_keygen_emit(ctx, n, N, alpha, ff__op_put_dpf_key, op);
   } else {
     ff_sstab_key k[2] = {{0}, {0}};
     if (!(st = ff_sstab_key_alloc(ctx, &k[0], n, N)) && !(st = ff_sstab_key_alloc(ctx, &k[1], n, N)) &&

@@ -86,6 +86,11 @@ void ff__op_charge_both(ff_op *op, const ff_gate_cost *c);
 
 /* Dealer: n raw key bytes into party p's stream (counted as key bytes). */
 ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n);
+/* Dealer: the same for n key bytes in device memory (src, ordered by mem's stream: a key the dealer made
+ * on its GPU), downloaded span by span straight into the stream's memory (core/keystream.h
+ * ff_keystream_write_fill); a stream that keeps nothing (the peer's under --dealer inproc) gets no
+ * download. */
+ff_status ff__op_put_device(ff_op *op, int p, ff_ctx *mem, const void *src, size_t n);
 /* Dealer: additive shares mod 2^bits of v (n values) as n u64 words per party: P0's share from
  * the dealer's rng, P1's = v - P0's. */
 ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits);
