@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -58,6 +59,36 @@ static void test_usage_and_exit_codes(void **state) {
   expect(0, "(flushed to disk)",
          (const char *[]){"keygen", "--backend", "cpu", "--layers", "1", "--seq", "8", "--fsync", "--out", kg, NULL});
   expect(2, "unexpected argument", (const char *[]){"keygen", "--fsync", "yes", NULL});
+  /* --profile: the dealer's time by scope name, exclusive; the rows add up to the total, the tree keygens
+   * and the writes have their own rows */
+  expect(0, "--profile", (const char *[]){"keygen", "--help", NULL});
+  expect(0, "where the dealer's time went",
+         (const char *[]){"keygen", "--backend", "cpu", "--layers", "1", "--profile", "--out", kg, NULL});
+  out = slurp("cmd", "out");
+  double sum = 0, total = -1;
+  int rows = 0, seen_dpf = 0, seen_lut = 0, seen_keys = 0;
+  for (const char *line = strstr(out, "| scope (exclusive)"); line && *line; line = strchr(line, '\n')) {
+    line += *line == '\n';
+    char name[64];
+    double calls_or_ms, ms;
+    if (sscanf(line, "| %63[^ |] | %lf | %lf |", name, &calls_or_ms, &ms) == 3) { /* a scope's row */
+      sum += ms;
+      rows++;
+      seen_dpf |= !strcmp(name, "FSS::DPF");
+      seen_lut |= !strcmp(name, "FSS::LUT");
+      seen_keys |= !strcmp(name, "KeyTransfer");
+    } else if (sscanf(line, "| (no scope) | | %lf |", &ms) == 1) {
+      sum += ms;
+    } else if (sscanf(line, "| total | | %lf |", &ms) == 1) {
+      total = ms;
+    }
+  }
+  print_message("keygen --profile: %d rows adding up to %.3f ms of %.3f ms\n", rows, sum, total);
+  assert_true(rows >= 8 && seen_dpf && seen_lut && seen_keys);
+  assert_true(total > 0 && fabs(sum - total) <= 0.0005 * (rows + 2)); /* each row rounded to 1 µs */
+  setenv("FF_PROFILE", "0", 1);
+  expect(2, "FF_PROFILE=0 turns off", (const char *[]){"keygen", "--profile", "--out", kg, NULL});
+  unsetenv("FF_PROFILE");
 }
 
 /* bench comm with L layers, R latency rounds, sizes S: per party and repetition it sends

@@ -106,6 +106,7 @@ typedef struct {
   uint64_t stream_session[2], stream_infer[2]; /* --dealer stream: each party's key bytes of the session, of an inference */
   int no_fit_check;          /* --no-fit-check: skip ff__fit_check (experts) */
   int fsync;                 /* keygen --fsync: each key file flushed to disk before keygen reports */
+  int profile;               /* keygen --profile: the dealer's own scopes recorded and printed by name */
   int party;                 /* -1: the local pipeline */
   char host[256];
   int port;
@@ -553,9 +554,11 @@ static void ff__dealer_heap(int dealing) {
 }
 
 /* Where the dealer's time went: the graph and finishing the streams (total_s), of which emitting the
- * key streams (write_s: copies, CRC32C and the writes into the OS, ff_keystream_write_ns). */
+ * key streams (write_s: copies, CRC32C and the writes into the OS, ff_keystream_write_ns); with
+ * o->profile, the dealer thread's scopes over the dealing (one repetition; the caller destroys it). */
 typedef struct {
   double total_s, write_s;
+  ff_prof *prof;
 } ff__deal_time;
 
 /* Runs the graph as the dealer into ks[0], ks[1] (open writers), then finishes them. On o->backend: a
@@ -567,14 +570,31 @@ static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], ff__deal_t
   ff_status st = ff_ctx_init(&ctx, o->backend, FF_DEALER);
   if (st) return st;
   if (o->mask_seed) ff_rng_init_seeded(&ctx.rng, o->mask_seed);
+  t->prof = NULL;
+  int rep = 0;
+  if (o->profile) { /* every scope with its own CUDA span: the dealer has no Reconstruct to fold in */
+    ff_prof_opts po = {.party = 0, .run_id = o->run_id};
+    ff_scope_set_cuda_spans(FF_CUDA_SPANS_ALL);
+    if (!(st = ff_prof_create(&t->prof, &po)) && !(st = ff_prof_thread_attach(t->prof, "dealer", ctx.stream)) &&
+        !(st = ff_prof_rep_begin(t->prof, 0)))
+      rep = 1;
+  }
   const uint64_t t0 = ff_now_ns(), w0 = ff_keystream_write_ns(ks[0]) + ff_keystream_write_ns(ks[1]);
   ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
-  if (!(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
+  if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
     ff_model_session_set_progress(s, ff__layer_progress, "keygen");
     ff_model_session_set_suf(s, &o->suf);
     st = ff_model_infer(op, s, o->seq, o->batch, NULL, NULL);
   }
-  for (int q = 0; !st && q < 2; q++) st = ff_keystream_finish(ks[q]);
+  {
+    FF_SCOPE("KeyTransfer"); /* the last chunks, and the drain of the writers' threads */
+    for (int q = 0; !st && q < 2; q++) st = ff_keystream_finish(ks[q]);
+  }
+  if (rep) {
+    const ff_status pst = ff_prof_rep_end(t->prof);
+    if (!st) st = pst;
+  }
+  if (t->prof) ff_prof_thread_detach();
   t->total_s = (double)(ff_now_ns() - t0) * 1e-9;
   t->write_s = (double)(ff_keystream_write_ns(ks[0]) + ff_keystream_write_ns(ks[1]) - w0) * 1e-9;
   ff_model_session_free(s);
@@ -696,7 +716,7 @@ static void ff__keygen_in_child(void *arg, void *out) {
 
 static ff_status ff__keygen_files_child(ff__run_opts *o, const char *run_id, ff__deal_time *secs, uint64_t bytes[2]) {
   ff__keygen_arg a = {o, run_id};
-  ff__keygen_result r = {FF_EIO, {0, 0}, {0, 0}};
+  ff__keygen_result r = {FF_EIO, {0, 0, NULL}, {0, 0}};
   if (ff__in_child(ff__keygen_in_child, &a, &r, sizeof r)) {
     FF_ERROR("keygen: the dealer's process failed");
     return r.st ? r.st : FF_EIO;
@@ -1426,7 +1446,7 @@ static int ff__party_main(const ff_tcp_opts *tcp_in, void *arg) {
   uint64_t *ab = NULL; /* --overhead-pairs: the walls of (pair, scopes on) */
   int ctx_ok = 0, rc = FF_EXIT_FAIL;
   ff_ctx ctx;
-  ff__deal_time keygen = {0, 0};
+  ff__deal_time keygen = {0, 0, NULL};
   ff_status st = FF_OK;
   char run_id[64];
 
@@ -1781,6 +1801,10 @@ static void ff__keygen_usage(FILE *f) {
           "                       compares with the disk's own rate (dd ... conv=fdatasync); default: the OS's\n"
           "                       page cache takes the writes and the disk gets them later\n"
           "\n"
+          "  --profile            also record the dealer's own scopes (one per gate, FSS::DPF / FSS::LUT for the\n"
+          "                       tree keygens, KeyTransfer for writing keys) and print its time by scope name,\n"
+          "                       exclusive, with the CUDA time of its GPU stream (docs/profiling.md)\n"
+          "\n"
           "It prints where its time went: dealing (the graph: masks, keys, shares) and writing the key files\n"
           "(copies, CRC32C, MACs, writes into the OS, and with --fsync the flush).\n"
           "\n"
@@ -1788,7 +1812,7 @@ static void ff__keygen_usage(FILE *f) {
           ff__common_help);
 }
 
-enum { O_KEYS_P0 = 400, O_KEYS_P1, O_KEYS_FSYNC };
+enum { O_KEYS_P0 = 400, O_KEYS_P1, O_KEYS_FSYNC, O_KEYS_PROFILE };
 
 int ff_cmd_keygen(int argc, char **argv) {
   ff__run_opts o;
@@ -1796,7 +1820,8 @@ int ff_cmd_keygen(int argc, char **argv) {
   static const struct option opts[] = {FF__COMMON_LONGOPTS, {"keys-p0", required_argument, NULL, O_KEYS_P0},
                                        {"keys-p1", required_argument, NULL, O_KEYS_P1},
                                        {"backend", required_argument, NULL, O_BACKEND},
-                                       {"fsync", no_argument, NULL, O_KEYS_FSYNC}, {NULL, 0, NULL, 0}};
+                                       {"fsync", no_argument, NULL, O_KEYS_FSYNC},
+                                       {"profile", no_argument, NULL, O_KEYS_PROFILE}, {NULL, 0, NULL, 0}};
   int c, backend_set = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -1805,8 +1830,8 @@ int ff_cmd_keygen(int argc, char **argv) {
       o.key_files[c - O_KEYS_P0] = optarg;
       continue;
     }
-    if (c == O_KEYS_FSYNC) {
-      o.fsync = 1;
+    if (c == O_KEYS_FSYNC || c == O_KEYS_PROFILE) {
+      *(c == O_KEYS_FSYNC ? &o.fsync : &o.profile) = 1;
       continue;
     }
     if (c == O_BACKEND) { /* keygen forks no party: CUDA may start in this process */
@@ -1841,9 +1866,14 @@ int ff_cmd_keygen(int argc, char **argv) {
   char rid[64];
   if (!o.run_id) ff__random_run_id(rid, sizeof rid), o.run_id = rid;
   if (ff__new_dealing(&o)) return ff_cli_fail(o.cmd, "cannot start a dealing");
-  ff__deal_time secs = {0, 0};
+  if (o.profile && !ff_scope_enabled())
+    return ff_cli_usage_error(o.cmd, "--profile records the dealer's scopes, which FF_PROFILE=0 turns off");
+  ff__deal_time secs = {0, 0, NULL};
   uint64_t bytes[2] = {0, 0};
-  if (ff__keygen_files(&o, o.run_id, &secs, bytes)) return ff_cli_fail(o.cmd, "keygen failed; see the messages above");
+  if (ff__keygen_files(&o, o.run_id, &secs, bytes)) {
+    ff_prof_destroy(secs.prof);
+    return ff_cli_fail(o.cmd, "keygen failed; see the messages above");
+  }
   char b0[32], b1[32];
   char did[2 * FF_KEYSTREAM_ID_BYTES + 1];
   ff__hex(o.dealing_id, FF_KEYSTREAM_ID_BYTES, did);
@@ -1857,6 +1887,14 @@ int ff_cmd_keygen(int argc, char **argv) {
          o.key_files[0],
          ff_fmt_bytes((double)bytes[0], b0, sizeof b0), o.key_files[0], o.key_files[1],
          ff_fmt_bytes((double)bytes[1], b1, sizeof b1), o.key_files[1]);
+  if (secs.prof) {
+    printf("\nwhere the dealer's time went (--profile): its thread's scopes by name, exclusive; CUDA: its GPU "
+           "stream's spans; KeyTransfer: writing the keys (from device memory: the downloads), FSS::*: the tree "
+           "keygens\n\n");
+    const ff_status st = ff_rep_print_by_name(stdout, ff_prof_rep_get(secs.prof, 0));
+    ff_prof_destroy(secs.prof);
+    if (st) return ff_cli_fail(o.cmd, "cannot print the dealer's profile");
+  }
   return FF_EXIT_OK;
 }
 
@@ -2371,7 +2409,7 @@ int ff_cmd_run(int argc, char **argv) {
     printf("GPU sharing: time-sliced (the two parties' CUDA contexts take turns on the one GPU; --gpu-share mps "
            "runs their kernels at once: 2x on bert-base, docs/running.md)\n");
   fflush(stdout);
-  ff__deal_time keygen = {0, 0};
+  ff__deal_time keygen = {0, 0, NULL};
   uint64_t kbytes[2] = {0, 0};
   if (!o.inproc && !o.stream &&
       (o.backend == FF_BACKEND_CUDA ? ff__keygen_files_child : ff__keygen_files)(&o, o.run_id, &keygen, kbytes))

@@ -99,8 +99,8 @@ ff_status ff_dpf_keygen_cuda(ff_ctx *ctx, const uint64_t *alpha, const ff_block 
 /* As above with the 2N roots drawn from ctx->rng on the host (and uploaded for CUDA, through a
  * temporary device buffer freed in stream order). Host keys with a CPU context whose keygen_dev is set
  * (a dealer with a GPU, core/ctx.h) are made by ff_dpf_keygen_cuda on that context's stream through host
- * staging (ff__dpf_keygen_staged): the same bytes as ff_dpf_keygen_cpu. Opens no scope: keygen is the
- * dealer's. */
+ * staging (ff__dpf_keygen_staged): the same bytes as ff_dpf_keygen_cpu. Opens no scope: the dealer's
+ * callers do (FSS::DPF in gates/sigma/op.c, for `keygen --profile`). */
 ff_status ff_dpf_keygen(ff_ctx *ctx, const uint64_t *alpha, ff_dpf_key *k0, ff_dpf_key *k1);
 /* Dealer, for keys that go straight to where they are kept: both parties' keys of N elements of n bits
  * for alpha, made in the memory where ctx's dealer makes tree keys (on ctx->keygen_dev's GPU when set,

@@ -265,6 +265,7 @@ static ff_status ff__lut_keygen_staged(ff_ctx *ctx, const uint64_t *r_in, const 
 }
 
 ff_status ff_lut_keygen(ff_ctx *ctx, const uint64_t *r_in, ff_lut_key *k0, ff_lut_key *k1, uint64_t *r_out) {
+  FF_SCOPE("FSS::LUT");
   if (!ctx) {
     FF_ERROR("ff_lut_keygen: context is NULL");
     return FF_EINVAL;

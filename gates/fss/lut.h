@@ -93,7 +93,8 @@ ff_status ff__lut_tr_pack_cuda(ff_ctx *ctx, size_t N, int levels, const uint8_t 
  * not depend on r_in) on the host and uploaded; the call waits for ctx's stream. ff_lut_keygen draws
  * the roots from ctx->rng and picks by ctx->backend; host keys with a CPU context whose keygen_dev is set
  * (a dealer with a GPU, core/ctx.h) get their DPF part from the device through host staging
- * (ff__dpf_keygen_staged), the rest as _cpu: the same bytes. Opens no scope. */
+ * (ff__dpf_keygen_staged), the rest as _cpu: the same bytes. ff_lut_keygen opens FSS::LUT (the dealer's
+ * own profile, `keygen --profile`); _cpu and _cuda open no scope. */
 ff_status ff_lut_keygen_cpu(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0, ff_lut_key *k1,
                             uint64_t *r_out);
 ff_status ff_lut_keygen_cuda(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0, ff_lut_key *k1,

@@ -427,6 +427,7 @@ static ff_status ff__op_tag_keys(ff_op *op, const ff__sg_tag *t, void *key, size
 ff_status ff__op_tag(ff_op *op, const ff__sg_tag *t) { return ff__op_tag_keys(op, t, NULL, 0, NULL); }
 
 ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n) {
+  FF_SCOPE("KeyTransfer"); /* the dealer's side: its keys into the stream */
   ff_status st = ff_keystream_write(op->keys[p], src, n);
   if (st) {
     FF_ERROR("sigma dealer: cannot write %zu key bytes into party %d's key stream", n, p);
@@ -449,6 +450,7 @@ static ff_status ff__op_fill_from_device(void *arg, void *dst, size_t off, size_
 }
 
 ff_status ff__op_put_device(ff_op *op, int p, ff_ctx *mem, const void *src, size_t n) {
+  FF_SCOPE("KeyTransfer");
   ff__op_download_fill d = {mem, src};
   ff_status st = ff_keystream_write_fill(op->keys[p], n, ff__op_fill_from_device, &d);
   if (st) {
@@ -970,6 +972,7 @@ static ff_status ff__op_put_dpf_key(void *arg, int p, ff_ctx *mem, const ff_dpf_
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {
   ff_ctx *ctx = op->ctx;
   ff_status st;
+  FF_SCOPE("FSS::DPF"); /* the dealer's tree keygen (its writes: KeyTransfer inside) */
   if (n >= FF_DPF_MIN_BITS) {
     st = ff_dpf_keygen_emit(ctx, n, N, alpha, ff__op_put_dpf_key, op);
   } else {

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/status.h"
+#include "scope/scope.h"
 
 /* ==== Files and formatting ========================================================================= */
 
@@ -292,6 +293,13 @@ void ff_md_table_init(ff_md_table *t, const char *align);
 ff_status ff_md_table_row(ff_md_table *t, const char *const *cells);
 void ff_md_table_print(const ff_md_table *t, FILE *f);
 void ff_md_table_free(ff_md_table *t);
+
+/* One thread's repetition of a single process (no merge: e.g. the dealer's, `keygen --profile`) as a
+ * Markdown table of exclusive time by scope name, time descending: calls, wall time, its share of the
+ * repetition's wall time, and the exclusive CUDA stream time when the repetition has any; an "(no scope)"
+ * row for the repetition's time outside every top-level scope, and a total row whose wall time is the
+ * repetition's (the rows add up to it exactly). FF_ENOMEM, else FF_OK. */
+ff_status ff_rep_print_by_name(FILE *f, const ff_prof_rep *rep);
 
 /* The report as a Markdown table with its title and header line, as CSV (one row per group), or as
  * the JSON document fusefss.report/1; then the human summary (total, largest rows, coverage). */

@@ -4,6 +4,7 @@
 #include "tools/lib/analysis.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,4 +356,88 @@ void ff_report_print_summary(FILE *f, const ff_breakdown *bd, const ff_report *r
   if (bd->n_warnings)
     fprintf(f, "%zu merge warning(s): see \"warnings\" in %s\n", bd->n_warnings,
             bd->source ? bd->source : "the merged file");
+}
+
+/* ---- One repetition by scope name (no merge) ------------------------------------------------------- */
+
+typedef struct {
+  int scope;
+  uint64_t calls, wall_ns, cuda_ns; /* exclusive */
+} ff__name_row;
+
+static int ff__name_row_cmp(const void *a, const void *b) {
+  const ff__name_row *x = a, *y = b;
+  return x->wall_ns < y->wall_ns ? 1 : x->wall_ns > y->wall_ns ? -1 : x->scope - y->scope;
+}
+
+static const char *ff__ms(uint64_t ns, char *buf, size_t n) {
+  snprintf(buf, n, "%.3f", (double)ns * 1e-6);
+  return buf;
+}
+
+ff_status ff_rep_print_by_name(FILE *f, const ff_prof_rep *rep) {
+  const size_t nn = rep->n_nodes;
+  const int n_names = ff_scope_count();
+  /* Exclusive time of each node: its own less its children's (parents precede children). */
+  uint64_t *ex_wall = calloc(nn ? nn : 1, sizeof *ex_wall), *ex_cuda = calloc(nn ? nn : 1, sizeof *ex_cuda);
+  ff__name_row *rows = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof *rows);
+  ff_status st = FF_ENOMEM;
+  ff_md_table t;
+  ff_md_table_init(&t, rep->cuda_ns ? "lrrrr" : "lrrr");
+  if (!ex_wall || !ex_cuda || !rows) goto done;
+  uint64_t top_wall = 0, top_cuda = 0;
+  for (size_t i = 0; i < nn; i++) {
+    ex_wall[i] = rep->nodes[i].wall_ns;
+    ex_cuda[i] = rep->nodes[i].cuda_ns;
+  }
+  for (size_t i = 0; i < nn; i++) {
+    const int32_t par = rep->nodes[i].parent;
+    if (par < 0) {
+      top_wall += rep->nodes[i].wall_ns;
+      top_cuda += rep->nodes[i].cuda_ns;
+      continue;
+    }
+    /* Clamped at 0: a child's CUDA span may end after its parent's last event on another stream. */
+    ex_wall[par] = ex_wall[par] > rep->nodes[i].wall_ns ? ex_wall[par] - rep->nodes[i].wall_ns : 0;
+    ex_cuda[par] = ex_cuda[par] > rep->nodes[i].cuda_ns ? ex_cuda[par] - rep->nodes[i].cuda_ns : 0;
+  }
+  int n_rows = 0;
+  for (size_t i = 0; i < nn; i++) {
+    const int sc = rep->nodes[i].scope;
+    int r = 0;
+    while (r < n_rows && rows[r].scope != sc) r++;
+    if (r == n_rows) rows[n_rows++].scope = sc;
+    rows[r].calls += rep->nodes[i].calls;
+    rows[r].wall_ns += ex_wall[i];
+    rows[r].cuda_ns += ex_cuda[i];
+  }
+  qsort(rows, (size_t)n_rows, sizeof *rows, ff__name_row_cmp);
+  const double total = rep->wall_ns ? (double)rep->wall_ns : 1;
+  char a[32], b[32], c[32], d[32];
+  if ((st = ff_md_table_row(&t, (const char *[]){"scope (exclusive)", "calls", "wall ms", "share", "CUDA ms"})))
+    goto done;
+  for (int r = 0; r < n_rows; r++) {
+    snprintf(a, sizeof a, "%" PRIu64, rows[r].calls);
+    snprintf(c, sizeof c, "%.1f %%", 100.0 * (double)rows[r].wall_ns / total);
+    if ((st = ff_md_table_row(&t, (const char *[]){ff_scope_name(rows[r].scope), a, ff__ms(rows[r].wall_ns, b, sizeof b),
+                                                    c, ff__ms(rows[r].cuda_ns, d, sizeof d)})))
+      goto done;
+  }
+  const uint64_t rest = rep->wall_ns > top_wall ? rep->wall_ns - top_wall : 0;
+  const uint64_t rest_cuda = rep->cuda_ns > top_cuda ? rep->cuda_ns - top_cuda : 0;
+  snprintf(c, sizeof c, "%.1f %%", 100.0 * (double)rest / total);
+  if ((st = ff_md_table_row(&t, (const char *[]){"(no scope)", "", ff__ms(rest, b, sizeof b), c,
+                                                  ff__ms(rest_cuda, d, sizeof d)})))
+    goto done;
+  if ((st = ff_md_table_row(&t, (const char *[]){"total", "", ff__ms(rep->wall_ns, b, sizeof b), "100.0 %",
+                                                  ff__ms(rep->cuda_ns, d, sizeof d)})))
+    goto done;
+  ff_md_table_print(&t, f);
+  st = FF_OK;
+done:
+  ff_md_table_free(&t);
+  free(ex_wall);
+  free(ex_cuda);
+  free(rows);
+  return st;
 }
