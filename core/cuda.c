@@ -174,6 +174,17 @@ void ff_cuda_host_free(void *p) {
   if (p) (void)FF_CUDA_CHECK(cudaFreeHost(p));
 }
 
+ff_status ff_cuda_host_try_alloc(void **p, size_t n) {
+  *p = NULL;
+  if (cudaHostAlloc(p, n ? n : 1, cudaHostAllocDefault) == cudaSuccess) {
+    FF__COUNT(ff__n_pinned);
+    return FF_OK;
+  }
+  (void)cudaGetLastError(); /* the fallback is the caller's: no error left for the next launch check */
+  *p = NULL;
+  return FF_ENOMEM;
+}
+
 /* Device memory the default pool holds now, or the most it has held (ff_alloc_stats). */
 static unsigned long long ff__pool_attr(int high) {
   int dev = 0;
@@ -340,6 +351,11 @@ ff_status ff_dev_alloc(ff_stream *s, size_t n, void **out) {
 void ff_dev_free(void *p) { (void)p; }
 ff_status ff_cuda_host_alloc(void **p, size_t n) { return ff_cuda_malloc(p, n); }
 void ff_cuda_host_free(void *p) { (void)p; }
+ff_status ff_cuda_host_try_alloc(void **p, size_t n) {
+  (void)n;
+  *p = NULL;
+  return FF_ENOTSUP;
+}
 static unsigned long long ff__pool_attr(int high) { return (void)high, 0; }
 ff_status ff_cuda_stage_reserve(ff_cuda_stage **st, size_t bytes, int events) {
   (void)st, (void)bytes, (void)events;

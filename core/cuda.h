@@ -56,6 +56,10 @@ void ff_dev_free(void *p);
 /* Pinned (page-locked) host memory, for copies that overlap the stream's work; counted below. */
 ff_status ff_cuda_host_alloc(void **p, size_t n);
 void ff_cuda_host_free(void *p);
+/* As ff_cuda_host_alloc, for a caller with a fallback: a failure logs nothing and leaves no error behind
+ * for the thread's next cudaGetLastError (a later kernel launch check would otherwise report it).
+ * FF_ENOMEM, or FF_ENOTSUP without CUDA. */
+ff_status ff_cuda_host_try_alloc(void **p, size_t n);
 
 /* The runtime's allocation counters, for tests and reports that an online phase allocates nothing:
  * process-wide and monotonic except pool_reserved_B. */

@@ -570,7 +570,7 @@ static int ff__ks_sealers(int asked) {
 static uint8_t *ff__ks_buf_alloc(ff__ks_wq *q) {
   if (q->pinned) {
     void *p = NULL;
-    if (ff_cuda_host_alloc(&p, q->slot_bytes) == FF_OK) {
+    if (ff_cuda_host_try_alloc(&p, q->slot_bytes) == FF_OK) {
       q->n_bufs++;
       return p;
     }

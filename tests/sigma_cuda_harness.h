@@ -17,8 +17,9 @@ typedef struct {
   ff_status cpu_st[2], cuda_st[2];      /* the parties' statuses (the dealer must succeed) */
 } scu_run;
 
-/* Dealer (CPU, seeded with seed, key streams named run_id), then the CPU parties, then the CUDA parties;
- * fails the test unless every party succeeded. */
+/* Dealer (CPU, seeded with seed, key streams named run_id), checked byte for byte against the GPU dealer
+ * with the same seed, then the CPU parties, then the CUDA parties; fails the test unless every party
+ * succeeded. */
 void scu_run_cpu_cuda(const sh_spec *sp, uint64_t seed, const char *run_id, scu_run *rr);
 /* Every measured cost is the formula's (want[p], per party), on both backends; the dealer wrote as much;
  * the CUDA parties' totals equal the CPU parties'; the streams held the key bytes plus tags. */

@@ -166,9 +166,14 @@ void sh_run_free(sh_run *rr) {
 }
 
 void sh_deal(const sh_spec *sp, uint64_t seed, const char *run_id, sh_result *dealer_r, sh_keys *k) {
+  sh_deal_on(sp, FF_BACKEND_CPU, seed, run_id, dealer_r, k);
+}
+
+void sh_deal_on(const sh_spec *sp, ff_backend backend, uint64_t seed, const char *run_id, sh_result *dealer_r,
+                sh_keys *k) {
   memset(k, 0, sizeof *k);
   ff_ctx dealer;
-  assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&dealer, backend, FF_DEALER), FF_OK);
   ff_rng_init_seeded(&dealer.rng, seed);
   for (int p = 0; p < 2; p++) {
     ff_keystream_params kp = {.party = p, .run_id = run_id};

@@ -63,6 +63,9 @@ typedef struct {
   size_t len[2];
 } sh_keys;
 void sh_deal(const sh_spec *sp, uint64_t seed, const char *run_id, sh_result *dealer, sh_keys *k);
+/* sh_deal with the dealer on `backend` (FF_BACKEND_CUDA: the GPU dealer, `keygen --backend cuda`'s). */
+void sh_deal_on(const sh_spec *sp, ff_backend backend, uint64_t seed, const char *run_id, sh_result *dealer,
+                sh_keys *k);
 void sh_run_parties(const sh_spec *sp, ff_backend backend, const sh_keys *k, sh_result r[2], uint64_t stream_bytes[2],
                     ff_status st[2], ff_prof *prof[2]);
 void sh_keys_free(sh_keys *k);

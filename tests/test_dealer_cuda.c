@@ -43,7 +43,8 @@ static const dealt tiny = {"bert-tiny", 0, 128, 0, 0, 0};
 
 /* The dealer on `backend` (seeded with SEED) runs the model into the open writers ks, finished; the caller
  * closes them. deal: into new memory streams. */
-static void deal_into(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
+static void deal_into(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2],
+                      uint64_t dev_put[2], uint64_t dev_down[2]) {
   const ff_model_config *found = ff_model_find(m->model);
   assert_non_null(found);
   ff_model_config cut = *found;
@@ -75,6 +76,10 @@ static void deal_into(const dealt *m, ff_backend backend, const ff_suf_config *s
   /* The CUDA dealer really made its tree keys on the device (they live in stream-ordered device memory);
    * equal bytes alone would not tell a silent fall-back to the host. */
   if (backend == FF_BACKEND_CUDA) assert_true(after.dev_allocs > before.dev_allocs);
+  for (int q = 0; q < 2 && dev_put; q++) {
+    dev_put[q] = op->dev_put[q];
+    dev_down[q] = op->dev_down[q];
+  }
   ff_model_session_free(s);
   ff_op_destroy(op);
   ff_ctx_destroy(&ctx);
@@ -85,7 +90,15 @@ static void deal(const dealt *m, ff_backend backend, const ff_suf_config *suf, f
     ff_keystream_params kp = {.party = q, .run_id = "dealer-cuda", .meta = m->model};
     assert_int_equal(ff_keystream_create_mem(&kp, &ks[q]), FF_OK);
   }
-  deal_into(m, backend, suf, ks);
+  uint64_t put[2], down[2];
+  deal_into(m, backend, suf, ks, put, down);
+  /* The CUDA dealer wrote its DPF keys from device memory (no silent fall-back to host keys), each byte
+   * downloaded once into a memory stream; the CPU dealer has no device keys. */
+  for (int q = 0; q < 2; q++) {
+    if (backend == FF_BACKEND_CUDA) assert_true(put[q] > 0);
+    else assert_int_equal(put[q], 0);
+    assert_int_equal(down[q], put[q]);
+  }
 }
 
 static void same_streams(const char *what, const dealt *m, const ff_suf_config *suf) {
@@ -293,6 +306,17 @@ static void test_keygen_emit_on_device(void **state) {
     assert_true(ff_rng_u64(&cpu.rng) == ff_rng_u64(&host.rng));
     free(alpha);
   }
+  /* Bad shapes are refused on the device path too, before any draw. */
+  uint64_t one = 1;
+  downloaded none = {.dev = &dev};
+  ff_rng_init_seeded(&host.rng, 3);
+  const uint64_t first = ff_rng_u64(&host.rng);
+  ff_rng_init_seeded(&host.rng, 3);
+  assert_int_equal(ff_dpf_keygen_emit(&host, 7, 1, &one, download_key, &none), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen_emit(&host, 65, 1, &one, download_key, &none), FF_EINVAL);
+  assert_int_equal(ff_dpf_keygen_emit(&host, 20, 0, &one, download_key, &none), FF_EINVAL);
+  assert_int_equal(none.calls, 0);
+  assert_true(ff_rng_u64(&host.rng) == first);
   ff_ctx_destroy(&host);
   ff_ctx_destroy(&dev);
   ff_ctx_destroy(&cpu);
@@ -320,7 +344,13 @@ static void test_device_keys_into_file_and_null(void **state) {
     kp.party = 1;
     kp.mac_key = NULL;
     assert_int_equal(ff_keystream_create_null(&kp, &ks[1]), FF_OK);
-    deal_into(&tiny, b ? FF_BACKEND_CUDA : FF_BACKEND_CPU, NULL, ks);
+    uint64_t put[2], down[2];
+    deal_into(&tiny, b ? FF_BACKEND_CUDA : FF_BACKEND_CPU, NULL, ks, put, down);
+    if (b) { /* party 0's DPF keys downloaded into its file's chunks, party 1's into nothing */
+      assert_true(put[0] > 0 && put[1] == put[0]);
+      assert_int_equal(down[0], put[0]);
+      assert_int_equal(down[1], 0);
+    }
     for (int q = 0; q < 2; q++) {
       payload[b][q] = ff_keystream_payload_bytes(ks[q]);
       assert_int_equal(ff_keystream_close(ks[q], 0), FF_OK);

@@ -572,9 +572,11 @@ static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], ff__deal_t
   if (o->mask_seed) ff_rng_init_seeded(&ctx.rng, o->mask_seed);
   t->prof = NULL;
   int rep = 0;
-  if (o->profile) { /* every scope with its own CUDA span: the dealer has no Reconstruct to fold in */
+  if (o->profile) {
     ff_prof_opts po = {.party = 0, .run_id = o->run_id};
-    ff_scope_set_cuda_spans(FF_CUDA_SPANS_ALL);
+    /* Every scope with its own CUDA span (the dealer has no Reconstruct to fold in), unless
+     * FF_PROFILE_CUDA=off asked for none. */
+    if (ff_scope_cuda_spans() != FF_CUDA_SPANS_OFF) ff_scope_set_cuda_spans(FF_CUDA_SPANS_ALL);
     if (!(st = ff_prof_create(&t->prof, &po)) && !(st = ff_prof_thread_attach(t->prof, "dealer", ctx.stream)) &&
         !(st = ff_prof_rep_begin(t->prof, 0)))
       rep = 1;
@@ -712,6 +714,8 @@ static void ff__keygen_in_child(void *arg, void *out) {
   const ff__keygen_arg *a = arg;
   ff__keygen_result *r = out;
   r->st = ff__keygen_files(a->o, a->run_id, &r->t, r->bytes);
+  ff_prof_destroy(r->t.prof); /* a pointer of this process: never copied out (run does not profile its dealer) */
+  r->t.prof = NULL;
 }
 
 static ff_status ff__keygen_files_child(ff__run_opts *o, const char *run_id, ff__deal_time *secs, uint64_t bytes[2]) {
@@ -1803,7 +1807,8 @@ static void ff__keygen_usage(FILE *f) {
           "\n"
           "  --profile            also record the dealer's own scopes (one per gate, FSS::DPF / FSS::LUT for the\n"
           "                       tree keygens, KeyTransfer for writing keys) and print its time by scope name,\n"
-          "                       exclusive, with the CUDA time of its GPU stream (docs/profiling.md)\n"
+          "                       exclusive, with the CUDA time of its GPU stream (every scope's, unless\n"
+          "                       FF_PROFILE_CUDA=off; docs/profiling.md)\n"
           "\n"
           "It prints where its time went: dealing (the graph: masks, keys, shares) and writing the key files\n"
           "(copies, CRC32C, MACs, writes into the OS, and with --fsync the flush).\n"

@@ -588,7 +588,6 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_w
   const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R;
   const int64_t rshape[1] = {(int64_t)R};
   ff_wire Vp = {0}, M = {0};
-  ff_dpf_key dk[2] = {{0}, {0}};
   ff_lut_key lk[2] = {{0}, {0}};
   uint64_t *c = NULL, *key = NULL, *idx = NULL;
   uint8_t *buf = NULL;
@@ -611,11 +610,8 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_w
     /* Dealer. */
     const uint64_t *rv = V->v;
     /* a. one DCF(bw) key per row at r_V, and the L mask bits m_t (c: (L, R)). */
-    if ((st = ff_dpf_key_alloc(op->ctx, &dk[0], bw, R)) || (st = ff_dpf_key_alloc(op->ctx, &dk[1], bw, R)) ||
-        (st = ff_dpf_keygen(op->ctx, rv, &dk[0], &dk[1])))
-      goto done;
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, dk[p].buf, dk[p].bytes);
-    if (st || (st = ff__op_draw(op, c, (size_t)L * R, 1)) || (st = ff__ln_put_bits(op, c, (size_t)L * R))) goto done;
+    /* (ff__dcf_deal: bw >= 8, so a DPF key, made where the dealer makes trees and written from there) */
+    if ((st = ff__dcf_deal(op, bw, R, rv)) || (st = ff__op_draw(op, c, (size_t)L * R, 1)) || (st = ff__ln_put_bits(op, c, (size_t)L * R))) goto done;
     /* b. rho_j = m_(j+1) ^ m_j (m_0 = m_(L+1) = 0), rho_j r_V, r_V, r_V' (Vp's mask), r_k. */
     uint64_t *rho = key, *rhorv = key + J * R, *krv = key + 2 * J * R, *rvp = krv + R, *rk = rvp + R;
     for (size_t j = 0; j < J; j++)
@@ -640,8 +636,6 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_w
       if (!(st = ff_lut_key_serialize(&lk[p], buf, lkb))) st = ff__op_put(op, p, buf, lkb);
   }
 done:
-  ff_dpf_key_free(&dk[0]);
-  ff_dpf_key_free(&dk[1]);
   ff_lut_key_free(&lk[0]);
   ff_lut_key_free(&lk[1]);
   ff_wire_free(&Vp);

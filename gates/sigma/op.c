@@ -392,6 +392,7 @@ static ff_status ff__op_tag_keys(ff_op *op, const ff__sg_tag *t, void *key, size
   uint8_t mine[FF_OP_TAG_BYTES];
   ff__tag_encode(t, mine);
   if (op->role == FF_OP_DEALER) {
+    FF_SCOPE("KeyTransfer"); /* the dealer's side: the tag into both streams */
     for (int p = 0; p < 2; p++) {
       ff_status st = ff_keystream_write(op->keys[p], mine, sizeof mine);
       if (st) {
@@ -442,16 +443,19 @@ ff_status ff__op_put(ff_op *op, int p, const void *src, size_t n) {
 typedef struct {
   ff_ctx *mem;
   const uint8_t *src;
+  uint64_t *downloaded; /* op->dev_down[p] */
 } ff__op_download_fill;
 
 static ff_status ff__op_fill_from_device(void *arg, void *dst, size_t off, size_t len) {
   const ff__op_download_fill *d = arg;
+  *d->downloaded += len;
   return ff__fss_buf_copy(d->mem, "sigma dealer", dst, FF_MEM_HOST, d->src + off, FF_MEM_DEVICE, len);
 }
 
 ff_status ff__op_put_device(ff_op *op, int p, ff_ctx *mem, const void *src, size_t n) {
   FF_SCOPE("KeyTransfer");
-  ff__op_download_fill d = {mem, src};
+  op->dev_put[p] += n;
+  ff__op_download_fill d = {mem, src, &op->dev_down[p]};
   ff_status st = ff_keystream_write_fill(op->keys[p], n, ff__op_fill_from_device, &d);
   if (st) {
     FF_ERROR("sigma dealer: cannot write %zu key bytes from device memory into party %d's key stream", n, p);
@@ -972,10 +976,11 @@ static ff_status ff__op_put_dpf_key(void *arg, int p, ff_ctx *mem, const ff_dpf_
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {
   ff_ctx *ctx = op->ctx;
   ff_status st;
-  FF_SCOPE("FSS::DPF"); /* the dealer's tree keygen (its writes: KeyTransfer inside) */
   if (n >= FF_DPF_MIN_BITS) {
+    FF_SCOPE("FSS::DPF"); /* the dealer's tree keygen (its writes: KeyTransfer inside) */
     st = ff_dpf_keygen_emit(ctx, n, N, alpha, ff__op_put_dpf_key, op);
   } else {
+    FF_SCOPE("FSS::TruthTable");
     ff_sstab_key k[2] = {{0}, {0}};
     if (!(st = ff_sstab_key_alloc(ctx, &k[0], n, N)) && !(st = ff_sstab_key_alloc(ctx, &k[1], n, N)) &&
         !(st = ff_sstab_keygen(ctx, alpha, &k[0], &k[1])))

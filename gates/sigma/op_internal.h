@@ -22,6 +22,8 @@ struct ff_op {
   void (*on_cost)(void *arg, const ff_gate_cost c[2]); /* cost-only: told of every charge */
   void *on_cost_arg;
   uint64_t tag_bytes[2];
+  uint64_t dev_put[2];      /* dealer: key bytes written from device memory (ff__op_put_device), per party */
+  uint64_t dev_down[2];     /* dealer: of those, the bytes downloaded (none into a stream that keeps none) */
   int depth;                /* nesting of op calls: only the outermost charges the channel's deltas */
   ff_comm_delta comm0;      /* the thread's channel totals when the outermost op call began */
   uint8_t *stage;           /* CUDA party: host staging buffer for key uploads (grown on demand) */

@@ -511,10 +511,13 @@ static ff_status ff__deal(ff_op *op, const ff_suf_sparse_spec *sp, const ff_wire
   }
   if (!pad)
     for (int q = 0; q < 2 && !st; q++) st = ff__op_put(op, q, wraps, nb);
-  if (st || (st = ff_dcf_key_alloc(op->ctx, &k[0], sp->e, sp->p, sp->bw, Nk)) ||
-      (st = ff_dcf_key_alloc(op->ctx, &k[1], sp->e, sp->p, sp->bw, Nk)) ||
-      (st = ff_dcf_keygen(op->ctx, alpha, beta, &k[0], &k[1])))
-    goto done;
+  if (!st) {
+    FF_SCOPE("FSS::DCF"); /* the dealer's tree keygen, for keygen --profile */
+    if (!(st = ff_dcf_key_alloc(op->ctx, &k[0], sp->e, sp->p, sp->bw, Nk)) &&
+        !(st = ff_dcf_key_alloc(op->ctx, &k[1], sp->e, sp->p, sp->bw, Nk)))
+      st = ff_dcf_keygen(op->ctx, alpha, beta, &k[0], &k[1]);
+  }
+  if (st) goto done;
   for (int q = 0; q < 2 && !st; q++) st = ff__op_put(op, q, k[q].buf, k[q].bytes);
   if (!st) st = ff__op_put_shares_words(op, base, p * N, sp->bw, wb);
 done:
