@@ -23,12 +23,14 @@ dd if=/dev/zero of=/tmp/dd.bin bs=8M count=512 conv=fdatasync 2>&1 | tail -1 | s
 rm -f /tmp/dd.bin
 # 2. Keygen of bert-base to key files, CUDA dealer (its own line says dealing and writing); with BASE_BIN
 #    (a baseline's fusefss, e.g. carried in .gpu/basebin) the same keygen with it next, on the same disk;
-#    with FSYNC=1 the candidate once more with --fsync (flushed to disk: the time to set beside dd's).
-for b in "$F" ${BASE_BIN:+"$BASE_BIN"} ${FSYNC:+"$F --fsync"}; do
+#    with FSYNC=1 the candidate once more with --fsync (flushed to disk: the time to set beside dd's); with
+#    PROFILE=1 the candidate's first keygen with --profile (the dealer's time by scope, into $OUT/kg_profile.md).
+for b in "$F${PROFILE:+ --profile}" ${BASE_BIN:+"$BASE_BIN"} ${FSYNC:+"$F --fsync"}; do
   rm -rf /tmp/kg; t=$(date +%s)
   bin=${b%% *}; extra=${b#"$bin"} # "$F --fsync": the binary, then keygen's extra option
   timeout $(( $(left) - 10 )) $bin keygen --model bert-base --backend cuda --mask-seed 7 $extra --out /tmp/kg > /tmp/kg.log 2>&1
   echo "keygen bert-base cuda ($b) rc=$? wall=$(( $(date +%s) - t ))s :: $(head -1 /tmp/kg.log | sed 's/.*) in/in/')" | tee -a $OUT/large.txt
+  case "$extra" in *--profile*) cp /tmp/kg.log $OUT/kg_profile.md;; esac
   du -sb /tmp/kg | awk '{printf "key files %.2f GiB\n", $1/2^30}' | tee -a $OUT/large.txt
   rm -rf /tmp/kg
 done
