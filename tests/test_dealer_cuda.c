@@ -2,8 +2,8 @@
  * streams equal the CPU dealer's byte for byte for the same mask seed, for bert-tiny with the sigma suite,
  * the suf suite (dense, with LUT keys) and the suf suite's sparse regime (DCF keys), and for one block of
  * gpt2 and of Llama in both suites (causal attention, rotary, RMSNorm, SiLU); the staged tree keygens it
- * uses (host keys made on the device) and the DPF keys it leaves on the device for the key streams
- * (ff_dpf_keygen_emit) equal their CPU references; its device keys written into a key file's page-locked
+ * uses (host keys made on the device) and the DPF and LUT keys it leaves on the device for the key streams
+ * (ff_dpf_keygen_emit, ff_lut_keygen_emit) equal their CPU references; its device keys written into a key file's page-locked
  * chunks give the CPU dealer's file, and into a null stream nothing. Needs a GPU; exits 77 (skipped)
  * without one. */
 #include <setjmp.h>
@@ -322,6 +322,73 @@ static void test_keygen_emit_on_device(void **state) {
   ff_ctx_destroy(&cpu);
 }
 
+/* ff_lut_keygen_emit's pieces, concatenated per party (device pieces downloaded), and how many came from
+ * device memory. */
+typedef struct {
+  uint8_t *key[2];
+  size_t n[2], cap;
+  int dev_pieces[2];
+  ff_ctx *dev;
+} lut_taken;
+
+static ff_status take_lut_piece(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n) {
+  lut_taken *t = arg;
+  assert_true(t->n[p] + n <= t->cap);
+  if (where == FF_MEM_DEVICE) {
+    assert_ptr_equal(mem, t->dev);
+    t->dev_pieces[p]++;
+    assert_int_equal(ff_cuda_copy_to_host(t->key[p] + t->n[p], bytes, n), FF_OK);
+  } else {
+    memcpy(t->key[p] + t->n[p], bytes, n);
+  }
+  t->n[p] += n;
+  return FF_OK;
+}
+
+/* ff_lut_keygen_emit on a dealer with a GPU hands each party's DPF blocks over in device memory and the
+ * rest from the host; together they are the CPU dealer's serialized keys, with the same output masks and
+ * the generator left at the same place. */
+static void test_lut_keygen_emit_on_device(void **state) {
+  (void)state;
+  ff_ctx cpu, dev, host;
+  assert_int_equal(ff_ctx_init(&cpu, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&dev, FF_BACKEND_CUDA, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&host, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  host.keygen_dev = &dev;
+  const int bs[] = {8, 13, 16}, outs[] = {37, 50, 64}, tables[] = {1, 1, 2};
+  const size_t Ns[] = {1, 4099, 300};
+  for (int c = 0; c < 3; c++) {
+    const size_t N = Ns[c], kb = ff_lut_key_bytes(bs[c], outs[c], tables[c], N), TN = (size_t)tables[c] * N;
+    uint64_t *r_in = malloc(N * sizeof *r_in), *oc = malloc(TN * sizeof *oc), *oh = malloc(TN * sizeof *oh);
+    assert_true(r_in && oc && oh);
+    ff_rng data;
+    ff_rng_init_seeded(&data, 21 + (uint64_t)c);
+    assert_int_equal(ff_rng_ring(&data, r_in, N, 64), FF_OK);
+    lut_taken a = {.key = {malloc(kb), malloc(kb)}, .cap = kb, .dev = &dev};
+    lut_taken g = {.key = {malloc(kb), malloc(kb)}, .cap = kb, .dev = &dev};
+    ff_rng_init_seeded(&cpu.rng, SEED + 10 + (uint64_t)c);
+    ff_rng_init_seeded(&host.rng, SEED + 10 + (uint64_t)c);
+    assert_int_equal(ff_lut_keygen_emit(&cpu, bs[c], outs[c], tables[c], N, r_in, oc, take_lut_piece, &a), FF_OK);
+    assert_int_equal(ff_lut_keygen_emit(&host, bs[c], outs[c], tables[c], N, r_in, oh, take_lut_piece, &g), FF_OK);
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(a.dev_pieces[p], 0);
+      assert_int_equal(g.dev_pieces[p], 1); /* the DPF blocks stayed on the device */
+      assert_int_equal(g.n[p], kb);
+      assert_memory_equal(a.key[p], g.key[p], kb);
+      free(a.key[p]);
+      free(g.key[p]);
+    }
+    assert_memory_equal(oc, oh, TN * sizeof *oc);
+    assert_true(ff_rng_u64(&cpu.rng) == ff_rng_u64(&host.rng));
+    free(r_in);
+    free(oc);
+    free(oh);
+  }
+  ff_ctx_destroy(&host);
+  ff_ctx_destroy(&dev);
+  ff_ctx_destroy(&cpu);
+}
+
 /* The CUDA dealer writes its device-made tree keys straight into the key streams' memory: into a key
  * file's page-locked chunks (with a MAC and sealer threads) the bytes are the CPU dealer's file, byte for
  * byte (ordinary chunks for the CPU dealer's); a null
@@ -389,6 +456,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_staged_keygens),
       cmocka_unit_test(test_keygen_emit_on_device),
+      cmocka_unit_test(test_lut_keygen_emit_on_device),
       cmocka_unit_test(test_device_keys_into_file_and_null),
       cmocka_unit_test(test_bert_tiny_sigma),
       cmocka_unit_test(test_bert_tiny_suf),

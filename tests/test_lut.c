@@ -534,6 +534,95 @@ static void test_select(void **state) {
   }
 }
 
+/* What ff_lut_keygen_emit handed over: each party's pieces, concatenated (host pieces only here). */
+typedef struct {
+  uint8_t *key[2];
+  size_t n[2], cap;
+  int pieces[2], fail_at, calls; /* fail_at: 1-based call that returns FF_EIO; 0: none */
+} lut_pieces;
+
+static ff_status take_piece(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n) {
+  lut_pieces *e = arg;
+  (void)mem;
+  if (++e->calls == e->fail_at) return FF_EIO;
+  assert_int_equal(where, FF_MEM_HOST);
+  assert_true(p == 0 ? e->n[1] == 0 : 1); /* party 0's whole key comes first */
+  assert_true(e->n[p] + n <= e->cap);
+  memcpy(e->key[p] + e->n[p], bytes, n);
+  e->n[p] += n;
+  e->pieces[p]++;
+  return FF_OK;
+}
+
+/* ff_lut_keygen_emit on a CPU dealer hands over, party 0's first, the serialized keys that ff_lut_keygen and
+ * ff_lut_key_serialize make from the same generator state, the same output masks, and leaves the generator
+ * at the same place; an emitter's failure is returned; bad shapes and a CUDA context are refused before
+ * any draw. (The device path, whose DPF blocks stay in GPU memory: tests/test_dealer_cuda.c.) */
+static void test_lut_keygen_emit(void **state) {
+  (void)state;
+  const int bs[] = {8, 10, 13}, outs[] = {37, 50, 64}, tables[] = {1, 2, 1};
+  const size_t Ns[] = {1, 333, 1000};
+  for (int c = 0; c < 3; c++) {
+    const int b = bs[c], b_out = outs[c], nt = tables[c];
+    const size_t N = Ns[c], kb = ff_lut_key_bytes(b, b_out, nt, N);
+    ff_ctx dealer;
+    assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+    uint64_t *r_in = xmalloc(N * sizeof *r_in), *want_out = xmalloc(nt * N * sizeof *want_out),
+             *got_out = xmalloc(nt * N * sizeof *got_out);
+    ff_rng_init_seeded(&dealer.rng, 40 + (uint64_t)c);
+    assert_int_equal(ff_rng_ring(&dealer.rng, r_in, N, 64), FF_OK); /* taken mod 2^b by the keygen */
+    ff_lut_key k[2];
+    for (int p = 0; p < 2; p++) assert_int_equal(ff_lut_key_alloc(&dealer, &k[p], b, b_out, nt, N), FF_OK);
+    ff_rng_init_seeded(&dealer.rng, 7);
+    assert_int_equal(ff_lut_keygen(&dealer, r_in, &k[0], &k[1], want_out), FF_OK);
+    const uint64_t after = ff_rng_u64(&dealer.rng);
+    uint8_t *want[2] = {xmalloc(kb), xmalloc(kb)};
+    for (int p = 0; p < 2; p++) assert_int_equal(ff_lut_key_serialize(&k[p], want[p], kb), FF_OK);
+
+    lut_pieces e = {.key = {xmalloc(kb), xmalloc(kb)}, .cap = kb};
+    ff_rng_init_seeded(&dealer.rng, 7);
+    assert_int_equal(ff_lut_keygen_emit(&dealer, b, b_out, nt, N, r_in, got_out, take_piece, &e), FF_OK);
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(e.n[p], kb);
+      assert_memory_equal(e.key[p], want[p], kb);
+    }
+    assert_memory_equal(got_out, want_out, nt * N * sizeof *got_out);
+    assert_true(ff_rng_u64(&dealer.rng) == after);
+    for (int fail = 1; fail <= e.calls; fail++) {
+      lut_pieces f = {.key = {e.key[0], e.key[1]}, .cap = kb, .fail_at = fail};
+      assert_int_equal(ff_lut_keygen_emit(&dealer, b, b_out, nt, N, r_in, got_out, take_piece, &f), FF_EIO);
+      assert_int_equal(f.calls, fail);
+    }
+    for (int p = 0; p < 2; p++) {
+      free(want[p]);
+      free(e.key[p]);
+      ff_lut_key_free(&k[p]);
+    }
+    free(r_in);
+    free(want_out);
+    free(got_out);
+    ff_ctx_destroy(&dealer);
+  }
+  ff_ctx dealer;
+  assert_int_equal(ff_ctx_init(&dealer, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  ff_rng_init_seeded(&dealer.rng, 9);
+  const uint64_t first = ff_rng_u64(&dealer.rng);
+  ff_rng_init_seeded(&dealer.rng, 9);
+  uint64_t r = 1, out[2];
+  lut_pieces none = {.cap = 0};
+  assert_int_equal(ff_lut_keygen_emit(&dealer, 7, 37, 1, 1, &r, out, take_piece, &none), FF_EINVAL);  /* b below 8 */
+  assert_int_equal(ff_lut_keygen_emit(&dealer, 17, 37, 1, 1, &r, out, take_piece, &none), FF_EINVAL); /* above 16 */
+  assert_int_equal(ff_lut_keygen_emit(&dealer, 8, 37, 0, 1, &r, out, take_piece, &none), FF_EINVAL);  /* no table */
+  assert_int_equal(ff_lut_keygen_emit(&dealer, 8, 37, 1, 0, &r, out, take_piece, &none), FF_EINVAL);  /* no element */
+  assert_int_equal(ff_lut_keygen_emit(&dealer, 8, 37, 1, 1, NULL, out, take_piece, &none), FF_EINVAL);
+  assert_int_equal(ff_lut_keygen_emit(&dealer, 8, 37, 1, 1, &r, out, NULL, &none), FF_EINVAL);
+  ff_ctx gpu = {.backend = FF_BACKEND_CUDA};
+  assert_int_equal(ff_lut_keygen_emit(&gpu, 8, 37, 1, 1, &r, out, take_piece, &none), FF_EINVAL);
+  assert_int_equal(none.calls, 0);
+  assert_true(ff_rng_u64(&dealer.rng) == first);
+  ff_ctx_destroy(&dealer);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_select),
@@ -545,6 +634,7 @@ int main(void) {
       cmocka_unit_test(test_lut_cost_measured),
       cmocka_unit_test(test_lut_key_shape),
       cmocka_unit_test(test_lut_bad_args),
+      cmocka_unit_test(test_lut_keygen_emit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

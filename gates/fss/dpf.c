@@ -562,11 +562,8 @@ static ff_status ff__ctx_check(const char *fn, const ff_ctx *ctx) {
   return FF_OK;
 }
 
-/* Both parties' keys made in device memory on dev's stream (d[0], d[1] allocated here with n and N; freed
- * by the caller, also on failure) from host alpha and roots, staged in stream-ordered scratch (the
- * caller may wipe the roots right after). */
-static ff_status ff__dpf_keygen_dev(ff_ctx *dev, const char *fn, int n, size_t N, const uint64_t *alpha,
-                                    const ff_block *roots, ff_dpf_key d[2]) {
+ff_status ff__dpf_keygen_dev(ff_ctx *dev, const char *fn, int n, size_t N, const uint64_t *alpha, const ff_block *roots,
+                             ff_dpf_key d[2]) {
   if (!dev || dev->backend != FF_BACKEND_CUDA) {
     FF_ERROR("%s: the context has no CUDA context for keygen", fn);
     return FF_EINVAL;

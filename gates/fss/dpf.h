@@ -150,6 +150,12 @@ ff_status ff_dpf_eval_all(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
  * in a build without CUDA. */
 ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0,
                                 ff_dpf_key *k1);
+/* Internal, shared with lut.c: both parties' keys of N elements of n bits made in device memory on dev's
+ * stream (d[0], d[1] allocated here; the caller frees them, also on failure) from host alpha and roots,
+ * staged in stream-ordered scratch (the caller may wipe the roots right after). Not waited for. FF_EINVAL
+ * unless dev is a CUDA context. */
+ff_status ff__dpf_keygen_dev(ff_ctx *dev, const char *fn, int n, size_t N, const uint64_t *alpha, const ff_block *roots,
+                             ff_dpf_key d[2]);
 /* Internal, shared with dcf.c: stream-ordered device scratch on ctx's stream holding a copy of `bytes`
  * host bytes (*out NULL on failure). A copy from pageable memory returns once the bytes are staged, so
  * src may be wiped right after. ff__fss_stage_free releases it on the same stream; NULL is a no-op and

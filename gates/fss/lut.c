@@ -110,6 +110,16 @@ ff_status ff_lut_key_copy(ff_ctx *ctx, ff_lut_key *dst, const ff_lut_key *src) {
   return ff_select_key_copy(ctx, &dst->sel, &src->sel);
 }
 
+/* dpf.h's packed tR bits (levels, N) as SIGMA's evalAll layout: element j's right control CWs in one
+ * little-endian u32, bit i = level i (4N bytes into out). */
+static void ff__lut_tr_words(const uint8_t *tR, int levels, size_t N, uint8_t *out) {
+  for (size_t j = 0; j < N; j++, out += 4) {
+    uint32_t w = 0;
+    for (int i = 0; i < levels; i++) w |= (uint32_t)ff__get_bit(tR, (size_t)i * N + j) << i;
+    for (int by = 0; by < 4; by++) out[by] = (uint8_t)(w >> (8 * by));
+  }
+}
+
 ff_status ff_lut_key_serialize(const ff_lut_key *k, void *out, size_t cap) {
   ff_status st = ff__lut_key_check("ff_lut_key_serialize", k, FF_MEM_HOST);
   if (st) return st;
@@ -122,12 +132,8 @@ ff_status ff_lut_key_serialize(const ff_lut_key *k, void *out, size_t cap) {
   uint8_t *p = out;
   memcpy(p, k->dpf.buf, blocks);
   p += blocks;
-  /* SIGMA's evalAll layout: element j's right control CWs in one little-endian u32, bit i = level i. */
-  for (size_t j = 0; j < N; j++, p += 4) {
-    uint32_t w = 0;
-    for (int i = 0; i < k->b - FF_DPF_LEAF_BITS; i++) w |= (uint32_t)ff__get_bit(k->dpf.tR, (size_t)i * N + j) << i;
-    for (int by = 0; by < 4; by++) p[by] = (uint8_t)(w >> (8 * by));
-  }
+  ff__lut_tr_words(k->dpf.tR, k->b - FF_DPF_LEAF_BITS, N, p);
+  p += 4 * N;
   memcpy(p, k->u_mask, ff__bit_bytes(N));
   p += ff__bit_bytes(N);
   return ff_select_key_serialize(&k->sel, p, k->sel.bytes);
@@ -420,6 +426,76 @@ ff_status ff__lut_tr_pack_cuda(ff_ctx *ctx, size_t N, int levels, const uint8_t 
   return ff__no_cuda("ff__lut_tr_pack_cuda");
 }
 #endif
+
+ff_status ff_lut_keygen_emit(ff_ctx *ctx, int b, int b_out, int n_tables, size_t N, const uint64_t *r_in,
+                             uint64_t *r_out, ff_lut_piece_emit emit, void *arg) {
+  FF_SCOPE("FSS::LUT");
+  const char *fn = "ff_lut_keygen_emit";
+  if (!ctx || ctx->backend != FF_BACKEND_CPU || !emit || !r_in || !r_out) {
+    FF_ERROR("%s: needs the dealer's host context, r_in, r_out and emit", fn);
+    return FF_EINVAL;
+  }
+  const size_t kb = ff_lut_key_bytes(b, b_out, n_tables, N);
+  if (!kb) {
+    FF_ERROR("%s: no LUT keys of %zu elements with b = %d, b_out = %d and %d tables", fn, N, b, b_out, n_tables);
+    return FF_EINVAL;
+  }
+  ff_status st;
+  if (!ctx->keygen_dev) { /* host keys, serialized whole: ff_lut_keygen's path */
+    ff_lut_key k[2] = {{0}, {0}};
+    uint8_t *buf = malloc(kb);
+    if (!buf) {
+      FF_ERROR("%s: cannot allocate %zu bytes for a key", fn, kb);
+      return FF_ENOMEM;
+    }
+    if (!(st = ff_lut_key_alloc(ctx, &k[0], b, b_out, n_tables, N)) &&
+        !(st = ff_lut_key_alloc(ctx, &k[1], b, b_out, n_tables, N)) && !(st = ff_lut_keygen(ctx, r_in, &k[0], &k[1], r_out)))
+      for (int p = 0; p < 2 && !st; p++)
+        if (!(st = ff_lut_key_serialize(&k[p], buf, kb))) st = emit(arg, p, ctx, buf, FF_MEM_HOST, kb);
+    free(buf);
+    ff_lut_key_free(&k[0]);
+    ff_lut_key_free(&k[1]);
+    return st;
+  }
+  /* The DPF on the dealer's GPU, left there; the mask part on the host, drawn after the roots as
+   * ff_lut_keygen draws it. */
+  ff_ctx *dev = ctx->keygen_dev;
+  const int levels = b - FF_DPF_LEAF_BITS;
+  const size_t nb = ff__bit_bytes(N), trb = ff__bit_bytes((size_t)levels * N), rb = 2 * N * sizeof(ff_block);
+  ff_dpf_key d[2] = {{0}, {0}};
+  ff_select_key s[2] = {{0}, {0}};
+  ff_block *roots = malloc(rb);
+  uint8_t *um = malloc(2 * nb), *tr = malloc(trb), *words = malloc(4 * N);
+  if (!roots || !um || !tr || !words) {
+    FF_ERROR("%s: cannot allocate the host parts of %zu keys", fn, N);
+    st = FF_ENOMEM;
+    goto done;
+  }
+  if ((st = ff_rng_bytes(&ctx->rng, roots, rb)) || (st = ff__dpf_keygen_dev(dev, fn, b, N, r_in, roots, d)) ||
+      (st = ff_select_key_alloc(ctx, &s[0], b_out, (size_t)n_tables * N)) ||
+      (st = ff_select_key_alloc(ctx, &s[1], b_out, (size_t)n_tables * N)) ||
+      (st = ff__lut_keygen_masks(ctx, N, um, um + nb, &s[0], &s[1], r_out)))
+    goto done;
+  for (int p = 0; p < 2 && !st; p++) {
+    /* The packed tR bits come down (ceil((b-7)N/8) bytes) and become the u32 words on the host. */
+    if ((st = ff__fss_buf_copy(dev, fn, tr, FF_MEM_HOST, d[p].tR, FF_MEM_DEVICE, trb))) break;
+    ff__lut_tr_words(tr, levels, N, words);
+    if (!(st = emit(arg, p, dev, d[p].buf, FF_MEM_DEVICE, ff__lut_dpf_block_bytes(b, N))) &&
+        !(st = emit(arg, p, ctx, words, FF_MEM_HOST, 4 * N)) && !(st = emit(arg, p, ctx, um + (size_t)p * nb, FF_MEM_HOST, nb)))
+      st = emit(arg, p, ctx, s[p].buf, FF_MEM_HOST, s[p].bytes);
+  }
+done:
+  if (roots) explicit_bzero(roots, rb); /* staged: the scratch holds its own copy */
+  free(roots);
+  free(um);
+  free(tr);
+  free(words);
+  ff_dpf_key_free(&d[0]);
+  ff_dpf_key_free(&d[1]);
+  ff_select_key_free(&s[0]);
+  ff_select_key_free(&s[1]);
+  return st;
+}
 
 ff_status ff_lut_eval_local(ff_ctx *ctx, const ff_lut_key *k, const uint64_t *xhat, const uint64_t *tab, uint64_t *u,
                             uint64_t *v) {

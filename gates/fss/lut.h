@@ -100,6 +100,17 @@ ff_status ff_lut_keygen_cpu(ff_ctx *ctx, const uint64_t *r_in, const ff_block *r
 ff_status ff_lut_keygen_cuda(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0, ff_lut_key *k1,
                              uint64_t *r_out);
 ff_status ff_lut_keygen(ff_ctx *ctx, const uint64_t *r_in, ff_lut_key *k0, ff_lut_key *k1, uint64_t *r_out);
+/* Dealer, for keys that go straight to where they are kept (the LUT twin of dpf.h's ff_dpf_keygen_emit):
+ * both parties' serialized keys (the layout above) of N elements for r_in, b input bits, b_out output
+ * bits and n_tables tables, handed to emit(arg, p, mem, bytes, where, n) piece by piece in order, party
+ * 0's whole key first; r_out (n_tables, N) gets the output masks. ctx is the dealer's host context: with
+ * keygen_dev set, the DPF's blocks (16(b-5)N bytes of each key) stay in that GPU's memory (where =
+ * FF_MEM_DEVICE, mem = keygen_dev) and the rest (the tR words, u_mask, the select key) are host pieces;
+ * without, each key is one host piece. The same keys and the same draws from ctx->rng as ff_lut_keygen
+ * followed by ff_lut_key_serialize. Opens FSS::LUT. FF_EINVAL for a CUDA context or bad shapes. */
+typedef ff_status (*ff_lut_piece_emit)(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n);
+ff_status ff_lut_keygen_emit(ff_ctx *ctx, int b, int b_out, int n_tables, size_t N, const uint64_t *r_in,
+                             uint64_t *r_out, ff_lut_piece_emit emit, void *arg);
 
 /* ---- Kernels (twins as in dpf.h: _cpu host, _cuda device on ctx->stream, plain name dispatches) ---- */
 

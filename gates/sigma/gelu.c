@@ -220,9 +220,7 @@ static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
            *tmp = ff__op_alloc(N * sizeof *tmp, "GELU"), *alpha = ff__op_alloc(N * sizeof *alpha, "GELU"),
            *rclip = ff__op_alloc(N * sizeof *rclip, "GELU"), *c01 = ff__op_alloc(8 * N * sizeof *c01, "GELU"),
            *rlut = ff__op_alloc(N * sizeof *rlut, "GELU");
-  ff_lut_key lk[2] = {{0}, {0}};
   ff_select_key sk[2] = {{0}, {0}};
-  uint8_t *lbuf = NULL;
   if (!md || !mic || !tmp || !alpha || !rclip || !c01 || !rlut) {
     st = FF_ENOMEM;
     goto done;
@@ -250,17 +248,7 @@ static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
   }
   if ((st = ff__put_small_shares(op, c01, 8 * N, k, ff__mux_entry_bytes(k)))) goto done;
   /* 4. The LUT key at r_clip; its output mask r_lut (mod 2^bw). */
-  const size_t lb = ff_lut_key_bytes(k, bw, 1, N);
-  if ((st = ff_lut_key_alloc(op->ctx, &lk[0], k, bw, 1, N)) || (st = ff_lut_key_alloc(op->ctx, &lk[1], k, bw, 1, N)) ||
-      (st = ff_lut_keygen(op->ctx, rclip, &lk[0], &lk[1], rlut)))
-    goto done;
-  if (!(lbuf = ff__op_alloc(lb, "GELU"))) {
-    st = FF_ENOMEM;
-    goto done;
-  }
-  for (int p = 0; p < 2 && !st; p++)
-    if (!(st = ff_lut_key_serialize(&lk[p], lbuf, lb))) st = ff__op_put(op, p, lbuf, lb);
-  if (st) goto done;
+  if ((st = ff__lut_deal(op, rclip, k, bw, N, rlut))) goto done;
   /* 5. ReLU's select key: r_x = m_d, r_y = x's mask, r_out = r_relu (into y->v, then - r_lut). */
   if ((st = ff__op_draw(op, y->v, N, bw)) || (st = ff_select_key_alloc(op->ctx, &sk[0], bw, N)) ||
       (st = ff_select_key_alloc(op->ctx, &sk[1], bw, N)) ||
@@ -270,8 +258,6 @@ static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
   if (!st)
     for (size_t i = 0; i < N; i++) y->v[i] = ff_ring_reduce(y->v[i] - rlut[i], bw);
 done:
-  ff_lut_key_free(&lk[0]);
-  ff_lut_key_free(&lk[1]);
   ff_select_key_free(&sk[0]);
   ff_select_key_free(&sk[1]);
   free(md);
@@ -281,7 +267,6 @@ done:
   free(rclip);
   free(c01);
   free(rlut);
-  free(lbuf);
   return st;
 }
 

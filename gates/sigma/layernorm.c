@@ -588,10 +588,7 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_w
   const size_t R = V->numel, J = (size_t)L + 1, nkey = (2 * J + 3) * R;
   const int64_t rshape[1] = {(int64_t)R};
   ff_wire Vp = {0}, M = {0};
-  ff_lut_key lk[2] = {{0}, {0}};
   uint64_t *c = NULL, *key = NULL, *idx = NULL;
-  uint8_t *buf = NULL;
-  const size_t lkb = ff_lut_key_bytes(b, bw, 1, R);
   ff_status st;
   if ((st = ff__op_wire_alloc(op, rsq, bw, 1, rshape)) || (st = ff__op_wire_alloc(op, &Vp, bw, 1, rshape))) goto done;
   if (op->role != FF_OP_DEALER) {
@@ -601,8 +598,7 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_w
   c = ff__op_alloc((size_t)L * R * sizeof *c, "rsqrt");
   key = ff__op_alloc(nkey * sizeof *key, "rsqrt");
   idx = ff__op_alloc(2 * R * sizeof *idx, "rsqrt");
-  buf = ff__op_alloc(lkb, "rsqrt");
-  if (!c || !key || !idx || !buf) {
+  if (!c || !key || !idx) {
     st = FF_ENOMEM;
     goto done;
   }
@@ -628,22 +624,14 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_w
     if ((st = ff_op_trslack(op, &Vp, L - m, b, &M))) goto done;
     /* d. the LUT at mask r_k + r_M. */
     for (size_t i = 0; i < R; i++) idx[i] = ff_ring_reduce(rk[i] + M.v[i], b);
-    if ((st = ff_lut_key_alloc(op->ctx, &lk[0], b, bw, 1, R)) ||
-        (st = ff_lut_key_alloc(op->ctx, &lk[1], b, bw, 1, R)) ||
-        (st = ff_lut_keygen(op->ctx, idx, &lk[0], &lk[1], rsq->v)))
-      goto done;
-    for (int p = 0; p < 2 && !st; p++)
-      if (!(st = ff_lut_key_serialize(&lk[p], buf, lkb))) st = ff__op_put(op, p, buf, lkb);
+    st = ff__lut_deal(op, idx, b, bw, R, rsq->v);
   }
 done:
-  ff_lut_key_free(&lk[0]);
-  ff_lut_key_free(&lk[1]);
   ff_wire_free(&Vp);
   ff_wire_free(&M);
   free(c);
   free(key);
   free(idx);
-  free(buf);
   if (st) ff_wire_free(rsq);
   return st;
 }

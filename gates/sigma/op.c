@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/ring.h"
 #include "gates/fss/dpf.h"
+#include "gates/fss/lut.h"
 #include "gates/fss/select.h"
 #include "gates/fss/sstab.h"
 #include "gates/sigma/op_internal.h"
@@ -971,6 +972,15 @@ static ff_status ff__op_put_dpf_key(void *arg, int p, ff_ctx *mem, const ff_dpf_
   ff_op *op = arg;
   if (k->where == FF_MEM_DEVICE) return ff__op_put_device(op, p, mem, k->buf, k->bytes);
   return ff__op_put(op, p, k->buf, k->bytes);
+}
+
+static ff_status ff__op_put_lut_piece(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n) {
+  ff_op *op = arg;
+  return where == FF_MEM_DEVICE ? ff__op_put_device(op, p, mem, bytes, n) : ff__op_put(op, p, bytes, n);
+}
+
+ff_status ff__lut_deal(ff_op *op, const uint64_t *r_in, int b, int b_out, size_t N, uint64_t *r_out) {
+  return ff_lut_keygen_emit(op->ctx, b, b_out, 1, N, r_in, r_out, ff__op_put_lut_piece, op);
 }
 
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {

@@ -203,6 +203,10 @@ uint64_t ff__dcf_key_bytes(int n, size_t N);
 ff_status ff__cmp_deal(ff_op *op, int n, size_t N, const uint64_t *alpha, const uint64_t *bits);
 /* Dealer: the comparison key DCF(n) alone (ff__dcf_key_bytes per party). */
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha);
+/* Dealer: one table's LUT keys (gates/fss/lut.h, b input bits, b_out output bits, N elements) at the input
+ * masks r_in into both streams, from where the dealer makes them (ff_lut_keygen_emit: a GPU dealer's DPF
+ * blocks straight from device memory); r_out (N) gets the output masks. */
+ff_status ff__lut_deal(ff_op *op, const uint64_t *r_in, int b, int b_out, size_t N, uint64_t *r_out);
 /* Dealer: XOR shares of `rows` rows of N bits (bit 0 of bits[r N + i]), each row packed into ceil(N/8)
  * bytes (pad bits zero) in both streams. */
 ff_status ff__op_put_bit_shares(ff_op *op, size_t rows, size_t N, const uint64_t *bits);

@@ -645,23 +645,13 @@ static ff_status ff__lut(ff_op *op, ff__op_table_id table_key, ff__op_table_fill
   const size_t nt = (size_t)1 << b;
   ff_status st = FF_OK;
   ff_lut_key k[2] = {{0}, {0}};
-  const size_t kb = ff_lut_key_bytes(b, b_out, 1, C);
   void *blk = NULL; /* xs (C) */
-  uint8_t *buf = NULL;
   const uint64_t *tab = NULL;
   if ((st = ff__op_buf_alloc(op, C * sizeof(uint64_t), "LUT", &blk))) goto done;
   uint64_t *xs = blk;
   if ((st = ff__op_reduce(op, x, xs, C, b))) goto done;
   if (op->role == FF_OP_DEALER) {
-    if (!(buf = ff__op_alloc(kb, "LUT"))) {
-      st = FF_ENOMEM;
-      goto done;
-    }
-    if ((st = ff_lut_key_alloc(ctx, &k[0], b, b_out, 1, C)) || (st = ff_lut_key_alloc(ctx, &k[1], b, b_out, 1, C)) ||
-        (st = ff_lut_keygen(ctx, xs, &k[0], &k[1], y)))
-      goto done;
-    for (int p = 0; p < 2 && !st; p++)
-      if (!(st = ff_lut_key_serialize(&k[p], buf, kb))) st = ff__op_put(op, p, buf, kb);
+    st = ff__lut_deal(op, xs, b, b_out, C, y);
     goto done;
   }
   if ((st = ff__op_get_lut_key(op, &k[0], b, b_out, 1, C, "LUT")) ||
@@ -675,7 +665,6 @@ done:
   ff_lut_key_free(&k[0]);
   ff_lut_key_free(&k[1]);
   ff__op_buf_free(op, blk);
-  free(buf);
   return st;
 }
 
