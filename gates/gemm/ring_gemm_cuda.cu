@@ -19,7 +19,7 @@ static inline size_t ff__round_up(size_t x, size_t m) { return (x + m - 1) / m *
 static ff_status ff__cublas_check(cublasStatus_t s, const char *stmt, const char *file, int line) {
   if (s == CUBLAS_STATUS_SUCCESS) return FF_OK;
   FF_ERROR("%s:%d: %s failed: %s (%s)", file, line, stmt, cublasGetStatusString(s), cublasGetStatusName(s));
-  return FF_ECUDA;
+  return s == CUBLAS_STATUS_ALLOC_FAILED ? FF_ENOMEM : FF_ECUDA; /* out of memory, like FF_CUDA_CHECK's */
 }
 #define FF__CUBLAS_CHECK(stmt) ff__cublas_check((stmt), #stmt, __FILE__, __LINE__)
 
