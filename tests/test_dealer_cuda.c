@@ -166,15 +166,27 @@ static void test_decoders(void **state) {
     }
 }
 
+/* The three dealers' contexts of the keygen tests: a CPU dealer, a GPU, and a host dealer lending its tree
+ * keygens to that GPU (keygen_dev), as `keygen --backend cuda` has. */
+static void dealers_init(ff_ctx *cpu, ff_ctx *dev, ff_ctx *host) {
+  assert_int_equal(ff_ctx_init(cpu, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(dev, FF_BACKEND_CUDA, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(host, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  host->keygen_dev = dev;
+}
+
+static void dealers_destroy(ff_ctx *cpu, ff_ctx *dev, ff_ctx *host) {
+  ff_ctx_destroy(host);
+  ff_ctx_destroy(dev);
+  ff_ctx_destroy(cpu);
+}
+
 /* The staged keygens alone, on sizes the model does not reach (N not a multiple of 8 or 32, n = 8 and
  * 64), against the CPU references from the same generator state. */
 static void test_staged_keygens(void **state) {
   (void)state;
   ff_ctx cpu, dev, host;
-  assert_int_equal(ff_ctx_init(&cpu, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  assert_int_equal(ff_ctx_init(&dev, FF_BACKEND_CUDA, FF_DEALER), FF_OK);
-  assert_int_equal(ff_ctx_init(&host, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  host.keygen_dev = &dev;
+  dealers_init(&cpu, &dev, &host);
   ff_rng data;
   ff_rng_init_seeded(&data, 7);
   const int ns[] = {8, 13, 50, 64};
@@ -250,9 +262,7 @@ static void test_staged_keygens(void **state) {
     free(alpha);
     free(beta);
   }
-  ff_ctx_destroy(&host);
-  ff_ctx_destroy(&dev);
-  ff_ctx_destroy(&cpu);
+  dealers_destroy(&cpu, &dev, &host);
 }
 
 /* What ff_dpf_keygen_emit handed over from the device: each party's key, downloaded. */
@@ -277,10 +287,7 @@ static ff_status download_key(void *arg, int p, ff_ctx *mem, const ff_dpf_key *k
 static void test_keygen_emit_on_device(void **state) {
   (void)state;
   ff_ctx cpu, dev, host;
-  assert_int_equal(ff_ctx_init(&cpu, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  assert_int_equal(ff_ctx_init(&dev, FF_BACKEND_CUDA, FF_DEALER), FF_OK);
-  assert_int_equal(ff_ctx_init(&host, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  host.keygen_dev = &dev;
+  dealers_init(&cpu, &dev, &host);
   const int ns[] = {8, 37, 64};
   const size_t Ns[] = {1, 4099, 1000};
   for (int a = 0; a < 3; a++) {
@@ -317,9 +324,7 @@ static void test_keygen_emit_on_device(void **state) {
   assert_int_equal(ff_dpf_keygen_emit(&host, 20, 0, &one, download_key, &none), FF_EINVAL);
   assert_int_equal(none.calls, 0);
   assert_true(ff_rng_u64(&host.rng) == first);
-  ff_ctx_destroy(&host);
-  ff_ctx_destroy(&dev);
-  ff_ctx_destroy(&cpu);
+  dealers_destroy(&cpu, &dev, &host);
 }
 
 /* ff_lut_keygen_emit's pieces, concatenated per party (device pieces downloaded), and how many came from
@@ -351,10 +356,7 @@ static ff_status take_lut_piece(void *arg, int p, ff_ctx *mem, const void *bytes
 static void test_lut_keygen_emit_on_device(void **state) {
   (void)state;
   ff_ctx cpu, dev, host;
-  assert_int_equal(ff_ctx_init(&cpu, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  assert_int_equal(ff_ctx_init(&dev, FF_BACKEND_CUDA, FF_DEALER), FF_OK);
-  assert_int_equal(ff_ctx_init(&host, FF_BACKEND_CPU, FF_DEALER), FF_OK);
-  host.keygen_dev = &dev;
+  dealers_init(&cpu, &dev, &host);
   const int bs[] = {8, 13, 16}, outs[] = {37, 50, 64}, tables[] = {1, 1, 2};
   const size_t Ns[] = {1, 4099, 300};
   for (int c = 0; c < 3; c++) {
@@ -384,9 +386,7 @@ static void test_lut_keygen_emit_on_device(void **state) {
     free(oc);
     free(oh);
   }
-  ff_ctx_destroy(&host);
-  ff_ctx_destroy(&dev);
-  ff_ctx_destroy(&cpu);
+  dealers_destroy(&cpu, &dev, &host);
 }
 
 /* The CUDA dealer writes its device-made tree keys straight into the key streams' memory: into a key
