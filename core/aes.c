@@ -134,11 +134,23 @@ FF__AESNI static inline void ff__aesni_lanes(const ff_aes128_key *const *keys, c
   }
 }
 
+/* One key for every block (the generator's counter mode): its 11 round keys stay in registers, where the
+ * per-lane keys of ff__aesni_lanes are loaded again for every lane and round. */
 FF__AESNI static void ff__aesni_encrypt(const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n) {
-  const ff_aes128_key *keys[FF__AES128_LANES];
-  for (int l = 0; l < FF__AES128_LANES; l++) keys[l] = ks;
+  __m128i rk[11];
+  for (int r = 0; r < 11; r++) rk[r] = ff__ld(&ks->rk[r]);
   size_t i = 0;
-  for (; i + FF__AES128_LANES <= n; i += FF__AES128_LANES) ff__aesni_lanes(keys, &in[i], &out[i], 0);
+  for (; i + FF__AES128_LANES <= n; i += FF__AES128_LANES) {
+    __m128i b[FF__AES128_LANES];
+#pragma GCC unroll 8
+    for (int l = 0; l < FF__AES128_LANES; l++) b[l] = _mm_xor_si128(ff__ld(&in[i + l]), rk[0]);
+    for (int r = 1; r < 10; r++) {
+#pragma GCC unroll 8
+      for (int l = 0; l < FF__AES128_LANES; l++) b[l] = _mm_aesenc_si128(b[l], rk[r]);
+    }
+#pragma GCC unroll 8
+    for (int l = 0; l < FF__AES128_LANES; l++) ff__st(&out[i + l], _mm_aesenclast_si128(b[l], rk[10]));
+  }
   for (; i < n; i++) ff__st(&out[i], ff__aesni_one(ks, ff__ld(&in[i])));
 }
 

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "core/ctx.h"
 #include "core/log.h"
 #include "core/ring.h"
 
@@ -44,6 +46,79 @@ static void ff__xoshiro_bytes(uint64_t s[4], uint8_t *p, size_t n) {
     uint64_t v = ff__xoshiro_next(s);
     memcpy(p, &v, n);
   }
+}
+
+/* Jumping ahead. xoshiro256**'s state moves linearly over GF(2) (xors, shifts and a rotation): after k
+ * steps it is T^k s for one 256 x 256-bit matrix T. ff__xo_pow[i] holds T^(2^i) by columns (column j:
+ * the image of the state whose only set bit is bit j % 64 of word j / 64), made once by squaring, so a
+ * jump of k steps is one matrix-vector product per set bit of k: a large draw is split over threads, each
+ * starting its own range of words where the sequential stream would be (the same bytes). */
+#define FF__XO_PAR_WORDS (UINT64_C(1) << 17) /* 1 MiB of words per thread at least */
+
+static uint64_t (*ff__xo_pow)[256][4]; /* (64) the powers; NULL if they could not be allocated */
+static pthread_once_t ff__xo_once = PTHREAD_ONCE_INIT;
+
+static void ff__xo_apply(const uint64_t m[256][4], uint64_t s[4]) {
+  uint64_t r[4] = {0, 0, 0, 0};
+  for (int j = 0; j < 256; j++)
+    if ((s[j >> 6] >> (j & 63)) & 1)
+      for (int w = 0; w < 4; w++) r[w] ^= m[j][w];
+  memcpy(s, r, sizeof r);
+}
+
+static void ff__xo_init(void) {
+  uint64_t(*pw)[256][4] = malloc(64 * sizeof *pw); /* 512 KiB */
+  if (!pw) return;                                  /* draws then stay sequential */
+  for (int j = 0; j < 256; j++) {
+    uint64_t s[4] = {0, 0, 0, 0};
+    s[j >> 6] = UINT64_C(1) << (j & 63);
+    (void)ff__xoshiro_next(s);
+    memcpy(pw[0][j], s, sizeof s);
+  }
+  for (int i = 1; i < 64; i++)
+    for (int j = 0; j < 256; j++) {
+      uint64_t s[4];
+      memcpy(s, pw[i - 1][j], sizeof s);
+      ff__xo_apply(pw[i - 1], s);
+      memcpy(pw[i][j], s, sizeof s);
+    }
+  ff__xo_pow = pw;
+}
+
+static void ff__xo_jump(uint64_t s[4], uint64_t k) {
+  for (int i = 0; k; i++, k >>= 1)
+    if (k & 1) ff__xo_apply(ff__xo_pow[i], s);
+}
+
+typedef struct {
+  const uint64_t *s; /* the state at the draw's first word */
+  uint8_t *p;
+  size_t n;
+} ff__xo_job;
+
+static void ff__xo_range(void *arg, size_t lo, size_t hi) {
+  const ff__xo_job *j = arg;
+  uint64_t s[4];
+  memcpy(s, j->s, sizeof s);
+  ff__xo_jump(s, lo);
+  const size_t end = 8 * hi < j->n ? 8 * hi : j->n;
+  ff__xoshiro_bytes(s, j->p + 8 * lo, end - 8 * lo);
+}
+
+/* A seeded draw of n bytes: ceil(n / 8) words, the last one's unused bytes dropped; several threads for a
+ * large one. */
+static void ff__xoshiro_draw(uint64_t s[4], uint8_t *p, size_t n) {
+  const uint64_t words = n / 8 + (n % 8 != 0);
+  if (words >= 2 * FF__XO_PAR_WORDS && ff_cpu_count() > 1) {
+    pthread_once(&ff__xo_once, ff__xo_init);
+    if (ff__xo_pow) {
+      ff__xo_job job = {s, p, n};
+      ff_parallel_for((size_t)words, FF__XO_PAR_WORDS, 0, ff__xo_range, &job);
+      ff__xo_jump(s, words);
+      return;
+    }
+  }
+  ff__xoshiro_bytes(s, p, n);
 }
 
 /* ---- OS-keyed: AES-128-CTR ------------------------------------------------------------------------- */
@@ -97,25 +172,45 @@ static ff_status ff__rekey(ff_rng *rng) {
   return st;
 }
 
-/* n bytes of blocks first, first + 1, ...: block i is AES_K(T0 + i), T0 + i big-endian mod 2^128. */
+/* n bytes of blocks first, first + 1, ...: block i is AES_K(T0 + i), T0 + i big-endian mod 2^128. Whole
+ * blocks are made in place in p when it is aligned for them; through a buffer on the stack otherwise, and
+ * for a last partial block. */
 static void ff__ctr_bytes(const ff_rng *rng, uint64_t first, uint8_t *p, size_t n) {
-  enum { B = 64 }; /* blocks per AES call: 1 KiB on the stack, 8 AES-NI batches */
+  enum { B = 64 }; /* blocks per AES call: 1 KiB, 8 AES-NI batches */
   ff_block buf[B];
+  const int aligned = (uintptr_t)p % _Alignof(ff_block) == 0;
   uint64_t lo = rng->t0_lo + first, hi = rng->t0_hi + (lo < first);
   while (n > 0) {
-    const size_t want = n / 16 + (n % 16 != 0), nb = want < B ? want : B;
+    const size_t want = n / 16 + (n % 16 != 0), nb = want < B ? want : B, take = n < 16 * nb ? n : 16 * nb;
+    ff_block *b = aligned && take == 16 * nb ? (ff_block *)(void *)p : buf;
     for (size_t i = 0; i < nb; i++) {
-      buf[i].lo = __builtin_bswap64(hi); /* bytes 0..7 of the counter block: its high half, big-endian */
-      buf[i].hi = __builtin_bswap64(lo);
+      b[i].lo = __builtin_bswap64(hi); /* bytes 0..7 of the counter block: its high half, big-endian */
+      b[i].hi = __builtin_bswap64(lo);
       hi += ++lo == 0;
     }
-    ff_aes128_encrypt_blocks(&rng->key, buf, buf, nb);
-    const size_t take = n < 16 * nb ? n : 16 * nb;
-    memcpy(p, buf, take);
+    ff_aes128_encrypt_blocks(&rng->key, b, b, nb);
+    if (b == buf) memcpy(p, buf, take);
     p += take;
     n -= take;
   }
   explicit_bzero(buf, sizeof buf); /* the masks drawn are secret */
+}
+
+/* A large draw is made by several threads (core/ctx.h ff_parallel_for), each its own range of the blocks
+ * claimed: the same bytes, since block i depends on i alone. */
+#define FF__CTR_PAR_BLOCKS (UINT64_C(1) << 16) /* 1 MiB per thread at least */
+
+typedef struct {
+  const ff_rng *rng;
+  uint64_t first;
+  uint8_t *p;
+  size_t n;
+} ff__ctr_job;
+
+static void ff__ctr_range(void *arg, size_t lo, size_t hi) {
+  const ff__ctr_job *j = arg;
+  const size_t end = 16 * hi < j->n ? 16 * hi : j->n;
+  ff__ctr_bytes(j->rng, j->first + lo, j->p + 16 * lo, end - 16 * lo);
 }
 
 /* ---- The API ---------------------------------------------------------------------------------------- */
@@ -148,7 +243,7 @@ void ff__rng_init_ctr(ff_rng *rng, const uint8_t key[16], const uint8_t t0[16]) 
 ff_status ff_rng_bytes(ff_rng *rng, void *buf, size_t n) {
   while (rng->shared) rng = rng->shared;
   if (rng->seeded) {
-    ff__xoshiro_bytes(rng->s, buf, n);
+    ff__xoshiro_draw(rng->s, buf, n);
     return FF_OK;
   }
   if (!n) return FF_OK;
@@ -156,8 +251,13 @@ ff_status ff_rng_bytes(ff_rng *rng, void *buf, size_t n) {
     ff_status st = ff__rekey(rng);
     if (st) return st;
   }
-  const uint64_t nb = n / 16 + (n % 16 != 0);
-  ff__ctr_bytes(rng, __atomic_fetch_add(&rng->blocks, nb, __ATOMIC_RELAXED), buf, n);
+  const uint64_t nb = n / 16 + (n % 16 != 0), first = __atomic_fetch_add(&rng->blocks, nb, __ATOMIC_RELAXED);
+  if (nb < 2 * FF__CTR_PAR_BLOCKS) {
+    ff__ctr_bytes(rng, first, buf, n);
+    return FF_OK;
+  }
+  ff__ctr_job job = {rng, first, buf, n};
+  ff_parallel_for((size_t)nb, FF__CTR_PAR_BLOCKS, 0, ff__ctr_range, &job);
   return FF_OK;
 }
 

@@ -22,7 +22,13 @@
  * xoshiro256** expanded from the seed with splitmix64, NOT cryptographic, NOT thread-safe, and a run
  * that uses it records the seed in its log. Its byte stream is fixed (key files made with
  * `--mask-seed S` are reproducible across versions): each 8 bytes are one output word, little-endian;
- * a request's last partial word uses its low bytes and discards the rest. */
+ * a request's last partial word uses its low bytes and discards the rest.
+ *
+ * Large draws (2 MiB and more) are made by several threads (core/ctx.h ff_parallel_for), in either mode,
+ * with the same bytes as one thread: a counter-mode thread starts at its own block; a seeded one jumps
+ * the xoshiro256** state ahead to its own word (the state moves linearly over GF(2); core/rand.c). The
+ * dealer draws gigabytes of masks and roots. Tests: tests/test_core.c (against OpenSSL's AES-128-CTR, and
+ * against the same seed's small draws). */
 #ifndef FF_CORE_RAND_H
 #define FF_CORE_RAND_H
 

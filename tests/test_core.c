@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "core/ctx.h"
 #include "core/log.h"
 #include "core/rand.h"
@@ -195,6 +197,91 @@ static void test_rng_ctr_known_answers(void **state) {
   assert_memory_equal(got, want, 48);
 }
 
+/* OpenSSL's AES-128-CTR (the same SP 800-38A counter, incremented as one big-endian 128-bit integer):
+ * n bytes of its keystream, the independent reference of the generator's large draws. */
+static void openssl_ctr(const uint8_t key[16], const uint8_t t0[16], uint8_t *out, size_t n) {
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+  assert_non_null(c);
+  assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, key, t0), 1);
+  memset(out, 0, n);
+  for (size_t done = 0; done < n;) {
+    const int step = n - done > (1 << 30) ? 1 << 30 : (int)(n - done), len = step;
+    int got = 0;
+    assert_int_equal(EVP_EncryptUpdate(c, out + done, &got, out + done, len), 1);
+    assert_int_equal(got, len);
+    done += (size_t)step;
+  }
+  EVP_CIPHER_CTX_free(c);
+}
+
+/* Draws large enough to be made by several threads (2 MiB and more: ff_parallel_for over block ranges of
+ * at least 1 MiB) give OpenSSL's counter-mode keystream, into aligned and unaligned memory, with the
+ * counter carrying across 2^64 and 2^128 inside them, and the next draw starts at the block after the
+ * last one used (its unused bytes dropped), as for small draws. */
+static void test_rng_ctr_large_draws(void **state) {
+  (void)state;
+  uint8_t key[16];
+  hex_bytes("000102030405060708090a0b0c0d0e0f", key, 16);
+  const char *t0s[] = {"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", "0000000000000000fffffffffff00000",
+                       "ffffffffffffffffffffffffffe00000"};
+  const size_t n = (UINT64_C(5) << 20) + 7, blocks = n / 16 + 1;
+  uint8_t *want = malloc(16 * blocks + 16), *got = malloc(n + 17);
+  assert_non_null(want);
+  assert_non_null(got);
+  for (int c = 0; c < 3; c++) {
+    uint8_t t0[16];
+    hex_bytes(t0s[c], t0, 16);
+    openssl_ctr(key, t0, want, 16 * blocks + 16);
+    for (int off = 0; off < 2; off++) { /* off 1: a destination that is not aligned for whole blocks */
+      ff_rng r;
+      ff__rng_init_ctr(&r, key, t0);
+      assert_int_equal(ff_rng_bytes(&r, got + off, n), FF_OK);
+      if (memcmp(got + off, want, n)) {
+        size_t i = 0;
+        while (got[off + i] == want[i]) i++;
+        fail_msg("counter %s, offset %d: the draw differs from OpenSSL's keystream at byte %zu of %zu", t0s[c], off, i,
+                 n);
+      }
+      assert_int_equal(ff_rng_bytes(&r, got, 16), FF_OK);
+      assert_memory_equal(got, want + 16 * blocks, 16);
+    }
+  }
+  free(want);
+  free(got);
+}
+
+/* A seeded draw large enough for several threads (each jumps the xoshiro256** state to its range: core/rand.c)
+ * is the stream the same seed gives in small sequential draws, into aligned and unaligned memory and with
+ * a last partial word, and the generator goes on from where the sequential one would (the partial word's
+ * unused bytes dropped). */
+static void test_rng_seeded_large_draws(void **state) {
+  (void)state;
+  const size_t sizes[] = {(UINT64_C(5) << 20) + 3, UINT64_C(2) << 20, (UINT64_C(3) << 20) + 8};
+  for (int c = 0; c < 3; c++) {
+    const size_t n = sizes[c];
+    uint8_t *want = malloc(n + 8), *got = malloc(n + 1);
+    assert_non_null(want);
+    assert_non_null(got);
+    for (int off = 0; off < 2; off++) {
+      ff_rng a, b;
+      ff_rng_init_seeded(&a, 77 + (uint64_t)c);
+      ff_rng_init_seeded(&b, 77 + (uint64_t)c);
+      size_t done = 0; /* the reference: 4 KiB draws, never split, and the last word's low bytes */
+      for (; done + 4096 <= n / 8 * 8; done += 4096) assert_int_equal(ff_rng_bytes(&b, want + done, 4096), FF_OK);
+      assert_int_equal(ff_rng_bytes(&b, want + done, n - done), FF_OK);
+      assert_int_equal(ff_rng_bytes(&a, got + off, n), FF_OK);
+      if (memcmp(got + off, want, n)) {
+        size_t i = 0;
+        while (got[off + i] == want[i]) i++;
+        fail_msg("seeded draw of %zu bytes (offset %d) differs from the sequential stream at byte %zu", n, off, i);
+      }
+      assert_true(ff_rng_u64(&a) == ff_rng_u64(&b));
+    }
+    free(want);
+    free(got);
+  }
+}
+
 static int cmp_u64(const void *a, const void *b) {
   const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return (x > y) - (x < y);
@@ -365,7 +452,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_status_messages),      cmocka_unit_test(test_ring),
       cmocka_unit_test(test_rng),                  cmocka_unit_test(test_rng_seeded_reference),
-      cmocka_unit_test(test_rng_ctr_known_answers), cmocka_unit_test(test_rng_os_statistics),
+      cmocka_unit_test(test_rng_ctr_known_answers), cmocka_unit_test(test_rng_ctr_large_draws),
+      cmocka_unit_test(test_rng_seeded_large_draws),
+      cmocka_unit_test(test_rng_os_statistics),
       cmocka_unit_test(test_rng_os_threads),       cmocka_unit_test(test_rng_os_fork),
       cmocka_unit_test(test_rng_shared),           cmocka_unit_test(test_tensor),
       cmocka_unit_test(test_backend_names),
