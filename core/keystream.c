@@ -86,6 +86,7 @@ struct ff_keystream {
   /* memory writer */
   uint8_t *mem;             /* (mem_cap) the encoded stream so far */
   size_t mem_len, mem_cap;
+  size_t mem_last_len;      /* payload bytes of the last chunk sealed (the others are chunk_size) */
   int fsync, finished;
   uint64_t write_ns;        /* writer: wall time inside ff_keystream_write and ff_keystream_finish */
   /* reader */
@@ -447,23 +448,72 @@ static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) 
     ks->fill = 0;
     return FF_OK;
   }
-  uint8_t crc_le[4], tag[FF__KS_TAG], pre[FF_KEYSTREAM_ID_BYTES + 12];
-  data = ks->mem + ks->mem_len - len;
-  ff__put32(crc_le, ff_crc32c(0, data, len));
-  if (ks->mac) {
-    ff__ks_chunk_prefix(ks, ks->n_chunks, len, pre);
-    if (!ff__ks_tag(ks, "FFKEYCHK", pre, sizeof pre, data, len, tag)) {
-      FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)",
-               (unsigned long long)ks->n_chunks, ks->label);
-      return ks->broken = FF_EIO;
-    }
-  }
-  if ((st = ff__ks_emit(ks, crc_le, 4))) return st;
-  if (ks->mac && (st = ff__ks_emit(ks, tag, FF__KS_TAG))) return st;
-  ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, crc_le, 4);
+  /* Memory: room for the CRC and tag, which the finish fills in for every chunk at once, over the CPUs
+   * (ff__ks_mem_seal_all): the dealer's thread only copies. */
+  static const uint8_t room[4 + FF__KS_TAG];
+  if ((st = ff__ks_emit(ks, room, 4 + ks->tag_size))) return st;
+  ks->mem_last_len = len;
   ks->n_chunks++;
   ks->offset += len + 4 + ks->tag_size;
   ks->fill = 0;
+  return FF_OK;
+}
+
+/* The memory writer's chunks sealed at its finish: chunk k's CRC and tag into the room left after it, by
+ * several threads (each tags from a keyed context of its own, copied under the lock as the sealers'
+ * are), then the CRC of the CRCs in order. */
+typedef struct {
+  ff_keystream *ks;
+  pthread_mutex_t mu;
+  int failed; /* a tag could not be computed (under mu) */
+} ff__ks_mem_sealing;
+
+static void ff__ks_mem_seal_range(void *arg, size_t lo, size_t hi) {
+  ff__ks_mem_sealing *m = arg;
+  ff_keystream *ks = m->ks;
+  const size_t stride = (size_t)ks->chunk_size + 4 + ks->tag_size;
+  EVP_MAC_CTX *keyed = NULL;
+  if (ks->mac) {
+    pthread_mutex_lock(&m->mu);
+    keyed = EVP_MAC_CTX_dup(ks->mac);
+    m->failed |= !keyed;
+    pthread_mutex_unlock(&m->mu);
+    if (!keyed) return;
+  }
+  int ok = 1;
+  for (size_t k = lo; k < hi && ok; k++) {
+    uint8_t *data = ks->mem + ks->header_size + k * stride;
+    const size_t len = k + 1 < ks->n_chunks ? ks->chunk_size : ks->mem_last_len;
+    ff__put32(data + len, ff_crc32c(0, data, len));
+    if (keyed) {
+      uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12];
+      ff__ks_chunk_prefix(ks, k, len, pre);
+      ok = ff__ks_tag_from(keyed, "FFKEYCHK", pre, sizeof pre, data, len, data + len + 4);
+    }
+  }
+  EVP_MAC_CTX_free(keyed);
+  if (!ok) {
+    pthread_mutex_lock(&m->mu);
+    m->failed = 1;
+    pthread_mutex_unlock(&m->mu);
+  }
+}
+
+static ff_status ff__ks_mem_seal_all(ff_keystream *ks) {
+  ff__ks_mem_sealing m = {.ks = ks};
+  pthread_mutex_init(&m.mu, NULL);
+  const size_t per = (size_t)(UINT64_C(8) << 20) / ks->chunk_size; /* 8 MiB of chunks per thread at least */
+  ff_parallel_for((size_t)ks->n_chunks, per ? per : 1, 0, ff__ks_mem_seal_range, &m);
+  pthread_mutex_destroy(&m.mu);
+  if (m.failed) {
+    FF_ERROR("cannot compute the MACs of the chunks of %s (OpenSSL's libcrypto failed)", ks->label);
+    return FF_EIO;
+  }
+  const size_t stride = (size_t)ks->chunk_size + 4 + ks->tag_size;
+  for (uint64_t k = 0; k < ks->n_chunks; k++) {
+    const size_t len = k + 1 < ks->n_chunks ? ks->chunk_size : ks->mem_last_len;
+    ks->crc_of_crcs = ff_crc32c(ks->crc_of_crcs, ks->mem + ks->header_size + k * stride + len, 4);
+  }
   return FF_OK;
 }
 
@@ -1018,6 +1068,7 @@ static ff_status ff__ks_finish(ff_keystream *ks) {
   }
   if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
   if ((st = ff__ks_wq_stop(ks, 0))) return ks->broken = st; /* every chunk written, crc_of_crcs complete */
+  if (ks->mode == FF__KS_WRITE_MEM && (st = ff__ks_mem_seal_all(ks))) return ks->broken = st;
   ks->payload_size = ks->pos;
 
   uint8_t trailer[FF__KS_TRAILER];

@@ -1408,6 +1408,39 @@ static void test_null_writer(void **state) {
   free(data);
 }
 
+/* The memory writer seals its chunks at the finish, over several threads (8 MiB of chunks each at least):
+ * 20000 chunks of 1000 bytes with a MAC, the last one short, give the key file's bytes (sealed by the file
+ * writer's sealer threads as they fill), and read back through every check. */
+static void test_mem_sealed_over_threads(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t total = 20000 * 1000 - 123;
+  uint8_t *data = random_bytes(total, 25);
+  const size_t sizes[] = {total / 3, total - total / 3};
+  ff_keystream_params p = params(0, "run-mem-seal", "mem", 1000);
+  p.mac_key = k_key_a;
+  p.dealing_id = k_id_a;
+  size_t img_n;
+  uint8_t *img = image_with(&p, data, sizes, 2, &img_n);
+  const char *path = path_in_dir("mem-seal.ffk");
+  ff_keystream *w;
+  assert_int_equal(ff_keystream_create_file(path, &p, &w), FF_OK);
+  write_sizes(w, data, sizes, 2);
+  assert_int_equal(ff_keystream_finish(w), FF_OK);
+  assert_int_equal(ff_keystream_close(w, 0), FF_OK);
+  assert_file_is(path, img, img_n);
+  ff_keystream *r;
+  uint8_t *back = malloc(total);
+  assert_non_null(back);
+  assert_int_equal(ff_keystream_open_mem_mac(img, img_n, k_key_a, &r), FF_OK);
+  assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
+  assert_memory_equal(back, data, total);
+  assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+  free(back);
+  free(img);
+  free(data);
+}
+
 /* --- Writes that fill the stream's memory (ff_keystream_write_fill) ----------------------------------- */
 
 /* The source of a fill: the bytes to give, what the stream asked for so far, and a call to fail. */
@@ -1622,6 +1655,7 @@ int main(void) {
       cmocka_unit_test(test_write_behind_depth),
       cmocka_unit_test(test_write_behind_out_of_memory),
       cmocka_unit_test(test_write_fill_same_bytes), cmocka_unit_test(test_write_fill_errors_and_time),
+      cmocka_unit_test(test_mem_sealed_over_threads),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
