@@ -181,6 +181,21 @@ static void test_inproc_dealer(void **state) {
     print_message("inproc P%d: peak host %.0f MiB, both streams %.0f MiB\n", q, peak / 1048576, both / 1048576);
     assert_true(both > 0 && peak >= both && peak < 1.25 * both);
   }
+  /* The summary's keygen is the slower party's in-memory dealing (each log's session.keygen_s), printed
+   * for both. */
+  double kg[2];
+  for (int q = 0; q < 2; q++) {
+    char name[32];
+    snprintf(name, sizeof name, "prof_p%d.json", q);
+    cJSON *log = read_json(dir, name);
+    kg[q] = num(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(log, "run"), "session"), "keygen_s");
+    cJSON_Delete(log);
+    assert_true(kg[q] > 0);
+  }
+  assert_true(num(j, "keygen_s") == (kg[0] > kg[1] ? kg[0] : kg[1]));
+  char line[96];
+  snprintf(line, sizeof line, "keygen in memory %.3f s (P0) / %.3f s (P1)", kg[0], kg[1]);
+  if (!strstr(out, line)) fail_msg("the summary lacks \"%s\":\n%s", line, out);
   cJSON_Delete(j);
 }
 
