@@ -134,8 +134,10 @@ FF__AESNI static inline void ff__aesni_lanes(const ff_aes128_key *const *keys, c
   }
 }
 
-/* One key for every block (the generator's counter mode): its 11 round keys stay in registers, where the
- * per-lane keys of ff__aesni_lanes are loaded again for every lane and round. */
+/* One key for every block (the generator's counter mode): the round keys are loaded once per call, not
+ * through a pointer per lane and round as in ff__aesni_lanes (with 16 XMM registers and 8 lanes in flight
+ * some of them are kept on the stack by the compiler; still about 4x faster measured on the development
+ * machine). */
 FF__AESNI static void ff__aesni_encrypt(const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n) {
   __m128i rk[11];
   for (int r = 0; r < 11; r++) rk[r] = ff__ld(&ks->rk[r]);

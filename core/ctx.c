@@ -9,7 +9,13 @@
 
 #include "core/log.h"
 
+static int ff__cpus_override; /* tests: ff__cpu_count_override */
+
+void ff__cpu_count_override(int n) { __atomic_store_n(&ff__cpus_override, n > 0 ? n : 0, __ATOMIC_RELAXED); }
+
 int ff_cpu_count(void) {
+  const int forced = __atomic_load_n(&ff__cpus_override, __ATOMIC_RELAXED);
+  if (forced) return forced;
   cpu_set_t set;
   long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;

@@ -43,6 +43,9 @@ void ff_ctx_destroy(ff_ctx *ctx);
 /* ---- Host threads ----------------------------------------------------------------------------------
  * The CPUs this process may run on (its affinity mask: cpusets and taskset count), at least 1. */
 int ff_cpu_count(void);
+/* Tests only: ff_cpu_count returns n from now on (0: the affinity mask again), so that the splits over
+ * threads (ff_parallel_for, and what sizes its work by the CPU count) are exercised on any machine. */
+void ff__cpu_count_override(int n);
 /* Splits [0, n) into contiguous ranges over up to ff_cpu_count() threads (at most max_threads when
  * positive) so that each range has at least min_per_thread items, and calls fn(arg, lo, hi) once per
  * range; the calling thread takes the first range, and a range whose thread cannot start is run by the

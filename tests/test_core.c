@@ -215,15 +215,16 @@ static void openssl_ctr(const uint8_t key[16], const uint8_t t0[16], uint8_t *ou
 }
 
 /* Draws large enough to be made by several threads (2 MiB and more: ff_parallel_for over block ranges of
- * at least 1 MiB) give OpenSSL's counter-mode keystream, into aligned and unaligned memory, with the
- * counter carrying across 2^64 and 2^128 inside them, and the next draw starts at the block after the
+ * at least 1 MiB; with 1 and with 5 CPUs, ff__cpu_count_override) give OpenSSL's counter-mode keystream,
+ * into aligned and unaligned memory, with the counter carrying across 2^64 and wrapping at 2^128 inside
+ * them (0x30000 blocks in, in the second thread's range), and the next draw starts at the block after the
  * last one used (its unused bytes dropped), as for small draws. */
 static void test_rng_ctr_large_draws(void **state) {
   (void)state;
   uint8_t key[16];
   hex_bytes("000102030405060708090a0b0c0d0e0f", key, 16);
-  const char *t0s[] = {"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", "0000000000000000fffffffffff00000",
-                       "ffffffffffffffffffffffffffe00000"};
+  const char *t0s[] = {"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", "0000000000000000fffffffffffd0000",
+                       "fffffffffffffffffffffffffffd0000"};
   const size_t n = (UINT64_C(5) << 20) + 7, blocks = n / 16 + 1;
   uint8_t *want = malloc(16 * blocks + 16), *got = malloc(n + 17);
   assert_non_null(want);
@@ -232,31 +233,35 @@ static void test_rng_ctr_large_draws(void **state) {
     uint8_t t0[16];
     hex_bytes(t0s[c], t0, 16);
     openssl_ctr(key, t0, want, 16 * blocks + 16);
-    for (int off = 0; off < 2; off++) { /* off 1: a destination that is not aligned for whole blocks */
+    for (int run = 0; run < 4; run++) {
+      const int off = run & 1; /* 1: a destination that is not aligned for whole blocks */
+      ff__cpu_count_override(run < 2 ? 1 : 5);
       ff_rng r;
       ff__rng_init_ctr(&r, key, t0);
       assert_int_equal(ff_rng_bytes(&r, got + off, n), FF_OK);
       if (memcmp(got + off, want, n)) {
         size_t i = 0;
         while (got[off + i] == want[i]) i++;
-        fail_msg("counter %s, offset %d: the draw differs from OpenSSL's keystream at byte %zu of %zu", t0s[c], off, i,
-                 n);
+        fail_msg("counter %s, offset %d, %d CPUs: the draw differs from OpenSSL's keystream at byte %zu of %zu", t0s[c],
+                 off, ff_cpu_count(), i, n);
       }
       assert_int_equal(ff_rng_bytes(&r, got, 16), FF_OK);
       assert_memory_equal(got, want + 16 * blocks, 16);
     }
   }
+  ff__cpu_count_override(0);
   free(want);
   free(got);
 }
 
-/* A seeded draw large enough for several threads (each jumps the xoshiro256** state to its range: core/rand.c)
- * is the stream the same seed gives in small sequential draws, into aligned and unaligned memory and with
- * a last partial word, and the generator goes on from where the sequential one would (the partial word's
- * unused bytes dropped). */
+/* A seeded draw large enough for several threads (each jumps the xoshiro256** state to its range: core/rand.c;
+ * 5 CPUs forced, ff__cpu_count_override) is the stream the same seed gives in small sequential draws, into
+ * aligned and unaligned memory and with a last partial word, and the generator goes on from where the
+ * sequential one would (the partial word's unused bytes dropped). */
 static void test_rng_seeded_large_draws(void **state) {
   (void)state;
   const size_t sizes[] = {(UINT64_C(5) << 20) + 3, UINT64_C(2) << 20, (UINT64_C(3) << 20) + 8};
+  ff__cpu_count_override(5);
   for (int c = 0; c < 3; c++) {
     const size_t n = sizes[c];
     uint8_t *want = malloc(n + 8), *got = malloc(n + 1);
@@ -280,6 +285,7 @@ static void test_rng_seeded_large_draws(void **state) {
     free(want);
     free(got);
   }
+  ff__cpu_count_override(0);
 }
 
 static int cmp_u64(const void *a, const void *b) {

@@ -334,10 +334,12 @@ typedef struct {
   size_t n[2], cap;
   int dev_pieces[2];
   ff_ctx *dev;
+  int calls, fail_at; /* fail_at: the 1-based call that returns FF_EIO; 0: none */
 } lut_taken;
 
 static ff_status take_lut_piece(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n) {
   lut_taken *t = arg;
+  if (++t->calls == t->fail_at) return FF_EIO;
   assert_true(t->n[p] + n <= t->cap);
   if (where == FF_MEM_DEVICE) {
     assert_ptr_equal(mem, t->dev);
@@ -377,11 +379,20 @@ static void test_lut_keygen_emit_on_device(void **state) {
       assert_int_equal(g.dev_pieces[p], 1); /* the DPF blocks stayed on the device */
       assert_int_equal(g.n[p], kb);
       assert_memory_equal(a.key[p], g.key[p], kb);
-      free(a.key[p]);
-      free(g.key[p]);
     }
     assert_memory_equal(oc, oh, TN * sizeof *oc);
     assert_true(ff_rng_u64(&cpu.rng) == ff_rng_u64(&host.rng));
+    /* An emitter that fails at any of the device path's pieces stops it with its error (and frees what
+     * the path holds: the device keys, the select keys, the host parts). */
+    for (int fail = 1; fail <= g.calls; fail++) {
+      lut_taken f = {.key = {a.key[0], a.key[1]}, .cap = kb, .dev = &dev, .fail_at = fail};
+      assert_int_equal(ff_lut_keygen_emit(&host, bs[c], outs[c], tables[c], N, r_in, oh, take_lut_piece, &f), FF_EIO);
+      assert_int_equal(f.calls, fail);
+    }
+    for (int p = 0; p < 2; p++) {
+      free(a.key[p]);
+      free(g.key[p]);
+    }
     free(r_in);
     free(oc);
     free(oh);

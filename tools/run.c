@@ -1629,7 +1629,6 @@ static double ff__median_total(const ff_breakdown *bd, int row, ff_metric m) {
   return ff_breakdown_stats(bd, row, 0, m, &s) ? 0 : s.median;
 }
 
-/* A number of party q's run.overhead (--overhead-pairs), or NaN. */
 /* --dealer inproc: the keygen each party ran in memory before going online (its log's session.keygen_s),
  * or NAN where not recorded. */
 static double ff__inproc_keygen_s(const ff_breakdown *bd, int q) {
@@ -1638,6 +1637,7 @@ static double ff__inproc_keygen_s(const ff_breakdown *bd, int q) {
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+/* A number of party q's run.overhead (--overhead-pairs), or NaN. */
 static double ff__overhead_num(const ff_breakdown *bd, int q, const char *key) {
   const cJSON *ov = bd->runs[q] ? cJSON_GetObjectItemCaseSensitive(bd->runs[q], "overhead") : NULL;
   const cJSON *v = ov ? cJSON_GetObjectItemCaseSensitive(ov, key) : NULL;
@@ -2518,8 +2518,14 @@ int ff_cmd_run(int argc, char **argv) {
     if (!o.inproc && !o.stream)
       printf("; keygen %.3f s (writing %.3f s), key files %s", keygen.total_s, keygen.write_s,
              ff_fmt_bytes((double)(kbytes[0] + kbytes[1]), l, sizeof l));
-    if (o.inproc) /* both parties dealt in memory, side by side, before going online */
-      printf("; keygen in memory %.3f s (P0) / %.3f s (P1)", ff__inproc_keygen_s(bd, 0), ff__inproc_keygen_s(bd, 1));
+    if (o.inproc) { /* both parties dealt in memory, side by side, before going online */
+      printf("; keygen in memory");
+      for (int q = 0; q < 2; q++) {
+        const double s = ff__inproc_keygen_s(bd, q);
+        if (isnan(s)) printf("%s not recorded (P%d)", q ? " /" : "", q);
+        else printf("%s %.3f s (P%d)", q ? " /" : "", s, q);
+      }
+    }
     printf("; whole pipeline %.2f s\n", wall_s);
     printf("peak memory:");
     for (int q = 0; q < 2; q++) {

@@ -429,7 +429,6 @@ ff_status ff__lut_tr_pack_cuda(ff_ctx *ctx, size_t N, int levels, const uint8_t 
 
 ff_status ff_lut_keygen_emit(ff_ctx *ctx, int b, int b_out, int n_tables, size_t N, const uint64_t *r_in,
                              uint64_t *r_out, ff_lut_piece_emit emit, void *arg) {
-  FF_SCOPE("FSS::LUT");
   const char *fn = "ff_lut_keygen_emit";
   if (!ctx || ctx->backend != FF_BACKEND_CPU || !emit || !r_in || !r_out) {
     FF_ERROR("%s: needs the dealer's host context, r_in, r_out and emit", fn);
@@ -458,7 +457,8 @@ ff_status ff_lut_keygen_emit(ff_ctx *ctx, int b, int b_out, int n_tables, size_t
     return st;
   }
   /* The DPF on the dealer's GPU, left there; the mask part on the host, drawn after the roots as
-   * ff_lut_keygen draws it. */
+   * ff_lut_keygen draws it. (The host path's FSS::LUT is ff_lut_keygen's.) */
+  FF_SCOPE("FSS::LUT");
   ff_ctx *dev = ctx->keygen_dev;
   const int levels = b - FF_DPF_LEAF_BITS;
   const size_t nb = ff__bit_bytes(N), trb = ff__bit_bytes((size_t)levels * N), rb = 2 * N * sizeof(ff_block);

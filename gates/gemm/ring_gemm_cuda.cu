@@ -537,6 +537,7 @@ ff_status ff__ring_gemm_staged(ff_ctx *dev, int bw, size_t batch, size_t M, size
       !(st = ff__stage_copy(s, C, (batch > 1 ? stride_c : mn) * w, dC, mn * w, mn * w, batch,
                             cudaMemcpyDeviceToHost)))
     st = FF_CUDA_CHECK(cudaStreamSynchronize(s));
+  if (st == FF_ENOMEM) (void)cudaGetLastError(); // the host takes over (as above): no error left behind
   ff_dev_free(dA); // stream-ordered
   ff_dev_free(dB);
   ff_dev_free(dC);
