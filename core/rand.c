@@ -261,6 +261,54 @@ ff_status ff_rng_bytes(ff_rng *rng, void *buf, size_t n) {
   return FF_OK;
 }
 
+const uint64_t (*ff__rng_xo_powers(void))[256][4] {
+  pthread_once(&ff__xo_once, ff__xo_init);
+  return (const uint64_t(*)[256][4])ff__xo_pow;
+}
+
+ff_status ff__rng_claim_bytes(ff_rng *rng, size_t n, ff__rng_claim *out) {
+  while (rng->shared) rng = rng->shared;
+  memset(out, 0, sizeof *out);
+  if (rng->seeded) {
+    out->seeded = 1;
+    memcpy(out->s, rng->s, sizeof out->s);
+    const uint64_t words = n / 8 + (n % 8 != 0);
+    if (words && ff__rng_xo_powers()) {
+      ff__xo_jump(rng->s, words);
+    } else {
+      for (uint64_t w = 0; w < words; w++) (void)ff__xoshiro_next(rng->s); /* no table: step by step */
+    }
+    return FF_OK;
+  }
+  if (!n) return FF_OK; /* as ff_rng_bytes: nothing claimed, nothing keyed (out->key NULL) */
+  if (!rng->keyed || rng->fork_gen != __atomic_load_n(&ff__forks, __ATOMIC_RELAXED)) {
+    ff_status st = ff__rekey(rng);
+    if (st) return st;
+  }
+  out->key = &rng->key;
+  out->t0_hi = rng->t0_hi;
+  out->t0_lo = rng->t0_lo;
+  out->first = __atomic_fetch_add(&rng->blocks, n / 16 + (n % 16 != 0), __ATOMIC_RELAXED);
+  return FF_OK;
+}
+
+void ff__rng_claim_make(const ff__rng_claim *c, void *out, size_t n) {
+  if (!n) return;
+  if (c->seeded) {
+    uint64_t s[4];
+    memcpy(s, c->s, sizeof s);
+    ff__xoshiro_bytes(s, out, n);
+    return;
+  }
+  ff_rng view; /* ff__ctr_bytes reads the key and T0 only */
+  memset(&view, 0, sizeof view);
+  view.key = *c->key;
+  view.t0_hi = c->t0_hi;
+  view.t0_lo = c->t0_lo;
+  ff__ctr_bytes(&view, c->first, out, n);
+  explicit_bzero(&view.key, sizeof view.key);
+}
+
 ff_status ff_rng_ring(ff_rng *rng, uint64_t *out, size_t n, int bw) {
   ff_status st = ff_rng_bytes(rng, out, n * sizeof *out);
   if (st) return st;

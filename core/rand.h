@@ -71,6 +71,26 @@ ff_status ff_rng_ring(ff_rng *rng, uint64_t *out, size_t n, int bw);
 /* One uniform 64-bit value (aborts the caller's work with 0 on an OS failure, which is logged). */
 uint64_t ff_rng_u64(ff_rng *rng);
 
+/* Internal, for a generator that makes its bytes elsewhere (gates/fss/prg.h ff_rng_draw_cuda): claims the
+ * next n bytes of rng's stream exactly as ff_rng_bytes(rng, ., n) would consume them (following a shared
+ * handle, keying an OS generator first) and says how to make them. Counter mode (seeded 0): key, t0_hi,
+ * t0_lo and first: the bytes are blocks first, first + 1, ... of AES_key(T0 + i), the last one's unused
+ * bytes dropped. Seeded (1): s, the xoshiro256** state at the first word: the bytes are its next
+ * ceil(n / 8) words, little-endian, the last one's unused bytes dropped; rng itself has moved past them.
+ * FF_EIO when keying from the OS fails. */
+typedef struct {
+  int seeded;
+  const ff_aes128_key *key;
+  uint64_t t0_hi, t0_lo, first;
+  uint64_t s[4];
+} ff__rng_claim;
+ff_status ff__rng_claim_bytes(ff_rng *rng, size_t n, ff__rng_claim *out);
+/* Internal: the n bytes of a claim, made on the host (one thread): the reference of the device's. */
+void ff__rng_claim_make(const ff__rng_claim *c, void *out, size_t n);
+/* Internal: xoshiro256**'s jump-ahead table, T^(2^i) for i < 64 by columns (column j: the image of the
+ * state whose only set bit is bit j % 64 of word j / 64), made once per process; NULL if it could not be
+ * allocated. */
+const uint64_t (*ff__rng_xo_powers(void))[256][4];
 /* Internal, for tests: AES-128-CTR with the given key and initial counter block (SP 800-38A known
  * answers), otherwise as ff_rng_init_os. */
 void ff__rng_init_ctr(ff_rng *rng, const uint8_t key[16], const uint8_t t0[16]);

@@ -1,7 +1,8 @@
 /* gates/fss on CUDA against the CPU reference, byte for byte: AES known answers (FIPS-197) and the
  * PRG on 10^5 random blocks; DPF keys made on both backends from the same alphas and roots; point,
  * comparison and full-domain evaluation of keys made on either backend on either backend; truth
- * tables. Needs a GPU; exits 77 (skipped) without one. */
+ * tables; the dealer's generator on the device against ff_rng_bytes. Needs a GPU; exits 77 (skipped)
+ * without one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "core/ctx.h"
 #include "core/cuda_check.h"
 #include "core/log.h"
+#include "core/rand.h"
 #include "core/ring.h"
 #include "gates/fss/dpf.h"
 #include "gates/fss/prg.h"
@@ -155,6 +157,44 @@ static void check_kat(const char *key_hex, const char *pt_hex, const char *ct_he
   free(h);
   free(got);
   free(got_in_place);
+}
+
+/* The dealer's generator on the device (ff_rng_draw_cuda) gives ff_rng_bytes's bytes for the same stream, in
+ * counter mode (the counter crossing 2^64 and wrapping 2^128 inside a draw) and seeded (one thread's range,
+ * ranges with partial words, and 3 MiB: 96 ranges, each jumped ahead), into aligned and unaligned device
+ * memory, writing nothing past the draw (the 0xa5 fill stays); both generators go on at one place. */
+static void test_rng_draw(void **state) {
+  (void)state;
+  const size_t sizes[] = {1, 15, 16, 17, 1000, 32768, 32775, (UINT64_C(3) << 20) + 5};
+  uint8_t key[16], t0[16];
+  for (int i = 0; i < 16; i++) key[i] = (uint8_t)(7 * i + 2), t0[i] = 0xff;
+  t0[15] = 0x00; /* 256 blocks below 2^128: the large draw wraps the whole counter */
+  for (int mode = 0; mode < 2; mode++) {
+    ff_rng a, b;
+    if (mode == 0) {
+      ff__rng_init_ctr(&a, key, t0);
+      ff__rng_init_ctr(&b, key, t0);
+    } else {
+      ff_rng_init_seeded(&a, 505);
+      ff_rng_init_seeded(&b, 505);
+    }
+    for (int k = 0; k < 8; k++)
+      for (int off = 0; off < 2; off++) {
+        const size_t n = sizes[k];
+        uint8_t *want = xmalloc(n + 8), *d = dev_alloc(n + 8);
+        assert_int_equal(ff_rng_bytes(&a, want, n), FF_OK);
+        memset(want + n, 0xa5, 8 - (size_t)off);
+        assert_int_equal(ff_rng_draw_cuda(&gpu, &b, d + off, n), FF_OK);
+        uint8_t *got = dev_download(d + off, n + 8 - (size_t)off);
+        if (memcmp(want, got, n + 8 - (size_t)off))
+          fail_msg("%s, %zu bytes at offset %d: the device's bytes differ from ff_rng_bytes's", mode ? "seeded" : "counter",
+                   n, off);
+        free(got);
+        free(want);
+        dev_free(d);
+      }
+    assert_true(ff_rng_u64(&a) == ff_rng_u64(&b));
+  }
 }
 
 static void test_aes_kat(void **state) {
@@ -547,7 +587,7 @@ int main(void) {
   }
   if (ff_ctx_init(&cpu, FF_BACKEND_CPU, 0) != FF_OK || ff_ctx_init(&gpu, FF_BACKEND_CUDA, 0) != FF_OK) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_aes_kat),   cmocka_unit_test(test_prg),         cmocka_unit_test(test_dpf_n8),
+      cmocka_unit_test(test_rng_draw),  cmocka_unit_test(test_aes_kat),   cmocka_unit_test(test_prg),         cmocka_unit_test(test_dpf_n8),
       cmocka_unit_test(test_dpf_n10),   cmocka_unit_test(test_dpf_n13),     cmocka_unit_test(test_dpf_n32),
       cmocka_unit_test(test_dpf_n50),   cmocka_unit_test(test_dpf_n64),     cmocka_unit_test(test_dpf_small_batches),
       cmocka_unit_test(test_dpf_dispatch), cmocka_unit_test(test_sstab),

@@ -162,6 +162,52 @@ static void test_prg_expand(void **state) {
   assert_memory_equal(d[0], d[1], sizeof d[0]);
 }
 
+/* The generator's bytes made from a claim (ff_rng_draw_cpu, the twin of the device kernels) are ff_rng_bytes's
+ * for the same stream, in counter mode (a fixed key, the counter crossing 2^64 inside a draw) and seeded
+ * (sizes below and above one jump range, with partial blocks and words, and one large enough for the
+ * jump-ahead table), through a shared handle too, and both generators go on at one place; a NULL output
+ * for a nonempty draw is refused. */
+static void test_rng_draw_cpu(void **state) {
+  (void)state;
+  const size_t sizes[] = {0, 1, 15, 16, 17, 1000, 32768, 32775, (UINT64_C(3) << 20) + 5};
+  uint8_t key[16], t0[16];
+  for (int i = 0; i < 16; i++) key[i] = (uint8_t)(3 * i + 1), t0[i] = i < 8 ? 0 : 0xff;
+  t0[15] = 0xf0; /* 16 blocks below 2^64 in the low half: the first draws carry into the high half */
+  uint8_t *want = malloc(sizes[8] + 16), *got = malloc(sizes[8] + 16);
+  assert_non_null(want);
+  assert_non_null(got);
+  for (int mode = 0; mode < 3; mode++) { /* 0: counter mode, 1: seeded, 2: seeded through a shared handle */
+    ff_rng a, b, via;
+    if (mode == 0) {
+      ff__rng_init_ctr(&a, key, t0);
+      ff__rng_init_ctr(&b, key, t0);
+    } else {
+      ff_rng_init_seeded(&a, 404);
+      ff_rng_init_seeded(&b, 404);
+    }
+    ff_rng_init_shared(&via, &b);
+    for (int k = 0; k < 9; k++) {
+      memset(got, 0x5a, sizes[k] + 16);
+      assert_int_equal(ff_rng_bytes(&a, want, sizes[k]), FF_OK);
+      assert_int_equal(ff_rng_draw_cpu(NULL, mode == 2 ? &via : &b, got, sizes[k]), FF_OK);
+      if (memcmp(want, got, sizes[k])) fail_msg("mode %d, %zu bytes: the claimed bytes differ from ff_rng_bytes's", mode, sizes[k]);
+      assert_int_equal(got[sizes[k]], 0x5a); /* nothing written past the draw */
+    }
+    assert_true(ff_rng_u64(&a) == ff_rng_u64(&b));
+    ff_ctx cpu = {.backend = FF_BACKEND_CPU};
+    assert_int_equal(ff_rng_bytes(&a, want, 33), FF_OK);
+    assert_int_equal(ff_rng_draw(&cpu, &b, got, 33), FF_OK); /* the dispatcher's CPU path */
+    assert_memory_equal(want, got, 33);
+  }
+  ff_rng r;
+  ff_rng_init_seeded(&r, 1);
+  assert_int_equal(ff_rng_draw_cpu(NULL, &r, NULL, 1), FF_EINVAL);
+  assert_int_equal(ff_rng_draw_cpu(NULL, NULL, got, 1), FF_EINVAL);
+  assert_int_equal(ff_rng_draw_cpu(NULL, &r, NULL, 0), FF_OK);
+  free(want);
+  free(got);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_aes_fips197_c1),
@@ -169,6 +215,7 @@ int main(void) {
       cmocka_unit_test(test_aes_batch_matches_portable),
       cmocka_unit_test(test_prg_keys),
       cmocka_unit_test(test_prg_expand),
+      cmocka_unit_test(test_rng_draw_cpu),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include "gates/fss/prg.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include "core/log.h"
 
@@ -56,6 +57,24 @@ void ff_prg_expand_dir(const ff_block *s, const uint8_t *dir, ff_block *out, siz
   ff__mmo(s, dir, 0, out, n);
 }
 
+ff_status ff_rng_draw_cpu(ff_ctx *ctx, ff_rng *rng, void *out, size_t n) {
+  (void)ctx;
+  if (!rng || (n && !out)) {
+    FF_ERROR("ff_rng_draw_cpu: generator or output is NULL");
+    return FF_EINVAL;
+  }
+  ff__rng_claim c;
+  ff_status st = ff__rng_claim_bytes(rng, n, &c);
+  if (!st) ff__rng_claim_make(&c, out, n);
+  explicit_bzero(&c, sizeof c); /* the seeded state */
+  return st;
+}
+
+ff_status ff_rng_draw(ff_ctx *ctx, ff_rng *rng, void *out, size_t n) {
+  if (ctx && ctx->backend == FF_BACKEND_CUDA) return ff_rng_draw_cuda(ctx, rng, out, n);
+  return ff_rng_draw_cpu(ctx, rng, out, n);
+}
+
 #ifndef FF_HAVE_CUDA
 /* The CUDA twins live in prg_cuda.cu; a build without CUDA answers clearly. */
 static ff_status ff__prg_no_cuda(const char *fn) {
@@ -70,5 +89,9 @@ ff_status ff_prg_expand_cuda(ff_ctx *ctx, const ff_block *s, ff_block *left, ff_
 }
 ff_status ff_prg_expand_dir_cuda(ff_ctx *ctx, const ff_block *s, const uint8_t *dir, ff_block *out, size_t n) {
   return ff__prg_no_cuda("ff_prg_expand_dir_cuda");
+}
+ff_status ff_rng_draw_cuda(ff_ctx *ctx, ff_rng *rng, void *out, size_t n) {
+  (void)ctx, (void)rng, (void)out, (void)n;
+  return ff__prg_no_cuda("ff_rng_draw_cuda");
 }
 #endif

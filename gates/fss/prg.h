@@ -11,6 +11,7 @@
 
 #include "core/aes.h" /* ff_block, ff_aes128_key and the AES-128 block cipher */
 #include "core/ctx.h"
+#include "core/rand.h"
 #include "core/status.h"
 
 #ifdef __cplusplus
@@ -40,6 +41,20 @@ const ff_aes128_key *ff_prg_key(int side);
 ff_status ff_aes128_encrypt_blocks_cuda(ff_ctx *ctx, const ff_aes128_key *ks, const ff_block *in, ff_block *out, size_t n);
 ff_status ff_prg_expand_cuda(ff_ctx *ctx, const ff_block *s, ff_block *left, ff_block *right, size_t n);
 ff_status ff_prg_expand_dir_cuda(ff_ctx *ctx, const ff_block *s, const uint8_t *dir, ff_block *out, size_t n);
+
+/* ---- The dealer's generator, on the device ---------------------------------------------------------
+ * The next n bytes of rng's stream (core/rand.h), exactly what ff_rng_bytes(rng, out, n) would give, rng
+ * advanced alike (a shared handle followed, an OS generator keyed first), made where ctx's backend works:
+ * _cpu in host memory (from the claim, core/rand.h ff__rng_claim_bytes, on one thread: the twin of the
+ * kernels), _cuda in device memory `out` (any alignment) on ctx->stream, not waited for: counter mode one
+ * thread per block (the key's round keys as a kernel parameter, table AES as the PRG's), seeded mode one
+ * thread per range of 4096 words, each jumped ahead to its range (the powers T^(2^i) staged on the stream
+ * for the call). For masks made where the keys that use them are made (docs/architecture.md, "The
+ * dealer", step 2). FF_EIO when keying from the OS fails; FF_ENOTSUP for _cuda in a build without CUDA.
+ * tests/test_prg.c (the CPU twin against ff_rng_bytes), tests/test_fss_cuda.c (the device's against it). */
+ff_status ff_rng_draw_cpu(ff_ctx *ctx, ff_rng *rng, void *out, size_t n);
+ff_status ff_rng_draw_cuda(ff_ctx *ctx, ff_rng *rng, void *out, size_t n);
+ff_status ff_rng_draw(ff_ctx *ctx, ff_rng *rng, void *out, size_t n);
 
 #ifdef __cplusplus
 }
