@@ -429,20 +429,14 @@ static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
   return FF_OK;
 }
 
-static ff_status ff__ks_wq_acquire(ff_keystream *ks);
 static ff_status ff__ks_wq_hand_over(ff_keystream *ks, size_t len);
 
-/* Ends the current chunk of len payload bytes: for a file or live stream, data is the slot being filled
- * (ks->chunk) or a whole chunk of the caller's, copied into a slot, and the threads seal and write it; for
- * memory, the bytes are already at the end of the buffer and room for their CRC and tag is appended here
+/* Ends the current chunk of len payload bytes: for a file or live stream, the slot being filled (ks->chunk)
+ * goes to the threads, which seal and write it; for memory, the bytes are already at the end of the buffer and room for their CRC and tag is appended here
  * (the finish fills it in: ff__ks_mem_seal_all). */
-static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) {
+static ff_status ff__ks_seal(ff_keystream *ks, size_t len) {
   ff_status st;
   if (ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK) {
-    if (data != ks->chunk) {
-      if ((st = ff__ks_wq_acquire(ks))) return ks->broken = st;
-      memcpy(ks->chunk, data, len);
-    }
     if ((st = ff__ks_wq_hand_over(ks, len))) return ks->broken = st;
     ks->n_chunks++;
     ks->offset += len + 4 + ks->tag_size;
@@ -458,6 +452,19 @@ static ff_status ff__ks_seal(ff_keystream *ks, const uint8_t *data, size_t len) 
   ks->offset += len + 4 + ks->tag_size;
   ks->fill = 0;
   return FF_OK;
+}
+
+/* Seals chunk k of len payload bytes at data: its CRC32C at data + len, and with a keyed MAC context (the
+ * calling thread's own) its tag after that. 0 when the tag could not be computed (logged). */
+static int ff__ks_seal_chunk(const ff_keystream *ks, EVP_MAC_CTX *keyed, uint64_t k, uint8_t *data, size_t len) {
+  ff__put32(data + len, ff_crc32c(0, data, len));
+  if (!keyed) return 1;
+  uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12];
+  ff__ks_chunk_prefix(ks, k, len, pre);
+  if (ff__ks_tag_from(keyed, "FFKEYCHK", pre, sizeof pre, data, len, data + len + 4)) return 1;
+  FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)", (unsigned long long)k,
+           ks->label);
+  return 0;
 }
 
 /* The memory writer's chunks sealed at its finish: chunk k's CRC and tag into the room left after it, by
@@ -482,16 +489,9 @@ static void ff__ks_mem_seal_range(void *arg, size_t lo, size_t hi) {
     if (!keyed) return;
   }
   int ok = 1;
-  for (size_t k = lo; k < hi && ok; k++) {
-    uint8_t *data = ks->mem + ks->header_size + k * stride;
-    const size_t len = k + 1 < ks->n_chunks ? ks->chunk_size : ks->mem_last_len;
-    ff__put32(data + len, ff_crc32c(0, data, len));
-    if (keyed) {
-      uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12];
-      ff__ks_chunk_prefix(ks, k, len, pre);
-      ok = ff__ks_tag_from(keyed, "FFKEYCHK", pre, sizeof pre, data, len, data + len + 4);
-    }
-  }
+  for (size_t k = lo; k < hi && ok; k++)
+    ok = ff__ks_seal_chunk(ks, keyed, k, ks->mem + ks->header_size + k * stride,
+                           k + 1 < ks->n_chunks ? ks->chunk_size : ks->mem_last_len);
   EVP_MAC_CTX_free(keyed);
   if (!ok) {
     pthread_mutex_lock(&m->mu);
@@ -507,7 +507,7 @@ static ff_status ff__ks_mem_seal_all(ff_keystream *ks) {
   ff_parallel_for((size_t)ks->n_chunks, per ? per : 1, 0, ff__ks_mem_seal_range, &m);
   pthread_mutex_destroy(&m.mu);
   if (m.failed) {
-    FF_ERROR("cannot compute the MACs of the chunks of %s (OpenSSL's libcrypto failed)", ks->label);
+    FF_ERROR("cannot seal the chunks of %s (OpenSSL's libcrypto failed)", ks->label);
     return FF_EIO;
   }
   const size_t stride = (size_t)ks->chunk_size + 4 + ks->tag_size;
@@ -546,18 +546,8 @@ static void *ff__ks_sealer_main(void *arg) {
     const uint64_t index = q->index[s];
     pthread_mutex_unlock(&q->mu);
     ff_status st = FF_OK;
-    if (!failed) { /* after a failure the slots are only passed on */
-      uint8_t pre[FF_KEYSTREAM_ID_BYTES + 12];
-      ff__put32(buf + len, ff_crc32c(0, buf, len));
-      if (ks->mac) {
-        ff__ks_chunk_prefix(ks, index, len, pre);
-        if (!ff__ks_tag_from(keyed, "FFKEYCHK", pre, sizeof pre, buf, len, buf + len + 4)) {
-          FF_ERROR("cannot compute the MAC of chunk %llu of %s (OpenSSL's libcrypto failed)",
-                   (unsigned long long)index, ks->label);
-          st = FF_EIO;
-        }
-      }
-    }
+    /* After a failure the slots are only passed on. */
+    if (!failed && !ff__ks_seal_chunk(ks, keyed, index, buf, len)) st = FF_EIO;
     pthread_mutex_lock(&q->mu);
     if (st && !q->err) q->err = st;
     q->state[s] = FF__SLOT_SEALED;
@@ -1017,13 +1007,6 @@ static ff_status ff__ks_write(ff_keystream *ks, ff__ks_source *from, size_t n) {
   }
   size_t done = 0;
   while (done < n) {
-    if (!from->fill && ks->mode != FF__KS_WRITE_MEM && ks->fill == 0 && n - done >= ks->chunk_size) {
-      /* A whole chunk of the caller's, copied into a slot by the seal. */
-      if ((st = ff__ks_seal(ks, from->src + done, ks->chunk_size))) return st;
-      done += ks->chunk_size;
-      ks->pos += ks->chunk_size;
-      continue;
-    }
     size_t take = ks->chunk_size - ks->fill;
     if (take > n - done) take = n - done;
     uint8_t *dst;
@@ -1039,7 +1022,7 @@ static ff_status ff__ks_write(ff_keystream *ks, ff__ks_source *from, size_t n) {
     ks->fill += take;
     ks->pos += take;
     done += take;
-    if (ks->fill == ks->chunk_size && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
+    if (ks->fill == ks->chunk_size && (st = ff__ks_seal(ks, ks->fill))) return st;
   }
   ks->payload_size = ks->pos;
   return FF_OK;
@@ -1067,7 +1050,7 @@ static ff_status ff__ks_finish(ff_keystream *ks) {
     ks->finished = 1;
     return FF_OK;
   }
-  if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->chunk, ks->fill))) return st;
+  if (ks->fill > 0 && (st = ff__ks_seal(ks, ks->fill))) return st;
   if ((st = ff__ks_wq_stop(ks, 0))) return ks->broken = st; /* every chunk written, crc_of_crcs complete */
   if (ks->mode == FF__KS_WRITE_MEM && (st = ff__ks_mem_seal_all(ks))) return ks->broken = st;
   ks->payload_size = ks->pos;

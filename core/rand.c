@@ -213,6 +213,17 @@ static void ff__ctr_range(void *arg, size_t lo, size_t hi) {
   ff__ctr_bytes(j->rng, j->first + lo, j->p + 16 * lo, end - 16 * lo);
 }
 
+/* The blocks of a counter-mode draw of n > 0 bytes: keys the generator first if it is not (or was keyed
+ * before a fork), then claims ceil(n / 16) blocks with one atomic add; *first gets the first. */
+static ff_status ff__ctr_claim(ff_rng *rng, size_t n, uint64_t *first) {
+  if (!rng->keyed || rng->fork_gen != __atomic_load_n(&ff__forks, __ATOMIC_RELAXED)) {
+    ff_status st = ff__rekey(rng);
+    if (st) return st;
+  }
+  *first = __atomic_fetch_add(&rng->blocks, n / 16 + (n % 16 != 0), __ATOMIC_RELAXED);
+  return FF_OK;
+}
+
 /* ---- The API ---------------------------------------------------------------------------------------- */
 
 void ff_rng_init_os(ff_rng *rng) {
@@ -247,11 +258,10 @@ ff_status ff_rng_bytes(ff_rng *rng, void *buf, size_t n) {
     return FF_OK;
   }
   if (!n) return FF_OK;
-  if (!rng->keyed || rng->fork_gen != __atomic_load_n(&ff__forks, __ATOMIC_RELAXED)) {
-    ff_status st = ff__rekey(rng);
-    if (st) return st;
-  }
-  const uint64_t nb = n / 16 + (n % 16 != 0), first = __atomic_fetch_add(&rng->blocks, nb, __ATOMIC_RELAXED);
+  uint64_t first;
+  ff_status st = ff__ctr_claim(rng, n, &first);
+  if (st) return st;
+  const uint64_t nb = n / 16 + (n % 16 != 0);
   if (nb < 2 * FF__CTR_PAR_BLOCKS) {
     ff__ctr_bytes(rng, first, buf, n);
     return FF_OK;
@@ -273,22 +283,20 @@ ff_status ff__rng_claim_bytes(ff_rng *rng, size_t n, ff__rng_claim *out) {
     out->seeded = 1;
     memcpy(out->s, rng->s, sizeof out->s);
     const uint64_t words = n / 8 + (n % 8 != 0);
-    if (words && ff__rng_xo_powers()) {
+    /* A jump costs up to 64 products of 256 columns: short draws step instead (also without the table). */
+    if (words >= 1024 && ff__rng_xo_powers()) {
       ff__xo_jump(rng->s, words);
     } else {
-      for (uint64_t w = 0; w < words; w++) (void)ff__xoshiro_next(rng->s); /* no table: step by step */
+      for (uint64_t w = 0; w < words; w++) (void)ff__xoshiro_next(rng->s);
     }
     return FF_OK;
   }
   if (!n) return FF_OK; /* as ff_rng_bytes: nothing claimed, nothing keyed (out->key NULL) */
-  if (!rng->keyed || rng->fork_gen != __atomic_load_n(&ff__forks, __ATOMIC_RELAXED)) {
-    ff_status st = ff__rekey(rng);
-    if (st) return st;
-  }
+  ff_status st = ff__ctr_claim(rng, n, &out->first);
+  if (st) return st;
   out->key = &rng->key;
   out->t0_hi = rng->t0_hi;
   out->t0_lo = rng->t0_lo;
-  out->first = __atomic_fetch_add(&rng->blocks, n / 16 + (n % 16 != 0), __ATOMIC_RELAXED);
   return FF_OK;
 }
 

@@ -562,8 +562,11 @@ static ff_status ff__ctx_check(const char *fn, const ff_ctx *ctx) {
   return FF_OK;
 }
 
-ff_status ff__dpf_keygen_dev(ff_ctx *dev, const char *fn, int n, size_t N, const uint64_t *alpha, const ff_block *roots,
-                             ff_dpf_key d[2]) {
+/* Both parties' keys made in device memory on dev's stream (d[0], d[1] allocated here; the caller frees
+ * them, also on failure) from host alpha and roots, staged in stream-ordered scratch (the caller may
+ * wipe the roots right after). Not waited for. */
+static ff_status ff__dpf_keygen_dev(ff_ctx *dev, const char *fn, int n, size_t N, const uint64_t *alpha,
+                                   const ff_block *roots, ff_dpf_key d[2]) {
   if (!dev || dev->backend != FF_BACKEND_CUDA) {
     FF_ERROR("%s: the context has no CUDA context for keygen", fn);
     return FF_EINVAL;
@@ -622,6 +625,23 @@ done:
   return st;
 }
 
+ff_status ff__dpf_keygen_on_dev(ff_ctx *ctx, const char *fn, int n, size_t N, const uint64_t *alpha, ff_dpf_key d[2]) {
+  if (!ff_dpf_key_bytes(n, N)) {
+    FF_ERROR("%s: no keys of %zu elements of %d bits (n is 8..64, N at least 1)", fn, N, n);
+    return FF_EINVAL;
+  }
+  ff_block *roots = malloc(2 * N * sizeof *roots); /* fits: the key of N elements does */
+  if (!roots) {
+    FF_ERROR("%s: cannot allocate %zu root seeds", fn, 2 * N);
+    return FF_ENOMEM;
+  }
+  ff_status st = ff_rng_bytes(&ctx->rng, roots, 2 * N * sizeof *roots);
+  if (!st) st = ff__dpf_keygen_dev(ctx->keygen_dev, fn, n, N, alpha, roots, d);
+  explicit_bzero(roots, 2 * N * sizeof *roots); /* staged: the scratch holds its own copy */
+  free(roots);
+  return st;
+}
+
 ff_status ff_dpf_keygen_emit(ff_ctx *ctx, int n, size_t N, const uint64_t *alpha, ff_dpf_key_emit emit, void *arg) {
   const char *fn = "ff_dpf_keygen_emit";
   ff_status st = ff__ctx_check(fn, ctx);
@@ -636,21 +656,9 @@ ff_status ff_dpf_keygen_emit(ff_ctx *ctx, int n, size_t N, const uint64_t *alpha
     /* In ctx's own memory: ff_dpf_keygen draws the roots and makes the keys there. */
     if (!(st = ff_dpf_key_alloc(ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(ctx, &k[1], n, N)))
       st = ff_dpf_keygen(ctx, alpha, &k[0], &k[1]);
-  } else if (!ff_dpf_key_bytes(n, N)) {
-    FF_ERROR("%s: no keys of %zu elements of %d bits (n is 8..64, N at least 1)", fn, N, n);
-    st = FF_EINVAL;
   } else {
-    /* On the dealer's GPU: the roots drawn as ff_dpf_keygen draws them, the keys left in device memory. */
     mem = ctx->keygen_dev;
-    ff_block *roots = malloc(2 * N * sizeof *roots); /* fits: the key of N elements does */
-    if (!roots) {
-      FF_ERROR("%s: cannot allocate %zu root seeds", fn, 2 * N);
-      return FF_ENOMEM;
-    }
-    if (!(st = ff_rng_bytes(&ctx->rng, roots, 2 * N * sizeof *roots)))
-      st = ff__dpf_keygen_dev(mem, fn, n, N, alpha, roots, k);
-    explicit_bzero(roots, 2 * N * sizeof *roots); /* staged: the scratch holds its own copy */
-    free(roots);
+    st = ff__dpf_keygen_on_dev(ctx, fn, n, N, alpha, k);
   }
   for (int p = 0; p < 2 && !st; p++) st = emit(arg, p, mem, &k[p]);
   ff_dpf_key_free(&k[0]);

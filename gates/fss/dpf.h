@@ -150,12 +150,11 @@ ff_status ff_dpf_eval_all(ff_ctx *ctx, const ff_dpf_key *k, uint8_t *out);
  * in a build without CUDA. */
 ff_status ff__dpf_keygen_staged(ff_ctx *ctx, const uint64_t *alpha, const ff_block *roots, ff_dpf_key *k0,
                                 ff_dpf_key *k1);
-/* Internal, shared with lut.c: both parties' keys of N elements of n bits made in device memory on dev's
- * stream (d[0], d[1] allocated here; the caller frees them, also on failure) from host alpha and roots,
- * staged in stream-ordered scratch (the caller may wipe the roots right after). Not waited for. FF_EINVAL
- * unless dev is a CUDA context. */
-ff_status ff__dpf_keygen_dev(ff_ctx *dev, const char *fn, int n, size_t N, const uint64_t *alpha, const ff_block *roots,
-                             ff_dpf_key d[2]);
+/* Internal, shared with lut.c: a dealer's (ctx, a host context) both keys of N elements of n bits made on
+ * its GPU (ctx->keygen_dev) and left in device memory (d[0], d[1] allocated here; the caller frees them,
+ * also on failure): the 2N roots drawn from ctx->rng as ff_dpf_keygen draws them, staged and wiped. Not
+ * waited for. FF_EINVAL for a bad n or N (before any draw) or without a CUDA keygen_dev. */
+ff_status ff__dpf_keygen_on_dev(ff_ctx *ctx, const char *fn, int n, size_t N, const uint64_t *alpha, ff_dpf_key d[2]);
 /* Internal, shared with dcf.c: stream-ordered device scratch on ctx's stream holding a copy of `bytes`
  * host bytes (*out NULL on failure). A copy from pageable memory returns once the bytes are staged, so
  * src may be wiped right after. ff__fss_stage_free releases it on the same stream; NULL is a no-op and

@@ -461,17 +461,16 @@ ff_status ff_lut_keygen_emit(ff_ctx *ctx, int b, int b_out, int n_tables, size_t
   FF_SCOPE("FSS::LUT");
   ff_ctx *dev = ctx->keygen_dev;
   const int levels = b - FF_DPF_LEAF_BITS;
-  const size_t nb = ff__bit_bytes(N), trb = ff__bit_bytes((size_t)levels * N), rb = 2 * N * sizeof(ff_block);
+  const size_t nb = ff__bit_bytes(N), trb = ff__bit_bytes((size_t)levels * N);
   ff_dpf_key d[2] = {{0}, {0}};
   ff_select_key s[2] = {{0}, {0}};
-  ff_block *roots = malloc(rb);
   uint8_t *um = malloc(2 * nb), *tr = malloc(trb), *words = malloc(4 * N);
-  if (!roots || !um || !tr || !words) {
+  if (!um || !tr || !words) {
     FF_ERROR("%s: cannot allocate the host parts of %zu keys", fn, N);
     st = FF_ENOMEM;
     goto done;
   }
-  if ((st = ff_rng_bytes(&ctx->rng, roots, rb)) || (st = ff__dpf_keygen_dev(dev, fn, b, N, r_in, roots, d)) ||
+  if ((st = ff__dpf_keygen_on_dev(ctx, fn, b, N, r_in, d)) ||
       (st = ff_select_key_alloc(ctx, &s[0], b_out, (size_t)n_tables * N)) ||
       (st = ff_select_key_alloc(ctx, &s[1], b_out, (size_t)n_tables * N)) ||
       (st = ff__lut_keygen_masks(ctx, N, um, um + nb, &s[0], &s[1], r_out)))
@@ -485,8 +484,6 @@ ff_status ff_lut_keygen_emit(ff_ctx *ctx, int b, int b_out, int n_tables, size_t
       st = emit(arg, p, ctx, s[p].buf, FF_MEM_HOST, s[p].bytes);
   }
 done:
-  if (roots) explicit_bzero(roots, rb); /* staged: the scratch holds its own copy */
-  free(roots);
   free(um);
   free(tr);
   free(words);
