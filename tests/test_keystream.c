@@ -1445,6 +1445,81 @@ static void test_mem_sealed_over_threads(void **state) {
   ff__cpu_count_override(0);
 }
 
+/* A read of many whole chunks checks them over several threads, in batches (at most 256 chunks or 64 MiB
+ * each), and must give what reading them one by one gives: the same bytes for reads of any size, and a
+ * bad chunk refused with its own place named, the first in stream order when a batch holds two, whether
+ * its CRC or only its MAC fails. 700 chunks of 1000 bytes with a MAC, the last one short, from a file and
+ * from memory, with 1, 4 and 7 CPUs (ff__cpu_count_override). */
+static void test_read_checked_over_threads(void **state) {
+  (void)state;
+  skip_without_sse42();
+  const size_t total = 700 * 1000 - 321, stride = 1000 + 4 + TAG;
+  uint8_t *data = random_bytes(total, 26);
+  const size_t sizes[] = {total};
+  ff_keystream_params p = params(1, "run-read-par", "read", 1000);
+  p.mac_key = k_key_b;
+  p.dealing_id = k_id_b;
+  size_t n;
+  uint8_t *img = image_with(&p, data, sizes, 1, &n);
+  const size_t hdr = n - (total + 700 * (4 + TAG) + TRAILER + TAG);
+  char *path = strdup(path_in_dir("read-par.ffk")); /* path_in_dir's buffer is reused by EXPECT_FAIL */
+  assert_non_null(path);
+  uint8_t *back = malloc(total);
+  assert_non_null(back);
+  const int cpus[] = {1, 4, 7};
+  for (size_t c = 0; c < 3; c++) {
+    ff__cpu_count_override(cpus[c]);
+    for (int file = 0; file <= 1; file++) {
+      ff_keystream *r;
+      put_file(path, img, n);
+#define OPEN_IMG() (file ? ff_keystream_open_file_mac(path, k_key_b, &r) : ff_keystream_open_mem_mac(img, n, k_key_b, &r))
+      /* Whole, then in pieces that start and end inside chunks and cross the batches' ends. */
+      memset(back, 0, total);
+      assert_int_equal(OPEN_IMG(), FF_OK);
+      assert_int_equal(ff_keystream_read(r, back, total), FF_OK);
+      assert_memory_equal(back, data, total);
+      assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+      memset(back, 0, total);
+      assert_int_equal(OPEN_IMG(), FF_OK);
+      const size_t cuts[] = {1, 999, 2500, 256000, 256001, 300000, 450777, total};
+      for (size_t i = 0, at = 0; i < sizeof cuts / sizeof *cuts; at = cuts[i++])
+        assert_int_equal(ff_keystream_read(r, back + at, cuts[i] - at), FF_OK);
+      assert_memory_equal(back, data, total);
+      assert_int_equal(ff_keystream_close(r, FF_KEYSTREAM_CHECK_CONSUMED), FF_OK);
+
+      /* Chunk 300's payload (its CRC fails) and chunk 290's tag (only its MAC fails): one batch holds both
+       * (chunks 256..511); 290 comes first. Then 300 alone. */
+      uint8_t *img2 = malloc(n);
+      assert_non_null(img2);
+      memcpy(img2, img, n);
+      img2[hdr + 300 * stride + 17] ^= 0x02;
+      img2[hdr + 290 * stride + 1000 + 4 + 9] ^= 0x20;
+      for (int both = 1; both >= 0; both--) {
+        if (!both) img2[hdr + 290 * stride + 1000 + 4 + 9] ^= 0x20;
+        if (file) put_file(path, img2, n);
+        if (file) assert_int_equal(ff_keystream_open_file_mac(path, k_key_b, &r), FF_OK);
+        else assert_int_equal(ff_keystream_open_mem_mac(img2, n, k_key_b, &r), FF_OK);
+        assert_int_equal(ff_keystream_read(r, back, 1500), FF_OK); /* then the rest in one read */
+        if (both)
+          EXPECT_FAIL(ff_keystream_read(r, back + 1500, total - 1500), FF_EFORMAT, "fails its MAC check",
+                      "chunk 290 (payload offset 290000");
+        else
+          EXPECT_FAIL(ff_keystream_read(r, back + 1500, total - 1500), FF_EFORMAT, "corrupted",
+                      "chunk 300 of 700", "payload offset 300000", "fails its CRC32C");
+        EXPECT_FAIL(ff_keystream_read(r, back, 1), FF_EFORMAT, "unusable");
+        assert_int_equal(ff_keystream_close(r, 0), FF_OK);
+      }
+      free(img2);
+#undef OPEN_IMG
+    }
+  }
+  ff__cpu_count_override(0);
+  free(path);
+  free(back);
+  free(img);
+  free(data);
+}
+
 /* --- Writes that fill the stream's memory (ff_keystream_write_fill) ----------------------------------- */
 
 /* The source of a fill: the bytes to give, what the stream asked for so far, and a call to fail. */
@@ -1660,6 +1735,7 @@ int main(void) {
       cmocka_unit_test(test_write_behind_out_of_memory),
       cmocka_unit_test(test_write_fill_same_bytes), cmocka_unit_test(test_write_fill_errors_and_time),
       cmocka_unit_test(test_mem_sealed_over_threads),
+      cmocka_unit_test(test_read_checked_over_threads),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
