@@ -1362,25 +1362,36 @@ static ff_status ff__ks_load(ff_keystream *ks, uint8_t *into) {
 }
 
 /* Whole chunks for one read are checked over the CPUs: a batch of them is read in stream order (straight
- * into the caller's buffer, or viewed in a memory image), checked on several threads (CRC32C and the
+ * into the caller's buffer, or viewed in a memory image and copied out by the same threads), checked on
+ * several threads (CRC32C and the
  * HMAC, which run at 1.5-7 GB/s per core, so a party's 17 GiB took 11 s on one), then taken in order,
  * the first bad one refused with the message a one-by-one read gives. The result is that of reading them
  * one by one. */
 #define FF__KS_BATCH_CHUNKS 256
 #define FF__KS_BATCH_BYTES (UINT64_C(64) << 20)
 
+typedef struct {
+  const ff_keystream *ks;
+  ff__ks_fetched *f;
+  uint8_t *copy_to; /* memory reader: the caller's buffer, where chunk i goes to copy_off[i]; else NULL */
+  size_t *copy_off;
+} ff__ks_batch;
+
+/* Chunks lo..hi of a batch: checked, and copied out of a memory image (the caller's buffer is written
+ * before the chunks are accepted, as a file reader's is; a refused read's bytes are not to be used). */
 static void ff__ks_check_range(void *arg, size_t lo, size_t hi) {
-  void **a = arg;
-  const ff_keystream *ks = a[0];
-  ff__ks_fetched *f = a[1];
-  for (size_t i = lo; i < hi; i++) ff__ks_check(ks, &f[i]);
+  const ff__ks_batch *b = arg;
+  for (size_t i = lo; i < hi; i++) {
+    ff__ks_check(b->ks, &b->f[i]);
+    if (b->copy_to) memcpy(b->copy_to + b->copy_off[i], b->f[i].data, b->f[i].len);
+  }
 }
 
 /* Reads, checks and copies out whole chunks for up to n bytes at d (n covers at least one whole chunk);
  * *done is how many bytes of d it filled. */
 static ff_status ff__ks_load_batch(ff_keystream *ks, uint8_t *d, size_t n, size_t *done) {
   ff__ks_fetched f[FF__KS_BATCH_CHUNKS];
-  size_t m = 0, bytes = 0;
+  size_t m = 0, bytes = 0, off_in_d[FF__KS_BATCH_CHUNKS];
   uint64_t k = ks->chunk_index, off = ks->loaded;
   ff_status st = FF_OK;
   *done = 0;
@@ -1388,13 +1399,13 @@ static ff_status ff__ks_load_batch(ff_keystream *ks, uint8_t *d, size_t n, size_
     const uint64_t len = ks->payload_size - off < ks->chunk_size ? ks->payload_size - off : ks->chunk_size;
     if (len > n - bytes || (m > 0 && bytes + len > FF__KS_BATCH_BYTES)) break;
     if ((st = ff__ks_fetch(ks, ks->mode == FF__KS_READ_MEM ? NULL : d + bytes, k, off, &f[m]))) return st;
+    off_in_d[m] = bytes;
     m++, k++, off += len, bytes += (size_t)len;
   }
-  void *arg[2] = {ks, f};
-  ff_parallel_for(m, 1, 0, ff__ks_check_range, arg);
+  ff__ks_batch b = {ks, f, ks->mode == FF__KS_READ_MEM ? d : NULL, off_in_d};
+  ff_parallel_for(m, 1, 0, ff__ks_check_range, &b);
   for (size_t i = 0; i < m; i++) {
     if ((st = ff__ks_accept(ks, &f[i]))) return st;
-    if (ks->mode == FF__KS_READ_MEM) memcpy(d + *done, f[i].data, f[i].len);
     *done += f[i].len;
   }
   if (ks->loaded == ks->payload_size) return ff__ks_read_trailer(ks);
