@@ -1273,15 +1273,21 @@ static ff_status ff__check_keys(ff__run_opts *o, ff_keystream *ks, int party) {
   return st;
 }
 
-/* Reads and discards n key bytes (each chunk's CRC is checked as it loads). */
+/* Reads and discards n key bytes (each chunk's CRC and MAC are checked as it loads), 64 MiB a read so
+ * that the reader checks a batch of chunks over the CPUs (core/keystream.c); 1 MiB reads when 64 MiB
+ * cannot be had. */
 static ff_status ff__skip(ff_keystream *ks, uint64_t n) {
-  static uint8_t buf[1 << 20];
+  static uint8_t small[1 << 20];
+  size_t cap = (size_t)64 << 20;
+  uint8_t *buf = n > sizeof small ? malloc(cap) : NULL;
+  if (!buf) buf = small, cap = sizeof small;
   ff_status st = FF_OK;
   while (n && !st) {
-    const size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
+    const size_t k = n < cap ? (size_t)n : cap;
     st = ff_keystream_read(ks, buf, k);
     n -= k;
   }
+  if (buf != small) free(buf);
   return st;
 }
 
