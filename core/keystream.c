@@ -1343,30 +1343,27 @@ static ff_status ff__ks_accept(ff_keystream *ks, const ff__ks_fetched *f) {
   return FF_OK;
 }
 
-/* Loads and checks the next chunk: into `into` (file reader, a whole chunk for the caller) or into the
- * reader's own buffer (memory reader: a view of the image), which then serves reads. After the last
- * chunk, checks the trailer. */
-static ff_status ff__ks_load(ff_keystream *ks, uint8_t *into) {
+/* Loads and checks the next chunk into the reader's own buffer (file and live readers) or as a view of
+ * the image (memory reader), which then serves reads of part of a chunk. After the last chunk, checks
+ * the trailer. */
+static ff_status ff__ks_load(ff_keystream *ks) {
   ff__ks_fetched f;
-  ff_status st = ff__ks_fetch(ks, into, ks->chunk_index, ks->loaded, &f);
+  ff_status st = ff__ks_fetch(ks, NULL, ks->chunk_index, ks->loaded, &f);
   if (st) return st;
   ff__ks_check(ks, &f);
   if ((st = ff__ks_accept(ks, &f))) return st;
-  if (!into) {
-    ks->cur = f.data;
-    ks->cur_len = f.len;
-    ks->cur_pos = 0;
-  }
+  ks->cur = f.data;
+  ks->cur_len = f.len;
+  ks->cur_pos = 0;
   if (ks->loaded == ks->payload_size) return ff__ks_read_trailer(ks);
   return FF_OK;
 }
 
 /* Whole chunks for one read are checked over the CPUs: a batch of them is read in stream order (straight
  * into the caller's buffer, or viewed in a memory image and copied out by the same threads), checked on
- * several threads (CRC32C and the
- * HMAC, which run at 1.5-7 GB/s per core, so a party's 17 GiB took 11 s on one), then taken in order,
- * the first bad one refused with the message a one-by-one read gives. The result is that of reading them
- * one by one. */
+ * several threads (CRC32C and the HMAC run at 1.5-7 GB/s per core, so a party's 17 GiB took 11 s on
+ * one), then taken in order, the first bad one refused with the message a one-by-one read gives. The
+ * result is that of reading them one by one. */
 #define FF__KS_BATCH_CHUNKS 256
 #define FF__KS_BATCH_BYTES (UINT64_C(64) << 20)
 
@@ -1718,7 +1715,7 @@ ff_status ff_keystream_read(ff_keystream *ks, void *dst, size_t n) {
         ks->pos += done;
         continue;
       }
-      if ((st = ff__ks_load(ks, NULL))) return st;
+      if ((st = ff__ks_load(ks))) return st;
     }
     size_t take = ks->cur_len - ks->cur_pos;
     if (take > n) take = n;
