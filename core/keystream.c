@@ -432,8 +432,8 @@ static ff_status ff__ks_emit(ff_keystream *ks, const void *data, size_t n) {
 static ff_status ff__ks_wq_hand_over(ff_keystream *ks, size_t len);
 
 /* Ends the current chunk of len payload bytes: for a file or live stream, the slot being filled (ks->chunk)
- * goes to the threads, which seal and write it; for memory, the bytes are already at the end of the buffer and room for their CRC and tag is appended here
- * (the finish fills it in: ff__ks_mem_seal_all). */
+ * goes to the threads, which seal and write it; for memory, the bytes are already at the end of the
+ * buffer and room for their CRC and tag is appended here (the finish fills it in: ff__ks_mem_seal_all). */
 static ff_status ff__ks_seal(ff_keystream *ks, size_t len) {
   ff_status st;
   if (ks->mode == FF__KS_WRITE_FILE || ks->mode == FF__KS_WRITE_SINK) {

@@ -587,10 +587,10 @@ int main(void) {
   }
   if (ff_ctx_init(&cpu, FF_BACKEND_CPU, 0) != FF_OK || ff_ctx_init(&gpu, FF_BACKEND_CUDA, 0) != FF_OK) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_rng_draw),  cmocka_unit_test(test_aes_kat),   cmocka_unit_test(test_prg),         cmocka_unit_test(test_dpf_n8),
-      cmocka_unit_test(test_dpf_n10),   cmocka_unit_test(test_dpf_n13),     cmocka_unit_test(test_dpf_n32),
-      cmocka_unit_test(test_dpf_n50),   cmocka_unit_test(test_dpf_n64),     cmocka_unit_test(test_dpf_small_batches),
-      cmocka_unit_test(test_dpf_dispatch), cmocka_unit_test(test_sstab),
+      cmocka_unit_test(test_rng_draw),  cmocka_unit_test(test_aes_kat),   cmocka_unit_test(test_prg),
+      cmocka_unit_test(test_dpf_n8),    cmocka_unit_test(test_dpf_n10),   cmocka_unit_test(test_dpf_n13),
+      cmocka_unit_test(test_dpf_n32),   cmocka_unit_test(test_dpf_n50),   cmocka_unit_test(test_dpf_n64),
+      cmocka_unit_test(test_dpf_small_batches), cmocka_unit_test(test_dpf_dispatch), cmocka_unit_test(test_sstab),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);

@@ -129,7 +129,8 @@ __global__ void __launch_bounds__(FF__CUDA_THREADS) ff__xo_kernel(const uint64_t
           for (int w = 0; w < 4; w++) r[w] ^= m[j * 4 + w];
       for (int w = 0; w < 4; w++) s[w] = r[w];
     }
-    const size_t lo = t * FF__XO_WORDS_PER_THREAD, hi = lo + FF__XO_WORDS_PER_THREAD < words ? lo + FF__XO_WORDS_PER_THREAD : words;
+    const size_t lo = t * FF__XO_WORDS_PER_THREAD;
+    const size_t hi = lo + FF__XO_WORDS_PER_THREAD < words ? lo + FF__XO_WORDS_PER_THREAD : words;
     for (size_t w = lo; w < hi; w++) {
       const uint64_t v = ff__xo_next(s);
       const size_t at = 8 * w, len = n - at < 8 ? n - at : 8;

@@ -968,17 +968,17 @@ uint64_t ff__cmp_key_bytes(int n, size_t N) { return ff__dcf_key_bytes(n, N) + (
 
 /* Key bytes (a LUT key's piece, a DPF key) into party p's stream from where the dealer made them
  * (ff_lut_keygen_emit, ff_dpf_keygen_emit): a GPU dealer's device keys without a host copy first. */
-static ff_status ff__op_put_lut_piece(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n) {
+static ff_status ff__op_put_made(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n) {
   ff_op *op = arg;
   return where == FF_MEM_DEVICE ? ff__op_put_device(op, p, mem, bytes, n) : ff__op_put(op, p, bytes, n);
 }
 
 static ff_status ff__op_put_dpf_key(void *arg, int p, ff_ctx *mem, const ff_dpf_key *k) {
-  return ff__op_put_lut_piece(arg, p, mem, k->buf, k->where, k->bytes);
+  return ff__op_put_made(arg, p, mem, k->buf, k->where, k->bytes);
 }
 
 ff_status ff__lut_deal(ff_op *op, const uint64_t *r_in, int b, int b_out, size_t N, uint64_t *r_out) {
-  return ff_lut_keygen_emit(op->ctx, b, b_out, 1, N, r_in, r_out, ff__op_put_lut_piece, op);
+  return ff_lut_keygen_emit(op->ctx, b, b_out, 1, N, r_in, r_out, ff__op_put_made, op);
 }
 
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {
