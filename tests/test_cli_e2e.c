@@ -59,6 +59,19 @@ static void test_usage_and_exit_codes(void **state) {
   expect(0, "(flushed to disk)",
          (const char *[]){"keygen", "--backend", "cpu", "--layers", "1", "--seq", "8", "--fsync", "--out", kg, NULL});
   expect(2, "unexpected argument", (const char *[]){"keygen", "--fsync", "yes", NULL});
+  /* --dealer-masks: host or device, device only for a dealer on a GPU (keygen and run alike) */
+  expect(0, "--dealer-masks host|device", (const char *[]){"keygen", "--help", NULL});
+  expect(0, "--dealer-masks host|device", (const char *[]){"run", "--help", NULL});
+  expect(2, "--dealer-masks must be host or device, not 'gpu'",
+         (const char *[]){"keygen", "--dealer-masks", "gpu", NULL});
+  expect(2, "--dealer-masks must be host or device, not ''", (const char *[]){"run", "--dealer-masks", "", NULL});
+  expect(2, "--dealer-masks device needs the dealer on a GPU",
+         (const char *[]){"keygen", "--backend", "cpu", "--dealer-masks", "device", "--out", kg, NULL});
+  expect(2, "--dealer-masks device needs the dealer on a GPU",
+         (const char *[]){"run", "--backend", "cpu", "--dealer-masks", "device", "--out", kg, NULL});
+  expect(0, "dealer on cpu)",
+         (const char *[]){"keygen", "--backend", "cpu", "--dealer-masks", "host", "--layers", "1", "--seq", "8",
+                          "--out", kg, NULL});
   /* --profile: the dealer's time by scope name, exclusive; the rows add up to the total, the tree keygens
    * and the writes have their own rows */
   expect(0, "--profile", (const char *[]){"keygen", "--help", NULL});

@@ -1,4 +1,5 @@
-/* The dealer on CUDA (gates/sigma/op.h "What runs where"; `fusefss keygen --backend cuda`): its key
+/* The dealer on CUDA (gates/sigma/op.h "What runs where"; `fusefss keygen --backend cuda`, with and without
+ * the masks and shares on the device, `--dealer-masks`): its key
  * streams equal the CPU dealer's byte for byte for the same mask seed, for bert-tiny with the sigma suite,
  * the suf suite (dense, with LUT keys) and the suf suite's sparse regime (DCF keys), and for one block of
  * gpt2 and of Llama in both suites (causal attention, rotary, RMSNorm, SiLU); the staged tree keygens it
@@ -6,6 +7,7 @@
  * (ff_dpf_keygen_emit, ff_lut_keygen_emit) equal their CPU references; its device keys written into a key file's page-locked
  * chunks give the CPU dealer's file, and into a null stream nothing. Needs a GPU; exits 77 (skipped)
  * without one. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +45,7 @@ static const dealt tiny = {"bert-tiny", 0, 128, 0, 0, 0};
 
 /* The dealer on `backend` (seeded with SEED) runs the model into the open writers ks, finished; the caller
  * closes them. deal: into new memory streams. */
-static void deal_into(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2],
+static void deal_into(const dealt *m, ff_backend backend, int on_device, const ff_suf_config *suf, ff_keystream *ks[2],
                       uint64_t dev_put[2], uint64_t dev_down[2]) {
   const ff_model_config *found = ff_model_find(m->model);
   assert_non_null(found);
@@ -56,8 +58,10 @@ static void deal_into(const dealt *m, ff_backend backend, const ff_suf_config *s
   ff_rng_init_seeded(&ctx.rng, SEED);
   ff_op *op = NULL;
   ff_model_session *s = NULL;
-  ff_op_params p = {.role = FF_OP_DEALER, .bw = cfg->bw, .scale = cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = cfg->bw, .scale = cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]},
+                    .deal_on_device = on_device};
   assert_int_equal(ff_op_create(&op, &p), FF_OK);
+  assert_int_equal(op->deal_on_device, backend == FF_BACKEND_CUDA && on_device);
   if (backend == FF_BACKEND_CUDA) { /* the gates see a host view that lends its tree keygens to ctx */
     assert_ptr_not_equal(op->ctx, &ctx);
     assert_int_equal(op->ctx->backend, FF_BACKEND_CPU);
@@ -85,13 +89,15 @@ static void deal_into(const dealt *m, ff_backend backend, const ff_suf_config *s
   ff_ctx_destroy(&ctx);
 }
 
-static void deal(const dealt *m, ff_backend backend, const ff_suf_config *suf, ff_keystream *ks[2]) {
+/* put: the key bytes the dealer wrote from device memory, per party. */
+static void deal(const dealt *m, ff_backend backend, int on_device, const ff_suf_config *suf, ff_keystream *ks[2],
+                 uint64_t put[2]) {
   for (int q = 0; q < 2; q++) {
     ff_keystream_params kp = {.party = q, .run_id = "dealer-cuda", .meta = m->model};
     assert_int_equal(ff_keystream_create_mem(&kp, &ks[q]), FF_OK);
   }
-  uint64_t put[2], down[2];
-  deal_into(m, backend, suf, ks, put, down);
+  uint64_t down[2];
+  deal_into(m, backend, on_device, suf, ks, put, down);
   /* The CUDA dealer wrote its DPF keys from device memory (no silent fall-back to host keys), each byte
    * downloaded once into a memory stream; the CPU dealer has no device keys. */
   for (int q = 0; q < 2; q++) {
@@ -101,24 +107,35 @@ static void deal(const dealt *m, ff_backend backend, const ff_suf_config *suf, f
   }
 }
 
+/* The CPU dealer's streams against the CUDA dealer's, with its tree keys on the device (`keygen --backend
+ * cuda`) and with everything that has a device path there too (deal_on_device, `--dealer-masks device`),
+ * which must write more of its keys from device memory (no silent fall-back to the host path). */
 static void same_streams(const char *what, const dealt *m, const ff_suf_config *suf) {
-  ff_keystream *c[2], *g[2];
-  deal(m, FF_BACKEND_CPU, suf, c);
-  deal(m, FF_BACKEND_CUDA, suf, g);
+  ff_keystream *c[2], *g[2][2];
+  uint64_t put[3][2];
+  deal(m, FF_BACKEND_CPU, 0, suf, c, put[0]);
+  for (int on = 0; on < 2; on++) deal(m, FF_BACKEND_CUDA, on, suf, g[on], put[1 + on]);
   for (int q = 0; q < 2; q++) {
+    assert_true(put[2][q] > put[1][q]);
+    print_message("%s, party %d: %" PRIu64 " key bytes from device memory with the trees there, %" PRIu64
+                  " with the masks and shares too\n", what, q, put[1][q], put[2][q]);
     const void *a, *b;
     size_t na, nb;
     assert_int_equal(ff_keystream_mem_image(c[q], &a, &na), FF_OK);
-    assert_int_equal(ff_keystream_mem_image(g[q], &b, &nb), FF_OK);
-    print_message("%s, party %d: %zu bytes from the CPU dealer, %zu from the CUDA dealer\n", what, q, na, nb);
-    assert_int_equal(na, nb);
-    if (memcmp(a, b, na)) {
-      size_t i = 0;
-      while (((const uint8_t *)a)[i] == ((const uint8_t *)b)[i]) i++;
-      fail_msg("%s, party %d: the key streams first differ at byte %zu of %zu", what, q, i, na);
+    for (int on = 0; on < 2; on++) {
+      assert_int_equal(ff_keystream_mem_image(g[on][q], &b, &nb), FF_OK);
+      print_message("%s, party %d: %zu bytes from the CPU dealer, %zu from the CUDA dealer (%s)\n", what, q, na, nb,
+                    on ? "masks on the device" : "trees on the device");
+      assert_int_equal(na, nb);
+      if (memcmp(a, b, na)) {
+        size_t i = 0;
+        while (((const uint8_t *)a)[i] == ((const uint8_t *)b)[i]) i++;
+        fail_msg("%s, party %d (%s): the key streams first differ at byte %zu of %zu", what, q,
+                 on ? "masks on the device" : "trees on the device", i, na);
+      }
+      ff_keystream_close(g[on][q], 0);
     }
     ff_keystream_close(c[q], 0);
-    ff_keystream_close(g[q], 0);
   }
 }
 
@@ -400,7 +417,7 @@ static void test_lut_keygen_emit_on_device(void **state) {
   dealers_destroy(&cpu, &dev, &host);
 }
 
-/* The CUDA dealer writes its device-made tree keys straight into the key streams' memory: into a key
+/* The CUDA dealer (masks on the device) writes its device-made keys straight into the key streams' memory: into a key
  * file's page-locked chunks (with a MAC and sealer threads) the bytes are the CPU dealer's file, byte for
  * byte (ordinary chunks for the CPU dealer's); a null
  * stream (the peer's under --dealer inproc) counts the same key bytes and gets nothing downloaded. */
@@ -423,7 +440,7 @@ static void test_device_keys_into_file_and_null(void **state) {
     kp.mac_key = NULL;
     assert_int_equal(ff_keystream_create_null(&kp, &ks[1]), FF_OK);
     uint64_t put[2], down[2];
-    deal_into(&tiny, b ? FF_BACKEND_CUDA : FF_BACKEND_CPU, NULL, ks, put, down);
+    deal_into(&tiny, b ? FF_BACKEND_CUDA : FF_BACKEND_CPU, b, NULL, ks, put, down); /* masks on the device too */
     if (b) { /* party 0's DPF keys downloaded into its file's chunks, party 1's into nothing */
       assert_true(put[0] > 0 && put[1] == put[0]);
       assert_int_equal(down[0], put[0]);

@@ -438,6 +438,74 @@ static void test_kernel_unpack(void **state) {
   free(in), free(want);
 }
 
+/* The dealer's kernels (op_internal.h "The dealer's device path", truncate.h): each _cuda against its _cpu
+ * twin, on odd sizes, every word width and rows that end inside a byte. */
+static void test_kernel_dealer(void **state) {
+  (void)state;
+  ff_rng rng;
+  ff_rng_init_seeded(&rng, 48);
+  const size_t N = 1001;
+  const ff_sigma_tr_params ps[] = {
+      {.bw_in = 50, .add = 0, .shift = 12, .n_cmp = 12, .bw_out = 38, .coef = ff_ring_mask(38), .cst = 0, .slack = 0},
+      {.bw_in = 38, .add = UINT64_C(1) << 37, .shift = 0, .n_cmp = 38, .bw_out = 50, .coef = UINT64_C(1) << 38,
+       .cst = ff_ring_reduce(-(UINT64_C(1) << 37), 50), .slack = 0},
+      {.bw_in = 50, .add = UINT64_C(1) << 48, .shift = 12, .n_cmp = 12, .bw_out = 13, .coef = ff_ring_mask(13),
+       .cst = 5, .slack = 1},
+      {.bw_in = 64, .add = UINT64_C(1) << 62, .shift = 20, .n_cmp = 20, .bw_out = 64, .coef = ~UINT64_C(0),
+       .cst = 7, .slack = 1},
+  };
+  for (size_t c = 0; c < sizeof ps / sizeof ps[0]; c++) {
+    uint64_t *r = scu_rand_u64(&rng, N), *m = scu_rand_u64(&rng, N), *ro = scu_rand_u64(&rng, N);
+    for (size_t i = 0; i < N; i++) r[i] = ff_ring_reduce(r[i], ps[c].bw_in), m[i] &= 1;
+    uint64_t *key = sh_xmalloc(3 * N * 8);
+    memset(key, 0, 3 * N * 8);
+    assert_int_equal(ff_sigma_tr_deal_cpu(&cpu, &ps[c], N, r, m, ro, key), FF_OK);
+    uint64_t *dr = scu_dev_up(r, N * 8), *dm = scu_dev_up(m, N * 8), *dro = scu_dev_up(ro, N * 8);
+    uint64_t *dk = scu_dev_up(key, 3 * N * 8); /* the third row stays as the CPU left it without slack */
+    assert_int_equal(ff_sigma_tr_deal_cuda(&gpu, &ps[c], N, dr, dm, dro, dk), FF_OK);
+    scu_dev_down_cmp(dk, key, 3 * N * 8, "ff_sigma_tr_deal_cuda");
+    ff_cuda_free(dr), ff_cuda_free(dm), ff_cuda_free(dro), ff_cuda_free(dk);
+    free(r), free(m), free(ro), free(key);
+  }
+  /* Share split and narrowing for every ring width's word size. */
+  const int bits[] = {1, 8, 13, 37, 50, 57, 64};
+  for (size_t c = 0; c < sizeof bits / sizeof bits[0]; c++) {
+    const int eb = (bits[c] + 7) / 8;
+    uint64_t *v = scu_rand_u64(&rng, N), *s = scu_rand_u64(&rng, 2 * N);
+    uint8_t *w = sh_xmalloc(N * (size_t)eb);
+    uint64_t *dv = scu_dev_up(v, N * 8), *ds = scu_dev_up(s, 2 * N * 8);
+    uint8_t *dw = scu_dev_garbage(N * (size_t)eb);
+    assert_int_equal(ff__sigma_share_split_cpu(&cpu, N, bits[c], v, s, s + N), FF_OK);
+    assert_int_equal(ff__sigma_share_split_cuda(&gpu, N, bits[c], dv, ds, ds + N), FF_OK);
+    scu_dev_down_cmp(ds, s, 2 * N * 8, "ff__sigma_share_split_cuda");
+    for (size_t i = 0; i < N; i++)
+      assert_true(ff_ring_reduce(s[i] + s[N + i], bits[c]) == ff_ring_reduce(v[i], bits[c]));
+    assert_int_equal(ff__sigma_narrow_cpu(&cpu, N, eb, s + N, w), FF_OK);
+    assert_int_equal(ff__sigma_narrow_cuda(&gpu, N, eb, ds + N, dw), FF_OK);
+    scu_dev_down_cmp(dw, w, N * (size_t)eb, "ff__sigma_narrow_cuda");
+    ff_cuda_free(dv), ff_cuda_free(ds), ff_cuda_free(dw);
+    free(v), free(s), free(w);
+  }
+  /* Bit shares: rows of N bits, N a multiple of 8 and not. */
+  const size_t ns[] = {1, 8, 13, 1001}, rows = 3;
+  for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+    const size_t n = ns[c], mb = (n + 7) / 8;
+    uint64_t *b = scu_rand_u64(&rng, rows * n);
+    uint8_t *sh = sh_xmalloc(2 * rows * mb);
+    assert_int_equal(ff_rng_bytes(&rng, sh, 2 * rows * mb), FF_OK);
+    uint64_t *db = scu_dev_up(b, rows * n * 8);
+    uint8_t *dsh = scu_dev_up(sh, 2 * rows * mb);
+    assert_int_equal(ff__sigma_bit_shares_cpu(&cpu, rows, n, b, sh), FF_OK);
+    assert_int_equal(ff__sigma_bit_shares_cuda(&gpu, rows, n, db, dsh), FF_OK);
+    scu_dev_down_cmp(dsh, sh, 2 * rows * mb, "ff__sigma_bit_shares_cuda");
+    for (size_t r = 0; r < rows; r++)
+      for (size_t i = 0; i < n; i++)
+        assert_true((((sh[r * mb + i / 8] ^ sh[(rows + r) * mb + i / 8]) >> (i % 8)) & 1) == (b[r * n + i] & 1));
+    ff_cuda_free(db), ff_cuda_free(dsh);
+    free(b), free(sh);
+  }
+}
+
 int main(void) {
   if (ff_cuda_device_count() == 0) {
     fprintf(stderr, "test_sigma_cuda: no CUDA device, skipped\n");
@@ -451,7 +519,7 @@ int main(void) {
       cmocka_unit_test(test_gate_trslack),    cmocka_unit_test(test_gate_drelu_relu),
       cmocka_unit_test(test_gate_mul),        cmocka_unit_test(test_gate_matmul),
       cmocka_unit_test(test_kernel_gelu),     cmocka_unit_test(test_kernel_unpack),
-      cmocka_unit_test(test_gate_gelu_silu),
+      cmocka_unit_test(test_gate_gelu_silu),  cmocka_unit_test(test_kernel_dealer),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ff_ctx_destroy(&gpu);

@@ -107,6 +107,7 @@ typedef struct {
   int no_fit_check;          /* --no-fit-check: skip ff__fit_check (experts) */
   int fsync;                 /* keygen --fsync: each key file flushed to disk before keygen reports */
   int profile;               /* keygen --profile: the dealer's own scopes recorded and printed by name */
+  int dealer_masks_dev;      /* --dealer-masks device: ff_op_params.deal_on_device for a dealer on CUDA */
   int party;                 /* -1: the local pipeline */
   char host[256];
   int port;
@@ -183,8 +184,21 @@ enum {
   O_MODEL = 256, O_SEQ, O_BATCH, O_SUITE, O_WEIGHTS, O_WSEED, O_ISEED, O_MSEED, O_BACKEND, O_KEYS, O_REPS,
   O_WARMUP, O_OUT, O_KEYFILE, O_DEALER, O_PARTY, O_LISTEN, O_PEER, O_RUNID, O_TIMEOUT, O_FORMAT, O_LAYERS, O_SUF,
   O_INSECURE, O_MACKEY, O_SCALE, O_SEMANTICS, O_EPS, O_GELU, O_ROPE, O_WPL, O_GPUSHARE, O_VERIFY, O_INPUT, O_OUTPUT, O_KEEP_RAW, O_TRACE, O_TRACE_DEPTH,
-  O_OVERHEAD
+  O_OVERHEAD, O_DEALER_MASKS
 };
+
+/* --dealer-masks host|device (keygen and run): where a dealer on CUDA makes the masks, correction words and
+ * shares of the gates that have a device path (gates/sigma/op.h deal_on_device). */
+#define FF__DEALER_MASKS_HELP                                                                                   \
+  "  --dealer-masks host|device  a dealer on the GPU: where the masks, correction words and shares of the\n"   \
+  "                       truncations and matmuls are made: host (default) or device (the GPU, with the\n"     \
+  "                       tree keys: docs/architecture.md \"The dealer\", step 2). The same key bytes\n"
+static int ff__dealer_masks_opt(ff__run_opts *o, const char *arg) {
+  if (strcmp(arg, "host") && strcmp(arg, "device"))
+    return ff_cli_usage_error(o->cmd, "--dealer-masks must be host or device, not '%s'", arg);
+  o->dealer_masks_dev = !strcmp(arg, "device");
+  return 0;
+}
 
 static int ff__model_opt(ff__run_opts *o, const char *name) {
   if ((o->cfg = ff_model_find(name))) return 0;
@@ -582,7 +596,8 @@ static ff_status ff__deal(const ff__run_opts *o, ff_keystream *ks[2], ff__deal_t
       rep = 1;
   }
   const uint64_t t0 = ff_now_ns(), w0 = ff_keystream_write_ns(ks[0]) + ff_keystream_write_ns(ks[1]);
-  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]},
+                    .deal_on_device = o->dealer_masks_dev};
   if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
     ff_model_session_set_progress(s, ff__layer_progress, "keygen");
     ff_model_session_set_suf(s, &o->suf);
@@ -915,7 +930,8 @@ static int ff__stream_dealer(void *arg) {
   ff__dealer_heap(1);
   if (!st && !(st = ff_ctx_init(&ctx, o->backend, FF_DEALER))) ctx_ok = 1;
   if (!st && o->mask_seed) ff_rng_init_seeded(&ctx.rng, o->mask_seed);
-  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = o->cfg->bw, .scale = o->cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]},
+                    .deal_on_device = o->dealer_masks_dev};
   if (!st && !(st = ff_op_create(&op, &p)) && !(st = ff_model_session_begin(op, o->cfg, NULL, &s))) {
     ff_model_session_set_progress(s, ff__stream_layer, &d);
     ff_model_session_set_suf(s, &o->suf);
@@ -1811,8 +1827,9 @@ static void ff__keygen_usage(FILE *f) {
           "%s"
           "keygen:\n"
           "  --backend cpu|cuda   where the dealer makes the tree keys (DPF, DCF, LUT; default: cuda when a\n"
-          "                       GPU is visible); masks, shares and writing stay on the host. Both give the\n"
-          "                       same key files for the same --mask-seed\n"
+          "                       GPU is visible); masks, shares and writing stay on the host (but see\n"
+          "                       --dealer-masks). Both give the same key files for the same --mask-seed\n"
+          FF__DEALER_MASKS_HELP
           "  --keys-p0 FILE       party 0's key file (default OUT/keys_p0.ffk)\n"
           "  --keys-p1 FILE       party 1's key file (default OUT/keys_p1.ffk)\n"
           "  --fsync              flush each key file to disk (fsync) before reporting, so that keygen's time\n"
@@ -1840,6 +1857,7 @@ int ff_cmd_keygen(int argc, char **argv) {
                                        {"keys-p1", required_argument, NULL, O_KEYS_P1},
                                        {"backend", required_argument, NULL, O_BACKEND},
                                        {"fsync", no_argument, NULL, O_KEYS_FSYNC},
+                                       {"dealer-masks", required_argument, NULL, O_DEALER_MASKS},
                                        {"profile", no_argument, NULL, O_KEYS_PROFILE}, {NULL, 0, NULL, 0}};
   int c, backend_set = 0;
   optind = 1;
@@ -1851,6 +1869,11 @@ int ff_cmd_keygen(int argc, char **argv) {
     }
     if (c == O_KEYS_FSYNC || c == O_KEYS_PROFILE) {
       *(c == O_KEYS_FSYNC ? &o.fsync : &o.profile) = 1;
+      continue;
+    }
+    if (c == O_DEALER_MASKS) {
+      const int r = ff__dealer_masks_opt(&o, optarg);
+      if (r) return r;
       continue;
     }
     if (c == O_BACKEND) { /* keygen forks no party: CUDA may start in this process */
@@ -1868,6 +1891,8 @@ int ff_cmd_keygen(int argc, char **argv) {
   }
   if (optind < argc) return ff_cli_usage_error(o.cmd, "unexpected argument '%s'", argv[optind]);
   if (!backend_set && ff_cuda_device_count() > 0) o.backend = FF_BACKEND_CUDA;
+  if (o.dealer_masks_dev && o.backend != FF_BACKEND_CUDA)
+    return ff_cli_usage_error(o.cmd, "--dealer-masks device needs the dealer on a GPU (--backend cuda)");
   {
     int r = ff__suite_finish(&o);
     if (!r) r = ff__semantics_finish(&o);
@@ -1899,9 +1924,10 @@ int ff_cmd_keygen(int argc, char **argv) {
   /* The end-to-end rate, to set beside the disk's own sequential rate (docs/results.md measures it with dd). */
   const double rate = secs.total_s > 0 ? (double)(bytes[0] + bytes[1]) / secs.total_s : 0;
   char rb[32];
-  printf("keygen: %s seq %d batch %d (suite %s, run %s, dealing %s, dealer on %s) in %.3f s: dealing %.3f s, writing "
+  printf("keygen: %s seq %d batch %d (suite %s, run %s, dealing %s, dealer on %s%s) in %.3f s: dealing %.3f s, writing "
          "the key files %.3f s%s; %s/s of key files end to end\n  %s  %s (MAC key: %s.mac)\n  %s  %s (MAC key: %s.mac)\n",
-         o.cfg->name, o.seq, o.batch, o.suite, o.run_id, did, ff_backend_name(o.backend), secs.total_s,
+         o.cfg->name, o.seq, o.batch, o.suite, o.run_id, did, ff_backend_name(o.backend),
+         o.backend == FF_BACKEND_CUDA && o.dealer_masks_dev ? ", masks there too" : "", secs.total_s,
          secs.total_s - secs.write_s, secs.write_s, o.fsync ? " (flushed to disk)" : "", ff_fmt_bytes(rate, rb, sizeof rb),
          o.key_files[0],
          ff_fmt_bytes((double)bytes[0], b0, sizeof b0), o.key_files[0], o.key_files[1],
@@ -2070,6 +2096,7 @@ static void ff__run_usage(FILE *f) {
           "run:\n"
           "  --backend cpu|cuda   the parties' backend, and the file dealer's (`fusefss keygen --backend`;\n"
           "                       default: cuda when a GPU is visible)\n"
+          FF__DEALER_MASKS_HELP
           "  --placement device|host|disk  key placement: device = loaded once into device memory before the\n"
           "                       online phase (default; host memory on the CPU); host = pinned host\n"
           "                       memory, copied to the GPU gate by gate (SIGMA); disk = read from the\n"
@@ -2193,6 +2220,7 @@ int ff_cmd_run(int argc, char **argv) {
                                        {"overhead-pairs", required_argument, NULL, O_OVERHEAD},
                                        {"keys", required_argument, NULL, O_KEYFILE},
                                        {"dealer", required_argument, NULL, O_DEALER},
+                                       {"dealer-masks", required_argument, NULL, O_DEALER_MASKS},
                                        {"party", required_argument, NULL, O_PARTY},
                                        {"listen", required_argument, NULL, O_LISTEN},
                                        {"peer", required_argument, NULL, O_PEER},
@@ -2265,6 +2293,11 @@ int ff_cmd_run(int argc, char **argv) {
         o.inproc = !strcmp(optarg, "inproc");
         o.stream = !strcmp(optarg, "stream");
         break;
+      case O_DEALER_MASKS: {
+        const int r = ff__dealer_masks_opt(&o, optarg);
+        if (r) return r;
+        break;
+      }
       case O_WINDOW:
         if (ff_parse_int(optarg, 1, 1000, &v))
           return ff_cli_usage_error(o.cmd, "--window must be 1..1000 layers, not '%s'", optarg);
@@ -2314,6 +2347,8 @@ int ff_cmd_run(int argc, char **argv) {
     if (r) return r;
   }
   if (!backend_set && ff__gpu_visible()) o.backend = FF_BACKEND_CUDA;
+  if (o.dealer_masks_dev && o.backend != FF_BACKEND_CUDA)
+    return ff_cli_usage_error(o.cmd, "--dealer-masks device needs the dealer on a GPU (--backend cuda)");
   if (window_set && !o.stream) return ff_cli_usage_error(o.cmd, "--window needs --dealer stream");
   if (o.stream && placement_set)
     return ff_cli_usage_error(o.cmd, "--dealer stream reads keys gate by gate as they arrive from the dealer: it takes no "

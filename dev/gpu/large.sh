@@ -23,7 +23,7 @@ df -h /tmp | tail -1 | tee -a $OUT/large.txt; free -g | sed -n 2p | tee -a $OUT/
 #    dealing and writing); with BASE_BIN (a baseline's fusefss, e.g. carried in .gpu/basebin) the same keygen
 #    with it next, on the same disk; with FSYNC=1 the candidate once more with --fsync (flushed to disk: the
 #    time to set beside dd's); with PROFILE=1 the candidate's first keygen with --profile (into
-#    $OUT/kg_profile.md). 3. The large models (defaults: a cut llama7b streamed, bert-large from disk,
+#    $OUT/kg_profile_1.md). 3. The large models (defaults: a cut llama7b streamed, bert-large from disk,
 #    bert-base at seq 512 streamed), each verified.
 ff_dd $OUT/large.txt
 ff_keygens $OUT/large.txt "$F${PROFILE:+ --profile}" ${BASE_BIN:+"$BASE_BIN"} ${FSYNC:+"$F --fsync"}

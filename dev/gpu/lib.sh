@@ -7,18 +7,19 @@ ff_dd() {
   rm -f /tmp/dd.bin
 }
 
-# ff_keygens SUM "BIN [OPTION]"...: keygen of bert-base to key files in /tmp/kg, CUDA dealer, --mask-seed 7,
-# with each binary and its extra keygen option in turn (e.g. "$F --profile" "$BASE_BIN" "$F --fsync"); a
-# --profile run's output goes to $OUT/kg_profile.md. Each gets what is left, if at least 60 s.
+# ff_keygens SUM "BIN [OPTION]..."...: keygen of bert-base to key files in /tmp/kg, CUDA dealer, --mask-seed 7,
+# with each binary and its extra keygen options in turn (e.g. "$F --profile" "$BASE_BIN" "$F --fsync"); the
+# i-th run's output goes to $OUT/kg_profile_i.md when it has --profile. Each gets what is left, if at least 60 s.
 ff_keygens() {
-  local sum=$1 b bin extra t l; shift
+  local sum=$1 b bin extra t l i=0; shift
   for b in "$@"; do
+    i=$((i + 1))
     l=$(left); [ $l -lt 60 ] && { echo "keygen ($b) skipped: no time" | tee -a "$sum"; continue; }
     rm -rf /tmp/kg; t=$(date +%s)
     bin=${b%% *}; extra=${b#"$bin"} # "$F --fsync": the binary, then keygen's extra option
     timeout $(( l - 10 )) $bin keygen --model bert-base --backend cuda --mask-seed 7 $extra --out /tmp/kg > /tmp/kg.log 2>&1
     echo "keygen bert-base cuda ($b) rc=$? wall=$(( $(date +%s) - t ))s :: $(head -1 /tmp/kg.log | sed 's/.*) in/in/')" | tee -a "$sum"
-    case "$extra" in *--profile*) cp /tmp/kg.log $OUT/kg_profile.md;; esac
+    case "$extra" in *--profile*) cp /tmp/kg.log $OUT/kg_profile_$i.md;; esac
     du -sb /tmp/kg | awk '{printf "key files %.2f GiB\n", $1/2^30}' | tee -a "$sum"
     rm -rf /tmp/kg
   done

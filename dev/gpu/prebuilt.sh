@@ -1,9 +1,10 @@
 #!/bin/bash
 # Device run with no build (dev/gpu/README.md): the CUDA tests and fusefss that pack.sh packed here, then
-# keygen of bert-base with them (--profile) and with BASE_BIN (a baseline fusefss) and, with FSYNC=1, with
-# --fsync; DD=1: the disk's own write rate; then the runs in JOBS ("name:args,with,commas", with RF, the
-# fusefss for runs, default the packed one), each verified. TESTS: the tests to run (default: all packed, the
-# dealer's first); TBUDGET: seconds for the tests. Logs under $OUT; one summary line per step last.
+# keygen of bert-base with them, once per option set in KEYGENS (space-separated sets, options joined by
+# commas; default --profile), with BASE_BIN (a baseline fusefss) and, with FSYNC=1, with --fsync; DD=1: the
+# disk's own write rate; then the runs in JOBS ("name:args,with,commas", with RF, the fusefss for runs,
+# default the packed one), each verified. TESTS: the tests to run (default: all packed, the dealer's first);
+# TBUDGET: seconds for the tests. Logs under $OUT; one summary line per step last.
 set -u
 T0=$(date +%s); BUDGET=${BUDGET:-570}; TBUDGET=${TBUDGET:-330}
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
@@ -22,7 +23,8 @@ for t in ${TESTS:-$ALL}; do
   { echo "=== $t rc=$rc"; if [ $rc -ne 0 ]; then cat /tmp/$t.log; else grep -vE '^\[ +(RUN|OK) +\]' /tmp/$t.log | tail -40; fi; } >> $OUT/tests.log
 done
 cd ..
-ff_keygens $OUT/sum.txt "$C/fusefss --profile" ${BASE_BIN:+"$BASE_BIN"} ${FSYNC:+"$C/fusefss --fsync"}
+kgs=(); for k in ${KEYGENS:---profile}; do kgs+=("$C/fusefss ${k//,/ }"); done
+ff_keygens $OUT/sum.txt "${kgs[@]}" ${BASE_BIN:+"$BASE_BIN"} ${FSYNC:+"$C/fusefss --fsync"}
 [ -n "${DD:-}" ] && ff_dd $OUT/sum.txt
 ff_jobs $OUT/sum.txt "${RF:-$C/fusefss}" ${JOBS:-}
 echo "=== total $(( $(date +%s) - T0 )) s"; cat $OUT/sum.txt

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "comm/pack.h"
+#include "core/cuda.h"
 #include "core/log.h"
 #include "core/ring.h"
 #include "gates/fss/dpf.h"
@@ -357,6 +358,29 @@ void ff_sigma_matmul_ex_cost(size_t B, size_t M, size_t K, size_t N, int bw, con
   *c = ff_gate_cost_add(*c, t);
 }
 
+/* The dealer's key on its GPU (op_internal.h, "The dealer's device path"): the host path's key (R_X | R_W |
+ * (R_X R_W, packed when causal) + R_C) and draws, made in device memory; rx (B, M, K) and rw (B, K, N) the
+ * host masks of the inputs, r_c (C, out) the host mask of the product. */
+static ff_status ff__matmul_deal_dev(ff_op *op, int bw, size_t B, size_t M, size_t K, size_t N, int causal,
+                                     const uint64_t *rx, const uint64_t *rw, uint64_t *r_c) {
+  ff_ctx *dev = op->ctx->keygen_dev;
+  const size_t C = (size_t)ff__mm_outputs(B, M, N, causal), MK = M * K, KN = K * N, MN = M * N;
+  const size_t nk = B * MK + B * KN + C;
+  uint64_t *d = NULL; /* key (nk) | R_C (C) | the full products when causal (B M N) */
+  ff_status st = ff__op_dev_scratch(op, (nk + C + (causal ? B * MN : 0)) * sizeof *d, "MatmulEx dealer", (void **)&d);
+  if (st) return st;
+  uint64_t *ka = d, *kb = d + B * MK, *kc = kb + B * KN, *dc = kc + C, *rr = causal ? dc + C : kc;
+  if (!(st = ff__fss_buf_copy(dev, "MatmulEx dealer", ka, FF_MEM_DEVICE, rx, FF_MEM_HOST, B * MK * sizeof *d)) &&
+      !(st = ff__fss_buf_copy(dev, "MatmulEx dealer", kb, FF_MEM_DEVICE, rw, FF_MEM_HOST, B * KN * sizeof *d)) &&
+      !(st = ff_ring_gemm_batched_cuda(dev, bw, B, M, N, K, ka, MK, kb, KN, rr, MN)) &&
+      !(st = causal ? ff_sigma_tril_pack_cuda(dev, B, M, rr, kc) : FF_OK) && !(st = ff__op_draw_dev(op, dc, C, bw)) &&
+      !(st = ff__sigma_add_reduce_cuda(dev, C, bw, kc, dc, kc)) &&
+      !(st = ff__op_put_shares_words_dev(op, d, nk, bw, 8)))
+    st = ff__fss_buf_copy(dev, "MatmulEx dealer", r_c, FF_MEM_HOST, dc, FF_MEM_DEVICE, C * sizeof *d);
+  ff_dev_free(d);
+  return st;
+}
+
 /* The body inside scope Linear. prod: the product before truncation, (B, M, N) or packed (C). */
 /* The gate for both entry points; plain_tag: ff_op_matmul's tag (B = 1, shift = scale, not causal: the
  * key layout is the same, the tag kept for the key files ff_op_matmul has written). */
@@ -387,16 +411,17 @@ static ff_status ff__matmul_ex_run(ff_op *op, const ff_wire *x, const ff_wire *w
       (causal && (st = ff__op_buf_alloc(op, 2 * B * MN * sizeof *full, "MatmulEx", (void **)&full))))
     goto done;
   uint64_t *ka = key, *kb = key + B * MK, *kc = key + B * MK + B * KN;
-  if (op->role == FF_OP_DEALER) {
+  if (op->role == FF_OP_DEALER && ff__op_deal_dev(op)) {
+    if ((st = ff__matmul_deal_dev(op, bw, B, M, K, N, causal, x->v, w->v, prod.v))) goto done;
+  } else if (op->role == FF_OP_DEALER) {
     /* kc = (R_X R_W, packed when causal) + R_C; prod.v: R_C, the product's mask before truncation. */
     uint64_t *rr = causal ? full : kc;
     memcpy(ka, x->v, B * MK * sizeof *ka);
     memcpy(kb, w->v, B * KN * sizeof *kb);
     st = ff_ring_gemm_batched_host(op->ctx, bw, B, M, N, K, x->v, MK, w->v, KN, rr, MN);
     if (st || (causal && (st = ff_sigma_tril_pack_cpu(op->ctx, B, M, full, kc))) ||
-        (st = ff__op_draw(op, prod.v, C, bw)))
+        (st = ff__op_draw(op, prod.v, C, bw)) || (st = ff__sigma_add_reduce_cpu(op->ctx, C, bw, kc, prod.v, kc)))
       goto done;
-    for (size_t i = 0; i < C; i++) kc[i] = ff_ring_reduce(kc[i] + prod.v[i], bw);
     if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
   } else {
     /* Causal: the key's C shares unpacked into a full block (0 above the diagonal: those products are

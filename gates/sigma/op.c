@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "comm/pack.h"
+#include "core/cuda.h"
 #include "core/log.h"
 #include "core/ring.h"
 #include "gates/fss/dpf.h"
 #include "gates/fss/lut.h"
+#include "gates/fss/prg.h"
 #include "gates/fss/select.h"
 #include "gates/fss/sstab.h"
 #include "gates/sigma/op_internal.h"
@@ -113,6 +115,7 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
     op->host = (ff_ctx){.backend = FF_BACKEND_CPU, .party = FF_DEALER, .prof = p->ctx->prof, .keygen_dev = p->ctx};
     ff_rng_init_shared(&op->host.rng, &p->ctx->rng);
     op->ctx = &op->host;
+    op->deal_on_device = p->deal_on_device != 0;
   }
   op->placement = p->role == FF_OP_PARTY ? p->key_placement : FF_KEYS_STREAM;
   op->on_cost = p->on_cost;
@@ -466,37 +469,106 @@ ff_status ff__op_put_device(ff_op *op, int p, ff_ctx *mem, const void *src, size
   return FF_OK;
 }
 
+ff_status ff__sigma_share_split_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *v, uint64_t *s0, uint64_t *s1) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) {
+    s0[i] = ff_ring_reduce(s0[i], bits);
+    s1[i] = ff_ring_reduce(v[i] - s0[i], bits);
+  }
+  return FF_OK;
+}
+
+ff_status ff__sigma_add_reduce_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                   uint64_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) out[i] = ff_ring_reduce(a[i] + b[i], bits);
+  return FF_OK;
+}
+
+ff_status ff__sigma_narrow_cpu(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++)
+    for (int b = 0; b < eb; b++) out[i * (size_t)eb + (size_t)b] = (uint8_t)(in[i] >> (8 * b));
+  return FF_OK;
+}
+
+ff_status ff__sigma_bit_shares_cpu(ff_ctx *ctx, size_t rows, size_t N, const uint64_t *bits, uint8_t *m) {
+  (void)ctx;
+  const size_t mb = (N + 7) / 8;
+  for (size_t r = 0; r < rows && N % 8; r++) m[r * mb + mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
+  memcpy(m + rows * mb, m, rows * mb);
+  for (size_t r = 0; r < rows; r++)
+    for (size_t i = 0; i < N; i++) m[(rows + r) * mb + i / 8] ^= (uint8_t)((bits[r * N + i] & 1) << (i % 8));
+  return FF_OK;
+}
+
 ff_status ff__op_put_shares(ff_op *op, const uint64_t *v, size_t n, int bits) {
-  uint64_t *s = ff__op_alloc(2 * n * sizeof *s, "sigma dealer");
-  if (!s) return FF_ENOMEM;
-  ff_status st = ff_rng_ring(&op->ctx->rng, s, n, bits);
-  for (size_t i = 0; !st && i < n; i++) s[n + i] = ff_ring_reduce(v[i] - s[i], bits);
-  if (!st) st = ff__op_put(op, 0, s, n * sizeof *s);
-  if (!st) st = ff__op_put(op, 1, s + n, n * sizeof *s);
-  free(s);
-  return st;
+  return ff__op_put_shares_words(op, v, n, bits, 8);
 }
 
 ff_status ff__op_put_words(ff_op *op, int p, const uint64_t *v, size_t n, int eb) {
   if (eb == 8) return ff__op_put(op, p, v, n * sizeof *v);
   uint8_t *buf = ff__op_alloc(n * (size_t)eb, "sigma dealer");
   if (!buf) return FF_ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    for (int b = 0; b < eb; b++) buf[i * (size_t)eb + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
-  ff_status st = ff__op_put(op, p, buf, n * (size_t)eb);
+  ff_status st = ff__sigma_narrow_cpu(op->ctx, n, eb, v, buf);
+  if (!st) st = ff__op_put(op, p, buf, n * (size_t)eb);
   free(buf);
   return st;
 }
 
 ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bits, int eb) {
-  if (eb == 8) return ff__op_put_shares(op, v, n, bits);
   uint64_t *s = ff__op_alloc(2 * n * sizeof *s, "sigma dealer");
   if (!s) return FF_ENOMEM;
-  ff_status st = ff_rng_ring(&op->ctx->rng, s, n, bits);
-  for (size_t i = 0; !st && i < n; i++) s[n + i] = ff_ring_reduce(v[i] - s[i], bits);
+  ff_status st = ff_rng_bytes(&op->ctx->rng, s, n * sizeof *s);
+  if (!st) st = ff__sigma_share_split_cpu(op->ctx, n, bits, v, s, s + n);
   if (!st) st = ff__op_put_words(op, 0, s, n, eb);
   if (!st) st = ff__op_put_words(op, 1, s + n, n, eb);
   free(s);
+  return st;
+}
+
+/* ---- The dealer's device path ------------------------------------------------------------------------ */
+
+ff_status ff__op_dev_scratch(ff_op *op, size_t n, const char *what, void **out) {
+  ff_status st = ff_dev_alloc(op->ctx->keygen_dev->stream, n, out);
+  if (st) FF_ERROR("%s: cannot allocate %zu bytes of the dealer's device memory", what, n);
+  return st;
+}
+
+ff_status ff__op_draw_dev(ff_op *op, uint64_t *v, size_t n, int bw) {
+  ff_ctx *dev = op->ctx->keygen_dev;
+  ff_status st = ff_rng_draw_cuda(dev, &op->ctx->rng, v, n * sizeof *v);
+  return st ? st : ff__sigma_reduce_cuda(dev, n, bw, v, v);
+}
+
+ff_status ff__op_put_shares_words_dev(ff_op *op, const uint64_t *v, size_t n, int bits, int eb) {
+  ff_ctx *dev = op->ctx->keygen_dev;
+  const size_t wb = n * (size_t)eb;
+  uint64_t *s = NULL;
+  uint8_t *w = NULL;
+  ff_status st = ff__op_dev_scratch(op, 2 * n * sizeof *s, "sigma dealer", (void **)&s);
+  if (!st && eb != 8) st = ff__op_dev_scratch(op, 2 * wb, "sigma dealer", (void **)&w);
+  if (!st) st = ff_rng_draw_cuda(dev, &op->ctx->rng, s, n * sizeof *s);
+  if (!st) st = ff__sigma_share_split_cuda(dev, n, bits, v, s, s + n);
+  for (int p = 0; p < 2 && !st && eb != 8; p++)
+    st = ff__sigma_narrow_cuda(dev, n, eb, s + (size_t)p * n, w + (size_t)p * wb);
+  for (int p = 0; p < 2 && !st; p++)
+    st = eb == 8 ? ff__op_put_device(op, p, dev, s + (size_t)p * n, n * sizeof *s)
+                 : ff__op_put_device(op, p, dev, w + (size_t)p * wb, wb);
+  ff_dev_free(s);
+  ff_dev_free(w);
+  return st;
+}
+
+ff_status ff__op_put_bit_shares_dev(ff_op *op, size_t rows, size_t N, const uint64_t *bits) {
+  ff_ctx *dev = op->ctx->keygen_dev;
+  const size_t mb = (N + 7) / 8;
+  uint8_t *m = NULL;
+  ff_status st = ff__op_dev_scratch(op, 2 * rows * mb, "sigma dealer", (void **)&m);
+  if (!st) st = ff_rng_draw_cuda(dev, &op->ctx->rng, m, rows * mb);
+  if (!st) st = ff__sigma_bit_shares_cuda(dev, rows, N, bits, m);
+  for (int p = 0; p < 2 && !st; p++) st = ff__op_put_device(op, p, dev, m + (size_t)p * rows * mb, rows * mb);
+  ff_dev_free(m);
   return st;
 }
 
@@ -787,6 +859,27 @@ ff_status ff__sigma_cmp_share_cuda(ff_ctx *ctx, size_t N, const uint8_t *dcf, co
   FF_ERROR("ff__sigma_cmp_share_cuda: this build of fusefss has no CUDA backend");
   return FF_ENOTSUP;
 }
+ff_status ff__sigma_share_split_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *v, uint64_t *s0, uint64_t *s1) {
+  (void)ctx, (void)n, (void)bits, (void)v, (void)s0, (void)s1;
+  FF_ERROR("ff__sigma_share_split_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff__sigma_add_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                    uint64_t *out) {
+  (void)ctx, (void)n, (void)bits, (void)a, (void)b, (void)out;
+  FF_ERROR("ff__sigma_add_reduce_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff__sigma_narrow_cuda(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out) {
+  (void)ctx, (void)n, (void)eb, (void)in, (void)out;
+  FF_ERROR("ff__sigma_narrow_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff__sigma_bit_shares_cuda(ff_ctx *ctx, size_t rows, size_t N, const uint64_t *bits, uint8_t *m) {
+  (void)ctx, (void)rows, (void)N, (void)bits, (void)m;
+  FF_ERROR("ff__sigma_bit_shares_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
 #endif
 
 /* ---- Inputs, outputs, reconstruct ------------------------------------------------------------------ */
@@ -1004,13 +1097,8 @@ ff_status ff__op_put_bit_shares(ff_op *op, size_t rows, size_t N, const uint64_t
   uint8_t *m = ff__op_alloc(2 * rows * mb, "sigma dealer");
   if (!m) return FF_ENOMEM;
   ff_status st = ff_rng_bytes(&op->ctx->rng, m, rows * mb);
-  if (!st) {
-    for (size_t r = 0; r < rows && N % 8; r++) m[r * mb + mb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
-    memcpy(m + rows * mb, m, rows * mb);
-    for (size_t r = 0; r < rows; r++)
-      for (size_t i = 0; i < N; i++) m[(rows + r) * mb + i / 8] ^= (uint8_t)((bits[r * N + i] & 1) << (i % 8));
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + (size_t)p * rows * mb, rows * mb);
-  }
+  if (!st) st = ff__sigma_bit_shares_cpu(op->ctx, rows, N, bits, m);
+  for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + (size_t)p * rows * mb, rows * mb);
   free(m);
   return st;
 }

@@ -29,6 +29,7 @@ struct ff_op {
   uint8_t *stage;           /* CUDA party: host staging buffer for key uploads (grown on demand) */
   size_t stage_cap;
   ff_op_key_placement placement; /* party role; FF_KEYS_STREAM otherwise */
+  int deal_on_device;       /* dealer on CUDA with ff_op_params.deal_on_device: ff__op_deal_dev */
   int preloaded;            /* FF_KEYS_PRELOAD: the image below is loaded */
   int img_pinned;           /* img is cudaHostAlloc'd (CUDA party) */
   uint8_t *img;             /* FF_KEYS_PRELOAD: the host image of the keys (img_len bytes) */
@@ -144,6 +145,18 @@ static inline int ff__op_word_bytes(int bits) { return (bits + 7) / 8; }
 ff_status ff__op_put_words(ff_op *op, int p, const uint64_t *v, size_t n, int eb);
 /* Dealer: as ff__op_put_shares, each share written as eb-byte words (bits <= 8 eb). */
 ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bits, int eb);
+/* The kernels of the two above, CPU twins here (op.c) and CUDA in sigma_cuda.cu (FF_ENOTSUP without
+ * CUDA): s0 (n, drawn bytes) reduced mod 2^bits in place and s1 = v - s0 mod 2^bits; out = in's values as
+ * eb-byte little-endian words (1 <= eb <= 8). */
+ff_status ff__sigma_share_split_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *v, uint64_t *s0, uint64_t *s1);
+ff_status ff__sigma_share_split_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *v, uint64_t *s0, uint64_t *s1);
+ff_status ff__sigma_narrow_cpu(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out);
+/* out[i] = a[i] + b[i] mod 2^bits (out may alias a or b): a dealer's mask folded into a key word. */
+ff_status ff__sigma_add_reduce_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                   uint64_t *out);
+ff_status ff__sigma_add_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                    uint64_t *out);
+ff_status ff__sigma_narrow_cuda(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out);
 /* Party: n eb-byte words from its stream into dst (n u64 values in ff__op_mem(op)). */
 ff_status ff__op_get_words(ff_op *op, uint64_t *dst, size_t n, int eb, const char *what);
 
@@ -210,6 +223,28 @@ ff_status ff__lut_deal(ff_op *op, const uint64_t *r_in, int b, int b_out, size_t
 /* Dealer: XOR shares of `rows` rows of N bits (bit 0 of bits[r N + i]), each row packed into ceil(N/8)
  * bytes (pad bits zero) in both streams. */
 ff_status ff__op_put_bit_shares(ff_op *op, size_t rows, size_t N, const uint64_t *bits);
+/* Its kernel: m (2, rows, ceil(N/8)) holds party 0's drawn bytes in its first half; the pad bits of each
+ * row are cleared there and the second half gets party 1's (the same XOR the packed bits). */
+ff_status ff__sigma_bit_shares_cpu(ff_ctx *ctx, size_t rows, size_t N, const uint64_t *bits, uint8_t *m);
+ff_status ff__sigma_bit_shares_cuda(ff_ctx *ctx, size_t rows, size_t N, const uint64_t *bits, uint8_t *m);
+
+/* ---- The dealer's device path (docs/architecture.md "The dealer", step 2) -----------------------------
+ * A dealer with a GPU (op->ctx->keygen_dev, core/ctx.h) created with deal_on_device (op.h) makes the masks,
+ * correction words and shares of the gates that have a device path (the TR stage: truncate.c; the matmuls:
+ * linear.c) in that GPU's memory: drawn by ff_rng_draw_cuda from op->ctx->rng in the order the host path
+ * draws them, computed by the CUDA twins of the host path's kernels and written with ff__op_put_device. So
+ * the key bytes are the host path's (test_dealer_cuda). Device pointers are ordered by keygen_dev's stream.
+ * The dealer's wires stay host memory: a gate uploads its input masks and downloads its output masks. */
+static inline ff_ctx *ff__op_deal_dev(const ff_op *op) {
+  return op->role == FF_OP_DEALER && op->deal_on_device ? op->ctx->keygen_dev : NULL;
+}
+/* n bytes of keygen_dev's memory (ff_dev_alloc; free with ff_dev_free), logged on failure. */
+ff_status ff__op_dev_scratch(ff_op *op, size_t n, const char *what, void **out);
+/* ff__op_draw, ff__op_put_shares_words and ff__op_put_bit_shares with v and bits in keygen_dev's memory. */
+ff_status ff__op_draw_dev(ff_op *op, uint64_t *v, size_t n, int bw);
+ff_status ff__op_put_shares_words_dev(ff_op *op, const uint64_t *v, size_t n, int bits, int eb);
+ff_status ff__op_put_bit_shares_dev(ff_op *op, size_t rows, size_t N, const uint64_t *bits);
+
 /* Party: reads DCF(n) for N elements and writes this party's XOR shares of 1{point < alpha} at E points per
  * element (points (E, N) as dpf.h) into out, packed (ceil(E N / 8) bytes, in ff__op_mem(op), zeroed by the
  * caller where a device kernel needs it). */

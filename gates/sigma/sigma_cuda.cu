@@ -70,6 +70,57 @@ __global__ void cmp_share_kernel(size_t N, const uint8_t *dcf, const uint8_t *ma
   if (i < N) share[i] = (uint64_t)(((dcf[i / 8] ^ mask[i / 8]) >> (i % 8)) & 1);
 }
 
+// The dealer's kernels (op_internal.h; the CPU twins in op.c and truncate.c).
+__global__ void tr_deal_kernel(size_t N, ff_sigma_tr_params p, const uint64_t *r, const uint64_t *m,
+                               const uint64_t *r_out, uint64_t *key) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= N) return;
+  const uint64_t base = -(r[i] >> p.shift) + p.cst + r_out[i], mo = ring_mask(p.bw_out);
+  key[i] = (base + p.coef * m[i]) & mo;
+  key[N + i] = (base + p.coef * (m[i] ^ 1)) & mo;
+  if (p.slack) key[2 * N + i] = ((r[i] >> (p.bw_in - 1)) << (p.bw_in - p.shift)) & mo;
+}
+
+__global__ void share_split_kernel(size_t n, uint64_t m, const uint64_t *v, uint64_t *s0, uint64_t *s1) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const uint64_t a = s0[i] & m;
+  s0[i] = a;
+  s1[i] = (v[i] - a) & m;
+}
+
+__global__ void add_reduce_kernel(size_t n, uint64_t m, const uint64_t *a, const uint64_t *b, uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = (a[i] + b[i]) & m;
+}
+
+__global__ void narrow_kernel(size_t n, int eb, const uint64_t *in, uint8_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const uint64_t v = in[i];
+  for (int b = 0; b < eb; b++) out[i * eb + b] = (uint8_t)(v >> (8 * b));
+}
+
+// One thread per packed byte j of row r: party 0's drawn byte with the pad bits cleared, party 1's that
+// XOR the row's bits i = 8j..8j+7.
+__global__ void bit_shares_kernel(size_t rows, size_t N, size_t mb, const uint64_t *bits, uint8_t *m) {
+  const size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= rows * mb) return;
+  const size_t r = t / mb, j = t % mb;
+  unsigned keep = 0xffu, packed = 0;
+  for (unsigned k = 0; k < 8; k++) {
+    const size_t i = 8 * j + k;
+    if (i >= N) {
+      keep &= ~(1u << k);
+      continue;
+    }
+    packed |= (unsigned)(bits[r * N + i] & 1) << k;
+  }
+  const uint8_t b = (uint8_t)(m[t] & keep);
+  m[t] = b;
+  m[rows * mb + t] = (uint8_t)(b ^ packed);
+}
+
 }  // namespace
 
 // ---- truncate.h ---------------------------------------------------------------------------------------
@@ -89,6 +140,15 @@ extern "C" ff_status ff_sigma_tr_local_cuda(ff_ctx *ctx, const ff_sigma_tr_param
   if (!st) st = check("ff_sigma_tr_local_cuda", ctx, N, chat, key);
   if (st || !N) return st;
   tr_local_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, *p, ctx->party == 1, xhat, chat, key, out);
+  return launched();
+}
+
+extern "C" ff_status ff_sigma_tr_deal_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *r,
+                                           const uint64_t *m, const uint64_t *r_out, uint64_t *key) {
+  ff_status st = check("ff_sigma_tr_deal_cuda", ctx, N, r, m);
+  if (!st) st = check("ff_sigma_tr_deal_cuda", ctx, N, r_out, key);
+  if (st || !N) return st;
+  tr_deal_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, *p, r, m, r_out, key);
   return launched();
 }
 
@@ -168,5 +228,42 @@ extern "C" ff_status ff__sigma_cmp_share_cuda(ff_ctx *ctx, size_t N, const uint8
   if (!st) st = check("ff__sigma_cmp_share_cuda", ctx, N, share, share);
   if (st || !N) return st;
   cmp_share_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, dcf, mask, share);
+  return launched();
+}
+
+extern "C" ff_status ff__sigma_share_split_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *v, uint64_t *s0,
+                                                uint64_t *s1) {
+  ff_status st = check("ff__sigma_share_split_cuda", ctx, n, v, s0);
+  if (!st) st = check("ff__sigma_share_split_cuda", ctx, n, s1, s1);
+  if (st || !n) return st;
+  share_split_kernel<<<blocks_for(n), kThreads, 0, stream_of(ctx)>>>(n, ff_ring_mask(bits), v, s0, s1);
+  return launched();
+}
+
+extern "C" ff_status ff__sigma_narrow_cuda(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out) {
+  ff_status st = check("ff__sigma_narrow_cuda", ctx, n, in, out);
+  if (st || !n) return st;
+  if (eb < 1 || eb > 8) {
+    FF_ERROR("ff__sigma_narrow_cuda: %d bytes per value is outside 1..8", eb);
+    return FF_EINVAL;
+  }
+  narrow_kernel<<<blocks_for(n), kThreads, 0, stream_of(ctx)>>>(n, eb, in, out);
+  return launched();
+}
+
+extern "C" ff_status ff__sigma_bit_shares_cuda(ff_ctx *ctx, size_t rows, size_t N, const uint64_t *bits, uint8_t *m) {
+  ff_status st = check("ff__sigma_bit_shares_cuda", ctx, rows * N, bits, m);
+  if (st || !rows || !N) return st;
+  const size_t mb = (N + 7) / 8;
+  bit_shares_kernel<<<blocks_for(rows * mb), kThreads, 0, stream_of(ctx)>>>(rows, N, mb, bits, m);
+  return launched();
+}
+
+extern "C" ff_status ff__sigma_add_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                               uint64_t *out) {
+  ff_status st = check("ff__sigma_add_reduce_cuda", ctx, n, a, b);
+  if (!st) st = check("ff__sigma_add_reduce_cuda", ctx, n, out, out);
+  if (st || !n) return st;
+  add_reduce_kernel<<<blocks_for(n), kThreads, 0, stream_of(ctx)>>>(n, ff_ring_mask(bits), a, b, out);
   return launched();
 }

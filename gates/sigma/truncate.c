@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "comm/pack.h"
+#include "core/cuda.h"
 #include "core/log.h"
 #include "core/ring.h"
+#include "gates/fss/dpf.h"
 #include "gates/sigma/op_internal.h"
 
 /* ---- Kernels ---------------------------------------------------------------------------------------- */
@@ -34,6 +36,18 @@ ff_status ff_sigma_tr_local_cpu(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t
   return FF_OK;
 }
 
+ff_status ff_sigma_tr_deal_cpu(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *r,
+                               const uint64_t *m, const uint64_t *r_out, uint64_t *key) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++) {
+    const uint64_t base = -(r[i] >> p->shift) + p->cst + r_out[i];
+    key[i] = ff_ring_reduce(base + p->coef * m[i], p->bw_out);           /* c^ = 0: c = m */
+    key[N + i] = ff_ring_reduce(base + p->coef * (m[i] ^ 1), p->bw_out); /* c^ = 1: c = !m */
+    if (p->slack) key[2 * N + i] = ff_ring_reduce((r[i] >> (p->bw_in - 1)) << (p->bw_in - p->shift), p->bw_out);
+  }
+  return FF_OK;
+}
+
 #ifndef FF_HAVE_CUDA
 static ff_status ff__sigma_no_cuda(const char *fn) {
   FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
@@ -50,6 +64,12 @@ ff_status ff_sigma_tr_local_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_
                                  const uint64_t *chat, const uint64_t *key, uint64_t *out) {
   (void)ctx, (void)p, (void)N, (void)xhat, (void)chat, (void)key, (void)out;
   return ff__sigma_no_cuda("ff_sigma_tr_local_cuda");
+}
+
+ff_status ff_sigma_tr_deal_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *r,
+                                const uint64_t *m, const uint64_t *r_out, uint64_t *key) {
+  (void)ctx, (void)p, (void)N, (void)r, (void)m, (void)r_out, (void)key;
+  return ff__sigma_no_cuda("ff_sigma_tr_deal_cuda");
 }
 #endif
 
@@ -76,6 +96,27 @@ static void ff__tr_stage_cost(size_t N, const ff_sigma_tr_params *p, int eb, ff_
   c->rounds = 2;
 }
 
+/* The dealer's stage on its GPU (op_internal.h, "The dealer's device path"): the host path's draws, keys and
+ * shares in the same order, made in device memory; r (the input masks), alpha = r mod 2^n and r_out (out)
+ * are host arrays (the dealer's wires). */
+static ff_status ff__tr_deal_dev(ff_op *op, const ff_sigma_tr_params *p, int eb, size_t N, const uint64_t *r,
+                                 const uint64_t *alpha, uint64_t *r_out) {
+  ff_ctx *dev = op->ctx->keygen_dev;
+  const size_t nk = p->slack ? 3 : 2;
+  uint64_t *d = NULL; /* r | m | r_out | key (nk) */
+  ff_status st = ff__op_dev_scratch(op, (3 + nk) * N * sizeof *d, "TR dealer", (void **)&d);
+  if (st) return st;
+  uint64_t *dr = d, *dm = d + N, *dy = d + 2 * N, *dk = d + 3 * N;
+  if (!(st = ff__fss_buf_copy(dev, "TR dealer", dr, FF_MEM_DEVICE, r, FF_MEM_HOST, N * sizeof *d)) &&
+      !(st = ff__op_draw_dev(op, dm, N, 1)) && !(st = ff__op_draw_dev(op, dy, N, p->bw_out)) &&
+      !(st = ff__dcf_deal(op, p->n_cmp, N, alpha)) && !(st = ff__op_put_bit_shares_dev(op, 1, N, dm)) &&
+      !(st = ff_sigma_tr_deal_cuda(dev, p, N, dr, dm, dy, dk)) &&
+      !(st = ff__op_put_shares_words_dev(op, dk, nk * N, p->bw_out, eb)))
+    st = ff__fss_buf_copy(dev, "TR dealer", r_out, FF_MEM_HOST, dy, FF_MEM_DEVICE, N * sizeof *d);
+  ff_dev_free(d);
+  return st;
+}
+
 /* x (width p->bw_in) -> y (width p->bw_out, same shape). Dealer: y's mask; party: y^. */
 static ff_status ff__tr_stage(ff_op *op, const ff_sigma_tr_params *p, int eb, const ff_wire *x, ff_wire *y,
                               const char *what) {
@@ -88,22 +129,21 @@ static ff_status ff__tr_stage(ff_op *op, const ff_sigma_tr_params *p, int eb, co
       (st = ff__op_buf_alloc(op, nk * N * sizeof *key, what, (void **)&key)))
     goto done;
   if (op->role == FF_OP_DEALER) {
-    /* tmp: alpha = r mod 2^n, then the mask bits m; y->v: r_out. */
+    /* tmp: alpha = r mod 2^n; the draws: the mask bits m, then y->v = r_out (then the comparison's). */
     const uint64_t *r = x->v;
+    for (size_t i = 0; i < N; i++) tmp[i] = ff_ring_reduce(r[i], p->n_cmp);
+    if (ff__op_deal_dev(op)) {
+      st = ff__tr_deal_dev(op, p, eb, N, r, tmp, y->v);
+      goto done;
+    }
     uint64_t *m = ff__op_alloc(N * sizeof *m, what);
     if (!m) {
       st = FF_ENOMEM;
       goto done;
     }
-    for (size_t i = 0; i < N; i++) tmp[i] = ff_ring_reduce(r[i], p->n_cmp);
-    if (!(st = ff__op_draw(op, m, N, 1)) && !(st = ff__op_draw(op, y->v, N, p->bw_out)))
-      st = ff__cmp_deal(op, p->n_cmp, N, tmp, m);
-    for (size_t i = 0; !st && i < N; i++) {
-      const uint64_t base = -(r[i] >> p->shift) + p->cst + y->v[i];
-      key[i] = ff_ring_reduce(base + p->coef * m[i], p->bw_out);            /* c^ = 0: c = m */
-      key[N + i] = ff_ring_reduce(base + p->coef * (m[i] ^ 1), p->bw_out);  /* c^ = 1: c = !m */
-      if (p->slack) key[2 * N + i] = ff_ring_reduce((r[i] >> (p->bw_in - 1)) << (p->bw_in - p->shift), p->bw_out);
-    }
+    if (!(st = ff__op_draw(op, m, N, 1)) && !(st = ff__op_draw(op, y->v, N, p->bw_out)) &&
+        !(st = ff__cmp_deal(op, p->n_cmp, N, tmp, m)))
+      st = ff_sigma_tr_deal_cpu(op->ctx, p, N, r, m, y->v, key);
     free(m);
     if (!st) st = ff__op_put_shares_words(op, key, nk * N, p->bw_out, eb);
     goto done;

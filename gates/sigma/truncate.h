@@ -66,6 +66,15 @@ ff_status ff_sigma_tr_local_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_
 ff_status ff_sigma_tr_local(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *xhat,
                             const uint64_t *chat, const uint64_t *key, uint64_t *out);
 
+/* Dealer: the correction words key (2 or 3, N) = K0 | K1 | W of N elements from the input masks r (N,
+ * bw_in bits), the mask bits m (N, 0 or 1) and the output masks r_out (N), mod 2^bw_out:
+ *   K[c] = -(r >> s) + cst + r_out + coef (m ^ c),  W = 2^(bw_in - s) msb(r)  (with slack).
+ * _cuda in device memory (a dealer with a GPU, its keygen_dev context; gates/sigma/op_internal.h). */
+ff_status ff_sigma_tr_deal_cpu(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *r,
+                               const uint64_t *m, const uint64_t *r_out, uint64_t *key);
+ff_status ff_sigma_tr_deal_cuda(ff_ctx *ctx, const ff_sigma_tr_params *p, size_t N, const uint64_t *r,
+                                const uint64_t *m, const uint64_t *r_out, uint64_t *key);
+
 /* ---- Gates (scope TruncRescale) ---------------------------------------------------------------------
  * TrFloor: y = floor(x / 2^s) on the signed value of x, exactly, same width; 1 <= s <= bw-1.
  * TrWithSlack: y = floor(x / 2^s) mod 2^b_out for -2^(bw-2) <= x < 2^(bw-2); 1 <= s <= bw-2,
