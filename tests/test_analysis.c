@@ -460,14 +460,16 @@ static void test_grid_model(void **state) {
     } else {
       snprintf(r[i].status, sizeof r[i].status, "failed");
       snprintf(r[i].reason, sizeof r[i].reason, "exit 2: bad \"x\", see log");
+      r[i].key_B_p0 = r[i].key_B_p1 = NAN; /* not known: empty */
     }
   }
   char *csv, *fcsv, *json;
   assert_int_equal(ff_matrix_tables(&g, c, r, n, &csv, &fcsv, &json), FF_OK);
   assert_non_null(strstr(csv, ",time_ns_Linear,link_B_Linear,time_ns_Other,link_B_Other\n"));
-  assert_non_null(strstr(csv, "bert-tiny-sigma-s16-b1-cpu-device,done,,bert-tiny,sigma,,16,1,cpu,device,timeslice,0,1,0,11,"));
+  assert_non_null(
+      strstr(csv, "bert-tiny-sigma-s16-b1-cpu-device,done,,bert-tiny,sigma,,16,1,cpu,device,timeslice,file,0,1,0,0,1,11,"));
   assert_non_null(strstr(csv, ",failed,\"exit 2: bad \"\"x\"\", see log\",bert-tiny,suf,"));
-  assert_non_null(strstr(csv, ",0,1,0,,,,,,,,,,,,,,,,,,\n")); /* a failed cell's figures are empty */
+  assert_non_null(strstr(csv, ",0,1,0,0,1,,,,,,,,,,,,,,,,,,,,,,\n")); /* a failed cell's figures are empty */
   assert_non_null(strstr(fcsv, "bert-tiny-sigma-s8-b1-cpu-device,Linear,10,100,2,11,12\n"));
   cJSON *j = cJSON_Parse(json);
   assert_non_null(j);
@@ -489,6 +491,94 @@ static void test_grid_model(void **state) {
   free(store);
   free(r);
   free(c);
+  ff_grid_free(&g);
+}
+
+/* The dealer axis (fusefss run --dealer) and the per-run options: file leaves the names as they were,
+ * inproc is named apart, a stream cell takes no placement (one cell whatever the placements, "stream" in
+ * its name and placement column); the tables carry the dealer, each party's key bytes (empty when not
+ * known) and the peaks; the Markdown table escapes a reason's bars; the grid file reads back. */
+static void test_grid_dealer(void **state) {
+  (void)state;
+  ff_grid g;
+  ff_grid_init(&g);
+  ff_log_set_level(FF_LOG_OFF);
+  assert_int_equal(ff_grid_add(&g, FF_GRID_DEALER, "pipe"), FF_EINVAL);
+  ff_log_set_level(FF_LOG_WARN);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_DEALER, "file,inproc,stream"), FF_OK);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_PLACEMENT, "device,host"), FF_OK);
+  assert_int_equal(ff_grid_add_list(&g, FF_GRID_MODEL, "llama7b"), FF_OK);
+  g.weights_per_layer = 1;
+  g.verify = 0;
+  ff_grid_fill_defaults(&g);
+  ff_grid_cell *c = NULL;
+  size_t n = 0;
+  assert_int_equal(ff_grid_cells(&g, &c, &n), FF_OK);
+  assert_int_equal(n, 5);
+  const char *names[] = {"llama7b-sigma-s128-b1-cpu-device", "llama7b-sigma-s128-b1-cpu-host",
+                         "llama7b-sigma-s128-b1-cpu-device-inproc", "llama7b-sigma-s128-b1-cpu-host-inproc",
+                         "llama7b-sigma-s128-b1-cpu-stream"};
+  for (size_t i = 0; i < n; i++) assert_string_equal(c[i].name, names[i]);
+  assert_string_equal(c[4].dealer, "stream");
+  assert_string_equal(c[4].placement, "stream");
+  assert_string_equal(c[2].series, "llama7b sigma b1 cpu device inproc");
+  ff_cell_result r[5];
+  memset(r, 0, sizeof r);
+  for (size_t i = 0; i < n; i++) {
+    snprintf(r[i].status, sizeof r[i].status, i == 4 ? "done" : "refused");
+    r[i].key_B_p0 = i == 0 ? NAN : 1000 + (double)i, r[i].key_B_p1 = i == 0 ? NAN : 2000 + (double)i;
+  }
+  snprintf(r[1].reason, sizeof r[1].reason, "keys | need more");
+  r[4].online_ns = 5e9, r[4].link_B = 3e9, r[4].rounds = 77, r[4].keygen_s = NAN, r[4].max_abs_err = NAN;
+  r[4].peak_host_B = 4e9, r[4].peak_device_B = 6e9;
+  char *csv, *fcsv, *json, *md;
+  assert_int_equal(ff_matrix_tables(&g, c, r, n, &csv, &fcsv, &json), FF_OK);
+  assert_non_null(strstr(csv, ",placement,gpu_share,dealer,layers,reps,warmup,weights_per_layer,verified,"));
+  assert_non_null(strstr(csv, ",key_file_B,key_B_p0,key_B_p1,max_abs_err,peak_host_B,peak_device_B,"));
+  assert_non_null(strstr(csv, "llama7b-sigma-s128-b1-cpu-stream,done,,llama7b,sigma,,128,1,cpu,stream,timeslice,"
+                              "stream,0,1,0,1,0,5000000000,"));
+  assert_non_null(strstr(csv, ",1004,2004,,4000000000,6000000000,")); /* keys; no error (not verified); peaks */
+  assert_non_null(strstr(csv, "-cpu-device,refused,,llama7b,sigma,,128,1,cpu,device,timeslice,file,"));
+  cJSON *j = cJSON_Parse(json);
+  const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells");
+  assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 2), "dealer")->valuestring, "inproc");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 0), "key_B_p0")));
+  assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 4), "peak_device_B")->valuedouble == 6e9);
+  assert_int_equal(ff_matrix_markdown(c, r, n, &md), FF_OK);
+  assert_non_null(strstr(md, "| cell | status | keys P0 | keys P1 | keygen |"));
+  assert_non_null(strstr(md, "| llama7b-sigma-s128-b1-cpu-host | refused: keys \\| need more |"));
+  assert_non_null(strstr(md, "| llama7b-sigma-s128-b1-cpu-device | refused | — | — |"));
+  assert_non_null(strstr(md, "| llama7b-sigma-s128-b1-cpu-stream | done | 1004 B | 1.96 KiB | — | 5.000 s | 2.794 GiB | 77 |"));
+  assert_non_null(strstr(md, "| 77 | not checked | 3.725 GiB | 5.588 GiB |\n"));
+  /* The grid as a file, and back. */
+  char path[] = "/tmp/ff_grid_dealer_XXXXXX";
+  const int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  char *text = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "grid"));
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  ff_grid back;
+  ff_grid_init(&back);
+  assert_int_equal(ff_grid_load(path, &back), FF_OK);
+  assert_int_equal(back.n[FF_GRID_DEALER], 3);
+  assert_string_equal(back.v[FF_GRID_DEALER][2], "stream");
+  assert_int_equal(back.weights_per_layer, 1);
+  assert_int_equal(back.verify, 0);
+  const char *bad = "{\"verify\": \"yes\"}";
+  assert_int_equal(ff_write_file_atomic(path, bad, strlen(bad), 0644), FF_OK);
+  ff_grid_free(&back);
+  ff_log_set_level(FF_LOG_OFF);
+  assert_int_equal(ff_grid_load(path, &back), FF_EFORMAT);
+  ff_log_set_level(FF_LOG_WARN);
+  unlink(path);
+  cJSON_free(text);
+  cJSON_Delete(j);
+  free(csv);
+  free(fcsv);
+  free(json);
+  free(md);
+  free(c);
+  ff_grid_free(&back);
   ff_grid_free(&g);
 }
 
@@ -514,7 +604,7 @@ static void test_grid_share(void **state) {
   for (int i = 0; i < 2; i++) snprintf(r[i].status, sizeof r[i].status, "failed");
   char *csv, *fcsv, *json;
   assert_int_equal(ff_matrix_tables(&g, c, r, n, &csv, &fcsv, &json), FF_OK);
-  assert_non_null(strstr(csv, ",placement,gpu_share,layers,"));
+  assert_non_null(strstr(csv, ",placement,gpu_share,dealer,layers,"));
   assert_non_null(strstr(csv, "-mps,failed,,bert-tiny,sigma,,128,1,cuda,device,mps,"));
   cJSON *j = cJSON_Parse(json);
   const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells");
@@ -678,6 +768,70 @@ static void test_matrix(void **state) {
   cell_file(path, sizeof path, dir2, "bert-tiny-sigma-s4-b1-cpu-device", "run.log");
   assert_false(exists(path)); /* never started */
 
+  /* The dealer axis end to end: an in-process and a streamed cell, not verified; each party's key bytes in
+   * the tables are the cost model's, the peaks the runs' own, and matrix.md has a row per cell. */
+  char dir3[256];
+  snprintf(dir3, sizeof dir3, "%s/dealers", tmpdir);
+  expect(0, "2 of 2 cells done", (const char *[]){"matrix", "--seq", "4", "--layers", "1", "--dealer", "inproc,stream",
+                                                  "--verify", "off", "-o", dir3, NULL});
+  expect(0, NULL, (const char *[]){"cost", "--model", "bert-tiny", "--seq", "4", "--layers", "1", "--format", "json", NULL});
+  double want[2] = {0, 0};
+  {
+    cJSON *cj = cJSON_Parse(slurp("cmd", "out"));
+    assert_non_null(cj);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(cj, "scopes")) {
+      const char *sc = cJSON_GetObjectItemCaseSensitive(row, "scope")->valuestring;
+      if (strcmp(sc, "total") && strcmp(sc, "Weights")) continue;
+      for (int p = 0; p < 2; p++) want[p] += cJSON_GetObjectItemCaseSensitive(row, p ? "key_B_p1" : "key_B_p0")->valuedouble;
+    }
+    cJSON_Delete(cj);
+  }
+  assert_true(want[0] > 0 && want[1] > 0);
+  snprintf(path, sizeof path, "%s/matrix.csv", dir3);
+  assert_int_equal(ff_read_user_file(path, "matrix.csv", 1 << 24, &csv, &len), FF_OK);
+  {
+    char *sv = NULL, *h = strtok_r(csv, "\n", &sv), *hd[128];
+    const int nh3 = split(h, hd, 128), c_c = col(hd, nh3, "cell"), c_d = col(hd, nh3, "dealer"),
+              c_st = col(hd, nh3, "status"), c_k0 = col(hd, nh3, "key_B_p0"), c_k1 = col(hd, nh3, "key_B_p1"),
+              c_ph = col(hd, nh3, "peak_host_B"), c_v = col(hd, nh3, "verified"), c_e = col(hd, nh3, "max_abs_err");
+    const char *cells3[2][2] = {{"bert-tiny-sigma-s4-b1-cpu-device-inproc", "inproc"},
+                                {"bert-tiny-sigma-s4-b1-cpu-stream", "stream"}};
+    int k = 0;
+    for (char *line = strtok_r(NULL, "\n", &sv); line; line = strtok_r(NULL, "\n", &sv), k++) {
+      char *f[128];
+      assert_int_equal(split(line, f, 128), nh3);
+      assert_true(k < 2);
+      assert_string_equal(f[c_c], cells3[k][0]);
+      assert_string_equal(f[c_d], cells3[k][1]);
+      assert_string_equal(f[c_st], "done");
+      assert_string_equal(f[c_v], "0");
+      assert_string_equal(f[c_e], ""); /* not verified: no error figure */
+      assert_true(strtod(f[c_k0], NULL) == want[0] && strtod(f[c_k1], NULL) == want[1]);
+      assert_true(strtod(f[c_ph], NULL) > 0);
+      char sum[512];
+      cell_file(sum, sizeof sum, dir3, cells3[k][0], "run_summary.json");
+      cJSON *rs = load_json(sum);
+      assert_string_equal(cJSON_GetObjectItemCaseSensitive(rs, "dealer")->valuestring, cells3[k][1]);
+      assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rs, "verified")));
+      cJSON_Delete(rs);
+    }
+    assert_int_equal(k, 2);
+  }
+  free(csv);
+  snprintf(path, sizeof path, "%s/matrix.md", dir3);
+  assert_int_equal(ff_read_user_file(path, "matrix.md", 1 << 24, &csv, &len), FF_OK);
+  assert_non_null(strstr(csv, "| bert-tiny-sigma-s4-b1-cpu-device-inproc | done |"));
+  {
+    char row[256], w0[32], w1[32]; /* the streamed cell's keys as the cost model gives them, and no keygen */
+    snprintf(row, sizeof row, "| bert-tiny-sigma-s4-b1-cpu-stream | done | %s | %s | — |",
+             ff_fmt_bytes(want[0], w0, sizeof w0), ff_fmt_bytes(want[1], w1, sizeof w1));
+    assert_non_null(strstr(csv, row));
+  }
+  free(csv);
+  expect(2, "not a valid dealer", (const char *[]){"matrix", "--dealer", "pipe", NULL});
+  expect(2, "--verify must be on or off", (const char *[]){"matrix", "--verify", "maybe", NULL});
+
   /* A grid file, and usage errors. */
   char gf[256];
   snprintf(gf, sizeof gf, "%s/grid.json", tmpdir);
@@ -699,6 +853,7 @@ int main(void) {
       cmocka_unit_test(test_figures),
       cmocka_unit_test(test_grid_model),
       cmocka_unit_test(test_grid_share),
+      cmocka_unit_test(test_grid_dealer),
       cmocka_unit_test(test_matrix),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -28,7 +28,8 @@
 static void ff__matrix_usage(FILE *f) {
   fputs("Usage: fusefss matrix [--grid FILE] [--model M,...] [--suite sigma,suf] [--seq N,...] [--batch N,...]\n"
         "                      [--backend cpu|cuda,...] [--placement device|host|disk,...] [--suf K=V[,K=V...]]...\n"
-        "                      [--gpu-share timeslice,mps]\n"
+        "                      [--gpu-share timeslice,mps] [--dealer file|inproc|stream,...]\n"
+        "                      [--weights-per-layer] [--verify on|off]\n"
         "                      [--reps N] [--warmup W] [--layers N] [--trace-depth N] [-o DIR]\n"
         "                      [--mem SIZE] [--disk SIZE] [--keep-keys] [--dry-run] [--no-html]\n"
         "\n"
@@ -36,31 +37,43 @@ static void ff__matrix_usage(FILE *f) {
         "and writes the grid's tables and figures into DIR:\n"
         "  matrix.csv            one row per cell: status (done, failed, refused) and reason, online time\n"
         "                        (median, p25, p75), link bytes, bytes per party, rounds, LAN and WAN\n"
-        "                        projections (duplex), keygen time, key file bytes, max output error, the\n"
-        "                        checks, and time and link bytes per family\n"
+        "                        projections (duplex), keygen time, key file bytes, each party's key bytes\n"
+        "                        (the cost model's), max output error, peak host and device memory (the\n"
+        "                        larger party's), the checks, and time and link bytes per family\n"
         "  matrix_families.csv   one row per cell and family (time, link bytes, rounds, LAN, WAN)\n"
         "  matrix.json           the grid and every cell (fusefss.matrix/1)\n"
         "  scaling.svg           time, link bytes and rounds against seq, one line per model/suite/...\n"
+        "  matrix.md             the per-cell table in Markdown (keys, keygen, online, link, rounds, error,\n"
+        "                        peak memory), as docs/results.md's per-model tables\n"
         "  index.html            the table and the figure (not with --no-html)\n"
         "  grid.json             the grid as run (a grid file: `--grid DIR/grid.json` runs it again)\n"
         "\n"
         "Resumable: a cell whose folder holds a finished run (cell.json says done) is skipped, so the same\n"
         "command continues a grid that was interrupted; failed cells are run again. A cell that fails is\n"
         "recorded with its reason and the grid goes on. Before running, each cell's key bytes (from\n"
-        "`fusefss cost`) are checked against the available memory and disk; a cell that cannot fit is\n"
-        "refused with the reason (the GPU's memory is not checked). Key files are deleted once a cell is\n"
+        "`fusefss cost`) are checked against the available memory and disk (key files: both; --dealer\n"
+        "inproc: memory; --dealer stream: neither, as its keys are dealt while read: the run's own check\n"
+        "decides); a cell that cannot fit is refused with the reason (the GPU's memory is not checked\n"
+        "here; `fusefss run` checks it). Key files are deleted once a cell is\n"
         "done (--keep-keys keeps them). A progress line per cell gives its figures and an ETA.\n"
         "\n"
         "Grid (lists are comma-separated; each replaces the grid file's list of that axis):\n"
         "  --grid FILE           a JSON grid: {\"model\": [...], \"suite\": [...], \"seq\": [...], \"batch\": [...],\n"
         "                        \"backend\": [...], \"placement\": [...], \"suf\": [\"\", \"K=V,K=V\"],\n"
-        "                        \"gpu_share\": [\"timeslice\", \"mps\"], \"reps\": 3, \"warmup\": 1, \"layers\": 0,\n"
-        "                        \"trace_depth\": -1} (every key optional)\n"
+        "                        \"gpu_share\": [\"timeslice\", \"mps\"], \"dealer\": [\"file\", \"stream\"],\n"
+        "                        \"reps\": 3, \"warmup\": 1, \"layers\": 0, \"trace_depth\": -1,\n"
+        "                        \"weights_per_layer\": false, \"verify\": true} (every key optional)\n"
         "  --model, --suite, --seq, --batch, --backend, --placement   the axes (defaults: bert-tiny, sigma,\n"
         "                        128, 1, cpu, device)\n"
         "  --suf K=V[,K=V...]    one suf knob set (repeat for more; sigma cells ignore them)\n"
         "  --gpu-share timeslice,mps  how each cell's two parties share the GPU (fusefss run --gpu-share;\n"
         "                        default timeslice; mps cells need backend cuda, others are refused)\n"
+        "  --dealer file,inproc,stream  where each cell's keys come from (fusefss run --dealer; default file);\n"
+        "                        a stream cell takes no placement (one cell, \"stream\" in its name)\n"
+        "  --weights-per-layer   every cell masks each layer's weights at every inference (fusefss run\n"
+        "                        --weights-per-layer: the models whose weights do not fit, e.g. llama7b)\n"
+        "  --verify on|off       check each run's outputs against the emulation (default on; off: for the\n"
+        "                        models whose emulation is too slow, verified instead on a cut model)\n"
         "  --reps N, --warmup W  counted and warm-up repetitions of each run (1, 0)\n"
         "  --layers N            run only the first N blocks of each model\n"
         "  --trace-depth N       each run also writes a Perfetto trace (fusefss run --trace-depth N; 0: all)\n"
@@ -165,6 +178,10 @@ static double ff__disk_free(const char *dir) {
   return statvfs(dir, &s) == 0 ? (double)s.f_bavail * (double)s.f_frsize : NAN;
 }
 
+/* Room for a cell's command line: its fixed options (about 40 words) and a knob set of at most 120
+ * characters (ff_grid_add), i.e. at most 61 "--suf" pairs (one-letter knobs). */
+#define FF__MAX_ARGS 256
+
 /* The options of a cell's model and suite, shared by `cost` and `run` (argv from *at). */
 static void ff__model_args(const ff_grid *g, const ff_grid_cell *c, char **argv, int *at, char bufs[][64],
                            char *knobs_copy, size_t knobs_n) {
@@ -183,6 +200,7 @@ static void ff__model_args(const ff_grid *g, const ff_grid_cell *c, char **argv,
     argv[(*at)++] = "--layers";
     argv[(*at)++] = bufs[2];
   }
+  if (g->weights_per_layer) argv[(*at)++] = "--weights-per-layer";
   snprintf(knobs_copy, knobs_n, "%s", c->knobs);
   char *save = NULL;
   for (char *kv = strtok_r(knobs_copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
@@ -194,7 +212,7 @@ static void ff__model_args(const ff_grid *g, const ff_grid_cell *c, char **argv,
 /* Key bytes of both parties from `fusefss cost --format json` ("total" + "Weights" rows), or a reason. */
 static int ff__cost_keys(const ff_grid *g, const ff_grid_cell *c, const char *err_log, double keys[2], char *reason,
                          size_t n) {
-  char *argv[64], bufs[4][64], knobs[256];
+  char *argv[FF__MAX_ARGS], bufs[4][64], knobs[256];
   int at = 0;
   argv[at++] = "fusefss";
   argv[at++] = "cost";
@@ -228,7 +246,9 @@ static int ff__cost_keys(const ff_grid *g, const ff_grid_cell *c, const char *er
 
 /* ---- Cell status (cell.json) -------------------------------------------------------------------- */
 
-static void ff__cell_status(const char *cell_dir, char *status, size_t sn, char *reason, size_t rn) {
+/* keys: each party's key bytes as the cell recorded them (NAN when it did not). */
+static void ff__cell_status(const char *cell_dir, char *status, size_t sn, char *reason, size_t rn, double keys[2]) {
+  keys[0] = keys[1] = NAN;
   char path[4200];
   snprintf(status, sn, "pending");
   reason[0] = 0;
@@ -238,19 +258,26 @@ static void ff__cell_status(const char *cell_dir, char *status, size_t sn, char 
   const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "status"), *r = cJSON_GetObjectItemCaseSensitive(j, "reason");
   if (cJSON_IsString(s)) snprintf(status, sn, "%s", s->valuestring);
   if (cJSON_IsString(r)) snprintf(reason, rn, "%s", r->valuestring);
+  for (int p = 0; p < 2; p++) {
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, p ? "key_B_p1" : "key_B_p0");
+    if (cJSON_IsNumber(k)) keys[p] = k->valuedouble;
+  }
   cJSON_Delete(j);
   snprintf(path, sizeof path, "%s/breakdown_merged.json", cell_dir);
   if (strcmp(status, "done") == 0 && access(path, F_OK) != 0) snprintf(status, sn, "pending"); /* half gone */
 }
 
+/* keys: each party's key bytes from the cost model (NAN: unknown, not written). */
 static ff_status ff__cell_mark(const char *cell_dir, const char *status, const char *reason, int exit_code,
-                               double seconds) {
+                               double seconds, const double keys[2]) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "schema", "fusefss.cell/1");
   cJSON_AddStringToObject(j, "status", status);
   cJSON_AddStringToObject(j, "reason", reason ? reason : "");
   cJSON_AddNumberToObject(j, "exit", exit_code);
   cJSON_AddNumberToObject(j, "seconds", seconds);
+  for (int p = 0; p < 2; p++)
+    if (isfinite(keys[p])) cJSON_AddNumberToObject(j, p ? "key_B_p1" : "key_B_p0", keys[p]);
   char *text = cJSON_Print(j), path[4200];
   cJSON_Delete(j);
   if (!text) return FF_ENOMEM;
@@ -279,17 +306,20 @@ static ff_status ff__outputs(const char *dir, const char *out, const ff_grid *g,
   *n_done = 0;
   for (size_t i = 0; i < n; i++) {
     char cdir[3700], status[16], reason[512];
+    double keys[2];
     snprintf(cdir, sizeof cdir, "%s/cells/%s", dir, cells[i].name);
-    ff__cell_status(cdir, status, sizeof status, reason, sizeof reason);
+    ff__cell_status(cdir, status, sizeof status, reason, sizeof reason, keys);
     if (strcmp(status, "done") == 0 && ff_cell_collect(cdir, &res[i])) {
       snprintf(status, sizeof status, "failed");
       snprintf(reason, sizeof reason, "its results in %.400s cannot be read (details above)", cdir);
     }
     snprintf(res[i].status, sizeof res[i].status, "%s", status);
     snprintf(res[i].reason, sizeof res[i].reason, "%s", reason);
+    res[i].key_B_p0 = keys[0];
+    res[i].key_B_p1 = keys[1];
     if (strcmp(status, "done") == 0) ++*n_done;
   }
-  char *csv = NULL, *fcsv = NULL, *json = NULL, *svg = NULL, *page = NULL;
+  char *csv = NULL, *fcsv = NULL, *json = NULL, *svg = NULL, *page = NULL, *md = NULL;
   ff_plot_series *series = NULL;
   size_t n_series = 0;
   double *storage = NULL;
@@ -297,6 +327,7 @@ static ff_status ff__outputs(const char *dir, const char *out, const ff_grid *g,
     if (!(st = ff_matrix_tables(g, cells, res, n, &csv, &fcsv, &json)))
       if (!(st = ff__write(out, "matrix.csv", csv)))
         if (!(st = ff__write(out, "matrix_families.csv", fcsv))) st = ff__write(out, "matrix.json", json);
+    if (!st && !(st = ff_matrix_markdown(cells, res, n, &md))) st = ff__write(out, "matrix.md", md);
   }
   if (!st && *n_done) {
     if (!(st = ff_matrix_series(cells, res, n, &series, &n_series, &storage)) &&
@@ -309,6 +340,7 @@ static ff_status ff__outputs(const char *dir, const char *out, const ff_grid *g,
   free(json);
   free(svg);
   free(page);
+  free(md);
   free(series);
   free(storage);
   for (size_t i = 0; i < n; i++) ff_cell_result_free(&res[i]);
@@ -345,15 +377,17 @@ int ff_cmd_matrix(int argc, char **argv) {
   ff_grid_init(&g);
   ff_grid_init(&cli);
   int reps = -1, warmup = -1, layers = -1, trace_depth = -2, keep_keys = 0, dry = 0, html = 1, rc = FF_EXIT_OK;
+  int wpl = -1, verify = -1;
   double mem_cap = NAN, disk_cap = NAN;
-  enum { O_GRID = 256, O_MODEL, O_SUITE, O_SEQ, O_BATCH, O_BACKEND, O_PLACEMENT, O_SUF, O_SHARE, O_REPS, O_WARMUP,
-         O_LAYERS, O_TDEPTH, O_MEM, O_DISK, O_KEEP, O_DRY, O_NOHTML };
+  enum { O_GRID = 256, O_MODEL, O_SUITE, O_SEQ, O_BATCH, O_BACKEND, O_PLACEMENT, O_SUF, O_SHARE, O_DEALER, O_REPS,
+         O_WARMUP, O_LAYERS, O_TDEPTH, O_MEM, O_DISK, O_KEEP, O_DRY, O_NOHTML, O_WPL, O_VERIFY };
   static const struct option opts[] = {
       {"grid", required_argument, NULL, O_GRID},     {"model", required_argument, NULL, O_MODEL},
       {"suite", required_argument, NULL, O_SUITE},   {"seq", required_argument, NULL, O_SEQ},
       {"batch", required_argument, NULL, O_BATCH},   {"backend", required_argument, NULL, O_BACKEND},
       {"placement", required_argument, NULL, O_PLACEMENT}, {"suf", required_argument, NULL, O_SUF},
-      {"gpu-share", required_argument, NULL, O_SHARE},
+      {"gpu-share", required_argument, NULL, O_SHARE}, {"dealer", required_argument, NULL, O_DEALER},
+      {"weights-per-layer", no_argument, NULL, O_WPL}, {"verify", required_argument, NULL, O_VERIFY},
       {"reps", required_argument, NULL, O_REPS},     {"warmup", required_argument, NULL, O_WARMUP},
       {"layers", required_argument, NULL, O_LAYERS}, {"trace-depth", required_argument, NULL, O_TDEPTH},
       {"mem", required_argument, NULL, O_MEM},       {"disk", required_argument, NULL, O_DISK},
@@ -376,6 +410,13 @@ int ff_cmd_matrix(int argc, char **argv) {
     case O_BACKEND: ax = FF_GRID_BACKEND; break;
     case O_PLACEMENT: ax = FF_GRID_PLACEMENT; break;
     case O_SHARE: ax = FF_GRID_SHARE; break;
+    case O_DEALER: ax = FF_GRID_DEALER; break;
+    case O_WPL: wpl = 1; break;
+    case O_VERIFY:
+      if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+        rc = ff_cli_usage_error(cmd, "--verify must be on or off, not '%s'", optarg);
+      verify = strcmp(optarg, "off") != 0;
+      break;
     case O_SUF: ax = FF_GRID_SUF; break;
     case O_REPS:
       if (ff_parse_int(optarg, 1, 10000, &v)) rc = ff_cli_usage_error(cmd, "--reps must be 1..10000, not '%s'", optarg);
@@ -436,6 +477,8 @@ int ff_cmd_matrix(int argc, char **argv) {
   if (warmup >= 0) g.warmup = warmup;
   if (layers >= 0) g.layers = layers;
   if (trace_depth >= -1) g.trace_depth = trace_depth;
+  if (wpl >= 0) g.weights_per_layer = wpl;
+  if (verify >= 0) g.verify = verify;
   ff_grid_fill_defaults(&g);
   ff_grid_cell *cells = NULL;
   size_t n = 0;
@@ -480,16 +523,22 @@ int ff_cmd_matrix(int argc, char **argv) {
   /* Pass 1: statuses and the fit check of the cells still to run. */
   char (*status)[16] = calloc(n, sizeof *status);
   char (*reason)[512] = calloc(n, sizeof *reason);
+  double (*keys)[2] = calloc(n, sizeof *keys); /* each cell's key bytes per party (cost model), NAN: unknown */
   size_t to_run = 0, skipped = 0, refused = 0, failed = 0, ran = 0;
+  if (!status || !reason || !keys) {
+    rc = ff_cli_fail(cmd, "out of memory for %zu cells", n);
+    dry = 1;
+    n = 0;
+  }
   for (size_t i = 0; i < n; i++) {
     char cdir[3700];
     snprintf(cdir, sizeof cdir, "%s/%s", cells_dir, cells[i].name);
-    ff__cell_status(cdir, status[i], sizeof status[i], reason[i], sizeof reason[i]);
+    ff__cell_status(cdir, status[i], sizeof status[i], reason[i], sizeof reason[i], keys[i]);
     if (strcmp(status[i], "done") == 0) {
       skipped++;
       continue;
     }
-    double keys[2];
+    keys[i][0] = keys[i][1] = NAN;
     char log[4200];
     if (ff__mkdir(cdir)) {
       snprintf(status[i], sizeof status[i], "failed");
@@ -501,30 +550,34 @@ int ff_cmd_matrix(int argc, char **argv) {
     if (strcmp(cells[i].share, "mps") == 0 && strcmp(cells[i].backend, "cuda") != 0) {
       snprintf(status[i], sizeof status[i], "refused");
       snprintf(reason[i], sizeof reason[i], "--gpu-share mps shares a GPU: it needs backend cuda, not %s", cells[i].backend);
-    } else if (ff__cost_keys(&g, &cells[i], log, keys, reason[i], sizeof reason[i])) {
+    } else if (ff__cost_keys(&g, &cells[i], log, keys[i], reason[i], sizeof reason[i])) {
       snprintf(status[i], sizeof status[i], "refused");
+      keys[i][0] = keys[i][1] = NAN;
     } else {
-      const double need = keys[0] + keys[1];
-      const int in_memory = strcmp(cells[i].placement, "disk") != 0;
+      /* Key files need the disk and, unless read from it gate by gate, the memory; --dealer inproc keeps
+       * them in memory only; --dealer stream holds a window of layers (the run's own check decides). */
+      const double *k = keys[i], need = k[0] + k[1];
+      const int stream = strcmp(cells[i].dealer, "stream") == 0, inproc = strcmp(cells[i].dealer, "inproc") == 0;
+      const int in_memory = !stream && strcmp(cells[i].placement, "disk") != 0, on_disk = !stream && !inproc;
       char nb[32], ab[32], k0[32], k1[32];
       snprintf(status[i], sizeof status[i], "pending");
       reason[i][0] = 0;
       if (in_memory && isfinite(mem) && need > 0.9 * mem)
         snprintf(reason[i], sizeof reason[i], "keys need %s (P0 %s + P1 %s), more than 90%% of the %s of memory %s",
-                 ff_fmt_bytes(need, nb, sizeof nb), ff_fmt_bytes(keys[0], k0, sizeof k0),
-                 ff_fmt_bytes(keys[1], k1, sizeof k1), ff_fmt_bytes(mem, ab, sizeof ab),
+                 ff_fmt_bytes(need, nb, sizeof nb), ff_fmt_bytes(k[0], k0, sizeof k0),
+                 ff_fmt_bytes(k[1], k1, sizeof k1), ff_fmt_bytes(mem, ab, sizeof ab),
                  isfinite(mem_cap) ? "given (--mem)" : "available");
-      else if (isfinite(disk) && need > 0.9 * disk)
+      else if (on_disk && isfinite(disk) && need > 0.9 * disk)
         snprintf(reason[i], sizeof reason[i], "key files need %s (P0 %s + P1 %s), more than 90%% of the %s of disk %s",
-                 ff_fmt_bytes(need, nb, sizeof nb), ff_fmt_bytes(keys[0], k0, sizeof k0),
-                 ff_fmt_bytes(keys[1], k1, sizeof k1), ff_fmt_bytes(disk, ab, sizeof ab),
+                 ff_fmt_bytes(need, nb, sizeof nb), ff_fmt_bytes(k[0], k0, sizeof k0),
+                 ff_fmt_bytes(k[1], k1, sizeof k1), ff_fmt_bytes(disk, ab, sizeof ab),
                  isfinite(disk_cap) ? "given (--disk)" : "free");
       if (reason[i][0]) snprintf(status[i], sizeof status[i], "refused");
     }
     if (strcmp(status[i], "refused") == 0) {
       refused++;
       printf("refused %s: %s\n", cells[i].name, reason[i]);
-      if (!dry) (void)ff__cell_mark(cdir, "refused", reason[i], 0, 0);
+      if (!dry) (void)ff__cell_mark(cdir, "refused", reason[i], 0, 0, keys[i]);
     } else {
       to_run++;
     }
@@ -541,7 +594,7 @@ int ff_cmd_matrix(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/cell.json", cdir);
     unlink(path); /* a killed run must not look finished */
     snprintf(log, sizeof log, "%s/run.log", cdir);
-    char *rargv[64];
+    char *rargv[FF__MAX_ARGS];
     int at = 0;
     rargv[at++] = "fusefss";
     rargv[at++] = "run";
@@ -550,8 +603,18 @@ int ff_cmd_matrix(int argc, char **argv) {
     snprintf(wbuf, sizeof wbuf, "%d", g.warmup);
     rargv[at++] = "--backend";
     rargv[at++] = (char *)cells[i].backend;
-    rargv[at++] = "--placement";
-    rargv[at++] = (char *)cells[i].placement;
+    if (strcmp(cells[i].dealer, "stream") != 0) { /* a streamed party's keys have no placement */
+      rargv[at++] = "--placement";
+      rargv[at++] = (char *)cells[i].placement;
+    }
+    if (strcmp(cells[i].dealer, "file") != 0) {
+      rargv[at++] = "--dealer";
+      rargv[at++] = (char *)cells[i].dealer;
+    }
+    if (!g.verify) {
+      rargv[at++] = "--verify";
+      rargv[at++] = "off";
+    }
     if (strcmp(cells[i].share, "mps") == 0) {
       rargv[at++] = "--gpu-share";
       rargv[at++] = "mps";
@@ -588,7 +651,7 @@ int ff_cmd_matrix(int argc, char **argv) {
           snprintf(path, sizeof path, "%s/keys_p%d.ffk.mac", cdir, p);
           unlink(path);
         }
-      if (ff__cell_mark(cdir, "done", "", 0, secs)) {
+      if (ff__cell_mark(cdir, "done", "", 0, secs, keys[i])) {
         rc = ff_cli_fail(cmd, "cannot write %s/cell.json", cdir);
         break;
       }
@@ -599,7 +662,7 @@ int ff_cmd_matrix(int argc, char **argv) {
       snprintf(reason[i], sizeof reason[i], "exit %d: %s", code, why);
       snprintf(line, sizeof line, "FAILED after %.1f s (%s)", secs, reason[i]);
       failed++;
-      (void)ff__cell_mark(cdir, "failed", reason[i], code, secs);
+      (void)ff__cell_mark(cdir, "failed", reason[i], code, secs, keys[i]);
     }
     const double per = (double)(ff_now_ns() - t_start) * 1e-9 / (double)ran;
     const size_t left = to_run > ran ? to_run - ran : 0;
@@ -618,6 +681,7 @@ int ff_cmd_matrix(int argc, char **argv) {
   }
   free(status);
   free(reason);
+  free(keys);
   free(cells);
 done:
   ff_grid_free(&g);

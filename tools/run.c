@@ -2171,10 +2171,11 @@ static ff_status ff__write_summary(const ff__run_opts *o, const ff__deal_time *k
   cJSON_AddStringToObject(j, "schema", "fusefss.run_summary/1");
   cJSON_AddStringToObject(j, "run_id", o->run_id ? o->run_id : "");
   cJSON_AddStringToObject(j, "dealer", o->stream ? "stream" : o->inproc ? "inproc" : "file");
-  /* --dealer inproc: the slower party's in-memory keygen (null if neither log has it); no key files */
-  if (o->inproc && isnan(keygen->total_s)) cJSON_AddNullToObject(j, "keygen_s");
+  /* --dealer inproc: the slower party's in-memory keygen (null if neither log has it); no key files.
+   * --dealer stream: null, as the dealing overlaps the parties' work (no keygen of its own to time). */
+  if (o->stream || (o->inproc && isnan(keygen->total_s))) cJSON_AddNullToObject(j, "keygen_s");
   else cJSON_AddNumberToObject(j, "keygen_s", keygen->total_s);
-  cJSON_AddNumberToObject(j, "keygen_write_s", o->inproc ? 0 : keygen->write_s);
+  cJSON_AddNumberToObject(j, "keygen_write_s", o->inproc || o->stream ? 0 : keygen->write_s);
   cJSON_AddNumberToObject(j, "key_file_B_p0", (double)kbytes[0]);
   cJSON_AddNumberToObject(j, "key_file_B_p1", (double)kbytes[1]);
   cJSON_AddNumberToObject(j, "pipeline_s", wall_s);

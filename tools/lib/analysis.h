@@ -502,6 +502,8 @@ typedef enum {
   FF_GRID_MODEL, FF_GRID_SUITE, FF_GRID_SEQ, FF_GRID_BATCH, FF_GRID_BACKEND, FF_GRID_PLACEMENT,
   FF_GRID_SUF, /* one knob set per value: "NAME=VALUE[,NAME=VALUE...]" ("" = the defaults) */
   FF_GRID_SHARE, /* how the two parties share one GPU: "timeslice" or "mps" (`fusefss run --gpu-share`) */
+  FF_GRID_DEALER, /* where the keys come from: "file", "inproc" or "stream" (`fusefss run --dealer`); a
+                     stream cell takes no placement (its keys arrive as read): one cell per stream dealer */
   FF_GRID_N_AXES
 } ff_grid_axis;
 
@@ -514,6 +516,8 @@ typedef struct {
   int reps, warmup;  /* per cell: counted and warm-up repetitions (1, 0) */
   int layers;        /* the first N blocks only; 0: the whole model */
   int trace_depth;   /* -1: no trace; 0: every depth; N: `fusefss run --trace-depth N` */
+  int weights_per_layer; /* 1: `--weights-per-layer` for every cell (cost and run) */
+  int verify;        /* 1 (default): each run checks its outputs against the emulation; 0: `--verify off` */
 } ff_grid;
 
 void ff_grid_init(ff_grid *g);
@@ -525,18 +529,20 @@ ff_status ff_grid_add(ff_grid *g, ff_grid_axis a, const char *value);
 /* A comma-separated list ("8,16,32"); for FF_GRID_SUF the whole string is one knob set. */
 ff_status ff_grid_add_list(ff_grid *g, ff_grid_axis a, const char *csv);
 /* A grid file: {"model": [...], "suite": [...], "seq": [...], "batch": [...], "backend": [...],
- * "placement": [...], "suf": ["", "SUF_GELU_INTERVALS=8"], "gpu_share": ["timeslice", "mps"], "reps": 3,
- * "warmup": 1, "layers": 0,
- * "trace_depth": -1}; every key optional; values added to g. */
+ * "placement": [...], "suf": ["", "SUF_GELU_INTERVALS=8"], "gpu_share": ["timeslice", "mps"],
+ * "dealer": ["file", "stream"], "reps": 3, "warmup": 1, "layers": 0, "trace_depth": -1,
+ * "weights_per_layer": false, "verify": true}; every key optional; values added to g. */
 ff_status ff_grid_load(const char *path, ff_grid *g);
-/* Empty axes get the defaults: bert-tiny, sigma, seq 128, batch 1, cpu, device, no knobs, timeslice. */
+/* Empty axes get the defaults: bert-tiny, sigma, seq 128, batch 1, cpu, device, no knobs, timeslice, file. */
 void ff_grid_fill_defaults(ff_grid *g);
 cJSON *ff_grid_to_json(const ff_grid *g); /* the grid file's form (fusefss.grid/1); caller frees */
 
 typedef struct {
-  char name[200];             /* its folder: "bert-tiny-suf-s64-b1-cpu-device" ("-mps" after it under MPS) */
+  char name[200];             /* its folder: "bert-tiny-suf-s64-b1-cpu-device" ("-mps" after it under MPS,
+                                 "-inproc" with that dealer; "stream" in place of the placement) */
   char series[200];           /* the cell without its seq: one line of the scaling figure */
-  const char *model, *suite, *knobs, *backend, *placement, *share; /* point into the grid */
+  const char *model, *suite, *knobs, *backend, *placement, *share, *dealer; /* point into the grid (placement
+                                                                               "stream" for a stream cell) */
   int seq, batch;
 } ff_grid_cell;
 
@@ -554,6 +560,8 @@ typedef struct {
   double online_ns, online_p25, online_p75, link_B, sent_B_p0, sent_B_p1, rounds; /* merged totals, medians */
   double lan_ns, wan_ns;      /* projected totals, duplex convention, LAN and WAN presets */
   double keygen_s, key_file_B, max_abs_err; /* from run_summary.json */
+  double peak_host_B, peak_device_B; /* from run_summary.json: the larger party's peak RSS and device pool */
+  double key_B_p0, key_B_p1;  /* each party's key bytes from `fusefss cost` (the matrix's cell.json), any status */
   int output_exact, cost_model_equal;
   size_t reps;                /* counted repetitions */
   size_t n_fam;
@@ -573,6 +581,9 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
  * *storage; caller frees *series and *storage. */
 ff_status ff_matrix_series(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, ff_plot_series **series,
                            size_t *n_series, double **storage);
+/* The per-cell table in Markdown (docs/results.md's per-model tables): keys per party, keygen, online time,
+ * link bytes, rounds, the output's error, peak host and device memory; "—" where not known. */
+ff_status ff_matrix_markdown(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, char **md);
 /* One HTML page: the table of cells and the scaling figure (may be NULL). */
 ff_status ff_matrix_html(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, const char *scaling_svg,
                          char **html);

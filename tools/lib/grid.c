@@ -20,6 +20,7 @@ void ff_grid_init(ff_grid *g) {
   memset(g, 0, sizeof *g);
   g->reps = 1;
   g->trace_depth = -1;
+  g->verify = 1;
 }
 
 void ff_grid_free(ff_grid *g) {
@@ -28,8 +29,8 @@ void ff_grid_free(ff_grid *g) {
   ff_grid_init(g);
 }
 
-static const char *const ff__axis_names[FF_GRID_N_AXES] = {"model",   "suite",     "seq", "batch",
-                                                             "backend", "placement", "suf", "gpu_share"};
+static const char *const ff__axis_names[FF_GRID_N_AXES] = {"model",     "suite", "seq",       "batch", "backend",
+                                                             "placement", "suf",   "gpu_share", "dealer"};
 
 const char *ff_grid_axis_name(ff_grid_axis a) { return a < FF_GRID_N_AXES ? ff__axis_names[a] : "?"; }
 
@@ -41,6 +42,7 @@ int ff_grid_axis_parse(const char *s) {
   if (strcmp(s, "suites") == 0) return FF_GRID_SUITE;
   if (strcmp(s, "backends") == 0) return FF_GRID_BACKEND;
   if (strcmp(s, "placements") == 0) return FF_GRID_PLACEMENT;
+  if (strcmp(s, "dealers") == 0) return FF_GRID_DEALER;
   return -1;
 }
 
@@ -57,6 +59,7 @@ static int ff__value_ok(ff_grid_axis a, const char *v) {
   }
   if (a == FF_GRID_SUITE && strcmp(v, "sigma") && strcmp(v, "suf")) return 0;
   if (a == FF_GRID_SHARE && strcmp(v, "timeslice") && strcmp(v, "mps")) return 0;
+  if (a == FF_GRID_DEALER && strcmp(v, "file") && strcmp(v, "inproc") && strcmp(v, "stream")) return 0;
   return 1;
 }
 
@@ -65,6 +68,7 @@ ff_status ff_grid_add(ff_grid *g, ff_grid_axis a, const char *value) {
     FF_ERROR("grid: '%s' is not a valid %s (%s)", value, ff_grid_axis_name(a),
              a == FF_GRID_SUITE  ? "sigma or suf"
              : a == FF_GRID_SHARE ? "timeslice or mps"
+             : a == FF_GRID_DEALER ? "file, inproc or stream"
              : a == FF_GRID_SEQ || a == FF_GRID_BATCH ? "a whole number >= 1"
              : a == FF_GRID_SUF  ? "NAME=VALUE[,NAME=VALUE...] of letters, digits and _ . - +, or empty for "
                                    "the defaults"
@@ -115,6 +119,19 @@ static ff_status ff__int_field(const cJSON *o, const char *key, int lo, int hi, 
   return FF_OK;
 }
 
+/* true/false (or 1/0) */
+static ff_status ff__bool_field(const cJSON *o, const char *key, int *out, const char *path) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!v) return FF_OK;
+  if (cJSON_IsBool(v)) *out = cJSON_IsTrue(v);
+  else if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1)) *out = v->valuedouble == 1;
+  else {
+    FF_ERROR("%s: \"%s\" must be true or false", path, key);
+    return FF_EFORMAT;
+  }
+  return FF_OK;
+}
+
 ff_status ff_grid_load(const char *path, ff_grid *g) {
   cJSON *j = NULL;
   ff_status st = ff_json_load_file(path, "grid file", &j);
@@ -128,12 +145,12 @@ ff_status ff_grid_load(const char *path, ff_grid *g) {
   cJSON_ArrayForEach(it, j) {
     const char *k = it->string;
     if (!strcmp(k, "schema") || !strcmp(k, "reps") || !strcmp(k, "warmup") || !strcmp(k, "layers") ||
-        !strcmp(k, "trace_depth"))
+        !strcmp(k, "trace_depth") || !strcmp(k, "weights_per_layer") || !strcmp(k, "verify"))
       continue;
     int a = ff_grid_axis_parse(k);
     if (a < 0) {
-      FF_ERROR("%s: unknown key \"%s\" (expected model, suite, seq, batch, backend, placement, suf, gpu_share, reps, "
-               "warmup, layers, trace_depth)", path, k);
+      FF_ERROR("%s: unknown key \"%s\" (expected model, suite, seq, batch, backend, placement, suf, gpu_share, dealer, "
+               "reps, warmup, layers, trace_depth, weights_per_layer, verify)", path, k);
       st = FF_EFORMAT;
       break;
     }
@@ -162,12 +179,15 @@ ff_status ff_grid_load(const char *path, ff_grid *g) {
   if (!st) st = ff__int_field(j, "warmup", 0, 1000, &g->warmup, path);
   if (!st) st = ff__int_field(j, "layers", 0, 1000, &g->layers, path);
   if (!st) st = ff__int_field(j, "trace_depth", -1, 64, &g->trace_depth, path);
+  if (!st) st = ff__bool_field(j, "weights_per_layer", &g->weights_per_layer, path);
+  if (!st) st = ff__bool_field(j, "verify", &g->verify, path);
   cJSON_Delete(j);
   return st;
 }
 
 void ff_grid_fill_defaults(ff_grid *g) {
-  static const char *const def[FF_GRID_N_AXES] = {"bert-tiny", "sigma", "128", "1", "cpu", "device", "", "timeslice"};
+  static const char *const def[FF_GRID_N_AXES] = {"bert-tiny", "sigma", "128", "1", "cpu", "device", "", "timeslice",
+                                                  "file"};
   for (int k = 0; k < FF_GRID_N_AXES; k++)
     if (g->n[k] == 0) (void)ff_grid_add(g, (ff_grid_axis)k, def[k]);
 }
@@ -185,6 +205,8 @@ cJSON *ff_grid_to_json(const ff_grid *g) {
   cJSON_AddNumberToObject(o, "warmup", g->warmup);
   cJSON_AddNumberToObject(o, "layers", g->layers);
   cJSON_AddNumberToObject(o, "trace_depth", g->trace_depth);
+  cJSON_AddBoolToObject(o, "weights_per_layer", g->weights_per_layer);
+  cJSON_AddBoolToObject(o, "verify", g->verify);
   return o;
 }
 
@@ -225,9 +247,13 @@ ff_status ff_grid_cells(const ff_grid *g, ff_grid_cell **out, size_t *n_out) {
         if (sigma && ik > 0) continue; /* suf knobs do not change a sigma run: one cell, not one per set */
         for (size_t ib = 0; ib < g->n[FF_GRID_BATCH]; ib++)
           for (size_t ie = 0; ie < g->n[FF_GRID_BACKEND]; ie++)
+            for (size_t id = 0; id < g->n[FF_GRID_DEALER]; id++)
             for (size_t ip = 0; ip < g->n[FF_GRID_PLACEMENT]; ip++)
               for (size_t ig = 0; ig < g->n[FF_GRID_SHARE]; ig++)
                 for (size_t iq = 0; iq < g->n[FF_GRID_SEQ]; iq++) {
+                  const char *dealer = g->v[FF_GRID_DEALER][id];
+                  const int stream = strcmp(dealer, "stream") == 0, inproc = strcmp(dealer, "inproc") == 0;
+                  if (stream && ip > 0) continue; /* a streamed party's keys have no placement: one cell */
                   ff_grid_cell *x = &c[n++];
                   x->model = g->v[FF_GRID_MODEL][im];
                   x->suite = g->v[FF_GRID_SUITE][is];
@@ -235,15 +261,16 @@ ff_status ff_grid_cells(const ff_grid *g, ff_grid_cell **out, size_t *n_out) {
                   x->seq = atoi(g->v[FF_GRID_SEQ][iq]);
                   x->batch = atoi(g->v[FF_GRID_BATCH][ib]);
                   x->backend = g->v[FF_GRID_BACKEND][ie];
-                  x->placement = g->v[FF_GRID_PLACEMENT][ip];
+                  x->placement = stream ? "stream" : g->v[FF_GRID_PLACEMENT][ip];
                   x->share = g->v[FF_GRID_SHARE][ig];
-                  const int mps = strcmp(x->share, "mps") == 0; /* the default leaves the names as they were */
+                  x->dealer = dealer;
+                  const int mps = strcmp(x->share, "mps") == 0; /* the defaults leave the names as they were */
                   char tag[80];
                   ff__knob_tag(x->knobs, tag, sizeof tag);
-                  snprintf(x->name, sizeof x->name, "%s-%s%s%s-s%d-b%d-%s-%s%s", x->model, x->suite, *tag ? "-" : "",
-                           tag, x->seq, x->batch, x->backend, x->placement, mps ? "-mps" : "");
-                  snprintf(x->series, sizeof x->series, "%s %s%s%s b%d %s %s%s", x->model, x->suite, *tag ? " " : "",
-                           tag, x->batch, x->backend, x->placement, mps ? " mps" : "");
+                  snprintf(x->name, sizeof x->name, "%s-%s%s%s-s%d-b%d-%s-%s%s%s", x->model, x->suite, *tag ? "-" : "",
+                           tag, x->seq, x->batch, x->backend, x->placement, mps ? "-mps" : "", inproc ? "-inproc" : "");
+                  snprintf(x->series, sizeof x->series, "%s %s%s%s b%d %s %s%s%s", x->model, x->suite, *tag ? " " : "",
+                           tag, x->batch, x->backend, x->placement, mps ? " mps" : "", inproc ? " inproc" : "");
                 }
       }
   *out = c;
@@ -318,6 +345,15 @@ ff_status ff_cell_collect(const char *dir, ff_cell_result *r) {
     if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(j, p ? "key_file_B_p1" : "key_file_B_p0")))
       r->key_file_B += v->valuedouble;
   r->max_abs_err = cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(j, "max_abs_err")) ? v->valuedouble : NAN;
+  r->peak_host_B = r->peak_device_B = NAN;
+  for (int p = 0; p < 2; p++) {
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(j, p ? "peak_host_B_p1" : "peak_host_B_p0")) &&
+        !(v->valuedouble <= r->peak_host_B))
+      r->peak_host_B = v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(j, p ? "peak_device_pool_B_p1" : "peak_device_pool_B_p0")) &&
+        !(v->valuedouble <= r->peak_device_B))
+      r->peak_device_B = v->valuedouble;
+  }
   r->output_exact = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "output_exact"));
   r->cost_model_equal = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "cost_model_equal"));
   cJSON_Delete(j);
@@ -358,9 +394,10 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
       if (k == n_fams && n_fams < 64) snprintf(fams[n_fams++], sizeof fams[0], "%s", res[i].fam[f].family);
     }
   ff__sb a = {0}, b = {0};
-  ff__sbf(&a, "cell,status,reason,model,suite,suf,seq,batch,backend,placement,gpu_share,layers,reps,warmup,online_ns,"
-             "online_ns_p25,online_ns_p75,link_B,sent_B_p0,sent_B_p1,rounds,lan_ns,wan_ns,keygen_s,key_file_B,"
-             "max_abs_err,output_exact,cost_model_equal");
+  ff__sbf(&a, "cell,status,reason,model,suite,suf,seq,batch,backend,placement,gpu_share,dealer,layers,reps,warmup,"
+             "weights_per_layer,verified,online_ns,online_ns_p25,online_ns_p75,link_B,sent_B_p0,sent_B_p1,rounds,lan_ns,"
+             "wan_ns,keygen_s,key_file_B,key_B_p0,key_B_p1,max_abs_err,peak_host_B,peak_device_B,output_exact,"
+             "cost_model_equal");
   for (size_t k = 0; k < n_fams; k++) ff__sbf(&a, ",time_ns_%s,link_B_%s", fams[k], fams[k]);
   ff__sbf(&a, "\n");
   ff__sbf(&b, "cell,family,time_ns,link_B,rounds,lan_ns,wan_ns\n");
@@ -377,13 +414,15 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
     ff__csv(&a, r->reason);
     ff__sbf(&a, ",%s,%s,", c->model, c->suite);
     ff__csv(&a, c->knobs);
-    ff__sbf(&a, ",%d,%d,%s,%s,%s,%d,%d,%d", c->seq, c->batch, c->backend, c->placement, c->share, g->layers, g->reps,
-            g->warmup);
+    ff__sbf(&a, ",%d,%d,%s,%s,%s,%s,%d,%d,%d,%d,%d", c->seq, c->batch, c->backend, c->placement, c->share, c->dealer,
+            g->layers, g->reps, g->warmup, g->weights_per_layer, g->verify);
     const double nan = NAN;
-    const double vals[] = {done ? r->online_ns : nan, done ? r->online_p25 : nan, done ? r->online_p75 : nan,
-                           done ? r->link_B : nan,    done ? r->sent_B_p0 : nan,  done ? r->sent_B_p1 : nan,
-                           done ? r->rounds : nan,    done ? r->lan_ns : nan,     done ? r->wan_ns : nan,
-                           done ? r->keygen_s : nan,  done ? r->key_file_B : nan, done ? r->max_abs_err : nan};
+    const double vals[] = {done ? r->online_ns : nan,   done ? r->online_p25 : nan, done ? r->online_p75 : nan,
+                           done ? r->link_B : nan,      done ? r->sent_B_p0 : nan,  done ? r->sent_B_p1 : nan,
+                           done ? r->rounds : nan,      done ? r->lan_ns : nan,     done ? r->wan_ns : nan,
+                           done ? r->keygen_s : nan,    done ? r->key_file_B : nan, r->key_B_p0,
+                           r->key_B_p1,                 done ? r->max_abs_err : nan, done ? r->peak_host_B : nan,
+                           done ? r->peak_device_B : nan};
     for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) ff__num(&a, vals[k]);
     ff__sbf(&a, done ? ",%d,%d" : ",,", r->output_exact, r->cost_model_equal);
     for (size_t k = 0; k < n_fams; k++) {
@@ -406,6 +445,9 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
     cJSON_AddStringToObject(o, "backend", c->backend);
     cJSON_AddStringToObject(o, "placement", c->placement);
     cJSON_AddStringToObject(o, "gpu_share", c->share);
+    cJSON_AddStringToObject(o, "dealer", c->dealer);
+    cJSON_AddItemToObject(o, "key_B_p0", ff__jnum(r->key_B_p0));
+    cJSON_AddItemToObject(o, "key_B_p1", ff__jnum(r->key_B_p1));
     if (done) {
       cJSON_AddItemToObject(o, "online_ns", ff__jnum(r->online_ns));
       cJSON_AddItemToObject(o, "online_ns_p25", ff__jnum(r->online_p25));
@@ -419,6 +461,8 @@ ff_status ff_matrix_tables(const ff_grid *g, const ff_grid_cell *cells, const ff
       cJSON_AddItemToObject(o, "keygen_s", ff__jnum(r->keygen_s));
       cJSON_AddItemToObject(o, "key_file_B", ff__jnum(r->key_file_B));
       cJSON_AddItemToObject(o, "max_abs_err", ff__jnum(r->max_abs_err));
+      cJSON_AddItemToObject(o, "peak_host_B", ff__jnum(r->peak_host_B));
+      cJSON_AddItemToObject(o, "peak_device_B", ff__jnum(r->peak_device_B));
       cJSON_AddBoolToObject(o, "output_exact", r->output_exact);
       cJSON_AddBoolToObject(o, "cost_model_equal", r->cost_model_equal);
       cJSON_AddNumberToObject(o, "reps_counted", (double)r->reps);
@@ -512,6 +556,49 @@ static void ff__hx(ff__sb *b, const char *t) {
     ff__sbf(b, *t == '&' ? "&amp;" : *t == '<' ? "&lt;" : *t == '>' ? "&gt;" : *t == '"' ? "&quot;" : "%c", *t);
 }
 
+/* A size, or "—" where it is not known. */
+static const char *ff__fmt_bytes_or(double v, char *buf, size_t n) {
+  if (!isfinite(v) || v < 0) {
+    snprintf(buf, n, "—");
+    return buf;
+  }
+  return ff_fmt_bytes(v, buf, n);
+}
+
+ff_status ff_matrix_markdown(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, char **md) {
+  *md = NULL;
+  ff__sb b = {0};
+  ff__sbf(&b, "| cell | status | keys P0 | keys P1 | keygen | online (median) | link | rounds | max abs err | "
+             "peak host | peak device |\n|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+  for (size_t i = 0; i < n; i++) {
+    const ff_cell_result *r = &res[i];
+    char k0[32], k1[32];
+    ff__sbf(&b, "| %s | %s", cells[i].name, r->status);
+    if (*r->reason) {
+      ff__sbf(&b, ": ");
+      for (const char *c = r->reason; *c; c++) ff__sbf(&b, *c == '|' ? "\\|" : *c == '\n' ? " " : "%c", *c);
+    }
+    ff__sbf(&b, " | %s | %s |", ff__fmt_bytes_or(r->key_B_p0, k0, sizeof k0), ff__fmt_bytes_or(r->key_B_p1, k1, sizeof k1));
+    if (strcmp(r->status, "done") == 0) {
+      char t[32], l[32], ph[32], pd[32], e[32] = "not checked";
+      if (isfinite(r->max_abs_err)) snprintf(e, sizeof e, "%.3g", r->max_abs_err);
+      if (isfinite(r->keygen_s)) ff__sbf(&b, " %.2f s |", r->keygen_s);
+      else ff__sbf(&b, " — |");
+      ff__sbf(&b, " %s | %s | %.0f | %s | %s | %s |\n", ff_fmt_ns(r->online_ns, t, sizeof t),
+              ff_fmt_bytes(r->link_B, l, sizeof l), r->rounds, e, ff__fmt_bytes_or(r->peak_host_B, ph, sizeof ph),
+              ff__fmt_bytes_or(r->peak_device_B, pd, sizeof pd));
+    } else {
+      ff__sbf(&b, " | | | | | | |\n");
+    }
+  }
+  if (b.oom) {
+    free(b.s);
+    return FF_ENOMEM;
+  }
+  *md = b.s;
+  return FF_OK;
+}
+
 ff_status ff_matrix_html(const ff_grid_cell *cells, const ff_cell_result *res, size_t n, const char *scaling_svg,
                          char **html) {
   *html = NULL;
@@ -519,8 +606,9 @@ ff_status ff_matrix_html(const ff_grid_cell *cells, const ff_cell_result *res, s
   ff__sbf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fusefss matrix</title>\n"
              "<style>body{font-family:Helvetica,Arial,sans-serif;margin:2em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px}td.n{text-align:right}th{background:#f3f3f3}</style>"
-             "</head><body>\n<h1>fusefss matrix</h1>\n<table><tr><th>cell</th><th>status</th><th>online</th>"
-             "<th>link</th><th>rounds</th><th>LAN</th><th>WAN</th><th>keygen</th><th>max |err|</th></tr>\n");
+             "</head><body>\n<h1>fusefss matrix</h1>\n<table><tr><th>cell</th><th>status</th><th>keys P0</th>"
+             "<th>keys P1</th><th>online</th><th>link</th><th>rounds</th><th>LAN</th><th>WAN</th><th>keygen</th>"
+             "<th>max |err|</th><th>peak host</th><th>peak device</th></tr>\n");
   for (size_t i = 0; i < n; i++) {
     const ff_cell_result *r = &res[i];
     ff__sbf(&b, "<tr><td>");
@@ -532,14 +620,19 @@ ff_status ff_matrix_html(const ff_grid_cell *cells, const ff_cell_result *res, s
       ff__hx(&b, r->reason);
     }
     ff__sbf(&b, "</td>");
+    char k0[32], k1[32];
+    ff__sbf(&b, "<td class=\"n\">%s</td><td class=\"n\">%s</td>", ff__fmt_bytes_or(r->key_B_p0, k0, sizeof k0),
+            ff__fmt_bytes_or(r->key_B_p1, k1, sizeof k1));
     if (strcmp(r->status, "done") == 0) {
-      char t[32], l[32], lan[32], wan[32];
+      char t[32], l[32], lan[32], wan[32], ph[32], pd[32];
       ff__sbf(&b, "<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%.0f</td><td class=\"n\">%s</td>"
-                 "<td class=\"n\">%s</td><td class=\"n\">%.3f s</td><td class=\"n\">%.3g</td>",
+                 "<td class=\"n\">%s</td><td class=\"n\">%.3f s</td><td class=\"n\">%.3g</td><td class=\"n\">%s</td>"
+                 "<td class=\"n\">%s</td>",
              ff_fmt_ns(r->online_ns, t, sizeof t), ff_fmt_bytes(r->link_B, l, sizeof l), r->rounds,
-             ff_fmt_ns(r->lan_ns, lan, sizeof lan), ff_fmt_ns(r->wan_ns, wan, sizeof wan), r->keygen_s, r->max_abs_err);
+             ff_fmt_ns(r->lan_ns, lan, sizeof lan), ff_fmt_ns(r->wan_ns, wan, sizeof wan), r->keygen_s, r->max_abs_err,
+             ff__fmt_bytes_or(r->peak_host_B, ph, sizeof ph), ff__fmt_bytes_or(r->peak_device_B, pd, sizeof pd));
     } else {
-      ff__sbf(&b, "<td></td><td></td><td></td><td></td><td></td><td></td><td></td>");
+      ff__sbf(&b, "<td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td>");
     }
     ff__sbf(&b, "</tr>\n");
   }
