@@ -494,6 +494,19 @@ static void test_grid_model(void **state) {
   ff_grid_free(&g);
 }
 
+/* The grid of a matrix document (ff_matrix_tables' JSON) written as a grid file at path (a mkstemp
+ * template, the file left for the caller) and loaded back into *back. */
+static void grid_file_back(const cJSON *matrix, char *path, ff_grid *back) {
+  const int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  char *text = cJSON_Print(cJSON_GetObjectItemCaseSensitive(matrix, "grid"));
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  cJSON_free(text);
+  ff_grid_init(back);
+  assert_int_equal(ff_grid_load(path, back), FF_OK);
+}
+
 /* The dealer axis (fusefss run --dealer) and the per-run options: file leaves the names as they were,
  * inproc is named apart, a stream cell takes no placement (one cell whatever the placements, "stream" in
  * its name and placement column); the tables carry the dealer, each party's key bytes (empty when not
@@ -552,14 +565,8 @@ static void test_grid_dealer(void **state) {
   assert_non_null(strstr(md, "| 77 | not checked | 3.725 GiB | 5.588 GiB |\n"));
   /* The grid as a file, and back. */
   char path[] = "/tmp/ff_grid_dealer_XXXXXX";
-  const int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  char *text = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "grid"));
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  close(fd);
   ff_grid back;
-  ff_grid_init(&back);
-  assert_int_equal(ff_grid_load(path, &back), FF_OK);
+  grid_file_back(j, path, &back);
   assert_int_equal(back.n[FF_GRID_DEALER], 3);
   assert_string_equal(back.v[FF_GRID_DEALER][2], "stream");
   assert_int_equal(back.weights_per_layer, 1);
@@ -571,7 +578,6 @@ static void test_grid_dealer(void **state) {
   assert_int_equal(ff_grid_load(path, &back), FF_EFORMAT);
   ff_log_set_level(FF_LOG_WARN);
   unlink(path);
-  cJSON_free(text);
   cJSON_Delete(j);
   free(csv);
   free(fcsv);
@@ -611,18 +617,11 @@ static void test_grid_share(void **state) {
   assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 1), "gpu_share")->valuestring, "mps");
   /* The grid as a file, and back. */
   char path[] = "/tmp/ff_grid_share_XXXXXX";
-  const int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  char *text = cJSON_Print(cJSON_GetObjectItemCaseSensitive(j, "grid"));
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  close(fd);
   ff_grid back;
-  ff_grid_init(&back);
-  assert_int_equal(ff_grid_load(path, &back), FF_OK);
+  grid_file_back(j, path, &back);
   assert_int_equal(back.n[FF_GRID_SHARE], 2);
   assert_string_equal(back.v[FF_GRID_SHARE][1], "mps");
   unlink(path);
-  cJSON_free(text);
   cJSON_Delete(j);
   free(csv);
   free(fcsv);
