@@ -192,24 +192,6 @@ void ff_sigma_silu_cost(size_t N, int bw, int scale, ff_gate_cost *c) {
 
 /* ---- Dealer ------------------------------------------------------------------------------------------------ */
 
-/* Shares mod 2^k of n values, each written in eb little-endian bytes, into both streams. */
-static ff_status ff__put_small_shares(ff_op *op, const uint64_t *v, size_t n, int k, size_t eb) {
-  uint64_t *s = ff__op_alloc(n * sizeof *s, "GELU keygen");
-  uint8_t *buf = ff__op_alloc(2 * n * eb, "GELU keygen");
-  ff_status st = s && buf ? ff_rng_ring(&op->ctx->rng, s, n, k) : FF_ENOMEM;
-  for (size_t i = 0; !st && i < n; i++) {
-    const uint64_t s1 = ff_ring_reduce(v[i] - s[i], k);
-    for (size_t b = 0; b < eb; b++) {
-      buf[i * eb + b] = (uint8_t)(s[i] >> (8 * b));
-      buf[(n + i) * eb + b] = (uint8_t)(s1 >> (8 * b));
-    }
-  }
-  for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, buf + (size_t)p * n * eb, n * eb);
-  free(s);
-  free(buf);
-  return st;
-}
-
 /* Dealer body: xt holds r_xt; y->v gets the output mask. */
 static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, const ff_wire *xt, ff_wire *y) {
   const size_t N = x->numel;
@@ -246,7 +228,7 @@ static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, cons
       }
     }
   }
-  if ((st = ff__put_small_shares(op, c01, 8 * N, k, ff__mux_entry_bytes(k)))) goto done;
+  if ((st = ff__op_put_shares_words(op, c01, 8 * N, k, (int)ff__mux_entry_bytes(k)))) goto done; /* k-bit words */
   /* 4. The LUT key at r_clip; its output mask r_lut (mod 2^bw). */
   if ((st = ff__lut_deal(op, rclip, k, bw, N, rlut))) goto done;
   /* 5. ReLU's select key: r_x = m_d, r_y = x's mask, r_out = r_relu (into y->v, then - r_lut). */
