@@ -18,8 +18,11 @@
 #include "core/keystream.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "core/rand.h"
 #include "gates/sigma/op.h"
+#include "gates/sigma/op_internal.h" /* white box: the dealer's device path on a host stand-in */
 #include "gates/suf/sparse.h"
+#include "gates/suf/spec.h"
 #include "models/config.h"
 #include "models/model.h"
 #include "sigma_harness.h"
@@ -770,6 +773,84 @@ static void test_graph_refusals(void **state) {
   ff_log_set_level(saved);
 }
 
+/* ---- 6. The dealer's device path, on a host stand-in ----------------------------------------------------
+ * The path a dealer on a GPU takes with deal_on_device (gates/sigma/op_internal.h) run on the kernels' CPU
+ * twins (op->deal_ctx a host context, white box): its draws, layouts and writes give the host path's key
+ * streams byte for byte, and it really ran (key bytes counted as made by it). On a GPU, test_dealer_cuda
+ * compares the CUDA path the same way; this runs the orchestration in CI. */
+static void deal_streams(const ff_model_config *cfg, int seq, const ff_suf_config *suf, int device_path,
+                         ff_keystream *ks[2], uint64_t made[2]) {
+  ff_ctx ctx, stand_in;
+  assert_int_equal(ff_ctx_init(&ctx, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&stand_in, FF_BACKEND_CPU, FF_DEALER), FF_OK);
+  ff_rng_init_seeded(&ctx.rng, 0xdea1);
+  for (int q = 0; q < 2; q++) {
+    ff_keystream_params kp = {.party = q, .run_id = "device-path", .meta = cfg->name};
+    assert_int_equal(ff_keystream_create_mem(&kp, &ks[q]), FF_OK);
+  }
+  ff_op *op = NULL;
+  ff_model_session *s = NULL;
+  ff_op_params p = {.role = FF_OP_DEALER, .bw = cfg->bw, .scale = cfg->scale, .ctx = &ctx, .keys = {ks[0], ks[1]}};
+  assert_int_equal(ff_op_create(&op, &p), FF_OK);
+  if (device_path) op->deal_ctx = &stand_in;
+  assert_int_equal(ff_model_session_begin(op, cfg, NULL, &s), FF_OK);
+  ff_model_session_set_suf(s, suf);
+  assert_int_equal(ff_model_infer(op, s, seq, 1, NULL, NULL), FF_OK);
+  for (int q = 0; q < 2; q++) {
+    assert_int_equal(ff_keystream_finish(ks[q]), FF_OK);
+    made[q] = op->dev_path_B[q];
+  }
+  ff_model_session_free(s);
+  ff_op_destroy(op);
+  ff_ctx_destroy(&stand_in);
+  ff_ctx_destroy(&ctx);
+}
+
+static void test_dealer_device_path_on_host(void **state) {
+  (void)state;
+  const ff_model_config *bt = ff_model_find("bert-tiny"), *g2 = ff_model_find("gpt2"), *ll = ff_model_find("llama7b");
+  assert_non_null(bt);
+  assert_non_null(g2);
+  assert_non_null(ll);
+  ff_model_config gpt2 = *g2, llama = *ll;
+  gpt2.layers = 1;
+  llama.layers = 1, llama.heads = 4, llama.d_model = 256, llama.d_ffn = 688; /* Llama's gates, narrowed */
+  const struct {
+    const ff_model_config *cfg;
+    int seq;
+  } cases[] = {{bt, 16}, {&gpt2, 8}, {&llama, 8}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (int on = 0; on < 2; on++) {
+      ff_suf_config suf;
+      if (on) ff_suf_config_default(&suf);
+      else ff_suf_config_off(&suf);
+      assert_int_equal(ff_suf_config_check(&suf, cases[c].cfg->bw, cases[c].cfg->scale), FF_OK);
+      ff_keystream *host[2], *dev[2];
+      uint64_t made_host[2], made_dev[2];
+      deal_streams(cases[c].cfg, cases[c].seq, &suf, 0, host, made_host);
+      deal_streams(cases[c].cfg, cases[c].seq, &suf, 1, dev, made_dev);
+      for (int q = 0; q < 2; q++) {
+        const void *a, *b;
+        size_t na, nb;
+        assert_int_equal(ff_keystream_mem_image(host[q], &a, &na), FF_OK);
+        assert_int_equal(ff_keystream_mem_image(dev[q], &b, &nb), FF_OK);
+        print_message("%s seq %d %s, party %d: %zu key stream bytes, %llu made by the device path\n",
+                      cases[c].cfg->name, cases[c].seq, on ? "suf" : "sigma", q, na, (unsigned long long)made_dev[q]);
+        assert_int_equal(made_host[q], 0);
+        assert_true(made_dev[q] > 0 && made_dev[q] < nb);
+        assert_int_equal(na, nb);
+        if (memcmp(a, b, na)) {
+          size_t i = 0;
+          while (((const uint8_t *)a)[i] == ((const uint8_t *)b)[i]) i++;
+          fail_msg("%s %s, party %d: the device path's key stream first differs at byte %zu of %zu",
+                   cases[c].cfg->name, on ? "suf" : "sigma", q, i, na);
+        }
+        ff_keystream_close(host[q], 0);
+        ff_keystream_close(dev[q], 0);
+      }
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_table),        cmocka_unit_test(test_weights_random),
@@ -778,7 +859,7 @@ int main(void) {
       cmocka_unit_test(test_infer_llama_tiny),    cmocka_unit_test(test_infer_neo_tiny),
       cmocka_unit_test(test_graph_refusals),      cmocka_unit_test(test_infer_suf),
       cmocka_unit_test(test_infer_suf_sparse),    cmocka_unit_test(test_infer_semantics),
-      cmocka_unit_test(test_infer_weights_per_layer),
+      cmocka_unit_test(test_infer_weights_per_layer), cmocka_unit_test(test_dealer_device_path_on_host),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

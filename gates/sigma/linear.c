@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "comm/pack.h"
-#include "core/cuda.h"
 #include "core/log.h"
 #include "core/ring.h"
 #include "gates/fss/dpf.h"
@@ -363,21 +362,20 @@ void ff_sigma_matmul_ex_cost(size_t B, size_t M, size_t K, size_t N, int bw, con
  * host masks of the inputs, r_c (C, out) the host mask of the product. */
 static ff_status ff__matmul_deal_dev(ff_op *op, int bw, size_t B, size_t M, size_t K, size_t N, int causal,
                                      const uint64_t *rx, const uint64_t *rw, uint64_t *r_c) {
-  ff_ctx *dev = op->ctx->keygen_dev;
   const size_t C = (size_t)ff__mm_outputs(B, M, N, causal), MK = M * K, KN = K * N, MN = M * N;
   const size_t nk = B * MK + B * KN + C;
   uint64_t *d = NULL; /* key (nk) | R_C (C) | the full products when causal (B M N) */
   ff_status st = ff__op_dev_scratch(op, (nk + C + (causal ? B * MN : 0)) * sizeof *d, "MatmulEx dealer", (void **)&d);
   if (st) return st;
   uint64_t *ka = d, *kb = d + B * MK, *kc = kb + B * KN, *dc = kc + C, *rr = causal ? dc + C : kc;
-  if (!(st = ff__fss_buf_copy(dev, "MatmulEx dealer", ka, FF_MEM_DEVICE, rx, FF_MEM_HOST, B * MK * sizeof *d)) &&
-      !(st = ff__fss_buf_copy(dev, "MatmulEx dealer", kb, FF_MEM_DEVICE, rw, FF_MEM_HOST, B * KN * sizeof *d)) &&
-      !(st = ff_ring_gemm_batched_cuda(dev, bw, B, M, N, K, ka, MK, kb, KN, rr, MN)) &&
-      !(st = causal ? ff_sigma_tril_pack_cuda(dev, B, M, rr, kc) : FF_OK) && !(st = ff__op_draw_dev(op, dc, C, bw)) &&
-      !(st = ff__sigma_add_reduce_cuda(dev, C, bw, kc, dc, kc)) &&
+  if (!(st = ff__op_dev_upload(op, ka, rx, B * MK * sizeof *d)) &&
+      !(st = ff__op_dev_upload(op, kb, rw, B * KN * sizeof *d)) &&
+      !(st = FF__OP_DEV(op, ff_ring_gemm_batched, bw, B, M, N, K, ka, MK, kb, KN, rr, MN)) &&
+      !(st = causal ? FF__OP_DEV(op, ff_sigma_tril_pack, B, M, rr, kc) : FF_OK) &&
+      !(st = ff__op_draw_dev(op, dc, C, bw)) && !(st = FF__OP_DEV(op, ff__sigma_add_reduce, C, bw, kc, dc, kc)) &&
       !(st = ff__op_put_shares_words_dev(op, d, nk, bw, 8)))
-    st = ff__fss_buf_copy(dev, "MatmulEx dealer", r_c, FF_MEM_HOST, dc, FF_MEM_DEVICE, C * sizeof *d);
-  ff_dev_free(d);
+    st = ff__op_dev_download(op, r_c, dc, C * sizeof *d);
+  ff__op_dev_free(op, d);
   return st;
 }
 

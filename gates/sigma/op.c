@@ -115,7 +115,7 @@ ff_status ff_op_create(ff_op **out, const ff_op_params *p) {
     op->host = (ff_ctx){.backend = FF_BACKEND_CPU, .party = FF_DEALER, .prof = p->ctx->prof, .keygen_dev = p->ctx};
     ff_rng_init_shared(&op->host.rng, &p->ctx->rng);
     op->ctx = &op->host;
-    op->deal_on_device = p->deal_on_device != 0;
+    if (p->deal_on_device) op->deal_ctx = p->ctx;
   }
   op->placement = p->role == FF_OP_PARTY ? p->key_placement : FF_KEYS_STREAM;
   op->on_cost = p->on_cost;
@@ -530,45 +530,75 @@ ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bi
 /* ---- The dealer's device path ------------------------------------------------------------------------ */
 
 ff_status ff__op_dev_scratch(ff_op *op, size_t n, const char *what, void **out) {
-  ff_status st = ff_dev_alloc(op->ctx->keygen_dev->stream, n, out);
+  ff_ctx *d = op->deal_ctx;
+  *out = NULL;
+  if (d->backend != FF_BACKEND_CUDA) {
+    *out = ff__op_alloc(n ? n : 1, what);
+    return *out ? FF_OK : FF_ENOMEM;
+  }
+  ff_status st = ff_dev_alloc(d->stream, n, out);
   if (st) FF_ERROR("%s: cannot allocate %zu bytes of the dealer's device memory", what, n);
   return st;
 }
 
+void ff__op_dev_free(ff_op *op, void *p) {
+  if (op->deal_ctx->backend == FF_BACKEND_CUDA) ff_dev_free(p);
+  else free(p);
+}
+
+ff_status ff__op_dev_upload(ff_op *op, void *dst, const void *host_src, size_t n) {
+  return ff__fss_buf_copy(op->deal_ctx, "sigma dealer", dst, ff__op_deal_mem(op), host_src, FF_MEM_HOST, n);
+}
+
+ff_status ff__op_dev_download(ff_op *op, void *host_dst, const void *src, size_t n) {
+  return ff__fss_buf_copy(op->deal_ctx, "sigma dealer", host_dst, FF_MEM_HOST, src, ff__op_deal_mem(op), n);
+}
+
+ff_status ff__sigma_reduce_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) out[i] = ff_ring_reduce(in[i], bits);
+  return FF_OK;
+}
+
+static ff_status ff__op_put_made(void *arg, int p, ff_ctx *mem, const void *bytes, ff_mem where, size_t n);
+
+/* n bytes in the device path's memory into party p's stream, counted as made there. */
+static ff_status ff__op_dev_put(ff_op *op, int p, const void *src, size_t n) {
+  op->dev_path_B[p] += n;
+  return ff__op_put_made(op, p, op->deal_ctx, src, ff__op_deal_mem(op), n);
+}
+
 ff_status ff__op_draw_dev(ff_op *op, uint64_t *v, size_t n, int bw) {
-  ff_ctx *dev = op->ctx->keygen_dev;
-  ff_status st = ff_rng_draw_cuda(dev, &op->ctx->rng, v, n * sizeof *v);
-  return st ? st : ff__sigma_reduce_cuda(dev, n, bw, v, v);
+  ff_status st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, v, n * sizeof *v);
+  return st ? st : FF__OP_DEV(op, ff__sigma_reduce, n, bw, v, v);
 }
 
 ff_status ff__op_put_shares_words_dev(ff_op *op, const uint64_t *v, size_t n, int bits, int eb) {
-  ff_ctx *dev = op->ctx->keygen_dev;
   const size_t wb = n * (size_t)eb;
   uint64_t *s = NULL;
   uint8_t *w = NULL;
   ff_status st = ff__op_dev_scratch(op, 2 * n * sizeof *s, "sigma dealer", (void **)&s);
   if (!st && eb != 8) st = ff__op_dev_scratch(op, 2 * wb, "sigma dealer", (void **)&w);
-  if (!st) st = ff_rng_draw_cuda(dev, &op->ctx->rng, s, n * sizeof *s);
-  if (!st) st = ff__sigma_share_split_cuda(dev, n, bits, v, s, s + n);
+  if (!st) st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, s, n * sizeof *s);
+  if (!st) st = FF__OP_DEV(op, ff__sigma_share_split, n, bits, v, s, s + n);
   for (int p = 0; p < 2 && !st && eb != 8; p++)
-    st = ff__sigma_narrow_cuda(dev, n, eb, s + (size_t)p * n, w + (size_t)p * wb);
+    st = FF__OP_DEV(op, ff__sigma_narrow, n, eb, s + (size_t)p * n, w + (size_t)p * wb);
   for (int p = 0; p < 2 && !st; p++)
-    st = eb == 8 ? ff__op_put_device(op, p, dev, s + (size_t)p * n, n * sizeof *s)
-                 : ff__op_put_device(op, p, dev, w + (size_t)p * wb, wb);
-  ff_dev_free(s);
-  ff_dev_free(w);
+    st = eb == 8 ? ff__op_dev_put(op, p, s + (size_t)p * n, n * sizeof *s)
+                 : ff__op_dev_put(op, p, w + (size_t)p * wb, wb);
+  ff__op_dev_free(op, s);
+  if (w) ff__op_dev_free(op, w);
   return st;
 }
 
 ff_status ff__op_put_bit_shares_dev(ff_op *op, size_t rows, size_t N, const uint64_t *bits) {
-  ff_ctx *dev = op->ctx->keygen_dev;
   const size_t mb = (N + 7) / 8;
   uint8_t *m = NULL;
   ff_status st = ff__op_dev_scratch(op, 2 * rows * mb, "sigma dealer", (void **)&m);
-  if (!st) st = ff_rng_draw_cuda(dev, &op->ctx->rng, m, rows * mb);
-  if (!st) st = ff__sigma_bit_shares_cuda(dev, rows, N, bits, m);
-  for (int p = 0; p < 2 && !st; p++) st = ff__op_put_device(op, p, dev, m + (size_t)p * rows * mb, rows * mb);
-  ff_dev_free(m);
+  if (!st) st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, m, rows * mb);
+  if (!st) st = FF__OP_DEV(op, ff__sigma_bit_shares, rows, N, bits, m);
+  for (int p = 0; p < 2 && !st; p++) st = ff__op_dev_put(op, p, m + (size_t)p * rows * mb, rows * mb);
+  ff__op_dev_free(op, m);
   return st;
 }
 
@@ -810,8 +840,7 @@ static ff_status ff__op_read_mem(ff_op *op, void *dst, size_t n, const char *wha
 
 ff_status ff__op_reduce(ff_op *op, const uint64_t *in, uint64_t *out, size_t n, int bits) {
   if (ff__op_on_device(op)) return ff__sigma_reduce_cuda(op->ctx, n, bits, in, out);
-  for (size_t i = 0; i < n; i++) out[i] = ff_ring_reduce(in[i], bits);
-  return FF_OK;
+  return ff__sigma_reduce_cpu(op->ctx, n, bits, in, out);
 }
 
 ff_status ff__op_unpack_bits(ff_op *op, size_t n, const uint8_t *bits, uint64_t *out) {

@@ -29,7 +29,8 @@ struct ff_op {
   uint8_t *stage;           /* CUDA party: host staging buffer for key uploads (grown on demand) */
   size_t stage_cap;
   ff_op_key_placement placement; /* party role; FF_KEYS_STREAM otherwise */
-  int deal_on_device;       /* dealer on CUDA with ff_op_params.deal_on_device: ff__op_deal_dev */
+  ff_ctx *deal_ctx;         /* dealer: where its device path works (ff__op_deal_dev), or NULL */
+  uint64_t dev_path_B[2];   /* dealer: key bytes its device path made, per party */
   int preloaded;            /* FF_KEYS_PRELOAD: the image below is loaded */
   int img_pinned;           /* img is cudaHostAlloc'd (CUDA party) */
   uint8_t *img;             /* FF_KEYS_PRELOAD: the host image of the keys (img_len bytes) */
@@ -191,6 +192,7 @@ ff_status ff__op_upload(ff_op *op, void *dst, const void *host_src, size_t n);
 ff_status ff__op_reduce(ff_op *op, const uint64_t *in, uint64_t *out, size_t n, int bits);
 /* CUDA kernels of the helpers above and of the comparison (sigma_cuda.cu; FF_ENOTSUP without CUDA):
  * out[i] = in[i] mod 2^bits; share[i] = bit i of (dcf ^ mask) (both ceil(N/8) bytes). */
+ff_status ff__sigma_reduce_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out);
 ff_status ff__sigma_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *in, uint64_t *out);
 ff_status ff__sigma_cmp_share_cuda(ff_ctx *ctx, size_t N, const uint8_t *dcf, const uint8_t *mask, uint64_t *share);
 /* out[i] = bit i of bits (LSB first, comm/pack.h's 1-bit packing), i < n; out[i] = the eb-byte
@@ -229,18 +231,30 @@ ff_status ff__sigma_bit_shares_cpu(ff_ctx *ctx, size_t rows, size_t N, const uin
 ff_status ff__sigma_bit_shares_cuda(ff_ctx *ctx, size_t rows, size_t N, const uint64_t *bits, uint8_t *m);
 
 /* ---- The dealer's device path (docs/architecture.md "The dealer", step 2) -----------------------------
- * A dealer with a GPU (op->ctx->keygen_dev, core/ctx.h) created with deal_on_device (op.h) makes the masks,
- * correction words and shares of the gates that have a device path (the TR stage: truncate.c; the matmuls:
- * linear.c) in that GPU's memory: drawn by ff_rng_draw_cuda from op->ctx->rng in the order the host path
- * draws them, computed by the CUDA twins of the host path's kernels and written with ff__op_put_device. So
- * the key bytes are the host path's (test_dealer_cuda). Device pointers are ordered by keygen_dev's stream.
- * The dealer's wires stay host memory: a gate uploads its input masks and downloads its output masks. */
-static inline ff_ctx *ff__op_deal_dev(const ff_op *op) {
-  return op->role == FF_OP_DEALER && op->deal_on_device ? op->ctx->keygen_dev : NULL;
+ * A dealer on a CUDA context created with deal_on_device (op.h) makes the masks, correction words and
+ * shares of the gates that have a device path (the TR stage: truncate.c; the matmuls: linear.c) in that
+ * GPU's memory (op->deal_ctx, the caller's CUDA context): drawn by ff_rng_draw_cuda from op->ctx->rng in
+ * the order the host path draws them, computed by the CUDA twins of the host path's kernels and written
+ * with ff__op_put_device. So the key bytes are the host path's (tests/test_dealer_cuda.c). Device pointers
+ * are ordered by deal_ctx's stream. The dealer's wires stay host memory: a gate uploads its input masks
+ * and downloads its output masks. deal_ctx may also be a host context (white box, tests/test_models.c):
+ * the same path then runs on the kernels' CPU twins in host memory, which checks its draws, layouts and
+ * writes against the host path without a GPU. */
+static inline ff_ctx *ff__op_deal_dev(const ff_op *op) { return op->role == FF_OP_DEALER ? op->deal_ctx : NULL; }
+static inline ff_mem ff__op_deal_mem(const ff_op *op) {
+  return op->deal_ctx->backend == FF_BACKEND_CUDA ? FF_MEM_DEVICE : FF_MEM_HOST;
 }
-/* n bytes of keygen_dev's memory (ff_dev_alloc; free with ff_dev_free), logged on failure. */
+/* The kernel X on the device path's context: X_cuda on a GPU, X_cpu on a host stand-in. */
+#define FF__OP_DEV(op, X, ...)                                                                                \
+  ((op)->deal_ctx->backend == FF_BACKEND_CUDA ? X##_cuda((op)->deal_ctx, __VA_ARGS__)                        \
+                                              : X##_cpu((op)->deal_ctx, __VA_ARGS__))
+/* n bytes of the device path's memory (logged on failure), its release, and copies from and to the host
+ * (a download returns once the bytes are there; an upload once the host buffer may change). */
 ff_status ff__op_dev_scratch(ff_op *op, size_t n, const char *what, void **out);
-/* ff__op_draw, ff__op_put_shares_words and ff__op_put_bit_shares with v and bits in keygen_dev's memory. */
+void ff__op_dev_free(ff_op *op, void *p);
+ff_status ff__op_dev_upload(ff_op *op, void *dst, const void *host_src, size_t n);
+ff_status ff__op_dev_download(ff_op *op, void *host_dst, const void *src, size_t n);
+/* ff__op_draw, ff__op_put_shares_words and ff__op_put_bit_shares with v and bits in that memory. */
 ff_status ff__op_draw_dev(ff_op *op, uint64_t *v, size_t n, int bw);
 ff_status ff__op_put_shares_words_dev(ff_op *op, const uint64_t *v, size_t n, int bits, int eb);
 ff_status ff__op_put_bit_shares_dev(ff_op *op, size_t rows, size_t N, const uint64_t *bits);

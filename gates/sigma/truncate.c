@@ -7,10 +7,8 @@
 #include <string.h>
 
 #include "comm/pack.h"
-#include "core/cuda.h"
 #include "core/log.h"
 #include "core/ring.h"
-#include "gates/fss/dpf.h"
 #include "gates/sigma/op_internal.h"
 
 /* ---- Kernels ---------------------------------------------------------------------------------------- */
@@ -101,19 +99,18 @@ static void ff__tr_stage_cost(size_t N, const ff_sigma_tr_params *p, int eb, ff_
  * are host arrays (the dealer's wires). */
 static ff_status ff__tr_deal_dev(ff_op *op, const ff_sigma_tr_params *p, int eb, size_t N, const uint64_t *r,
                                  const uint64_t *alpha, uint64_t *r_out) {
-  ff_ctx *dev = op->ctx->keygen_dev;
   const size_t nk = p->slack ? 3 : 2;
   uint64_t *d = NULL; /* r | m | r_out | key (nk) */
   ff_status st = ff__op_dev_scratch(op, (3 + nk) * N * sizeof *d, "TR dealer", (void **)&d);
   if (st) return st;
   uint64_t *dr = d, *dm = d + N, *dy = d + 2 * N, *dk = d + 3 * N;
-  if (!(st = ff__fss_buf_copy(dev, "TR dealer", dr, FF_MEM_DEVICE, r, FF_MEM_HOST, N * sizeof *d)) &&
-      !(st = ff__op_draw_dev(op, dm, N, 1)) && !(st = ff__op_draw_dev(op, dy, N, p->bw_out)) &&
-      !(st = ff__dcf_deal(op, p->n_cmp, N, alpha)) && !(st = ff__op_put_bit_shares_dev(op, 1, N, dm)) &&
-      !(st = ff_sigma_tr_deal_cuda(dev, p, N, dr, dm, dy, dk)) &&
+  if (!(st = ff__op_dev_upload(op, dr, r, N * sizeof *d)) && !(st = ff__op_draw_dev(op, dm, N, 1)) &&
+      !(st = ff__op_draw_dev(op, dy, N, p->bw_out)) && !(st = ff__dcf_deal(op, p->n_cmp, N, alpha)) &&
+      !(st = ff__op_put_bit_shares_dev(op, 1, N, dm)) &&
+      !(st = FF__OP_DEV(op, ff_sigma_tr_deal, p, N, dr, dm, dy, dk)) &&
       !(st = ff__op_put_shares_words_dev(op, dk, nk * N, p->bw_out, eb)))
-    st = ff__fss_buf_copy(dev, "TR dealer", r_out, FF_MEM_HOST, dy, FF_MEM_DEVICE, N * sizeof *d);
-  ff_dev_free(d);
+    st = ff__op_dev_download(op, r_out, dy, N * sizeof *d);
+  ff__op_dev_free(op, d);
   return st;
 }
 
