@@ -19,6 +19,7 @@
 #include "core/cuda.h"
 #include "core/rand.h"
 #include "core/ring.h"
+#include "gates/fss/select.h"
 #include "gates/sigma/gelu.h"
 #include "gates/sigma/matmul.h"
 #include "gates/sigma/mul.h"
@@ -438,8 +439,8 @@ static void test_kernel_unpack(void **state) {
   free(in), free(want);
 }
 
-/* The dealer's kernels (op_internal.h "The dealer's device path", truncate.h): each _cuda against its _cpu
- * twin, on odd sizes, every word width and rows that end inside a byte. */
+/* The dealer's kernels (op_internal.h "The dealer's device path"; truncate.h, gelu.h, select.h): each _cuda
+ * against its _cpu twin, on odd sizes, every word width and rows that end inside a byte. */
 static void test_kernel_dealer(void **state) {
   (void)state;
   ff_rng rng;
@@ -485,6 +486,33 @@ static void test_kernel_dealer(void **state) {
     scu_dev_down_cmp(dw, w, N * (size_t)eb, "ff__sigma_narrow_cuda");
     ff_cuda_free(dv), ff_cuda_free(ds), ff_cuda_free(dw);
     free(v), free(s), free(w);
+  }
+  /* GELU's and SiLU's dealer kernels (k 8 and 10; bt 31 and 33) and the select key's values. */
+  const struct { int bt, k; } acts[] = {{31, 8}, {33, 10}};
+  for (size_t c = 0; c < sizeof acts / sizeof acts[0]; c++) {
+    uint64_t *rt = scu_rand_u64(&rng, N), *md = scu_rand_u64(&rng, N), *mic = scu_rand_u64(&rng, N);
+    uint64_t *rc = scu_rand_u64(&rng, N), *ry = scu_rand_u64(&rng, N), *ro = scu_rand_u64(&rng, N);
+    for (size_t i = 0; i < N; i++) {
+      rt[i] = ff_ring_reduce(rt[i], acts[c].bt);
+      rc[i] = ff_ring_reduce(rc[i], acts[c].k);
+    }
+    uint64_t *mbits = sh_xmalloc(N * 8), *c01 = sh_xmalloc(8 * N * 8), *vals = sh_xmalloc(5 * N * 8);
+    assert_int_equal(ff_sigma_gelu_deal_bits_cpu(&cpu, acts[c].bt, N, rt, md, mbits), FF_OK);
+    assert_int_equal(ff_sigma_gelu_deal_mux_cpu(&cpu, acts[c].k, N, rt, md, mic, rc, c01), FF_OK);
+    assert_int_equal(ff_select_key_values_cpu(&cpu, N, md, ry, ro, vals), FF_OK);
+    uint64_t *drt = scu_dev_up(rt, N * 8), *dmd = scu_dev_up(md, N * 8), *dmic = scu_dev_up(mic, N * 8);
+    uint64_t *drc = scu_dev_up(rc, N * 8), *dry = scu_dev_up(ry, N * 8), *dro = scu_dev_up(ro, N * 8);
+    uint64_t *dbits = scu_dev_garbage(N * 8), *dc01 = scu_dev_garbage(8 * N * 8);
+    uint64_t *dvals = scu_dev_garbage(5 * N * 8);
+    assert_int_equal(ff_sigma_gelu_deal_bits_cuda(&gpu, acts[c].bt, N, drt, dmd, dbits), FF_OK);
+    assert_int_equal(ff_sigma_gelu_deal_mux_cuda(&gpu, acts[c].k, N, drt, dmd, dmic, drc, dc01), FF_OK);
+    assert_int_equal(ff_select_key_values_cuda(&gpu, N, dmd, dry, dro, dvals), FF_OK);
+    scu_dev_down_cmp(dbits, mbits, N * 8, "ff_sigma_gelu_deal_bits_cuda");
+    scu_dev_down_cmp(dc01, c01, 8 * N * 8, "ff_sigma_gelu_deal_mux_cuda");
+    scu_dev_down_cmp(dvals, vals, 5 * N * 8, "ff_select_key_values_cuda");
+    ff_cuda_free(drt), ff_cuda_free(dmd), ff_cuda_free(dmic), ff_cuda_free(drc), ff_cuda_free(dry);
+    ff_cuda_free(dro), ff_cuda_free(dbits), ff_cuda_free(dc01), ff_cuda_free(dvals);
+    free(rt), free(md), free(mic), free(rc), free(ry), free(ro), free(mbits), free(c01), free(vals);
   }
   /* Bit shares: rows of N bits, N a multiple of 8 and not. */
   const size_t ns[] = {1, 8, 13, 1001}, rows = 3;

@@ -269,14 +269,24 @@ ff_status ff_select_keygen(ff_ctx *ctx, const uint64_t *r_x, const uint64_t *r_y
   const int bw = k0->bw;
   const size_t N = k0->N;
   /* Party 0's five shares are uniform; party 1 gets value - share. */
-  if ((st = ff_rng_ring(&ctx->rng, (uint64_t *)k0->buf, FF_SELECT_KEY_ELEMS * N, bw))) return st;
+  uint64_t *s0 = (uint64_t *)k0->buf, *s1 = (uint64_t *)k1->buf;
+  if ((st = ff_rng_ring(&ctx->rng, s0, FF_SELECT_KEY_ELEMS * N, bw)) ||
+      (st = ff_select_key_values_cpu(ctx, N, r_x, r_y, r_out, s1)))
+    return st;
+  for (size_t i = 0; i < FF_SELECT_KEY_ELEMS * N; i++) s1[i] = ff_ring_reduce(s1[i] - s0[i], bw);
+  return FF_OK;
+}
+
+ff_status ff_select_key_values_cpu(ff_ctx *ctx, size_t N, const uint64_t *r_x, const uint64_t *r_y,
+                                   const uint64_t *r_out, uint64_t *vals) {
+  (void)ctx;
   for (size_t j = 0; j < N; j++) {
     const uint64_t rx = r_x[j] & 1, ry = r_y[j];
-    const uint64_t val[FF_SELECT_KEY_ELEMS] = {rx, ry, rx * ry + r_out[j], 2 * rx, (uint64_t)0 - 2 * rx * ry};
-    for (int e = 0; e < FF_SELECT_KEY_ELEMS; e++) {
-      const size_t i = (size_t)e * N + j;
-      ((uint64_t *)k1->buf)[i] = ff_ring_reduce(val[e] - ((uint64_t *)k0->buf)[i], bw);
-    }
+    vals[j] = rx;
+    vals[N + j] = ry;
+    vals[2 * N + j] = rx * ry + r_out[j];
+    vals[3 * N + j] = 2 * rx;
+    vals[4 * N + j] = (uint64_t)0 - 2 * rx * ry;
   }
   return FF_OK;
 }
@@ -312,6 +322,12 @@ ff_status ff_select_eval_cpu(ff_ctx *ctx, const ff_select_key *k, size_t n_bits,
 }
 
 #ifndef FF_HAVE_CUDA
+ff_status ff_select_key_values_cuda(ff_ctx *ctx, size_t N, const uint64_t *r_x, const uint64_t *r_y,
+                                    const uint64_t *r_out, uint64_t *vals) {
+  (void)ctx, (void)N, (void)r_x, (void)r_y, (void)r_out, (void)vals;
+  FF_ERROR("ff_select_key_values_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
 ff_status ff_select_eval_cuda(ff_ctx *ctx, const ff_select_key *k, size_t n_bits, const uint64_t *xhat,
                               const uint64_t *yhat, uint64_t *out) {
   (void)ctx, (void)k, (void)n_bits, (void)xhat, (void)yhat, (void)out;

@@ -50,6 +50,14 @@ ff_status ff_select_key_deserialize(ff_select_key *k, int bw, size_t N, const vo
  * (N values, bit 0 used), r_y and r_out (N values mod 2^bw). Party 0's shares come from ctx->rng. */
 ff_status ff_select_keygen(ff_ctx *ctx, const uint64_t *r_x, const uint64_t *r_y, const uint64_t *r_out,
                            ff_select_key *k0, ff_select_key *k1);
+/* The values the keygen shares, vals (5, N) in the key's layout (not reduced): r_x, r_y, r_x r_y + r_out,
+ * 2 r_x, -2 r_x r_y (r_x: bit 0). A dealer that shares them elsewhere (a GPU dealer, gates/sigma/op_internal.h)
+ * gets the same key as ff_select_keygen by sharing vals mod 2^bw with party 0's shares drawn as there. Twins
+ * as below (select_cuda.cu). */
+ff_status ff_select_key_values_cpu(ff_ctx *ctx, size_t N, const uint64_t *r_x, const uint64_t *r_y,
+                                   const uint64_t *r_out, uint64_t *vals);
+ff_status ff_select_key_values_cuda(ff_ctx *ctx, size_t N, const uint64_t *r_x, const uint64_t *r_y,
+                                    const uint64_t *r_out, uint64_t *vals);
 
 /* ---- The local kernel (twins as in dpf.h: _cpu host pointers, _cuda device pointers on ctx->stream,
  * the plain name dispatches on ctx->backend) ------------------------------------------------------------

@@ -105,6 +105,29 @@ ff_status ff_sigma_gelu_final_cpu(ff_ctx *ctx, int bw, size_t N, uint64_t *relu,
   return FF_OK;
 }
 
+ff_status ff_sigma_gelu_deal_bits_cpu(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt, const uint64_t *md,
+                                      uint64_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++) out[i] = ff__msb(rt[i], bt) ^ (md[i] & 1);
+  return FF_OK;
+}
+
+ff_status ff_sigma_gelu_deal_mux_cpu(ff_ctx *ctx, int k, size_t N, const uint64_t *rt, const uint64_t *md,
+                                     const uint64_t *mic, const uint64_t *rclip, uint64_t *c01) {
+  (void)ctx;
+  const uint64_t clip = ff_ring_mask(k), L0[4] = {clip, clip, 0, 0}, L1[4] = {0, 0, clip, 1};
+  uint64_t *c0 = c01, *c1 = c01 + 4 * N;
+  for (size_t i = 0; i < N; i++) {
+    const size_t mm = 2 * (mic[i] & 1) + (md[i] & 1);
+    for (size_t j = 0; j < 4; j++) {
+      const size_t idx = 4 * i + (j ^ mm);
+      c0[idx] = ff_ring_reduce(L0[j] - L1[j] * rt[i] + rclip[i], k);
+      c1[idx] = L1[j];
+    }
+  }
+  return FF_OK;
+}
+
 #ifndef FF_HAVE_CUDA
 static ff_status ff__gelu_no_cuda(const char *fn) {
   FF_ERROR("%s: this build of fusefss has no CUDA backend", fn);
@@ -132,6 +155,18 @@ ff_status ff_sigma_gelu_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *d
 ff_status ff_sigma_gelu_final_cuda(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut) {
   (void)ctx, (void)bw, (void)N, (void)relu, (void)lut;
   return ff__gelu_no_cuda("ff_sigma_gelu_final_cuda");
+}
+
+ff_status ff_sigma_gelu_deal_bits_cuda(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt, const uint64_t *md,
+                                       uint64_t *out) {
+  (void)ctx, (void)bt, (void)N, (void)rt, (void)md, (void)out;
+  return ff__gelu_no_cuda("ff_sigma_gelu_deal_bits_cuda");
+}
+
+ff_status ff_sigma_gelu_deal_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *rt, const uint64_t *md,
+                                      const uint64_t *mic, const uint64_t *rclip, uint64_t *c01) {
+  (void)ctx, (void)k, (void)N, (void)rt, (void)md, (void)mic, (void)rclip, (void)c01;
+  return ff__gelu_no_cuda("ff_sigma_gelu_deal_mux_cuda");
 }
 #endif
 
@@ -192,62 +227,88 @@ void ff_sigma_silu_cost(size_t N, int bw, int scale, ff_gate_cost *c) {
 
 /* ---- Dealer ------------------------------------------------------------------------------------------------ */
 
-/* Dealer body: xt holds r_xt; y->v gets the output mask. */
-static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, const ff_wire *xt, ff_wire *y) {
+/* The host path's steps 2-5: md, mic, r_clip drawn here; alpha = r_t mod 2^(bt-1), r_clip and r_lut (out)
+ * host arrays; y->v gets r_relu. */
+static ff_status ff__gelu_deal_host(ff_op *op, int k, const ff_wire *x, const ff_wire *xt, ff_wire *y,
+                                    const uint64_t *alpha, uint64_t *rclip, uint64_t *rlut) {
   const size_t N = x->numel;
-  const int bw = x->bw, bt = xt->bw, k = ff_sigma_act_clip_bits(a);
-  const uint64_t clip = (UINT64_C(1) << k) - 1;
+  const int bw = x->bw, bt = xt->bw;
   ff_status st = FF_OK;
   uint64_t *md = ff__op_alloc(N * sizeof *md, "GELU"), *mic = ff__op_alloc(N * sizeof *mic, "GELU"),
-           *tmp = ff__op_alloc(N * sizeof *tmp, "GELU"), *alpha = ff__op_alloc(N * sizeof *alpha, "GELU"),
-           *rclip = ff__op_alloc(N * sizeof *rclip, "GELU"), *c01 = ff__op_alloc(8 * N * sizeof *c01, "GELU"),
-           *rlut = ff__op_alloc(N * sizeof *rlut, "GELU");
+           *tmp = ff__op_alloc(N * sizeof *tmp, "GELU"), *c01 = ff__op_alloc(8 * N * sizeof *c01, "GELU");
   ff_select_key sk[2] = {{0}, {0}};
-  if (!md || !mic || !tmp || !alpha || !rclip || !c01 || !rlut) {
+  if (!md || !mic || !tmp || !c01) {
     st = FF_ENOMEM;
     goto done;
   }
   /* 2. The comparison key and the two mask rows. */
-  if ((st = ff__op_draw(op, md, N, 1)) || (st = ff__op_draw(op, mic, N, 1))) goto done;
-  for (size_t i = 0; i < N; i++) {
-    alpha[i] = ff_ring_reduce(xt->v[i], bt - 1);
-    tmp[i] = ff__msb(xt->v[i], bt) ^ md[i];
-  }
-  if ((st = ff__cmp_deal(op, bt - 1, N, alpha, tmp)) || (st = ff__op_put_bit_shares(op, 1, N, mic))) goto done;
-  /* 3. The mux tables, as SIGMA's keyGenGeluMuxKernel. */
-  if ((st = ff__op_draw(op, rclip, N, k))) goto done;
-  {
-    const uint64_t L0[4] = {clip, clip, 0, 0}, L1[4] = {0, 0, ff_ring_mask(k), 1};
-    uint64_t *c0 = c01, *c1 = c01 + 4 * N;
-    for (size_t i = 0; i < N; i++) {
-      const size_t mm = 2 * mic[i] + md[i];
-      for (size_t j = 0; j < 4; j++) {
-        const size_t idx = 4 * i + (j ^ mm);
-        c0[idx] = ff_ring_reduce(L0[j] - L1[j] * xt->v[i] + rclip[i], k);
-        c1[idx] = L1[j];
-      }
-    }
-  }
-  if ((st = ff__op_put_shares_words(op, c01, 8 * N, k, (int)ff__mux_entry_bytes(k)))) goto done; /* k-bit words */
+  if ((st = ff__op_draw(op, md, N, 1)) || (st = ff__op_draw(op, mic, N, 1)) ||
+      (st = ff_sigma_gelu_deal_bits_cpu(op->ctx, bt, N, xt->v, md, tmp)) ||
+      (st = ff__cmp_deal(op, bt - 1, N, alpha, tmp)) || (st = ff__op_put_bit_shares(op, 1, N, mic)))
+    goto done;
+  /* 3. The mux tables (k-bit words). */
+  if ((st = ff__op_draw(op, rclip, N, k)) ||
+      (st = ff_sigma_gelu_deal_mux_cpu(op->ctx, k, N, xt->v, md, mic, rclip, c01)) ||
+      (st = ff__op_put_shares_words(op, c01, 8 * N, k, (int)ff__mux_entry_bytes(k))))
+    goto done;
   /* 4. The LUT key at r_clip; its output mask r_lut (mod 2^bw). */
   if ((st = ff__lut_deal(op, rclip, k, bw, N, rlut))) goto done;
-  /* 5. ReLU's select key: r_x = m_d, r_y = x's mask, r_out = r_relu (into y->v, then - r_lut). */
+  /* 5. ReLU's select key: r_x = m_d, r_y = x's mask, r_out = r_relu (into y->v). */
   if ((st = ff__op_draw(op, y->v, N, bw)) || (st = ff_select_key_alloc(op->ctx, &sk[0], bw, N)) ||
       (st = ff_select_key_alloc(op->ctx, &sk[1], bw, N)) ||
       (st = ff_select_keygen(op->ctx, md, x->v, y->v, &sk[0], &sk[1])))
     goto done;
   for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, sk[p].buf, sk[p].bytes);
-  if (!st)
-    for (size_t i = 0; i < N; i++) y->v[i] = ff_ring_reduce(y->v[i] - rlut[i], bw);
 done:
   ff_select_key_free(&sk[0]);
   ff_select_key_free(&sk[1]);
   free(md);
   free(mic);
   free(tmp);
+  free(c01);
+  return st;
+}
+
+/* The same steps on the dealer's device path (op_internal.h): the same draws, keys and shares in the same
+ * order, made where op->deal_ctx works; the LUT key from the host copy of r_clip. */
+static ff_status ff__gelu_deal_dev(ff_op *op, int k, const ff_wire *x, const ff_wire *xt, ff_wire *y,
+                                   const uint64_t *alpha, uint64_t *rclip, uint64_t *rlut) {
+  const size_t N = x->numel, w = N * sizeof(uint64_t);
+  const int bw = x->bw, bt = xt->bw;
+  uint64_t *d = NULL; /* r_t | md | mic | bits | r_clip | r_y (x's masks) | r_relu | c01 (8) | select values (5) */
+  ff_status st = ff__op_dev_scratch(op, 20 * w, "GELU dealer", (void **)&d);
+  if (st) return st;
+  uint64_t *drt = d, *dmd = d + N, *dmic = d + 2 * N, *dbits = d + 3 * N, *drc = d + 4 * N, *dry = d + 5 * N,
+           *drelu = d + 6 * N, *dc01 = d + 7 * N, *dval = d + 15 * N;
+  if (!(st = ff__op_dev_upload(op, drt, xt->v, w)) && !(st = ff__op_draw_dev(op, dmd, N, 1)) &&
+      !(st = ff__op_draw_dev(op, dmic, N, 1)) &&
+      !(st = FF__OP_DEV(op, ff_sigma_gelu_deal_bits, bt, N, drt, dmd, dbits)) &&
+      !(st = ff__dcf_deal(op, bt - 1, N, alpha)) && !(st = ff__op_put_bit_shares_dev(op, 1, N, dbits)) &&
+      !(st = ff__op_put_bit_shares_dev(op, 1, N, dmic)) && !(st = ff__op_draw_dev(op, drc, N, k)) &&
+      !(st = FF__OP_DEV(op, ff_sigma_gelu_deal_mux, k, N, drt, dmd, dmic, drc, dc01)) &&
+      !(st = ff__op_put_shares_words_dev(op, dc01, 8 * N, k, (int)ff__mux_entry_bytes(k))) &&
+      !(st = ff__op_dev_download(op, rclip, drc, w)) && !(st = ff__lut_deal(op, rclip, k, bw, N, rlut)) &&
+      !(st = ff__op_draw_dev(op, drelu, N, bw)) && !(st = ff__op_dev_upload(op, dry, x->v, w)) &&
+      !(st = FF__OP_DEV(op, ff_select_key_values, N, dmd, dry, drelu, dval)) &&
+      !(st = ff__op_put_shares_words_dev(op, dval, FF_SELECT_KEY_ELEMS * N, bw, 8)))
+    st = ff__op_dev_download(op, y->v, drelu, w);
+  ff__op_dev_free(op, d);
+  return st;
+}
+
+/* Dealer body: xt holds r_xt; y->v gets the output mask r_relu - r_lut. */
+static ff_status ff__gelu_deal(ff_op *op, ff_sigma_act a, const ff_wire *x, const ff_wire *xt, ff_wire *y) {
+  const size_t N = x->numel;
+  const int k = ff_sigma_act_clip_bits(a);
+  ff_status st = FF_OK;
+  uint64_t *alpha = ff__op_alloc(N * sizeof *alpha, "GELU"), *rclip = ff__op_alloc(N * sizeof *rclip, "GELU"),
+           *rlut = ff__op_alloc(N * sizeof *rlut, "GELU");
+  if (!alpha || !rclip || !rlut) st = FF_ENOMEM;
+  for (size_t i = 0; !st && i < N; i++) alpha[i] = ff_ring_reduce(xt->v[i], xt->bw - 1);
+  if (!st) st = (ff__op_deal_dev(op) ? ff__gelu_deal_dev : ff__gelu_deal_host)(op, k, x, xt, y, alpha, rclip, rlut);
+  if (!st) st = ff_sigma_gelu_final_cpu(op->ctx, x->bw, N, y->v, rlut);
   free(alpha);
   free(rclip);
-  free(c01);
   free(rlut);
   return st;
 }

@@ -43,6 +43,26 @@ __global__ void gelu_mux_kernel(size_t N, uint64_t m, const uint64_t *dhat, cons
   out[i] = (c1[j] * xt[i] + c0[j]) & m;
 }
 
+__global__ void gelu_deal_bits_kernel(size_t N, int bt, const uint64_t *rt, const uint64_t *md, uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N) out[i] = msb(rt[i], bt) ^ (md[i] & 1);
+}
+
+// One thread per element: its four entries of c0 and of c1 (SIGMA's keyGenGeluMuxKernel).
+__global__ void gelu_deal_mux_kernel(size_t N, int k, const uint64_t *rt, const uint64_t *md, const uint64_t *mic,
+                                     const uint64_t *rclip, uint64_t *c01) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= N) return;
+  const uint64_t clip = ring_mask(k), L0[4] = {clip, clip, 0, 0}, L1[4] = {0, 0, clip, 1};
+  const size_t mm = 2 * (mic[i] & 1) + (md[i] & 1);
+  uint64_t *c0 = c01, *c1 = c01 + 4 * N;
+  for (size_t j = 0; j < 4; j++) {
+    const size_t idx = 4 * i + (j ^ mm);
+    c0[idx] = (L0[j] - L1[j] * rt[i] + rclip[i]) & clip;
+    c1[idx] = L1[j];
+  }
+}
+
 __global__ void sub_kernel(size_t N, uint64_t m, uint64_t *a, const uint64_t *b) {
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < N) a[i] = (a[i] - b[i]) & m;
@@ -103,6 +123,25 @@ extern "C" ff_status ff_sigma_gelu_final_cuda(ff_ctx *ctx, int bw, size_t N, uin
   ff_status st = check("ff_sigma_gelu_final_cuda", ctx, N, relu, lut);
   if (st || !N) return st;
   sub_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, ff_ring_mask(bw), relu, lut);
+  return launched();
+}
+
+extern "C" ff_status ff_sigma_gelu_deal_bits_cuda(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt,
+                                                  const uint64_t *md, uint64_t *out) {
+  ff_status st = check("ff_sigma_gelu_deal_bits_cuda", ctx, N, rt, md);
+  if (!st) st = check("ff_sigma_gelu_deal_bits_cuda", ctx, N, out, out);
+  if (st || !N) return st;
+  gelu_deal_bits_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, bt, rt, md, out);
+  return launched();
+}
+
+extern "C" ff_status ff_sigma_gelu_deal_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *rt, const uint64_t *md,
+                                                 const uint64_t *mic, const uint64_t *rclip, uint64_t *c01) {
+  ff_status st = check("ff_sigma_gelu_deal_mux_cuda", ctx, N, rt, md);
+  if (!st) st = check("ff_sigma_gelu_deal_mux_cuda", ctx, N, mic, rclip);
+  if (!st) st = check("ff_sigma_gelu_deal_mux_cuda", ctx, N, c01, c01);
+  if (st || !N) return st;
+  gelu_deal_mux_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, k, rt, md, mic, rclip, c01);
   return launched();
 }
 
