@@ -487,7 +487,8 @@ static void test_kernel_dealer(void **state) {
     ff_cuda_free(dv), ff_cuda_free(ds), ff_cuda_free(dw);
     free(v), free(s), free(w);
   }
-  /* GELU's and SiLU's dealer kernels (k 8 and 10; bt 31 and 33) and the select key's values. */
+  /* The comparison bits and GELU's and SiLU's mux tables (k 8 and 10; bt 31 and 33), the select key's
+   * values, and the Beaver key's product word. */
   const struct { int bt, k; } acts[] = {{31, 8}, {33, 10}};
   for (size_t c = 0; c < sizeof acts / sizeof acts[0]; c++) {
     uint64_t *rt = scu_rand_u64(&rng, N), *md = scu_rand_u64(&rng, N), *mic = scu_rand_u64(&rng, N);
@@ -497,19 +498,22 @@ static void test_kernel_dealer(void **state) {
       rc[i] = ff_ring_reduce(rc[i], acts[c].k);
     }
     uint64_t *mbits = sh_xmalloc(N * 8), *c01 = sh_xmalloc(8 * N * 8), *vals = sh_xmalloc(5 * N * 8);
-    assert_int_equal(ff_sigma_gelu_deal_bits_cpu(&cpu, acts[c].bt, N, rt, md, mbits), FF_OK);
+    assert_int_equal(ff__sigma_cmp_bits_cpu(&cpu, acts[c].bt, N, rt, md, mbits), FF_OK);
     assert_int_equal(ff_sigma_gelu_deal_mux_cpu(&cpu, acts[c].k, N, rt, md, mic, rc, c01), FF_OK);
     assert_int_equal(ff_select_key_values_cpu(&cpu, N, md, ry, ro, vals), FF_OK);
     uint64_t *drt = scu_dev_up(rt, N * 8), *dmd = scu_dev_up(md, N * 8), *dmic = scu_dev_up(mic, N * 8);
     uint64_t *drc = scu_dev_up(rc, N * 8), *dry = scu_dev_up(ry, N * 8), *dro = scu_dev_up(ro, N * 8);
     uint64_t *dbits = scu_dev_garbage(N * 8), *dc01 = scu_dev_garbage(8 * N * 8);
     uint64_t *dvals = scu_dev_garbage(5 * N * 8);
-    assert_int_equal(ff_sigma_gelu_deal_bits_cuda(&gpu, acts[c].bt, N, drt, dmd, dbits), FF_OK);
+    assert_int_equal(ff__sigma_cmp_bits_cuda(&gpu, acts[c].bt, N, drt, dmd, dbits), FF_OK);
     assert_int_equal(ff_sigma_gelu_deal_mux_cuda(&gpu, acts[c].k, N, drt, dmd, dmic, drc, dc01), FF_OK);
     assert_int_equal(ff_select_key_values_cuda(&gpu, N, dmd, dry, dro, dvals), FF_OK);
-    scu_dev_down_cmp(dbits, mbits, N * 8, "ff_sigma_gelu_deal_bits_cuda");
+    scu_dev_down_cmp(dbits, mbits, N * 8, "ff__sigma_cmp_bits_cuda");
     scu_dev_down_cmp(dc01, c01, 8 * N * 8, "ff_sigma_gelu_deal_mux_cuda");
     scu_dev_down_cmp(dvals, vals, 5 * N * 8, "ff_select_key_values_cuda");
+    assert_int_equal(ff__sigma_mul_add_cpu(&cpu, N, acts[c].bt, rt, ry, ro, vals), FF_OK);
+    assert_int_equal(ff__sigma_mul_add_cuda(&gpu, N, acts[c].bt, drt, dry, dro, dvals), FF_OK);
+    scu_dev_down_cmp(dvals, vals, N * 8, "ff__sigma_mul_add_cuda");
     ff_cuda_free(drt), ff_cuda_free(dmd), ff_cuda_free(dmic), ff_cuda_free(drc), ff_cuda_free(dry);
     ff_cuda_free(dro), ff_cuda_free(dbits), ff_cuda_free(dc01), ff_cuda_free(dvals);
     free(rt), free(md), free(mic), free(rc), free(ry), free(ro), free(mbits), free(c01), free(vals);

@@ -105,13 +105,6 @@ ff_status ff_sigma_gelu_final_cpu(ff_ctx *ctx, int bw, size_t N, uint64_t *relu,
   return FF_OK;
 }
 
-ff_status ff_sigma_gelu_deal_bits_cpu(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt, const uint64_t *md,
-                                      uint64_t *out) {
-  (void)ctx;
-  for (size_t i = 0; i < N; i++) out[i] = ff__msb(rt[i], bt) ^ (md[i] & 1);
-  return FF_OK;
-}
-
 ff_status ff_sigma_gelu_deal_mux_cpu(ff_ctx *ctx, int k, size_t N, const uint64_t *rt, const uint64_t *md,
                                      const uint64_t *mic, const uint64_t *rclip, uint64_t *c01) {
   (void)ctx;
@@ -155,12 +148,6 @@ ff_status ff_sigma_gelu_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *d
 ff_status ff_sigma_gelu_final_cuda(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut) {
   (void)ctx, (void)bw, (void)N, (void)relu, (void)lut;
   return ff__gelu_no_cuda("ff_sigma_gelu_final_cuda");
-}
-
-ff_status ff_sigma_gelu_deal_bits_cuda(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt, const uint64_t *md,
-                                       uint64_t *out) {
-  (void)ctx, (void)bt, (void)N, (void)rt, (void)md, (void)out;
-  return ff__gelu_no_cuda("ff_sigma_gelu_deal_bits_cuda");
 }
 
 ff_status ff_sigma_gelu_deal_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *rt, const uint64_t *md,
@@ -243,7 +230,7 @@ static ff_status ff__gelu_deal_host(ff_op *op, int k, const ff_wire *x, const ff
   }
   /* 2. The comparison key and the two mask rows. */
   if ((st = ff__op_draw(op, md, N, 1)) || (st = ff__op_draw(op, mic, N, 1)) ||
-      (st = ff_sigma_gelu_deal_bits_cpu(op->ctx, bt, N, xt->v, md, tmp)) ||
+      (st = ff__sigma_cmp_bits_cpu(op->ctx, bt, N, xt->v, md, tmp)) ||
       (st = ff__cmp_deal(op, bt - 1, N, alpha, tmp)) || (st = ff__op_put_bit_shares(op, 1, N, mic)))
     goto done;
   /* 3. The mux tables (k-bit words). */
@@ -282,7 +269,7 @@ static ff_status ff__gelu_deal_dev(ff_op *op, int k, const ff_wire *x, const ff_
            *drelu = d + 6 * N, *dc01 = d + 7 * N, *dval = d + 15 * N;
   if (!(st = ff__op_dev_upload(op, drt, xt->v, w)) && !(st = ff__op_draw_dev(op, dmd, N, 1)) &&
       !(st = ff__op_draw_dev(op, dmic, N, 1)) &&
-      !(st = FF__OP_DEV(op, ff_sigma_gelu_deal_bits, bt, N, drt, dmd, dbits)) &&
+      !(st = FF__OP_DEV(op, ff__sigma_cmp_bits, bt, N, drt, dmd, dbits)) &&
       !(st = ff__dcf_deal(op, bt - 1, N, alpha)) && !(st = ff__op_put_bit_shares_dev(op, 1, N, dbits)) &&
       !(st = ff__op_put_bit_shares_dev(op, 1, N, dmic)) && !(st = ff__op_draw_dev(op, drc, N, k)) &&
       !(st = FF__OP_DEV(op, ff_sigma_gelu_deal_mux, k, N, drt, dmd, dmic, drc, dc01)) &&

@@ -86,15 +86,11 @@ ff_status ff_sigma_gelu_final_cpu(ff_ctx *ctx, int bw, size_t N, uint64_t *relu,
 ff_status ff_sigma_gelu_final_cuda(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut);
 ff_status ff_sigma_gelu_final(ff_ctx *ctx, int bw, size_t N, uint64_t *relu, const uint64_t *lut);
 
-/* Dealer (a GPU dealer's device path, gates/sigma/op_internal.h; the host path calls the _cpu twins):
- * the comparison's mask bits out[i] = msb(r_t[i]) ^ md[i] (r_t: the truncated input's masks, bt bits; md
- * 0/1), and SIGMA's mux tables (keyGenGeluMuxKernel) c01 (2, N, 4) for m = 2 mic[i] + md[i]:
+/* Dealer (a GPU dealer's device path, gates/sigma/op_internal.h; the host path calls the _cpu twin):
+ * SIGMA's mux tables (keyGenGeluMuxKernel) c01 (2, N, 4) from the truncated input's masks r_t, the output
+ * mask bits md, mic (0/1) and r_clip, for m = 2 mic[i] + md[i]:
  *   c0[4i + (j ^ m)] = L0[j] - L1[j] r_t[i] + r_clip[i] mod 2^k,  c1[4i + (j ^ m)] = L1[j],
  *   L0 = (2^k - 1, 2^k - 1, 0, 0), L1 = (0, 0, 2^k - 1, 1). */
-ff_status ff_sigma_gelu_deal_bits_cpu(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt, const uint64_t *md,
-                                      uint64_t *out);
-ff_status ff_sigma_gelu_deal_bits_cuda(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt, const uint64_t *md,
-                                       uint64_t *out);
 ff_status ff_sigma_gelu_deal_mux_cpu(ff_ctx *ctx, int k, size_t N, const uint64_t *rt, const uint64_t *md,
                                      const uint64_t *mic, const uint64_t *rclip, uint64_t *c01);
 ff_status ff_sigma_gelu_deal_mux_cuda(ff_ctx *ctx, int k, size_t N, const uint64_t *rt, const uint64_t *md,

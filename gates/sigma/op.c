@@ -485,6 +485,19 @@ ff_status ff__sigma_add_reduce_cpu(ff_ctx *ctx, size_t n, int bits, const uint64
   return FF_OK;
 }
 
+ff_status ff__sigma_cmp_bits_cpu(ff_ctx *ctx, int bits, size_t n, const uint64_t *r, const uint64_t *m, uint64_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) out[i] = ((r[i] >> (bits - 1)) & 1) ^ (m[i] & 1);
+  return FF_OK;
+}
+
+ff_status ff__sigma_mul_add_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                const uint64_t *c, uint64_t *out) {
+  (void)ctx;
+  for (size_t i = 0; i < n; i++) out[i] = ff_ring_reduce(a[i] * b[i] + c[i], bits);
+  return FF_OK;
+}
+
 ff_status ff__sigma_narrow_cpu(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out) {
   (void)ctx;
   for (size_t i = 0; i < n; i++)
@@ -897,6 +910,18 @@ ff_status ff__sigma_add_reduce_cuda(ff_ctx *ctx, size_t n, int bits, const uint6
                                     uint64_t *out) {
   (void)ctx, (void)n, (void)bits, (void)a, (void)b, (void)out;
   FF_ERROR("ff__sigma_add_reduce_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff__sigma_cmp_bits_cuda(ff_ctx *ctx, int bits, size_t n, const uint64_t *r, const uint64_t *m,
+                                  uint64_t *out) {
+  (void)ctx, (void)bits, (void)n, (void)r, (void)m, (void)out;
+  FF_ERROR("ff__sigma_cmp_bits_cuda: this build of fusefss has no CUDA backend");
+  return FF_ENOTSUP;
+}
+ff_status ff__sigma_mul_add_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                 const uint64_t *c, uint64_t *out) {
+  (void)ctx, (void)n, (void)bits, (void)a, (void)b, (void)c, (void)out;
+  FF_ERROR("ff__sigma_mul_add_cuda: this build of fusefss has no CUDA backend");
   return FF_ENOTSUP;
 }
 ff_status ff__sigma_narrow_cuda(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out) {

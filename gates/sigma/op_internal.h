@@ -152,6 +152,15 @@ ff_status ff__op_put_shares_words(ff_op *op, const uint64_t *v, size_t n, int bi
 ff_status ff__sigma_share_split_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *v, uint64_t *s0, uint64_t *s1);
 ff_status ff__sigma_share_split_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *v, uint64_t *s0, uint64_t *s1);
 ff_status ff__sigma_narrow_cpu(ff_ctx *ctx, size_t n, int eb, const uint64_t *in, uint8_t *out);
+/* The dealer's comparison bits out[i] = msb_bits(r[i]) ^ (m[i] & 1) (bits: the compared ring's width; m
+ * the output mask bits): what ff__cmp_deal shares for DReLU-style comparisons. */
+ff_status ff__sigma_cmp_bits_cpu(ff_ctx *ctx, int bits, size_t n, const uint64_t *r, const uint64_t *m, uint64_t *out);
+ff_status ff__sigma_cmp_bits_cuda(ff_ctx *ctx, int bits, size_t n, const uint64_t *r, const uint64_t *m, uint64_t *out);
+/* out[i] = a[i] b[i] + c[i] mod 2^bits (out may alias c): a Beaver product's key word. */
+ff_status ff__sigma_mul_add_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                const uint64_t *c, uint64_t *out);
+ff_status ff__sigma_mul_add_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                 const uint64_t *c, uint64_t *out);
 /* out[i] = a[i] + b[i] mod 2^bits (out may alias a or b): a dealer's mask folded into a key word. */
 ff_status ff__sigma_add_reduce_cpu(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
                                    uint64_t *out);
@@ -233,13 +242,14 @@ ff_status ff__sigma_bit_shares_cuda(ff_ctx *ctx, size_t rows, size_t N, const ui
 /* ---- The dealer's device path (docs/architecture.md "The dealer", step 2) -----------------------------
  * A dealer on a CUDA context created with deal_on_device (op.h) makes the masks, correction words and
  * shares of the gates that have a device path (the TR stage: truncate.c; the matmuls: linear.c; GELU and
- * SiLU: gelu.c) in that GPU's memory (op->deal_ctx, the caller's CUDA context): drawn by ff_rng_draw_cuda
- * from op->ctx->rng in the order the host path draws them, computed by the CUDA twins of the host path's
- * kernels and written with ff__op_put_device. So the key bytes are the host path's
- * (tests/test_dealer_cuda.c). Device pointers are ordered by deal_ctx's stream. The dealer's wires stay
- * host memory: a gate uploads its input masks and downloads its output masks. deal_ctx may also be a host
- * context (white box, tests/test_models.c): the same path then runs on the kernels' CPU twins in host
- * memory, which checks its draws, layouts and writes against the host path without a GPU. */
+ * SiLU: gelu.c; softmax's selects and products: softmax.c) in that GPU's memory (op->deal_ctx, the caller's
+ * CUDA context): drawn by ff_rng_draw_cuda from op->ctx->rng in the order the host path draws them,
+ * computed by the CUDA twins of the host path's kernels and written with ff__op_put_device. So the key
+ * bytes are the host path's (tests/test_dealer_cuda.c). Device pointers are ordered by deal_ctx's stream.
+ * The dealer's wires stay host memory: a gate uploads its input masks and downloads its output masks.
+ * deal_ctx may also be a host context (white box, tests/test_models.c): the same path then runs on the
+ * kernels' CPU twins in host memory, which checks its draws, layouts and writes against the host path
+ * without a GPU. */
 static inline ff_ctx *ff__op_deal_dev(const ff_op *op) { return op->role == FF_OP_DEALER ? op->deal_ctx : NULL; }
 static inline ff_mem ff__op_deal_mem(const ff_op *op) {
   return op->deal_ctx->backend == FF_BACKEND_CUDA ? FF_MEM_DEVICE : FF_MEM_HOST;

@@ -43,11 +43,6 @@ __global__ void gelu_mux_kernel(size_t N, uint64_t m, const uint64_t *dhat, cons
   out[i] = (c1[j] * xt[i] + c0[j]) & m;
 }
 
-__global__ void gelu_deal_bits_kernel(size_t N, int bt, const uint64_t *rt, const uint64_t *md, uint64_t *out) {
-  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < N) out[i] = msb(rt[i], bt) ^ (md[i] & 1);
-}
-
 // One thread per element: its four entries of c0 and of c1 (SIGMA's keyGenGeluMuxKernel).
 __global__ void gelu_deal_mux_kernel(size_t N, int k, const uint64_t *rt, const uint64_t *md, const uint64_t *mic,
                                      const uint64_t *rclip, uint64_t *c01) {
@@ -123,15 +118,6 @@ extern "C" ff_status ff_sigma_gelu_final_cuda(ff_ctx *ctx, int bw, size_t N, uin
   ff_status st = check("ff_sigma_gelu_final_cuda", ctx, N, relu, lut);
   if (st || !N) return st;
   sub_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, ff_ring_mask(bw), relu, lut);
-  return launched();
-}
-
-extern "C" ff_status ff_sigma_gelu_deal_bits_cuda(ff_ctx *ctx, int bt, size_t N, const uint64_t *rt,
-                                                  const uint64_t *md, uint64_t *out) {
-  ff_status st = check("ff_sigma_gelu_deal_bits_cuda", ctx, N, rt, md);
-  if (!st) st = check("ff_sigma_gelu_deal_bits_cuda", ctx, N, out, out);
-  if (st || !N) return st;
-  gelu_deal_bits_kernel<<<blocks_for(N), kThreads, 0, stream_of(ctx)>>>(N, bt, rt, md, out);
   return launched();
 }
 

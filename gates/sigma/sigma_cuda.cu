@@ -89,6 +89,17 @@ __global__ void share_split_kernel(size_t n, uint64_t m, const uint64_t *v, uint
   s1[i] = (v[i] - a) & m;
 }
 
+__global__ void cmp_bits_kernel(size_t n, int bits, const uint64_t *r, const uint64_t *m, uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = ((r[i] >> (bits - 1)) & 1) ^ (m[i] & 1);
+}
+
+__global__ void mul_add_kernel(size_t n, uint64_t mask, const uint64_t *a, const uint64_t *b, const uint64_t *c,
+                               uint64_t *out) {
+  const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = (a[i] * b[i] + c[i]) & mask;
+}
+
 __global__ void add_reduce_kernel(size_t n, uint64_t m, const uint64_t *a, const uint64_t *b, uint64_t *out) {
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) out[i] = (a[i] + b[i]) & m;
@@ -265,5 +276,23 @@ extern "C" ff_status ff__sigma_add_reduce_cuda(ff_ctx *ctx, size_t n, int bits, 
   if (!st) st = check("ff__sigma_add_reduce_cuda", ctx, n, out, out);
   if (st || !n) return st;
   add_reduce_kernel<<<blocks_for(n), kThreads, 0, stream_of(ctx)>>>(n, ff_ring_mask(bits), a, b, out);
+  return launched();
+}
+
+extern "C" ff_status ff__sigma_cmp_bits_cuda(ff_ctx *ctx, int bits, size_t n, const uint64_t *r, const uint64_t *m,
+                                             uint64_t *out) {
+  ff_status st = check("ff__sigma_cmp_bits_cuda", ctx, n, r, m);
+  if (!st) st = check("ff__sigma_cmp_bits_cuda", ctx, n, out, out);
+  if (st || !n) return st;
+  cmp_bits_kernel<<<blocks_for(n), kThreads, 0, stream_of(ctx)>>>(n, bits, r, m, out);
+  return launched();
+}
+
+extern "C" ff_status ff__sigma_mul_add_cuda(ff_ctx *ctx, size_t n, int bits, const uint64_t *a, const uint64_t *b,
+                                            const uint64_t *c, uint64_t *out) {
+  ff_status st = check("ff__sigma_mul_add_cuda", ctx, n, a, b);
+  if (!st) st = check("ff__sigma_mul_add_cuda", ctx, n, c, out);
+  if (st || !n) return st;
+  mul_add_kernel<<<blocks_for(n), kThreads, 0, stream_of(ctx)>>>(n, ff_ring_mask(bits), a, b, c, out);
   return launched();
 }

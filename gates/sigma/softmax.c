@@ -570,6 +570,28 @@ static ff_status ff__sm_wire(ff_op *op, ff_wire *w, int bw, size_t R, size_t m) 
  * (only the low bin bits decide the sign). relu.c's ReLU with a DReLU narrower than the select, whose
  * key elements travel as eb-byte words (8, or ff__op_word_bytes(b_out)). x, y and the scratch in
  * ff__op_mem(op). */
+/* ff__relu_sel's dealer on the device path (op_internal.h): the host path's draws and keys in the same order,
+ * made where op->deal_ctx works. x (the input masks), xs = x mod 2^b_out, alpha = x mod 2^(bin-1) and y (out:
+ * the output masks) are host arrays. */
+static ff_status ff__relu_sel_deal_dev(ff_op *op, int bin, int b_out, int eb, size_t C, const uint64_t *x,
+                                       const uint64_t *xs, const uint64_t *alpha, uint64_t *y) {
+  const size_t w = C * sizeof(uint64_t);
+  uint64_t *dv = NULL; /* x | xs | d | y | bits | select values (5) */
+  ff_status st = ff__op_dev_scratch(op, 10 * w, "Softmax dealer", (void **)&dv);
+  if (st) return st;
+  uint64_t *dx = dv, *dxs = dv + C, *dd = dv + 2 * C, *dy = dv + 3 * C, *dbits = dv + 4 * C, *dval = dv + 5 * C;
+  if (!(st = ff__op_dev_upload(op, dx, x, w)) && !(st = ff__op_dev_upload(op, dxs, xs, w)) &&
+      !(st = ff__op_draw_dev(op, dd, C, 1)) && !(st = ff__op_draw_dev(op, dy, C, b_out)) &&
+      !(st = FF__OP_DEV(op, ff__sigma_cmp_bits, bin, C, dx, dd, dbits)) &&
+      !(st = ff__dcf_deal(op, bin - 1, C, alpha)) &&
+      !(st = ff__op_put_bit_shares_dev(op, 1, C, dbits)) &&
+      !(st = FF__OP_DEV(op, ff_select_key_values, C, dd, dxs, dy, dval)) &&
+      !(st = ff__op_put_shares_words_dev(op, dval, FF_SELECT_KEY_ELEMS * C, b_out, eb)))
+    st = ff__op_dev_download(op, y, dy, w);
+  ff__op_dev_free(op, dv);
+  return st;
+}
+
 static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int eb, int flip, size_t C, const uint64_t *x,
                               uint64_t *y, const char *what) {
   ff_ctx *ctx = op->ctx;
@@ -579,6 +601,11 @@ static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int eb, int flip, s
   if ((st = ff__op_buf_alloc(op, 3 * C * sizeof(uint64_t), what, &blk))) return st;
   uint64_t *d = blk, *t = d + C, *xs = t + C;
   if ((st = ff__op_reduce(op, x, xs, C, b_out))) goto done;
+  if (op->role == FF_OP_DEALER && ff__op_deal_dev(op)) {
+    for (size_t i = 0; i < C; i++) t[i] = ff_ring_reduce(x[i], bin - 1);
+    st = ff__relu_sel_deal_dev(op, bin, b_out, eb, C, x, xs, t, y);
+    goto done;
+  }
   if (op->role == FF_OP_DEALER) {
     /* d: the DReLU output mask m; t: alpha = r mod 2^(bin-1), then msb_bin(r) ^ m; y: the output mask. */
     if ((st = ff__op_draw(op, d, C, 1)) || (st = ff__op_draw(op, y, C, b_out))) goto done;
@@ -588,8 +615,7 @@ static ff_status ff__relu_sel(ff_op *op, int bin, int b_out, int eb, int flip, s
       st = FF_ENOMEM;
       goto done;
     }
-    for (size_t i = 0; i < C; i++) bits[i] = ((x[i] >> (bin - 1)) & 1) ^ d[i];
-    st = ff__cmp_deal(op, bin - 1, C, t, bits);
+    if (!(st = ff__sigma_cmp_bits_cpu(ctx, bin, C, x, d, bits))) st = ff__cmp_deal(op, bin - 1, C, t, bits);
     free(bits);
     if (st || (st = ff_select_key_alloc(ctx, &k[0], b_out, C)) || (st = ff_select_key_alloc(ctx, &k[1], b_out, C)) ||
         (st = ff_select_keygen(ctx, d, xs, y, &k[0], &k[1])))
@@ -671,6 +697,24 @@ done:
 /* z = floor(x y / 2^12) mod 2^bw, x (R, n), y (R, per): per = n elementwise, per = 1 one value per
  * row (windowMul). Beaver key a (N) | b (R per) | c (N); b expanded to N on use. causal: x is packed
  * (ff_sigma_causal_numel(R, n, 0) values), y one value per row. */
+/* ff__beaver_slack's dealer on the device path (op_internal.h): the key x | y | x yfull + r_prod and its shares,
+ * the host path's draws in the same order; x (N), y (Ny), yfull (N) host masks, r_prod (N, out) host. */
+static ff_status ff__beaver_deal_dev(ff_op *op, int bw, size_t N, size_t Ny, const uint64_t *x, const uint64_t *y,
+                                     const uint64_t *yfull, uint64_t *r_prod) {
+  const size_t nk = 2 * N + Ny, w = sizeof(uint64_t);
+  uint64_t *dv = NULL; /* key (nk) | yfull (N) | r_prod (N) */
+  ff_status st = ff__op_dev_scratch(op, (nk + 2 * N) * w, "windowMul dealer", (void **)&dv);
+  if (st) return st;
+  uint64_t *dyf = dv + nk, *dp = dyf + N;
+  if (!(st = ff__op_dev_upload(op, dv, x, N * w)) && !(st = ff__op_dev_upload(op, dv + N, y, Ny * w)) &&
+      !(st = ff__op_dev_upload(op, dyf, yfull, N * w)) && !(st = ff__op_draw_dev(op, dp, N, bw)) &&
+      !(st = FF__OP_DEV(op, ff__sigma_mul_add, N, bw, dv, dyf, dp, dv + N + Ny)) &&
+      !(st = ff__op_put_shares_words_dev(op, dv, nk, bw, 8)))
+    st = ff__op_dev_download(op, r_prod, dp, N * w);
+  ff__op_dev_free(op, dv);
+  return st;
+}
+
 static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y, size_t R, size_t n, int causal,
                                   ff_wire *z) {
   ff_ctx *ctx = op->ctx;
@@ -687,12 +731,15 @@ static ff_status ff__beaver_slack(ff_op *op, const ff_wire *x, const ff_wire *y,
   } else if ((st = ff__sm_wire(op, &prod, bw, R, n)) || (st = ff_sigma_row_bcast(ctx, yr, yn, y->v, yfull))) {
     goto done;
   }
-  if (op->role == FF_OP_DEALER) {
+  if (op->role == FF_OP_DEALER && ff__op_deal_dev(op)) {
+    if ((st = ff__beaver_deal_dev(op, bw, N, Ny, x->v, y->v, yfull, prod.v))) goto done;
+  } else if (op->role == FF_OP_DEALER) {
     if ((st = ff__op_draw(op, prod.v, N, bw))) goto done;
     memcpy(key, x->v, N * sizeof *key);
     memcpy(key + N, y->v, Ny * sizeof *key);
-    for (size_t i = 0; i < N; i++) key[N + Ny + i] = ff_ring_reduce(x->v[i] * yfull[i] + prod.v[i], bw);
-    if ((st = ff__op_put_shares(op, key, nk, bw))) goto done;
+    if ((st = ff__sigma_mul_add_cpu(ctx, N, bw, x->v, yfull, prod.v, key + N + Ny)) ||
+        (st = ff__op_put_shares(op, key, nk, bw)))
+      goto done;
   } else {
     if ((st = ff__op_get_mem(op, key, nk * sizeof *key, "windowMul")) ||
         (st = ff_sigma_row_bcast(ctx, N, 1, key, full)) ||
