@@ -191,9 +191,9 @@ enum {
  * shares of the gates that have a device path (gates/sigma/op.h deal_on_device). */
 #define FF__DEALER_MASKS_HELP                                                                                   \
   "  --dealer-masks host|device  a dealer on the GPU: where the masks, correction words and shares of the\n"   \
-  "                       truncations, matmuls, GELU, SiLU and softmax are made: host (default) or\n"        \
-  "                       device (the GPU, with the tree keys: docs/architecture.md \"The dealer\", step\n"  \
-  "                       2). The same key bytes\n"
+  "                       inputs, truncations, matmuls, GELU, SiLU and softmax are made: host\n"            \
+  "                       (default) or device (the GPU, with the tree keys: docs/architecture.md \"The\n"   \
+  "                       dealer\", step 2). The same key bytes\n"
 static int ff__dealer_masks_opt(ff__run_opts *o, const char *arg) {
   if (strcmp(arg, "host") && strcmp(arg, "device"))
     return ff_cli_usage_error(o->cmd, "--dealer-masks must be host or device, not '%s'", arg);

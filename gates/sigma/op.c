@@ -984,8 +984,16 @@ static ff_status ff__op_input_one(ff_op *op, int owner, int ndim, const int64_t 
   int h_owned = 0, p_owned = 0;
   ff__op_enter(op);
   if (op->role == FF_OP_DEALER) {
-    if (!(st = ff__op_tag(op, &tag)) && !(st = ff__op_draw(op, out->v, N, op->bw)))
+    if ((st = ff__op_tag(op, &tag))) goto done;
+    if (ff__op_deal_dev(op)) { /* the masks drawn on the device path, written from there and downloaded */
+      void *dm = NULL;
+      if (!(st = ff__op_dev_scratch(op, N * sizeof *out->v, "Input dealer", &dm)) &&
+          !(st = ff__op_draw_dev(op, dm, N, op->bw)) && !(st = ff__op_dev_put(op, owner, dm, N * sizeof *out->v)))
+        st = ff__op_dev_download(op, out->v, dm, N * sizeof *out->v);
+      if (dm) ff__op_dev_free(op, dm);
+    } else if (!(st = ff__op_draw(op, out->v, N, op->bw))) {
       st = ff__op_put(op, owner, out->v, N * sizeof *out->v);
+    }
     goto done;
   }
   /* A CUDA party computes x^ in host memory (the plaintext and the channel are on the host) and

@@ -17,8 +17,8 @@
  * are host memory. Given a CUDA context it still does, except that the tree keygens of gates/fss (DPF, DCF,
  * LUT) and the matmul keys' products (gates/gemm ff_ring_gemm_batched_host): most of its arithmetic, run on
  * that context's stream through host staging (the gates then see a host view of the context, core/ctx.h
- * keygen_dev), and with deal_on_device (below) the masks, correction words and shares of the truncations,
- * matmuls, GELU, SiLU and softmax too; the key streams are byte-identical to a CPU dealer's with the same
+ * keygen_dev), and with deal_on_device (below) the masks, correction words and shares of the inputs,
+ * truncations, matmuls, GELU, SiLU and softmax too; the key streams are byte-identical to a CPU dealer's with the same
  * generator (tests/test_dealer_cuda.c). Keys it makes are evaluated by parties on either backend (the same
  * stream bytes). A party on the CPU keeps its wires and key material in host memory. A party on CUDA keeps
  * its wires (ff_wire.v) in device memory and runs the gates' per-element kernels (the ff_X_cuda twins of
@@ -102,10 +102,10 @@ typedef struct {
   ff_op_key_placement key_placement; /* party role: FF_KEYS_STREAM (0, the default), FF_KEYS_PRELOAD or
                                         FF_KEYS_HOST; ignored by the dealer and cost-only */
   int deal_on_device;   /* dealer on a CUDA context: 1 also makes the masks, correction words and shares of
-                           the gates that have a device path (TrFloor, TrWithSlack, the matmuls, GELU,
-                           SiLU and softmax) in the GPU's memory (docs/architecture.md "The dealer", step 2): the same
-                           key bytes. 0 (the default until it has run on a GPU): those stay on the host.
-                           Ignored otherwise */
+                           the gates that have a device path (inputs, TrFloor, TrWithSlack, the matmuls,
+                           GELU, SiLU and softmax) in the GPU's memory (docs/architecture.md "The dealer",
+                           step 2): the same key bytes. 0 (the default until it has run on a GPU): those
+                           stay on the host. Ignored otherwise */
   /* Cost-only, optional: called with both parties' cost of every charge as it is added, in the scope
    * that charges it (ff_scope_current_path tells which): `fusefss cost` builds its per-scope table so. */
   void (*on_cost)(void *arg, const ff_gate_cost c[2]);
