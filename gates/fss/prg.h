@@ -48,9 +48,9 @@ ff_status ff_prg_expand_dir_cuda(ff_ctx *ctx, const ff_block *s, const uint8_t *
  * _cpu in host memory (from the claim, core/rand.h ff__rng_claim_bytes, on one thread: the twin of the
  * kernels), _cuda in device memory `out` (any alignment) on ctx->stream, not waited for: counter mode one
  * thread per block (the key's round keys as a kernel parameter, table AES as the PRG's), seeded mode one
- * thread per range of 4096 words, each jumped ahead to its range (the powers T^(2^i) staged on the stream
- * for the call). For masks made where the keys that use them are made (docs/architecture.md, "The
- * dealer", step 2). FF_EIO when keying from the OS fails; FF_ENOTSUP for _cuda in a build without CUDA.
+ * thread per range of 4096 words, each jumped ahead to its range (the powers T^(2^i), 512 KiB, uploaded
+ * into each device's memory at its first seeded draw and kept for the process). For masks made where the
+ * keys that use them are made (docs/architecture.md, "The dealer", step 2). FF_EIO when keying from the OS fails; FF_ENOTSUP for _cuda in a build without CUDA.
  * tests/test_prg.c (the CPU twin against ff_rng_bytes), tests/test_fss_cuda.c (the device's against it). */
 ff_status ff_rng_draw_cpu(ff_ctx *ctx, ff_rng *rng, void *out, size_t n);
 ff_status ff_rng_draw_cuda(ff_ctx *ctx, ff_rng *rng, void *out, size_t n);

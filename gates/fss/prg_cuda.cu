@@ -1,8 +1,10 @@
 // CUDA twins of prg.c: AES-128 blocks and the fixed-key MMO PRG G(s) = (AES_k0(s) ^ s, AES_k1(s) ^ s)
 // of DESIGN.md §2, with the shared-memory table AES of fss_cuda.h (SIGMA's layout, research/sigma.md
 // §3). Test: tests/test_fss_cuda.c (known answers and CUDA == CPU on random blocks).
+#include <pthread.h>
+
 #include "core/cuda_check.h"
-#include "gates/fss/dpf.h" /* ff__fss_stage */
+#include "core/log.h"
 #include "gates/fss/fss_cuda.h"
 #include "gates/fss/prg.h"
 
@@ -143,6 +145,35 @@ __global__ void __launch_bounds__(FF__CUDA_THREADS) ff__xo_kernel(const uint64_t
   }
 }
 
+// The jump-ahead table in the current device's memory, made on the first seeded draw there and kept for the
+// process (512 KiB per device; a dealer draws many times per layer, and staging it per draw cost an upload
+// each). NULL with a logged error when it cannot be made.
+#define FF__XO_MAX_DEVICES 64
+static pthread_mutex_t ff__xo_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *ff__xo_dev_table[FF__XO_MAX_DEVICES];
+
+static const uint64_t *ff__xo_device_powers(const char *fn) {
+  int dev = -1;
+  if (FF_CUDA_CHECK(cudaGetDevice(&dev)) || dev < 0 || dev >= FF__XO_MAX_DEVICES) return NULL;
+  pthread_mutex_lock(&ff__xo_mu);
+  void *t = ff__xo_dev_table[dev];
+  if (!t) {
+    const uint64_t(*pw)[256][4] = ff__rng_xo_powers();
+    const size_t bytes = 64 * sizeof *pw;
+    if (!pw) {
+      FF_ERROR("%s: no memory for the generator's jump-ahead table", fn);
+    } else if (FF_CUDA_CHECK(cudaMalloc(&t, bytes))) {
+      t = NULL;
+    } else if (FF_CUDA_CHECK(cudaMemcpy(t, pw, bytes, cudaMemcpyHostToDevice))) {
+      (void)cudaFree(t);
+      t = NULL;
+    }
+    ff__xo_dev_table[dev] = t;
+  }
+  pthread_mutex_unlock(&ff__xo_mu);
+  return (const uint64_t *)t;
+}
+
 extern "C" ff_status ff_rng_draw_cuda(ff_ctx *ctx, ff_rng *rng, void *out, size_t n) {
   const char *fn = "ff_rng_draw_cuda";
   ff_status st = ff__cuda_ctx_check(fn, ctx);
@@ -163,18 +194,10 @@ extern "C" ff_status ff_rng_draw_cuda(ff_ctx *ctx, ff_rng *rng, void *out, size_
     memset(&keys, 0, sizeof keys); // the generator's key schedule is secret
     return FF_CUDA_CHECK(cudaGetLastError());
   }
-  const uint64_t(*pw)[256][4] = ff__rng_xo_powers();
-  if (!pw) {
-    FF_ERROR("%s: no memory for the generator's jump-ahead table", fn);
-    return FF_ENOMEM;
-  }
-  const size_t table = 64 * sizeof *pw, words = n / 8 + (n % 8 != 0);
-  void *dpw = NULL;
-  if ((st = ff__fss_stage(ctx, fn, pw, table, &dpw))) return st;
-  const size_t ranges = (words + FF__XO_WORDS_PER_THREAD - 1) / FF__XO_WORDS_PER_THREAD;
-  ff__xo_kernel<<<ff__cuda_blocks(ranges), FF__CUDA_THREADS, 0, s>>>((const uint64_t *)dpw, c.s[0], c.s[1], c.s[2],
-                                                                     c.s[3], (uint8_t *)out, n);
-  st = FF_CUDA_CHECK(cudaGetLastError());
-  ff__fss_stage_free(ctx, dpw);
-  return st;
+  const uint64_t *dpw = ff__xo_device_powers(fn);
+  if (!dpw) return FF_ENOMEM;
+  const size_t words = n / 8 + (n % 8 != 0), ranges = (words + FF__XO_WORDS_PER_THREAD - 1) / FF__XO_WORDS_PER_THREAD;
+  ff__xo_kernel<<<ff__cuda_blocks(ranges), FF__CUDA_THREADS, 0, s>>>(dpw, c.s[0], c.s[1], c.s[2], c.s[3],
+                                                                     (uint8_t *)out, n);
+  return FF_CUDA_CHECK(cudaGetLastError());
 }
