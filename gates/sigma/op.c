@@ -559,6 +559,18 @@ void ff__op_dev_free(ff_op *op, void *p) {
   else free(p);
 }
 
+ff_status ff__op_dev_wipe(ff_op *op, void *p, size_t n) {
+  if (op->deal_ctx->backend != FF_BACKEND_CUDA) {
+    explicit_bzero(p, n);
+    return FF_OK;
+  }
+#ifdef FF_HAVE_CUDA
+  return FF_CUDA_CHECK(cudaMemsetAsync(p, 0, n, (cudaStream_t)op->deal_ctx->stream));
+#else
+  return FF_ENOTSUP;
+#endif
+}
+
 ff_status ff__op_dev_upload(ff_op *op, void *dst, const void *host_src, size_t n) {
   return ff__fss_buf_copy(op->deal_ctx, "sigma dealer", dst, ff__op_deal_mem(op), host_src, FF_MEM_HOST, n);
 }
@@ -1136,9 +1148,34 @@ ff_status ff__lut_deal(ff_op *op, const uint64_t *r_in, int b, int b_out, size_t
   return ff_lut_keygen_emit(op->ctx, b, b_out, 1, N, r_in, r_out, ff__op_put_made, op);
 }
 
+/* The DPF keys on the dealer's device path: the roots drawn there (the 2N blocks ff_dpf_keygen draws, in
+ * its order), alpha uploaded, the keys made by the keygen's twin where deal_ctx works and written from
+ * there; the roots wiped after. */
+static ff_status ff__dpf_deal_dev(ff_op *op, int n, size_t N, const uint64_t *alpha) {
+  FF_SCOPE("FSS::DPF");
+  ff_dpf_key k[2] = {{0}, {0}};
+  void *d = NULL; /* roots (2N blocks, first: aligned as the keygen wants) | alpha (N) */
+  const size_t rb = 2 * N * sizeof(ff_block);
+  ff_status st = ff__op_dev_scratch(op, rb + N * sizeof *alpha, "DPF dealer", &d);
+  if (st) return st;
+  ff_block *roots = d;
+  uint64_t *da = (uint64_t *)((uint8_t *)d + rb);
+  if (!(st = ff_dpf_key_alloc(op->deal_ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(op->deal_ctx, &k[1], n, N)) &&
+      !(st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, roots, rb)) &&
+      !(st = ff__op_dev_upload(op, da, alpha, N * sizeof *alpha)) &&
+      !(st = FF__OP_DEV(op, ff_dpf_keygen, da, roots, &k[0], &k[1])))
+    for (int p = 0; p < 2 && !st; p++) st = ff__op_dev_put(op, p, k[p].buf, k[p].bytes);
+  const ff_status wst = ff__op_dev_wipe(op, roots, rb);
+  ff__op_dev_free(op, d);
+  ff_dpf_key_free(&k[0]);
+  ff_dpf_key_free(&k[1]);
+  return st ? st : wst;
+}
+
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {
   ff_ctx *ctx = op->ctx;
   ff_status st;
+  if (n >= FF_DPF_MIN_BITS && ff__op_deal_dev(op)) return ff__dpf_deal_dev(op, n, N, alpha);
   if (n >= FF_DPF_MIN_BITS) {
     FF_SCOPE("FSS::DPF"); /* the dealer's tree keygen (its writes: KeyTransfer inside) */
     st = ff_dpf_keygen_emit(ctx, n, N, alpha, ff__op_put_dpf_key, op);

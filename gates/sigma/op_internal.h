@@ -263,6 +263,8 @@ static inline ff_mem ff__op_deal_mem(const ff_op *op) {
 ff_status ff__op_dev_scratch(ff_op *op, size_t n, const char *what, void **out);
 void ff__op_dev_free(ff_op *op, void *p);
 ff_status ff__op_dev_upload(ff_op *op, void *dst, const void *host_src, size_t n);
+/* Zeroes n bytes of that memory (secrets, before the memory is reused), in the order of deal_ctx's stream. */
+ff_status ff__op_dev_wipe(ff_op *op, void *p, size_t n);
 ff_status ff__op_dev_download(ff_op *op, void *host_dst, const void *src, size_t n);
 /* ff__op_draw, ff__op_put_shares_words and ff__op_put_bit_shares with v and bits in that memory. */
 ff_status ff__op_draw_dev(ff_op *op, uint64_t *v, size_t n, int bw);
