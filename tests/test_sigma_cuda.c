@@ -19,6 +19,7 @@
 #include "core/cuda.h"
 #include "core/rand.h"
 #include "core/ring.h"
+#include "gates/fss/lut.h"
 #include "gates/fss/select.h"
 #include "gates/sigma/gelu.h"
 #include "gates/sigma/matmul.h"
@@ -439,8 +440,8 @@ static void test_kernel_unpack(void **state) {
   free(in), free(want);
 }
 
-/* The dealer's kernels (op_internal.h "The dealer's device path"; truncate.h, gelu.h, select.h): each _cuda
- * against its _cpu twin, on odd sizes, every word width and rows that end inside a byte. */
+/* The dealer's kernels (op_internal.h "The dealer's device path"; truncate.h, gelu.h, select.h, lut.h): each
+ * _cuda against its _cpu twin, on odd sizes, every word width and rows that end inside a byte. */
 static void test_kernel_dealer(void **state) {
   (void)state;
   ff_rng rng;
@@ -518,6 +519,31 @@ static void test_kernel_dealer(void **state) {
     ff_cuda_free(dro), ff_cuda_free(dbits), ff_cuda_free(dc01), ff_cuda_free(dvals);
     free(rt), free(md), free(mic), free(rc), free(ry), free(ro), free(mbits), free(c01), free(vals);
   }
+  /* The LUT dealer's tR words and mask arithmetic (lut.h), N a multiple of 8 and not, one and two tables. */
+  const size_t lns[] = {8, 13, 1001};
+  for (size_t c = 0; c < sizeof lns / sizeof lns[0]; c++)
+    for (size_t tables = 1; tables <= 2; tables++) {
+      const size_t n = lns[c], nb = (n + 7) / 8, TN = tables * n;
+      const int levels = 9, b_out = 37;
+      uint8_t *tr = sh_xmalloc(levels * nb + 8), *words = sh_xmalloc(4 * n), *um = sh_xmalloc(3 * nb);
+      uint64_t *rv = scu_rand_u64(&rng, TN), *rs = scu_rand_u64(&rng, TN), *rxo = sh_xmalloc(2 * TN * 8);
+      assert_int_equal(ff_rng_bytes(&rng, tr, levels * nb + 8), FF_OK);
+      assert_int_equal(ff_rng_bytes(&rng, um, 3 * nb), FF_OK);
+      uint8_t *dtr = scu_dev_up(tr, levels * nb + 8), *dum = scu_dev_up(um, 3 * nb), *dwords = scu_dev_garbage(4 * n);
+      uint64_t *drv = scu_dev_up(rv, TN * 8), *drs = scu_dev_up(rs, TN * 8), *drxo = scu_dev_garbage(2 * TN * 8);
+      assert_int_equal(ff__lut_tr_words_cpu(&cpu, tr, levels, n, words), FF_OK);
+      assert_int_equal(ff__lut_tr_words_cuda(&gpu, dtr, levels, n, dwords), FF_OK);
+      scu_dev_down_cmp(dwords, words, 4 * n, "ff__lut_tr_words_cuda");
+      /* um: r_u | u0 | u1 (garbage in u1, and in u0's pad bits) */
+      assert_int_equal(ff__lut_masks_cpu(&cpu, n, TN, b_out, um, um + nb, um + 2 * nb, rxo, rv, rs, rxo + TN), FF_OK);
+      assert_int_equal(ff__lut_masks_cuda(&gpu, n, TN, b_out, dum, dum + nb, dum + 2 * nb, drxo, drv, drs, drxo + TN),
+                       FF_OK);
+      scu_dev_down_cmp(dum, um, 3 * nb, "ff__lut_masks_cuda (u masks)");
+      scu_dev_down_cmp(drxo, rxo, 2 * TN * 8, "ff__lut_masks_cuda (r_x, r_out)");
+      ff_cuda_free(dtr), ff_cuda_free(dum), ff_cuda_free(dwords), ff_cuda_free(drv), ff_cuda_free(drs);
+      ff_cuda_free(drxo);
+      free(tr), free(words), free(um), free(rv), free(rs), free(rxo);
+    }
   /* Bit shares: rows of N bits, N a multiple of 8 and not. */
   const size_t ns[] = {1, 8, 13, 1001}, rows = 3;
   for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {

@@ -31,7 +31,7 @@ static int ff__lut_shape_ok(int b, int b_out, int n_tables, size_t N) {
 }
 
 /* Bytes of the DPF part before tR: seed, scw, l0, l1 = (b-5) blocks per element. */
-static size_t ff__lut_dpf_block_bytes(int b, size_t N) { return (size_t)(b - 5) * 16 * N; }
+size_t ff__lut_dpf_block_bytes(int b, size_t N) { return (size_t)(b - 5) * 16 * N; }
 
 size_t ff_lut_key_bytes(int b, int b_out, int n_tables, size_t N) {
   if (!ff__lut_shape_ok(b, b_out, n_tables, N)) return 0;
@@ -112,12 +112,14 @@ ff_status ff_lut_key_copy(ff_ctx *ctx, ff_lut_key *dst, const ff_lut_key *src) {
 
 /* dpf.h's packed tR bits (levels, N) as SIGMA's evalAll layout: element j's right control CWs in one
  * little-endian u32, bit i = level i (4N bytes into out). */
-static void ff__lut_tr_words(const uint8_t *tR, int levels, size_t N, uint8_t *out) {
+ff_status ff__lut_tr_words_cpu(ff_ctx *ctx, const uint8_t *tR, int levels, size_t N, uint8_t *out) {
+  (void)ctx;
   for (size_t j = 0; j < N; j++, out += 4) {
     uint32_t w = 0;
     for (int i = 0; i < levels; i++) w |= (uint32_t)ff__get_bit(tR, (size_t)i * N + j) << i;
     for (int by = 0; by < 4; by++) out[by] = (uint8_t)(w >> (8 * by));
   }
+  return FF_OK;
 }
 
 ff_status ff_lut_key_serialize(const ff_lut_key *k, void *out, size_t cap) {
@@ -132,7 +134,7 @@ ff_status ff_lut_key_serialize(const ff_lut_key *k, void *out, size_t cap) {
   uint8_t *p = out;
   memcpy(p, k->dpf.buf, blocks);
   p += blocks;
-  ff__lut_tr_words(k->dpf.tR, k->b - FF_DPF_LEAF_BITS, N, p);
+  (void)ff__lut_tr_words_cpu(NULL, k->dpf.tR, k->b - FF_DPF_LEAF_BITS, N, p);
   p += 4 * N;
   memcpy(p, k->u_mask, ff__bit_bytes(N));
   p += ff__bit_bytes(N);
@@ -219,20 +221,30 @@ ff_status ff__lut_keygen_masks(ff_ctx *ctx, size_t N, uint8_t *u_mask0, uint8_t 
   if ((st = ff_rng_bytes(&ctx->rng, r_u, nb)) || (st = ff_rng_bytes(&ctx->rng, u_mask0, nb)) ||
       (st = ff_rng_ring(&ctx->rng, r_v, TN, b_out)) || (st = ff_rng_ring(&ctx->rng, r_sel, TN, b_out)))
     goto done;
-  if (N % 8) { /* pad bits stay zero: the serialized key is a function of the masks' bits only */
-    r_u[nb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
-    u_mask0[nb - 1] &= (uint8_t)((1u << (N % 8)) - 1);
-  }
-  for (size_t i = 0; i < nb; i++) u_mask1[i] = r_u[i] ^ u_mask0[i];
-  for (size_t i = 0; i < TN; i++) r_x[i] = (uint64_t)ff__get_bit(r_u, i % N);
-  if ((st = ff_select_keygen(ctx, r_x, r_v, r_sel, s0, s1))) goto done;
-  for (size_t i = 0; i < TN; i++) r_out[i] = ff_ring_reduce(2 * r_sel[i] - r_v[i], b_out);
+  if ((st = ff__lut_masks_cpu(ctx, N, TN, b_out, r_u, u_mask0, u_mask1, r_x, r_v, r_sel, r_out))) goto done;
+  st = ff_select_keygen(ctx, r_x, r_v, r_sel, s0, s1);
 done:
   free(r_u);
   free(r_x);
   free(r_v);
   free(r_sel);
   return st;
+}
+
+ff_status ff__lut_masks_cpu(ff_ctx *ctx, size_t N, size_t TN, int b_out, const uint8_t *r_u, uint8_t *u0,
+                            uint8_t *u1, uint64_t *r_x, const uint64_t *r_v, const uint64_t *r_sel, uint64_t *r_out) {
+  (void)ctx;
+  const size_t nb = ff__bit_bytes(N);
+  for (size_t i = 0; i < nb; i++) { /* pad bits stay zero: the serialized key is a function of the masks' bits only */
+    const uint8_t keep = i == nb - 1 && N % 8 ? (uint8_t)((1u << (N % 8)) - 1) : (uint8_t)0xff;
+    u0[i] &= keep;
+    u1[i] = (uint8_t)((r_u[i] ^ u0[i]) & keep);
+  }
+  for (size_t i = 0; i < TN; i++) {
+    r_x[i] = (uint64_t)ff__get_bit(r_u, i % N);
+    r_out[i] = ff_ring_reduce(2 * r_sel[i] - r_v[i], b_out);
+  }
+  return FF_OK;
 }
 
 ff_status ff__lut_keygen_check(const char *fn, const uint64_t *r_in, const ff_block *roots, const ff_lut_key *k0,
@@ -411,6 +423,16 @@ ff_status ff_lut_sign_fix_cpu(ff_ctx *ctx, size_t n, int b_out, const uint64_t *
 /* ---- Dispatch ------------------------------------------------------------------------------------------- */
 
 #ifndef FF_HAVE_CUDA
+ff_status ff__lut_tr_words_cuda(ff_ctx *ctx, const uint8_t *tR, int levels, size_t N, uint8_t *out) {
+  (void)ctx, (void)tR, (void)levels, (void)N, (void)out;
+  return ff__no_cuda("ff__lut_tr_words_cuda");
+}
+ff_status ff__lut_masks_cuda(ff_ctx *ctx, size_t N, size_t TN, int b_out, const uint8_t *r_u, uint8_t *u0,
+                             uint8_t *u1, uint64_t *r_x, const uint64_t *r_v, const uint64_t *r_sel, uint64_t *r_out) {
+  (void)ctx, (void)N, (void)TN, (void)b_out, (void)r_u, (void)u0, (void)u1, (void)r_x, (void)r_v, (void)r_sel,
+      (void)r_out;
+  return ff__no_cuda("ff__lut_masks_cuda");
+}
 ff_status ff_lut_keygen_cuda(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0, ff_lut_key *k1,
                              uint64_t *r_out) {
   return ff__no_cuda("ff_lut_keygen_cuda");
@@ -478,7 +500,7 @@ ff_status ff_lut_keygen_emit(ff_ctx *ctx, int b, int b_out, int n_tables, size_t
   for (int p = 0; p < 2 && !st; p++) {
     /* The packed tR bits come down (ceil((b-7)N/8) bytes) and become the u32 words on the host. */
     if ((st = ff__fss_buf_copy(dev, fn, tr, FF_MEM_HOST, d[p].tR, FF_MEM_DEVICE, trb))) break;
-    ff__lut_tr_words(tr, levels, N, words);
+    (void)ff__lut_tr_words_cpu(ctx, tr, levels, N, words);
     if (!(st = emit(arg, p, dev, d[p].buf, FF_MEM_DEVICE, ff__lut_dpf_block_bytes(b, N))) &&
         !(st = emit(arg, p, ctx, words, FF_MEM_HOST, 4 * N)) && !(st = emit(arg, p, ctx, um + (size_t)p * nb, FF_MEM_HOST, nb)))
       st = emit(arg, p, ctx, s[p].buf, FF_MEM_HOST, s[p].bytes);

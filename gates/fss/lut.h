@@ -82,6 +82,14 @@ ff_status ff_lut_key_read(ff_ctx *ctx, ff_lut_key *k, ff_lut_reader get, void *a
  * byte of tR written. _cpu: host pointers; _cuda: device pointers, on ctx's stream. */
 ff_status ff__lut_tr_pack_cpu(ff_ctx *ctx, size_t N, int levels, const uint8_t *words, uint8_t *tR);
 ff_status ff__lut_tr_pack_cuda(ff_ctx *ctx, size_t N, int levels, const uint8_t *words, uint8_t *tR);
+/* Internal, its inverse as the serialization writes it: the (levels, N) tR bits as N little-endian u32
+ * words (4N bytes into out). Twins as above; a dealer's device path uses the _cuda one
+ * (gates/sigma/op_internal.h). */
+ff_status ff__lut_tr_words_cpu(ff_ctx *ctx, const uint8_t *tR, int levels, size_t N, uint8_t *out);
+ff_status ff__lut_tr_words_cuda(ff_ctx *ctx, const uint8_t *tR, int levels, size_t N, uint8_t *out);
+/* Internal: the bytes of a serialized key's DPF blocks ((b - 5) N blocks of 16 bytes), which lead both the
+ * serialization and the key's DPF buffer. */
+size_t ff__lut_dpf_block_bytes(int b, size_t N);
 
 /* ---- Dealer ------------------------------------------------------------------------------------------
  * Keys of both parties (allocated with the same shape) for the input masks r_in (N values, taken mod
@@ -153,6 +161,13 @@ ff_status ff__lut_keygen_check(const char *fn, const uint64_t *r_in, const ff_bl
                                const ff_lut_key *k1, const uint64_t *r_out, ff_mem where);
 ff_status ff__lut_keygen_masks(ff_ctx *ctx, size_t N, uint8_t *u_mask0, uint8_t *u_mask1, ff_select_key *s0,
                                ff_select_key *s1, uint64_t *r_out);
+/* Its arithmetic after the draws (twins; TN = n_tables N): the pad bits of u0 (ceil(N/8) bytes) cleared,
+ * u1 = r_u ^ u0 with its pad bits clear, r_x[i] = bit (i mod N) of r_u and r_out[i] = 2 r_sel[i] - r_v[i]
+ * mod 2^b_out for i < TN. */
+ff_status ff__lut_masks_cpu(ff_ctx *ctx, size_t N, size_t TN, int b_out, const uint8_t *r_u, uint8_t *u0,
+                            uint8_t *u1, uint64_t *r_x, const uint64_t *r_v, const uint64_t *r_sel, uint64_t *r_out);
+ff_status ff__lut_masks_cuda(ff_ctx *ctx, size_t N, size_t TN, int b_out, const uint8_t *r_u, uint8_t *u0,
+                             uint8_t *u1, uint64_t *r_x, const uint64_t *r_v, const uint64_t *r_sel, uint64_t *r_out);
 ff_status ff__lut_eval_local_check(const char *fn, ff_ctx *ctx, const ff_lut_key *k, ff_mem where,
                                    const uint64_t *xhat, const uint64_t *tab, const uint64_t *u, const uint64_t *v);
 

@@ -91,7 +91,57 @@ ff_status ff__dpf_slice_device(cudaStream_t s, const ff_dpf_key *k, size_t j0, s
   return FF_CUDA_CHECK(cudaGetLastError());
 }
 
+/* The serialization's tR words: one thread per element, its levels' bits into one little-endian u32. */
+__global__ void ff__lut_tr_words_kernel(const uint8_t *tR, int levels, size_t N, uint8_t *out) {
+  const size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= N) return;
+  uint32_t w = 0;
+  for (int i = 0; i < levels; i++) {
+    const size_t q = (size_t)i * N + j;
+    w |= (uint32_t)((tR[q >> 3] >> (q & 7)) & 1) << i;
+  }
+  for (int by = 0; by < 4; by++) out[4 * j + by] = (uint8_t)(w >> (8 * by));
+}
+
+/* The dealer's mask part after its draws: thread t clears the pad bits of byte t of u0 and writes u1's
+ * byte (t < nb), and makes r_x and r_out of value t (t < TN). r_u is only read. */
+__global__ void ff__lut_masks_kernel(size_t N, size_t TN, size_t nb, uint64_t m, const uint8_t *r_u, uint8_t *u0,
+                                     uint8_t *u1, uint64_t *r_x, const uint64_t *r_v, const uint64_t *r_sel,
+                                     uint64_t *r_out) {
+  const size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (t < TN) {
+    const size_t i = t % N;
+    r_x[t] = (r_u[i >> 3] >> (i & 7)) & 1;
+    r_out[t] = (2 * r_sel[t] - r_v[t]) & m;
+  }
+  if (t < nb) {
+    const uint8_t keep = (t == nb - 1 && N % 8) ? (uint8_t)((1u << (N % 8)) - 1) : (uint8_t)0xff;
+    const uint8_t b = u0[t] & keep;
+    u0[t] = b;
+    u1[t] = (uint8_t)((r_u[t] ^ b) & keep);
+  }
+}
+
 } // namespace
+
+extern "C" ff_status ff__lut_tr_words_cuda(ff_ctx *ctx, const uint8_t *tR, int levels, size_t N, uint8_t *out) {
+  if (!N) return FF_OK;
+  const unsigned threads = 256;
+  ff__lut_tr_words_kernel<<<(unsigned)((N + threads - 1) / threads), threads, 0, (cudaStream_t)ctx->stream>>>(
+      tR, levels, N, out);
+  return FF_CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" ff_status ff__lut_masks_cuda(ff_ctx *ctx, size_t N, size_t TN, int b_out, const uint8_t *r_u, uint8_t *u0,
+                                        uint8_t *u1, uint64_t *r_x, const uint64_t *r_v, const uint64_t *r_sel,
+                                        uint64_t *r_out) {
+  const size_t nb = (N + 7) / 8, n = TN > nb ? TN : nb;
+  if (!n) return FF_OK;
+  const unsigned threads = 256;
+  ff__lut_masks_kernel<<<(unsigned)((n + threads - 1) / threads), threads, 0, (cudaStream_t)ctx->stream>>>(
+      N, TN, nb, ff_ring_mask(b_out), r_u, u0, u1, r_x, r_v, r_sel, r_out);
+  return FF_CUDA_CHECK(cudaGetLastError());
+}
 
 extern "C" ff_status ff_lut_keygen_cuda(ff_ctx *ctx, const uint64_t *r_in, const ff_block *roots, ff_lut_key *k0,
                                         ff_lut_key *k1, uint64_t *r_out) {
