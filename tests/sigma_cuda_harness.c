@@ -17,21 +17,19 @@ void scu_run_cpu_cuda(const sh_spec *sp, uint64_t seed, const char *run_id, scu_
   sh_keys k;
   sh_deal(sp, seed, run_id, &rr->dealer, &k);
   /* The GPU dealer (tree keys and matmul products on the device, DPF keys written from device memory)
-   * deals the same gate into the same bytes: every gate kind these tests run, beside test_dealer_cuda's
-   * whole models. */
+   * deals the same gate into the same bytes, with and without its device path: every gate kind these
+   * tests run, beside test_dealer_cuda's whole models. */
   sh_keys kg;
   sh_result rg;
   memset(&rg, 0, sizeof rg);
   sh_deal_on(sp, FF_BACKEND_CUDA, seed, run_id, &rg, &kg);
-  for (int p = 0; p < 2; p++) {
-    assert_int_equal(kg.len[p], k.len[p]);
-    if (memcmp(kg.img[p], k.img[p], k.len[p])) {
-      size_t i = 0;
-      while (((const uint8_t *)kg.img[p])[i] == ((const uint8_t *)k.img[p])[i]) i++;
-      fail_msg("%s: party %d's keys from the CUDA dealer first differ from the CPU dealer's at byte %zu of %zu", run_id,
-               p, i, k.len[p]);
-    }
-  }
+  sh_assert_same_keys(run_id, "the CUDA dealer", &k, &kg);
+  sh_keys_free(&kg);
+  free(rg.out);
+  /* and with its masks, shares and tree keys made on the device (--dealer-masks device) */
+  memset(&rg, 0, sizeof rg);
+  sh_deal_device_path(sp, FF_BACKEND_CUDA, seed, run_id, &rg, &kg);
+  sh_assert_same_keys(run_id, "the CUDA dealer's device path", &k, &kg);
   sh_keys_free(&kg);
   free(rg.out);
   sh_run_parties(sp, FF_BACKEND_CPU, &k, rr->cpu, rr->cpu_bytes, rr->cpu_st, NULL);

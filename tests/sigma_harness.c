@@ -167,28 +167,63 @@ void sh_run_free(sh_run *rr) {
 
 void sh_deal(const sh_spec *sp, uint64_t seed, const char *run_id, sh_result *dealer_r, sh_keys *k) {
   sh_deal_on(sp, FF_BACKEND_CPU, seed, run_id, dealer_r, k);
+  /* The same gate by the dealer's device path on the kernels' CPU twins (op_internal.h): the same bytes. */
+  sh_keys kd;
+  sh_result rd;
+  memset(&rd, 0, sizeof rd);
+  sh_deal_device_path(sp, FF_BACKEND_CPU, seed, run_id, &rd, &kd);
+  sh_assert_same_keys(run_id, "the device path (on a host stand-in)", k, &kd);
+  sh_keys_free(&kd);
+  free(rd.out);
 }
 
-void sh_deal_on(const sh_spec *sp, ff_backend backend, uint64_t seed, const char *run_id, sh_result *dealer_r,
-                sh_keys *k) {
+void sh_assert_same_keys(const char *run_id, const char *what, const sh_keys *want, const sh_keys *got) {
+  for (int p = 0; p < 2; p++) {
+    assert_int_equal(got->len[p], want->len[p]);
+    if (memcmp(got->img[p], want->img[p], want->len[p])) {
+      size_t i = 0;
+      while (((const uint8_t *)got->img[p])[i] == ((const uint8_t *)want->img[p])[i]) i++;
+      fail_msg("%s: party %d's keys from %s first differ from the CPU dealer's at byte %zu of %zu", run_id, p, what, i,
+               want->len[p]);
+    }
+  }
+}
+
+/* device_path: a CUDA dealer with deal_on_device, or a CPU dealer whose device path is a host stand-in. */
+static void ff__sh_deal(const sh_spec *sp, ff_backend backend, int device_path, uint64_t seed, const char *run_id,
+                        sh_result *dealer_r, sh_keys *k) {
   memset(k, 0, sizeof *k);
-  ff_ctx dealer;
+  ff_ctx dealer, stand_in;
   assert_int_equal(ff_ctx_init(&dealer, backend, FF_DEALER), FF_OK);
+  assert_int_equal(ff_ctx_init(&stand_in, FF_BACKEND_CPU, FF_DEALER), FF_OK);
   ff_rng_init_seeded(&dealer.rng, seed);
   for (int p = 0; p < 2; p++) {
     ff_keystream_params kp = {.party = p, .run_id = run_id};
     assert_int_equal(ff_keystream_create_mem(&kp, &k->w[p]), FF_OK);
   }
   ff_op *op;
-  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = sp->scale, .ctx = &dealer, .keys = {k->w[0], k->w[1]}};
+  ff_op_params dp = {.role = FF_OP_DEALER, .bw = sp->bw, .scale = sp->scale, .ctx = &dealer, .keys = {k->w[0], k->w[1]},
+                     .deal_on_device = device_path};
   assert_int_equal(ff_op_create(&op, &dp), FF_OK);
+  if (device_path && backend == FF_BACKEND_CPU) op->deal_ctx = &stand_in;
   assert_int_equal(run_graph(op, sp, dealer_r), FF_OK);
   ff_op_destroy(op);
   for (int p = 0; p < 2; p++) {
     assert_int_equal(ff_keystream_finish(k->w[p]), FF_OK);
     assert_int_equal(ff_keystream_mem_image(k->w[p], &k->img[p], &k->len[p]), FF_OK);
   }
+  ff_ctx_destroy(&stand_in);
   ff_ctx_destroy(&dealer);
+}
+
+void sh_deal_on(const sh_spec *sp, ff_backend backend, uint64_t seed, const char *run_id, sh_result *dealer_r,
+                sh_keys *k) {
+  ff__sh_deal(sp, backend, 0, seed, run_id, dealer_r, k);
+}
+
+void sh_deal_device_path(const sh_spec *sp, ff_backend backend, uint64_t seed, const char *run_id,
+                         sh_result *dealer_r, sh_keys *k) {
+  ff__sh_deal(sp, backend, 1, seed, run_id, dealer_r, k);
 }
 
 void sh_keys_free(sh_keys *k) {

@@ -63,9 +63,16 @@ typedef struct {
   size_t len[2];
 } sh_keys;
 void sh_deal(const sh_spec *sp, uint64_t seed, const char *run_id, sh_result *dealer, sh_keys *k);
-/* sh_deal with the dealer on `backend` (FF_BACKEND_CUDA: the GPU dealer, `keygen --backend cuda`'s). */
+/* sh_deal with the dealer on `backend` (FF_BACKEND_CUDA: the GPU dealer, `keygen --backend cuda`'s). sh_deal
+ * also deals the gate by sh_deal_device_path on the CPU and asserts the same key bytes. */
 void sh_deal_on(const sh_spec *sp, ff_backend backend, uint64_t seed, const char *run_id, sh_result *dealer,
                 sh_keys *k);
+/* The dealer's device path (gates/sigma/op_internal.h): on CUDA, the GPU dealer with deal_on_device
+ * (`--dealer-masks device`); on the CPU, the same path on the kernels' CPU twins (a host stand-in). */
+void sh_deal_device_path(const sh_spec *sp, ff_backend backend, uint64_t seed, const char *run_id, sh_result *dealer,
+                         sh_keys *k);
+/* Fails, naming party and byte, unless got's key streams equal want's. */
+void sh_assert_same_keys(const char *run_id, const char *what, const sh_keys *want, const sh_keys *got);
 void sh_run_parties(const sh_spec *sp, ff_backend backend, const sh_keys *k, sh_result r[2], uint64_t stream_bytes[2],
                     ff_status st[2], ff_prof *prof[2]);
 void sh_keys_free(sh_keys *k);
