@@ -46,6 +46,22 @@ void ff_sigma_mul_cost(size_t N, int bw, int scale, ff_gate_cost *c) {
   *c = ff_gate_cost_add(*c, t);
 }
 
+/* The dealer's Beaver key x | y | x y + r_z and its shares on the device path (op_internal.h), the host path's
+ * draws in its order; rx, ry the host masks of the inputs, rz (out) the product's. */
+static ff_status ff__mul_deal_dev(ff_op *op, int bw, size_t N, const uint64_t *rx, const uint64_t *ry, uint64_t *rz) {
+  const size_t w = N * sizeof(uint64_t);
+  uint64_t *d = NULL; /* key (3) | r_z */
+  ff_status st = ff__op_dev_scratch(op, 4 * w, "Mul dealer", (void **)&d);
+  if (st) return st;
+  if (!(st = ff__op_dev_upload(op, d, rx, w)) && !(st = ff__op_dev_upload(op, d + N, ry, w)) &&
+      !(st = ff__op_draw_dev(op, d + 3 * N, N, bw)) &&
+      !(st = FF__OP_DEV(op, ff__sigma_mul_add, N, bw, d, d + N, d + 3 * N, d + 2 * N)) &&
+      !(st = ff__op_put_shares_words_dev(op, d, 3 * N, bw, 8)))
+    st = ff__op_dev_download(op, rz, d + 3 * N, w);
+  ff__op_dev_free(op, d);
+  return st;
+}
+
 ff_status ff_op_mul(ff_op *op, const ff_wire *x, const ff_wire *y, ff_wire *z) {
   if (!op || !x || !y || !z || (op->role != FF_OP_COST && (!x->v || !y->v))) {
     FF_ERROR("ff_op_mul: op, an input or the output wire is NULL or empty");
@@ -77,15 +93,16 @@ ff_status ff_op_mul(ff_op *op, const ff_wire *x, const ff_wire *y, ff_wire *z) {
   ff__op_enter(op);
   if ((st = ff__op_tag(op, &tag)) || (st = ff__op_wire_alloc(op, &prod, bw, x->ndim, x->shape))) goto done;
   if ((st = ff__op_buf_alloc(op, 3 * N * sizeof *key, "Mul", (void **)&key))) goto done; /* the wires' memory */
-  if (op->role == FF_OP_DEALER) {
+  if (op->role == FF_OP_DEALER && ff__op_deal_dev(op)) {
+    if ((st = ff__mul_deal_dev(op, bw, N, x->v, y->v, prod.v))) goto done;
+  } else if (op->role == FF_OP_DEALER) {
     /* prod.v: r_z, the mask of the product before truncation. */
     if ((st = ff__op_draw(op, prod.v, N, bw))) goto done;
-    for (size_t i = 0; i < N; i++) {
-      key[i] = x->v[i];
-      key[N + i] = y->v[i];
-      key[2 * N + i] = ff_ring_reduce(x->v[i] * y->v[i] + prod.v[i], bw);
-    }
-    if ((st = ff__op_put_shares(op, key, 3 * N, bw))) goto done;
+    memcpy(key, x->v, N * sizeof *key);
+    memcpy(key + N, y->v, N * sizeof *key);
+    if ((st = ff__sigma_mul_add_cpu(op->ctx, N, bw, x->v, y->v, prod.v, key + 2 * N)) ||
+        (st = ff__op_put_shares(op, key, 3 * N, bw)))
+      goto done;
   } else {
     if ((st = ff__op_get_mem(op, key, 3 * N * sizeof *key, "Mul")) ||
         (st = ff_sigma_mul_local(op->ctx, bw, N, x->v, y->v, key, prod.v)) ||

@@ -72,6 +72,22 @@ void ff_sigma_relu_cost(size_t N, int bin, int b_out, ff_gate_cost *c) {
 /* ---- Gates -------------------------------------------------------------------------------------------- */
 
 /* The DReLU body (no tag, no bracket): d gets the 1-bit wire. */
+/* DReLU's dealer on the device path (op_internal.h): the output mask bits m (into d, host) drawn there, the
+ * comparison bits msb(r) ^ m made there and shared from there, in the host path's order. */
+static ff_status ff__drelu_deal_dev(ff_op *op, int bin, size_t N, const uint64_t *r, const uint64_t *alpha,
+                                    uint64_t *d) {
+  const size_t w = N * sizeof(uint64_t);
+  uint64_t *v = NULL; /* r | m | bits */
+  ff_status st = ff__op_dev_scratch(op, 3 * w, "DReLU dealer", (void **)&v);
+  if (st) return st;
+  if (!(st = ff__op_dev_upload(op, v, r, w)) && !(st = ff__op_draw_dev(op, v + N, N, 1)) &&
+      !(st = FF__OP_DEV(op, ff__sigma_cmp_bits, bin, N, v, v + N, v + 2 * N)) &&
+      !(st = ff__dcf_deal(op, bin - 1, N, alpha)) && !(st = ff__op_put_bit_shares_dev(op, 1, N, v + 2 * N)))
+    st = ff__op_dev_download(op, d, v + N, w);
+  ff__op_dev_free(op, v);
+  return st;
+}
+
 static ff_status ff__drelu_run(ff_op *op, const ff_wire *x, ff_wire *d) {
   const int bin = x->bw;
   const size_t N = x->numel;
@@ -85,13 +101,12 @@ static ff_status ff__drelu_run(ff_op *op, const ff_wire *x, ff_wire *d) {
   if (op->role == FF_OP_DEALER) {
     /* d->v: the output mask m; tmp: first alpha = r mod 2^(bin-1), then msb(r) ^ m. */
     uint64_t *alpha = ff__op_alloc(N * sizeof *alpha, "DReLU");
-    if (!alpha) {
-      st = FF_ENOMEM;
-    } else if (!(st = ff__op_draw(op, d->v, N, 1))) {
-      for (size_t i = 0; i < N; i++) {
-        alpha[i] = ff_ring_reduce(x->v[i], bin - 1);
-        tmp[i] = ((x->v[i] >> (bin - 1)) & 1) ^ d->v[i];
-      }
+    if (!alpha) st = FF_ENOMEM;
+    for (size_t i = 0; !st && i < N; i++) alpha[i] = ff_ring_reduce(x->v[i], bin - 1);
+    if (!st && ff__op_deal_dev(op)) {
+      st = ff__drelu_deal_dev(op, bin, N, x->v, alpha, d->v);
+    } else if (!st && !(st = ff__op_draw(op, d->v, N, 1)) &&
+               !(st = ff__sigma_cmp_bits_cpu(op->ctx, bin, N, x->v, d->v, tmp))) {
       st = ff__cmp_deal(op, bin - 1, N, alpha, tmp);
     }
     free(alpha);
@@ -103,6 +118,23 @@ static ff_status ff__drelu_run(ff_op *op, const ff_wire *x, ff_wire *d) {
   }
   ff__op_buf_free(op, tmp);
   if (st) ff_wire_free(d);
+  return st;
+}
+
+/* ReLU's select key on the device path (op_internal.h): y's mask (into ry, host) drawn there, the key's values
+ * for r_x = m, r_y = rs (the input's masks mod 2^b_out) and shared from there, in the host path's order. */
+static ff_status ff__relu_select_deal_dev(ff_op *op, int b_out, size_t N, const uint64_t *m, const uint64_t *rs,
+                                          uint64_t *ry) {
+  const size_t w = N * sizeof(uint64_t);
+  uint64_t *v = NULL; /* m | rs | r_y | values (5) */
+  ff_status st = ff__op_dev_scratch(op, 8 * w, "ReLU dealer", (void **)&v);
+  if (st) return st;
+  if (!(st = ff__op_dev_upload(op, v, m, w)) && !(st = ff__op_dev_upload(op, v + N, rs, w)) &&
+      !(st = ff__op_draw_dev(op, v + 2 * N, N, b_out)) &&
+      !(st = FF__OP_DEV(op, ff_select_key_values, N, v, v + N, v + 2 * N, v + 3 * N)) &&
+      !(st = ff__op_put_shares_words_dev(op, v + 3 * N, FF_SELECT_KEY_ELEMS * N, b_out, 8)))
+    st = ff__op_dev_download(op, ry, v + 2 * N, w);
+  ff__op_dev_free(op, v);
   return st;
 }
 
@@ -164,6 +196,10 @@ ff_status ff_op_relu(ff_op *op, const ff_wire *x, int b_out, ff_wire *y) {
   if ((st = ff__op_buf_alloc(op, N * sizeof *xs, "ReLU", (void **)&xs)) ||
       (st = ff__op_reduce(op, x->v, xs, N, b_out)))
     goto done;
+  if (op->role == FF_OP_DEALER && ff__op_deal_dev(op)) {
+    st = ff__relu_select_deal_dev(op, b_out, N, d.v, xs, y->v);
+    goto done;
+  }
   if (op->role == FF_OP_DEALER) {
     /* Select key for r_x = m (d's mask), r_y = r mod 2^b_out, r_out = y's fresh mask. */
     if ((st = ff__op_draw(op, y->v, N, b_out)) || (st = ff_select_key_alloc(op->ctx, &k[0], b_out, N)) ||
