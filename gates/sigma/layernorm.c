@@ -508,22 +508,6 @@ static ff_status ff__ln_reconstruct2(ff_op *op, uint64_t *a, uint64_t *b, size_t
   return st;
 }
 
-/* Dealer: XOR shares of n bits (bit 0 of bits[i]) packed 8 to a byte, ceil(n/8) bytes per party. */
-static ff_status ff__ln_put_bits(ff_op *op, const uint64_t *bits, size_t n) {
-  const size_t nb = (n + 7) / 8;
-  uint8_t *m = ff__op_alloc(2 * nb, "LayerNorm keygen");
-  if (!m) return FF_ENOMEM;
-  ff_status st = ff_rng_bytes(&op->ctx->rng, m, nb);
-  if (!st) {
-    if (n % 8) m[nb - 1] &= (uint8_t)((1u << (n % 8)) - 1);
-    memcpy(m + nb, m, nb);
-    for (size_t i = 0; i < n; i++) m[nb + i / 8] ^= (uint8_t)((bits[i] & 1) << (i % 8));
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_put(op, p, m + p * nb, nb);
-  }
-  free(m);
-  return st;
-}
-
 typedef struct {
   int bw, scale;
   size_t d;
@@ -607,7 +591,9 @@ static ff_status ff__ln_rsqrt(ff_op *op, const ff_wire *V, size_t d, int b, ff_w
     const uint64_t *rv = V->v;
     /* a. one DCF(bw) key per row at r_V, and the L mask bits m_t (c: (L, R)). */
     /* (ff__dcf_deal: bw >= 8, so a DPF key, made where the dealer makes trees and written from there) */
-    if ((st = ff__dcf_deal(op, bw, R, rv)) || (st = ff__op_draw(op, c, (size_t)L * R, 1)) || (st = ff__ln_put_bits(op, c, (size_t)L * R))) goto done;
+    if ((st = ff__dcf_deal(op, bw, R, rv)) || (st = ff__op_draw(op, c, (size_t)L * R, 1)) ||
+        (st = ff__op_put_bit_shares(op, 1, (size_t)L * R, c)))
+      goto done;
     /* b. rho_j = m_(j+1) ^ m_j (m_0 = m_(L+1) = 0), rho_j r_V, r_V, r_V' (Vp's mask), r_k. */
     uint64_t *rho = key, *rhorv = key + J * R, *krv = key + 2 * J * R, *rvp = krv + R, *rk = rvp + R;
     for (size_t j = 0; j < J; j++)
