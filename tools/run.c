@@ -192,9 +192,9 @@ enum {
 #define FF__DEALER_MASKS_HELP                                                                                   \
   "  --dealer-masks host|device  a dealer on the GPU: where the masks, correction words and shares are\n"      \
   "                       made: host (default; the tree keys on the GPU) or device (with the tree keys:\n"   \
-  "                       the inputs, truncations, matmuls, GELU, SiLU, softmax, and every comparison's\n"   \
-  "                       and lookup table's keys; docs/architecture.md \"The dealer\", step 2). The same\n" \
-  "                       key bytes\n"
+  "                       the inputs, truncations, matmuls, products, ReLU, GELU, SiLU, softmax, and\n"     \
+  "                       every comparison's and lookup table's keys; docs/architecture.md \"The\n"       \
+  "                       dealer\", step 2). The same key bytes\n"
 static int ff__dealer_masks_opt(ff__run_opts *o, const char *arg) {
   if (strcmp(arg, "host") && strcmp(arg, "device"))
     return ff_cli_usage_error(o->cmd, "--dealer-masks must be host or device, not '%s'", arg);

@@ -17,23 +17,23 @@
  * are host memory. Given a CUDA context it still does, except that the tree keygens of gates/fss (DPF, DCF,
  * LUT) and the matmul keys' products (gates/gemm ff_ring_gemm_batched_host): most of its arithmetic, run on
  * that context's stream through host staging (the gates then see a host view of the context, core/ctx.h
- * keygen_dev), and with deal_on_device (below) the masks, correction words and shares of the inputs,
- * truncations, matmuls, GELU, SiLU and softmax too; the key streams are byte-identical to a CPU dealer's with the same
- * generator (tests/test_dealer_cuda.c). Keys it makes are evaluated by parties on either backend (the same
- * stream bytes). A party on the CPU keeps its wires and key material in host memory. A party on CUDA keeps
- * its wires (ff_wire.v) in device memory and runs the gates' per-element kernels (the ff_X_cuda twins of
- * truncate.h, relu.h, mul.h, matmul.h, gelu.h, softmax.h, layernorm.h, rotary.h; gates/fss's DPF, truth
- * tables and select; gates/gemm's ring GEMM) on its context's stream; key placement is "device": each
- * gate's keys are read from the stream on the host into a staging buffer and uploaded before its kernels
- * run (FF_KEYS_STREAM), or all uploaded once before the online phase (FF_KEYS_PRELOAD, below). Reconstructs
- * on a CUDA party stay on the device except for their packed bytes: the share is packed to its exact width
- * by a kernel, copied piece by piece into pinned staging while earlier pieces are on the link, and the
- * peer's bytes are uploaded and added by a kernel (gates/fss/select.h); the host waits only for the bytes
- * it sends. Device memory comes from a stream-ordered pool (core/cuda.h ff_dev_alloc), public tables are
- * made once per op, and LUT keys are read straight into device memory, so once an inference has run the
- * next allocates nothing and waits for nothing but the link (tests/test_online_alloc_cuda.c). Inputs and
- * outputs take and give host plaintext. The gates that do not yet have CUDA twins refuse a CUDA party
- * (FF_ENOTSUP). */
+ * keygen_dev), and with deal_on_device (below) nearly all of the rest too (the masks, correction words and
+ * shares of every gate but LayerNorm's and suf's); the key streams are byte-identical to a CPU dealer's
+ * with the same generator (tests/test_dealer_cuda.c). Keys it makes are evaluated by parties on either
+ * backend (the same stream bytes). A party on the CPU keeps its wires and key material in host memory. A
+ * party on CUDA keeps its wires (ff_wire.v) in device memory and runs the gates' per-element kernels (the
+ * ff_X_cuda twins of truncate.h, relu.h, mul.h, matmul.h, gelu.h, softmax.h, layernorm.h, rotary.h;
+ * gates/fss's DPF, truth tables and select; gates/gemm's ring GEMM) on its context's stream; key placement
+ * is "device": each gate's keys are read from the stream on the host into a staging buffer and uploaded
+ * before its kernels run (FF_KEYS_STREAM), or all uploaded once before the online phase (FF_KEYS_PRELOAD,
+ * below). Reconstructs on a CUDA party stay on the device except for their packed bytes: the share is
+ * packed to its exact width by a kernel, copied piece by piece into pinned staging while earlier pieces are
+ * on the link, and the peer's bytes are uploaded and added by a kernel (gates/fss/select.h); the host waits
+ * only for the bytes it sends. Device memory comes from a stream-ordered pool (core/cuda.h ff_dev_alloc),
+ * public tables are made once per op, and LUT keys are read straight into device memory, so once an
+ * inference has run the next allocates nothing and waits for nothing but the link
+ * (tests/test_online_alloc_cuda.c). Inputs and outputs take and give host plaintext. The gates that do not
+ * yet have CUDA twins refuse a CUDA party (FF_ENOTSUP). */
 #ifndef FF_GATES_SIGMA_OP_H
 #define FF_GATES_SIGMA_OP_H
 
@@ -103,9 +103,10 @@ typedef struct {
                                         FF_KEYS_HOST; ignored by the dealer and cost-only */
   int deal_on_device;   /* dealer on a CUDA context: 1 also makes the masks, correction words and shares of
                            the gates that have a device path (inputs, TrFloor, TrWithSlack, the matmuls,
-                           GELU, SiLU and softmax) in the GPU's memory (docs/architecture.md "The dealer",
-                           step 2): the same key bytes. 0 (the default until it has run on a GPU): those
-                           stay on the host. Ignored otherwise */
+                           mul, DReLU, ReLU, GELU, SiLU, softmax, every DPF comparison and LUT) in the
+                           GPU's memory (docs/architecture.md "The dealer", step 2): the same key bytes.
+                           0 (the default until it has run on a GPU): those stay on the host. Ignored
+                           otherwise */
   /* Cost-only, optional: called with both parties' cost of every charge as it is added, in the scope
    * that charges it (ff_scope_current_path tells which): `fusefss cost` builds its per-scope table so. */
   void (*on_cost)(void *arg, const ff_gate_cost c[2]);

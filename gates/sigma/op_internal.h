@@ -241,15 +241,15 @@ ff_status ff__sigma_bit_shares_cuda(ff_ctx *ctx, size_t rows, size_t N, const ui
 
 /* ---- The dealer's device path (docs/architecture.md "The dealer", step 2) -----------------------------
  * A dealer on a CUDA context created with deal_on_device (op.h) makes the masks, correction words and
- * shares of the gates that have a device path (inputs: op.c; the TR stage: truncate.c; the matmuls:
- * linear.c; GELU and SiLU: gelu.c; softmax's selects and products: softmax.c) in that GPU's memory
- * (op->deal_ctx, the caller's CUDA context): drawn by ff_rng_draw_cuda from op->ctx->rng in the order the
- * host path draws them, computed by the CUDA twins of the host path's kernels and written with
- * ff__op_put_device. So the key bytes are the host path's (tests/test_dealer_cuda.c). Device pointers are
- * ordered by deal_ctx's stream. The dealer's wires stay host memory: a gate uploads its input masks and
- * downloads its output masks. deal_ctx may also be a host context (white box, tests/test_models.c): the
- * same path then runs on the kernels' CPU twins in host memory, which checks its draws, layouts and writes
- * against the host path without a GPU. */
+ * shares of the gates that have a device path (inputs, DPF comparisons and LUTs: op.c; the TR stage:
+ * truncate.c; the matmuls: linear.c; mul: mul.c; DReLU and ReLU: relu.c; GELU and SiLU: gelu.c; softmax's
+ * selects and products: softmax.c) in that GPU's memory (op->deal_ctx, the caller's CUDA context): drawn by
+ * ff_rng_draw_cuda from op->ctx->rng in the order the host path draws them, computed by the CUDA twins of
+ * the host path's kernels and written with ff__op_put_device. So the key bytes are the host path's
+ * (tests/test_dealer_cuda.c). Device pointers are ordered by deal_ctx's stream. The dealer's wires stay
+ * host memory: a gate uploads its input masks and downloads its output masks. deal_ctx may also be a host
+ * context (white box, tests/test_models.c): the same path then runs on the kernels' CPU twins in host
+ * memory, which checks its draws, layouts and writes against the host path without a GPU. */
 static inline ff_ctx *ff__op_deal_dev(const ff_op *op) { return op->role == FF_OP_DEALER ? op->deal_ctx : NULL; }
 static inline ff_mem ff__op_deal_mem(const ff_op *op) {
   return op->deal_ctx->backend == FF_BACKEND_CUDA ? FF_MEM_DEVICE : FF_MEM_HOST;
