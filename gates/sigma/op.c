@@ -1144,26 +1144,49 @@ static ff_status ff__op_put_dpf_key(void *arg, int p, ff_ctx *mem, const ff_dpf_
   return ff__op_put_made(arg, p, mem, k->buf, k->where, k->bytes);
 }
 
+/* DPF keys of both parties (n bits, N elements, at alpha: host) made on the dealer's device path, into k
+ * (allocated here in deal_ctx's memory; the caller frees them, also on failure): the 2N roots drawn there as
+ * ff_dpf_keygen draws them, alpha uploaded, the keygen's twin run there, the roots wiped after. */
+static ff_status ff__dpf_keys_dev(ff_op *op, int n, size_t N, const uint64_t *alpha, ff_dpf_key k[2]) {
+  const size_t rb = 2 * N * sizeof(ff_block);
+  void *d = NULL; /* roots (2N blocks, first: aligned as the keygen wants) | alpha (N) */
+  ff_status st = ff__op_dev_scratch(op, rb + N * sizeof *alpha, "DPF dealer", &d);
+  if (st) return st;
+  ff_block *roots = d;
+  uint64_t *da = (uint64_t *)((uint8_t *)d + rb);
+  if (!(st = ff_dpf_key_alloc(op->deal_ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(op->deal_ctx, &k[1], n, N)) &&
+      !(st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, roots, rb)) &&
+      !(st = ff__op_dev_upload(op, da, alpha, N * sizeof *alpha)))
+    st = FF__OP_DEV(op, ff_dpf_keygen, da, roots, &k[0], &k[1]);
+  const ff_status wst = ff__op_dev_wipe(op, roots, rb);
+  ff__op_dev_free(op, d);
+  return st ? st : wst;
+}
+
+/* A comparison's DPF keys on the device path, written from there. */
+static ff_status ff__dpf_deal_dev(ff_op *op, int n, size_t N, const uint64_t *alpha) {
+  FF_SCOPE("FSS::DPF");
+  ff_dpf_key k[2] = {{0}, {0}};
+  ff_status st = ff__dpf_keys_dev(op, n, N, alpha, k);
+  for (int p = 0; p < 2 && !st; p++) st = ff__op_dev_put(op, p, k[p].buf, k[p].bytes);
+  ff_dpf_key_free(&k[0]);
+  ff_dpf_key_free(&k[1]);
+  return st;
+}
+
 /* One table's LUT keys on the dealer's device path: ff_lut_keygen_emit's draws (the DPF roots, r_u, party 0's
  * u mask, r_v, r_sel, party 0's select shares) in its order, the keys and the serialized tR words made where
  * deal_ctx works, and each party's pieces written from there in the serialization's order. */
 static ff_status ff__lut_deal_dev(ff_op *op, const uint64_t *r_in, int b, int b_out, size_t N, uint64_t *r_out) {
   FF_SCOPE("FSS::LUT");
-  const size_t nb = (N + 7) / 8, w = N * sizeof(uint64_t), rb = 2 * N * sizeof(ff_block), ns = FF_SELECT_KEY_ELEMS * N;
-  const size_t blocks = ff__lut_dpf_block_bytes(b, N);
+  const size_t nb = (N + 7) / 8, w = N * sizeof(uint64_t), ns = FF_SELECT_KEY_ELEMS * N;
   ff_dpf_key k[2] = {{0}, {0}};
-  /* roots | alpha | r_x | r_v | r_sel | r_out | values (5) | shares (2, 5) | tR words (2, 4N) | r_u | u (2) */
-  void *d = NULL;
-  ff_status st = ff__op_dev_scratch(op, rb + (5 + 3 * FF_SELECT_KEY_ELEMS) * w + 8 * N + 3 * nb, "LUT dealer", &d);
+  void *d = NULL; /* r_x | r_v | r_sel | r_out | values (5) | shares (2, 5) | tR words (2, 4N) | r_u | u (2) */
+  ff_status st = ff__op_dev_scratch(op, (4 + 3 * FF_SELECT_KEY_ELEMS) * w + 8 * N + 3 * nb, "LUT dealer", &d);
   if (st) return st;
-  ff_block *roots = d;
-  uint64_t *da = (uint64_t *)((uint8_t *)d + rb), *rx = da + N, *rv = rx + N, *rs = rv + N, *ro = rs + N, *val = ro + N;
-  uint64_t *sh = val + ns;
+  uint64_t *rx = d, *rv = rx + N, *rs = rv + N, *ro = rs + N, *val = ro + N, *sh = val + ns;
   uint8_t *words = (uint8_t *)(sh + 2 * ns), *ru = words + 8 * N, *u = ru + nb;
-  if (!(st = ff_dpf_key_alloc(op->deal_ctx, &k[0], b, N)) && !(st = ff_dpf_key_alloc(op->deal_ctx, &k[1], b, N)) &&
-      !(st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, roots, rb)) &&
-      !(st = ff__op_dev_upload(op, da, r_in, w)) && !(st = FF__OP_DEV(op, ff_dpf_keygen, da, roots, &k[0], &k[1])) &&
-      !(st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, ru, nb)) &&
+  if (!(st = ff__dpf_keys_dev(op, b, N, r_in, k)) && !(st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, ru, nb)) &&
       !(st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, u, nb)) && !(st = ff__op_draw_dev(op, rv, N, b_out)) &&
       !(st = ff__op_draw_dev(op, rs, N, b_out)) &&
       !(st = FF__OP_DEV(op, ff__lut_masks, N, N, b_out, ru, u, u + nb, rx, rv, rs, ro)) &&
@@ -1173,45 +1196,20 @@ static ff_status ff__lut_deal_dev(ff_op *op, const uint64_t *r_in, int b, int b_
     for (int p = 0; p < 2 && !st; p++) {
       uint8_t *wp = words + (size_t)p * 4 * N;
       if (!(st = FF__OP_DEV(op, ff__lut_tr_words, k[p].tR, b - FF_DPF_LEAF_BITS, N, wp)) &&
-          !(st = ff__op_dev_put(op, p, k[p].buf, blocks)) && !(st = ff__op_dev_put(op, p, wp, 4 * N)) &&
-          !(st = ff__op_dev_put(op, p, u + (size_t)p * nb, nb)))
+          !(st = ff__op_dev_put(op, p, k[p].buf, ff__lut_dpf_block_bytes(b, N))) &&
+          !(st = ff__op_dev_put(op, p, wp, 4 * N)) && !(st = ff__op_dev_put(op, p, u + (size_t)p * nb, nb)))
         st = ff__op_dev_put(op, p, sh + (size_t)p * ns, ns * sizeof *sh);
     }
   if (!st) st = ff__op_dev_download(op, r_out, ro, w);
-  const ff_status wst = ff__op_dev_wipe(op, roots, rb);
   ff__op_dev_free(op, d);
   ff_dpf_key_free(&k[0]);
   ff_dpf_key_free(&k[1]);
-  return st ? st : wst;
+  return st;
 }
 
 ff_status ff__lut_deal(ff_op *op, const uint64_t *r_in, int b, int b_out, size_t N, uint64_t *r_out) {
   if (ff__op_deal_dev(op)) return ff__lut_deal_dev(op, r_in, b, b_out, N, r_out);
   return ff_lut_keygen_emit(op->ctx, b, b_out, 1, N, r_in, r_out, ff__op_put_made, op);
-}
-
-/* The DPF keys on the dealer's device path: the roots drawn there (the 2N blocks ff_dpf_keygen draws, in
- * its order), alpha uploaded, the keys made by the keygen's twin where deal_ctx works and written from
- * there; the roots wiped after. */
-static ff_status ff__dpf_deal_dev(ff_op *op, int n, size_t N, const uint64_t *alpha) {
-  FF_SCOPE("FSS::DPF");
-  ff_dpf_key k[2] = {{0}, {0}};
-  void *d = NULL; /* roots (2N blocks, first: aligned as the keygen wants) | alpha (N) */
-  const size_t rb = 2 * N * sizeof(ff_block);
-  ff_status st = ff__op_dev_scratch(op, rb + N * sizeof *alpha, "DPF dealer", &d);
-  if (st) return st;
-  ff_block *roots = d;
-  uint64_t *da = (uint64_t *)((uint8_t *)d + rb);
-  if (!(st = ff_dpf_key_alloc(op->deal_ctx, &k[0], n, N)) && !(st = ff_dpf_key_alloc(op->deal_ctx, &k[1], n, N)) &&
-      !(st = FF__OP_DEV(op, ff_rng_draw, &op->ctx->rng, roots, rb)) &&
-      !(st = ff__op_dev_upload(op, da, alpha, N * sizeof *alpha)) &&
-      !(st = FF__OP_DEV(op, ff_dpf_keygen, da, roots, &k[0], &k[1])))
-    for (int p = 0; p < 2 && !st; p++) st = ff__op_dev_put(op, p, k[p].buf, k[p].bytes);
-  const ff_status wst = ff__op_dev_wipe(op, roots, rb);
-  ff__op_dev_free(op, d);
-  ff_dpf_key_free(&k[0]);
-  ff_dpf_key_free(&k[1]);
-  return st ? st : wst;
 }
 
 ff_status ff__dcf_deal(ff_op *op, int n, size_t N, const uint64_t *alpha) {

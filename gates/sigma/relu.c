@@ -71,7 +71,6 @@ void ff_sigma_relu_cost(size_t N, int bin, int b_out, ff_gate_cost *c) {
 
 /* ---- Gates -------------------------------------------------------------------------------------------- */
 
-/* The DReLU body (no tag, no bracket): d gets the 1-bit wire. */
 /* DReLU's dealer on the device path (op_internal.h): the output mask bits m (into d, host) drawn there, the
  * comparison bits msb(r) ^ m made there and shared from there, in the host path's order. */
 static ff_status ff__drelu_deal_dev(ff_op *op, int bin, size_t N, const uint64_t *r, const uint64_t *alpha,
@@ -88,6 +87,7 @@ static ff_status ff__drelu_deal_dev(ff_op *op, int bin, size_t N, const uint64_t
   return st;
 }
 
+/* The DReLU body (no tag, no bracket): d gets the 1-bit wire. */
 static ff_status ff__drelu_run(ff_op *op, const ff_wire *x, ff_wire *d) {
   const int bin = x->bw;
   const size_t N = x->numel;
